@@ -1,0 +1,204 @@
+"""Request and response bodies of API v1. These classes are the public contract (and the OpenAPI)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+JobStatus = Literal["queued", "running", "succeeded", "failed", "canceled"]
+
+
+class StrictBody(BaseModel):
+    """Request bodies refuse unknown fields, so a typo is an error rather than silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class GenerationParams(StrictBody):
+    model: str = Field(min_length=1, max_length=64, description="Catalog model name, e.g. `dall-e-3`.")
+    style: str | None = Field(default=None, max_length=64, description="One of the model's styles.")
+    size: str | None = Field(default=None, max_length=16, description="`WIDTHxHEIGHT`, one of the model's sizes.")
+    quality: str | None = Field(default=None, max_length=16, description="One of the model's qualities.")
+    n: int = Field(default=1, ge=1, description="Images to generate for the prompt.")
+    seed: int | None = Field(default=None, ge=0, le=4_294_967_294)
+    negative_prompt: str | None = Field(default=None, max_length=2000)
+    metadata: dict[str, Any] = Field(default_factory=dict, description="Your own tags; filterable in history.")
+
+
+class GenerateRequest(GenerationParams):
+    prompt: str = Field(min_length=1, description="What to draw.")
+
+
+class BatchRequest(GenerationParams):
+    prompts: list[str] = Field(min_length=1, description="One generation per prompt, answered in order.")
+    batch_size: int = Field(default=4, ge=1, description="How many prompts run at once.")
+
+
+class ImageOut(BaseModel):
+    url: str
+    thumbnail_url: str
+    width: int
+    height: int
+    content_type: str
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+
+
+class GenerationResponse(BaseModel):
+    """A generation (also a job): the seed's fields plus status, images, cost and timing."""
+
+    id: str
+    object: Literal["generation"] = "generation"
+    status: JobStatus
+    image_url: str | None = Field(description="The first image; signed, expiring, usable in an <img> tag.")
+    thumbnail_url: str | None
+    images: list[ImageOut]
+    prompt: str
+    model: str
+    style: str | None
+    size: str
+    quality: str
+    n: int
+    seed: int | None
+    negative_prompt: str | None
+    metadata: dict[str, Any]
+    provider: str | None
+    livemode: bool
+    cost: float | None = Field(description="USD for this generation; null when the price is unknown.")
+    currency: str
+    price_version: str
+    progress: float
+    processing_time: float | None = Field(description="Seconds from start to finish.")
+    revised_prompt: str | None = None
+    batch_id: str | None = None
+    error: ErrorInfo | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class GenerationPage(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[GenerationResponse]
+    has_more: bool
+    next_cursor: str | None
+
+
+class BatchItem(BaseModel):
+    index: int
+    prompt: str
+    status: Literal["succeeded", "failed"]
+    generation: GenerationResponse | None
+    error: dict[str, Any] | None = Field(description="The error envelope's `error` object when this item failed.")
+
+
+class BatchResponse(BaseModel):
+    object: Literal["batch"] = "batch"
+    id: str
+    data: list[BatchItem]
+    succeeded: int
+    failed: int
+    total_cost: float | None
+
+
+class ModelInfo(BaseModel):
+    name: str
+    description: str
+    max_resolution: str
+    supported_styles: list[str]
+    supported_sizes: list[str]
+    supported_qualities: list[str]
+    default_size: str
+    default_quality: str
+    default_style: str | None
+    pricing_per_image: float | None = Field(description="USD for one image at the default size and quality.")
+    pricing: dict[str, dict[str, float]]
+    currency: str
+    average_time: float | None = Field(description="Mean seconds of recent successful generations.")
+    max_images: int
+    supports_seed: bool
+    supports_negative_prompt: bool
+    providers: list[str]
+    available: bool
+    unavailable_reason: str | None = None
+    notes: str | None = None
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelInfo]
+
+
+class UsageBucket(BaseModel):
+    key: str
+    generations: int
+    images: int
+    cost: float
+
+
+class UsageStats(BaseModel):
+    object: Literal["usage"] = "usage"
+    start_date: date
+    end_date: date
+    livemode: bool
+    total_generations: int
+    total_images: int
+    total_cost: float
+    failed_generations: int
+    unpriced_generations: int = Field(description="Succeeded generations whose price is unknown.")
+    currency: str
+    by_model: list[UsageBucket]
+    by_day: list[UsageBucket]
+    group_by: str | None = None
+    groups: list[UsageBucket] | None = None
+
+
+class KeyCreate(StrictBody):
+    name: str = Field(min_length=1, max_length=128)
+    mode: Literal["test", "live"] = "test"
+    scopes: list[Literal["generate", "read", "admin"]] = Field(default_factory=lambda: ["generate", "read"])
+    rate_limit_per_minute: int | None = Field(default=None, ge=1, le=1_000_000)
+    max_concurrent: int | None = Field(default=None, ge=1, le=10_000)
+    monthly_budget: float | None = Field(default=None, ge=0, description="USD per calendar month.")
+
+
+class KeyOut(BaseModel):
+    id: str
+    object: Literal["api_key"] = "api_key"
+    name: str
+    project: str
+    mode: str
+    prefix: str
+    scopes: list[str]
+    rate_limit_per_minute: int | None
+    max_concurrent: int | None
+    monthly_budget: float | None
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class KeyCreated(KeyOut):
+    key: str = Field(description="The secret. Shown once; only its hash is stored.")
+
+
+class KeyList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[KeyOut]
+
+
+class ErrorBody(BaseModel):
+    type: str
+    code: str
+    message: str
+    param: str | None
+    request_id: str | None
+
+
+class ErrorEnvelope(BaseModel):
+    error: ErrorBody

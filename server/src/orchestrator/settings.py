@@ -1,0 +1,121 @@
+"""Runtime configuration, read from ``ORCHESTRATOR_*`` environment variables (or a ``.env`` file)."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ProviderCredentials(BaseSettings):
+    """Credentials and endpoints of the upstream providers; every base URL is overridable."""
+
+    model_config = SettingsConfigDict(env_prefix="ORCHESTRATOR_", env_file=".env", extra="ignore")
+
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_organization: str | None = None
+    stability_api_key: SecretStr | None = None
+    stability_base_url: str = "https://api.stability.ai"
+    replicate_api_token: SecretStr | None = None
+    replicate_base_url: str = "https://api.replicate.com"
+    fal_key: SecretStr | None = None
+    fal_base_url: str = "https://queue.fal.run"
+    freepik_api_key: SecretStr | None = None
+    freepik_base_url: str = "https://api.freepik.com"
+    freepik_api_key_header: str = "x-freepik-api-key"
+    midjourney_base_url: str | None = None
+    midjourney_api_secret: SecretStr | None = None
+    diffusers_model_path: str | None = None
+
+
+class Settings(BaseSettings):
+    """Everything the server needs; build one and pass it to ``create_app``."""
+
+    model_config = SettingsConfigDict(env_prefix="ORCHESTRATOR_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("./data")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy async URL; defaults to SQLite in data_dir."
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_base_url: str | None = Field(
+        default=None, description="Absolute base for image URLs; defaults to the request's own base URL."
+    )
+    secret_key: SecretStr | None = Field(
+        default=None, description="Signs image URLs; generated once into data_dir when unset."
+    )
+    log_level: str = "info"
+
+    # Jobs
+    worker_concurrency: int = Field(default=256, ge=1, description="Jobs one process runs at once.")
+    run_workers: bool = Field(default=True, description="Run the job worker pool inside `serve`.")
+    job_lease_seconds: float = Field(default=30.0, gt=0)
+    job_max_attempts: int = Field(default=2, ge=1, description="Takeovers of a lost job before it fails.")
+    job_deadline_seconds: float = Field(default=300.0, gt=0)
+    job_poll_interval: float = Field(default=1.0, gt=0, description="How often workers look for foreign jobs.")
+    sync_wait_seconds: float = Field(
+        default=300.0, gt=0, description="How long POST /generate waits before answering 202."
+    )
+
+    # Input caps
+    max_prompt_length: int = 4000
+    max_images_per_request: int = 4
+    max_batch_prompts: int = 50
+    max_batch_concurrency: int = 10
+    max_page_size: int = 100
+    max_body_bytes: int = 1_000_000
+    max_metadata_keys: int = 32
+
+    # Storage
+    storage_backend: str = "local"
+    image_url_ttl_seconds: int = 24 * 3600
+    thumbnail_size: int = 256
+    thumbnail_workers: int = 2
+
+    # Auth
+    jwt_secret: SecretStr | None = None
+    jwt_jwks_url: str | None = None
+    jwt_jwks_file: Path | None = None
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    jwt_project_claim: str = "project"
+    jwt_scope_claim: str = "scope"
+
+    # Limits (defaults applied to keys that set none)
+    default_rate_limit_per_minute: int = 600
+    default_max_concurrent: int = 16
+    idempotency_ttl_seconds: int = 24 * 3600
+
+    redis_url: str | None = None
+
+    providers: ProviderCredentials = Field(default_factory=ProviderCredentials)
+
+    @model_validator(mode="after")
+    def _fill_database_url(self) -> Settings:
+        if self.database_url is None:
+            self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'orchestrator.db').resolve()}"
+        return self
+
+    @property
+    def db_url(self) -> str:
+        assert self.database_url is not None  # filled by the validator
+        return self.database_url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.db_url.startswith("sqlite")
+
+    def signing_key(self) -> bytes:
+        """The URL-signing secret: configured, or generated once and kept in the data dir."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip().encode()
