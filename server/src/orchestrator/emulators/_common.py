@@ -95,7 +95,7 @@ class Faults:
 
     def reset(self) -> None:
         """Back to a healthy provider."""
-        self.update(**{k: v for k, v in dataclasses.asdict(Faults()).items() if not k.startswith("_")})
+        self.update(**type(self)().as_dict())
 
     def as_dict(self) -> dict[str, Any]:
         with self._lock:

@@ -16,9 +16,10 @@ import binascii
 import email.utils
 import io
 import json
+import math
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import httpx
@@ -366,3 +367,31 @@ def decode_b64_image(payload: str, *, provider: str, display: str) -> ProviderIm
     except (binascii.Error, ValueError) as exc:
         raise malformed(provider, display, "image is not valid base64") from exc
     return sniff_image(data, provider=provider)
+
+
+# --------------------------------------------------------------------------- sizes
+
+
+def nearest_aspect_ratio(width: int, height: int, choices: Iterable[str]) -> str:
+    """The ``"W:H"`` choice closest to ``width/height`` (compared in log space, so 2:1 and 1:2
+    are equally far from 1:1)."""
+    target = math.log(width / height)
+
+    def distance(choice: str) -> float:
+        w, _, h = choice.partition(":")
+        return abs(math.log(float(w) / float(h)) - target)
+
+    return min(choices, key=distance)
+
+
+def nearest_size(width: int, height: int, choices: Iterable[str]) -> str:
+    """The ``"WxH"`` choice closest in aspect ratio, then in area, to ``width`` x ``height``."""
+    target_ratio = math.log(width / height)
+    target_area = width * height
+
+    def distance(choice: str) -> tuple[float, float]:
+        w, _, h = choice.partition("x")
+        cw, ch = int(w), int(h)
+        return (round(abs(math.log(cw / ch) - target_ratio), 6), abs(cw * ch - target_area))
+
+    return min(choices, key=distance)

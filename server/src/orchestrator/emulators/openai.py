@@ -1,0 +1,386 @@
+"""Loopback emulator of the OpenAI Images API (``POST /v1/images/generations``).
+
+Faithful to the wire format in ``providers.md`` §1: Bearer auth with OpenAI's own 401 bodies,
+per-model validation of ``size``/``quality``/``n``/``style``/``response_format`` answered with
+``{"error": {message, type, param, code}}``, GPT image models answering ``b64_json`` with
+``usage``, DALL·E answering URLs (served here, valid until ``expire_urls``) or ``b64_json``,
+and the response headers real clients read (``x-request-id``, ``openai-processing-ms``,
+``x-ratelimit-*``). Fault knobs: see :class:`~orchestrator.emulators._common.Faults`;
+``refuse`` answers ``content_policy_violation`` (DALL·E) or ``moderation_blocked`` (GPT image).
+
+The default accepted key is :data:`DEFAULT_API_KEY`; point the orchestrator at it with
+``ORCHESTRATOR_OPENAI_BASE_URL=http://127.0.0.1:<port>/v1``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from orchestrator.emulators._common import (
+    MIME,
+    EmulatorState,
+    FaultResponses,
+    apply_faults,
+    bearer,
+    control_routes,
+    make_image,
+    malformed_json,
+    record_request,
+)
+
+DEFAULT_API_KEY = "sk-emulator-openai"
+
+GPT_IMAGE_MODELS = frozenset(
+    {
+        "gpt-image-1",
+        "gpt-image-1-mini",
+        "gpt-image-1.5",
+        "chatgpt-image-latest",
+        "gpt-image-2",
+        "gpt-image-2-2026-04-21",
+    }
+)
+DALLE_SIZES = {
+    "dall-e-2": ("256x256", "512x512", "1024x1024"),
+    "dall-e-3": ("1024x1024", "1792x1024", "1024x1792"),
+}
+GPT_SIZES = ("1024x1024", "1536x1024", "1024x1536", "auto")
+QUALITIES = {
+    "dall-e-2": ("standard",),
+    "dall-e-3": ("standard", "hd"),
+}
+GPT_QUALITIES = ("auto", "low", "medium", "high")
+PROMPT_LIMIT = {"dall-e-2": 1000, "dall-e-3": 4000}
+KNOWN_FIELDS = frozenset(
+    {
+        "prompt",
+        "model",
+        "n",
+        "size",
+        "quality",
+        "response_format",
+        "style",
+        "background",
+        "moderation",
+        "output_format",
+        "output_compression",
+        "partial_images",
+        "stream",
+        "user",
+    }
+)
+GPT_ONLY = ("background", "moderation", "output_format", "output_compression", "partial_images", "stream")
+
+
+def _error(
+    status: int,
+    message: str,
+    *,
+    type_: str = "invalid_request_error",
+    param: str | None = None,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = {"error": {"message": message, "type": type_, "param": param, "code": code}}
+    return JSONResponse(body, status, headers=headers)
+
+
+class _Invalid(Exception):
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+def _invalid_value(param: str, value: Any, allowed: tuple[str, ...]) -> _Invalid:
+    listed = ", ".join(f"'{a}'" for a in allowed)
+    return _Invalid(
+        _error(
+            400,
+            f"Invalid value: '{value}'. Supported values are: {listed}.",
+            param=param,
+            code="invalid_value",
+        )
+    )
+
+
+def _rate_limited(retry_after: float) -> Response:
+    return _error(
+        429,
+        "Rate limit reached for images per minute (ipm): Limit 5, Used 5, Requested 1. "
+        "Please try again later.",
+        type_="requests",
+        code="rate_limit_exceeded",
+        headers={
+            "retry-after": f"{retry_after:g}",
+            "x-ratelimit-remaining-requests": "0",
+            "x-ratelimit-reset-requests": f"{retry_after:g}s",
+        },
+    )
+
+
+def _server_error(status: int) -> Response:
+    message = (
+        "The engine is currently overloaded, please try again later."
+        if status == 503
+        else "The server had an error while processing your request. Sorry about that!"
+    )
+    return _error(status, message, type_="server_error")
+
+
+FAULTS = FaultResponses(rate_limited=_rate_limited, server_error=_server_error)
+
+
+def _mask(key: str) -> str:
+    """How OpenAI echoes a rejected key: a short prefix, stars, the last four characters."""
+    return f"{key[:6]}{'*' * 12}{key[-4:]}" if len(key) > 10 else f"{key[:3]}***"
+
+
+def _validate(body: dict[str, Any]) -> tuple[str, str, int, str, str]:
+    """Validate like OpenAI; returns (model, size, n, quality, response_format)."""
+    unknown = sorted(set(body) - KNOWN_FIELDS)
+    if unknown:
+        raise _Invalid(
+            _error(400, f"Unknown parameter: '{unknown[0]}'.", param=unknown[0], code="unknown_parameter")
+        )
+    prompt = body.get("prompt")
+    if not isinstance(prompt, str) or not prompt:
+        raise _Invalid(
+            _error(
+                400,
+                "Missing required parameter: 'prompt'.",
+                param="prompt",
+                code="missing_required_parameter",
+            )
+        )
+    model = body.get("model", "dall-e-2")
+    if not isinstance(model, str):
+        raise _Invalid(
+            _error(400, "Invalid type for 'model': expected a string.", param="model", code="invalid_type")
+        )
+    if model not in GPT_IMAGE_MODELS and model not in DALLE_SIZES:
+        raise _Invalid(_error(404, "The model does not exist.", code="model_not_found"))
+    gpt = model in GPT_IMAGE_MODELS
+    limit = 32000 if gpt else PROMPT_LIMIT[model]
+    if len(prompt) > limit:
+        raise _Invalid(
+            _error(
+                400,
+                f"Invalid 'prompt': string too long. Expected a string with maximum "
+                f"length {limit}, but got a string with length {len(prompt)} instead.",
+                param="prompt",
+                code="string_above_max_length",
+            )
+        )
+    n = body.get("n", 1)
+    max_n = 1 if model == "dall-e-3" else 10
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise _Invalid(
+            _error(
+                400,
+                f"Invalid value for 'n': {n}. Must be an integer between 1 and {max_n}.",
+                param="n",
+                code="invalid_value",
+            )
+        )
+    if n > max_n:
+        raise _Invalid(
+            _error(
+                400,
+                f"Invalid 'n': integer above maximum value. Expected a value <= {max_n}, "
+                f"but got {n} instead.",
+                param="n",
+                code="integer_above_max_value",
+            )
+        )
+    size = body.get("size", "auto" if gpt else "1024x1024")
+    if gpt and model.startswith("gpt-image-2"):
+        _validate_free_size(size)
+    else:
+        allowed = GPT_SIZES if gpt else DALLE_SIZES[model]
+        if size not in allowed:
+            raise _invalid_value("size", size, allowed)
+    quality = body.get("quality", "auto" if gpt else "standard")
+    q_allowed = GPT_QUALITIES if gpt else QUALITIES[model]
+    if quality not in q_allowed:
+        raise _invalid_value("quality", quality, q_allowed)
+    response_format = body.get("response_format")
+    if gpt:
+        for param in ("response_format", "style"):
+            if param in body:
+                raise _Invalid(
+                    _error(400, f"Unknown parameter: '{param}'.", param=param, code="unknown_parameter")
+                )
+        output_format = body.get("output_format", "png")
+        if output_format not in ("png", "jpeg", "webp"):
+            raise _invalid_value("output_format", output_format, ("png", "jpeg", "webp"))
+        response_format = "b64_json"
+    else:
+        for param in GPT_ONLY:
+            if param in body:
+                raise _Invalid(
+                    _error(400, f"Unknown parameter: '{param}'.", param=param, code="unknown_parameter")
+                )
+        response_format = response_format or "url"
+        if response_format not in ("url", "b64_json"):
+            raise _invalid_value("response_format", response_format, ("url", "b64_json"))
+        if "style" in body and (model != "dall-e-3" or body["style"] not in ("vivid", "natural")):
+            if model != "dall-e-3":
+                raise _Invalid(
+                    _error(400, "Unknown parameter: 'style'.", param="style", code="unknown_parameter")
+                )
+            raise _invalid_value("style", body["style"], ("vivid", "natural"))
+    return model, str(size), n, str(quality), str(response_format)
+
+
+def _validate_free_size(size: Any) -> None:
+    if size == "auto":
+        return
+    width, sep, height = str(size).partition("x")
+    ok = sep and width.isdigit() and height.isdigit()
+    if ok:
+        w, h = int(width), int(height)
+        ok = w % 16 == 0 and h % 16 == 0 and 1 / 3 <= w / h <= 3 and w * h <= 3840 * 2160
+    if not ok:
+        raise _Invalid(
+            _error(
+                400,
+                f"Invalid value: '{size}'. Size must be 'auto' or WIDTHxHEIGHT with both "
+                "sides multiples of 16, an aspect ratio between 1:3 and 3:1 and at most "
+                "3840x2160 pixels.",
+                param="size",
+                code="invalid_value",
+            )
+        )
+
+
+def create_app(state: EmulatorState | None = None) -> Starlette:
+    """The OpenAI Images emulator; its state (knobs, request log) is ``app.state.emulator``."""
+    state = state or EmulatorState(api_key=DEFAULT_API_KEY)
+
+    async def generations(request: Request) -> Response:
+        started = time.monotonic()
+        raw = await record_request(state, request)
+        fault = await apply_faults(state, FAULTS)
+        if fault is not None:
+            return fault
+        token = bearer(request)
+        if token is None:
+            return _error(
+                401,
+                "You didn't provide an API key. You need to provide your API key in an "
+                "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or "
+                "as the password field (with blank username) if you're accessing the API from "
+                "your browser and are prompted for a username and password. You can obtain an "
+                "API key from https://platform.openai.com/account/api-keys.",
+            )
+        if not state.key_ok(token):
+            return _error(
+                401,
+                f"Incorrect API key provided: {_mask(token)}. You can find your API key at "
+                "https://platform.openai.com/account/api-keys.",
+                code="invalid_api_key",
+            )
+        try:
+            body = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return _error(
+                400,
+                "We could not parse the JSON body of your request. (HINT: This likely means "
+                "you aren't using your HTTP library correctly. The OpenAI API expects a JSON "
+                "payload, but what was sent was not valid JSON.)",
+            )
+        if not isinstance(body, dict):
+            return _error(400, "Invalid type for body: expected an object.")
+        try:
+            model, size, n, quality, response_format = _validate(body)
+        except _Invalid as invalid:
+            return invalid.response
+        gpt = model in GPT_IMAGE_MODELS
+        number = state.next_id()
+        request_id = f"req_{hashlib.sha256(str(number).encode()).hexdigest()[:32]}"
+        if state.faults.take("refuse"):
+            if gpt:
+                return _error(
+                    400,
+                    "Your request was rejected by the safety system. If you believe this is "
+                    "an error, contact us at help.openai.com and include the request ID "
+                    f"{request_id}. safety_violations=[violence].",
+                    type_="image_generation_user_error",
+                    code="moderation_blocked",
+                    headers={"x-request-id": request_id},
+                )
+            return _error(
+                400,
+                "Your request was rejected as a result of our safety system. Your prompt may "
+                "contain text that is not allowed by our safety system.",
+                code="content_policy_violation",
+                headers={"x-request-id": request_id},
+            )
+        if size == "auto":
+            size = "1024x1024"
+        width, height = (int(v) for v in size.split("x"))
+        fmt = str(body.get("output_format", "png")).upper() if gpt else "PNG"
+        data: list[dict[str, Any]] = []
+        for index in range(n):
+            seed = int.from_bytes(hashlib.sha256(f"{body['prompt']}:{index}".encode()).digest()[:4], "big")
+            image = make_image(width, height, seed, fmt)
+            item: dict[str, Any] = {}
+            if response_format == "b64_json":
+                item["b64_json"] = base64.b64encode(image).decode()
+            else:
+                path = state.add_file(image, MIME[fmt], name=f"img-{number}-{index}.png")
+                item["url"] = str(request.base_url).rstrip("/") + path
+            if model == "dall-e-3":
+                item["revised_prompt"] = f"{body['prompt']}, rendered in rich detail"
+            data.append(item)
+        payload: dict[str, Any] = {"created": int(time.time()), "data": data}
+        if gpt:
+            tokens = max(1, len(body["prompt"]) // 4)
+            output = {"low": 272, "medium": 1056, "high": 4160, "auto": 1056}[quality] * n
+            payload.update(
+                background=body.get("background", "opaque"),
+                output_format=fmt.lower(),
+                quality="medium" if quality == "auto" else quality,
+                size=size,
+                usage={
+                    "input_tokens": tokens,
+                    "input_tokens_details": {"image_tokens": 0, "text_tokens": tokens},
+                    "output_tokens": output,
+                    "total_tokens": tokens + output,
+                    "output_tokens_details": {"image_tokens": output, "text_tokens": 0},
+                },
+            )
+        headers = {
+            "x-request-id": request_id,
+            "openai-processing-ms": str(int((time.monotonic() - started) * 1000)),
+            "openai-version": "2020-10-01",
+            "openai-organization": "emulator-org",
+            "x-ratelimit-limit-requests": "50",
+            "x-ratelimit-remaining-requests": "49",
+            "x-ratelimit-reset-requests": "1.2s",
+        }
+        if state.faults.take("malformed"):
+            return malformed_json(200, headers)
+        return JSONResponse(payload, headers=headers)
+
+    async def unknown(request: Request) -> Response:
+        await record_request(state, request)
+        return _error(404, f"Invalid URL ({request.method} {request.url.path})")
+
+    app = Starlette(
+        routes=[
+            Route("/v1/images/generations", generations, methods=["POST"]),
+            *control_routes(state),
+            Route("/v1/{rest:path}", unknown, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
+        ]
+    )
+    app.state.emulator = state
+    return app
