@@ -49,6 +49,8 @@ class Settings(BaseSettings):
         default=None, description="Signs image URLs; generated once into data_dir when unset."
     )
     log_level: str = "info"
+    auto_migrate: bool = Field(default=True, description="Run database migrations at start-up.")
+    catalog_path: Path | None = Field(default=None, description="Your own models.yaml instead of the shipped one.")
 
     # Jobs
     worker_concurrency: int = Field(default=256, ge=1, description="Jobs one process runs at once.")

@@ -72,6 +72,7 @@ class Generation(Base):
         Index("ix_generations_history", "project", "livemode", "id"),
         Index("ix_generations_key_created", "api_key_id", "created_at"),
         Index("ix_generations_lease", "status", "lease_expires_at"),
+        Index("ix_generations_batch", "batch_id", "batch_index"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -89,6 +90,7 @@ class Generation(Base):
     negative_prompt: Mapped[str | None] = mapped_column(Text)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON)
     batch_id: Mapped[str | None] = mapped_column(String(32))
+    batch_index: Mapped[int | None] = mapped_column(Integer)
     provider: Mapped[str | None] = mapped_column(String(32))
     provider_model: Mapped[str | None] = mapped_column(String(128))
     provider_job_id: Mapped[str | None] = mapped_column(String(128))

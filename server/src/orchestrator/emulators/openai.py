@@ -5,8 +5,9 @@ per-model validation of ``size``/``quality``/``n``/``style``/``response_format``
 ``{"error": {message, type, param, code}}``, GPT image models answering ``b64_json`` with
 ``usage``, DALL·E answering URLs (served here, valid until ``expire_urls``) or ``b64_json``,
 and the response headers real clients read (``x-request-id``, ``openai-processing-ms``,
-``x-ratelimit-*``). Fault knobs: see :class:`~orchestrator.emulators._common.Faults`;
-``refuse`` answers ``content_policy_violation`` (DALL·E) or ``moderation_blocked`` (GPT image).
+``x-ratelimit-*``). Fault knobs: the common :class:`~orchestrator.emulators._common.Faults` plus
+``insufficient_quota`` (:class:`OpenAIFaults`); ``refuse`` answers ``content_policy_violation``
+(DALL·E) or ``moderation_blocked`` (GPT image).
 
 The default accepted key is :data:`DEFAULT_API_KEY`; point the orchestrator at it with
 ``ORCHESTRATOR_OPENAI_BASE_URL=http://127.0.0.1:<port>/v1``.
@@ -18,6 +19,7 @@ import base64
 import hashlib
 import json
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
@@ -29,6 +31,7 @@ from orchestrator.emulators._common import (
     MIME,
     EmulatorState,
     FaultResponses,
+    Faults,
     apply_faults,
     bearer,
     control_routes,
@@ -38,6 +41,18 @@ from orchestrator.emulators._common import (
 )
 
 DEFAULT_API_KEY = "sk-emulator-openai"
+
+
+@dataclass
+class OpenAIFaults(Faults):
+    insufficient_quota: int = 0
+    """Next N requests answer 429 ``insufficient_quota`` (out of credit: waiting will not help)."""
+
+
+@dataclass
+class OpenAIState(EmulatorState):
+    faults: OpenAIFaults = field(default_factory=OpenAIFaults)
+
 
 GPT_IMAGE_MODELS = frozenset(
     {
@@ -261,9 +276,9 @@ def _validate_free_size(size: Any) -> None:
         )
 
 
-def create_app(state: EmulatorState | None = None) -> Starlette:
+def create_app(state: OpenAIState | None = None) -> Starlette:
     """The OpenAI Images emulator; its state (knobs, request log) is ``app.state.emulator``."""
-    state = state or EmulatorState(api_key=DEFAULT_API_KEY)
+    state = state or OpenAIState(api_key=DEFAULT_API_KEY)
 
     async def generations(request: Request) -> Response:
         started = time.monotonic()
@@ -287,6 +302,15 @@ def create_app(state: EmulatorState | None = None) -> Starlette:
                 f"Incorrect API key provided: {_mask(token)}. You can find your API key at "
                 "https://platform.openai.com/account/api-keys.",
                 code="invalid_api_key",
+            )
+        if state.faults.take("insufficient_quota"):
+            return _error(
+                429,
+                "You exceeded your current quota, please check your plan and billing details. For more "
+                "information on this error, read the docs: "
+                "https://platform.openai.com/docs/guides/error-codes/api-errors.",
+                type_="insufficient_quota",
+                code="insufficient_quota",
             )
         try:
             body = json.loads(raw)

@@ -55,6 +55,7 @@ def upgrade() -> None:
         sa.Column("negative_prompt", sa.Text(), nullable=True),
         sa.Column("metadata", sa.JSON(), nullable=False),
         sa.Column("batch_id", sa.String(length=32), nullable=True),
+        sa.Column("batch_index", sa.Integer(), nullable=True),
         sa.Column("provider", sa.String(length=32), nullable=True),
         sa.Column("provider_model", sa.String(length=128), nullable=True),
         sa.Column("provider_job_id", sa.String(length=128), nullable=True),
@@ -78,6 +79,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("generations", schema=None) as batch_op:
+        batch_op.create_index("ix_generations_batch", ["batch_id", "batch_index"], unique=False)
         batch_op.create_index("ix_generations_claim", ["status", "created_at"], unique=False)
         batch_op.create_index(
             "ix_generations_history", ["project", "livemode", "id"], unique=False
@@ -126,6 +128,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_generations_key_created")
         batch_op.drop_index("ix_generations_history")
         batch_op.drop_index("ix_generations_claim")
+        batch_op.drop_index("ix_generations_batch")
 
     op.drop_table("generations")
     with op.batch_alter_table("api_keys", schema=None) as batch_op:

@@ -1,0 +1,59 @@
+"""Request dependencies: the services container, authentication, scopes and rate limits."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from orchestrator.auth.principal import Principal
+from orchestrator.container import Services
+from orchestrator.errors import AuthenticationFailed, PermissionDenied, RateLimited
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def _credentials(request: Request) -> str:
+    authorization = request.headers.get("authorization")
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthenticationFailed("Authorization header must be 'Bearer <API key or token>'",
+                                       code="invalid_authorization_header",
+                                       description="use the Bearer scheme")
+        return token.strip()
+    api_key = request.headers.get("x-api-key")
+    if api_key:
+        return api_key.strip()
+    raise AuthenticationFailed(
+        "no API key: send 'Authorization: Bearer sk-…' or 'X-API-Key: sk-…'", code="missing_credentials")
+
+
+def _authorizer(scope: str):  # type: ignore[no-untyped-def]
+    async def authorize(request: Request) -> Principal:
+        services = get_services(request)
+        principal = await services.keys.authenticate(_credentials(request))
+        if not principal.has(scope):
+            raise PermissionDenied(f"this key lacks the {scope!r} scope", scope=scope)
+        per_minute = principal.rate_limit_per_minute or services.settings.default_rate_limit_per_minute
+        decision = services.rate_limiter.hit(principal.subject, per_minute)
+        if not decision.allowed:
+            raise RateLimited(
+                f"rate limit of {per_minute} requests per minute exceeded; retry after "
+                f"{decision.headers()['Retry-After']} s", headers=decision.headers())
+        request.state.response_headers.update(decision.headers())
+        request.state.principal = principal
+        return principal
+
+    return authorize
+
+
+GenerateScope = Annotated[Principal, Depends(_authorizer("generate"))]
+ReadScope = Annotated[Principal, Depends(_authorizer("read"))]
+AdminScope = Annotated[Principal, Depends(_authorizer("admin"))]

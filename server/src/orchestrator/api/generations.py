@@ -1,0 +1,98 @@
+"""History and single generations: read, stream events, cancel."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from orchestrator.api.deps import GenerateScope, ReadScope, ServicesDep
+from orchestrator.api.generate import ERRORS
+from orchestrator.api.presenters import base_url, generation_out
+from orchestrator.api.schemas import GenerationPage, GenerationResponse
+from orchestrator.db.repositories.generations import HistoryFilter
+from orchestrator.errors import InvalidRequest
+
+router = APIRouter(tags=["generations"])
+
+
+@router.get("/generations", operation_id="listGenerations", response_model=GenerationPage, responses=ERRORS)
+async def list_generations(
+    request: Request, principal: ReadScope, services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, description="Page size (capped by the server).")] = 20,
+    cursor: Annotated[str | None, Query(max_length=64, description="`next_cursor` of the previous page.")] = None,
+    model: Annotated[str | None, Query(max_length=64)] = None,
+    status: Literal["queued", "running", "succeeded", "failed", "canceled"] | None = None,
+    since: Annotated[datetime | None, Query(description="Created at or after (ISO 8601).")] = None,
+    until: Annotated[datetime | None, Query(description="Created before (ISO 8601).")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="Text the prompt contains.")] = None,
+    batch_id: Annotated[str | None, Query(max_length=32)] = None,
+) -> GenerationPage:
+    """Newest first. Filter on your metadata with `metadata.<key>=<value>` query parameters."""
+    cap = services.settings.max_page_size
+    if limit > cap:
+        raise InvalidRequest(f"limit must be at most {cap}", param="limit")
+    metadata = tuple((k.removeprefix("metadata."), v) for k, v in request.query_params.multi_items()
+                     if k.startswith("metadata.") and len(k) > len("metadata."))
+    filters = HistoryFilter(model=model, status=status, since=_aware(since), until=_aware(until), query=q,
+                            metadata=metadata, batch_id=batch_id)
+    rows, has_more = await services.generations.history(principal, filters, cursor, limit)
+    base = base_url(request, services)
+    return GenerationPage(data=[generation_out(g, services, base) for g in rows], has_more=has_more,
+                          next_cursor=rows[-1].id if has_more and rows else None)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    from datetime import UTC
+
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+@router.get("/generations/{generation_id}", operation_id="getGeneration", response_model=GenerationResponse,
+            responses=ERRORS)
+async def get_generation(generation_id: str, request: Request, principal: ReadScope,
+                         services: ServicesDep) -> GenerationResponse:
+    """One generation: also the status of a job submitted with `Prefer: respond-async`."""
+    job = await services.generations.get(principal, generation_id)
+    return generation_out(job, services, base_url(request, services))
+
+
+@router.get(
+    "/generations/{generation_id}/events",
+    operation_id="streamGenerationEvents",
+    responses={200: {"content": {"text/event-stream": {}},
+                     "description": "`event: queued|running|succeeded|failed|canceled`, data = the generation"},
+               **ERRORS},
+)
+async def generation_events(generation_id: str, request: Request, principal: ReadScope,
+                            services: ServicesDep) -> StreamingResponse:
+    """Server-Sent Events until the job is terminal: queued → running (progress) → outcome."""
+    await services.generations.get(principal, generation_id)  # 404 before the stream starts
+    base = base_url(request, services)
+
+    async def stream() -> AsyncIterator[str]:
+        yield "retry: 2000\n\n"
+        async for name, job in services.generations.events(generation_id):
+            if job is None:
+                yield ": keep-alive\n\n"
+                continue
+            payload: dict[str, Any] = generation_out(job, services, base).model_dump(mode="json")
+            yield f"id: {job.id}:{job.status}:{job.progress:.3f}\nevent: {name}\ndata: {json.dumps(payload)}\n\n"
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@router.post("/generations/{generation_id}/cancel", operation_id="cancelGeneration",
+             response_model=GenerationResponse, responses=ERRORS)
+async def cancel_generation(generation_id: str, request: Request, principal: GenerateScope,
+                            services: ServicesDep) -> GenerationResponse:
+    """Cancel a job that has not finished (409 if it has). A canceled job is never charged."""
+    job = await services.generations.cancel(principal, generation_id)
+    return generation_out(job, services, base_url(request, services))

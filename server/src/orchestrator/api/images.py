@@ -1,0 +1,43 @@
+"""Stored images behind signed, expiring URLs (no auth header needed: the signature is the auth)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse, Response
+
+from orchestrator.api.deps import ServicesDep
+from orchestrator.api.presenters import IMAGE_ROUTE
+from orchestrator.errors import APIError, NotFound
+
+router = APIRouter(tags=["images"])
+
+_TYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp", "gif": "image/gif"}
+
+
+@router.get("/images/{key:path}", operation_id="getImage",
+            responses={200: {"content": {t: {} for t in _TYPES.values()}}, 403: {}, 404: {}})
+async def get_image(
+    key: str, services: ServicesDep,
+    expires: Annotated[int, Query(description="Unix time the URL stops working.")],
+    sig: Annotated[str, Query(max_length=64)],
+) -> Response:
+    if not services.signer.verify(IMAGE_ROUTE + key, expires, sig):
+        raise APIError("this image URL is invalid or has expired; fetch the generation again for a fresh one",
+                       code="invalid_signature", status_code=403)
+    media_type = _TYPES.get(key.rsplit(".", 1)[-1])
+    if media_type is None:
+        raise NotFound("no such image")
+    # Immutable content: cache until the URL itself expires.
+    headers = {"Cache-Control": "private, max-age=3600, immutable"}
+    path = services.storage.local_path(key)
+    if path is not None:
+        if not path.is_file():
+            raise NotFound("no such image")
+        return FileResponse(path, media_type=media_type, headers=headers)
+    try:
+        data = await services.storage.get(key)
+    except FileNotFoundError as exc:
+        raise NotFound("no such image") from exc
+    return Response(data, media_type=media_type, headers=headers)

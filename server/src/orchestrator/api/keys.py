@@ -1,0 +1,46 @@
+"""API key management for admins, scoped to the admin's own project."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from fastapi import APIRouter
+
+from orchestrator.accounting.money import from_micros
+from orchestrator.api.deps import AdminScope, ServicesDep
+from orchestrator.api.generate import ERRORS
+from orchestrator.api.schemas import KeyCreate, KeyCreated, KeyList, KeyOut
+from orchestrator.db.models import ApiKey
+
+router = APIRouter(tags=["keys"])
+
+
+def key_out(key: ApiKey) -> KeyOut:
+    return KeyOut(
+        id=key.id, name=key.name, project=key.project, mode=key.mode, prefix=key.prefix, scopes=key.scopes,
+        rate_limit_per_minute=key.rate_limit_per_minute, max_concurrent=key.max_concurrent,
+        monthly_budget=from_micros(key.monthly_budget_micros), created_at=key.created_at,
+        last_used_at=key.last_used_at, revoked_at=key.revoked_at,
+    )
+
+
+@router.post("/keys", operation_id="createKey", response_model=KeyCreated, status_code=201, responses=ERRORS)
+async def create_key(body: KeyCreate, principal: AdminScope, services: ServicesDep) -> KeyCreated:
+    """Create a key in the caller's project. The secret is in this response only."""
+    new = await services.keys.create(
+        project=principal.project, name=body.name, mode=body.mode, scopes=list(body.scopes),
+        rate_limit_per_minute=body.rate_limit_per_minute, max_concurrent=body.max_concurrent,
+        monthly_budget=None if body.monthly_budget is None else Decimal(str(body.monthly_budget)),
+    )
+    return KeyCreated(**key_out(new.record).model_dump(), key=new.secret)
+
+
+@router.get("/keys", operation_id="listKeys", response_model=KeyList, responses=ERRORS)
+async def list_keys(principal: AdminScope, services: ServicesDep) -> KeyList:
+    return KeyList(data=[key_out(k) for k in await services.keys.list(project=principal.project)])
+
+
+@router.delete("/keys/{key_id}", operation_id="revokeKey", response_model=KeyOut, responses=ERRORS)
+async def revoke_key(key_id: str, principal: AdminScope, services: ServicesDep) -> KeyOut:
+    """Revoke a key: it stops working at once here, and within seconds in other processes."""
+    return key_out(await services.keys.revoke(key_id, project=principal.project))

@@ -1,0 +1,141 @@
+"""``create_app(settings)``: the one place that builds and wires every part of the server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+import httpx
+from fastapi import FastAPI
+
+from orchestrator import __version__
+from orchestrator.api import generate, generations, health, images, keys, models, usage
+from orchestrator.api.middleware import RequestContextMiddleware
+from orchestrator.auth.jwt import JWTVerifier
+from orchestrator.auth.service import KeyService
+from orchestrator.catalog.catalog import load_catalog
+from orchestrator.container import Services
+from orchestrator.db.engine import Database
+from orchestrator.db.migrate import upgrade_to_head
+from orchestrator.db.repositories.idempotency import IdempotencyRepository
+from orchestrator.errors import install_error_handlers
+from orchestrator.generation.events import EventHub
+from orchestrator.generation.routing import RouteExecutor
+from orchestrator.generation.runner import JobRunner, Router, now_utc
+from orchestrator.generation.service import GenerationService
+from orchestrator.generation.worker import WorkerPool
+from orchestrator.limits.rate import InProcessRateLimiter
+from orchestrator.providers.offline import OfflineRenderer
+from orchestrator.providers.registry import build_providers
+from orchestrator.settings import Settings
+from orchestrator.storage.local import LocalStorage
+from orchestrator.storage.signing import UrlSigner
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+
+
+def _jwt_verifier(settings: Settings) -> JWTVerifier:
+    return JWTVerifier(
+        secret=settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,
+        jwks_file=settings.jwt_jwks_file, jwks_url=settings.jwt_jwks_url, audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer, project_claim=settings.jwt_project_claim,
+        scope_claim=settings.jwt_scope_claim,
+    )
+
+
+async def build_services(settings: Settings) -> Services:
+    """Construct every long-lived object. Nothing is started here."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.auto_migrate:
+        await upgrade_to_head(settings.db_url)
+    db = Database(settings.db_url)
+    catalog = load_catalog(settings.catalog_path)
+    http = httpx.AsyncClient(
+        timeout=httpx.Timeout(60.0, connect=10.0),
+        limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
+        follow_redirects=True,
+    )
+    providers = build_providers(settings.providers, http)
+    router = Router(catalog, providers, OfflineRenderer())
+    hub = EventHub()
+    storage = LocalStorage(settings.data_dir / "images")
+    runner = JobRunner(
+        db=db, router=router, executor=RouteExecutor(), storage=storage, hub=hub,
+        thumbnails=ThreadPoolExecutor(settings.thumbnail_workers, thread_name_prefix="thumbnails"),
+        thumbnail_size=settings.thumbnail_size, deadline_seconds=settings.job_deadline_seconds,
+    )
+    pool = WorkerPool(
+        db=db, runner=runner, hub=hub, concurrency=settings.worker_concurrency,
+        lease_seconds=settings.job_lease_seconds, deadline_seconds=settings.job_deadline_seconds,
+        max_attempts=settings.job_max_attempts, poll_interval=settings.job_poll_interval,
+        default_max_concurrent=settings.default_max_concurrent,
+    ) if settings.run_workers else None
+    generations_service = GenerationService(
+        db=db, catalog=catalog, router=router, hub=hub, pool=pool,
+        max_images=settings.max_images_per_request, deadline_seconds=settings.job_deadline_seconds,
+        poll_interval=settings.job_poll_interval,
+    )
+    return Services(
+        settings=settings, db=db, catalog=catalog, router=router, hub=hub,
+        keys=KeyService(db, _jwt_verifier(settings)), generations=generations_service, pool=pool,
+        storage=storage, signer=UrlSigner(settings.signing_key(), settings.image_url_ttl_seconds),
+        rate_limiter=InProcessRateLimiter(), http=http,
+    )
+
+
+async def _housekeeping(services: Services) -> None:
+    """Periodic chores that must never run per request."""
+    while True:
+        await asyncio.sleep(30)
+        try:
+            await services.keys.flush_last_used()
+            async with services.db.write() as session:
+                cutoff = now_utc() - timedelta(seconds=services.settings.idempotency_ttl_seconds)
+                await IdempotencyRepository(session).purge(cutoff)
+        except Exception:
+            logger.exception("housekeeping failed")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = await build_services(settings)
+        app.state.services = services
+        if services.pool is not None:
+            await services.pool.start()
+        chores = asyncio.create_task(_housekeeping(services), name="housekeeping")
+        try:
+            yield
+        finally:
+            chores.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await chores
+            if services.pool is not None:
+                await services.pool.stop()
+            await services.keys.flush_last_used()
+            for provider in services.router.providers.values():
+                await provider.aclose()
+            await services.http.aclose()
+            await services.db.dispose()
+
+    app = FastAPI(
+        title="Freepik AI Orchestrator",
+        version=__version__,
+        summary="One API, one bill and one history for every AI image model.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    for module in (generate, generations, models, usage, keys, images):
+        app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(health.router)
+    return app

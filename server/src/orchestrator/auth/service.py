@@ -1,0 +1,117 @@
+"""Authenticating callers and managing API keys."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+
+from orchestrator.accounting.money import from_micros, to_micros
+from orchestrator.auth.jwt import JWTError, JWTVerifier
+from orchestrator.auth.keys import generate_key, hash_key, key_prefix, parse_key
+from orchestrator.auth.principal import SCOPES, Principal
+from orchestrator.db.engine import Database
+from orchestrator.db.models import ApiKey
+from orchestrator.db.repositories.keys import KeyRepository
+from orchestrator.errors import AuthenticationFailed, InvalidRequest, NotFound
+from orchestrator.generation.runner import now_utc
+from orchestrator.ids import new_id
+
+_CACHE_SECONDS = 10.0  # how long a revocation may take to reach other processes
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    record: ApiKey
+    secret: str
+
+
+def principal_for(key: ApiKey) -> Principal:
+    return Principal(
+        project=key.project, livemode=key.mode == "live", scopes=frozenset(key.scopes), subject=key.id,
+        key_id=key.id, rate_limit_per_minute=key.rate_limit_per_minute, max_concurrent=key.max_concurrent,
+        monthly_budget=None if key.monthly_budget_micros is None else Decimal(
+            str(from_micros(key.monthly_budget_micros))),
+    )
+
+
+class KeyService:
+    def __init__(self, db: Database, jwt: JWTVerifier | None = None) -> None:
+        self.db = db
+        self.jwt = jwt
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._used: set[str] = set()
+
+    async def authenticate(self, token: str) -> Principal:
+        """An API key (checked offline first by its checksum) or, when configured, a JWT."""
+        if token.startswith("sk-"):
+            parsed = parse_key(token)
+            if parsed is None:
+                raise AuthenticationFailed("malformed API key: check that it was copied whole",
+                                           description="malformed API key")
+            principal = await self._lookup(parsed.hash)
+            if principal is None:
+                raise AuthenticationFailed("invalid API key", description="unknown or revoked API key")
+            self._used.add(principal.subject)
+            return principal
+        if self.jwt is not None and self.jwt.enabled and token.count(".") == 2:
+            try:
+                return await self.jwt.verify(token)
+            except JWTError as exc:
+                raise AuthenticationFailed(f"invalid bearer token: {exc}", code="invalid_token",
+                                           description=str(exc)) from exc
+        raise AuthenticationFailed("invalid API key: keys start with sk-test- or sk-live-",
+                                   description="not an API key")
+
+    async def _lookup(self, key_hash: str) -> Principal | None:
+        now = time.monotonic()
+        cached = self._cache.get(key_hash)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        async with self.db.read() as session:
+            record = await KeyRepository(session).by_hash(key_hash)
+        principal = None if record is None or record.revoked_at is not None else principal_for(record)
+        if len(self._cache) > 50_000:
+            self._cache.clear()
+        self._cache[key_hash] = (now + _CACHE_SECONDS, principal)
+        return principal
+
+    async def create(self, *, project: str, name: str, mode: str, scopes: list[str],
+                     rate_limit_per_minute: int | None = None, max_concurrent: int | None = None,
+                     monthly_budget: Decimal | None = None) -> NewKey:
+        unknown = sorted(set(scopes) - set(SCOPES))
+        if unknown:
+            raise InvalidRequest(f"unknown scopes {unknown}; allowed: {', '.join(SCOPES)}", param="scopes")
+        secret = generate_key(mode)
+        record = ApiKey(
+            id=new_id("key"), project=project, name=name, prefix=key_prefix(secret), key_hash=hash_key(secret),
+            mode=mode, scopes=sorted(set(scopes)), rate_limit_per_minute=rate_limit_per_minute,
+            max_concurrent=max_concurrent,
+            monthly_budget_micros=None if monthly_budget is None else to_micros(monthly_budget),
+            created_at=now_utc(),
+        )
+        async with self.db.write() as session:
+            await KeyRepository(session).add(record)
+        return NewKey(record, secret)
+
+    async def list(self, *, project: str | None) -> list[ApiKey]:
+        async with self.db.read() as session:
+            return await KeyRepository(session).list(project=project)
+
+    async def revoke(self, key_id: str, *, project: str | None) -> ApiKey:
+        async with self.db.write() as session:
+            repo = KeyRepository(session)
+            record = await repo.get(key_id, project=project)
+            if record is None:
+                raise NotFound(f"no API key {key_id!r}", param="id", code="key_not_found")
+            await repo.revoke(record, now_utc())
+        self._cache.pop(record.key_hash, None)
+        return record
+
+    async def flush_last_used(self) -> None:
+        """Record which keys were used, in one write, instead of one write per request."""
+        if not self._used:
+            return
+        used, self._used = list(self._used), set()
+        async with self.db.write() as session:
+            await KeyRepository(session).touch(used, now_utc())

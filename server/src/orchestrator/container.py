@@ -1,0 +1,35 @@
+"""The process-wide objects ``create_app`` wires together, reachable from requests as one value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from orchestrator.auth.service import KeyService
+from orchestrator.catalog.catalog import Catalog
+from orchestrator.db.engine import Database
+from orchestrator.generation.events import EventHub
+from orchestrator.generation.runner import Router
+from orchestrator.generation.service import GenerationService
+from orchestrator.generation.worker import WorkerPool
+from orchestrator.limits.rate import InProcessRateLimiter
+from orchestrator.settings import Settings
+from orchestrator.storage.base import Storage
+from orchestrator.storage.signing import UrlSigner
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    catalog: Catalog
+    router: Router
+    hub: EventHub
+    keys: KeyService
+    generations: GenerationService
+    pool: WorkerPool | None
+    storage: Storage
+    signer: UrlSigner
+    rate_limiter: InProcessRateLimiter
+    http: httpx.AsyncClient

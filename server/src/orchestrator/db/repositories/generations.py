@@ -1,0 +1,253 @@
+"""All SQL about generations (jobs) and their images."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from orchestrator.db.models import ApiKey, Generation, Image
+
+TERMINAL = ("succeeded", "failed", "canceled")
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryFilter:
+    model: str | None = None
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    query: str | None = None
+    metadata: tuple[tuple[str, str], ...] = ()
+    batch_id: str | None = None
+
+
+class GenerationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, generation: Generation) -> None:
+        self.session.add(generation)
+        await self.session.flush()
+
+    async def get(self, generation_id: str, *, project: str | None = None) -> Generation | None:
+        """One generation; with ``project`` set, only if it belongs to that project."""
+        stmt = select(Generation).where(Generation.id == generation_id)
+        if project is not None:
+            stmt = stmt.where(Generation.project == project)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def get_many(self, ids: Sequence[str]) -> list[Generation]:
+        rows = (await self.session.execute(select(Generation).where(Generation.id.in_(ids)))).scalars()
+        by_id = {g.id: g for g in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
+    async def batch_members(self, *, project: str, batch_id: str) -> dict[int, Generation]:
+        rows = await self.session.execute(
+            select(Generation).where(Generation.project == project, Generation.batch_id == batch_id))
+        return {g.batch_index: g for g in rows.scalars() if g.batch_index is not None}
+
+    async def claim(
+        self, *, owner: str, limit: int, now: datetime, lease: timedelta, deadline: timedelta,
+        default_max_concurrent: int, for_update: bool,
+    ) -> list[Generation]:
+        """Atomically move up to ``limit`` queued jobs to running under ``owner``'s lease.
+
+        Oldest first, never past a key's concurrency cap: jobs over the cap stay queued (they wait).
+        """
+        running = (
+            select(Generation.api_key_id, func.count().label("n"))
+            .where(Generation.status == "running")
+            .group_by(Generation.api_key_id)
+            .subquery()
+        )
+        rank = func.row_number().over(
+            partition_by=Generation.api_key_id, order_by=(Generation.created_at, Generation.id)
+        )
+        cap = func.coalesce(ApiKey.max_concurrent, default_max_concurrent)
+        candidates = (
+            select(Generation.id, Generation.created_at, rank.label("rank"),
+                   func.coalesce(running.c.n, 0).label("running"), cap.label("cap"))
+            .outerjoin(running, running.c.api_key_id == Generation.api_key_id)
+            .outerjoin(ApiKey, ApiKey.id == Generation.api_key_id)
+            .where(Generation.status == "queued")
+            .subquery()
+        )
+        ids = list((await self.session.execute(
+            select(candidates.c.id)
+            .where(candidates.c.rank + candidates.c.running <= candidates.c.cap)
+            .order_by(candidates.c.created_at)
+            .limit(limit)
+        )).scalars())
+        if not ids:
+            return []
+        if for_update:
+            # PostgreSQL: several workers may race for the same rows; each takes what it can lock.
+            ids = list((await self.session.execute(
+                select(Generation.id)
+                .where(Generation.id.in_(ids), Generation.status == "queued")
+                .with_for_update(skip_locked=True)
+            )).scalars())
+            if not ids:
+                return []
+        result = await self.session.execute(
+            update(Generation)
+            .where(Generation.id.in_(ids), Generation.status == "queued")
+            .values(
+                status="running",
+                lease_owner=owner,
+                lease_expires_at=now + lease,
+                deadline_at=now + deadline,
+                started_at=func.coalesce(Generation.started_at, now),
+                attempts=Generation.attempts + 1,
+            )
+            .returning(Generation.id)
+            .execution_options(synchronize_session=False)
+        )
+        claimed = list(result.scalars())
+        self.session.expire_all()
+        return await self.get_many(claimed)
+
+    async def extend_leases(self, *, owner: str, ids: Sequence[str], until: datetime) -> set[str]:
+        """Heartbeat: push the lease of every job ``owner`` still holds. Returns the ids still held."""
+        if not ids:
+            return set()
+        result = await self.session.execute(
+            update(Generation)
+            .where(Generation.id.in_(ids), Generation.lease_owner == owner, Generation.status == "running")
+            .values(lease_expires_at=until)
+            .returning(Generation.id)
+            .execution_options(synchronize_session=False)
+        )
+        return set(result.scalars())
+
+    async def set_progress(self, generation_id: str, owner: str, progress: float) -> None:
+        await self.session.execute(
+            update(Generation)
+            .where(Generation.id == generation_id, Generation.lease_owner == owner,
+                   Generation.status == "running")
+            .values(progress=progress)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def finish(self, generation_id: str, owner: str, values: dict[str, Any],
+                     images: Sequence[Image] = ()) -> bool:
+        """Record a terminal state, only if ``owner`` still holds the job and it is still running.
+
+        A job canceled or taken over meanwhile is left alone (returns False), so a late worker can
+        never overwrite another outcome or charge a second time.
+        """
+        result = await self.session.execute(
+            update(Generation)
+            .where(Generation.id == generation_id, Generation.lease_owner == owner,
+                   Generation.status == "running")
+            .values(**values, lease_owner=None, lease_expires_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        for image in images:
+            image.generation_id = generation_id
+            self.session.add(image)
+        await self.session.flush()
+        return True
+
+    async def cancel(self, generation: Generation, now: datetime) -> bool:
+        result = await self.session.execute(
+            update(Generation)
+            .where(Generation.id == generation.id, Generation.status.in_(("queued", "running")))
+            .values(status="canceled", finished_at=now, cost_micros=0, error_code="canceled",
+                    error_message="canceled by request", lease_owner=None, lease_expires_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def recover_expired(self, *, now: datetime, max_attempts: int) -> tuple[list[str], list[str]]:
+        """Jobs whose worker vanished (lease expired): requeue them, or fail them after
+        ``max_attempts`` takeovers or past their deadline. Returns (requeued, failed) ids."""
+        expired = (Generation.status == "running") & (Generation.lease_expires_at < now)
+        give_up = or_(Generation.attempts >= max_attempts, Generation.deadline_at < now)
+        failed = list((await self.session.execute(
+            update(Generation)
+            .where(expired, give_up)
+            .values(status="failed", finished_at=now, cost_micros=0, error_code="worker_lost",
+                    error_message="the worker running this job stopped and the job could not be "
+                                  "resumed; it was not charged", lease_owner=None, lease_expires_at=None)
+            .returning(Generation.id)
+            .execution_options(synchronize_session=False)
+        )).scalars())
+        requeued = list((await self.session.execute(
+            update(Generation)
+            .where(expired)
+            .values(status="queued", lease_owner=None, lease_expires_at=None, progress=0.0)
+            .returning(Generation.id)
+            .execution_options(synchronize_session=False)
+        )).scalars())
+        return requeued, failed
+
+    async def history(self, *, project: str, livemode: bool, filters: HistoryFilter, cursor: str | None,
+                      limit: int) -> tuple[list[Generation], bool]:
+        """Newest first. Ids are time-ordered, so the cursor is simply the last id seen."""
+        stmt = select(Generation).where(Generation.project == project, Generation.livemode == livemode)
+        if cursor:
+            stmt = stmt.where(Generation.id < cursor)
+        if filters.model:
+            stmt = stmt.where(Generation.model == filters.model)
+        if filters.status:
+            stmt = stmt.where(Generation.status == filters.status)
+        if filters.since:
+            stmt = stmt.where(Generation.created_at >= filters.since)
+        if filters.until:
+            stmt = stmt.where(Generation.created_at < filters.until)
+        if filters.batch_id:
+            stmt = stmt.where(Generation.batch_id == filters.batch_id)
+        if filters.query:
+            escaped = filters.query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            stmt = stmt.where(Generation.prompt.ilike(f"%{escaped}%", escape="\\"))
+        for key, value in filters.metadata:
+            stmt = stmt.where(Generation.meta[key].as_string() == value)
+        rows = list((await self.session.execute(stmt.order_by(Generation.id.desc()).limit(limit + 1))).scalars())
+        return rows[:limit], len(rows) > limit
+
+    async def average_times(self, *, models: Sequence[str], sample: int = 50) -> dict[str, float]:
+        """Mean processing time over each model's most recent successful generations."""
+        ranked = (
+            select(
+                Generation.model, Generation.processing_time,
+                func.row_number().over(partition_by=Generation.model,
+                                       order_by=Generation.id.desc()).label("rank"),
+            )
+            .where(Generation.status == "succeeded", Generation.model.in_(models),
+                   Generation.processing_time.is_not(None))
+            .subquery()
+        )
+        rows = await self.session.execute(
+            select(ranked.c.model, func.avg(ranked.c.processing_time))
+            .where(ranked.c.rank <= sample)
+            .group_by(ranked.c.model)
+        )
+        return {model: float(avg) for model, avg in rows.all() if avg is not None}
+
+    async def committed_spend(self, *, api_key_id: str, since: datetime) -> int:
+        """Micro-dollars a key has spent or reserved since ``since`` (queued and running count)."""
+        value = await self.session.scalar(
+            select(func.coalesce(func.sum(Generation.cost_micros), 0))
+            .where(Generation.api_key_id == api_key_id, Generation.created_at >= since,
+                   Generation.status.in_(("queued", "running", "succeeded")))
+        )
+        return int(value or 0)
+
+    async def running_count(self, *, owner: str) -> int:
+        value = await self.session.scalar(
+            select(func.count()).where(Generation.lease_owner == owner, Generation.status == "running")
+        )
+        return int(value or 0)
+
+    async def status_counts(self) -> dict[str, int]:
+        rows = await self.session.execute(select(Generation.status, func.count()).group_by(Generation.status))
+        return {status: int(count) for status, count in rows.all()}
+

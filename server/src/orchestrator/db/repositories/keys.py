@@ -1,0 +1,47 @@
+"""All SQL about API keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from orchestrator.db.models import ApiKey
+
+
+class KeyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, key: ApiKey) -> None:
+        self.session.add(key)
+        await self.session.flush()
+
+    async def by_hash(self, key_hash: str) -> ApiKey | None:
+        return (await self.session.execute(select(ApiKey).where(ApiKey.key_hash == key_hash))).scalar_one_or_none()
+
+    async def get(self, key_id: str, *, project: str | None = None) -> ApiKey | None:
+        stmt = select(ApiKey).where(ApiKey.id == key_id)
+        if project is not None:
+            stmt = stmt.where(ApiKey.project == project)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def list(self, *, project: str | None = None) -> list[ApiKey]:
+        stmt = select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)
+        if project is not None:
+            stmt = stmt.where(ApiKey.project == project)
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def count(self) -> int:
+        return int(await self.session.scalar(select(func.count()).select_from(ApiKey)) or 0)
+
+    async def revoke(self, key: ApiKey, now: datetime) -> None:
+        key.revoked_at = key.revoked_at or now
+        await self.session.flush()
+
+    async def touch(self, key_ids: list[str], now: datetime) -> None:
+        await self.session.execute(
+            update(ApiKey).where(ApiKey.id.in_(key_ids)).values(last_used_at=now)
+            .execution_options(synchronize_session=False)
+        )

@@ -1,0 +1,396 @@
+"""Loopback emulator of the Freepik (Magnific) image API (``https://api.freepik.com``).
+
+Wire format (providers.md §4):
+
+- ``POST /v1/ai/text-to-image`` — classic fast, synchronous: ``data[].base64`` + ``has_nsfw``;
+- ``POST /v1/ai/mystic`` then ``GET /v1/ai/mystic/{task_id}``;
+- ``POST /v1/ai/text-to-image/flux-dev`` then ``GET /v1/ai/text-to-image/flux-dev/{task_id}``.
+
+Async tasks go ``CREATED`` → ``IN_PROGRESS`` → ``COMPLETED`` over :attr:`FreepikState.created_seconds`
+and :attr:`FreepikState.run_seconds`, with ``generated`` URLs served by the emulator itself.
+The API key travels in a configurable header (:attr:`FreepikState.key_header`, default
+``x-freepik-api-key``); errors are ``{"message": ...}`` or problem+json with ``invalid_params``.
+
+``refuse`` fault: classic fast answers ``has_nsfw: true`` with a black frame; async tasks end
+``COMPLETED`` with an empty ``generated`` list (NSFW results are filtered; Freepik does not
+document a refusal status, this is the emulator's reading of ``filter_nsfw``).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import io
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from orchestrator.emulators._common import (
+    EmulatorState,
+    FaultResponses,
+    apply_faults,
+    control_routes,
+    make_image,
+    malformed_json,
+    record_request,
+)
+
+DEFAULT_API_KEY = "FPSX-emulator-key"
+DEFAULT_KEY_HEADER = "x-freepik-api-key"
+
+ASPECTS: dict[str, float] = {
+    "square_1_1": 1.0,
+    "classic_4_3": 4 / 3,
+    "traditional_3_4": 3 / 4,
+    "widescreen_16_9": 16 / 9,
+    "social_story_9_16": 9 / 16,
+    "smartphone_horizontal_20_9": 20 / 9,
+    "smartphone_vertical_9_20": 9 / 20,
+    "standard_3_2": 3 / 2,
+    "portrait_2_3": 2 / 3,
+    "horizontal_2_1": 2.0,
+    "vertical_1_2": 0.5,
+    "social_5_4": 5 / 4,
+    "social_post_4_5": 4 / 5,
+}
+FLUX_DEV_ASPECTS = (
+    "square_1_1",
+    "classic_4_3",
+    "traditional_3_4",
+    "widescreen_16_9",
+    "social_story_9_16",
+    "standard_3_2",
+    "portrait_2_3",
+    "horizontal_2_1",
+    "vertical_1_2",
+    "social_post_4_5",
+)
+MYSTIC_MODELS = ("realism", "fluid", "zen", "flexible", "super_real", "editorial_portraits")
+MYSTIC_ENGINES = ("automatic", "magnific_illusio", "magnific_sharpy", "magnific_sparkle")
+RESOLUTION_SCALE = {"1k": 0.5, "2k": 1.0, "4k": 2.0}
+
+# Output sizes where they are known (classic fast and Mystic 2k sizes match the catalog); other
+# aspects are derived from the ratio at the same pixel budget.
+_CLASSIC_SIZES = {
+    "square_1_1": (1024, 1024),
+    "classic_4_3": (1152, 864),
+    "traditional_3_4": (864, 1152),
+    "widescreen_16_9": (1344, 768),
+    "social_story_9_16": (768, 1344),
+}
+_MYSTIC_2K_SIZES = {
+    "square_1_1": (2048, 2048),
+    "classic_4_3": (2048, 1536),
+    "traditional_3_4": (1536, 2048),
+    "widescreen_16_9": (2752, 1536),
+    "social_story_9_16": (1536, 2752),
+}
+_FLUX_DEV_SIZES = {
+    "square_1_1": (1024, 1024),
+    "classic_4_3": (1152, 896),
+    "traditional_3_4": (896, 1152),
+    "widescreen_16_9": (1344, 768),
+    "social_story_9_16": (768, 1344),
+    "standard_3_2": (1216, 832),
+    "portrait_2_3": (832, 1216),
+}
+
+
+def output_size(table: dict[str, tuple[int, int]], aspect: str, scale: float = 1.0) -> tuple[int, int]:
+    """Pixel size for ``aspect``: the known size, else derived from the square's pixel budget."""
+    if aspect in table:
+        width, height = table[aspect]
+    else:
+        side = table["square_1_1"][0]
+        ratio = ASPECTS[aspect]
+        width = int(round(side * ratio**0.5 / 16)) * 16
+        height = int(round(side / ratio**0.5 / 16)) * 16
+    return int(width * scale), int(height * scale)
+
+
+@dataclass
+class FreepikTask:
+    task_id: str
+    kind: str
+    """``mystic`` or ``flux-dev``: tasks are only visible under their own endpoint."""
+    width: int
+    height: int
+    seed: int
+    created_at: float
+    refused: bool = False
+    generated: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FreepikState(EmulatorState):
+    """Emulator state plus the key header name and async task timing."""
+
+    key_header: str = DEFAULT_KEY_HEADER
+    created_seconds: float = 0.05
+    """Time a task reports ``CREATED``."""
+    run_seconds: float = 0.2
+    """Time it then reports ``IN_PROGRESS`` before ``COMPLETED``."""
+    tasks: dict[str, FreepikTask] = field(default_factory=dict)
+
+    def reset(self) -> None:
+        """Healthy again, default timing and header, no tasks, empty request log."""
+        super().reset()
+        self.key_header, self.created_seconds, self.run_seconds = DEFAULT_KEY_HEADER, 0.05, 0.2
+        self.tasks.clear()
+
+    def status_of(self, task: FreepikTask) -> str:
+        elapsed = time.monotonic() - task.created_at
+        if elapsed < self.created_seconds:
+            return "CREATED"
+        if elapsed < self.created_seconds + self.run_seconds:
+            return "IN_PROGRESS"
+        return "COMPLETED"
+
+
+def _message(message: str, status: int, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"message": message}, status, headers=headers)
+
+
+def _invalid(params: list[dict[str, str]]) -> JSONResponse:
+    return JSONResponse(
+        {"message": "Your request parameters didn't validate.", "invalid_params": params},
+        400,
+        media_type="application/problem+json",
+    )
+
+
+_FAULTS = FaultResponses(
+    # Freepik does not document its 429 body; this follows its {"message"} convention.
+    rate_limited=lambda retry_after: _message(
+        "Rate limit exceeded", 429, {"Retry-After": f"{retry_after:g}"}
+    ),
+    server_error=lambda status: _message(
+        "Service Unavailable. Please try again later." if status == 503 else "Internal Server Error", status
+    ),
+)
+
+
+@functools.lru_cache(maxsize=8)
+def _black_frame(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height)).save(out, "PNG", compress_level=1)
+    return out.getvalue()
+
+
+class _Checks:
+    """Collects ``invalid_params`` entries in Freepik's wording."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.body = body
+        self.errors: list[dict[str, str]] = []
+
+    def fail(self, name: str, reason: str) -> None:
+        self.errors.append({"name": name, "reason": reason})
+
+    def string(self, name: str, *, required: bool = False, min_length: int = 0) -> None:
+        value = self.body.get(name)
+        if value is None:
+            if required:
+                self.fail(name, f"Parameter '{name}' is required")
+        elif not isinstance(value, str) or len(value) < min_length:
+            self.fail(name, f"Parameter '{name}' must be a string of at least {min_length} characters")
+
+    def number(self, name: str, low: float, high: float, *, integer: bool = False) -> None:
+        value = self.body.get(name)
+        if value is None:
+            return
+        ok_type = isinstance(value, int) if integer else isinstance(value, int | float)
+        if isinstance(value, bool) or not ok_type or not low <= value <= high:
+            self.fail(name, f"Parameter '{name}' must be between {low:g} and {high:g}")
+
+    def enum(self, name: str, allowed: tuple[str, ...] | list[str], value: Any = None) -> None:
+        value = self.body.get(name) if value is None else value
+        if value is not None and value not in allowed:
+            self.fail(name, f"Parameter '{name}' must be one of: {', '.join(allowed)}")
+
+    def boolean(self, name: str) -> None:
+        value = self.body.get(name)
+        if value is not None and not isinstance(value, bool):
+            self.fail(name, f"Parameter '{name}' must be a boolean")
+
+
+def create_app(state: FreepikState | None = None) -> Starlette:
+    """The emulator app; its :class:`FreepikState` is ``app.state.emulator``."""
+    state = state or FreepikState(api_key=DEFAULT_API_KEY)
+
+    async def guard(request: Request) -> tuple[Response | None, dict[str, Any]]:
+        """Record, authenticate, apply faults and parse the JSON body."""
+        raw = await record_request(state, request)
+        presented = request.headers.get(state.key_header)
+        if not presented:
+            return _message("Missing API key", 401), {}
+        if not state.key_ok(presented):
+            return _message("Invalid API key", 401), {}
+        fault = await apply_faults(state, _FAULTS)
+        if fault is not None:
+            return fault, {}
+        if request.method != "POST":
+            return None, {}
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            return _message("Parameter 'body' is not valid", 400), {}
+        if not isinstance(body, dict):
+            return _message("Parameter 'body' is not valid", 400), {}
+        return None, body
+
+    def ok(body: dict[str, Any]) -> Response:
+        if state.faults.take("malformed"):
+            return malformed_json()
+        return JSONResponse(body)
+
+    def task_view(request: Request, task: FreepikTask) -> dict[str, Any]:
+        status = state.status_of(task)
+        if status == "COMPLETED" and not task.generated and not task.refused:
+            base = str(request.base_url).rstrip("/")
+            data = make_image(task.width, task.height, task.seed)
+            path = state.add_file(data, "image/png", name=f"{task.task_id}.png")
+            task.generated.append(base + path)
+        return {
+            "generated": task.generated if status == "COMPLETED" else [],
+            "task_id": task.task_id,
+            "status": status,
+        }
+
+    def new_task(kind: str, width: int, height: int, seed: int) -> FreepikTask:
+        task = FreepikTask(
+            task_id=str(uuid.uuid4()),
+            kind=kind,
+            width=width,
+            height=height,
+            seed=seed,
+            created_at=time.monotonic(),
+            refused=state.faults.take("refuse"),
+        )
+        state.tasks[task.task_id] = task
+        return task
+
+    async def classic(request: Request) -> Response:
+        early, body = await guard(request)
+        if early is not None:
+            return early
+        checks = _Checks(body)
+        checks.string("prompt", required=True, min_length=3)
+        checks.string("negative_prompt", min_length=3)
+        checks.number("guidance_scale", 0, 2)
+        checks.number("num_images", 1, 4, integer=True)
+        checks.number("seed", 0, 1_000_000, integer=True)
+        checks.boolean("filter_nsfw")
+        image = body.get("image") or {}
+        if not isinstance(image, dict):
+            checks.fail("image", "Parameter 'image' must be an object")
+            image = {}
+        aspect = image.get("size", "square_1_1")
+        checks.enum("image.size", list(ASPECTS), aspect)
+        if checks.errors:
+            return _invalid(checks.errors)
+        width, height = output_size(_CLASSIC_SIZES, aspect)
+        n = int(body.get("num_images", 1))
+        seed = int(body.get("seed", 42))
+        refused = state.faults.take("refuse")
+        images = [
+            {
+                "base64": base64.b64encode(
+                    _black_frame(width, height) if refused else make_image(width, height, seed + i)
+                ).decode(),
+                "has_nsfw": refused,
+            }
+            for i in range(n)
+        ]
+        return ok(
+            {
+                "data": images,
+                "meta": {
+                    "image": {"size": aspect, "width": width, "height": height},
+                    "seed": seed,
+                    "guidance_scale": body.get("guidance_scale", 1),
+                    "prompt": body["prompt"],
+                    "num_inference_steps": 8,
+                },
+            }
+        )
+
+    async def mystic(request: Request) -> Response:
+        early, body = await guard(request)
+        if early is not None:
+            return early
+        checks = _Checks(body)
+        checks.string("prompt")
+        if not any(body.get(k) for k in ("prompt", "structure_reference", "style_reference")):
+            checks.fail("prompt", "Parameter 'prompt' is required")
+        checks.enum("resolution", list(RESOLUTION_SCALE))
+        checks.enum("aspect_ratio", list(ASPECTS))
+        checks.enum("model", MYSTIC_MODELS)
+        checks.enum("engine", MYSTIC_ENGINES)
+        for name in ("structure_strength", "adherence", "hdr", "creative_detailing"):
+            checks.number(name, 0, 100, integer=True)
+        checks.boolean("fixed_generation")
+        checks.boolean("filter_nsfw")
+        if checks.errors:
+            return _invalid(checks.errors)
+        scale = RESOLUTION_SCALE[body.get("resolution", "2k")]
+        width, height = output_size(_MYSTIC_2K_SIZES, body.get("aspect_ratio", "square_1_1"), scale)
+        task = new_task("mystic", width, height, state.next_id())
+        return ok({"data": {"generated": [], "task_id": task.task_id, "status": "CREATED"}})
+
+    async def flux_dev(request: Request) -> Response:
+        early, body = await guard(request)
+        if early is not None:
+            return early
+        checks = _Checks(body)
+        checks.string("prompt", required=True)
+        checks.enum("aspect_ratio", FLUX_DEV_ASPECTS)
+        checks.number("seed", 1, 4_294_967_295, integer=True)
+        if checks.errors:
+            return _invalid(checks.errors)
+        width, height = output_size(_FLUX_DEV_SIZES, body.get("aspect_ratio", "square_1_1"))
+        task = new_task("flux-dev", width, height, int(body.get("seed") or state.next_id()))
+        return ok({"data": {"generated": [], "task_id": task.task_id, "status": "CREATED"}})
+
+    def getter(kind: str) -> Any:
+        async def get_task(request: Request) -> Response:
+            early, _ = await guard(request)
+            if early is not None:
+                return early
+            task = state.tasks.get(request.path_params["task_id"])
+            if task is None or task.kind != kind:
+                return _message("Not found", 404)
+            return ok({"data": task_view(request, task)})
+
+        async def list_tasks(request: Request) -> Response:
+            early, _ = await guard(request)
+            if early is not None:
+                return early
+            views = [task_view(request, t) for t in state.tasks.values() if t.kind == kind]
+            return ok({"data": views})
+
+        return get_task, list_tasks
+
+    get_mystic, list_mystic = getter("mystic")
+    get_flux, list_flux = getter("flux-dev")
+    routes = [
+        *control_routes(state),
+        Route("/v1/ai/text-to-image", classic, methods=["POST"]),
+        Route("/v1/ai/mystic", mystic, methods=["POST"]),
+        Route("/v1/ai/mystic", list_mystic, methods=["GET"]),
+        Route("/v1/ai/mystic/{task_id}", get_mystic, methods=["GET"]),
+        Route("/v1/ai/text-to-image/flux-dev", flux_dev, methods=["POST"]),
+        Route("/v1/ai/text-to-image/flux-dev", list_flux, methods=["GET"]),
+        Route("/v1/ai/text-to-image/flux-dev/{task_id}", get_flux, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes)
+    app.state.emulator = state
+    return app

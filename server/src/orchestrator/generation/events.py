@@ -1,0 +1,48 @@
+"""In-process job events: progress and state changes for waiters and SSE streams.
+
+A waiter also re-reads the database now and then, so a job finished by another process is seen
+too; a shared bus (Redis or PostgreSQL NOTIFY) can replace this class for faster cross-process
+wake-ups without touching its callers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class JobEvent:
+    generation_id: str
+    status: str
+    progress: float
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in ("succeeded", "failed", "canceled")
+
+
+class EventHub:
+    def __init__(self) -> None:
+        self._subscribers: dict[str, set[asyncio.Queue[JobEvent]]] = defaultdict(set)
+        self.work_available = asyncio.Event()
+
+    def publish(self, event: JobEvent) -> None:
+        for queue in self._subscribers.get(event.generation_id, ()):
+            queue.put_nowait(event)
+
+    def subscribe(self, generation_id: str) -> asyncio.Queue[JobEvent]:
+        queue: asyncio.Queue[JobEvent] = asyncio.Queue()
+        self._subscribers[generation_id].add(queue)
+        return queue
+
+    def unsubscribe(self, generation_id: str, queue: asyncio.Queue[JobEvent]) -> None:
+        subscribers = self._subscribers.get(generation_id)
+        if subscribers is not None:
+            subscribers.discard(queue)
+            if not subscribers:
+                del self._subscribers[generation_id]
+
+    def wake_workers(self) -> None:
+        self.work_available.set()

@@ -1,0 +1,77 @@
+"""Idempotency keys: a retried POST never creates a second generation or a second charge.
+
+Same key + same body replays the original answer (``Idempotent-Replayed: true``); same key + another
+body is a 409; a key whose first request is still being validated is a 409 with ``Retry-After``.
+A key whose request already created its job simply waits for that job again: that is what a
+client that timed out and retried wants, and it can never duplicate work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from orchestrator.db.engine import Database
+from orchestrator.db.models import IdempotencyRecord
+from orchestrator.db.repositories.idempotency import IdempotencyRepository
+from orchestrator.errors import Conflict
+from orchestrator.generation.runner import now_utc
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    status_code: int | None
+    body: dict[str, Any] | None
+    generation_id: str | None
+
+
+def request_fingerprint(endpoint: str, payload: dict[str, Any], variant: str = "") -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"{endpoint}\n{variant}\n{canonical}".encode()).hexdigest()
+
+
+class IdempotencyService:
+    def __init__(self, db: Database, *, lock_seconds: float) -> None:
+        self.db = db
+        self.lock = timedelta(seconds=lock_seconds)
+
+    async def begin(self, project: str, key: str, endpoint: str, fingerprint: str) -> Replay | None:
+        """Claim ``key`` for this request (returns None) or say how to answer instead."""
+        now = now_utc()
+        record = IdempotencyRecord(project=project, key=key, endpoint=endpoint, request_hash=fingerprint,
+                                   status="in_progress", created_at=now, locked_until=now + self.lock)
+        async with self.db.write() as session:
+            repo = IdempotencyRepository(session)
+            if await repo.try_insert(record):
+                return None
+            existing = await repo.get(project, key)
+            assert existing is not None
+            if existing.endpoint != endpoint or existing.request_hash != fingerprint:
+                raise Conflict(
+                    "this Idempotency-Key was already used with a different request; use a new key for a "
+                    "new request", param="Idempotency-Key", code="idempotency_key_reused")
+            if existing.status == "done":
+                body = json.loads(existing.response_body) if existing.response_body else None
+                return Replay(existing.response_status, body, existing.generation_id)
+            if existing.generation_id is not None:
+                return Replay(None, None, existing.generation_id)
+            if existing.locked_until > now:
+                raise Conflict("a request with this Idempotency-Key is still in progress; retry shortly",
+                               param="Idempotency-Key", code="idempotency_key_in_use",
+                               headers={"Retry-After": "1"})
+            # The first request died before doing anything durable: this one takes over.
+            existing.locked_until = now + self.lock
+            return None
+
+    async def complete(self, project: str, key: str, status: int, body: dict[str, Any],
+                       generation_id: str | None = None) -> None:
+        async with self.db.write() as session:
+            await IdempotencyRepository(session).complete(
+                project, key, status=status, body=json.dumps(body, default=str), generation_id=generation_id)
+
+    async def release(self, project: str, key: str) -> None:
+        async with self.db.write() as session:
+            await IdempotencyRepository(session).release(project, key)

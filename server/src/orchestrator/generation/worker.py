@@ -1,0 +1,147 @@
+"""The in-process worker pool: claims queued jobs, runs them, keeps their leases alive, and
+recovers jobs whose worker vanished.
+
+Jobs are claimed from the database (never handed over in memory), so any number of processes can
+share one queue: a job submitted here usually runs here at once because submission wakes the local
+dispatcher, but a job in another process's queue is found by polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from datetime import timedelta
+
+from orchestrator.db.engine import Database
+from orchestrator.db.models import Generation
+from orchestrator.db.repositories.generations import GenerationRepository
+from orchestrator.generation.events import EventHub, JobEvent
+from orchestrator.generation.runner import JobRunner, now_utc
+
+logger = logging.getLogger(__name__)
+
+
+class WorkerPool:
+    def __init__(
+        self, *, db: Database, runner: JobRunner, hub: EventHub, concurrency: int, lease_seconds: float,
+        deadline_seconds: float, max_attempts: int, poll_interval: float, default_max_concurrent: int,
+    ) -> None:
+        self.db = db
+        self.runner = runner
+        self.hub = hub
+        self.concurrency = concurrency
+        self.lease = timedelta(seconds=lease_seconds)
+        self.deadline = timedelta(seconds=deadline_seconds)
+        self.max_attempts = max_attempts
+        self.poll_interval = poll_interval
+        self.default_max_concurrent = default_max_concurrent
+        self.owner = f"{socket.gethostname()[:24]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.active: dict[str, asyncio.Task[None]] = {}
+        self._loops: list[asyncio.Task[None]] = []
+        self._stopping = False
+
+    async def start(self) -> None:
+        await self.recover()
+        self._loops = [
+            asyncio.create_task(self._dispatch_loop(), name="jobs-dispatch"),
+            asyncio.create_task(self._heartbeat_loop(), name="jobs-heartbeat"),
+            asyncio.create_task(self._recovery_loop(), name="jobs-recovery"),
+        ]
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop claiming; give running jobs ``grace`` seconds, then leave the rest to lease recovery."""
+        self._stopping = True
+        self.hub.wake_workers()
+        for task in self._loops:
+            task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        if self.active:
+            _, pending = await asyncio.wait(list(self.active.values()), timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    def cancel_local(self, generation_id: str) -> bool:
+        task = self.active.get(generation_id)
+        if task is None:
+            return False
+        task.cancel()
+        return True
+
+    async def recover(self) -> None:
+        """Requeue or fail jobs whose lease expired (their worker crashed or was killed)."""
+        async with self.db.write() as session:
+            requeued, failed = await GenerationRepository(session).recover_expired(
+                now=now_utc(), max_attempts=self.max_attempts)
+        for generation_id in failed:
+            self.hub.publish(JobEvent(generation_id, "failed", 0.0))
+        if requeued or failed:
+            logger.warning("recovered lost jobs: %d requeued, %d failed", len(requeued), len(failed))
+            self.hub.wake_workers()
+
+    async def _dispatch_loop(self) -> None:
+        while not self._stopping:
+            self.hub.work_available.clear()
+            free = self.concurrency - len(self.active)
+            claimed: list[Generation] = []
+            if free > 0:
+                try:
+                    claimed = await self._claim(min(free, 64))
+                except Exception:
+                    logger.exception("claiming jobs failed; retrying")
+                    await asyncio.sleep(self.poll_interval)
+                    continue
+                for job in claimed:
+                    task = asyncio.create_task(self._run(job), name=f"job-{job.id}")
+                    self.active[job.id] = task
+            if claimed and len(claimed) == min(free, 64):
+                continue  # there may be more waiting
+            try:
+                await asyncio.wait_for(self.hub.work_available.wait(), timeout=self.poll_interval)
+            except TimeoutError:
+                pass
+
+    async def _claim(self, limit: int) -> list[Generation]:
+        async with self.db.write() as session:
+            return await GenerationRepository(session).claim(
+                owner=self.owner, limit=limit, now=now_utc(), lease=self.lease, deadline=self.deadline,
+                default_max_concurrent=self.default_max_concurrent, for_update=not self.db.is_sqlite,
+            )
+
+    async def _run(self, job: Generation) -> None:
+        try:
+            await self.runner.run(job, self.owner)
+        except asyncio.CancelledError:
+            logger.info("job %s stopped in this worker (canceled or lease lost)", job.id)
+        finally:
+            self.active.pop(job.id, None)
+            self.hub.wake_workers()  # capacity (and maybe a key's concurrency slot) is free again
+
+    async def _heartbeat_loop(self) -> None:
+        interval = self.lease.total_seconds() / 3
+        while True:
+            await asyncio.sleep(interval)
+            ids = list(self.active)
+            if not ids:
+                continue
+            try:
+                async with self.db.write() as session:
+                    held = await GenerationRepository(session).extend_leases(
+                        owner=self.owner, ids=ids, until=now_utc() + self.lease)
+            except Exception:
+                logger.exception("lease heartbeat failed")
+                continue
+            for generation_id in set(ids) - held:
+                # Canceled elsewhere, or taken over after we stalled: stop working on it.
+                self.cancel_local(generation_id)
+
+    async def _recovery_loop(self) -> None:
+        while True:
+            await asyncio.sleep(max(self.lease.total_seconds() / 2, self.poll_interval))
+            try:
+                await self.recover()
+            except Exception:
+                logger.exception("job recovery failed")

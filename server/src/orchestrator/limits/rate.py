@@ -1,0 +1,61 @@
+"""Per-key request rate limiting with GCRA (the generic cell rate algorithm).
+
+GCRA keeps one timestamp per key (the "theoretical arrival time") instead of a token count, allows
+a burst of up to ``limit`` requests, then spaces requests evenly. This is the in-process version;
+a Redis version stores the same timestamp with the same arithmetic for multi-process deployments.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class RateDecision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_after: float
+    """Seconds until the bucket is full again."""
+    retry_after: float
+    """Seconds until one more request would be allowed (0 when allowed)."""
+
+    def headers(self) -> dict[str, str]:
+        headers = {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(math.ceil(self.reset_after)),
+        }
+        if not self.allowed:
+            headers["Retry-After"] = str(max(1, math.ceil(self.retry_after)))
+        return headers
+
+
+class InProcessRateLimiter:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000) -> None:
+        self._clock = clock
+        self._tat: dict[str, float] = {}
+        self._max_keys = max_keys
+
+    def hit(self, subject: str, per_minute: int) -> RateDecision:
+        now = self._clock()
+        interval = 60.0 / per_minute
+        burst = per_minute * interval  # tolerance: the whole minute's allowance at once
+        tat = max(self._tat.get(subject, now), now)
+        new_tat = tat + interval
+        allow_at = new_tat - burst
+        if allow_at > now:
+            return RateDecision(False, per_minute, 0, tat - now, allow_at - now)
+        if len(self._tat) >= self._max_keys:
+            self._evict(now)
+        self._tat[subject] = new_tat
+        remaining = int((burst - (new_tat - now)) / interval + 1e-9)
+        return RateDecision(True, per_minute, max(0, remaining), new_tat - now, 0.0)
+
+    def _evict(self, now: float) -> None:
+        # Keys whose bucket has refilled carry no state worth keeping.
+        for subject in [s for s, tat in self._tat.items() if tat <= now]:
+            del self._tat[subject]
