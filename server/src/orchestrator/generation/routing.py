@@ -110,6 +110,9 @@ class RetryPolicy:
     attempt_timeout: float | None = None
     """Budget of one provider call; ``None`` lets a call use all the time the request has left.
     Set it so a hung provider is abandoned in time to try the next route."""
+    deadline_grace: float = 1.0
+    """Extra time an adapter gets past the deadline to report its own ``TIMEOUT`` (and clean up,
+    e.g. cancel an upstream job) before the executor cuts the call off."""
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -291,7 +294,7 @@ class RouteExecutor:
         if deadline is None:
             return await attempt.provider.generate(request, on_progress)
         try:
-            async with asyncio.timeout(max(0.0, deadline - self._clock()) + 1.0):
+            async with asyncio.timeout(max(0.0, deadline - self._clock()) + self.retry.deadline_grace):
                 return await attempt.provider.generate(request, on_progress)
         except TimeoutError:
             raise ProviderError(
