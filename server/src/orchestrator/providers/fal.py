@@ -15,6 +15,7 @@ flux ignores it and the catalog does not offer it there), then the route's ``par
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -159,10 +160,8 @@ class FalProvider:
 
     async def _cancel(self, root: str) -> None:
         """Best effort: a failed cancel changes nothing for the caller."""
-        try:
+        with contextlib.suppress(ProviderError):
             await self._call("PUT", f"{root}/cancel", time.monotonic() + CANCEL_BUDGET)
-        except ProviderError:
-            pass
 
     async def _call(self, method: str, path: str, deadline: float | None, *, json: Any = None) -> Any:
         request = self._client.build_request(
@@ -255,12 +254,15 @@ def _image_urls(output: dict[str, Any]) -> list[str]:
 # ---------------------------------------------------------------------- small local helpers
 
 
-async def _download_all(client: httpx.AsyncClient, urls: list[str], deadline: float | None) -> list[ProviderImage]:
+async def _download_all(
+    client: httpx.AsyncClient, urls: list[str], deadline: float | None
+) -> list[ProviderImage]:
     """Download every result URL concurrently; the first failure cancels the rest."""
     try:
         async with asyncio.TaskGroup() as group:
             tasks = [
-                group.create_task(_http.download_image(client, url, deadline, provider=PROVIDER)) for url in urls
+                group.create_task(_http.download_image(client, url, deadline, provider=PROVIDER))
+                for url in urls
             ]
     except* ProviderError as failures:
         raise failures.exceptions[0] from None

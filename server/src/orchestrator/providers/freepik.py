@@ -331,7 +331,9 @@ async def _await(awaitable: Awaitable[T]) -> T:
     return await awaitable
 
 
-async def _download_all(client: httpx.AsyncClient, urls: list[str], deadline: float | None) -> list[ProviderImage]:
+async def _download_all(
+    client: httpx.AsyncClient, urls: list[str], deadline: float | None
+) -> list[ProviderImage]:
     return await _gather([_http.download_image(client, url, deadline, provider=PROVIDER) for url in urls])
 
 

@@ -1,0 +1,295 @@
+"""Midjourney adapter for a self-hosted ``novicezk/midjourney-proxy`` (Midjourney has no API).
+
+``ORCHESTRATOR_MIDJOURNEY_BASE_URL`` is the proxy's root **without** the ``/mj`` context path,
+e.g. ``http://mj-proxy:8080``; the adapter adds ``/mj`` (a configured URL that already ends in
+``/mj`` is accepted too). ``ORCHESTRATOR_MIDJOURNEY_API_SECRET``, when set, is sent as the
+``mj-api-secret`` header.
+
+Flow (providers.md §5): ``POST /mj/submit/imagine {"prompt"}`` answers HTTP 200 whatever happens,
+with a ``code``; the task is polled at ``GET /mj/task/{id}/fetch`` until ``SUCCESS`` (``imageUrl``)
+or ``FAILURE`` (``failReason``); ``progress`` (``"45%"``) is reported through ``on_progress``.
+
+Parameter mapping — everything travels in the prompt, as Midjourney reads it:
+``negative_prompt`` → `` --no …``, ``width``/``height`` → `` --ar W:H`` (reduced, or the nearest
+common ratio), ``seed`` → `` --seed N``, and each route param → `` --name value`` (``true`` → a
+bare `` --name``), e.g. ``{"v": 7}`` → `` --v 7``.
+
+The result is the IMAGINE **2×2 grid** (four candidates in one image, twice the tile size per
+side), downloaded from ``imageUrl``; upscaling a single tile (``/mj/submit/change``) is not done.
+One submit makes one grid, so ``n`` must be 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from orchestrator.providers import _http
+from orchestrator.providers.base import (
+    ProgressCallback,
+    Provider,
+    ProviderError,
+    ProviderErrorKind,
+    ProviderRequest,
+    ProviderResult,
+)
+from orchestrator.settings import ProviderCredentials
+
+PROVIDER = "midjourney"
+DISPLAY = "Midjourney proxy"
+SECRET_SETTING = "ORCHESTRATOR_MIDJOURNEY_API_SECRET"
+
+COMMON_RATIOS: tuple[tuple[int, int], ...] = (
+    (1, 1), (4, 3), (3, 4), (3, 2), (2, 3), (16, 9), (9, 16), (5, 4), (4, 5),
+    (7, 4), (4, 7), (2, 1), (1, 2), (21, 9), (9, 21), (4, 1), (1, 4),
+)  # fmt: skip
+SEED_MAX = 4_294_967_295
+
+# Submit codes (ReturnCode.java) that mean "accepted": the task id is in ``result``.
+ACCEPTED = {1: "submitted", 21: "already exists", 22: "queued"}
+
+_PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%")
+_REFUSAL_WORDS = ("banned", "blocked", "moderat", "community standards", "content policy", "sensitive")
+
+
+def aspect_ratio(width: int, height: int) -> str:
+    """``W:H`` for ``--ar``: the reduced ratio when it is small, else the nearest common ratio."""
+    g = math.gcd(width, height)
+    w, h = width // g, height // g
+    if max(w, h) <= 21:
+        return f"{w}:{h}"
+    target = math.log(width / height)
+    w, h = min(COMMON_RATIOS, key=lambda r: abs(math.log(r[0] / r[1]) - target))
+    return f"{w}:{h}"
+
+
+def build_prompt(request: ProviderRequest) -> str:
+    """The prompt with Midjourney's parameters appended (see the module docstring)."""
+    parts = [" ".join(request.prompt.split())]
+    if request.negative_prompt:
+        parts.append(f"--no {' '.join(request.negative_prompt.split())}")
+    parts.append(f"--ar {aspect_ratio(request.width, request.height)}")
+    if request.seed is not None:
+        parts.append(f"--seed {request.seed % (SEED_MAX + 1)}")
+    for name, value in request.params.items():
+        flag = name.lstrip("-")
+        if value is True:
+            parts.append(f"--{flag}")
+        elif value is not False and value is not None:
+            parts.append(f"--{flag} {value}")
+    return " ".join(parts)
+
+
+def parse_progress(value: Any) -> float | None:
+    """``"45%"`` → 0.45; ``None`` when there is no percentage."""
+    match = _PERCENT.search(str(value or ""))
+    return min(1.0, float(match.group(1)) / 100) if match else None
+
+
+class MidjourneyProvider:
+    """Submits IMAGINE tasks to a midjourney-proxy and downloads the resulting grid."""
+
+    name = PROVIDER
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        base_url: str,
+        secret: SecretStr | None = None,
+        *,
+        poll_interval: float = 1.0,
+        max_poll_interval: float = 3.0,
+        max_poll_errors: int = 5,
+    ) -> None:
+        self._client = client
+        base = base_url.rstrip("/")
+        self._base = (base.removesuffix("/mj") if base.endswith("/mj") else base) + "/mj"
+        self._secret = secret
+        self._poll_interval = poll_interval
+        self._max_poll_interval = max_poll_interval
+        self._max_poll_errors = max_poll_errors
+
+    async def generate(self, request: ProviderRequest, on_progress: ProgressCallback) -> ProviderResult:
+        """Submit ``/imagine``, follow the task to ``SUCCESS`` and download the grid image."""
+        if request.n != 1:
+            raise ProviderError(
+                ProviderErrorKind.INVALID_REQUEST,
+                f"{DISPLAY} makes one grid per request; n={request.n} is not supported",
+                provider=PROVIDER,
+                provider_code="unsupported_n",
+            )
+        task_id = await self._submit(build_prompt(request), request.deadline)
+        image_url = await self._wait(task_id, request.deadline, _monotonic(on_progress))
+        image = await _http.download_image(self._client, image_url, request.deadline, provider=PROVIDER)
+        return ProviderResult(images=[image], provider_job_id=task_id, seed=request.seed)
+
+    async def aclose(self) -> None:
+        """Nothing to release: the HTTP client is shared and closed by its owner."""
+
+    # ------------------------------------------------------------------ internals
+
+    async def _submit(self, prompt: str, deadline: float | None) -> str:
+        body = await self._call("POST", "/submit/imagine", deadline, json={"prompt": prompt})
+        if not isinstance(body, dict):
+            raise _http.malformed(PROVIDER, DISPLAY, "submit answer is not a JSON object")
+        code = body.get("code")
+        description = str(body.get("description") or "")
+        raw_properties = body.get("properties")
+        properties: dict[str, Any] = raw_properties if isinstance(raw_properties, dict) else {}
+        result = body.get("result")
+        if code in ACCEPTED:
+            if result is None or not str(result).strip():
+                raise _http.malformed(PROVIDER, DISPLAY, f"code {code} without a task id")
+            return str(result)
+        if code == 24:
+            word = properties.get("bannedWord")
+            detail = f" (banned word: {word})" if word else ""
+            raise ProviderError(
+                ProviderErrorKind.CONTENT_POLICY,
+                f"{DISPLAY} refused the request: banned prompt{detail}",
+                provider=PROVIDER,
+                provider_code="banned_prompt",
+            )
+        if code == 4:
+            raise ProviderError(
+                ProviderErrorKind.INVALID_REQUEST,
+                f"{DISPLAY} rejected the request: {description or 'validation error'}",
+                provider=PROVIDER,
+                provider_code="validation_error",
+            )
+        # 23 queue full, 9 system failure, 3 no account instance and anything unknown: the proxy
+        # (or its Discord accounts) is busy or unwell right now.
+        codes = {23: "queue_full", 9: "system_error", 3: "not_found"}
+        raise ProviderError(
+            ProviderErrorKind.RETRYABLE,
+            f"{DISPLAY} could not take the task (code {code}): {description or 'no description'}",
+            provider=PROVIDER,
+            provider_code=codes.get(code, f"code_{code}") if isinstance(code, int) else "unknown_code",
+        )
+
+    async def _wait(
+        self, task_id: str, deadline: float | None, progress: Callable[[float], Awaitable[None]]
+    ) -> str:
+        errors = 0
+
+        async def check() -> str | None:
+            nonlocal errors
+            try:
+                task = await self._call("GET", f"/task/{task_id}/fetch", deadline)
+                if not isinstance(task, dict):
+                    # The controller answers an unknown id with an empty 200: the proxy lost it.
+                    raise ProviderError(
+                        ProviderErrorKind.RETRYABLE,
+                        f"{DISPLAY} does not know task {task_id}",
+                        provider=PROVIDER,
+                        provider_code="task_not_found",
+                    )
+            except ProviderError as exc:
+                # The task is submitted: ride out transient errors, within a bound.
+                errors += 1
+                if exc.kind is not ProviderErrorKind.RETRYABLE or errors > self._max_poll_errors:
+                    raise
+                await _pause(exc.retry_after, deadline)
+                return None
+            errors = 0
+            status = task.get("status")
+            if status == "SUCCESS":
+                url = task.get("imageUrl")
+                if not isinstance(url, str) or not url:
+                    raise _http.malformed(PROVIDER, DISPLAY, "SUCCESS task without imageUrl")
+                return url
+            if status == "FAILURE":
+                raise _failure(task_id, str(task.get("failReason") or ""))
+            fraction = parse_progress(task.get("progress"))
+            if fraction is not None and status == "IN_PROGRESS":
+                await progress(min(fraction, 0.99))
+            elif status in ("NOT_START", "SUBMITTED"):
+                await progress(0.0)
+            # Any other status (forks add e.g. MODAL) is treated as still running.
+            return None
+
+        return await _http.poll_until(
+            check,
+            provider=PROVIDER,
+            deadline=deadline,
+            interval=self._poll_interval,
+            max_interval=self._max_poll_interval,
+        )
+
+    async def _call(self, method: str, path: str, deadline: float | None, *, json: Any = None) -> Any:
+        headers = {"Accept": "application/json"}
+        if self._secret is not None:
+            headers["mj-api-secret"] = self._secret.get_secret_value()
+        request = self._client.build_request(method, self._base + path, json=json, headers=headers)
+        response = await _http.send(self._client, request, provider=PROVIDER, deadline=deadline)
+        if response.status_code >= 400:
+            raise self._error(response)
+        if not response.content.strip():
+            return None
+        return _http.json_body(response, provider=PROVIDER, display=DISPLAY)
+
+    def _error(self, response: httpx.Response) -> ProviderError:
+        secret = self._secret.get_secret_value() if self._secret is not None else None
+        if response.status_code == 401:
+            # The proxy answers 401 with an empty body; say which setting to look at.
+            why = "wrong" if self._secret is not None else "missing (the proxy requires one)"
+            return ProviderError(
+                ProviderErrorKind.AUTH,
+                f"{DISPLAY} rejected {SECRET_SETTING}: the mj-api-secret is {why}",
+                provider=PROVIDER,
+                status_code=401,
+                provider_code="unauthorized",
+            )
+        body = _http.error_json(response)
+        message = str(body.get("message") or body.get("error") or response.text[:200])
+        return _http.status_error(
+            PROVIDER, DISPLAY, response, message, credential=SECRET_SETTING, secret=secret
+        )
+
+
+def _failure(task_id: str, reason: str) -> ProviderError:
+    """Classify a ``FAILURE`` task by its ``failReason`` (Midjourney embed titles, proxy texts)."""
+    lowered = reason.lower()
+    if any(word in lowered for word in _REFUSAL_WORDS):
+        kind, code = ProviderErrorKind.CONTENT_POLICY, "banned_prompt"
+        text = f"{DISPLAY} refused the request: {reason}"
+    elif "invalid" in lowered or "unrecognized" in lowered:
+        kind, code = ProviderErrorKind.INVALID_REQUEST, "invalid_parameter"
+        text = f"Midjourney rejected the request: {reason}"
+    else:  # "任务超时" (proxy timeout), queue/Discord hiccups
+        kind, code = ProviderErrorKind.RETRYABLE, "task_failed"
+        text = f"{DISPLAY} task {task_id} failed: {reason or 'no reason given'}"
+    return ProviderError(kind, text, provider=PROVIDER, provider_code=code)
+
+
+async def _pause(retry_after: float | None, deadline: float | None) -> None:
+    """Honour a poll's ``Retry-After`` without sleeping past the deadline."""
+    if retry_after:
+        left = _http.remaining(deadline)
+        await asyncio.sleep(retry_after if left is None else min(retry_after, left))
+
+
+def _monotonic(on_progress: ProgressCallback) -> Callable[[float], Awaitable[None]]:
+    """Report each fraction once and never go backwards (status polls repeat themselves)."""
+    last = -1.0
+
+    async def report(fraction: float) -> None:
+        nonlocal last
+        if fraction > last:
+            last = fraction
+            await on_progress(fraction)
+
+    return report
+
+
+def from_settings(credentials: ProviderCredentials, client: httpx.AsyncClient) -> Provider | None:
+    """The Midjourney adapter, or ``None`` when ``ORCHESTRATOR_MIDJOURNEY_BASE_URL`` is unset."""
+    if not credentials.midjourney_base_url:
+        return None
+    return MidjourneyProvider(client, credentials.midjourney_base_url, credentials.midjourney_api_secret)
