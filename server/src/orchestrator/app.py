@@ -63,7 +63,7 @@ async def build_services(settings: Settings) -> Services:
         follow_redirects=True,
     )
     providers = build_providers(settings.providers, http)
-    router = Router(catalog, providers, OfflineRenderer())
+    router = Router(catalog, providers, OfflineRenderer(settings.offline_latency_seconds))
     hub = EventHub()
     storage = LocalStorage(settings.data_dir / "images")
     runner = JobRunner(

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
         default=300.0, gt=0, description="How long POST /generate waits before answering 202."
     )
 
+    offline_latency_seconds: float = Field(
+        default=0.0, ge=0, description="Simulated generation time of the test-mode renderer.")
+
     # Input caps
     max_prompt_length: int = 4000
     max_images_per_request: int = 4

@@ -68,12 +68,23 @@ def render(model: str, prompt: str, seed: int, width: int, height: int, index: i
 
 
 class OfflineRenderer:
-    """A :class:`~orchestrator.providers.base.Provider` that never leaves the process."""
+    """A :class:`~orchestrator.providers.base.Provider` that never leaves the process.
+
+    ``latency`` simulates a provider's generation time (with progress), for demos, client
+    development and benchmarks.
+    """
 
     name = "offline"
 
+    def __init__(self, latency: float = 0.0) -> None:
+        self.latency = latency
+
     async def generate(self, request: ProviderRequest, on_progress: ProgressCallback) -> ProviderResult:
         seed = _derive_seed(request)
+        steps = 4
+        for step in range(steps if self.latency > 0 else 0):
+            await asyncio.sleep(self.latency / steps)
+            await on_progress(0.8 * (step + 1) / steps)
         images = []
         for index in range(request.n):
             data = await asyncio.to_thread(

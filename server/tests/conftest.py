@@ -1,0 +1,188 @@
+"""Server test fixtures: a real app on a real loopback port, on SQLite or PostgreSQL.
+
+Set ``ORCHESTRATOR_TEST_DATABASE=postgresql`` to run the suite against the PostgreSQL at
+``ORCHESTRATOR_TEST_PG_URL`` (default: the local server, user postgres). There is no silent skip:
+if PostgreSQL was asked for and is not there, the session fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from orchestrator.app import create_app
+from orchestrator.db.migrate import upgrade_to_head
+from orchestrator.settings import Settings
+
+BACKEND = os.environ.get("ORCHESTRATOR_TEST_DATABASE", "sqlite")
+PG_ADMIN_URL = os.environ.get("ORCHESTRATOR_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+TABLES = ("images", "generations", "idempotency_keys", "api_keys")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+async def pg_database() -> AsyncIterator[str | None]:
+    """A fresh PostgreSQL database for the session, migrated to head (None on SQLite runs)."""
+    if BACKEND != "postgresql":
+        yield None
+        return
+    name = f"orch_test_{uuid.uuid4().hex[:10]}"
+    admin = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    await upgrade_to_head(url)
+    try:
+        yield url
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+@pytest.fixture
+async def database_url(pg_database: str | None, tmp_path: Path) -> AsyncIterator[str]:
+    if pg_database is None:
+        yield f"sqlite+aiosqlite:///{tmp_path / 'orchestrator.db'}"
+        return
+    engine = create_async_engine(pg_database)
+    async with engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    await engine.dispose()
+    yield pg_database
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, database_url: str) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "data_dir": tmp_path / "data", "database_url": database_url, "secret_key": "test-secret",
+            "job_poll_interval": 0.2, "auto_migrate": True,
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return make
+
+
+@dataclass
+class RunningServer:
+    url: str
+    settings: Settings
+    app: Any
+
+    def client(self, key: str | None = None, **kwargs: Any) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=30, **kwargs)
+
+    async def create_key(self, *, mode: str = "test", project: str = "default",
+                         scopes: tuple[str, ...] = ("generate", "read", "admin"), **limits: Any) -> str:
+        new = await self.app.state.services.keys.create(project=project, name="t", mode=mode,
+                                                        scopes=list(scopes), **limits)
+        return str(new.secret)
+
+
+@pytest.fixture
+async def start_server(make_settings: Callable[..., Settings]) -> AsyncIterator[Callable[..., Awaitable[RunningServer]]]:
+    """Start the app under uvicorn on a free loopback port, in this event loop."""
+    servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
+
+    async def start(**overrides: Any) -> RunningServer:
+        settings = make_settings(**overrides)
+        app = create_app(settings)
+        port = free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve())
+        servers.append((server, task))
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+        return RunningServer(url=f"http://127.0.0.1:{port}", settings=settings, app=app)
+
+    yield start
+    for server, task in servers:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def server(start_server: Callable[..., Awaitable[RunningServer]]) -> RunningServer:
+    return await start_server()
+
+
+@pytest.fixture
+async def test_key(server: RunningServer) -> str:
+    return await server.create_key()
+
+
+@pytest.fixture
+async def api(server: RunningServer, test_key: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with server.client(test_key) as client:
+        yield client
+
+
+def cli_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRATOR_")}
+    env.update({"ORCHESTRATOR_DATA_DIR": str(data_dir), "ORCHESTRATOR_DATABASE_URL": database_url,
+                "ORCHESTRATOR_SECRET_KEY": "test-secret"}, **extra)
+    return env
+
+
+def run_cli(args: list[str], env: dict[str, str]) -> Any:
+    out = subprocess.run([sys.executable, "-m", "orchestrator.cli", *args], env=env, capture_output=True,
+                         text=True, check=True, timeout=60)
+    return json.loads(out.stdout) if "--json" in args else out.stdout
+
+
+@pytest.fixture
+def serve_process(tmp_path: Path, database_url: str) -> Iterator[Callable[..., tuple[subprocess.Popen[bytes], str]]]:
+    """Run ``orchestrator serve`` as a real process (for crash and CLI tests)."""
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(**extra: str) -> tuple[subprocess.Popen[bytes], str]:
+        port = free_port()
+        env = cli_env(tmp_path / "data", database_url, **extra)
+        proc = subprocess.Popen([sys.executable, "-m", "orchestrator.cli", "serve", "--port", str(port)],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(proc)
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    return proc, url
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None:
+                raise RuntimeError("server exited during start-up")
+            import time
+
+            time.sleep(0.05)
+        raise RuntimeError("server did not start")
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
