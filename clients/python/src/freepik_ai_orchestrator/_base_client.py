@@ -398,6 +398,12 @@ class BaseClient:
         self, options: RequestOptions, retries_so_far: int, response: httpx.Response | None
     ) -> _retry.RetryDecision:
         del options  # every request we build is replayable (JSON bodies); kept for future bodies
+        body: Any = None
+        if response is not None:
+            try:
+                body = response.json()
+            except (ValueError, UnicodeDecodeError):
+                body = None
         return _retry.decide(
             retries_so_far=retries_so_far,
             max_retries=self.max_retries,
@@ -406,6 +412,7 @@ class BaseClient:
             headers=response.headers if response is not None else {},
             now=self._clock(),
             random_value=self._random(),
+            body=body,
         )
 
     def _status_error(self, response: httpx.Response) -> APIStatusError:

@@ -9,9 +9,11 @@ The rules (also in ``clients/spec/conformance.json``, which every SDK's tests lo
 4. A server wait hint (``retry-after-ms``, else ``Retry-After`` as seconds or an HTTP date)
    longer than ``MAX_RETRY_AFTER`` (30 s) means "not now": no retry, the error is raised with
    ``retry_after`` set so the caller can decide.
-5. Otherwise retried: 408, 429, 5xx except 501 and 505, and 409 when it carries a wait hint
+5. An error naming a ``generation_id`` reports a job that ran and failed (the server already
+   retried and fell back across providers): final, since a retry would only replay it.
+6. Otherwise retried: 408, 429, 5xx except 501 and 505, and 409 when it carries a wait hint
    (an idempotency key still in flight; a 409 without one is a real conflict).
-6. The wait is the server's hint when there is one, else
+7. The wait is the server's hint when there is one, else
    ``min(retry_backoff * 2**retries_so_far, max(8 s, retry_backoff)) * (1 - 0.25 * random())``.
 """
 
@@ -22,6 +24,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_RETRY_BACKOFF = 0.5
@@ -109,8 +112,10 @@ def decide(
     headers: Mapping[str, str],
     now: float,
     random_value: float,
+    body: Any = None,
 ) -> RetryDecision:
-    """Decide for one failed attempt. ``status`` is ``None`` for a connection error or timeout."""
+    """Decide for one failed attempt. ``status`` is ``None`` for a connection error or timeout;
+    ``body`` is the decoded error body, if any."""
     retry_after = parse_retry_after(headers, now) if status is not None else None
 
     def no() -> RetryDecision:
@@ -126,9 +131,16 @@ def decide(
         return no()
     if retry_after is not None and retry_after > MAX_RETRY_AFTER:
         return no()
+    if _names_generation(body):
+        return no()
     if should == "true" or is_retryable_status(status, retry_after is not None):
         return RetryDecision(True, retry_after if retry_after is not None else backoff, retry_after)
     return no()
+
+
+def _names_generation(body: Any) -> bool:
+    error = body.get("error") if isinstance(body, Mapping) else None
+    return isinstance(error, Mapping) and bool(error.get("generation_id"))
 
 
 def http_date(moment: datetime) -> str:

@@ -59,6 +59,7 @@ def test_retry_decision(case: dict[str, Any]) -> None:
         headers=case["headers"],
         now=_ts(SPEC["retry_decisions"]["now"]),
         random_value=case["random"],
+        body=case.get("body"),
     )
     expected = case["expected"]
     assert decision.retry is expected["retry"]
