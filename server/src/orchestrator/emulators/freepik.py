@@ -126,6 +126,7 @@ class FreepikTask:
     seed: int
     created_at: float
     refused: bool = False
+    failed: bool = False
     generated: list[str] = field(default_factory=list)
 
 
@@ -138,13 +139,24 @@ class FreepikState(EmulatorState):
     """Time a task reports ``CREATED``."""
     run_seconds: float = 0.2
     """Time it then reports ``IN_PROGRESS`` before ``COMPLETED``."""
+    fail_tasks: int = 0
+    """Next N async tasks end ``FAILED`` (Freepik gives no reason)."""
     tasks: dict[str, FreepikTask] = field(default_factory=dict)
 
     def reset(self) -> None:
         """Healthy again, default timing and header, no tasks, empty request log."""
         super().reset()
         self.key_header, self.created_seconds, self.run_seconds = DEFAULT_KEY_HEADER, 0.05, 0.2
+        self.fail_tasks = 0
         self.tasks.clear()
+
+    def take_failure(self) -> bool:
+        with self._lock:
+            if self.fail_tasks == 0:
+                return False
+            if self.fail_tasks > 0:
+                self.fail_tasks -= 1
+            return True
 
     def status_of(self, task: FreepikTask) -> str:
         elapsed = time.monotonic() - task.created_at
@@ -152,7 +164,7 @@ class FreepikState(EmulatorState):
             return "CREATED"
         if elapsed < self.created_seconds + self.run_seconds:
             return "IN_PROGRESS"
-        return "COMPLETED"
+        return "FAILED" if task.failed else "COMPLETED"
 
 
 def _message(message: str, status: int, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -274,6 +286,7 @@ def create_app(state: FreepikState | None = None) -> Starlette:
             seed=seed,
             created_at=time.monotonic(),
             refused=state.faults.take("refuse"),
+            failed=state.take_failure(),
         )
         state.tasks[task.task_id] = task
         return task

@@ -230,9 +230,9 @@ def create_app(state: MidjourneyState | None = None) -> Starlette:
         if state.take("queue_full"):
             return _submit_result(23, "队列已满，请稍后尝试")
         ratio: tuple[int, int] | None = (1, 1)
-        match = _AR.search(prompt)
-        if match:
-            w, _, h = match.group(1).partition(":")
+        matches = _AR.findall(prompt)
+        if matches:
+            w, _, h = matches[-1].partition(":")
             ratio = (int(w), int(h)) if w.isdigit() and h.isdigit() and int(w) > 0 and int(h) > 0 else None
         now = time.monotonic()
         task = MjTask(

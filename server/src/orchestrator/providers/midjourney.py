@@ -71,14 +71,16 @@ def aspect_ratio(width: int, height: int) -> str:
 
 def build_prompt(request: ProviderRequest) -> str:
     """The prompt with Midjourney's parameters appended (see the module docstring)."""
+    params = {name.lstrip("-"): value for name, value in request.params.items()}
     parts = [" ".join(request.prompt.split())]
-    if request.negative_prompt:
+    # A route param of the same name wins over the derived flag: Midjourney rejects duplicates.
+    if request.negative_prompt and "no" not in params:
         parts.append(f"--no {' '.join(request.negative_prompt.split())}")
-    parts.append(f"--ar {aspect_ratio(request.width, request.height)}")
-    if request.seed is not None:
+    if "ar" not in params and "aspect" not in params:
+        parts.append(f"--ar {aspect_ratio(request.width, request.height)}")
+    if request.seed is not None and "seed" not in params:
         parts.append(f"--seed {request.seed % (SEED_MAX + 1)}")
-    for name, value in request.params.items():
-        flag = name.lstrip("-")
+    for flag, value in params.items():
         if value is True:
             parts.append(f"--{flag}")
         elif value is not False and value is not None:
@@ -117,6 +119,13 @@ class MidjourneyProvider:
 
     async def generate(self, request: ProviderRequest, on_progress: ProgressCallback) -> ProviderResult:
         """Submit ``/imagine``, follow the task to ``SUCCESS`` and download the grid image."""
+        if not request.prompt.strip():
+            raise ProviderError(
+                ProviderErrorKind.INVALID_REQUEST,
+                f"{DISPLAY} needs a non-empty prompt",
+                provider=PROVIDER,
+                provider_code="empty_prompt",
+            )
         if request.n != 1:
             raise ProviderError(
                 ProviderErrorKind.INVALID_REQUEST,
