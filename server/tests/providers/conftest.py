@@ -1,44 +1,29 @@
 """Emulator fixtures: each provider emulator runs once per session on a real loopback port.
 
-Every test gets a fresh view: the ``*_emulator`` fixtures reset the knobs and the request log.
-Other provider test modules: append fixtures below following the same pattern
-(``_serve(module.create_app())`` in a session fixture, ``reset()`` in a function fixture).
+The function-scoped ``*_emulator`` fixtures hand every test a healthy emulator: knobs reset,
+request log cleared, default key. Other provider test modules may append fixtures below
+following the same pattern (a session fixture calling ``start_emulator``, a function fixture
+calling ``state.reset()``).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
+from orchestrator.emulators import fal as fal_emu
+from orchestrator.emulators import freepik as freepik_emu
+from orchestrator.emulators import midjourney as midjourney_emu
 from orchestrator.emulators import openai as openai_emu
 from orchestrator.emulators import replicate as replicate_emu
 from orchestrator.emulators import stability as stability_emu
-from orchestrator.emulators._common import BackgroundServer, EmulatorState, serve_in_thread
+from orchestrator.emulators._common import RunningEmulator, start_emulator
 
-
-@dataclass
-class Emulator:
-    """A running emulator: where it listens and its live state (knobs, request log)."""
-
-    base_url: str
-    state: Any  # the emulator's own EmulatorState subclass
-
-    @property
-    def faults(self) -> Any:
-        return self.state.faults
-
-
-def _serve(app: Any) -> Iterator[tuple[BackgroundServer, EmulatorState]]:
-    state = app.state.emulator
-    server = serve_in_thread(app, state=state)
-    try:
-        yield server, state
-    finally:
-        server.stop()
+Emulator = RunningEmulator[Any]
+"""Any running emulator (``.base_url``, ``.state``); test modules may narrow the state type."""
 
 
 @pytest.fixture
@@ -49,39 +34,99 @@ async def http_client() -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture(scope="session")
-def _openai_server() -> Iterator[tuple[BackgroundServer, EmulatorState]]:
-    yield from _serve(openai_emu.create_app())
+def _openai_server() -> Iterator[RunningEmulator[openai_emu.OpenAIState]]:
+    state = openai_emu.OpenAIState(api_key=openai_emu.DEFAULT_API_KEY)
+    with start_emulator(openai_emu.create_app(state), state) as running:
+        yield running
 
 
 @pytest.fixture
-def openai_emulator(_openai_server: tuple[BackgroundServer, EmulatorState]) -> Emulator:
-    server, state = _openai_server
-    state.reset()
-    state.api_key = openai_emu.DEFAULT_API_KEY
-    return Emulator(server.base_url, state)
+def openai_emulator(
+    _openai_server: RunningEmulator[openai_emu.OpenAIState],
+) -> RunningEmulator[openai_emu.OpenAIState]:
+    _openai_server.state.reset()
+    _openai_server.state.api_key = openai_emu.DEFAULT_API_KEY
+    return _openai_server
 
 
 @pytest.fixture(scope="session")
-def _stability_server() -> Iterator[tuple[BackgroundServer, EmulatorState]]:
-    yield from _serve(stability_emu.create_app())
+def _stability_server() -> Iterator[RunningEmulator[stability_emu.StabilityState]]:
+    state = stability_emu.StabilityState(api_key=stability_emu.DEFAULT_API_KEY)
+    with start_emulator(stability_emu.create_app(state), state) as running:
+        yield running
 
 
 @pytest.fixture
-def stability_emulator(_stability_server: tuple[BackgroundServer, EmulatorState]) -> Emulator:
-    server, state = _stability_server
-    state.reset()
-    state.api_key = stability_emu.DEFAULT_API_KEY
-    return Emulator(server.base_url, state)
+def stability_emulator(
+    _stability_server: RunningEmulator[stability_emu.StabilityState],
+) -> RunningEmulator[stability_emu.StabilityState]:
+    _stability_server.state.reset()
+    _stability_server.state.api_key = stability_emu.DEFAULT_API_KEY
+    return _stability_server
 
 
 @pytest.fixture(scope="session")
-def _replicate_server() -> Iterator[tuple[BackgroundServer, EmulatorState]]:
-    yield from _serve(replicate_emu.create_app())
+def _replicate_server() -> Iterator[RunningEmulator[replicate_emu.ReplicateState]]:
+    state = replicate_emu.ReplicateState(api_key=replicate_emu.DEFAULT_API_KEY)
+    with start_emulator(replicate_emu.create_app(state), state) as running:
+        yield running
 
 
 @pytest.fixture
-def replicate_emulator(_replicate_server: tuple[BackgroundServer, EmulatorState]) -> Emulator:
-    server, state = _replicate_server
-    state.reset()
-    state.api_key = replicate_emu.DEFAULT_API_KEY
-    return Emulator(server.base_url, state)
+def replicate_emulator(
+    _replicate_server: RunningEmulator[replicate_emu.ReplicateState],
+) -> RunningEmulator[replicate_emu.ReplicateState]:
+    _replicate_server.state.reset()
+    _replicate_server.state.api_key = replicate_emu.DEFAULT_API_KEY
+    # Fast predictions: tests that care about the lifecycle set their own timings.
+    _replicate_server.state.start_seconds, _replicate_server.state.run_seconds = 0.02, 0.08
+    return _replicate_server
+
+
+# --- fal, Freepik, Midjourney proxy ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _fal_server() -> Iterator[RunningEmulator[fal_emu.FalState]]:
+    state = fal_emu.FalState(api_key=fal_emu.DEFAULT_API_KEY)
+    with start_emulator(fal_emu.create_app(state), state) as running:
+        yield running
+
+
+@pytest.fixture
+def fal_emulator(_fal_server: RunningEmulator[fal_emu.FalState]) -> RunningEmulator[fal_emu.FalState]:
+    _fal_server.state.reset()
+    _fal_server.state.api_key = fal_emu.DEFAULT_API_KEY
+    return _fal_server
+
+
+@pytest.fixture(scope="session")
+def _freepik_server() -> Iterator[RunningEmulator[freepik_emu.FreepikState]]:
+    state = freepik_emu.FreepikState(api_key=freepik_emu.DEFAULT_API_KEY)
+    with start_emulator(freepik_emu.create_app(state), state) as running:
+        yield running
+
+
+@pytest.fixture
+def freepik_emulator(
+    _freepik_server: RunningEmulator[freepik_emu.FreepikState],
+) -> RunningEmulator[freepik_emu.FreepikState]:
+    _freepik_server.state.reset()
+    _freepik_server.state.api_key = freepik_emu.DEFAULT_API_KEY
+    return _freepik_server
+
+
+@pytest.fixture(scope="session")
+def _midjourney_server() -> Iterator[RunningEmulator[midjourney_emu.MidjourneyState]]:
+    state = midjourney_emu.MidjourneyState(api_key=midjourney_emu.DEFAULT_API_KEY)
+    with start_emulator(midjourney_emu.create_app(state), state) as running:
+        yield running
+
+
+@pytest.fixture
+def midjourney_emulator(
+    _midjourney_server: RunningEmulator[midjourney_emu.MidjourneyState],
+) -> RunningEmulator[midjourney_emu.MidjourneyState]:
+    _midjourney_server.state.reset()
+    _midjourney_server.state.api_key = midjourney_emu.DEFAULT_API_KEY
+    return _midjourney_server

@@ -27,9 +27,9 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import uvicorn
 from PIL import Image, ImageDraw
@@ -423,4 +423,32 @@ def serve_in_thread(
     return BackgroundServer(app, host=host, port=port, on_stop=release).start()
 
 
-Handler = Callable[[Request], Awaitable[Response]]
+StateT = TypeVar("StateT", bound=EmulatorState)
+
+
+@dataclass
+class RunningEmulator(Generic[StateT]):
+    """An emulator serving on loopback: where it listens and its live state (knobs, request log)."""
+
+    server: BackgroundServer
+    state: StateT
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def __enter__(self) -> RunningEmulator[StateT]:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def start_emulator(
+    app: ASGIApp, state: StateT, *, host: str = "127.0.0.1", port: int = 0
+) -> RunningEmulator[StateT]:
+    """Serve an emulator app (built with ``state``) on loopback; ``port=0`` picks a free port."""
+    return RunningEmulator(serve_in_thread(app, host=host, port=port, state=state), state)
