@@ -8,7 +8,6 @@ if PostgreSQL was asked for and is not there, the session fails.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import socket
 import subprocess
@@ -24,13 +23,16 @@ import pytest
 import uvicorn
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+from support import cli_env
 
 from orchestrator.app import create_app
 from orchestrator.db.migrate import upgrade_to_head
 from orchestrator.settings import Settings
 
 BACKEND = os.environ.get("ORCHESTRATOR_TEST_DATABASE", "sqlite")
-PG_ADMIN_URL = os.environ.get("ORCHESTRATOR_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "ORCHESTRATOR_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
 TABLES = ("images", "generations", "idempotency_keys", "api_keys")
 
 
@@ -76,8 +78,11 @@ async def database_url(pg_database: str | None, tmp_path: Path) -> AsyncIterator
 def make_settings(tmp_path: Path, database_url: str) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
-            "data_dir": tmp_path / "data", "database_url": database_url, "secret_key": "test-secret",
-            "job_poll_interval": 0.2, "auto_migrate": True,
+            "data_dir": tmp_path / "data",
+            "database_url": database_url,
+            "secret_key": "test-secret",
+            "job_poll_interval": 0.2,
+            "auto_migrate": True,
         }
         values.update(overrides)
         return Settings(**values)
@@ -95,15 +100,24 @@ class RunningServer:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=30, **kwargs)
 
-    async def create_key(self, *, mode: str = "test", project: str = "default",
-                         scopes: tuple[str, ...] = ("generate", "read", "admin"), **limits: Any) -> str:
-        new = await self.app.state.services.keys.create(project=project, name="t", mode=mode,
-                                                        scopes=list(scopes), **limits)
+    async def create_key(
+        self,
+        *,
+        mode: str = "test",
+        project: str = "default",
+        scopes: tuple[str, ...] = ("generate", "read", "admin"),
+        **limits: Any,
+    ) -> str:
+        new = await self.app.state.services.keys.create(
+            project=project, name="t", mode=mode, scopes=list(scopes), **limits
+        )
         return str(new.secret)
 
 
 @pytest.fixture
-async def start_server(make_settings: Callable[..., Settings]) -> AsyncIterator[Callable[..., Awaitable[RunningServer]]]:
+async def start_server(
+    make_settings: Callable[..., Settings],
+) -> AsyncIterator[Callable[..., Awaitable[RunningServer]]]:
     """Start the app under uvicorn on a free loopback port, in this event loop."""
     servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
 
@@ -143,29 +157,22 @@ async def api(server: RunningServer, test_key: str) -> AsyncIterator[httpx.Async
         yield client
 
 
-def cli_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCHESTRATOR_")}
-    env.update({"ORCHESTRATOR_DATA_DIR": str(data_dir), "ORCHESTRATOR_DATABASE_URL": database_url,
-                "ORCHESTRATOR_SECRET_KEY": "test-secret"}, **extra)
-    return env
-
-
-def run_cli(args: list[str], env: dict[str, str]) -> Any:
-    out = subprocess.run([sys.executable, "-m", "orchestrator.cli", *args], env=env, capture_output=True,
-                         text=True, check=True, timeout=60)
-    return json.loads(out.stdout) if "--json" in args else out.stdout
-
-
 @pytest.fixture
-def serve_process(tmp_path: Path, database_url: str) -> Iterator[Callable[..., tuple[subprocess.Popen[bytes], str]]]:
+def serve_process(
+    tmp_path: Path, database_url: str
+) -> Iterator[Callable[..., tuple[subprocess.Popen[bytes], str]]]:
     """Run ``orchestrator serve`` as a real process (for crash and CLI tests)."""
     procs: list[subprocess.Popen[bytes]] = []
 
     def start(**extra: str) -> tuple[subprocess.Popen[bytes], str]:
         port = free_port()
         env = cli_env(tmp_path / "data", database_url, **extra)
-        proc = subprocess.Popen([sys.executable, "-m", "orchestrator.cli", "serve", "--port", str(port)],
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "orchestrator.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         procs.append(proc)
         url = f"http://127.0.0.1:{port}"
         for _ in range(300):

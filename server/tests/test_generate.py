@@ -21,8 +21,20 @@ async def test_seed_generate_example_returns_finished_generation(api: httpx.Asyn
     response = await api.post("/api/v1/generate", json=SEED_GENERATE)
     assert response.status_code == 200, response.text
     body = response.json()
-    for field in ("id", "image_url", "thumbnail_url", "prompt", "model", "style", "size", "quality", "metadata",
-                  "created_at", "processing_time", "cost"):
+    for field in (
+        "id",
+        "image_url",
+        "thumbnail_url",
+        "prompt",
+        "model",
+        "style",
+        "size",
+        "quality",
+        "metadata",
+        "created_at",
+        "processing_time",
+        "cost",
+    ):
         assert field in body
     assert body["status"] == "succeeded"
     assert body["prompt"] == SEED_GENERATE["prompt"] and body["model"] == "dall-e-3"
@@ -35,7 +47,14 @@ async def test_seed_generate_example_returns_finished_generation(api: httpx.Asyn
 async def test_seed_list_models_and_history_examples(api: httpx.AsyncClient) -> None:
     models = (await api.get("/api/v1/models")).json()["data"]
     names = {m["name"] for m in models}
-    assert {"dall-e-3", "gpt-image-1", "midjourney", "stable-diffusion", "flux-dev", "freepik-mystic"} <= names
+    assert {
+        "dall-e-3",
+        "gpt-image-1",
+        "midjourney",
+        "stable-diffusion",
+        "flux-dev",
+        "freepik-mystic",
+    } <= names
     dalle = next(m for m in models if m["name"] == "dall-e-3")
     assert dalle["max_resolution"] == "1792x1024" and "photorealistic" in dalle["supported_styles"]
     assert dalle["pricing_per_image"] == 0.04 and dalle["available"] is True
@@ -90,7 +109,9 @@ async def test_async_job_then_poll_and_events(start_server) -> None:
         response = await api.post("/api/v1/generate", json=SEED_GENERATE, headers={"Prefer": "respond-async"})
         assert response.status_code == 202
         job = response.json()
-        assert job["status"] == "queued" and response.headers["location"] == f"/api/v1/generations/{job['id']}"
+        assert (
+            job["status"] == "queued" and response.headers["location"] == f"/api/v1/generations/{job['id']}"
+        )
         events: list[tuple[str, dict]] = []
         async with api.stream("GET", f"/api/v1/generations/{job['id']}/events") as stream:
             assert stream.headers["content-type"].startswith("text/event-stream")
@@ -112,7 +133,9 @@ async def test_cancel_running_job_is_not_charged(start_server) -> None:
     server = await start_server(offline_latency_seconds=5)
     key = await server.create_key()
     async with server.client(key) as api:
-        job = (await api.post("/api/v1/generate", json=SEED_GENERATE, headers={"Prefer": "respond-async"})).json()
+        job = (
+            await api.post("/api/v1/generate", json=SEED_GENERATE, headers={"Prefer": "respond-async"})
+        ).json()
         for _ in range(100):
             if (await api.get(f"/api/v1/generations/{job['id']}")).json()["status"] == "running":
                 break
@@ -145,13 +168,18 @@ async def test_validation_errors_name_field_and_rule(api: httpx.AsyncClient) -> 
         assert response.status_code == status, (payload, response.text)
         assert error["param"] == param and fragment in error["message"], error
         assert error["request_id"] == response.headers["x-request-id"]
-    unknown = (await api.post("/api/v1/generate", json={**SEED_GENERATE, "model": "dall-e-9"})).json()["error"]
+    unknown = (await api.post("/api/v1/generate", json={**SEED_GENERATE, "model": "dall-e-9"})).json()[
+        "error"
+    ]
     assert unknown["type"] == "model_not_available"
 
 
 async def test_body_size_cap(api: httpx.AsyncClient) -> None:
-    response = await api.post("/api/v1/generate", content=b"{" + b" " * 1_100_000 + b"}",
-                              headers={"content-type": "application/json"})
+    response = await api.post(
+        "/api/v1/generate",
+        content=b"{" + b" " * 1_100_000 + b"}",
+        headers={"content-type": "application/json"},
+    )
     assert response.status_code == 413 and response.json()["error"]["code"] == "payload_too_large"
 
 
@@ -173,8 +201,10 @@ async def test_batch_results_in_order_and_one_failure_does_not_sink_others(serve
     # Budget for exactly two dall-e-3 images: the third prompt must fail alone.
     key = await server.create_key(monthly_budget=Decimal("0.08"))
     async with server.client(key) as api:
-        response = await api.post("/api/v1/generate/batch", json={
-            "prompts": ["Prompt 1", "Prompt 2", "Prompt 3"], "model": "dall-e-3", "batch_size": 1})
+        response = await api.post(
+            "/api/v1/generate/batch",
+            json={"prompts": ["Prompt 1", "Prompt 2", "Prompt 3"], "model": "dall-e-3", "batch_size": 1},
+        )
     assert response.status_code == 200, response.text
     body = response.json()
     assert [item["index"] for item in body["data"]] == [0, 1, 2]
@@ -188,6 +218,7 @@ async def test_batch_results_in_order_and_one_failure_does_not_sink_others(serve
 async def test_batch_limits(api: httpx.AsyncClient) -> None:
     too_many = await api.post("/api/v1/generate/batch", json={"prompts": ["p"] * 51, "model": "dall-e-3"})
     assert too_many.status_code == 422 and too_many.json()["error"]["param"] == "prompts"
-    bad_shared = await api.post("/api/v1/generate/batch", json={"prompts": ["a", "b"], "model": "dall-e-3",
-                                                                 "size": "1x1"})
+    bad_shared = await api.post(
+        "/api/v1/generate/batch", json={"prompts": ["a", "b"], "model": "dall-e-3", "size": "1x1"}
+    )
     assert bad_shared.status_code == 422 and bad_shared.json()["error"]["param"] == "size"

@@ -44,8 +44,11 @@ API_PREFIX = "/api/v1"
 def _jwt_verifier(settings: Settings) -> JWTVerifier:
     return JWTVerifier(
         secret=settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,
-        jwks_file=settings.jwt_jwks_file, jwks_url=settings.jwt_jwks_url, audience=settings.jwt_audience,
-        issuer=settings.jwt_issuer, project_claim=settings.jwt_project_claim,
+        jwks_file=settings.jwt_jwks_file,
+        jwks_url=settings.jwt_jwks_url,
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+        project_claim=settings.jwt_project_claim,
         scope_claim=settings.jwt_scope_claim,
     )
 
@@ -67,26 +70,53 @@ async def build_services(settings: Settings) -> Services:
     hub = EventHub()
     storage = LocalStorage(settings.data_dir / "images")
     runner = JobRunner(
-        db=db, router=router, executor=RouteExecutor(), storage=storage, hub=hub,
+        db=db,
+        router=router,
+        executor=RouteExecutor(),
+        storage=storage,
+        hub=hub,
         thumbnails=ThreadPoolExecutor(settings.thumbnail_workers, thread_name_prefix="thumbnails"),
-        thumbnail_size=settings.thumbnail_size, deadline_seconds=settings.job_deadline_seconds,
+        thumbnail_size=settings.thumbnail_size,
+        deadline_seconds=settings.job_deadline_seconds,
     )
-    pool = WorkerPool(
-        db=db, runner=runner, hub=hub, concurrency=settings.worker_concurrency,
-        lease_seconds=settings.job_lease_seconds, deadline_seconds=settings.job_deadline_seconds,
-        max_attempts=settings.job_max_attempts, poll_interval=settings.job_poll_interval,
-        default_max_concurrent=settings.default_max_concurrent,
-    ) if settings.run_workers else None
+    pool = (
+        WorkerPool(
+            db=db,
+            runner=runner,
+            hub=hub,
+            concurrency=settings.worker_concurrency,
+            lease_seconds=settings.job_lease_seconds,
+            deadline_seconds=settings.job_deadline_seconds,
+            max_attempts=settings.job_max_attempts,
+            poll_interval=settings.job_poll_interval,
+            default_max_concurrent=settings.default_max_concurrent,
+        )
+        if settings.run_workers
+        else None
+    )
     generations_service = GenerationService(
-        db=db, catalog=catalog, router=router, hub=hub, pool=pool,
-        max_images=settings.max_images_per_request, deadline_seconds=settings.job_deadline_seconds,
+        db=db,
+        catalog=catalog,
+        router=router,
+        hub=hub,
+        pool=pool,
+        max_images=settings.max_images_per_request,
+        deadline_seconds=settings.job_deadline_seconds,
         poll_interval=settings.job_poll_interval,
     )
     return Services(
-        settings=settings, db=db, catalog=catalog, router=router, hub=hub,
-        keys=KeyService(db, _jwt_verifier(settings)), generations=generations_service, pool=pool,
-        storage=storage, signer=UrlSigner(settings.signing_key(), settings.image_url_ttl_seconds),
-        rate_limiter=InProcessRateLimiter(), http=http,
+        settings=settings,
+        db=db,
+        catalog=catalog,
+        router=router,
+        hub=hub,
+        keys=KeyService(db, _jwt_verifier(settings)),
+        generations=generations_service,
+        pool=pool,
+        storage=storage,
+        signer=UrlSigner(settings.signing_key(), settings.image_url_ttl_seconds),
+        rate_limiter=InProcessRateLimiter(),
+        http=http,
     )
 
 

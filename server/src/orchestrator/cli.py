@@ -31,8 +31,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     upgrade_to_head_sync(settings.db_url)
     _print_start_banner(settings)
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level,
-        loop="uvloop", http="httptools", access_log=args.access_log, timeout_graceful_shutdown=15,
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        loop="uvloop",
+        http="httptools",
+        access_log=args.access_log,
+        timeout_graceful_shutdown=15,
     )
     return 0
 
@@ -93,9 +99,15 @@ def _key_json(key: Any, secret: str | None = None) -> dict[str, Any]:
     from orchestrator.accounting.money import from_micros
 
     out = {
-        "id": key.id, "name": key.name, "project": key.project, "mode": key.mode, "prefix": key.prefix,
-        "scopes": key.scopes, "rate_limit_per_minute": key.rate_limit_per_minute,
-        "max_concurrent": key.max_concurrent, "monthly_budget": from_micros(key.monthly_budget_micros),
+        "id": key.id,
+        "name": key.name,
+        "project": key.project,
+        "mode": key.mode,
+        "prefix": key.prefix,
+        "scopes": key.scopes,
+        "rate_limit_per_minute": key.rate_limit_per_minute,
+        "max_concurrent": key.max_concurrent,
+        "monthly_budget": from_micros(key.monthly_budget_micros),
         "created_at": key.created_at.isoformat(),
         "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
     }
@@ -107,8 +119,12 @@ def _key_json(key: Any, secret: str | None = None) -> dict[str, Any]:
 def cmd_keys_create(args: argparse.Namespace) -> int:
     async def action(keys: Any) -> Any:
         return await keys.create(
-            project=args.project, name=args.name, mode=args.mode, scopes=args.scopes,
-            rate_limit_per_minute=args.rate_limit, max_concurrent=args.max_concurrent,
+            project=args.project,
+            name=args.name,
+            mode=args.mode,
+            scopes=args.scopes,
+            rate_limit_per_minute=args.rate_limit,
+            max_concurrent=args.max_concurrent,
             monthly_budget=None if args.monthly_budget is None else Decimal(args.monthly_budget),
         )
 
@@ -116,8 +132,10 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(_key_json(new.record, new.secret)))
     else:
-        print(f"Created {new.record.mode} key {new.record.id} ({new.record.name}) in project "
-              f"{new.record.project}.\nSecret (shown once, store it now):\n\n  {new.secret}\n")
+        print(
+            f"Created {new.record.mode} key {new.record.id} ({new.record.name}) in project "
+            f"{new.record.project}.\nSecret (shown once, store it now):\n\n  {new.secret}\n"
+        )
     return 0
 
 
@@ -131,8 +149,10 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
         return 0
     for key in rows:
         state = "revoked" if key.revoked_at else "active"
-        print(f"{key.id}  {key.prefix}…  {key.mode:4}  {state:7}  {key.project:12}  {','.join(key.scopes):20}  "
-              f"{key.name}")
+        print(
+            f"{key.id}  {key.prefix}…  {key.mode:4}  {state:7}  {key.project:12}  {','.join(key.scopes):20}  "
+            f"{key.name}"
+        )
     return 0
 
 
@@ -159,15 +179,37 @@ def cmd_models(args: argparse.Namespace) -> int:
     rows = []
     for spec in catalog.models.values():
         price = price_per_image(spec.pricing, spec.size, spec.quality)
-        rows.append({"name": spec.name, "providers": spec.providers, "max_resolution": spec.max_resolution,
-                     "pricing_per_image": None if price is None else float(price),
-                     "description": spec.description})
+        rows.append(
+            {
+                "name": spec.name,
+                "providers": spec.providers,
+                "max_resolution": spec.max_resolution,
+                "pricing_per_image": None if price is None else float(price),
+                "description": spec.description,
+            }
+        )
+        if not args.json:
+            shown = "unknown" if price is None else f"${price:.3f}"
+            print(f"{spec.name:20} {shown:>9}  {spec.max_resolution:>10}  {','.join(spec.providers)}")
     if args.json:
         print(json.dumps(rows))
+    return 0
+
+
+def openapi_document() -> dict[str, Any]:
+    """The API's OpenAPI document, as generated from the app (committed as ``openapi.json``)."""
+    from orchestrator.app import create_app
+
+    return create_app(Settings(auto_migrate=False)).openapi()
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    text = json.dumps(openapi_document(), indent=2, sort_keys=True) + "\n"
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as handle:
+            handle.write(text)
     else:
-        for row in rows:
-            price = "unknown" if row["pricing_per_image"] is None else f"${row['pricing_per_image']:.3f}"
-            print(f"{row['name']:20} {price:>9}  {row['max_resolution']:>10}  {','.join(row['providers'])}")
+        sys.stdout.write(text)
     return 0
 
 
@@ -189,8 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--name", required=True)
     create.add_argument("--mode", choices=("test", "live"), default="test")
     create.add_argument("--project", default="default")
-    create.add_argument("--scopes", nargs="+", choices=("generate", "read", "admin"),
-                        default=["generate", "read"])
+    create.add_argument(
+        "--scopes", nargs="+", choices=("generate", "read", "admin"), default=["generate", "read"]
+    )
     create.add_argument("--rate-limit", type=int, metavar="PER_MINUTE")
     create.add_argument("--max-concurrent", type=int, metavar="N")
     create.add_argument("--monthly-budget", metavar="USD")
@@ -207,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="list the model catalog")
     models.add_argument("--json", action="store_true")
     models.set_defaults(func=cmd_models)
+    openapi = sub.add_parser("openapi", help="print the OpenAPI document")
+    openapi.add_argument("--output", "-o", help="write to this file instead of stdout")
+    openapi.set_defaults(func=cmd_openapi)
     return parser
 
 

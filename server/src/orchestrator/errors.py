@@ -17,6 +17,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger(__name__)
 
+_REALM = 'Bearer realm="orchestrator"'
+
 
 class APIError(Exception):
     """An error the API reports to the caller."""
@@ -66,9 +68,11 @@ class AuthenticationFailed(APIError):
     type = "authentication_error"
     code = "invalid_api_key"
 
-    def __init__(self, message: str, *, code: str = "invalid_api_key", description: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: str = "invalid_api_key", description: str | None = None
+    ) -> None:
         # RFC 6750 §3: tell the client how to authenticate, and why it failed.
-        challenge = 'Bearer realm="orchestrator"'
+        challenge = _REALM
         if code != "missing_credentials":
             challenge += f', error="invalid_token", error_description="{description or message}"'
         super().__init__(message, code=code, headers={"WWW-Authenticate": challenge})
@@ -82,9 +86,7 @@ class PermissionDenied(APIError):
     def __init__(self, message: str, *, scope: str) -> None:
         super().__init__(
             message,
-            headers={
-                "WWW-Authenticate": f'Bearer realm="orchestrator", error="insufficient_scope", scope="{scope}"'
-            },
+            headers={"WWW-Authenticate": f'{_REALM}, error="insufficient_scope", scope="{scope}"'},
         )
 
 
@@ -177,7 +179,9 @@ async def _http_exception_handler(request: Request, exc: Exception) -> JSONRespo
     if exc.status_code == 404:
         err: APIError = NotFound("no such route: " + request.url.path)
     elif exc.status_code == 405:
-        err = APIError(f"method {request.method} not allowed here", code="method_not_allowed", status_code=405)
+        err = APIError(
+            f"method {request.method} not allowed here", code="method_not_allowed", status_code=405
+        )
     else:
         err = APIError(str(exc.detail), code="http_error", status_code=exc.status_code)
     return error_response(request, err)
@@ -185,8 +189,9 @@ async def _http_exception_handler(request: Request, exc: Exception) -> JSONRespo
 
 async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    err = APIError("internal error; quote the request id when reporting it", code="internal_error",
-                   status_code=500)
+    err = APIError(
+        "internal error; quote the request id when reporting it", code="internal_error", status_code=500
+    )
     err.type = "internal_error"
     return error_response(request, err)
 

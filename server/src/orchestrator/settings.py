@@ -50,7 +50,9 @@ class Settings(BaseSettings):
     )
     log_level: str = "info"
     auto_migrate: bool = Field(default=True, description="Run database migrations at start-up.")
-    catalog_path: Path | None = Field(default=None, description="Your own models.yaml instead of the shipped one.")
+    catalog_path: Path | None = Field(
+        default=None, description="Your own models.yaml instead of the shipped one."
+    )
 
     # Jobs
     worker_concurrency: int = Field(default=256, ge=1, description="Jobs one process runs at once.")
@@ -58,13 +60,16 @@ class Settings(BaseSettings):
     job_lease_seconds: float = Field(default=30.0, gt=0)
     job_max_attempts: int = Field(default=2, ge=1, description="Takeovers of a lost job before it fails.")
     job_deadline_seconds: float = Field(default=300.0, gt=0)
-    job_poll_interval: float = Field(default=1.0, gt=0, description="How often workers look for foreign jobs.")
+    job_poll_interval: float = Field(
+        default=1.0, gt=0, description="How often workers look for foreign jobs."
+    )
     sync_wait_seconds: float = Field(
         default=300.0, gt=0, description="How long POST /generate waits before answering 202."
     )
 
     offline_latency_seconds: float = Field(
-        default=0.0, ge=0, description="Simulated generation time of the test-mode renderer.")
+        default=0.0, ge=0, description="Simulated generation time of the test-mode renderer."
+    )
 
     # Input caps
     max_prompt_length: int = 4000

@@ -24,15 +24,18 @@ def _credentials(request: Request) -> str:
     if authorization:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise AuthenticationFailed("Authorization header must be 'Bearer <API key or token>'",
-                                       code="invalid_authorization_header",
-                                       description="use the Bearer scheme")
+            raise AuthenticationFailed(
+                "Authorization header must be 'Bearer <API key or token>'",
+                code="invalid_authorization_header",
+                description="use the Bearer scheme",
+            )
         return token.strip()
     api_key = request.headers.get("x-api-key")
     if api_key:
         return api_key.strip()
     raise AuthenticationFailed(
-        "no API key: send 'Authorization: Bearer sk-…' or 'X-API-Key: sk-…'", code="missing_credentials")
+        "no API key: send 'Authorization: Bearer sk-…' or 'X-API-Key: sk-…'", code="missing_credentials"
+    )
 
 
 def _authorizer(scope: str):  # type: ignore[no-untyped-def]
@@ -46,7 +49,9 @@ def _authorizer(scope: str):  # type: ignore[no-untyped-def]
         if not decision.allowed:
             raise RateLimited(
                 f"rate limit of {per_minute} requests per minute exceeded; retry after "
-                f"{decision.headers()['Retry-After']} s", headers=decision.headers())
+                f"{decision.headers()['Retry-After']} s",
+                headers=decision.headers(),
+            )
         request.state.response_headers.update(decision.headers())
         request.state.principal = principal
         return principal

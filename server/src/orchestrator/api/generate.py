@@ -32,12 +32,13 @@ router = APIRouter(tags=["generation"])
 
 IdempotencyKey = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", max_length=255,
-           description="Makes the POST safe to retry: the same key replays the first answer."),
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Makes the POST safe to retry: the same key replays the first answer.",
+    ),
 ]
-Prefer = Annotated[
-    str | None, Header(description="`respond-async` answers 202 with the queued job at once.")
-]
+Prefer = Annotated[str | None, Header(description="`respond-async` answers 202 with the queued job at once.")]
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorEnvelope} for code in (401, 402, 403, 404, 409, 422, 429, 502, 503, 504)
@@ -47,29 +48,34 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 def _check_prompt(prompt: str, services: Services, param: str = "prompt") -> None:
     limit = services.settings.max_prompt_length
     if len(prompt) > limit:
-        raise InvalidRequest(f"{param} is {len(prompt)} characters; the limit is {limit}", param=param,
-                             code="prompt_too_long")
+        raise InvalidRequest(
+            f"{param} is {len(prompt)} characters; the limit is {limit}", param=param, code="prompt_too_long"
+        )
     if not prompt.strip():
         raise InvalidRequest(f"{param} must not be blank", param=param)
 
 
 def _check_metadata(metadata: dict[str, Any], services: Services) -> None:
     if len(metadata) > services.settings.max_metadata_keys:
-        raise InvalidRequest(f"metadata has {len(metadata)} keys; the limit is "
-                             f"{services.settings.max_metadata_keys}", param="metadata")
+        raise InvalidRequest(
+            f"metadata has {len(metadata)} keys; the limit is {services.settings.max_metadata_keys}",
+            param="metadata",
+        )
 
 
 def _idempotency(services: Services) -> IdempotencyService:
     return IdempotencyService(services.db, lock_seconds=services.settings.sync_wait_seconds + 30)
 
 
-def _job_response(job: Generation, services: Services, request: Request, *, replayed: bool,
-                  accepted: bool) -> JSONResponse:
+def _job_response(
+    job: Generation, services: Services, request: Request, *, replayed: bool, accepted: bool
+) -> JSONResponse:
     headers = {"Idempotent-Replayed": "true"} if replayed else {}
     if job.status in ("failed", "canceled"):
         error = failure_error(job)
-        return JSONResponse(error.body(request.state.request_id), status_code=error.status_code,
-                            headers=headers)
+        return JSONResponse(
+            error.body(request.state.request_id), status_code=error.status_code, headers=headers
+        )
     base = base_url(request, services)
     body = generation_out(job, services, base).model_dump(mode="json")
     if accepted or job.status != "succeeded":
@@ -82,13 +88,19 @@ def _job_response(job: Generation, services: Services, request: Request, *, repl
     "/generate",
     operation_id="generate",
     response_model=GenerationResponse,
-    responses={202: {"model": GenerationResponse, "description": "Queued (async or still running)"},
-               **ERRORS},
+    responses={
+        202: {"model": GenerationResponse, "description": "Queued (async or still running)"},
+        **ERRORS,
+    },
     summary="Generate images",
 )
 async def generate(
-    body: GenerateRequest, request: Request, principal: GenerateScope, services: ServicesDep,
-    idempotency_key: IdempotencyKey = None, prefer: Prefer = None,
+    body: GenerateRequest,
+    request: Request,
+    principal: GenerateScope,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKey = None,
+    prefer: Prefer = None,
 ) -> JSONResponse:
     """Submit one generation and wait for it (200), or with `Prefer: respond-async` get the job (202).
 
@@ -100,14 +112,23 @@ async def generate(
     respond_async = prefer is not None and "respond-async" in prefer.lower()
     idem = _idempotency(services)
     if idempotency_key is not None:
-        fingerprint = request_fingerprint("generate", body.model_dump(mode="json"),
-                                          "async" if respond_async else "sync")
+        fingerprint = request_fingerprint(
+            "generate", body.model_dump(mode="json"), "async" if respond_async else "sync"
+        )
         replay = await idem.begin(principal.project, idempotency_key, "generate", fingerprint)
         if replay is not None:
             return await _replay(replay, principal, services, request, respond_async)
-    params = SubmitParams(prompt=body.prompt, model=body.model, style=body.style, size=body.size,
-                          quality=body.quality, n=body.n, seed=body.seed, negative_prompt=body.negative_prompt,
-                          metadata=body.metadata)
+    params = SubmitParams(
+        prompt=body.prompt,
+        model=body.model,
+        style=body.style,
+        size=body.size,
+        quality=body.quality,
+        n=body.n,
+        seed=body.seed,
+        negative_prompt=body.negative_prompt,
+        metadata=body.metadata,
+    )
     try:
         job = await services.generations.submit(principal, params, idempotency_key=idempotency_key)
     except APIError:
@@ -122,12 +143,14 @@ async def generate(
     return response
 
 
-async def _replay(replay: Replay, principal: Principal, services: Services, request: Request,
-                  respond_async: bool) -> JSONResponse:
+async def _replay(
+    replay: Replay, principal: Principal, services: Services, request: Request, respond_async: bool
+) -> JSONResponse:
     if replay.generation_id is None:
         assert replay.status_code is not None
-        return JSONResponse(replay.body, status_code=replay.status_code,
-                            headers={"Idempotent-Replayed": "true"})
+        return JSONResponse(
+            replay.body, status_code=replay.status_code, headers={"Idempotent-Replayed": "true"}
+        )
     job = await services.generations.get(principal, replay.generation_id)
     if not respond_async and job.status in ("queued", "running"):
         job = await services.generations.wait(job.id, services.settings.sync_wait_seconds)
@@ -143,17 +166,24 @@ async def _replay(replay: Replay, principal: Principal, services: Services, requ
     summary="Generate one result per prompt",
 )
 async def generate_batch(
-    body: BatchRequest, request: Request, principal: GenerateScope, services: ServicesDep,
+    body: BatchRequest,
+    request: Request,
+    principal: GenerateScope,
+    services: ServicesDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """One generation per prompt, `batch_size` at a time; results in prompt order. One failure does
     not sink the others: each item carries its generation or its error."""
     settings = services.settings
     if len(body.prompts) > settings.max_batch_prompts:
-        raise InvalidRequest(f"prompts has {len(body.prompts)} items; the limit is {settings.max_batch_prompts}",
-                             param="prompts")
+        raise InvalidRequest(
+            f"prompts has {len(body.prompts)} items; the limit is {settings.max_batch_prompts}",
+            param="prompts",
+        )
     if body.batch_size > settings.max_batch_concurrency:
-        raise InvalidRequest(f"batch_size must be at most {settings.max_batch_concurrency}", param="batch_size")
+        raise InvalidRequest(
+            f"batch_size must be at most {settings.max_batch_concurrency}", param="batch_size"
+        )
     for index, prompt in enumerate(body.prompts):
         _check_prompt(prompt, services, param=f"prompts.{index}")
     _check_metadata(body.metadata, services)
@@ -166,8 +196,9 @@ async def generate_batch(
         fingerprint = request_fingerprint("batch", body.model_dump(mode="json"))
         replay = await idem.begin(principal.project, idempotency_key, "batch", fingerprint)
         if replay is not None and replay.status_code is not None:
-            return JSONResponse(replay.body, status_code=replay.status_code,
-                                headers={"Idempotent-Replayed": "true"})
+            return JSONResponse(
+                replay.body, status_code=replay.status_code, headers={"Idempotent-Replayed": "true"}
+            )
         # A batch whose first request died resumes: prompts that already have a job reuse it.
         digest = hashlib.sha256(f"{principal.project}\n{idempotency_key}".encode()).hexdigest()
         batch_id = "bat_" + digest[:26].upper()
@@ -181,26 +212,48 @@ async def generate_batch(
         async with gate:
             try:
                 job = existing.get(index) or await services.generations.submit(
-                    principal, SubmitParams(prompt=prompt, batch_id=batch_id, batch_index=index, **shared))
+                    principal, SubmitParams(prompt=prompt, batch_id=batch_id, batch_index=index, **shared)
+                )
                 job = await services.generations.wait(job.id, settings.sync_wait_seconds)
             except APIError as exc:
-                return BatchItem(index=index, prompt=prompt, status="failed", generation=None,
-                                 error=exc.body(request.state.request_id)["error"])
+                return BatchItem(
+                    index=index,
+                    prompt=prompt,
+                    status="failed",
+                    generation=None,
+                    error=exc.body(request.state.request_id)["error"],
+                )
         out = generation_out(job, services, base)
         if job.status == "succeeded":
             return BatchItem(index=index, prompt=prompt, status="succeeded", generation=out, error=None)
-        error = failure_error(job) if job.status in ("failed", "canceled") else APIError(
-            "still running when the batch's wait ran out; poll the generation", code="generation_pending",
-            status_code=202, extra={"generation_id": job.id})
-        return BatchItem(index=index, prompt=prompt, status="failed", generation=out,
-                         error=error.body(request.state.request_id)["error"])
+        error = (
+            failure_error(job)
+            if job.status in ("failed", "canceled")
+            else APIError(
+                "still running when the batch's wait ran out; poll the generation",
+                code="generation_pending",
+                status_code=202,
+                extra={"generation_id": job.id},
+            )
+        )
+        return BatchItem(
+            index=index,
+            prompt=prompt,
+            status="failed",
+            generation=out,
+            error=error.body(request.state.request_id)["error"],
+        )
 
     items = await asyncio.gather(*(run_one(i, p) for i, p in enumerate(body.prompts)))
     costs = [item.generation.cost for item in items if item.status == "succeeded" and item.generation]
     response = BatchResponse(
-        id=batch_id, data=list(items), succeeded=sum(i.status == "succeeded" for i in items),
+        id=batch_id,
+        data=list(items),
+        succeeded=sum(i.status == "succeeded" for i in items),
         failed=sum(i.status == "failed" for i in items),
-        total_cost=None if any(c is None for c in costs) else round(sum(c for c in costs if c is not None), 6),
+        total_cost=None
+        if any(c is None for c in costs)
+        else round(sum(c for c in costs if c is not None), 6),
     )
     payload = response.model_dump(mode="json")
     if idempotency_key is not None:

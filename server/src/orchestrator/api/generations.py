@@ -22,9 +22,13 @@ router = APIRouter(tags=["generations"])
 
 @router.get("/generations", operation_id="listGenerations", response_model=GenerationPage, responses=ERRORS)
 async def list_generations(
-    request: Request, principal: ReadScope, services: ServicesDep,
+    request: Request,
+    principal: ReadScope,
+    services: ServicesDep,
     limit: Annotated[int, Query(ge=1, description="Page size (capped by the server).")] = 20,
-    cursor: Annotated[str | None, Query(max_length=64, description="`next_cursor` of the previous page.")] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=64, description="`next_cursor` of the previous page.")
+    ] = None,
     model: Annotated[str | None, Query(max_length=64)] = None,
     status: Literal["queued", "running", "succeeded", "failed", "canceled"] | None = None,
     since: Annotated[datetime | None, Query(description="Created at or after (ISO 8601).")] = None,
@@ -36,14 +40,27 @@ async def list_generations(
     cap = services.settings.max_page_size
     if limit > cap:
         raise InvalidRequest(f"limit must be at most {cap}", param="limit")
-    metadata = tuple((k.removeprefix("metadata."), v) for k, v in request.query_params.multi_items()
-                     if k.startswith("metadata.") and len(k) > len("metadata."))
-    filters = HistoryFilter(model=model, status=status, since=_aware(since), until=_aware(until), query=q,
-                            metadata=metadata, batch_id=batch_id)
+    metadata = tuple(
+        (k.removeprefix("metadata."), v)
+        for k, v in request.query_params.multi_items()
+        if k.startswith("metadata.") and len(k) > len("metadata.")
+    )
+    filters = HistoryFilter(
+        model=model,
+        status=status,
+        since=_aware(since),
+        until=_aware(until),
+        query=q,
+        metadata=metadata,
+        batch_id=batch_id,
+    )
     rows, has_more = await services.generations.history(principal, filters, cursor, limit)
     base = base_url(request, services)
-    return GenerationPage(data=[generation_out(g, services, base) for g in rows], has_more=has_more,
-                          next_cursor=rows[-1].id if has_more and rows else None)
+    return GenerationPage(
+        data=[generation_out(g, services, base) for g in rows],
+        has_more=has_more,
+        next_cursor=rows[-1].id if has_more and rows else None,
+    )
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -54,10 +71,15 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-@router.get("/generations/{generation_id}", operation_id="getGeneration", response_model=GenerationResponse,
-            responses=ERRORS)
-async def get_generation(generation_id: str, request: Request, principal: ReadScope,
-                         services: ServicesDep) -> GenerationResponse:
+@router.get(
+    "/generations/{generation_id}",
+    operation_id="getGeneration",
+    response_model=GenerationResponse,
+    responses=ERRORS,
+)
+async def get_generation(
+    generation_id: str, request: Request, principal: ReadScope, services: ServicesDep
+) -> GenerationResponse:
     """One generation: also the status of a job submitted with `Prefer: respond-async`."""
     job = await services.generations.get(principal, generation_id)
     return generation_out(job, services, base_url(request, services))
@@ -66,12 +88,17 @@ async def get_generation(generation_id: str, request: Request, principal: ReadSc
 @router.get(
     "/generations/{generation_id}/events",
     operation_id="streamGenerationEvents",
-    responses={200: {"content": {"text/event-stream": {}},
-                     "description": "`event: queued|running|succeeded|failed|canceled`, data = the generation"},
-               **ERRORS},
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "`event: queued|running|succeeded|failed|canceled`, data = the generation",
+        },
+        **ERRORS,
+    },
 )
-async def generation_events(generation_id: str, request: Request, principal: ReadScope,
-                            services: ServicesDep) -> StreamingResponse:
+async def generation_events(
+    generation_id: str, request: Request, principal: ReadScope, services: ServicesDep
+) -> StreamingResponse:
     """Server-Sent Events until the job is terminal: queued → running (progress) → outcome."""
     await services.generations.get(principal, generation_id)  # 404 before the stream starts
     base = base_url(request, services)
@@ -83,16 +110,25 @@ async def generation_events(generation_id: str, request: Request, principal: Rea
                 yield ": keep-alive\n\n"
                 continue
             payload: dict[str, Any] = generation_out(job, services, base).model_dump(mode="json")
-            yield f"id: {job.id}:{job.status}:{job.progress:.3f}\nevent: {name}\ndata: {json.dumps(payload)}\n\n"
+            event_id = f"{job.id}:{job.status}:{job.progress:.3f}"
+            yield f"id: {event_id}\nevent: {name}\ndata: {json.dumps(payload)}\n\n"
 
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
-@router.post("/generations/{generation_id}/cancel", operation_id="cancelGeneration",
-             response_model=GenerationResponse, responses=ERRORS)
-async def cancel_generation(generation_id: str, request: Request, principal: GenerateScope,
-                            services: ServicesDep) -> GenerationResponse:
+@router.post(
+    "/generations/{generation_id}/cancel",
+    operation_id="cancelGeneration",
+    response_model=GenerationResponse,
+    responses=ERRORS,
+)
+async def cancel_generation(
+    generation_id: str, request: Request, principal: GenerateScope, services: ServicesDep
+) -> GenerationResponse:
     """Cancel a job that has not finished (409 if it has). A canceled job is never charged."""
     job = await services.generations.cancel(principal, generation_id)
     return generation_out(job, services, base_url(request, services))

@@ -16,16 +16,23 @@ router = APIRouter(tags=["images"])
 _TYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp", "gif": "image/gif"}
 
 
-@router.get("/images/{key:path}", operation_id="getImage",
-            responses={200: {"content": {t: {} for t in _TYPES.values()}}, 403: {}, 404: {}})
+@router.get(
+    "/images/{key:path}",
+    operation_id="getImage",
+    responses={200: {"content": {t: {} for t in _TYPES.values()}}, 403: {}, 404: {}},
+)
 async def get_image(
-    key: str, services: ServicesDep,
+    key: str,
+    services: ServicesDep,
     expires: Annotated[int, Query(description="Unix time the URL stops working.")],
     sig: Annotated[str, Query(max_length=64)],
 ) -> Response:
     if not services.signer.verify(IMAGE_ROUTE + key, expires, sig):
-        raise APIError("this image URL is invalid or has expired; fetch the generation again for a fresh one",
-                       code="invalid_signature", status_code=403)
+        raise APIError(
+            "this image URL is invalid or has expired; fetch the generation again for a fresh one",
+            code="invalid_signature",
+            status_code=403,
+        )
     media_type = _TYPES.get(key.rsplit(".", 1)[-1])
     if media_type is None:
         raise NotFound("no such image")

@@ -17,10 +17,18 @@ router = APIRouter(tags=["keys"])
 
 def key_out(key: ApiKey) -> KeyOut:
     return KeyOut(
-        id=key.id, name=key.name, project=key.project, mode=key.mode, prefix=key.prefix, scopes=key.scopes,
-        rate_limit_per_minute=key.rate_limit_per_minute, max_concurrent=key.max_concurrent,
-        monthly_budget=from_micros(key.monthly_budget_micros), created_at=key.created_at,
-        last_used_at=key.last_used_at, revoked_at=key.revoked_at,
+        id=key.id,
+        name=key.name,
+        project=key.project,
+        mode=key.mode,
+        prefix=key.prefix,
+        scopes=key.scopes,
+        rate_limit_per_minute=key.rate_limit_per_minute,
+        max_concurrent=key.max_concurrent,
+        monthly_budget=from_micros(key.monthly_budget_micros),
+        created_at=key.created_at,
+        last_used_at=key.last_used_at,
+        revoked_at=key.revoked_at,
     )
 
 
@@ -28,8 +36,12 @@ def key_out(key: ApiKey) -> KeyOut:
 async def create_key(body: KeyCreate, principal: AdminScope, services: ServicesDep) -> KeyCreated:
     """Create a key in the caller's project. The secret is in this response only."""
     new = await services.keys.create(
-        project=principal.project, name=body.name, mode=body.mode, scopes=list(body.scopes),
-        rate_limit_per_minute=body.rate_limit_per_minute, max_concurrent=body.max_concurrent,
+        project=principal.project,
+        name=body.name,
+        mode=body.mode,
+        scopes=list(body.scopes),
+        rate_limit_per_minute=body.rate_limit_per_minute,
+        max_concurrent=body.max_concurrent,
         monthly_budget=None if body.monthly_budget is None else Decimal(str(body.monthly_budget)),
     )
     return KeyCreated(**key_out(new.record).model_dump(), key=new.secret)

@@ -6,6 +6,7 @@ per-request cost stays small.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import uuid
@@ -70,21 +71,34 @@ class RequestContextMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
-        try:
+        with contextlib.suppress(_BodyTooLarge):
             await self.app(scope, capped_receive, send_with_headers)
-        except _BodyTooLarge:
-            pass
         if too_large:
             await self._too_large(send, request_id)
 
     async def _too_large(self, send: Send, request_id: str) -> None:
-        body = json.dumps({"error": {
-            "type": "invalid_request_error", "code": "payload_too_large",
-            "message": f"request body exceeds {self.max_body_bytes} bytes", "param": None,
-            "request_id": request_id}}).encode()
-        await send({"type": "http.response.start", "status": 413, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"x-request-id", request_id.encode())]})
+        body = json.dumps(
+            {
+                "error": {
+                    "type": "invalid_request_error",
+                    "code": "payload_too_large",
+                    "message": f"request body exceeds {self.max_body_bytes} bytes",
+                    "param": None,
+                    "request_id": request_id,
+                }
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"x-request-id", request_id.encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 

@@ -16,20 +16,31 @@ router = APIRouter(tags=["models"])
 
 
 def model_info(spec: ModelSpec, services: Services, average: float | None, livemode: bool) -> ModelInfo:
-    route = services.router.price_route(spec, livemode=livemode)
+    route = services.router.price_route(spec)
     table = route.pricing if route.pricing is not None else spec.pricing
     unit = price_per_image(table, spec.size, spec.quality)
     reason = services.router.unavailable_reason(spec) if livemode else None
     return ModelInfo(
-        name=spec.name, description=spec.description, max_resolution=spec.max_resolution,
-        supported_styles=spec.styles, supported_sizes=spec.sizes, supported_qualities=spec.qualities,
-        default_size=spec.size, default_quality=spec.quality, default_style=spec.default_style,
+        name=spec.name,
+        description=spec.description,
+        max_resolution=spec.max_resolution,
+        supported_styles=spec.styles,
+        supported_sizes=spec.sizes,
+        supported_qualities=spec.qualities,
+        default_size=spec.size,
+        default_quality=spec.quality,
+        default_style=spec.default_style,
         pricing_per_image=None if unit is None else float(unit),
         pricing={size: {q: float(p) for q, p in row.items()} for size, row in table.items()},
-        currency=services.catalog.currency, average_time=None if average is None else round(average, 3),
+        currency=services.catalog.currency,
+        average_time=None if average is None else round(average, 3),
         max_images=min(spec.max_n, services.settings.max_images_per_request),
-        supports_seed=spec.supports_seed, supports_negative_prompt=spec.supports_negative_prompt,
-        providers=spec.providers, available=reason is None, unavailable_reason=reason, notes=spec.notes,
+        supports_seed=spec.supports_seed,
+        supports_negative_prompt=spec.supports_negative_prompt,
+        providers=spec.providers,
+        available=reason is None,
+        unavailable_reason=reason,
+        notes=spec.notes,
     )
 
 
@@ -43,15 +54,21 @@ async def list_models(principal: ReadScope, services: ServicesDep) -> ModelList:
     """Every catalog model. `available` says whether this key can use it now (test keys: always)."""
     names = list(services.catalog.models)
     averages = await _averages(services, names)
-    return ModelList(data=[model_info(services.catalog.models[n], services, averages.get(n), principal.livemode)
-                           for n in names])
+    return ModelList(
+        data=[
+            model_info(services.catalog.models[n], services, averages.get(n), principal.livemode)
+            for n in names
+        ]
+    )
 
 
 @router.get("/models/{name}", operation_id="getModel", response_model=ModelInfo, responses=ERRORS)
 async def get_model(name: str, principal: ReadScope, services: ServicesDep) -> ModelInfo:
     spec = services.catalog.get(name)
     if spec is None:
-        raise ModelNotAvailable(f"model {name!r} does not exist; available models: "
-                                f"{', '.join(sorted(services.catalog.models))}", param="name")
+        raise ModelNotAvailable(
+            f"model {name!r} does not exist; available models: {', '.join(sorted(services.catalog.models))}",
+            param="name",
+        )
     averages = await _averages(services, [name])
     return model_info(spec, services, averages.get(name), principal.livemode)

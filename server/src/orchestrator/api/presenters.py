@@ -23,21 +23,43 @@ def image_url(services: Services, base: str, storage_key: str) -> str:
 
 def generation_out(job: Generation, services: Services, base: str) -> GenerationResponse:
     images = [
-        ImageOut(url=image_url(services, base, img.storage_key),
-                 thumbnail_url=image_url(services, base, img.thumbnail_key),
-                 width=img.width, height=img.height, content_type=img.content_type)
+        ImageOut(
+            url=image_url(services, base, img.storage_key),
+            thumbnail_url=image_url(services, base, img.thumbnail_key),
+            width=img.width,
+            height=img.height,
+            content_type=img.content_type,
+        )
         for img in (job.images if job.status == "succeeded" else [])
     ]
     return GenerationResponse(
-        id=job.id, status=job.status,  # type: ignore[arg-type]
+        id=job.id,
+        status=job.status,
         image_url=images[0].url if images else None,
         thumbnail_url=images[0].thumbnail_url if images else None,
-        images=images, prompt=job.prompt, model=job.model, style=job.style, size=job.size,
-        quality=job.quality, n=job.n, seed=job.seed, negative_prompt=job.negative_prompt,
-        metadata=job.meta, provider=job.provider, livemode=job.livemode, cost=from_micros(job.cost_micros),
-        currency=job.currency, price_version=job.price_version, progress=job.progress,
-        processing_time=job.processing_time, revised_prompt=job.revised_prompt, batch_id=job.batch_id,
+        images=images,
+        prompt=job.prompt,
+        model=job.model,
+        style=job.style,
+        size=job.size,
+        quality=job.quality,
+        n=job.n,
+        seed=job.seed,
+        negative_prompt=job.negative_prompt,
+        metadata=job.meta,
+        provider=job.provider,
+        livemode=job.livemode,
+        cost=from_micros(job.cost_micros),
+        currency=job.currency,
+        price_version=job.price_version,
+        progress=job.progress,
+        processing_time=job.processing_time,
+        revised_prompt=job.revised_prompt,
+        batch_id=job.batch_id,
         error=ErrorInfo(code=job.error_code, message=job.error_message or "")
-        if job.status in ("failed", "canceled") and job.error_code else None,
-        created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
+        if job.status in ("failed", "canceled") and job.error_code
+        else None,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
     )

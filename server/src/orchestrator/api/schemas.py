@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+Scope = Literal["generate", "read", "admin"]
 JobStatus = Literal["queued", "running", "succeeded", "failed", "canceled"]
 
 
@@ -19,12 +20,16 @@ class StrictBody(BaseModel):
 class GenerationParams(StrictBody):
     model: str = Field(min_length=1, max_length=64, description="Catalog model name, e.g. `dall-e-3`.")
     style: str | None = Field(default=None, max_length=64, description="One of the model's styles.")
-    size: str | None = Field(default=None, max_length=16, description="`WIDTHxHEIGHT`, one of the model's sizes.")
+    size: str | None = Field(
+        default=None, max_length=16, description="`WIDTHxHEIGHT`, one of the model's sizes."
+    )
     quality: str | None = Field(default=None, max_length=16, description="One of the model's qualities.")
     n: int = Field(default=1, ge=1, description="Images to generate for the prompt.")
     seed: int | None = Field(default=None, ge=0, le=4_294_967_294)
     negative_prompt: str | None = Field(default=None, max_length=2000)
-    metadata: dict[str, Any] = Field(default_factory=dict, description="Your own tags; filterable in history.")
+    metadata: dict[str, Any] = Field(
+        default_factory=dict, description="Your own tags; filterable in history."
+    )
 
 
 class GenerateRequest(GenerationParams):
@@ -94,7 +99,9 @@ class BatchItem(BaseModel):
     prompt: str
     status: Literal["succeeded", "failed"]
     generation: GenerationResponse | None
-    error: dict[str, Any] | None = Field(description="The error envelope's `error` object when this item failed.")
+    error: dict[str, Any] | None = Field(
+        description="The error envelope's `error` object when this item failed."
+    )
 
 
 class BatchResponse(BaseModel):
@@ -161,7 +168,7 @@ class UsageStats(BaseModel):
 class KeyCreate(StrictBody):
     name: str = Field(min_length=1, max_length=128)
     mode: Literal["test", "live"] = "test"
-    scopes: list[Literal["generate", "read", "admin"]] = Field(default_factory=lambda: ["generate", "read"])
+    scopes: list[Scope] = Field(default_factory=lambda: list[Scope](["generate", "read"]))
     rate_limit_per_minute: int | None = Field(default=None, ge=1, le=1_000_000)
     max_concurrent: int | None = Field(default=None, ge=1, le=10_000)
     monthly_budget: float | None = Field(default=None, ge=0, description="USD per calendar month.")

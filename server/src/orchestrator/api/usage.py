@@ -18,17 +18,24 @@ router = APIRouter(tags=["usage"])
 
 
 def _bucket(b: Bucket) -> UsageBucket:
-    return UsageBucket(key=b.key, generations=b.generations, images=b.images, cost=from_micros(b.cost_micros) or 0.0)
+    return UsageBucket(
+        key=b.key, generations=b.generations, images=b.images, cost=from_micros(b.cost_micros) or 0.0
+    )
 
 
 @router.get("/usage", operation_id="getUsage", response_model=UsageStats, responses=ERRORS)
 async def get_usage(
-    principal: ReadScope, services: ServicesDep,
+    principal: ReadScope,
+    services: ServicesDep,
     start_date: Annotated[date, Query(description="First day, inclusive (UTC).")],
     end_date: Annotated[date, Query(description="Last day, inclusive (UTC).")],
-    group_by: Annotated[str | None, Query(
-        pattern=r"^(model|day|key|metadata\.[A-Za-z0-9_.-]{1,64})$",
-        description="Extra breakdown: `model`, `day`, `key` or `metadata.<key>`.")] = None,
+    group_by: Annotated[
+        str | None,
+        Query(
+            pattern=r"^(model|day|key|metadata\.[A-Za-z0-9_.-]{1,64})$",
+            description="Extra breakdown: `model`, `day`, `key` or `metadata.<key>`.",
+        ),
+    ] = None,
 ) -> UsageStats:
     """Totals are exactly the sum of the stored per-generation costs (succeeded generations).
     Test keys see test-mode usage, live keys live usage: the two never mix."""
@@ -46,12 +53,20 @@ async def get_usage(
         groups = None
         if group_by is not None:
             groups = {"model": by_model, "day": by_day}.get(group_by) or await repo.grouped(
-                principal.project, principal.livemode, start, end, group_by)
+                principal.project, principal.livemode, start, end, group_by
+            )
     return UsageStats(
-        start_date=start_date, end_date=end_date, livemode=principal.livemode,
-        total_generations=totals.generations, total_images=totals.images,
-        total_cost=from_micros(totals.cost_micros) or 0.0, failed_generations=totals.failed,
-        unpriced_generations=totals.unpriced, currency=services.catalog.currency,
-        by_model=[_bucket(b) for b in by_model], by_day=[_bucket(b) for b in by_day], group_by=group_by,
+        start_date=start_date,
+        end_date=end_date,
+        livemode=principal.livemode,
+        total_generations=totals.generations,
+        total_images=totals.images,
+        total_cost=from_micros(totals.cost_micros) or 0.0,
+        failed_generations=totals.failed,
+        unpriced_generations=totals.unpriced,
+        currency=services.catalog.currency,
+        by_model=[_bucket(b) for b in by_model],
+        by_day=[_bucket(b) for b in by_day],
+        group_by=group_by,
         groups=None if groups is None else [_bucket(b) for b in groups],
     )

@@ -28,10 +28,16 @@ class NewKey:
 
 def principal_for(key: ApiKey) -> Principal:
     return Principal(
-        project=key.project, livemode=key.mode == "live", scopes=frozenset(key.scopes), subject=key.id,
-        key_id=key.id, rate_limit_per_minute=key.rate_limit_per_minute, max_concurrent=key.max_concurrent,
-        monthly_budget=None if key.monthly_budget_micros is None else Decimal(
-            str(from_micros(key.monthly_budget_micros))),
+        project=key.project,
+        livemode=key.mode == "live",
+        scopes=frozenset(key.scopes),
+        subject=key.id,
+        key_id=key.id,
+        rate_limit_per_minute=key.rate_limit_per_minute,
+        max_concurrent=key.max_concurrent,
+        monthly_budget=None
+        if key.monthly_budget_micros is None
+        else Decimal(str(from_micros(key.monthly_budget_micros))),
     )
 
 
@@ -47,8 +53,9 @@ class KeyService:
         if token.startswith("sk-"):
             parsed = parse_key(token)
             if parsed is None:
-                raise AuthenticationFailed("malformed API key: check that it was copied whole",
-                                           description="malformed API key")
+                raise AuthenticationFailed(
+                    "malformed API key: check that it was copied whole", description="malformed API key"
+                )
             principal = await self._lookup(parsed.hash)
             if principal is None:
                 raise AuthenticationFailed("invalid API key", description="unknown or revoked API key")
@@ -58,10 +65,12 @@ class KeyService:
             try:
                 return await self.jwt.verify(token)
             except JWTError as exc:
-                raise AuthenticationFailed(f"invalid bearer token: {exc}", code="invalid_token",
-                                           description=str(exc)) from exc
-        raise AuthenticationFailed("invalid API key: keys start with sk-test- or sk-live-",
-                                   description="not an API key")
+                raise AuthenticationFailed(
+                    f"invalid bearer token: {exc}", code="invalid_token", description=str(exc)
+                ) from exc
+        raise AuthenticationFailed(
+            "invalid API key: keys start with sk-test- or sk-live-", description="not an API key"
+        )
 
     async def _lookup(self, key_hash: str) -> Principal | None:
         now = time.monotonic()
@@ -76,16 +85,30 @@ class KeyService:
         self._cache[key_hash] = (now + _CACHE_SECONDS, principal)
         return principal
 
-    async def create(self, *, project: str, name: str, mode: str, scopes: list[str],
-                     rate_limit_per_minute: int | None = None, max_concurrent: int | None = None,
-                     monthly_budget: Decimal | None = None) -> NewKey:
+    async def create(
+        self,
+        *,
+        project: str,
+        name: str,
+        mode: str,
+        scopes: list[str],
+        rate_limit_per_minute: int | None = None,
+        max_concurrent: int | None = None,
+        monthly_budget: Decimal | None = None,
+    ) -> NewKey:
         unknown = sorted(set(scopes) - set(SCOPES))
         if unknown:
             raise InvalidRequest(f"unknown scopes {unknown}; allowed: {', '.join(SCOPES)}", param="scopes")
         secret = generate_key(mode)
         record = ApiKey(
-            id=new_id("key"), project=project, name=name, prefix=key_prefix(secret), key_hash=hash_key(secret),
-            mode=mode, scopes=sorted(set(scopes)), rate_limit_per_minute=rate_limit_per_minute,
+            id=new_id("key"),
+            project=project,
+            name=name,
+            prefix=key_prefix(secret),
+            key_hash=hash_key(secret),
+            mode=mode,
+            scopes=sorted(set(scopes)),
+            rate_limit_per_minute=rate_limit_per_minute,
             max_concurrent=max_concurrent,
             monthly_budget_micros=None if monthly_budget is None else to_micros(monthly_budget),
             created_at=now_utc(),
@@ -96,7 +119,7 @@ class KeyService:
 
     async def list(self, *, project: str | None) -> list[ApiKey]:
         async with self.db.read() as session:
-            return await KeyRepository(session).list(project=project)
+            return await KeyRepository(session).all(project=project)
 
     async def revoke(self, key_id: str, *, project: str | None) -> ApiKey:
         async with self.db.write() as session:

@@ -84,5 +84,8 @@ class Database:
 
     @property
     def engines(self) -> tuple[AsyncEngine, ...]:
-        return (self.write_engine,) if self.read_engine is self.write_engine else (
-            self.write_engine, self.read_engine)
+        return (
+            (self.write_engine,)
+            if self.read_engine is self.write_engine
+            else (self.write_engine, self.read_engine)
+        )

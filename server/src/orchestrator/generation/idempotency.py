@@ -41,8 +41,15 @@ class IdempotencyService:
     async def begin(self, project: str, key: str, endpoint: str, fingerprint: str) -> Replay | None:
         """Claim ``key`` for this request (returns None) or say how to answer instead."""
         now = now_utc()
-        record = IdempotencyRecord(project=project, key=key, endpoint=endpoint, request_hash=fingerprint,
-                                   status="in_progress", created_at=now, locked_until=now + self.lock)
+        record = IdempotencyRecord(
+            project=project,
+            key=key,
+            endpoint=endpoint,
+            request_hash=fingerprint,
+            status="in_progress",
+            created_at=now,
+            locked_until=now + self.lock,
+        )
         async with self.db.write() as session:
             repo = IdempotencyRepository(session)
             if await repo.try_insert(record):
@@ -52,25 +59,33 @@ class IdempotencyService:
             if existing.endpoint != endpoint or existing.request_hash != fingerprint:
                 raise Conflict(
                     "this Idempotency-Key was already used with a different request; use a new key for a "
-                    "new request", param="Idempotency-Key", code="idempotency_key_reused")
+                    "new request",
+                    param="Idempotency-Key",
+                    code="idempotency_key_reused",
+                )
             if existing.status == "done":
                 body = json.loads(existing.response_body) if existing.response_body else None
                 return Replay(existing.response_status, body, existing.generation_id)
             if existing.generation_id is not None:
                 return Replay(None, None, existing.generation_id)
             if existing.locked_until > now:
-                raise Conflict("a request with this Idempotency-Key is still in progress; retry shortly",
-                               param="Idempotency-Key", code="idempotency_key_in_use",
-                               headers={"Retry-After": "1"})
+                raise Conflict(
+                    "a request with this Idempotency-Key is still in progress; retry shortly",
+                    param="Idempotency-Key",
+                    code="idempotency_key_in_use",
+                    headers={"Retry-After": "1"},
+                )
             # The first request died before doing anything durable: this one takes over.
             existing.locked_until = now + self.lock
             return None
 
-    async def complete(self, project: str, key: str, status: int, body: dict[str, Any],
-                       generation_id: str | None = None) -> None:
+    async def complete(
+        self, project: str, key: str, status: int, body: dict[str, Any], generation_id: str | None = None
+    ) -> None:
         async with self.db.write() as session:
             await IdempotencyRepository(session).complete(
-                project, key, status=status, body=json.dumps(body, default=str), generation_id=generation_id)
+                project, key, status=status, body=json.dumps(body, default=str), generation_id=generation_id
+            )
 
     async def release(self, project: str, key: str) -> None:
         async with self.db.write() as session:

@@ -20,7 +20,11 @@ _FAILURES: dict[str, tuple[int, str]] = {
 def failure_error(job: Generation) -> APIError:
     status, kind = _FAILURES.get(job.error_code or "", (500, "internal_error"))
     code = "generation_canceled" if job.status == "canceled" else job.error_code or "internal_error"
-    error = APIError(job.error_message or "the generation failed", code=code, status_code=status,
-                     extra={"generation_id": job.id})
+    error = APIError(
+        job.error_message or "the generation failed",
+        code=code,
+        status_code=status,
+        extra={"generation_id": job.id},
+    )
     error.type = kind
     return error

@@ -63,7 +63,9 @@ class Router:
     def routes(self, model: ModelSpec, *, livemode: bool) -> list[RouteChoice]:
         if not livemode:
             return [RouteChoice(OFFLINE_ROUTE, self.offline)]
-        return [RouteChoice(r, self.providers[r.provider]) for r in model.routes if r.provider in self.providers]
+        return [
+            RouteChoice(r, self.providers[r.provider]) for r in model.routes if r.provider in self.providers
+        ]
 
     def unavailable_reason(self, model: ModelSpec) -> str | None:
         """Why live requests for ``model`` cannot run, naming the credentials that would fix it."""
@@ -72,7 +74,7 @@ class Router:
         needed = " or ".join(dict.fromkeys(missing_credential(r.provider) for r in model.routes))
         return f"no provider for {model.name} is configured; set {needed}"
 
-    def price_route(self, model: ModelSpec, *, livemode: bool) -> Route:
+    def price_route(self, model: ModelSpec) -> Route:
         """The route whose price a request is quoted at before it runs (the first usable one)."""
         choices = self.routes(model, livemode=True)
         if choices:
@@ -82,8 +84,16 @@ class Router:
 
 class JobRunner:
     def __init__(
-        self, *, db: Database, router: Router, executor: RouteExecutor, storage: Storage, hub: EventHub,
-        thumbnails: Executor, thumbnail_size: int, deadline_seconds: float,
+        self,
+        *,
+        db: Database,
+        router: Router,
+        executor: RouteExecutor,
+        storage: Storage,
+        hub: EventHub,
+        thumbnails: Executor,
+        thumbnail_size: int,
+        deadline_seconds: float,
     ) -> None:
         self.db = db
         self.router = router
@@ -108,18 +118,29 @@ class JobRunner:
             await self._finish(job, owner, self._failure("model_not_available", str(exc), None, started))
         except (InvalidImage, OSError) as exc:
             logger.warning("job %s: could not store the result: %s", job.id, exc)
-            await self._finish(job, owner, self._failure("provider_error", f"unusable result: {exc}", None,
-                                                         started))
+            await self._finish(
+                job, owner, self._failure("provider_error", f"unusable result: {exc}", None, started)
+            )
         except asyncio.CancelledError:
             raise
         except Exception:
             logger.exception("job %s crashed", job.id)
-            await self._finish(job, owner, self._failure(
-                "internal_error", "the job failed inside the orchestrator; it was not charged", None, started))
+            await self._finish(
+                job,
+                owner,
+                self._failure(
+                    "internal_error",
+                    "the job failed inside the orchestrator; it was not charged",
+                    None,
+                    started,
+                ),
+            )
         else:
             await self._finish(job, owner, values, images)
 
-    async def _generate(self, job: Generation, owner: str, started: float) -> tuple[dict[str, Any], list[Image]]:
+    async def _generate(
+        self, job: Generation, owner: str, started: float
+    ) -> tuple[dict[str, Any], list[Image]]:
         model = self.router.catalog.get(job.model)
         if model is None:
             raise NoRoute(f"model {job.model!r} is no longer in the catalog")
@@ -128,8 +149,10 @@ class JobRunner:
             raise NoRoute(self.router.unavailable_reason(model) or "no route")
         width, height = parse_size(job.size)
         deadline = started + self.deadline_seconds
-        attempts = [RouteAttempt(c.route, c.provider, self._request(job, c.route, width, height, deadline))
-                    for c in choices]
+        attempts = [
+            RouteAttempt(c.route, c.provider, self._request(job, c.route, width, height, deadline))
+            for c in choices
+        ]
         last_write = [0.0]
 
         async def on_progress(fraction: float) -> None:
@@ -143,11 +166,14 @@ class JobRunner:
         outcome = await self.executor.execute(attempts, on_progress)
         result = outcome.result
         if len(result.images) < job.n:
-            raise ProviderError(ProviderErrorKind.RETRYABLE,
-                                f"asked for {job.n} images, got {len(result.images)}",
-                                provider=outcome.route.provider)
-        images = [await self._store(job, index, image.data) for index, image in
-                  enumerate(result.images[: job.n])]
+            raise ProviderError(
+                ProviderErrorKind.RETRYABLE,
+                f"asked for {job.n} images, got {len(result.images)}",
+                provider=outcome.route.provider,
+            )
+        images = [
+            await self._store(job, index, image.data) for index, image in enumerate(result.images[: job.n])
+        ]
         price = route_price(model, outcome.route, job.size, job.quality, job.n)
         values: dict[str, Any] = {
             "status": "succeeded",
@@ -158,8 +184,9 @@ class JobRunner:
             "seed": result.seed if result.seed is not None else job.seed,
             "revised_prompt": result.revised_prompt,
             "cost_micros": None if price is None else to_micros(price),
-            "provider_cost_micros": None if result.provider_cost is None else to_micros(
-                Decimal(str(result.provider_cost))),
+            "provider_cost_micros": None
+            if result.provider_cost is None
+            else to_micros(Decimal(str(result.provider_cost))),
             "provider_usage": result.usage,
             "finished_at": now_utc(),
             "processing_time": round(time.monotonic() - started, 4),
@@ -168,15 +195,32 @@ class JobRunner:
         }
         return values, images
 
-    def _request(self, job: Generation, route: Route, width: int, height: int, deadline: float) -> ProviderRequest:
-        params = {**route.params, **route.quality_params.get(job.quality, {}),
-                  **route.native_styles.get(job.style or "", {})}
-        prompt = job.prompt if route is OFFLINE_ROUTE else self.router.catalog.styled_prompt(
-            job.prompt, job.style, route)
+    def _request(
+        self, job: Generation, route: Route, width: int, height: int, deadline: float
+    ) -> ProviderRequest:
+        params = {
+            **route.params,
+            **route.quality_params.get(job.quality, {}),
+            **route.native_styles.get(job.style or "", {}),
+        }
+        prompt = (
+            job.prompt
+            if route is OFFLINE_ROUTE
+            else self.router.catalog.styled_prompt(job.prompt, job.style, route)
+        )
         return ProviderRequest(
-            prompt=prompt, provider_model=route.model, width=width, height=height, n=job.n,
-            quality=job.quality, style=job.style, seed=job.seed, negative_prompt=job.negative_prompt,
-            params=params, deadline=deadline, catalog_model=job.model,
+            prompt=prompt,
+            provider_model=route.model,
+            width=width,
+            height=height,
+            n=job.n,
+            quality=job.quality,
+            style=job.style,
+            seed=job.seed,
+            negative_prompt=job.negative_prompt,
+            params=params,
+            deadline=deadline,
+            catalog_model=job.model,
         )
 
     async def _store(self, job: Generation, index: int, data: bytes) -> Image:
@@ -186,21 +230,35 @@ class JobRunner:
         base = f"{job.id[-2:]}/{job.id}/{index}"  # no tenant name: URLs get shared
         key = f"{base}.{EXTENSIONS[info.content_type]}"
         thumb_key = f"{base}.thumb.webp"
-        await asyncio.gather(self.storage.put(key, data, info.content_type),
-                             self.storage.put(thumb_key, thumbnail, "image/webp"))
-        return Image(idx=index, storage_key=key, thumbnail_key=thumb_key, content_type=info.content_type,
-                     width=info.width, height=info.height, bytes=len(data))
+        await asyncio.gather(
+            self.storage.put(key, data, info.content_type),
+            self.storage.put(thumb_key, thumbnail, "image/webp"),
+        )
+        return Image(
+            idx=index,
+            storage_key=key,
+            thumbnail_key=thumb_key,
+            content_type=info.content_type,
+            width=info.width,
+            height=info.height,
+            bytes=len(data),
+        )
 
     @staticmethod
     def _failure(code: str, message: str, provider: str | None, started: float) -> dict[str, Any]:
         return {
-            "status": "failed", "error_code": code, "error_message": message, "provider": provider,
+            "status": "failed",
+            "error_code": code,
+            "error_message": message,
+            "provider": provider,
             "cost_micros": 0,  # failed generations are never charged
-            "finished_at": now_utc(), "processing_time": round(time.monotonic() - started, 4),
+            "finished_at": now_utc(),
+            "processing_time": round(time.monotonic() - started, 4),
         }
 
-    async def _finish(self, job: Generation, owner: str, values: dict[str, Any],
-                      images: list[Image] | None = None) -> None:
+    async def _finish(
+        self, job: Generation, owner: str, values: dict[str, Any], images: list[Image] | None = None
+    ) -> None:
         async with self.db.write() as session:
             recorded = await GenerationRepository(session).finish(job.id, owner, values, images or [])
         if recorded:

@@ -46,8 +46,16 @@ def month_start(now: datetime) -> datetime:
 
 class GenerationService:
     def __init__(
-        self, *, db: Database, catalog: Catalog, router: Router, hub: EventHub, pool: WorkerPool | None,
-        max_images: int, deadline_seconds: float, poll_interval: float,
+        self,
+        *,
+        db: Database,
+        catalog: Catalog,
+        router: Router,
+        hub: EventHub,
+        pool: WorkerPool | None,
+        max_images: int,
+        deadline_seconds: float,
+        poll_interval: float,
     ) -> None:
         self.db = db
         self.catalog = catalog
@@ -63,51 +71,79 @@ class GenerationService:
 
     def quote(self, principal: Principal, params: SubmitParams) -> tuple[Generation, Decimal | None]:
         """Validate and build the job row (not yet saved) with its quoted price."""
-        resolved = resolve(self.catalog, model=params.model, size=params.size, quality=params.quality,
-                           style=params.style, n=params.n, seed=params.seed,
-                           negative_prompt=params.negative_prompt, max_n=self.max_images)
+        resolved = resolve(
+            self.catalog,
+            model=params.model,
+            size=params.size,
+            quality=params.quality,
+            style=params.style,
+            n=params.n,
+            seed=params.seed,
+            negative_prompt=params.negative_prompt,
+            max_n=self.max_images,
+        )
         if principal.livemode:
             reason = self.router.unavailable_reason(resolved.model)
             if reason is not None:
                 raise ModelNotAvailable(reason, param="model", status_code=503)
-        route = self.router.price_route(resolved.model, livemode=principal.livemode)
+        route = self.router.price_route(resolved.model)
         price = route_price(resolved.model, route, resolved.size, resolved.quality, resolved.n)
         now = now_utc()
         job = Generation(
-            id=new_id("gen"), project=principal.project, api_key_id=principal.key_id,
-            livemode=principal.livemode, status="queued", prompt=params.prompt, model=resolved.model.name,
-            style=resolved.style, size=resolved.size, quality=resolved.quality, n=resolved.n,
-            seed=params.seed, negative_prompt=params.negative_prompt, meta=params.metadata,
-            batch_id=params.batch_id, batch_index=params.batch_index, attempts=0, progress=0.0,
+            id=new_id("gen"),
+            project=principal.project,
+            api_key_id=principal.key_id,
+            livemode=principal.livemode,
+            status="queued",
+            prompt=params.prompt,
+            model=resolved.model.name,
+            style=resolved.style,
+            size=resolved.size,
+            quality=resolved.quality,
+            n=resolved.n,
+            seed=params.seed,
+            negative_prompt=params.negative_prompt,
+            meta=params.metadata,
+            batch_id=params.batch_id,
+            batch_index=params.batch_index,
+            attempts=0,
+            progress=0.0,
             cost_micros=None if price is None else to_micros(price),
-            currency=self.catalog.currency, price_version=self.catalog.price_version,
-            created_at=now, deadline_at=now + timedelta(seconds=self.deadline_seconds),
+            currency=self.catalog.currency,
+            price_version=self.catalog.price_version,
+            created_at=now,
+            deadline_at=now + timedelta(seconds=self.deadline_seconds),
         )
         return job, price
 
-    async def submit(self, principal: Principal, params: SubmitParams, *,
-                     idempotency_key: str | None = None) -> Generation:
+    async def submit(
+        self, principal: Principal, params: SubmitParams, *, idempotency_key: str | None = None
+    ) -> Generation:
         """Write the job durably (before any provider is called) and wake a worker."""
         job, price = self.quote(principal, params)
-        lock = self._budget_locks[principal.key_id] if principal.monthly_budget is not None and \
-            principal.key_id else contextlib.nullcontext()
-        async with lock:
-            async with self.db.write() as session:
-                repo = GenerationRepository(session)
-                if principal.monthly_budget is not None and principal.key_id and price is not None:
-                    spent = await repo.committed_spend(api_key_id=principal.key_id,
-                                                       since=month_start(job.created_at))
-                    budget = to_micros(principal.monthly_budget)
-                    if spent + to_micros(price) > budget:
-                        raise BudgetExceeded(
-                            f"this key's monthly budget of ${principal.monthly_budget} would be exceeded: "
-                            f"${from_micros(spent)} spent or reserved this month, this request costs ${price}",
-                            extra={"budget": float(principal.monthly_budget),
-                                   "spent": from_micros(spent)})
-                await repo.add(job)
-                if idempotency_key is not None:
-                    await IdempotencyRepository(session).attach_generation(
-                        principal.project, idempotency_key, job.id)
+        lock = (
+            self._budget_locks[principal.key_id]
+            if principal.monthly_budget is not None and principal.key_id
+            else contextlib.nullcontext()
+        )
+        async with lock, self.db.write() as session:
+            repo = GenerationRepository(session)
+            if principal.monthly_budget is not None and principal.key_id and price is not None:
+                spent = await repo.committed_spend(
+                    api_key_id=principal.key_id, since=month_start(job.created_at)
+                )
+                budget = to_micros(principal.monthly_budget)
+                if spent + to_micros(price) > budget:
+                    raise BudgetExceeded(
+                        f"this key's monthly budget of ${principal.monthly_budget} would be exceeded: "
+                        f"${from_micros(spent)} spent or reserved this month, this request costs ${price}",
+                        extra={"budget": float(principal.monthly_budget), "spent": from_micros(spent)},
+                    )
+            await repo.add(job)
+            if idempotency_key is not None:
+                await IdempotencyRepository(session).attach_generation(
+                    principal.project, idempotency_key, job.id
+                )
         self.hub.publish(JobEvent(job.id, "queued", 0.0))
         self.hub.wake_workers()
         return job
@@ -124,12 +160,12 @@ class GenerationService:
         async with self.db.read() as session:
             return await GenerationRepository(session).get(generation_id)
 
-    async def wait(self, generation_id: str, timeout: float) -> Generation:
-        """Until the job is terminal or ``timeout`` passes; returns its latest state."""
+    async def wait(self, generation_id: str, max_wait: float) -> Generation:
+        """Until the job is terminal or ``max_wait`` seconds pass; returns its latest state."""
         queue = self.hub.subscribe(generation_id)
         try:
             loop = asyncio.get_running_loop()
-            end = loop.time() + timeout
+            end = loop.time() + max_wait
             while True:
                 job = await self._load(generation_id)
                 if job is None or job.status in TERMINAL:
@@ -179,8 +215,11 @@ class GenerationService:
         async with self.db.write() as session:
             canceled = await GenerationRepository(session).cancel(job, now_utc())
         if not canceled:
-            raise APIError(f"generation {generation_id} already {job.status}; nothing to cancel",
-                           code="generation_finished", status_code=409)
+            raise APIError(
+                f"generation {generation_id} already {job.status}; nothing to cancel",
+                code="generation_finished",
+                status_code=409,
+            )
         if self.pool is not None:
             self.pool.cancel_local(generation_id)
         self.hub.publish(JobEvent(generation_id, "canceled", job.progress))
@@ -188,12 +227,18 @@ class GenerationService:
 
     async def batch_members(self, principal: Principal, batch_id: str) -> dict[int, Generation]:
         async with self.db.read() as session:
-            return await GenerationRepository(session).batch_members(project=principal.project,
-                                                                     batch_id=batch_id)
+            return await GenerationRepository(session).batch_members(
+                project=principal.project, batch_id=batch_id
+            )
 
-    async def history(self, principal: Principal, filters: HistoryFilter, cursor: str | None,
-                      limit: int) -> tuple[list[Generation], bool]:
+    async def history(
+        self, principal: Principal, filters: HistoryFilter, cursor: str | None, limit: int
+    ) -> tuple[list[Generation], bool]:
         async with self.db.read() as session:
             return await GenerationRepository(session).history(
-                project=principal.project, livemode=principal.livemode, filters=filters, cursor=cursor,
-                limit=limit)
+                project=principal.project,
+                livemode=principal.livemode,
+                filters=filters,
+                cursor=cursor,
+                limit=limit,
+            )

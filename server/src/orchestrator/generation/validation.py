@@ -23,8 +23,18 @@ def _allowed(values: list[str]) -> str:
     return ", ".join(values)
 
 
-def resolve(catalog: Catalog, *, model: str, size: str | None, quality: str | None, style: str | None,
-            n: int, seed: int | None, negative_prompt: str | None, max_n: int) -> ResolvedParams:
+def resolve(
+    catalog: Catalog,
+    *,
+    model: str,
+    size: str | None,
+    quality: str | None,
+    style: str | None,
+    n: int,
+    seed: int | None,
+    negative_prompt: str | None,
+    max_n: int,
+) -> ResolvedParams:
     """Validate against the model's capabilities; every refusal names the field and what is allowed."""
     spec = catalog.get(model)
     if spec is None:
@@ -34,25 +44,37 @@ def resolve(catalog: Catalog, *, model: str, size: str | None, quality: str | No
         )
     size = size or spec.size
     if size not in spec.sizes:
-        raise InvalidRequest(f"size {size!r} is not supported by {model}; allowed: {_allowed(spec.sizes)}",
-                             param="size", code="unsupported_value")
+        raise InvalidRequest(
+            f"size {size!r} is not supported by {model}; allowed: {_allowed(spec.sizes)}",
+            param="size",
+            code="unsupported_value",
+        )
     quality = quality or spec.quality
     if quality not in spec.qualities:
         raise InvalidRequest(
             f"quality {quality!r} is not supported by {model}; allowed: {_allowed(spec.qualities)}",
-            param="quality", code="unsupported_value")
+            param="quality",
+            code="unsupported_value",
+        )
     style = style or spec.default_style
     if style is not None and style not in spec.styles:
-        raise InvalidRequest(f"style {style!r} is not supported by {model}; allowed: {_allowed(spec.styles)}",
-                             param="style", code="unsupported_value")
+        raise InvalidRequest(
+            f"style {style!r} is not supported by {model}; allowed: {_allowed(spec.styles)}",
+            param="style",
+            code="unsupported_value",
+        )
     limit = min(spec.max_n, max_n)
     if n > limit:
         raise InvalidRequest(f"n must be at most {limit} for {model}", param="n", code="unsupported_value")
     if seed is not None and not spec.supports_seed:
-        raise InvalidRequest(f"{model} does not support a seed; remove the field", param="seed",
-                             code="unsupported_value")
+        raise InvalidRequest(
+            f"{model} does not support a seed; remove the field", param="seed", code="unsupported_value"
+        )
     if negative_prompt is not None and not spec.supports_negative_prompt:
-        raise InvalidRequest(f"{model} does not support negative_prompt; remove the field",
-                             param="negative_prompt", code="unsupported_value")
+        raise InvalidRequest(
+            f"{model} does not support negative_prompt; remove the field",
+            param="negative_prompt",
+            code="unsupported_value",
+        )
     width, height = parse_size(size)
     return ResolvedParams(spec, size, width, height, quality, style, n)

@@ -9,6 +9,7 @@ dispatcher, but a job in another process's queue is found by polling.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -26,8 +27,17 @@ logger = logging.getLogger(__name__)
 
 class WorkerPool:
     def __init__(
-        self, *, db: Database, runner: JobRunner, hub: EventHub, concurrency: int, lease_seconds: float,
-        deadline_seconds: float, max_attempts: int, poll_interval: float, default_max_concurrent: int,
+        self,
+        *,
+        db: Database,
+        runner: JobRunner,
+        hub: EventHub,
+        concurrency: int,
+        lease_seconds: float,
+        deadline_seconds: float,
+        max_attempts: int,
+        poll_interval: float,
+        default_max_concurrent: int,
     ) -> None:
         self.db = db
         self.runner = runner
@@ -75,7 +85,8 @@ class WorkerPool:
         """Requeue or fail jobs whose lease expired (their worker crashed or was killed)."""
         async with self.db.write() as session:
             requeued, failed = await GenerationRepository(session).recover_expired(
-                now=now_utc(), max_attempts=self.max_attempts)
+                now=now_utc(), max_attempts=self.max_attempts
+            )
         for generation_id in failed:
             self.hub.publish(JobEvent(generation_id, "failed", 0.0))
         if requeued or failed:
@@ -99,16 +110,19 @@ class WorkerPool:
                     self.active[job.id] = task
             if claimed and len(claimed) == min(free, 64):
                 continue  # there may be more waiting
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.hub.work_available.wait(), timeout=self.poll_interval)
-            except TimeoutError:
-                pass
 
     async def _claim(self, limit: int) -> list[Generation]:
         async with self.db.write() as session:
             return await GenerationRepository(session).claim(
-                owner=self.owner, limit=limit, now=now_utc(), lease=self.lease, deadline=self.deadline,
-                default_max_concurrent=self.default_max_concurrent, for_update=not self.db.is_sqlite,
+                owner=self.owner,
+                limit=limit,
+                now=now_utc(),
+                lease=self.lease,
+                deadline=self.deadline,
+                default_max_concurrent=self.default_max_concurrent,
+                for_update=not self.db.is_sqlite,
             )
 
     async def _run(self, job: Generation) -> None:
@@ -130,7 +144,8 @@ class WorkerPool:
             try:
                 async with self.db.write() as session:
                     held = await GenerationRepository(session).extend_leases(
-                        owner=self.owner, ids=ids, until=now_utc() + self.lease)
+                        owner=self.owner, ids=ids, until=now_utc() + self.lease
+                    )
             except Exception:
                 logger.exception("lease heartbeat failed")
                 continue

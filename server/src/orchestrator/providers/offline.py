@@ -55,7 +55,7 @@ def render(model: str, prompt: str, seed: int, width: int, height: int, index: i
     draw.rectangle((0, 0, width, band), fill=(0, 0, 0))
     draw.text((scale, scale // 2), "TEST RENDER", font=banner, fill=(255, 214, 0))
     caption = f"{model} · seed {seed}" + (f" · #{index + 1}" if index else "")
-    lines = [caption, *textwrap.wrap(prompt, width=max(16, width // (scale * 0.6)))[:3]]
+    lines = [caption, *textwrap.wrap(prompt, width=max(16, int(width / (scale * 0.6))))[:3]]
     y = height - band - scale * len(lines)
     draw.rectangle((0, y - scale // 2, width, height), fill=(0, 0, 0))
     for line in lines:

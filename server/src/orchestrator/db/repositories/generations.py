@@ -48,12 +48,20 @@ class GenerationRepository:
 
     async def batch_members(self, *, project: str, batch_id: str) -> dict[int, Generation]:
         rows = await self.session.execute(
-            select(Generation).where(Generation.project == project, Generation.batch_id == batch_id))
+            select(Generation).where(Generation.project == project, Generation.batch_id == batch_id)
+        )
         return {g.batch_index: g for g in rows.scalars() if g.batch_index is not None}
 
     async def claim(
-        self, *, owner: str, limit: int, now: datetime, lease: timedelta, deadline: timedelta,
-        default_max_concurrent: int, for_update: bool,
+        self,
+        *,
+        owner: str,
+        limit: int,
+        now: datetime,
+        lease: timedelta,
+        deadline: timedelta,
+        default_max_concurrent: int,
+        for_update: bool,
     ) -> list[Generation]:
         """Atomically move up to ``limit`` queued jobs to running under ``owner``'s lease.
 
@@ -70,28 +78,41 @@ class GenerationRepository:
         )
         cap = func.coalesce(ApiKey.max_concurrent, default_max_concurrent)
         candidates = (
-            select(Generation.id, Generation.created_at, rank.label("rank"),
-                   func.coalesce(running.c.n, 0).label("running"), cap.label("cap"))
+            select(
+                Generation.id,
+                Generation.created_at,
+                rank.label("rank"),
+                func.coalesce(running.c.n, 0).label("running"),
+                cap.label("cap"),
+            )
             .outerjoin(running, running.c.api_key_id == Generation.api_key_id)
             .outerjoin(ApiKey, ApiKey.id == Generation.api_key_id)
             .where(Generation.status == "queued")
             .subquery()
         )
-        ids = list((await self.session.execute(
-            select(candidates.c.id)
-            .where(candidates.c.rank + candidates.c.running <= candidates.c.cap)
-            .order_by(candidates.c.created_at)
-            .limit(limit)
-        )).scalars())
+        ids = list(
+            (
+                await self.session.execute(
+                    select(candidates.c.id)
+                    .where(candidates.c.rank + candidates.c.running <= candidates.c.cap)
+                    .order_by(candidates.c.created_at)
+                    .limit(limit)
+                )
+            ).scalars()
+        )
         if not ids:
             return []
         if for_update:
             # PostgreSQL: several workers may race for the same rows; each takes what it can lock.
-            ids = list((await self.session.execute(
-                select(Generation.id)
-                .where(Generation.id.in_(ids), Generation.status == "queued")
-                .with_for_update(skip_locked=True)
-            )).scalars())
+            ids = list(
+                (
+                    await self.session.execute(
+                        select(Generation.id)
+                        .where(Generation.id.in_(ids), Generation.status == "queued")
+                        .with_for_update(skip_locked=True)
+                    )
+                ).scalars()
+            )
             if not ids:
                 return []
         result = await self.session.execute(
@@ -128,14 +149,18 @@ class GenerationRepository:
     async def set_progress(self, generation_id: str, owner: str, progress: float) -> None:
         await self.session.execute(
             update(Generation)
-            .where(Generation.id == generation_id, Generation.lease_owner == owner,
-                   Generation.status == "running")
+            .where(
+                Generation.id == generation_id,
+                Generation.lease_owner == owner,
+                Generation.status == "running",
+            )
             .values(progress=progress)
             .execution_options(synchronize_session=False)
         )
 
-    async def finish(self, generation_id: str, owner: str, values: dict[str, Any],
-                     images: Sequence[Image] = ()) -> bool:
+    async def finish(
+        self, generation_id: str, owner: str, values: dict[str, Any], images: Sequence[Image] = ()
+    ) -> bool:
         """Record a terminal state, only if ``owner`` still holds the job and it is still running.
 
         A job canceled or taken over meanwhile is left alone (returns False), so a late worker can
@@ -143,8 +168,11 @@ class GenerationRepository:
         """
         result = await self.session.execute(
             update(Generation)
-            .where(Generation.id == generation_id, Generation.lease_owner == owner,
-                   Generation.status == "running")
+            .where(
+                Generation.id == generation_id,
+                Generation.lease_owner == owner,
+                Generation.status == "running",
+            )
             .values(**values, lease_owner=None, lease_expires_at=None)
             .execution_options(synchronize_session=False)
         )
@@ -160,8 +188,15 @@ class GenerationRepository:
         result = await self.session.execute(
             update(Generation)
             .where(Generation.id == generation.id, Generation.status.in_(("queued", "running")))
-            .values(status="canceled", finished_at=now, cost_micros=0, error_code="canceled",
-                    error_message="canceled by request", lease_owner=None, lease_expires_at=None)
+            .values(
+                status="canceled",
+                finished_at=now,
+                cost_micros=0,
+                error_code="canceled",
+                error_message="canceled by request",
+                lease_owner=None,
+                lease_expires_at=None,
+            )
             .execution_options(synchronize_session=False)
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
@@ -171,26 +206,42 @@ class GenerationRepository:
         ``max_attempts`` takeovers or past their deadline. Returns (requeued, failed) ids."""
         expired = (Generation.status == "running") & (Generation.lease_expires_at < now)
         give_up = or_(Generation.attempts >= max_attempts, Generation.deadline_at < now)
-        failed = list((await self.session.execute(
-            update(Generation)
-            .where(expired, give_up)
-            .values(status="failed", finished_at=now, cost_micros=0, error_code="worker_lost",
-                    error_message="the worker running this job stopped and the job could not be "
-                                  "resumed; it was not charged", lease_owner=None, lease_expires_at=None)
-            .returning(Generation.id)
-            .execution_options(synchronize_session=False)
-        )).scalars())
-        requeued = list((await self.session.execute(
-            update(Generation)
-            .where(expired)
-            .values(status="queued", lease_owner=None, lease_expires_at=None, progress=0.0)
-            .returning(Generation.id)
-            .execution_options(synchronize_session=False)
-        )).scalars())
+        failed = list(
+            (
+                await self.session.execute(
+                    update(Generation)
+                    .where(expired, give_up)
+                    .values(
+                        status="failed",
+                        finished_at=now,
+                        cost_micros=0,
+                        error_code="worker_lost",
+                        error_message="the worker running this job stopped and the job could not be "
+                        "resumed; it was not charged",
+                        lease_owner=None,
+                        lease_expires_at=None,
+                    )
+                    .returning(Generation.id)
+                    .execution_options(synchronize_session=False)
+                )
+            ).scalars()
+        )
+        requeued = list(
+            (
+                await self.session.execute(
+                    update(Generation)
+                    .where(expired)
+                    .values(status="queued", lease_owner=None, lease_expires_at=None, progress=0.0)
+                    .returning(Generation.id)
+                    .execution_options(synchronize_session=False)
+                )
+            ).scalars()
+        )
         return requeued, failed
 
-    async def history(self, *, project: str, livemode: bool, filters: HistoryFilter, cursor: str | None,
-                      limit: int) -> tuple[list[Generation], bool]:
+    async def history(
+        self, *, project: str, livemode: bool, filters: HistoryFilter, cursor: str | None, limit: int
+    ) -> tuple[list[Generation], bool]:
         """Newest first. Ids are time-ordered, so the cursor is simply the last id seen."""
         stmt = select(Generation).where(Generation.project == project, Generation.livemode == livemode)
         if cursor:
@@ -210,19 +261,26 @@ class GenerationRepository:
             stmt = stmt.where(Generation.prompt.ilike(f"%{escaped}%", escape="\\"))
         for key, value in filters.metadata:
             stmt = stmt.where(Generation.meta[key].as_string() == value)
-        rows = list((await self.session.execute(stmt.order_by(Generation.id.desc()).limit(limit + 1))).scalars())
+        rows = list(
+            (await self.session.execute(stmt.order_by(Generation.id.desc()).limit(limit + 1))).scalars()
+        )
         return rows[:limit], len(rows) > limit
 
     async def average_times(self, *, models: Sequence[str], sample: int = 50) -> dict[str, float]:
         """Mean processing time over each model's most recent successful generations."""
         ranked = (
             select(
-                Generation.model, Generation.processing_time,
-                func.row_number().over(partition_by=Generation.model,
-                                       order_by=Generation.id.desc()).label("rank"),
+                Generation.model,
+                Generation.processing_time,
+                func.row_number()
+                .over(partition_by=Generation.model, order_by=Generation.id.desc())
+                .label("rank"),
             )
-            .where(Generation.status == "succeeded", Generation.model.in_(models),
-                   Generation.processing_time.is_not(None))
+            .where(
+                Generation.status == "succeeded",
+                Generation.model.in_(models),
+                Generation.processing_time.is_not(None),
+            )
             .subquery()
         )
         rows = await self.session.execute(
@@ -235,9 +293,11 @@ class GenerationRepository:
     async def committed_spend(self, *, api_key_id: str, since: datetime) -> int:
         """Micro-dollars a key has spent or reserved since ``since`` (queued and running count)."""
         value = await self.session.scalar(
-            select(func.coalesce(func.sum(Generation.cost_micros), 0))
-            .where(Generation.api_key_id == api_key_id, Generation.created_at >= since,
-                   Generation.status.in_(("queued", "running", "succeeded")))
+            select(func.coalesce(func.sum(Generation.cost_micros), 0)).where(
+                Generation.api_key_id == api_key_id,
+                Generation.created_at >= since,
+                Generation.status.in_(("queued", "running", "succeeded")),
+            )
         )
         return int(value or 0)
 
@@ -250,4 +310,3 @@ class GenerationRepository:
     async def status_counts(self) -> dict[str, int]:
         rows = await self.session.execute(select(Generation.status, func.count()).group_by(Generation.status))
         return {status: int(count) for status, count in rows.all()}
-

@@ -16,7 +16,9 @@ class IdempotencyRepository:
         self.session = session
 
     async def get(self, project: str, key: str) -> IdempotencyRecord | None:
-        stmt = select(IdempotencyRecord).where(IdempotencyRecord.project == project, IdempotencyRecord.key == key)
+        stmt = select(IdempotencyRecord).where(
+            IdempotencyRecord.project == project, IdempotencyRecord.key == key
+        )
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def try_insert(self, record: IdempotencyRecord) -> bool:
@@ -29,8 +31,9 @@ class IdempotencyRepository:
             return False
         return True
 
-    async def complete(self, project: str, key: str, *, status: int, body: str,
-                       generation_id: str | None) -> None:
+    async def complete(
+        self, project: str, key: str, *, status: int, body: str, generation_id: str | None
+    ) -> None:
         await self.session.execute(
             update(IdempotencyRecord)
             .where(IdempotencyRecord.project == project, IdempotencyRecord.key == key)
@@ -49,8 +52,11 @@ class IdempotencyRepository:
     async def release(self, project: str, key: str) -> None:
         """Forget an in-progress key whose request failed before doing anything durable."""
         await self.session.execute(
-            delete(IdempotencyRecord).where(IdempotencyRecord.project == project, IdempotencyRecord.key == key,
-                                            IdempotencyRecord.status == "in_progress")
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.project == project,
+                IdempotencyRecord.key == key,
+                IdempotencyRecord.status == "in_progress",
+            )
         )
 
     async def purge(self, older_than: datetime) -> int:

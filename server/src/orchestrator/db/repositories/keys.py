@@ -19,7 +19,9 @@ class KeyRepository:
         await self.session.flush()
 
     async def by_hash(self, key_hash: str) -> ApiKey | None:
-        return (await self.session.execute(select(ApiKey).where(ApiKey.key_hash == key_hash))).scalar_one_or_none()
+        return (
+            await self.session.execute(select(ApiKey).where(ApiKey.key_hash == key_hash))
+        ).scalar_one_or_none()
 
     async def get(self, key_id: str, *, project: str | None = None) -> ApiKey | None:
         stmt = select(ApiKey).where(ApiKey.id == key_id)
@@ -27,7 +29,7 @@ class KeyRepository:
             stmt = stmt.where(ApiKey.project == project)
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
-    async def list(self, *, project: str | None = None) -> list[ApiKey]:
+    async def all(self, *, project: str | None = None) -> list[ApiKey]:
         stmt = select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)
         if project is not None:
             stmt = stmt.where(ApiKey.project == project)
@@ -42,6 +44,8 @@ class KeyRepository:
 
     async def touch(self, key_ids: list[str], now: datetime) -> None:
         await self.session.execute(
-            update(ApiKey).where(ApiKey.id.in_(key_ids)).values(last_used_at=now)
+            update(ApiKey)
+            .where(ApiKey.id.in_(key_ids))
+            .values(last_used_at=now)
             .execution_options(synchronize_session=False)
         )

@@ -81,9 +81,7 @@ def upgrade() -> None:
     with op.batch_alter_table("generations", schema=None) as batch_op:
         batch_op.create_index("ix_generations_batch", ["batch_id", "batch_index"], unique=False)
         batch_op.create_index("ix_generations_claim", ["status", "created_at"], unique=False)
-        batch_op.create_index(
-            "ix_generations_history", ["project", "livemode", "id"], unique=False
-        )
+        batch_op.create_index("ix_generations_history", ["project", "livemode", "id"], unique=False)
         batch_op.create_index("ix_generations_key_created", ["api_key_id", "created_at"], unique=False)
         batch_op.create_index("ix_generations_lease", ["status", "lease_expires_at"], unique=False)
 

@@ -1,0 +1,52 @@
+# Two commands matter: `make serve` runs the server, `make test` runs every test.
+# Both set up everything they need (a virtualenv with the locked dependencies) on a fresh machine.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST := $(BIN)/pytest -p no:cacheprovider
+
+.PHONY: serve test lint openapi test-server test-postgres test-clients test-diffusers bench clean
+
+$(STAMP): requirements.lock server/pyproject.toml clients/python/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e server -e clients/python
+	touch $(STAMP)
+
+## Run the server: SQLite, images on local disk, test mode ready (http://127.0.0.1:8000).
+serve: $(STAMP)
+	$(BIN)/orchestrator serve
+
+## Run every test: lint and types, the server on SQLite and on PostgreSQL, providers, clients.
+test: lint test-server test-postgres test-clients test-diffusers
+
+lint: $(STAMP)
+	$(BIN)/ruff check server clients/python
+	$(BIN)/ruff format --check server clients/python
+	cd server && ../$(BIN)/mypy src
+	cd clients/python && ../../$(BIN)/mypy src
+
+test-server: $(STAMP)
+	cd server && ORCHESTRATOR_TEST_DATABASE=sqlite ../$(PYTEST) -q --ignore=tests/providers/test_diffusers_local.py
+
+test-postgres: $(STAMP)
+	cd server && ORCHESTRATOR_TEST_DATABASE=postgresql ../$(PYTEST) -q \
+		--ignore=tests/providers --ignore=tests/test_routing.py
+
+test-clients: $(STAMP)
+	cd clients/python && ../../$(PYTEST) -q
+
+test-diffusers: $(STAMP)
+	bash scripts/install-diffusers.sh $(BIN)
+	cd server && ORCHESTRATOR_REQUIRE_DIFFUSERS=1 ../$(PYTEST) -q tests/providers/test_diffusers_local.py
+
+openapi: $(STAMP)
+	$(BIN)/orchestrator openapi -o openapi.json
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) data

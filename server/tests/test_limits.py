@@ -1,0 +1,69 @@
+"""Rate limits, per-key concurrency and monthly budgets."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+from orchestrator.limits.rate import InProcessRateLimiter
+
+GEN = {"prompt": "a paper boat", "model": "dall-e-3"}
+
+
+def test_gcra_allows_burst_then_spaces_requests() -> None:
+    now = [100.0]
+    limiter = InProcessRateLimiter(clock=lambda: now[0])
+    decisions = [limiter.hit("k", 3) for _ in range(3)]
+    assert all(d.allowed for d in decisions) and [d.remaining for d in decisions] == [2, 1, 0]
+    refused = limiter.hit("k", 3)
+    assert not refused.allowed and refused.retry_after == 20.0 and refused.headers()["Retry-After"] == "20"
+    now[0] += 20
+    assert limiter.hit("k", 3).allowed
+    assert not limiter.hit("k", 3).allowed
+    assert limiter.hit("other", 3).allowed  # keys are independent
+
+
+async def test_429_with_usable_retry_after(server) -> None:
+    key = await server.create_key(rate_limit_per_minute=60)
+    async with server.client(key) as api:
+        statuses = [(await api.get("/api/v1/models/dall-e-3")) for _ in range(61)]
+        ok, limited = statuses[:60], statuses[60]
+        assert all(r.status_code == 200 for r in ok)
+        assert ok[0].headers["ratelimit-limit"] == "60" and ok[-1].headers["ratelimit-remaining"] == "0"
+        assert limited.status_code == 429
+        error = limited.json()["error"]
+        assert error["type"] == "rate_limit_error" and error["code"] == "rate_limit_exceeded"
+        retry_after = int(limited.headers["retry-after"])
+        assert 1 <= retry_after <= 2
+        await asyncio.sleep(retry_after)
+        assert (await api.get("/api/v1/models/dall-e-3")).status_code == 200
+
+
+async def test_concurrency_cap_makes_extra_jobs_wait(start_server) -> None:
+    server = await start_server(offline_latency_seconds=0.3)
+    key = await server.create_key(max_concurrent=1)
+    async with server.client(key) as api:
+        jobs = [
+            (await api.post("/api/v1/generate", json=GEN, headers={"Prefer": "respond-async"})).json()
+            for _ in range(3)
+        ]
+        most_running = 0
+        for _ in range(200):
+            states = [(await api.get(f"/api/v1/generations/{j['id']}")).json()["status"] for j in jobs]
+            most_running = max(most_running, states.count("running"))
+            if all(s == "succeeded" for s in states):
+                break
+            await asyncio.sleep(0.03)
+        assert states == ["succeeded"] * 3 and most_running == 1
+
+
+async def test_monthly_budget_is_enforced_with_402(server) -> None:
+    key = await server.create_key(monthly_budget=Decimal("0.10"))
+    async with server.client(key) as api:
+        first = await api.post("/api/v1/generate", json={**GEN, "quality": "hd"})  # 0.08
+        second = await api.post("/api/v1/generate", json=GEN)  # 0.04 would exceed
+        cheaper = await api.post("/api/v1/generate", json={**GEN, "model": "flux-schnell"})  # 0.003 fits
+    assert first.status_code == 200 and cheaper.status_code == 200
+    assert second.status_code == 402
+    error = second.json()["error"]
+    assert error["type"] == "budget_exceeded" and error["spent"] == 0.08 and error["budget"] == 0.1
