@@ -71,7 +71,14 @@ def generation(id: str = "gen_1", **overrides: Any) -> dict[str, Any]:
 
 def error_body(status_type: str, code: str, message: str = "boom", **extra: Any) -> dict[str, Any]:
     return {
-        "error": {"type": status_type, "code": code, "message": message, "param": None, "request_id": "req_x", **extra}
+        "error": {
+            "type": status_type,
+            "code": code,
+            "message": message,
+            "param": None,
+            "request_id": "req_x",
+            **extra,
+        }
     }
 
 

@@ -57,13 +57,29 @@ class LiveServer:
     key: str = ""
     keys: dict[str, str] = field(default_factory=dict)
 
-    def create_key(self, name: str, *extra: str, scopes: tuple[str, ...] = ("generate", "read", "admin")) -> str:
-        command = [self.executable, "keys", "create", "--name", name, "--mode", "test", "--scopes", *scopes,
-                   *extra, "--json"]
-        done = subprocess.run(command, env=self.env, cwd=self.data_dir, capture_output=True, text=True,
-                              timeout=60, check=False)
+    def create_key(
+        self, name: str, *extra: str, scopes: tuple[str, ...] = ("generate", "read", "admin")
+    ) -> str:
+        command = [
+            self.executable,
+            "keys",
+            "create",
+            "--name",
+            name,
+            "--mode",
+            "test",
+            "--scopes",
+            *scopes,
+            *extra,
+            "--json",
+        ]
+        done = subprocess.run(
+            command, env=self.env, cwd=self.data_dir, capture_output=True, text=True, timeout=60, check=False
+        )
         if done.returncode != 0:
-            raise RuntimeError(f"`{' '.join(command)}` failed ({done.returncode}): {done.stderr or done.stdout}")
+            raise RuntimeError(
+                f"`{' '.join(command)}` failed ({done.returncode}): {done.stderr or done.stdout}"
+            )
         created: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
         assert created["key"].startswith("sk-test-"), created
         self.keys[name] = created["key"]
@@ -88,7 +104,9 @@ class LiveServer:
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"orchestrator serve exited with {self.process.returncode}:\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"orchestrator serve exited with {self.process.returncode}:\n{self.log_tail()}"
+                )
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
                     return

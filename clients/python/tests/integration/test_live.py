@@ -133,8 +133,12 @@ async def test_history_pages_and_filters(live: Any) -> None:
     tag = _tag()
     made = []
     for i in range(3):
-        made.append(await resolve(live.generate(prompt=f"history {i}", model="dall-e-2", metadata={"run": tag})))
-    page = await resolve(live.get_generation_history(limit=2, filter_by_model="dall-e-2", metadata={"run": tag}))
+        made.append(
+            await resolve(live.generate(prompt=f"history {i}", model="dall-e-2", metadata={"run": tag}))
+        )
+    page = await resolve(
+        live.get_generation_history(limit=2, filter_by_model="dall-e-2", metadata={"run": tag})
+    )
     assert len(page) == 2 and page.has_more and page.next_cursor
     items = await collect(page)
     assert {g.id for g in items} == {g.id for g in made}
@@ -142,7 +146,9 @@ async def test_history_pages_and_filters(live: Any) -> None:
     assert [len(p) for p in pages] == [2, 1]
     searched = await resolve(live.get_generation_history(query="history 1", metadata={"run": tag}))
     assert [g.id for g in searched.data] == [made[1].id]
-    succeeded = await resolve(live.get_generation_history(status="succeeded", metadata={"run": tag}, limit=10))
+    succeeded = await resolve(
+        live.get_generation_history(status="succeeded", metadata={"run": tag}, limit=10)
+    )
     assert len(succeeded) == 3
 
 
@@ -165,7 +171,9 @@ async def test_usage_stats(live: Any) -> None:
     await resolve(live.generate(prompt="counted", model="dall-e-3"))
     today = date.today()
     stats = await resolve(
-        live.get_usage_stats(start_date=today - timedelta(days=1), end_date=today + timedelta(days=1), group_by="model")
+        live.get_usage_stats(
+            start_date=today - timedelta(days=1), end_date=today + timedelta(days=1), group_by="model"
+        )
     )
     assert isinstance(stats, UsageStats)
     assert stats.total_generations >= 1 and stats.total_cost > 0
@@ -215,7 +223,7 @@ async def test_rate_limit(kind: str, live_server: LiveServer) -> None:
     await resolve(client.close())
 
 
-# ------------------------------------------------------------------------------ jobs that outlive the sync wait
+# ------------------------------------------------------------------ jobs that outlive the sync wait
 
 
 async def test_generate_waits_for_a_202_job(slow: Any) -> None:

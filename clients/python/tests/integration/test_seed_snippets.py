@@ -30,7 +30,9 @@ KEYS = ("sk-your-api-key-here", "your-bearer-token", "your-api-key")  # longest 
 
 def seed_snippets() -> list[str]:
     if not SEED.is_file():
-        pytest.fail(f"seed client reference not found at {SEED} (shared/ must sit beside the repo)", pytrace=False)
+        pytest.fail(
+            f"seed client reference not found at {SEED} (shared/ must sit beside the repo)", pytrace=False
+        )
     blocks = re.findall(r"^```python[ \t]*\n(.*?)^```", SEED.read_text(encoding="utf-8"), re.S | re.M)
     assert len(blocks) >= 15, f"expected the seed's python snippets, found {len(blocks)}"
     return blocks
@@ -59,7 +61,7 @@ def find(snippets: list[str], marker: str) -> str:
 def run(snippet: str, namespace: dict[str, Any]) -> str:
     output = io.StringIO()
     with contextlib.redirect_stdout(output):
-        exec(compile(snippet, "<seed snippet>", "exec"), namespace)  # noqa: S102 - the point of the test
+        exec(compile(snippet, "<seed snippet>", "exec"), namespace)
     return output.getvalue()
 
 
@@ -105,8 +107,11 @@ def test_every_snippet_in_order(live_server: LiveServer) -> None:
 def test_response_object_snippets_match_our_models() -> None:
     for marker, model in (("class GenerationResponse:", GenerationResponse), ("class ModelInfo:", ModelInfo)):
         tree = ast.parse(find(seed_snippets(), marker))
-        fields = [node.target.id for node in ast.walk(tree) if isinstance(node, ast.AnnAssign)
-                  and isinstance(node.target, ast.Name)]
+        fields = [
+            node.target.id
+            for node in ast.walk(tree)
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+        ]
         assert fields
         missing = [name for name in fields if name not in model.model_fields]
         assert not missing, f"{model.__name__} lacks seed fields {missing}"

@@ -230,7 +230,13 @@ def _batch() -> dict[str, Any]:
         "object": "batch",
         "id": "batch_1",
         "data": [
-            {"index": 0, "prompt": "Prompt 1", "status": "succeeded", "generation": generation("gen_a"), "error": None},
+            {
+                "index": 0,
+                "prompt": "Prompt 1",
+                "status": "succeeded",
+                "generation": generation("gen_a"),
+                "error": None,
+            },
             {
                 "index": 1,
                 "prompt": "Prompt 2",
@@ -245,7 +251,13 @@ def _batch() -> dict[str, Any]:
                     "generation_id": "gen_b",
                 },
             },
-            {"index": 2, "prompt": "Prompt 3", "status": "succeeded", "generation": generation("gen_c"), "error": None},
+            {
+                "index": 2,
+                "prompt": "Prompt 3",
+                "status": "succeeded",
+                "generation": generation("gen_c"),
+                "error": None,
+            },
         ],
         "succeeded": 2,
         "failed": 1,
@@ -272,7 +284,12 @@ async def test_generate_batch_returns_items_in_order(client: Any, server: MockSe
     assert responses[1].exception.generation_id == "gen_b"
     assert [g.id for g in responses.generations] == ["gen_a", "gen_c"]
     assert [e.index for e in responses.errors] == [1]
-    assert (responses.id, responses.succeeded, responses.failed, responses.total_cost) == ("batch_1", 2, 1, 0.08)
+    assert (responses.id, responses.succeeded, responses.failed, responses.total_cost) == (
+        "batch_1",
+        2,
+        1,
+        0.08,
+    )
     assert responses[0].raise_for_error().id == "gen_a"
 
 
@@ -383,7 +400,9 @@ USAGE = {
 )
 async def test_get_usage_stats(start: Any, end: Any, client: Any, server: MockServer) -> None:
     server.json(200, USAGE)
-    stats = await resolve(client.get_usage_stats(start_date=start, end_date=end, group_by="metadata.campaign"))
+    stats = await resolve(
+        client.get_usage_stats(start_date=start, end_date=end, group_by="metadata.campaign")
+    )
     assert dict(server.last.url.params) == {
         "start_date": "2024-01-01",
         "end_date": "2024-01-31",

@@ -47,9 +47,7 @@ def test_backoff(case: dict[str, Any]) -> None:
     assert got == pytest.approx(case["expected"], abs=1e-9)
 
 
-@pytest.mark.parametrize(
-    "case", SPEC["retry_decisions"]["cases"], ids=_ids(SPEC["retry_decisions"]["cases"])
-)
+@pytest.mark.parametrize("case", SPEC["retry_decisions"]["cases"], ids=_ids(SPEC["retry_decisions"]["cases"]))
 def test_retry_decision(case: dict[str, Any]) -> None:
     decision = decide(
         retries_so_far=case["retries_so_far"],
