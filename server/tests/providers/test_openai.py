@@ -208,8 +208,8 @@ async def test_unreachable_provider_is_retryable(http_client: httpx.AsyncClient)
 
 
 async def test_from_settings(http_client: httpx.AsyncClient) -> None:
-    assert from_settings(ProviderCredentials(_env_file=None), http_client) is None  # type: ignore[call-arg]
-    credentials = ProviderCredentials(  # type: ignore[call-arg]
+    assert from_settings(ProviderCredentials(_env_file=None), http_client) is None
+    credentials = ProviderCredentials(
         _env_file=None, openai_api_key=SecretStr("sk-secret-value"), openai_base_url="http://x/v1/"
     )
     built = from_settings(credentials, http_client)

@@ -196,7 +196,7 @@ async def test_deadline_cancels_the_prediction_upstream(
 
 
 async def test_from_settings(http_client: httpx.AsyncClient) -> None:
-    assert from_settings(ProviderCredentials(_env_file=None), http_client) is None  # type: ignore[call-arg]
-    credentials = ProviderCredentials(_env_file=None, replicate_api_token=SecretStr("r8_x"))  # type: ignore[call-arg]
+    assert from_settings(ProviderCredentials(_env_file=None), http_client) is None
+    credentials = ProviderCredentials(_env_file=None, replicate_api_token=SecretStr("r8_x"))
     built = from_settings(credentials, http_client)
     assert isinstance(built, ReplicateProvider) and "r8_x" not in repr(built)

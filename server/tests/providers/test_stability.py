@@ -173,6 +173,6 @@ async def test_hung_provider_ends_at_the_deadline(
 
 
 async def test_from_settings(http_client: httpx.AsyncClient) -> None:
-    assert from_settings(ProviderCredentials(_env_file=None), http_client) is None  # type: ignore[call-arg]
-    credentials = ProviderCredentials(_env_file=None, stability_api_key=SecretStr("sk-x"))  # type: ignore[call-arg]
+    assert from_settings(ProviderCredentials(_env_file=None), http_client) is None
+    credentials = ProviderCredentials(_env_file=None, stability_api_key=SecretStr("sk-x"))
     assert isinstance(from_settings(credentials, http_client), StabilityProvider)

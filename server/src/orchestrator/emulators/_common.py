@@ -39,6 +39,10 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
 CONTROL_PREFIX = "/_emulator"
+MAX_FILES = 1000
+"""Result files kept per emulator; older ones answer like expired URLs."""
+MAX_RECORDED = 10_000
+"""Requests kept in the log; a test never gets near it, a long-running CLI emulator would."""
 FILES_PREFIX = "/_files"
 
 
@@ -142,6 +146,8 @@ class EmulatorState:
     def record(self, method: str, path: str, headers: dict[str, str], body: bytes) -> None:
         with self._lock:
             self.requests.append(RecordedRequest(method, path, headers, body, time.monotonic()))
+            if len(self.requests) > MAX_RECORDED:
+                del self.requests[0]
 
     def calls(self, path_contains: str = "", method: str | None = None) -> list[RecordedRequest]:
         """Recorded requests whose path contains ``path_contains`` (and with ``method``)."""
@@ -166,6 +172,8 @@ class EmulatorState:
         token = hashlib.sha256(data + name.encode() + str(self.next_id()).encode()).hexdigest()[:24]
         with self._lock:
             self.files[token] = (data, content_type)
+            while len(self.files) > MAX_FILES:  # long CLI runs: the oldest results "expire"
+                del self.files[next(iter(self.files))]
         return f"{FILES_PREFIX}/{token}/{name}"
 
     def key_ok(self, presented: str | None) -> bool:

@@ -60,6 +60,7 @@ ASPECT_SIZES = {
     "9:16": (768, 1344),
     "9:21": (640, 1536),
 }
+MAX_PREDICTIONS = 1000
 NSFW_ERROR = "All generated images contained NSFW content. Try running it again with a different prompt."
 
 
@@ -352,6 +353,8 @@ def create_app(state: ReplicateState | None = None) -> Starlette:
         prediction = Prediction(prediction_id, model, body["input"], now, _iso(time.time()), fail_with)
         with lock:
             state.predictions[prediction_id] = prediction
+            while len(state.predictions) > MAX_PREDICTIONS:  # long CLI runs: forget the oldest
+                del state.predictions[next(iter(state.predictions))]
         wait = _prefer_wait(request.headers.get("prefer", ""))
         if wait is not None:
             until = now + wait
