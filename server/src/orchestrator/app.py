@@ -25,7 +25,7 @@ from orchestrator.db.migrate import upgrade_to_head
 from orchestrator.db.repositories.idempotency import IdempotencyRepository
 from orchestrator.errors import install_error_handlers
 from orchestrator.generation.events import EventHub
-from orchestrator.generation.routing import RouteExecutor
+from orchestrator.generation.routing import BreakerPolicy, RetryPolicy, RouteExecutor
 from orchestrator.generation.runner import JobRunner, Router, now_utc
 from orchestrator.generation.service import GenerationService
 from orchestrator.generation.worker import WorkerPool
@@ -53,6 +53,17 @@ def _jwt_verifier(settings: Settings) -> JWTVerifier:
     )
 
 
+def _executor(settings: Settings) -> RouteExecutor:
+    return RouteExecutor(
+        RetryPolicy(
+            max_attempts=settings.provider_max_attempts, attempt_timeout=settings.provider_attempt_timeout
+        ),
+        BreakerPolicy(
+            failure_threshold=settings.breaker_failure_threshold, cooldown=settings.breaker_cooldown_seconds
+        ),
+    )
+
+
 async def build_services(settings: Settings) -> Services:
     """Construct every long-lived object. Nothing is started here."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -72,7 +83,7 @@ async def build_services(settings: Settings) -> Services:
     runner = JobRunner(
         db=db,
         router=router,
-        executor=RouteExecutor(),
+        executor=_executor(settings),
         storage=storage,
         hub=hub,
         thumbnails=ThreadPoolExecutor(settings.thumbnail_workers, thread_name_prefix="thumbnails"),

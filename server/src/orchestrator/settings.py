@@ -67,6 +67,14 @@ class Settings(BaseSettings):
         default=300.0, gt=0, description="How long POST /generate waits before answering 202."
     )
 
+    provider_max_attempts: int = Field(default=3, ge=1, description="Calls per route before falling back.")
+    provider_attempt_timeout: float | None = Field(
+        default=None, gt=0, description="Budget of one provider call; unset = the job's remaining time."
+    )
+    breaker_failure_threshold: int = Field(default=5, ge=1, description="Failures that open a breaker.")
+    breaker_cooldown_seconds: float = Field(
+        default=30.0, gt=0, description="Open breaker's wait before a probe."
+    )
     offline_latency_seconds: float = Field(
         default=0.0, ge=0, description="Simulated generation time of the test-mode renderer."
     )
