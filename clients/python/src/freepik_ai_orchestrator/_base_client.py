@@ -24,7 +24,7 @@ import httpx
 import pydantic
 
 from . import _retry
-from ._sse import ServerSentEvent
+from ._sse import ServerSentEvent, SSEDecoder
 from ._version import __version__
 from .exceptions import (
     APIConnectionError,
@@ -454,6 +454,29 @@ class BaseClient:
     def _attach_meta(obj: ResponseModel, response: httpx.Response) -> None:
         obj._request_id = response.headers.get("x-request-id")
         obj._idempotent_replayed = response.headers.get("idempotent-replayed", "").lower() == "true"
+
+    def _event_from_line(
+        self, decoder: SSEDecoder, line: str | None, options: RequestOptions
+    ) -> GenerationEvent | None:
+        """Feed one SSE line (``None`` at the end of the stream); return the generation event it
+        completes, if any. Remembers the event id so a reconnect can send ``Last-Event-ID``."""
+        sse = decoder.flush() if line is None else decoder.feed(line)
+        if sse is None:
+            return None
+        if sse.id:
+            options.headers["Last-Event-ID"] = sse.id
+        return self._event_from_sse(sse)
+
+    def _reconnect_delay(self, generation_id: str, reconnects: int, cause: Exception | None) -> float:
+        """Backoff before reopening an event stream that ended early, or raise
+        :class:`APIConnectionError` once ``max_retries`` reconnects are spent."""
+        if reconnects >= self.max_retries:
+            raise APIConnectionError(
+                f"the event stream of {generation_id} ended before the job finished "
+                f"({reconnects} reconnects); use wait_for() to poll it instead",
+                generation_id=generation_id,
+            ) from cause
+        return _retry.backoff_delay(reconnects, self.retry_backoff, self._random())
 
     @staticmethod
     def _event_from_sse(sse: ServerSentEvent) -> GenerationEvent | None:

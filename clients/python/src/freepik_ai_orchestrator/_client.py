@@ -241,24 +241,31 @@ class OrchestrationClient(BaseClient):
         """Yield the job's events (queued → running with progress → a terminal status) as the
         server sends them; the iterator ends after the terminal event."""
         options = self._events_options(generation_id, timeout)
-        response = self._request(options)
-        decoder = SSEDecoder()
-        try:
-            for line in response.iter_lines():
-                sse = decoder.feed(line)
-                event = self._event_from_sse(sse) if sse is not None else None
+        reconnects = 0
+        while True:
+            response = self._request(options)
+            decoder = SSEDecoder()
+            dropped: Exception | None = None
+            try:
+                for line in response.iter_lines():
+                    event = self._event_from_line(decoder, line, options)
+                    if event is not None:
+                        yield event
+                        if event.is_terminal:
+                            return
+                event = self._event_from_line(decoder, None, options)  # an unterminated last event
                 if event is not None:
                     yield event
                     if event.is_terminal:
                         return
-            tail = decoder.flush()
-            event = self._event_from_sse(tail) if tail is not None else None
-            if event is not None:
-                yield event
-        except httpx.TransportError as exc:
-            raise self._connection_error(exc, options) from exc
-        finally:
-            response.close()
+            except httpx.TransportError as exc:
+                dropped = exc
+            finally:
+                response.close()
+            # The stream ended before the job did (a proxy cut it, or the server restarted):
+            # reconnect; the server starts again with the job's current state.
+            self._sleep(self._reconnect_delay(generation_id, reconnects, dropped))
+            reconnects += 1
 
     def cancel(
         self, generation_id: str, *, idempotency_key: str | None = None, timeout: TimeoutTypes = None

@@ -481,3 +481,35 @@ async def test_download_needs_an_image(client: Any) -> None:
     job = GenerationResponse.model_validate(generation(status="queued", image_url=None))
     with pytest.raises(ValueError, match="no image URL"):
         await resolve(client.download(job, "x.png"))
+
+
+async def test_stream_events_reconnects_when_cut_early(
+    client: Any, server: MockServer, fake_time: FakeTime
+) -> None:
+    first = _sse(("queued", generation(status="queued")), ("running", generation(status="running")))
+    second = _sse(("succeeded", generation(status="succeeded")))
+    server.add(httpx.Response(200, content=first), httpx.Response(200, content=second))
+    events = await collect(client.stream_events("gen_1"))
+    assert [e.event for e in events] == ["queued", "running", "succeeded"]
+    assert len(server.requests) == 2 and fake_time.sleeps == [0.5]
+    assert server.requests[1].headers["Last-Event-ID"] == "gen_1:running"
+
+
+async def test_stream_events_gives_up_after_max_retries(client: Any, server: MockServer) -> None:
+    from freepik_ai_orchestrator import APIConnectionError
+
+    for _ in range(3):
+        server.add(httpx.Response(200, content=_sse(("running", generation(status="running")))))
+    with pytest.raises(APIConnectionError, match="ended before the job finished") as info:
+        await collect(client.stream_events("gen_1"))
+    assert info.value.generation_id == "gen_1"
+    assert len(server.requests) == 3
+
+
+async def test_stream_events_last_event_without_blank_line(client: Any, server: MockServer) -> None:
+    body = _sse(("running", generation(status="running"))) + (
+        b"event: succeeded\ndata: " + json.dumps(generation(status="succeeded")).encode()
+    )
+    server.add(httpx.Response(200, content=body))
+    events = await collect(client.stream_events("gen_1"))
+    assert [e.event for e in events] == ["running", "succeeded"]

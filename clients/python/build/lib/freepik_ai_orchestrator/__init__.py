@@ -1,0 +1,77 @@
+"""Python client for the Freepik AI Orchestrator: one API for every AI image model.
+
+>>> from freepik_ai_orchestrator import OrchestrationClient
+>>> client = OrchestrationClient(base_url="http://localhost:8000", api_key="sk-test-...")
+>>> response = client.generate(prompt="A lighthouse at dusk", model="dall-e-3")
+"""
+
+from ._async_client import AsyncOrchestrationClient
+from ._base_client import DEFAULT_TIMEOUT
+from ._client import OrchestrationClient
+from ._version import __version__
+from .exceptions import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BudgetExceededError,
+    ConflictError,
+    ContentPolicyError,
+    InternalServerError,
+    InvalidRequestError,
+    ModelNotAvailableError,
+    NotFoundError,
+    OrchestrationError,
+    PermissionDeniedError,
+    ProviderError,
+    ProviderTimeoutError,
+    RateLimitError,
+)
+from .models import (
+    BatchError,
+    BatchItem,
+    BatchResult,
+    GenerationError,
+    GenerationEvent,
+    GenerationResponse,
+    ImageInfo,
+    ModelInfo,
+    UsageBucket,
+    UsageStats,
+)
+from .pagination import AsyncPage, SyncPage
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncOrchestrationClient",
+    "AsyncPage",
+    "AuthenticationError",
+    "BatchError",
+    "BatchItem",
+    "BatchResult",
+    "BudgetExceededError",
+    "ConflictError",
+    "ContentPolicyError",
+    "GenerationError",
+    "GenerationEvent",
+    "GenerationResponse",
+    "ImageInfo",
+    "InternalServerError",
+    "InvalidRequestError",
+    "ModelInfo",
+    "ModelNotAvailableError",
+    "NotFoundError",
+    "OrchestrationClient",
+    "OrchestrationError",
+    "PermissionDeniedError",
+    "ProviderError",
+    "ProviderTimeoutError",
+    "RateLimitError",
+    "SyncPage",
+    "UsageBucket",
+    "UsageStats",
+    "__version__",
+]

@@ -1,0 +1,275 @@
+"""Response objects.
+
+Every model accepts fields it does not know (``extra="allow"``): a newer server can add fields
+without breaking this client, and the new values stay reachable as attributes and in
+``model_dump()``. Fields the server has always sent are required; the rest default to ``None``.
+
+Each object parsed from an HTTP response also remembers ``_request_id`` (the ``X-Request-ID``
+header; quote it when reporting a problem) and ``_idempotent_replayed`` (``True`` when the server
+answered a retried POST from its idempotency record instead of running it again).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from .exceptions import APIStatusError, exception_for_error
+
+__all__ = [
+    "TERMINAL_STATUSES",
+    "BatchError",
+    "BatchItem",
+    "BatchResponse",
+    "BatchResult",
+    "GenerationError",
+    "GenerationEvent",
+    "GenerationList",
+    "GenerationResponse",
+    "ImageInfo",
+    "ModelInfo",
+    "ModelList",
+    "UsageBucket",
+    "UsageStats",
+]
+
+TERMINAL_STATUSES = frozenset({"succeeded", "failed", "canceled"})
+"""Job statuses after which nothing changes any more."""
+
+
+class ResponseModel(BaseModel):
+    """Base of every response object: forward compatible, with response metadata."""
+
+    model_config = ConfigDict(extra="allow", protected_namespaces=())
+
+    _request_id: str | None = PrivateAttr(default=None)
+    _idempotent_replayed: bool = PrivateAttr(default=False)
+
+
+class ImageInfo(ResponseModel):
+    """One image of a generation. URLs are absolute, signed and usable without credentials."""
+
+    url: str
+    thumbnail_url: str | None = None
+    width: int | None = None
+    height: int | None = None
+    content_type: str | None = None
+
+
+class GenerationError(ResponseModel):
+    """Why a generation failed (``GenerationResponse.error``)."""
+
+    code: str | None = None
+    message: str | None = None
+
+
+class GenerationResponse(ResponseModel):
+    """A generation, which is also a job: ``status`` is queued, running, succeeded, failed or
+    canceled. ``image_url`` is the first image; ``images`` lists all of them."""
+
+    id: str
+    object: str = "generation"
+    status: str
+    image_url: str | None = None
+    thumbnail_url: str | None = None
+    images: list[ImageInfo] = Field(default_factory=list)
+    prompt: str
+    model: str
+    style: str | None = None
+    size: str | None = None
+    quality: str | None = None
+    n: int | None = None
+    seed: int | None = None
+    negative_prompt: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    provider: str | None = None
+    livemode: bool | None = None
+    cost: float | None = None
+    """USD (see ``currency``); ``None`` when the price is unknown, never a made-up 0."""
+    currency: str | None = None
+    price_version: str | None = None
+    progress: float | None = None
+    processing_time: float | None = None
+    """Seconds from start to finish."""
+    revised_prompt: str | None = None
+    batch_id: str | None = None
+    error: GenerationError | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        """``True`` once the job has succeeded, failed or been canceled."""
+        return self.status in TERMINAL_STATUSES
+
+
+class GenerationList(ResponseModel):
+    """One page of ``GET /api/v1/generations``."""
+
+    object: str = "list"
+    data: list[GenerationResponse] = Field(default_factory=list)
+    has_more: bool = False
+    next_cursor: str | None = None
+
+
+class ModelInfo(ResponseModel):
+    """A catalog model: what it accepts, what it costs, and whether it can run now."""
+
+    name: str
+    description: str = ""
+    max_resolution: str | None = None
+    supported_styles: list[str] = Field(default_factory=list)
+    supported_sizes: list[str] = Field(default_factory=list)
+    supported_qualities: list[str] = Field(default_factory=list)
+    default_size: str | None = None
+    default_quality: str | None = None
+    default_style: str | None = None
+    pricing_per_image: float | None = None
+    pricing: dict[str, dict[str, float]] = Field(default_factory=dict)
+    currency: str | None = None
+    average_time: float | None = None
+    max_images: int | None = None
+    supports_seed: bool | None = None
+    supports_negative_prompt: bool | None = None
+    providers: list[str] = Field(default_factory=list)
+    available: bool = True
+    unavailable_reason: str | None = None
+    notes: str | None = None
+
+
+class ModelList(ResponseModel):
+    object: str = "list"
+    data: list[ModelInfo] = Field(default_factory=list)
+
+
+class UsageBucket(ResponseModel):
+    """Usage for one group (a model, a day, a key or a metadata value)."""
+
+    key: str
+    generations: int = 0
+    images: int = 0
+    cost: float = 0.0
+
+
+class UsageStats(ResponseModel):
+    """Totals for a date range (both ends inclusive)."""
+
+    object: str = "usage"
+    start_date: date
+    end_date: date
+    livemode: bool | None = None
+    total_generations: int = 0
+    total_images: int = 0
+    total_cost: float = 0.0
+    failed_generations: int = 0
+    unpriced_generations: int = 0
+    currency: str | None = None
+    by_model: list[UsageBucket] = Field(default_factory=list)
+    by_day: list[UsageBucket] = Field(default_factory=list)
+    group_by: str | None = None
+    groups: list[UsageBucket] | None = None
+
+
+class BatchError(ResponseModel):
+    """The error object of a failed batch item (same fields as the error envelope)."""
+
+    type: str | None = None
+    code: str | None = None
+    message: str | None = None
+    param: str | None = None
+    request_id: str | None = None
+    generation_id: str | None = None
+
+
+class BatchItem(ResponseModel):
+    """The outcome for one prompt of a batch: ``generation`` when it succeeded, else ``error``."""
+
+    index: int
+    prompt: str
+    status: str
+    generation: GenerationResponse | None = None
+    error: BatchError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "succeeded" and self.generation is not None
+
+    @property
+    def image_url(self) -> str | None:
+        """The generation's first image URL, or ``None`` when this item failed."""
+        return self.generation.image_url if self.generation is not None else None
+
+    @property
+    def exception(self) -> APIStatusError | None:
+        """The exception this item's error maps to (as the single-generation call would raise)."""
+        if self.ok:
+            return None
+        error = self.error.model_dump(exclude_none=True) if self.error else {"message": "batch item failed"}
+        return exception_for_error(None, {"error": error})
+
+    def raise_for_error(self) -> GenerationResponse:
+        """Return the generation, or raise the item's mapped exception."""
+        exc = self.exception
+        if exc is not None:
+            raise exc
+        assert self.generation is not None  # ok implies a generation
+        return self.generation
+
+
+class BatchResponse(ResponseModel):
+    """The raw body of ``POST /api/v1/generate/batch``."""
+
+    object: str = "batch"
+    id: str
+    data: list[BatchItem] = Field(default_factory=list)
+    succeeded: int = 0
+    failed: int = 0
+    total_cost: float | None = None
+
+
+class BatchResult(list[BatchItem]):
+    """What ``generate_batch`` returns: a list with one :class:`BatchItem` per prompt, in order.
+
+    Iterate it like the list of responses it is (``item.image_url``, ``item.generation``,
+    ``item.error``); the batch-level figures are attributes.
+    """
+
+    def __init__(self, response: BatchResponse) -> None:
+        super().__init__(response.data)
+        self.response = response
+        self.id = response.id
+        self.succeeded = response.succeeded
+        self.failed = response.failed
+        self.total_cost = response.total_cost
+
+    @property
+    def generations(self) -> list[GenerationResponse]:
+        """The successful generations, in prompt order."""
+        return [item.generation for item in self if item.generation is not None and item.ok]
+
+    @property
+    def errors(self) -> list[BatchItem]:
+        """The items that failed."""
+        return [item for item in self if not item.ok]
+
+
+@dataclass(frozen=True)
+class GenerationEvent:
+    """One Server-Sent Event of ``GET /generations/{id}/events``."""
+
+    event: str
+    """The event name: the job's status (``queued``, ``running``, ``succeeded``...)."""
+    data: GenerationResponse
+    id: str | None = None
+
+    @property
+    def status(self) -> str:
+        return self.data.status
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.data.is_terminal
