@@ -14,6 +14,7 @@ The API key travels in a configurable header (:attr:`FreepikState.key_header`, d
 ``refuse`` fault: classic fast answers ``has_nsfw: true`` with a black frame; async tasks end
 ``COMPLETED`` with an empty ``generated`` list (NSFW results are filtered; Freepik does not
 document a refusal status, this is the emulator's reading of ``filter_nsfw``).
+:attr:`FreepikState.fail_tasks` ends the next N async tasks ``FAILED``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import io
 import json
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +44,8 @@ from orchestrator.emulators._common import (
     malformed_json,
     record_request,
 )
+
+Handler = Callable[[Request], Awaitable[Response]]
 
 DEFAULT_API_KEY = "FPSX-emulator-key"
 DEFAULT_KEY_HEADER = "x-freepik-api-key"
@@ -373,7 +377,7 @@ def create_app(state: FreepikState | None = None) -> Starlette:
         task = new_task("flux-dev", width, height, int(body.get("seed") or state.next_id()))
         return ok({"data": {"generated": [], "task_id": task.task_id, "status": "CREATED"}})
 
-    def getter(kind: str) -> Any:
+    def getter(kind: str) -> tuple[Handler, Handler]:
         async def get_task(request: Request) -> Response:
             early, _ = await guard(request)
             if early is not None:
