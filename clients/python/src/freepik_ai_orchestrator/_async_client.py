@@ -298,10 +298,12 @@ class AsyncOrchestrationClient(BaseClient):
         raise_on_error: bool = False,
         idempotency_key: str | None = None,
         timeout: TimeoutTypes = None,
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
     ) -> BatchResult:
         """Generate one image per prompt (``batch_size`` at a time on the server).
 
         Returns a :class:`BatchResult`: a list with one :class:`BatchItem` per prompt, in order.
+        Items the server hands back still running are waited for (``wait_timeout`` in all).
         With ``raise_on_error=True`` the first failed item's exception is raised instead.
         """
         options = self._batch_options(
@@ -318,7 +320,15 @@ class AsyncOrchestrationClient(BaseClient):
             idempotency_key=idempotency_key,
             timeout=timeout,
         )
-        result = BatchResult(self._parse(BatchResponse, await self._request(options)))
+        batch = self._parse(BatchResponse, await self._request(options))
+        pending = self._pending_in_batch(batch)
+        if pending:
+            deadline = self._deadline(wait_timeout)
+            jobs = await asyncio.gather(
+                *(self.wait_for(job_id, timeout=self._remaining(deadline)) for job_id in pending)
+            )
+            batch = self._resolve_batch(batch, {job.id: job for job in jobs})
+        result = BatchResult(batch)
         if raise_on_error:
             for item in result:
                 item.raise_for_error()

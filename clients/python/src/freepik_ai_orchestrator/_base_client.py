@@ -33,7 +33,15 @@ from .exceptions import (
     OrchestrationError,
     exception_for_error,
 )
-from .models import GenerationEvent, GenerationResponse, ImageInfo, ResponseModel
+from .models import (
+    BatchError,
+    BatchItem,
+    BatchResponse,
+    GenerationEvent,
+    GenerationResponse,
+    ImageInfo,
+    ResponseModel,
+)
 
 M = TypeVar("M", bound=ResponseModel)
 
@@ -496,10 +504,8 @@ class BaseClient:
         return GenerationEvent(event=sse.event, data=generation, id=sse.id)
 
     @staticmethod
-    def _finished(generation: GenerationResponse) -> GenerationResponse:
-        """``generation`` if it succeeded; otherwise the exception the sync endpoint would raise."""
-        if generation.status == "succeeded":
-            return generation
+    def _failure(generation: GenerationResponse) -> dict[str, Any]:
+        """The error object the synchronous endpoint would answer for a failed/canceled job."""
         if generation.status == "canceled":
             error: dict[str, Any] = {
                 "type": "invalid_request_error",
@@ -511,12 +517,62 @@ class BaseClient:
             error.setdefault("message", f"generation {generation.id} {generation.status}")
         error.setdefault("generation_id", generation.id)
         error.setdefault("request_id", generation._request_id)
-        raise exception_for_error(None, {"error": error})
+        return error
+
+    @classmethod
+    def _finished(cls, generation: GenerationResponse) -> GenerationResponse:
+        """``generation`` if it succeeded; otherwise the exception the sync endpoint would raise."""
+        if generation.status == "succeeded":
+            return generation
+        raise exception_for_error(None, {"error": cls._failure(generation)})
+
+    @staticmethod
+    def _pending_in_batch(batch: BatchResponse) -> list[str]:
+        """Jobs of a batch still running when the server's wait ran out."""
+        return [
+            item.generation.id
+            for item in batch.data
+            if item.generation is not None and not item.generation.is_terminal
+        ]
+
+    @classmethod
+    def _resolve_batch(
+        cls, batch: BatchResponse, finished: Mapping[str, GenerationResponse]
+    ) -> BatchResponse:
+        """``batch`` with its pending items replaced by their finished jobs, totals recomputed."""
+        items: list[BatchItem] = []
+        for item in batch.data:
+            job = finished.get(item.generation.id) if item.generation is not None else None
+            if job is None:
+                items.append(item)
+            elif job.status == "succeeded":
+                items.append(
+                    item.model_copy(update={"status": "succeeded", "generation": job, "error": None})
+                )
+            else:
+                error = BatchError.model_validate(cls._failure(job))
+                items.append(item.model_copy(update={"status": "failed", "generation": job, "error": error}))
+        costs = [i.generation.cost for i in items if i.ok and i.generation is not None]
+        resolved = batch.model_copy(
+            update={
+                "data": items,
+                "succeeded": sum(i.ok for i in items),
+                "failed": sum(not i.ok for i in items),
+                "total_cost": None
+                if any(c is None for c in costs)
+                else round(sum(c or 0.0 for c in costs), 6),
+            }
+        )
+        resolved._request_id = batch._request_id
+        return resolved
 
     # ---------------------------------------------------------------- waiting for jobs
 
     def _deadline(self, timeout: float | None) -> float | None:
         return None if timeout is None else self._monotonic() + timeout
+
+    def _remaining(self, deadline: float | None) -> float | None:
+        return None if deadline is None else max(0.0, deadline - self._monotonic())
 
     def _poll_delay(
         self, polls_so_far: int, poll_interval: float, deadline: float | None, generation_id: str

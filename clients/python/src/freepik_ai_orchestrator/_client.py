@@ -295,10 +295,12 @@ class OrchestrationClient(BaseClient):
         raise_on_error: bool = False,
         idempotency_key: str | None = None,
         timeout: TimeoutTypes = None,
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
     ) -> BatchResult:
         """Generate one image per prompt (``batch_size`` at a time on the server).
 
         Returns a :class:`BatchResult`: a list with one :class:`BatchItem` per prompt, in order.
+        Items the server hands back still running are waited for (``wait_timeout`` in all).
         With ``raise_on_error=True`` the first failed item's exception is raised instead.
         """
         options = self._batch_options(
@@ -315,7 +317,15 @@ class OrchestrationClient(BaseClient):
             idempotency_key=idempotency_key,
             timeout=timeout,
         )
-        result = BatchResult(self._parse(BatchResponse, self._request(options)))
+        batch = self._parse(BatchResponse, self._request(options))
+        pending = self._pending_in_batch(batch)
+        if pending:
+            deadline = self._deadline(wait_timeout)
+            finished = {
+                job_id: self.wait_for(job_id, timeout=self._remaining(deadline)) for job_id in pending
+            }
+            batch = self._resolve_batch(batch, finished)
+        result = BatchResult(batch)
         if raise_on_error:
             for item in result:
                 item.raise_for_error()

@@ -17,6 +17,7 @@ from freepik_ai_orchestrator import (
     AsyncOrchestrationClient,
     AuthenticationError,
     BatchResult,
+    BudgetExceededError,
     ConflictError,
     GenerationResponse,
     InvalidRequestError,
@@ -212,6 +213,15 @@ async def test_missing_scope(kind: str, live_server: LiveServer) -> None:
     await resolve(client.close())
 
 
+async def test_budget_exceeded(kind: str, live_server: LiveServer) -> None:
+    key = live_server.create_key(f"budget-{kind}", "--monthly-budget", "0.01")
+    client = _client(kind, live_server.url, key)
+    with pytest.raises(BudgetExceededError) as info:
+        await resolve(client.generate(prompt="too dear", model="dall-e-3"))  # $0.04 > $0.01
+    assert info.value.status_code == 402 and info.value.code
+    await resolve(client.close())
+
+
 async def test_rate_limit(kind: str, live_server: LiveServer) -> None:
     key = live_server.create_key(f"limited-{kind}", "--rate-limit", "1")
     client = _client(kind, live_server.url, key)
@@ -248,3 +258,11 @@ async def test_cancel_a_running_job(slow: Any) -> None:
     assert (await resolve(slow.wait_for(job.id, timeout=30))).status == "canceled"
     with pytest.raises(ConflictError):
         await resolve(slow.cancel(job.id))
+
+
+async def test_batch_waits_for_jobs_that_outlive_the_server_wait(slow: Any) -> None:
+    responses = await resolve(
+        slow.generate_batch(prompts=["slow a", "slow b"], model="dall-e-3", batch_size=2)
+    )
+    assert [r.status for r in responses] == ["succeeded", "succeeded"]
+    assert all(r.image_url for r in responses) and responses.failed == 0

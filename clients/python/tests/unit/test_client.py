@@ -513,3 +513,54 @@ async def test_stream_events_last_event_without_blank_line(client: Any, server: 
     server.add(httpx.Response(200, content=body))
     events = await collect(client.stream_events("gen_1"))
     assert [e.event for e in events] == ["running", "succeeded"]
+
+
+async def test_generate_batch_waits_for_items_still_running(
+    client: Any, server: MockServer, fake_time: FakeTime
+) -> None:
+    batch = _batch()
+    pending_error = {
+        "type": "invalid_request_error",
+        "code": "generation_pending",
+        "message": "still running",
+    }
+    batch["data"][1] = {
+        "index": 1,
+        "prompt": "Prompt 2",
+        "status": "failed",
+        "generation": generation("gen_b", status="running", image_url=None, cost=None),
+        "error": {**pending_error, "generation_id": "gen_b"},
+    }
+    batch["data"][2] = {
+        **batch["data"][1],
+        "index": 2,
+        "prompt": "Prompt 3",
+        "generation": generation("gen_c", status="queued", image_url=None),
+    }
+    batch.update(succeeded=1, failed=2, total_cost=0.04)
+    server.json(200, batch)
+
+    def job(request: httpx.Request) -> httpx.Response:
+        job_id = request.url.path.rsplit("/", 1)[1]
+        if job_id == "gen_b":
+            return httpx.Response(200, json=generation("gen_b"))
+        return httpx.Response(
+            200,
+            json=generation(
+                "gen_c", status="failed", image_url=None, error={"code": "provider_error", "message": "x"}
+            ),
+        )
+
+    server.fallback = job
+    responses = await resolve(
+        client.generate_batch(prompts=["Prompt 1", "Prompt 2", "Prompt 3"], model="dall-e-3")
+    )
+    assert [r.status for r in responses] == ["succeeded", "succeeded", "failed"]
+    assert responses[1].image_url and responses[1].error is None
+    assert responses[2].error.code == "provider_error" and responses[2].error.generation_id == "gen_c"
+    assert isinstance(responses[2].exception, ProviderError)
+    assert (responses.succeeded, responses.failed, responses.total_cost) == (2, 1, 0.08)
+    assert sorted(r.url.path for r in server.requests[1:]) == [
+        "/api/v1/generations/gen_b",
+        "/api/v1/generations/gen_c",
+    ]
