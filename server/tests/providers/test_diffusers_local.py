@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import importlib.util
 import io
 import json
 import os
@@ -165,6 +166,21 @@ def test_importing_the_adapter_does_not_import_torch() -> None:
 
 async def test_from_settings_none_without_model_path(http_client: httpx.AsyncClient) -> None:
     assert from_settings(ProviderCredentials(_env_file=None), http_client) is None
+
+
+async def test_from_settings_fails_fast_without_the_extra(
+    http_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "diffusers" else real_find_spec(name, *a),
+    )
+    credentials = ProviderCredentials(_env_file=None, diffusers_model_path=str(tmp_path))
+
+    with pytest.raises(RuntimeError, match="ORCHESTRATOR_DIFFUSERS_MODEL_PATH.*missing: diffusers"):
+        from_settings(credentials, http_client)
 
 
 def test_sides_snap_to_multiples_of_8() -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import importlib
+import importlib.util
 import io
 import random
 import threading
@@ -238,9 +239,19 @@ def _monotonic(on_progress: ProgressCallback) -> Callable[[float], Coroutine[Any
 def from_settings(credentials: ProviderCredentials, client: httpx.AsyncClient) -> Provider | None:
     """The local diffusers adapter, or ``None`` when ``ORCHESTRATOR_DIFFUSERS_MODEL_PATH`` is unset.
 
-    ``client`` is unused: nothing here goes over HTTP. Nothing is loaded until the first job.
+    ``client`` is unused: nothing here goes over HTTP. Nothing is loaded until the first job, but
+    a missing extra is reported here (``RuntimeError``) so a misconfigured server fails to start.
     """
     del client
     if not credentials.diffusers_model_path:
         return None
+    # Fail at startup, not on the first job, when the extra is missing (find_spec imports nothing).
+    missing = [
+        name for name in ("torch", "diffusers", "transformers") if importlib.util.find_spec(name) is None
+    ]
+    if missing:
+        raise RuntimeError(
+            f"{SETTING} is set but the diffusers extra is not installed (missing: {', '.join(missing)}); "
+            "install torch==2.13.0 for this host, then pip install 'freepik-ai-orchestrator[diffusers]'"
+        )
     return DiffusersProvider(credentials.diffusers_model_path)
