@@ -186,7 +186,8 @@ class BatchError(ResponseModel):
 
 
 class BatchItem(ResponseModel):
-    """The outcome for one prompt of a batch: ``generation`` when it succeeded, else ``error``."""
+    """The outcome for one prompt of a batch: ``generation`` when it succeeded, else ``error``
+    (a failed item may also carry its failed ``generation``)."""
 
     index: int
     prompt: str
