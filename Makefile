@@ -32,8 +32,7 @@ test-server: $(STAMP)
 	cd server && ORCHESTRATOR_TEST_DATABASE=sqlite ../$(PYTEST) -q --ignore=tests/providers/test_diffusers_local.py
 
 test-postgres: $(STAMP)
-	cd server && ORCHESTRATOR_TEST_DATABASE=postgresql ../$(PYTEST) -q \
-		--ignore=tests/providers --ignore=tests/test_routing.py
+	cd server && ORCHESTRATOR_TEST_DATABASE=postgresql ../$(PYTEST) -q --ignore=tests/providers/test_diffusers_local.py
 
 test-clients: $(STAMP)
 	cd clients/python && ../../$(PYTEST) -q

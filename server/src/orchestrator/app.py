@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +13,7 @@ from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator import __version__
 from orchestrator.api import generate, generations, health, images, keys, models, usage
@@ -114,6 +116,7 @@ async def build_services(settings: Settings) -> Services:
         max_images=settings.max_images_per_request,
         deadline_seconds=settings.job_deadline_seconds,
         poll_interval=settings.job_poll_interval,
+        default_max_concurrent=settings.default_max_concurrent,
     )
     return Services(
         settings=settings,
@@ -131,15 +134,18 @@ async def build_services(settings: Settings) -> Services:
     )
 
 
+async def _purge_idempotency_keys(session: AsyncSession, ttl_seconds: int) -> int:
+    return await IdempotencyRepository(session).purge(now_utc() - timedelta(seconds=ttl_seconds))
+
+
 async def _housekeeping(services: Services) -> None:
     """Periodic chores that must never run per request."""
+    ttl = services.settings.idempotency_ttl_seconds
     while True:
         await asyncio.sleep(30)
         try:
             await services.keys.flush_last_used()
-            async with services.db.write() as session:
-                cutoff = now_utc() - timedelta(seconds=services.settings.idempotency_ttl_seconds)
-                await IdempotencyRepository(session).purge(cutoff)
+            await services.db.transaction(functools.partial(_purge_idempotency_keys, ttl_seconds=ttl))
         except Exception:
             logger.exception("housekeeping failed")
 

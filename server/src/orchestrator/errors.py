@@ -34,6 +34,7 @@ class APIError(Exception):
         param: str | None = None,
         code: str | None = None,
         status_code: int | None = None,
+        type: str | None = None,  # noqa: A002 - the envelope's field name
         headers: Mapping[str, str] | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> None:
@@ -42,6 +43,8 @@ class APIError(Exception):
         self.param = param
         if code is not None:
             self.code = code
+        if type is not None:
+            self.type = type
         if status_code is not None:
             self.status_code = status_code
         self.headers = dict(headers or {})
@@ -190,9 +193,11 @@ async def _http_exception_handler(request: Request, exc: Exception) -> JSONRespo
 async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     err = APIError(
-        "internal error; quote the request id when reporting it", code="internal_error", status_code=500
+        "internal error; quote the request id when reporting it",
+        code="internal_error",
+        status_code=500,
+        type="internal_error",
     )
-    err.type = "internal_error"
     return error_response(request, err)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
@@ -38,7 +39,38 @@ IdempotencyKey = Annotated[
         description="Makes the POST safe to retry: the same key replays the first answer.",
     ),
 ]
-Prefer = Annotated[str | None, Header(description="`respond-async` answers 202 with the queued job at once.")]
+Prefer = Annotated[
+    str | None,
+    Header(
+        description="`respond-async` answers 202 with the job at once; `wait=N` (seconds) caps how "
+        "long the server holds the request before answering 202 (RFC 7240)."
+    ),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Preferences:
+    respond_async: bool = False
+    wait: float | None = None
+
+    def max_wait(self, server_cap: float) -> float:
+        return server_cap if self.wait is None else min(self.wait, server_cap)
+
+
+def parse_prefer(header: str | None) -> Preferences:
+    """The `Prefer` preferences we honour (RFC 7240); unknown ones are ignored, as the RFC says."""
+    if not header:
+        return Preferences()
+    respond_async, wait = False, None
+    for token in header.split(","):
+        name, _, value = token.strip().partition("=")
+        name = name.strip().lower()
+        if name == "respond-async":
+            respond_async = True
+        elif name == "wait" and value.strip().isdigit():
+            wait = float(value.strip())
+    return Preferences(respond_async, wait)
+
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorEnvelope} for code in (401, 402, 403, 404, 409, 422, 429, 502, 503, 504)
@@ -109,7 +141,9 @@ async def generate(
     """
     _check_prompt(body.prompt, services)
     _check_metadata(body.metadata, services)
-    respond_async = prefer is not None and "respond-async" in prefer.lower()
+    preference = parse_prefer(prefer)
+    respond_async = preference.respond_async
+    max_wait = preference.max_wait(services.settings.sync_wait_seconds)
     idem = _idempotency(services)
     if idempotency_key is not None:
         fingerprint = request_fingerprint(
@@ -117,7 +151,7 @@ async def generate(
         )
         replay = await idem.begin(principal.project, idempotency_key, "generate", fingerprint)
         if replay is not None:
-            return await _replay(replay, principal, services, request, respond_async)
+            return await _replay(replay, principal, services, request, respond_async, max_wait)
     params = SubmitParams(
         prompt=body.prompt,
         model=body.model,
@@ -136,7 +170,7 @@ async def generate(
             await idem.release(principal.project, idempotency_key)  # nothing durable happened
         raise
     if not respond_async:
-        job = await services.generations.wait(job.id, services.settings.sync_wait_seconds)
+        job = await services.generations.wait(job.id, max_wait)
     response = _job_response(job, services, request, replayed=False, accepted=respond_async)
     if idempotency_key is not None and (respond_async or job.status in ("succeeded", "failed", "canceled")):
         await idem.complete(principal.project, idempotency_key, response.status_code, {}, job.id)
@@ -144,7 +178,12 @@ async def generate(
 
 
 async def _replay(
-    replay: Replay, principal: Principal, services: Services, request: Request, respond_async: bool
+    replay: Replay,
+    principal: Principal,
+    services: Services,
+    request: Request,
+    respond_async: bool,
+    max_wait: float,
 ) -> JSONResponse:
     if replay.generation_id is None:
         assert replay.status_code is not None
@@ -153,7 +192,7 @@ async def _replay(
         )
     job = await services.generations.get(principal, replay.generation_id)
     if not respond_async and job.status in ("queued", "running"):
-        job = await services.generations.wait(job.id, services.settings.sync_wait_seconds)
+        job = await services.generations.wait(job.id, max_wait)
     # Answers are rebuilt from the job, so replays carry fresh signed URLs and the current state.
     return _job_response(job, services, request, replayed=True, accepted=respond_async)
 

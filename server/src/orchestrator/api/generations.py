@@ -25,7 +25,7 @@ async def list_generations(
     request: Request,
     principal: ReadScope,
     services: ServicesDep,
-    limit: Annotated[int, Query(ge=1, description="Page size (capped by the server).")] = 20,
+    limit: Annotated[int, Query(ge=1, description="Page size, 1 to the server's cap (100 by default).")] = 20,
     cursor: Annotated[
         str | None, Query(max_length=64, description="`next_cursor` of the previous page.")
     ] = None,

@@ -32,6 +32,7 @@ async def get_image(
             "this image URL is invalid or has expired; fetch the generation again for a fresh one",
             code="invalid_signature",
             status_code=403,
+            type="permission_error",
         )
     media_type = _TYPES.get(key.rsplit(".", 1)[-1])
     if media_type is None:

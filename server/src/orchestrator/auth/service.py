@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from orchestrator.accounting.money import from_micros, to_micros
 from orchestrator.auth.jwt import JWTError, JWTVerifier
 from orchestrator.auth.keys import generate_key, hash_key, key_prefix, parse_key
@@ -113,8 +115,7 @@ class KeyService:
             monthly_budget_micros=None if monthly_budget is None else to_micros(monthly_budget),
             created_at=now_utc(),
         )
-        async with self.db.write() as session:
-            await KeyRepository(session).add(record)
+        await self.db.transaction(lambda session: KeyRepository(session).add(record))
         return NewKey(record, secret)
 
     async def list(self, *, project: str | None) -> list[ApiKey]:
@@ -122,12 +123,15 @@ class KeyService:
             return await KeyRepository(session).all(project=project)
 
     async def revoke(self, key_id: str, *, project: str | None) -> ApiKey:
-        async with self.db.write() as session:
+        async def revoke(session: AsyncSession) -> ApiKey:
             repo = KeyRepository(session)
             record = await repo.get(key_id, project=project)
             if record is None:
                 raise NotFound(f"no API key {key_id!r}", param="id", code="key_not_found")
             await repo.revoke(record, now_utc())
+            return record
+
+        record = await self.db.transaction(revoke)
         self._cache.pop(record.key_hash, None)
         return record
 
@@ -136,5 +140,4 @@ class KeyService:
         if not self._used:
             return
         used, self._used = list(self._used), set()
-        async with self.db.write() as session:
-            await KeyRepository(session).touch(used, now_utc())
+        await self.db.transaction(lambda session: KeyRepository(session).touch(used, now_utc()))

@@ -3,19 +3,23 @@
 SQLite allows one writer at a time, and a deferred transaction that reads before it writes can
 fail at once with SQLITE_BUSY instead of waiting. So on SQLite, writes go through a single
 connection that opens every transaction with ``BEGIN IMMEDIATE`` (writers queue in-process, and
-across processes the busy timeout applies), while reads use a pool of WAL readers. PostgreSQL uses
-one pooled engine for both.
+across processes the busy timeout applies), owned by a dedicated writer thread; reads use a pool
+of WAL readers. PostgreSQL uses one pooled engine for both.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+T = TypeVar("T")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -40,32 +44,84 @@ def _begin_deferred(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN")
 
 
+class _WriterThread:
+    """A thread with its own event loop that owns SQLite's single write connection.
+
+    Under load the main event loop has many ready tasks, and every await inside a transaction
+    waits its turn among them while holding SQLite's only write lock. Running each write
+    transaction on a loop that does nothing else keeps the lock held only for the work itself.
+    """
+
+    def __init__(self, url: str, echo: bool) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="sqlite-writer", daemon=True)
+        self._thread.start()
+        self.engine: AsyncEngine = self.call(self._create(url, echo))
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @staticmethod
+    async def _create(url: str, echo: bool) -> AsyncEngine:
+        # Every write transaction ends explicitly, so skip the rollback-on-return round trip.
+        engine = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0, pool_reset_on_return=None)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", _sqlite_manual_transactions)
+        event.listen(engine.sync_engine, "begin", _begin_immediate)
+        return engine
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the writer loop from a thread that has no running loop."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    async def submit(self, coro: Coroutine[Any, Any, T]) -> T:
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
+
+    async def close(self) -> None:
+        await self.submit(self.engine.dispose())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        await asyncio.to_thread(self._thread.join)
+        self.loop.close()
+
+
 class Database:
-    """Owns the engines; hands out sessions for reading and for writing."""
+    """Owns the engines; runs write transactions and hands out read sessions."""
 
     def __init__(self, url: str, *, pool_size: int = 20, echo: bool = False) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self._writer: _WriterThread | None = None
         if self.is_sqlite:
-            self.write_engine = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0)
+            self._writer = _WriterThread(url, echo)
             self.read_engine = create_async_engine(url, echo=echo, pool_size=8, max_overflow=8)
-            for engine, begin in ((self.write_engine, _begin_immediate), (self.read_engine, _begin_deferred)):
-                event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-                event.listen(engine.sync_engine, "connect", _sqlite_manual_transactions)
-                event.listen(engine.sync_engine, "begin", begin)
+            event.listen(self.read_engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.read_engine.sync_engine, "connect", _sqlite_manual_transactions)
+            event.listen(self.read_engine.sync_engine, "begin", _begin_deferred)
+            self._write_sessions = self._writer.sessions
         else:
-            self.write_engine = create_async_engine(
-                url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            self.read_engine = create_async_engine(
+                url,
+                echo=echo,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
+                connect_args={"server_settings": {"timezone": "UTC"}},
             )
-            self.read_engine = self.write_engine
-        self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
+            self._write_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncSession]:
-        """A session in one write transaction: committed on success, rolled back on error."""
-        async with self._write_sessions() as session, session.begin():
-            yield session
+    async def transaction(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run ``work`` in one write transaction: committed if it returns, rolled back if it raises.
+
+        ``work`` may run on another thread's event loop (SQLite): it must only use the session,
+        not touch objects bound to the caller's loop (events, queues, tasks).
+        """
+
+        async def run() -> T:
+            async with self._write_sessions() as session, session.begin():
+                return await work(session)
+
+        if self._writer is not None:
+            return await self._writer.submit(run())
+        return await run()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -78,14 +134,6 @@ class Database:
             await conn.exec_driver_sql("SELECT 1")
 
     async def dispose(self) -> None:
-        await self.write_engine.dispose()
-        if self.read_engine is not self.write_engine:
-            await self.read_engine.dispose()
-
-    @property
-    def engines(self) -> tuple[AsyncEngine, ...]:
-        return (
-            (self.write_engine,)
-            if self.read_engine is self.write_engine
-            else (self.write_engine, self.read_engine)
-        )
+        await self.read_engine.dispose()
+        if self._writer is not None:
+            await self._writer.close()

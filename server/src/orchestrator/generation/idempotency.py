@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from orchestrator.db.engine import Database
 from orchestrator.db.models import IdempotencyRecord
 from orchestrator.db.repositories.idempotency import IdempotencyRepository
@@ -50,7 +52,8 @@ class IdempotencyService:
             created_at=now,
             locked_until=now + self.lock,
         )
-        async with self.db.write() as session:
+
+        async def claim(session: AsyncSession) -> Replay | None:
             repo = IdempotencyRepository(session)
             if await repo.try_insert(record):
                 return None
@@ -79,14 +82,16 @@ class IdempotencyService:
             existing.locked_until = now + self.lock
             return None
 
+        return await self.db.transaction(claim)
+
     async def complete(
         self, project: str, key: str, status: int, body: dict[str, Any], generation_id: str | None = None
     ) -> None:
-        async with self.db.write() as session:
-            await IdempotencyRepository(session).complete(
+        await self.db.transaction(
+            lambda session: IdempotencyRepository(session).complete(
                 project, key, status=status, body=json.dumps(body, default=str), generation_id=generation_id
             )
+        )
 
     async def release(self, project: str, key: str) -> None:
-        async with self.db.write() as session:
-            await IdempotencyRepository(session).release(project, key)
+        await self.db.transaction(lambda session: IdempotencyRepository(session).release(project, key))

@@ -20,11 +20,10 @@ _FAILURES: dict[str, tuple[int, str]] = {
 def failure_error(job: Generation) -> APIError:
     status, kind = _FAILURES.get(job.error_code or "", (500, "internal_error"))
     code = "generation_canceled" if job.status == "canceled" else job.error_code or "internal_error"
-    error = APIError(
+    return APIError(
         job.error_message or "the generation failed",
         code=code,
         status_code=status,
+        type=kind,
         extra={"generation_id": job.id},
     )
-    error.type = kind
-    return error

@@ -153,15 +153,16 @@ class JobRunner:
             RouteAttempt(c.route, c.provider, self._request(job, c.route, width, height, deadline))
             for c in choices
         ]
-        last_write = [0.0]
+        last_write = [started]  # quick jobs never write progress; long ones at most once a second
 
         async def on_progress(fraction: float) -> None:
             fraction = max(0.0, min(1.0, fraction))
             self.hub.publish(JobEvent(job.id, "running", fraction))
             if time.monotonic() - last_write[0] >= 1.0:  # keep progress writes off the hot path
                 last_write[0] = time.monotonic()
-                async with self.db.write() as session:
-                    await GenerationRepository(session).set_progress(job.id, owner, fraction)
+                await self.db.transaction(
+                    lambda session: GenerationRepository(session).set_progress(job.id, owner, fraction)
+                )
 
         outcome = await self.executor.execute(attempts, on_progress)
         result = outcome.result
@@ -259,8 +260,9 @@ class JobRunner:
     async def _finish(
         self, job: Generation, owner: str, values: dict[str, Any], images: list[Image] | None = None
     ) -> None:
-        async with self.db.write() as session:
-            recorded = await GenerationRepository(session).finish(job.id, owner, values, images or [])
+        recorded = await self.db.transaction(
+            lambda session: GenerationRepository(session).finish(job.id, owner, values, images or [])
+        )
         if recorded:
             self.hub.publish(JobEvent(job.id, values["status"], values.get("progress", job.progress)))
         else:

@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from orchestrator.accounting.money import from_micros, to_micros
 from orchestrator.auth.principal import Principal
 from orchestrator.catalog.catalog import Catalog, route_price
@@ -56,6 +58,7 @@ class GenerationService:
         max_images: int,
         deadline_seconds: float,
         poll_interval: float,
+        default_max_concurrent: int = 16,
     ) -> None:
         self.db = db
         self.catalog = catalog
@@ -65,6 +68,7 @@ class GenerationService:
         self.max_images = max_images
         self.deadline_seconds = deadline_seconds
         self.poll_interval = poll_interval
+        self.default_max_concurrent = default_max_concurrent
         # Serialises budget check + insert per key in this process, so parallel requests cannot
         # both pass the check and overspend together.
         self._budget_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -126,7 +130,8 @@ class GenerationService:
             if principal.monthly_budget is not None and principal.key_id
             else contextlib.nullcontext()
         )
-        async with lock, self.db.write() as session:
+
+        async def insert(session: AsyncSession) -> bool:
             repo = GenerationRepository(session)
             if principal.monthly_budget is not None and principal.key_id and price is not None:
                 spent = await repo.committed_spend(
@@ -139,14 +144,33 @@ class GenerationService:
                         f"${from_micros(spent)} spent or reserved this month, this request costs ${price}",
                         extra={"budget": float(principal.monthly_budget), "spent": from_micros(spent)},
                     )
+            direct = await self._can_start_now(repo, principal)
+            if direct:
+                assert self.pool is not None
+                self.pool.lease(job)
             await repo.add(job)
             if idempotency_key is not None:
                 await IdempotencyRepository(session).attach_generation(
                     principal.project, idempotency_key, job.id
                 )
-        self.hub.publish(JobEvent(job.id, "queued", 0.0))
-        self.hub.wake_workers()
+            return direct
+
+        async with lock:
+            direct = await self.db.transaction(insert)
+        if direct:
+            assert self.pool is not None
+            self.pool.adopt(job)
+        else:
+            self.hub.wake_workers()
         return job
+
+    async def _can_start_now(self, repo: GenerationRepository, principal: Principal) -> bool:
+        """Whether a new job may skip the queue: a local worker slot is free, and the key has
+        nothing waiting and room under its concurrency cap (so queued jobs keep their order)."""
+        if self.pool is None or not self.pool.has_capacity or principal.key_id is None:
+            return False
+        cap = principal.max_concurrent or self.default_max_concurrent
+        return await repo.key_backlog(principal.key_id) < cap
 
     async def get(self, principal: Principal, generation_id: str) -> Generation:
         async with self.db.read() as session:
@@ -212,8 +236,9 @@ class GenerationService:
 
     async def cancel(self, principal: Principal, generation_id: str) -> Generation:
         job = await self.get(principal, generation_id)
-        async with self.db.write() as session:
-            canceled = await GenerationRepository(session).cancel(job, now_utc())
+        canceled = await self.db.transaction(
+            lambda session: GenerationRepository(session).cancel(job, now_utc())
+        )
         if not canceled:
             raise APIError(
                 f"generation {generation_id} already {job.status}; nothing to cancel",

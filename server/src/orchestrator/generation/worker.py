@@ -14,7 +14,10 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.db.engine import Database
 from orchestrator.db.models import Generation
@@ -43,7 +46,7 @@ class WorkerPool:
         self.runner = runner
         self.hub = hub
         self.concurrency = concurrency
-        self.lease = timedelta(seconds=lease_seconds)
+        self.lease_duration = timedelta(seconds=lease_seconds)
         self.deadline = timedelta(seconds=deadline_seconds)
         self.max_attempts = max_attempts
         self.poll_interval = poll_interval
@@ -74,6 +77,28 @@ class WorkerPool:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
 
+    @property
+    def has_capacity(self) -> bool:
+        return not self._stopping and len(self.active) < self.concurrency
+
+    def lease(self, job: Generation) -> None:
+        """Mark a job that is about to be inserted as already claimed by this process.
+
+        Submission uses this to skip the queue when a slot is free: the row is still written
+        before any provider is called, but the insert and the claim are one transaction.
+        """
+        now = now_utc()
+        job.status = "running"
+        job.lease_owner = self.owner
+        job.lease_expires_at = now + self.lease_duration
+        job.deadline_at = now + self.deadline
+        job.started_at = now
+        job.attempts = 1
+
+    def adopt(self, job: Generation) -> None:
+        """Start running a job leased with :meth:`lease` (after its row is committed)."""
+        self.active[job.id] = asyncio.create_task(self._run(job), name=f"job-{job.id}")
+
     def cancel_local(self, generation_id: str) -> bool:
         task = self.active.get(generation_id)
         if task is None:
@@ -83,10 +108,11 @@ class WorkerPool:
 
     async def recover(self) -> None:
         """Requeue or fail jobs whose lease expired (their worker crashed or was killed)."""
-        async with self.db.write() as session:
-            requeued, failed = await GenerationRepository(session).recover_expired(
+        requeued, failed = await self.db.transaction(
+            lambda session: GenerationRepository(session).recover_expired(
                 now=now_utc(), max_attempts=self.max_attempts
             )
+        )
         for generation_id in failed:
             self.hub.publish(JobEvent(generation_id, "failed", 0.0))
         if requeued or failed:
@@ -114,16 +140,17 @@ class WorkerPool:
                 await asyncio.wait_for(self.hub.work_available.wait(), timeout=self.poll_interval)
 
     async def _claim(self, limit: int) -> list[Generation]:
-        async with self.db.write() as session:
-            return await GenerationRepository(session).claim(
+        return await self.db.transaction(
+            lambda session: GenerationRepository(session).claim(
                 owner=self.owner,
                 limit=limit,
                 now=now_utc(),
-                lease=self.lease,
+                lease=self.lease_duration,
                 deadline=self.deadline,
                 default_max_concurrent=self.default_max_concurrent,
                 for_update=not self.db.is_sqlite,
             )
+        )
 
     async def _run(self, job: Generation) -> None:
         try:
@@ -135,17 +162,14 @@ class WorkerPool:
             self.hub.wake_workers()  # capacity (and maybe a key's concurrency slot) is free again
 
     async def _heartbeat_loop(self) -> None:
-        interval = self.lease.total_seconds() / 3
+        interval = self.lease_duration.total_seconds() / 3
         while True:
             await asyncio.sleep(interval)
             ids = list(self.active)
             if not ids:
                 continue
             try:
-                async with self.db.write() as session:
-                    held = await GenerationRepository(session).extend_leases(
-                        owner=self.owner, ids=ids, until=now_utc() + self.lease
-                    )
+                held = await self.db.transaction(self._extend_leases(ids))
             except Exception:
                 logger.exception("lease heartbeat failed")
                 continue
@@ -153,9 +177,16 @@ class WorkerPool:
                 # Canceled elsewhere, or taken over after we stalled: stop working on it.
                 self.cancel_local(generation_id)
 
+    def _extend_leases(self, ids: list[str]) -> Callable[[AsyncSession], Awaitable[set[str]]]:
+        def work(session: AsyncSession) -> Awaitable[set[str]]:
+            until = now_utc() + self.lease_duration
+            return GenerationRepository(session).extend_leases(owner=self.owner, ids=ids, until=until)
+
+        return work
+
     async def _recovery_loop(self) -> None:
         while True:
-            await asyncio.sleep(max(self.lease.total_seconds() / 2, self.poll_interval))
+            await asyncio.sleep(max(self.lease_duration.total_seconds() / 2, self.poll_interval))
             try:
                 await self.recover()
             except Exception:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.db.models import ApiKey, Generation, Image
@@ -33,6 +33,15 @@ class GenerationRepository:
     async def add(self, generation: Generation) -> None:
         self.session.add(generation)
         await self.session.flush()
+
+    async def key_backlog(self, api_key_id: str) -> int:
+        """Queued plus running jobs of one key: what its concurrency cap is measured against."""
+        value = await self.session.scalar(
+            select(func.count()).where(
+                Generation.api_key_id == api_key_id, Generation.status.in_(("queued", "running"))
+            )
+        )
+        return int(value or 0)
 
     async def get(self, generation_id: str, *, project: str | None = None) -> Generation | None:
         """One generation; with ``project`` set, only if it belongs to that project."""
@@ -178,10 +187,23 @@ class GenerationRepository:
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             return False
-        for image in images:
-            image.generation_id = generation_id
-            self.session.add(image)
-        await self.session.flush()
+        if images:
+            await self.session.execute(
+                insert(Image),
+                [
+                    {
+                        "generation_id": generation_id,
+                        "idx": image.idx,
+                        "storage_key": image.storage_key,
+                        "thumbnail_key": image.thumbnail_key,
+                        "content_type": image.content_type,
+                        "width": image.width,
+                        "height": image.height,
+                        "bytes": image.bytes,
+                    }
+                    for image in images
+                ],
+            )
         return True
 
     async def cancel(self, generation: Generation, now: datetime) -> bool:
