@@ -132,3 +132,35 @@ async def test_hs256_jwt_maps_to_project_and_scopes(start_server) -> None:
     async with server.client(expired) as e, server.client(forged) as f:
         assert (await e.get("/api/v1/models")).json()["error"]["message"].endswith("token expired")
         assert (await f.get("/api/v1/models")).status_code == 401
+
+
+async def test_rs256_jwt_verified_against_a_jwks_file(start_server, tmp_path) -> None:
+    import json
+
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from jwt.algorithms import RSAAlgorithm
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(RSAAlgorithm.to_jwk(private.public_key())) | {
+        "kid": "idp-1",
+        "alg": "RS256",
+        "use": "sig",
+    }
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps({"keys": [jwk]}))
+    server = await start_server(jwt_jwks_file=jwks, jwt_audience="orchestrator")
+    claims = {
+        "sub": "svc",
+        "project": "delta",
+        "scope": ["read"],
+        "aud": "orchestrator",
+        "exp": int(time.time()) + 60,
+    }
+    good = jwt.encode(claims, private, algorithm="RS256", headers={"kid": "idp-1"})
+    wrong_audience = jwt.encode(
+        claims | {"aud": "elsewhere"}, private, algorithm="RS256", headers={"kid": "idp-1"}
+    )
+    async with server.client(good) as ok, server.client(wrong_audience) as bad:
+        assert (await ok.get("/api/v1/generations")).status_code == 200
+        assert (await ok.post("/api/v1/generate", json=GEN)).status_code == 403  # read scope only
+        assert (await bad.get("/api/v1/generations")).status_code == 401

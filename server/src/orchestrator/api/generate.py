@@ -170,7 +170,7 @@ async def generate(
             await idem.release(principal.project, idempotency_key)  # nothing durable happened
         raise
     if not respond_async:
-        job = await services.generations.wait(job.id, max_wait)
+        job = await services.generations.wait(job, max_wait)
     response = _job_response(job, services, request, replayed=False, accepted=respond_async)
     if idempotency_key is not None and (respond_async or job.status in ("succeeded", "failed", "canceled")):
         await idem.complete(principal.project, idempotency_key, response.status_code, {}, job.id)
@@ -192,7 +192,7 @@ async def _replay(
         )
     job = await services.generations.get(principal, replay.generation_id)
     if not respond_async and job.status in ("queued", "running"):
-        job = await services.generations.wait(job.id, max_wait)
+        job = await services.generations.wait(job, max_wait)
     # Answers are rebuilt from the job, so replays carry fresh signed URLs and the current state.
     return _job_response(job, services, request, replayed=True, accepted=respond_async)
 
@@ -253,7 +253,7 @@ async def generate_batch(
                 job = existing.get(index) or await services.generations.submit(
                     principal, SubmitParams(prompt=prompt, batch_id=batch_id, batch_index=index, **shared)
                 )
-                job = await services.generations.wait(job.id, settings.sync_wait_seconds)
+                job = await services.generations.wait(job, settings.sync_wait_seconds)
             except APIError as exc:
                 return BatchItem(
                     index=index,

@@ -10,6 +10,10 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orchestrator.db.models import Generation
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +21,8 @@ class JobEvent:
     generation_id: str
     status: str
     progress: float
+    generation: Generation | None = None
+    """The job's final state, on terminal events published by the worker that finished it."""
 
     @property
     def terminal(self) -> bool:

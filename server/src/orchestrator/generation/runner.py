@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.orm.attributes import set_committed_value
+
 from orchestrator.accounting.money import to_micros
 from orchestrator.catalog.catalog import Catalog, ModelSpec, Route, parse_size, route_price
 from orchestrator.db.engine import Database
@@ -264,7 +266,11 @@ class JobRunner:
             lambda session: GenerationRepository(session).finish(job.id, owner, values, images or [])
         )
         if recorded:
-            self.hub.publish(JobEvent(job.id, values["status"], values.get("progress", job.progress)))
+            for name, value in values.items():
+                setattr(job, name, value)
+            set_committed_value(job, "images", images or [])  # a detached copy: no lazy load
+            job.lease_owner = job.lease_expires_at = None
+            self.hub.publish(JobEvent(job.id, job.status, job.progress, job))
         else:
             logger.info("job %s was canceled or taken over; dropping this worker's result", job.id)
             for image in images or []:

@@ -184,28 +184,36 @@ class GenerationService:
         async with self.db.read() as session:
             return await GenerationRepository(session).get(generation_id)
 
-    async def wait(self, generation_id: str, max_wait: float) -> Generation:
-        """Until the job is terminal or ``max_wait`` seconds pass; returns its latest state."""
-        queue = self.hub.subscribe(generation_id)
+    async def wait(self, job: Generation, max_wait: float) -> Generation:
+        """Until ``job`` is terminal or ``max_wait`` seconds pass; returns its latest state.
+
+        A job finished in this process arrives with its terminal event, so the common case reads
+        nothing back from the database; a periodic re-read covers jobs run by other processes.
+        """
+        queue = self.hub.subscribe(job.id)
         try:
             loop = asyncio.get_running_loop()
             end = loop.time() + max_wait
-            while True:
-                job = await self._load(generation_id)
-                if job is None or job.status in TERMINAL:
-                    assert job is not None, "jobs are never deleted"
-                    return job
+            current = job
+            while current.status not in TERMINAL:
                 remaining = end - loop.time()
                 if remaining <= 0:
-                    return job
-                # In-process finishes arrive as events; a periodic re-read covers other processes.
-                with contextlib.suppress(TimeoutError):
-                    while True:
-                        event = await asyncio.wait_for(queue.get(), min(remaining, self.poll_interval * 2))
-                        if event.terminal:
-                            break
+                    return await self._reload(job.id)
+                try:
+                    event = await asyncio.wait_for(queue.get(), min(remaining, self.poll_interval * 2))
+                except TimeoutError:
+                    current = await self._reload(job.id)
+                    continue
+                if event.terminal:
+                    current = event.generation or await self._reload(job.id)
+            return current
         finally:
-            self.hub.unsubscribe(generation_id, queue)
+            self.hub.unsubscribe(job.id, queue)
+
+    async def _reload(self, generation_id: str) -> Generation:
+        job = await self._load(generation_id)
+        assert job is not None, "jobs are never deleted"
+        return job
 
     async def events(self, generation_id: str, heartbeat: float = 15.0) -> Any:
         """Async iterator of (event, job-or-None) until the job is terminal; None means keep-alive."""

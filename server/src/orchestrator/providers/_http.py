@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import httpx
 from PIL import Image, UnidentifiedImageError
 
-from orchestrator.providers.base import ProviderError, ProviderErrorKind, ProviderImage
+from orchestrator.providers.base import ProgressCallback, ProviderError, ProviderErrorKind, ProviderImage
 
 T = TypeVar("T")
 
@@ -395,3 +395,23 @@ def nearest_size(width: int, height: int, choices: Iterable[str]) -> str:
         return (round(abs(math.log(cw / ch) - target_ratio), 6), abs(cw * ch - target_area))
 
     return min(choices, key=distance)
+
+
+async def pause_for_retry_after(retry_after: float | None, deadline: float | None) -> None:
+    """Honour a poll's ``Retry-After`` without sleeping past the deadline."""
+    if retry_after:
+        left = remaining(deadline)
+        await asyncio.sleep(retry_after if left is None else min(retry_after, left))
+
+
+def monotonic_progress(on_progress: ProgressCallback) -> ProgressCallback:
+    """Report each fraction once and never go backwards (status polls repeat themselves)."""
+    last = -1.0
+
+    async def report(fraction: float) -> None:
+        nonlocal last
+        if fraction > last:
+            last = fraction
+            await on_progress(fraction)
+
+    return report

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -74,7 +73,7 @@ class FalProvider:
     async def generate(self, request: ProviderRequest, on_progress: ProgressCallback) -> ProviderResult:
         """Submit, poll until ``COMPLETED``, fetch the output and download its images."""
         app_id, endpoint = split_model(request.provider_model)
-        progress = _monotonic(on_progress)
+        progress = _http.monotonic_progress(on_progress)
         submitted = await self._call("POST", f"/{endpoint}", request.deadline, json=build_input(request))
         request_id = submitted.get("request_id") if isinstance(submitted, dict) else None
         if not isinstance(request_id, str) or not request_id:
@@ -138,7 +137,7 @@ class FalProvider:
                 errors += 1
                 if exc.kind is not ProviderErrorKind.RETRYABLE or errors > self._max_poll_errors:
                     raise
-                await _pause(exc.retry_after, deadline)
+                await _http.pause_for_retry_after(exc.retry_after, deadline)
                 return None
             errors = 0
             state = status.get("status") if isinstance(status, dict) else None
@@ -267,26 +266,6 @@ async def _download_all(
     except* ProviderError as failures:
         raise failures.exceptions[0] from None
     return [task.result() for task in tasks]
-
-
-async def _pause(retry_after: float | None, deadline: float | None) -> None:
-    """Honour a poll's ``Retry-After`` without sleeping past the deadline."""
-    if retry_after:
-        left = _http.remaining(deadline)
-        await asyncio.sleep(retry_after if left is None else min(retry_after, left))
-
-
-def _monotonic(on_progress: ProgressCallback) -> Callable[[float], Awaitable[None]]:
-    """Report each fraction once and never go backwards (status polls repeat themselves)."""
-    last = -1.0
-
-    async def report(fraction: float) -> None:
-        nonlocal last
-        if fraction > last:
-            last = fraction
-            await on_progress(fraction)
-
-    return report
 
 
 def from_settings(credentials: ProviderCredentials, client: httpx.AsyncClient) -> Provider | None:

@@ -131,7 +131,7 @@ class FreepikProvider:
         else:
             bodies = [self._async_body(model, request, i) for i in range(request.n)]
         fractions = [0.0] * len(bodies)
-        progress = _monotonic(on_progress)
+        progress = _http.monotonic_progress(on_progress)
 
         async def tick(index: int, fraction: float) -> None:
             fractions[index] = fraction
@@ -229,7 +229,7 @@ class FreepikProvider:
                 errors += 1
                 if exc.kind is not ProviderErrorKind.RETRYABLE or errors > self._max_poll_errors:
                     raise
-                await _pause(exc.retry_after, deadline)
+                await _http.pause_for_retry_after(exc.retry_after, deadline)
                 return None
             errors = 0
             status = task.get("status")
@@ -335,26 +335,6 @@ async def _download_all(
     client: httpx.AsyncClient, urls: list[str], deadline: float | None
 ) -> list[ProviderImage]:
     return await _gather([_http.download_image(client, url, deadline, provider=PROVIDER) for url in urls])
-
-
-async def _pause(retry_after: float | None, deadline: float | None) -> None:
-    """Honour a poll's ``Retry-After`` without sleeping past the deadline."""
-    if retry_after:
-        left = _http.remaining(deadline)
-        await asyncio.sleep(retry_after if left is None else min(retry_after, left))
-
-
-def _monotonic(on_progress: ProgressCallback) -> Callable[[float], Awaitable[None]]:
-    """Report each fraction once and never go backwards (status polls repeat themselves)."""
-    last = -1.0
-
-    async def report(fraction: float) -> None:
-        nonlocal last
-        if fraction > last:
-            last = fraction
-            await on_progress(fraction)
-
-    return report
 
 
 def from_settings(credentials: ProviderCredentials, client: httpx.AsyncClient) -> Provider | None:

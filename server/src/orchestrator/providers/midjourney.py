@@ -21,7 +21,6 @@ One submit makes one grid, so ``n`` must be 1.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 from collections.abc import Awaitable, Callable
@@ -134,7 +133,7 @@ class MidjourneyProvider:
                 provider_code="unsupported_n",
             )
         task_id = await self._submit(build_prompt(request), request.deadline)
-        image_url = await self._wait(task_id, request.deadline, _monotonic(on_progress))
+        image_url = await self._wait(task_id, request.deadline, _http.monotonic_progress(on_progress))
         image = await _http.download_image(self._client, image_url, request.deadline, provider=PROVIDER)
         return ProviderResult(images=[image], provider_job_id=task_id, seed=request.seed)
 
@@ -204,7 +203,7 @@ class MidjourneyProvider:
                 errors += 1
                 if exc.kind is not ProviderErrorKind.RETRYABLE or errors > self._max_poll_errors:
                     raise
-                await _pause(exc.retry_after, deadline)
+                await _http.pause_for_retry_after(exc.retry_after, deadline)
                 return None
             errors = 0
             status = task.get("status")
@@ -275,26 +274,6 @@ def _failure(task_id: str, reason: str) -> ProviderError:
         kind, code = ProviderErrorKind.RETRYABLE, "task_failed"
         text = f"{DISPLAY} task {task_id} failed: {reason or 'no reason given'}"
     return ProviderError(kind, text, provider=PROVIDER, provider_code=code)
-
-
-async def _pause(retry_after: float | None, deadline: float | None) -> None:
-    """Honour a poll's ``Retry-After`` without sleeping past the deadline."""
-    if retry_after:
-        left = _http.remaining(deadline)
-        await asyncio.sleep(retry_after if left is None else min(retry_after, left))
-
-
-def _monotonic(on_progress: ProgressCallback) -> Callable[[float], Awaitable[None]]:
-    """Report each fraction once and never go backwards (status polls repeat themselves)."""
-    last = -1.0
-
-    async def report(fraction: float) -> None:
-        nonlocal last
-        if fraction > last:
-            last = fraction
-            await on_progress(fraction)
-
-    return report
 
 
 def from_settings(credentials: ProviderCredentials, client: httpx.AsyncClient) -> Provider | None:
