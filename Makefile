@@ -23,8 +23,8 @@ serve: $(STAMP)
 test: lint test-server test-postgres test-clients test-diffusers
 
 lint: $(STAMP)
-	$(BIN)/ruff check server clients/python
-	$(BIN)/ruff format --check server clients/python
+	$(BIN)/ruff check server clients/python bench
+	$(BIN)/ruff format --check server clients/python bench
 	cd server && ../$(BIN)/mypy src
 	cd clients/python && ../../$(BIN)/mypy src
 

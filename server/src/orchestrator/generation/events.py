@@ -33,6 +33,9 @@ class EventHub:
     def __init__(self) -> None:
         self._subscribers: dict[str, set[asyncio.Queue[JobEvent]]] = defaultdict(set)
         self.work_available = asyncio.Event()
+        # Whether the last claim may have left queued jobs behind; while it is false, finishing
+        # a job need not wake the dispatcher (jobs from other processes are found by polling).
+        self.queue_may_have_work = True
 
     def publish(self, event: JobEvent) -> None:
         for queue in self._subscribers.get(event.generation_id, ()):
@@ -51,4 +54,8 @@ class EventHub:
                 del self._subscribers[generation_id]
 
     def wake_workers(self) -> None:
+        self.queue_may_have_work = True
         self.work_available.set()
+
+    def queue_drained(self) -> None:
+        self.queue_may_have_work = False

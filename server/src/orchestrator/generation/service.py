@@ -199,13 +199,20 @@ class GenerationService:
                 remaining = end - loop.time()
                 if remaining <= 0:
                     return await self._reload(job.id)
+                # A job running in this process reports its end as an event; any other job is
+                # re-read now and then, since another process may finish it.
+                local = self.pool is not None and self.pool.runs_here(job.id)
                 try:
-                    event = await asyncio.wait_for(queue.get(), min(remaining, self.poll_interval * 2))
+                    event = await asyncio.wait_for(
+                        queue.get(), remaining if local else min(remaining, self.poll_interval * 2)
+                    )
                 except TimeoutError:
                     current = await self._reload(job.id)
                     continue
                 if event.terminal:
                     current = event.generation or await self._reload(job.id)
+                elif event.status != "running":  # e.g. "lost": stopped here, maybe resumed elsewhere
+                    current = await self._reload(job.id)
             return current
         finally:
             self.hub.unsubscribe(job.id, queue)

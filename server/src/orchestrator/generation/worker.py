@@ -99,6 +99,9 @@ class WorkerPool:
         """Start running a job leased with :meth:`lease` (after its row is committed)."""
         self.active[job.id] = asyncio.create_task(self._run(job), name=f"job-{job.id}")
 
+    def runs_here(self, generation_id: str) -> bool:
+        return generation_id in self.active
+
     def cancel_local(self, generation_id: str) -> bool:
         task = self.active.get(generation_id)
         if task is None:
@@ -136,6 +139,8 @@ class WorkerPool:
                     self.active[job.id] = task
             if claimed and len(claimed) == min(free, 64):
                 continue  # there may be more waiting
+            if free > 0:
+                self.hub.queue_drained()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.hub.work_available.wait(), timeout=self.poll_interval)
 
@@ -157,9 +162,12 @@ class WorkerPool:
             await self.runner.run(job, self.owner)
         except asyncio.CancelledError:
             logger.info("job %s stopped in this worker (canceled or lease lost)", job.id)
+            self.hub.publish(JobEvent(job.id, "lost", job.progress))
         finally:
             self.active.pop(job.id, None)
-            self.hub.wake_workers()  # capacity (and maybe a key's concurrency slot) is free again
+            if self.hub.queue_may_have_work:
+                # A slot (and maybe a key's concurrency slot) is free for a waiting job.
+                self.hub.wake_workers()
 
     async def _heartbeat_loop(self) -> None:
         interval = self.lease_duration.total_seconds() / 3
