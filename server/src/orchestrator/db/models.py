@@ -73,6 +73,8 @@ class Generation(Base):
         Index("ix_generations_key_created", "api_key_id", "created_at"),
         Index("ix_generations_lease", "status", "lease_expires_at"),
         Index("ix_generations_batch", "batch_id", "batch_index"),
+        # A key's queued/running jobs, counted on every submission (concurrency caps).
+        Index("ix_generations_key_status", "api_key_id", "status"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

@@ -1,0 +1,54 @@
+"""The `orchestrator` command and the health endpoints."""
+
+from __future__ import annotations
+
+import httpx
+from support import cli_env, run_cli
+
+
+def test_cli_keys_lifecycle_and_models(tmp_path, database_url) -> None:
+    env = cli_env(tmp_path / "data", database_url)
+    created = run_cli(
+        [
+            "keys",
+            "create",
+            "--name",
+            "ops",
+            "--mode",
+            "live",
+            "--project",
+            "acme",
+            "--scopes",
+            "read",
+            "--rate-limit",
+            "30",
+            "--max-concurrent",
+            "2",
+            "--monthly-budget",
+            "12.5",
+            "--json",
+        ],
+        env,
+    )
+    assert created["key"].startswith("sk-live-") and created["project"] == "acme"
+    assert created["monthly_budget"] == 12.5 and created["rate_limit_per_minute"] == 30
+    listed = run_cli(["keys", "list", "--json"], env)
+    assert [k["id"] for k in listed] == [created["id"]] and "key" not in listed[0]
+    assert "revoked" in run_cli(["keys", "revoke", created["id"]], env)
+    assert run_cli(["keys", "list", "--json"], env)[0]["revoked_at"] is not None
+    models = run_cli(["models", "--json"], env)
+    assert {m["name"] for m in models} >= {"dall-e-3", "midjourney"}
+    assert "database at head" in run_cli(["migrate"], env)
+
+
+async def test_health_and_request_ids(server) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        assert (await client.get("/healthz")).json() == {"status": "ok"}
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "storage": "ok"}
+        echoed = await client.get("/healthz", headers={"X-Request-ID": "trace-123"})
+        assert echoed.headers["x-request-id"] == "trace-123"
+        unsafe = await client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
+        assert unsafe.headers["x-request-id"].startswith("req_")
+        missing = await client.get("/api/v1/nowhere")
+        assert missing.status_code == 404 and missing.json()["error"]["type"] == "not_found"
