@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+
 import httpx
 from support import cli_env, run_cli
 
@@ -52,3 +56,37 @@ async def test_health_and_request_ids(server) -> None:
         assert unsafe.headers["x-request-id"].startswith("req_")
         missing = await client.get("/api/v1/nowhere")
         assert missing.status_code == 404 and missing.json()["error"]["type"] == "not_found"
+
+
+def test_serve_with_two_worker_processes_shares_one_queue(tmp_path, database_url) -> None:
+    from conftest import free_port
+
+    env = cli_env(tmp_path / "data", database_url, ORCHESTRATOR_OFFLINE_LATENCY_SECONDS="0.2")
+    key = run_cli(["keys", "create", "--name", "multi", "--json"], env)["key"]
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator.cli", "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(url + "/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        headers = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
+            made = [
+                client.post("/api/v1/generate", json={"prompt": f"p{i}", "model": "dall-e-2"})
+                for i in range(6)
+            ]
+            assert [r.status_code for r in made] == [200] * 6
+            history = client.get("/api/v1/generations").json()["data"]
+        assert {g["id"] for g in history} == {r.json()["id"] for r in made}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

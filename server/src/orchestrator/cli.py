@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Sequence
 from decimal import Decimal
@@ -30,8 +31,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings.port = args.port
     upgrade_to_head_sync(settings.db_url)
     _print_start_banner(settings)
+    workers = args.workers or 1
+    if workers > 1:
+        # Each process builds its own app from the environment; they share the database queue.
+        os.environ["ORCHESTRATOR_AUTO_MIGRATE"] = "false"
+        target: Any = "orchestrator.app:create_app"
+    else:
+        target = create_app(settings)
     uvicorn.run(
-        create_app(settings),
+        target,
+        factory=workers > 1,
+        workers=workers,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
@@ -221,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument(
+        "--workers", type=int, metavar="N", help="server processes sharing the job queue (default 1)"
+    )
     serve.set_defaults(func=cmd_serve)
 
     migrate = sub.add_parser("migrate", help="bring the database schema up to date")
