@@ -80,3 +80,22 @@ def test_lost_job_past_its_attempts_fails_with_clear_code(serve_process, tmp_pat
             break
         time.sleep(0.2)
     assert final["status"] == "failed" and final["error"]["code"] == "worker_lost" and final["cost"] == 0
+
+
+async def test_a_late_worker_cleans_up_only_its_own_files(server, api) -> None:
+    import httpx as _httpx
+
+    made = (await api.post("/api/v1/generate", json={"prompt": "kept", "model": "dall-e-2"})).json()
+    services = server.app.state.services
+    runner = services.pool.runner
+    stale = await services.generations._reload(made["id"])
+    stale.attempts = 7  # as if this worker had claimed an earlier attempt and then stalled
+    async with _httpx.AsyncClient() as anonymous:
+        png = (await anonymous.get(made["image_url"])).content
+    image = await runner._store(stale, 0, png)
+    assert services.storage.local_path(image.storage_key).exists()
+    await runner._finish(stale, "ghost-worker", {"status": "failed"}, [image])  # lease long gone
+    assert not services.storage.local_path(image.storage_key).exists()
+    async with _httpx.AsyncClient() as anonymous:
+        assert (await anonymous.get(made["image_url"])).status_code == 200  # the real result survives
+    assert (await api.get(f"/api/v1/generations/{made['id']}")).json()["status"] == "succeeded"

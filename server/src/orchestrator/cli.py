@@ -30,6 +30,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.port:
         settings.port = args.port
     upgrade_to_head_sync(settings.db_url)
+    settings.signing_key()  # created once here, before any worker process reads it
     _print_start_banner(settings)
     workers = args.workers or 1
     if workers > 1:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import time
 from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
@@ -132,8 +134,18 @@ class Settings(BaseSettings):
         if self.secret_key is not None:
             return self.secret_key.get_secret_value().encode()
         path = self.data_dir / "secret.key"
-        if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
-        return path.read_text().strip().encode()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            # Exclusive create: processes starting together must all end up with the same secret.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+        for _ in range(50):  # another process may be between creating and writing it
+            value = path.read_text().strip()
+            if value:
+                return value.encode()
+            time.sleep(0.01)
+        raise RuntimeError(f"{path} is empty; delete it or set ORCHESTRATOR_SECRET_KEY")

@@ -155,13 +155,14 @@ class JobRunner:
             RouteAttempt(c.route, c.provider, self._request(job, c.route, width, height, deadline))
             for c in choices
         ]
-        last_write = [started]  # quick jobs never write progress; long ones at most once a second
+        last_write = started  # quick jobs never write progress; long ones at most once a second
 
         async def on_progress(fraction: float) -> None:
+            nonlocal last_write
             fraction = max(0.0, min(1.0, fraction))
             self.hub.publish(JobEvent(job.id, "running", fraction))
-            if time.monotonic() - last_write[0] >= 1.0:  # keep progress writes off the hot path
-                last_write[0] = time.monotonic()
+            if time.monotonic() - last_write >= 1.0:  # keep progress writes off the hot path
+                last_write = time.monotonic()
                 await self.db.transaction(
                     lambda session: GenerationRepository(session).set_progress(job.id, owner, fraction)
                 )
@@ -230,7 +231,9 @@ class JobRunner:
         loop = asyncio.get_running_loop()
         info = await loop.run_in_executor(self.thumbnails, inspect, data)
         thumbnail = await loop.run_in_executor(self.thumbnails, make_thumbnail, data, self.thumbnail_size)
-        base = f"{job.id[-2:]}/{job.id}/{index}"  # no tenant name: URLs get shared
+        # No tenant name (URLs get shared); the attempt keeps a worker that lost its lease from
+        # ever deleting the files of the worker that took the job over.
+        base = f"{job.id[-2:]}/{job.id}/{job.attempts}-{index}"
         key = f"{base}.{EXTENSIONS[info.content_type]}"
         thumb_key = f"{base}.thumb.webp"
         await asyncio.gather(

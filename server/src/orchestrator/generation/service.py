@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -222,8 +223,10 @@ class GenerationService:
         assert job is not None, "jobs are never deleted"
         return job
 
-    async def events(self, generation_id: str, heartbeat: float = 15.0) -> Any:
-        """Async iterator of (event, job-or-None) until the job is terminal; None means keep-alive."""
+    async def events(
+        self, generation_id: str, heartbeat: float = 15.0
+    ) -> AsyncIterator[tuple[str, Generation | None]]:
+        """(event name, job) pairs until the job is terminal; a ``None`` job means keep-alive."""
         queue = self.hub.subscribe(generation_id)
         try:
             job = await self._load(generation_id)

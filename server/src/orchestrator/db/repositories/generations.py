@@ -322,13 +322,3 @@ class GenerationRepository:
             )
         )
         return int(value or 0)
-
-    async def running_count(self, *, owner: str) -> int:
-        value = await self.session.scalar(
-            select(func.count()).where(Generation.lease_owner == owner, Generation.status == "running")
-        )
-        return int(value or 0)
-
-    async def status_counts(self) -> dict[str, int]:
-        rows = await self.session.execute(select(Generation.status, func.count()).group_by(Generation.status))
-        return {status: int(count) for status, count in rows.all()}
