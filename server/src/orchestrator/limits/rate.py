@@ -47,7 +47,9 @@ class InProcessRateLimiter:
         tat = max(self._tat.get(subject, now), now)
         new_tat = tat + interval
         allow_at = new_tat - burst
-        if allow_at > now:
+        # Compare with a tolerance: (now + interval) - burst can land a rounding error above now,
+        # which would refuse the first request of a fresh bucket.
+        if allow_at - now > 1e-6:
             return RateDecision(False, per_minute, 0, tat - now, allow_at - now)
         if len(self._tat) >= self._max_keys:
             self._evict(now)
