@@ -71,7 +71,7 @@ async def test_monthly_budget_is_enforced_with_402(server) -> None:
 
 def test_a_fresh_bucket_admits_its_first_request_at_any_clock_reading() -> None:
     # Clock readings where (now + 60) - 60 rounds above now used to refuse the very first request.
-    for reading in (1_234_567.891, 98_765.4321, 3.3, 1e9 + 0.1):
+    for reading in (65_483.98140820866, 16_342.204153625416, 3.3):
         limiter = InProcessRateLimiter(clock=lambda reading=reading: reading)
         assert limiter.hit("k", 1).allowed, reading
         assert not limiter.hit("k", 1).allowed
