@@ -36,6 +36,7 @@ from orchestrator.providers.offline import OfflineRenderer
 from orchestrator.providers.registry import build_providers
 from orchestrator.settings import Settings
 from orchestrator.storage.local import LocalStorage
+from orchestrator.storage.permissions import private_dir, private_sqlite_files
 from orchestrator.storage.signing import UrlSigner
 
 logger = logging.getLogger(__name__)
@@ -68,9 +69,10 @@ def _executor(settings: Settings) -> RouteExecutor:
 
 async def build_services(settings: Settings) -> Services:
     """Construct every long-lived object. Nothing is started here."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     if settings.auto_migrate:
         await upgrade_to_head(settings.db_url)
+    private_sqlite_files(settings.db_url)
     db = Database(settings.db_url)
     catalog = load_catalog(settings.catalog_path)
     http = httpx.AsyncClient(

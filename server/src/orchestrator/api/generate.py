@@ -73,7 +73,7 @@ def parse_prefer(header: str | None) -> Preferences:
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorEnvelope} for code in (401, 402, 403, 404, 409, 422, 429, 502, 503, 504)
+    code: {"model": ErrorEnvelope} for code in (400, 401, 402, 403, 404, 409, 413, 422, 429, 502, 503, 504)
 }
 
 

@@ -13,6 +13,7 @@ _FAILURES: dict[str, tuple[int, str]] = {
     "provider_rejected_request": (502, "provider_error"),
     "provider_auth_failed": (502, "provider_error"),
     "model_not_available": (503, "model_not_available"),
+    "storage_error": (503, "storage_error"),  # our disk, not the provider: retryable
     "canceled": (409, "invalid_request_error"),
 }
 

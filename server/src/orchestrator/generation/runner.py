@@ -23,7 +23,7 @@ from orchestrator.generation.events import EventHub, JobEvent
 from orchestrator.generation.routing import RouteAttempt, RouteExecutor
 from orchestrator.providers.base import Provider, ProviderError, ProviderErrorKind, ProviderRequest
 from orchestrator.providers.registry import missing_credential
-from orchestrator.storage.base import Storage
+from orchestrator.storage.base import Storage, StorageError
 from orchestrator.storage.images import EXTENSIONS, InvalidImage, inspect, make_thumbnail
 
 logger = logging.getLogger(__name__)
@@ -118,6 +118,9 @@ class JobRunner:
             await self._finish(job, owner, self._failure(code, exc.message, exc.provider, started))
         except NoRoute as exc:
             await self._finish(job, owner, self._failure("model_not_available", str(exc), None, started))
+        except StorageError as exc:
+            logger.warning("job %s: could not store the result: %s", job.id, exc)
+            await self._finish(job, owner, self._failure("storage_error", str(exc), None, started))
         except (InvalidImage, OSError) as exc:
             logger.warning("job %s: could not store the result: %s", job.id, exc)
             await self._finish(

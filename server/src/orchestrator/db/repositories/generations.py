@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from orchestrator.db.json_values import metadata_value
 from orchestrator.db.models import ApiKey, Generation, Image
 
 TERMINAL = ("succeeded", "failed", "canceled")
@@ -281,8 +282,9 @@ class GenerationRepository:
         if filters.query:
             escaped = filters.query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             stmt = stmt.where(Generation.prompt.ilike(f"%{escaped}%", escape="\\"))
+        dialect = self.session.get_bind().dialect.name
         for key, value in filters.metadata:
-            stmt = stmt.where(Generation.meta[key].as_string() == value)
+            stmt = stmt.where(metadata_value(key, dialect) == value)
         rows = list(
             (await self.session.execute(stmt.order_by(Generation.id.desc()).limit(limit + 1))).scalars()
         )
