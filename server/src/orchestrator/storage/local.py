@@ -21,6 +21,17 @@ def _failure(action: str, exc: OSError) -> StorageError:
     return StorageError(f"could not {action} an image ({reason})")
 
 
+def _make_dirs(path: Path) -> None:
+    # Path.mkdir(parents=True) gives missing parents the default mode, not ours.
+    missing = []
+    while not path.is_dir():
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir(mode=_DIR_MODE)
+
+
 class LocalStorage:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
@@ -35,7 +46,7 @@ class LocalStorage:
         path = self._path(key)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         try:
-            path.parent.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
+            _make_dirs(path.parent)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
@@ -64,7 +75,7 @@ class LocalStorage:
 
     async def check(self) -> None:
         def probe() -> None:
-            self.root.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
+            _make_dirs(self.root)
             probe_path = self.root / f".readyz.{uuid.uuid4().hex}"
             try:
                 fd = os.open(probe_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE)
