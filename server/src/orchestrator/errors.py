@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 logger = logging.getLogger(__name__)
 
@@ -196,6 +197,17 @@ async def _api_error_handler(request: Request, exc: Exception) -> JSONResponse:
     return error_response(request, exc)
 
 
+def _allowed_methods(request: Request) -> str:
+    # Starlette's own `Allow` names only the first route matching the path; a path served by
+    # several routes (GET and POST /keys) allows all of theirs.
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": ""})
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return ", ".join(sorted(methods))
+
+
 async def _http_exception_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404:
@@ -205,7 +217,7 @@ async def _http_exception_handler(request: Request, exc: Exception) -> JSONRespo
             f"method {request.method} not allowed here",
             code="method_not_allowed",
             status_code=405,
-            headers=exc.headers,  # Starlette names the allowed methods in `Allow`
+            headers={"Allow": _allowed_methods(request)},
         )
     else:
         err = APIError(str(exc.detail), code="http_error", status_code=exc.status_code)

@@ -77,6 +77,17 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+# OpenAPI links: what a client (or a stateful test) can do next with the generation it got.
+GENERATION_LINKS = {
+    name: {"operationId": operation, "parameters": {"generation_id": "$response.body#/id"}}
+    for name, operation in (
+        ("GetGeneration", "getGeneration"),
+        ("StreamGenerationEvents", "streamGenerationEvents"),
+        ("CancelGeneration", "cancelGeneration"),
+    )
+}
+
+
 def _check_prompt(prompt: str, services: Services, param: str = "prompt") -> None:
     limit = services.settings.max_prompt_length
     if len(prompt) > limit:
@@ -121,7 +132,12 @@ def _job_response(
     operation_id="generate",
     response_model=GenerationResponse,
     responses={
-        202: {"model": GenerationResponse, "description": "Queued (async or still running)"},
+        200: {"links": GENERATION_LINKS},
+        202: {
+            "model": GenerationResponse,
+            "description": "Queued (async or still running)",
+            "links": GENERATION_LINKS,
+        },
         **ERRORS,
     },
     summary="Generate images",

@@ -39,10 +39,32 @@ Prompt = Annotated[
 
 
 class GenerateRequest(GenerationParams):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "prompt": "A beautiful sunset over mountains",
+                    "model": "dall-e-3",
+                    "style": "photorealistic",
+                    "size": "1024x1024",
+                    "metadata": {"campaign": "summer"},
+                }
+            ]
+        }
+    )
+
     prompt: Prompt
 
 
 class BatchRequest(GenerationParams):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"prompts": ["a red bicycle", "a blue car"], "model": "flux-schnell", "batch_size": 2}
+            ]
+        }
+    )
+
     prompts: list[Prompt] = Field(
         min_length=1, description="One generation per prompt, answered in order; none may be blank."
     )
@@ -174,6 +196,10 @@ class UsageStats(BaseModel):
 
 
 class KeyCreate(StrictBody):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "ci", "mode": "test", "scopes": ["generate", "read"]}]}
+    )
+
     name: SafeText = Field(min_length=1, max_length=128)
     mode: Literal["test", "live"] = Field(default="test", description="A test key can only create test keys.")
     scopes: list[Scope] = Field(default_factory=lambda: list[Scope](["generate", "read"]))
