@@ -219,6 +219,13 @@ async def _http_exception_handler(request: Request, exc: Exception) -> JSONRespo
             status_code=405,
             headers={"Allow": _allowed_methods(request)},
         )
+    elif exc.status_code == 400:  # FastAPI could not parse the body at all (e.g. nested too deep)
+        err = APIError(
+            "the request body could not be parsed; send one JSON document",
+            param="body",
+            code="invalid_body",
+            status_code=400,
+        )
     else:
         err = APIError(str(exc.detail), code="http_error", status_code=exc.status_code)
     return error_response(request, err)

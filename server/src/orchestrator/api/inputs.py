@@ -106,9 +106,10 @@ Metadata = Annotated[
     dict[str, Any],
     AfterValidator(_valid_metadata),
     Field(
-        description=f"Your own tags; filterable in history. JSON object, nested at most "
-        f"{METADATA_MAX_DEPTH} levels, at most {METADATA_MAX_BYTES} bytes as JSON; numbers finite, "
-        "strings without NUL.",
+        description=f"Your own tags; filterable in history. A JSON object with at most the server's "
+        f"`max_metadata_keys` keys (32 by default), nested at most {METADATA_MAX_DEPTH} levels, at most "
+        f"{METADATA_MAX_BYTES} bytes as JSON; numbers finite, text without NUL; keys of at most "
+        f"{METADATA_KEY_MAX_LENGTH} characters (filterable keys: letters, digits, `_`, `.`, `-`).",
     ),
 ]
 

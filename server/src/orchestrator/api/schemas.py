@@ -26,7 +26,13 @@ class GenerationParams(StrictBody):
         default=None, max_length=16, description="`WIDTHxHEIGHT`, one of the model's sizes."
     )
     quality: SafeText | None = Field(default=None, max_length=16, description="One of the model's qualities.")
-    n: int = Field(default=1, ge=1, strict=True, description="Images to generate for the prompt.")
+    n: int = Field(
+        default=1,
+        ge=1,
+        strict=True,
+        description="Images to generate for the prompt: at most the model's `max_images` and the server's "
+        'cap (4 by default). An integer: `"2"` and `true` are refused.',
+    )
     seed: int | None = Field(default=None, ge=0, le=4_294_967_294, strict=True)
     negative_prompt: SafeText | None = Field(default=None, max_length=2000)
     metadata: Metadata = Field(default_factory=dict)
@@ -34,7 +40,14 @@ class GenerationParams(StrictBody):
 
 # A prompt must contain something to draw: blank prompts are refused (422).
 Prompt = Annotated[
-    str, Field(min_length=1, pattern=r"\S", description="What to draw."), AfterValidator(safe_text)
+    str,
+    Field(
+        min_length=1,
+        pattern=r"\S",
+        description="What to draw: not blank, at most the server's `max_prompt_length` (4000 characters "
+        "by default), no NUL.",
+    ),
+    AfterValidator(safe_text),
 ]
 
 
@@ -66,9 +79,17 @@ class BatchRequest(GenerationParams):
     )
 
     prompts: list[Prompt] = Field(
-        min_length=1, description="One generation per prompt, answered in order; none may be blank."
+        min_length=1,
+        description="One generation per prompt, answered in order; none may be blank; at most the "
+        "server's `max_batch_prompts` (50 by default).",
     )
-    batch_size: int = Field(default=4, ge=1, strict=True, description="How many prompts run at once.")
+    batch_size: int = Field(
+        default=4,
+        ge=1,
+        strict=True,
+        description="How many prompts run at once: at most the server's `max_batch_concurrency` "
+        "(10 by default).",
+    )
 
 
 class ImageOut(BaseModel):
