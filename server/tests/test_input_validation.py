@@ -206,3 +206,9 @@ async def test_history_and_filters_tolerate_any_stored_metadata(server, api: htt
     usage = await api.get("/api/v1/usage", params=RANGE | {"group_by": "metadata.team"})
     assert usage.status_code == 200, usage.text
     assert {b["key"] for b in usage.json()["groups"]} == {"b", "(none)"}
+
+
+async def test_odd_prefer_header_values_are_ignored(api: httpx.AsyncClient) -> None:
+    for prefer in (b"wait=\xb2", b"wait=" + b"9" * 400, b"respond-async, wait=-1"):
+        response = await api.post("/api/v1/generate", json=GEN, headers={"Prefer": prefer})
+        assert response.status_code in (200, 202), response.text

@@ -197,15 +197,21 @@ async def _api_error_handler(request: Request, exc: Exception) -> JSONResponse:
     return error_response(request, exc)
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
 def _allowed_methods(request: Request) -> str:
     # Starlette's own `Allow` names only the first route matching the path; a path served by
-    # several routes (GET and POST /keys) allows all of theirs.
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": ""})
-        if match != Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
-    return ", ".join(sorted(methods))
+    # several routes (GET and POST /keys) allows all of theirs. Ask the routes, method by method.
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+    return ", ".join(allowed)
 
 
 async def _http_exception_handler(request: Request, exc: Exception) -> JSONResponse:

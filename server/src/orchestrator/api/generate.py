@@ -67,7 +67,7 @@ def parse_prefer(header: str | None) -> Preferences:
         name = name.strip().lower()
         if name == "respond-async":
             respond_async = True
-        elif name == "wait" and value.strip().isdigit():
+        elif name == "wait" and value.strip().isascii() and value.strip().isdigit():  # not "²"
             wait = float(value.strip())
     return Preferences(respond_async, wait)
 
