@@ -212,6 +212,11 @@ class BaseClient:
                 "no credentials: pass api_key='sk-...' (or bearer_token=...) or set the "
                 "ORCHESTRATOR_API_KEY environment variable"
             )
+        token = api_key or bearer_token or ""
+        if not token.isascii() or not token.isprintable() or token != token.strip():
+            # A pasted placeholder ("sk-test-…") would otherwise fail deep inside httpx.
+            which = "api_key" if api_key else "bearer_token"
+            raise ValueError(f"{which} must be printable ASCII without spaces around it (a placeholder?)")
         self.api_key = api_key or None
         self.bearer_token = bearer_token or None
         self.max_retries = max_retries

@@ -68,6 +68,10 @@ def test_invalid_arguments(cls: Any) -> None:
         cls(retry_backoff=float("nan"))
     with pytest.raises(TypeError, match="http_client"):
         cls(http_client=object())
+    with pytest.raises(ValueError, match="api_key must be printable ASCII"):
+        cls(api_key="sk-test-…")
+    with pytest.raises(ValueError, match="bearer_token"):
+        cls(bearer_token="jwt\n")
 
 
 @pytest.mark.parametrize("cls", CLIENTS)
