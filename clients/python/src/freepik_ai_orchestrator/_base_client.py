@@ -1,8 +1,9 @@
 """Everything the sync and async clients share, none of which does I/O.
 
-Configuration, request building (URL, headers, body, idempotency key, timeout), retry decisions,
-error mapping, response parsing, job-polling arithmetic and download targets live here. The two
-concrete clients only send, sleep and close.
+Configuration, per-call options and budgets, request building (URL, headers, body, idempotency
+key, timeouts cut to the budget), retry decisions and their logging, error mapping, response
+parsing and job-polling arithmetic live here (download targets in ``_files``). The two concrete
+clients only send, sleep and close.
 """
 
 from __future__ import annotations
