@@ -129,6 +129,7 @@ async def test_with_options_and_raw_response(live: Any) -> None:
     raw = await resolve(quick.with_raw_response.generate(prompt="raw", model="dall-e-3"))
     assert raw.status_code == 200
     assert raw.request_id and raw.request_id.startswith("req_")
+    assert int(raw.headers["RateLimit-Remaining"]) >= 0 and raw.retries_taken == 0
     generation = raw.parse()
     assert generation.status == "succeeded" and generation._request_id == raw.request_id
     models = await resolve(live.with_raw_response.list_models(extra_query={"unknown": "ignored"}))
