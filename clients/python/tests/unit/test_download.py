@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from freepik_ai_orchestrator import GenerationResponse
-from tests.support import BASE_URL, MockServer, generation, resolve
+from tests.support import BASE_URL, FakeTime, MockServer, generation, make_client, resolve
 
 
 def _gen(id: str, count: int = 1, content_type: str | None = "image/png") -> GenerationResponse:
@@ -59,10 +59,9 @@ async def test_five_generations_give_five_files(client: Any, server: MockServer,
 
 
 async def test_concurrent_async_downloads_into_one_new_folder(
-    kind: str, client: Any, server: MockServer, tmp_path: Path
+    server: MockServer, fake_time: FakeTime, tmp_path: Path
 ) -> None:
-    if kind == "sync":
-        pytest.skip("concurrency is the async client's")
+    client = make_client("async", server, fake_time)
     server.fallback = _echo
     results = [_gen(f"gen_{i:02d}", count=2) for i in range(5)]
     written = await asyncio.gather(*(client.download(r, tmp_path / "out") for r in results))
