@@ -149,7 +149,15 @@ SEED_METHODS = [
     "get_generation_history",
     "close",
 ]
-EXTRA_METHODS = ["submit", "get_generation", "wait_for", "stream_events", "cancel", "download", "with_options"]
+EXTRA_METHODS = [
+    "submit",
+    "get_generation",
+    "wait_for",
+    "stream_events",
+    "cancel",
+    "download",
+    "with_options",
+]
 
 
 @pytest.mark.parametrize("name", SEED_METHODS + EXTRA_METHODS)
