@@ -302,9 +302,11 @@ class BaseClient:
             if (
                 isinstance(wait_timeout, bool)
                 or not isinstance(wait_timeout, int | float)
-                or wait_timeout < 0
+                or not wait_timeout > 0
             ):
-                raise ValueError(f"wait_timeout must be seconds >= 0 or None, not {wait_timeout!r}")
+                raise ValueError(
+                    f"wait_timeout must be a positive number of seconds or None, not {wait_timeout!r}"
+                )
             budget = float(wait_timeout) if budget is None else min(budget, float(wait_timeout))
         if extra_body is not None and not sends_body:
             raise ValueError(f"extra_body: {method}() sends no request body (use extra_query)")

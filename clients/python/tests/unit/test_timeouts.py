@@ -241,3 +241,9 @@ async def test_download_is_bounded(
     assert len(server.requests) == 2 and fake_time.sleeps == [0.5]
     assert _elapsed(fake_time, start) <= 6.0 + MARGIN
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_budgets_must_be_positive(client: Any) -> None:
+    for bad in ({"timeout": 0}, {"timeout": -1}, {"wait_timeout": 0}, {"wait_timeout": float("nan")}):
+        with pytest.raises(ValueError, match="positive number of seconds"):
+            await resolve(client.generate(prompt="p", model="m", **bad))
