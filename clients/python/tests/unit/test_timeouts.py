@@ -3,6 +3,7 @@ on the fake clock: the mock server "holds" a request by advancing the clock, as 
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from typing import Any
@@ -98,14 +99,19 @@ async def test_generate_returns_when_the_job_fits(
 
 
 async def test_retries_and_backoff_stay_within_the_budget(
-    client: Any, server: MockServer, fake_time: FakeTime
+    client: Any, server: MockServer, fake_time: FakeTime, caplog: pytest.LogCaptureFixture
 ) -> None:
     # 0.5 s backoff fits in 1.2 s; the next (1 s) does not: the 503 is raised at once, not after
     # sleeping past the budget.
     server.fallback = lambda request: httpx.Response(503, json=error_body("internal_error", "unavailable"))
     start = fake_time.monotonic
-    with pytest.raises(InternalServerError):
+    with caplog.at_level(logging.INFO, logger="freepik_ai_orchestrator"), pytest.raises(InternalServerError):
         await resolve(client.list_models(timeout=1.2))
+    assert caplog.messages == [
+        "Retrying GET /api/v1/models in 0.5 s (attempt 2 of 3): 503 Service Unavailable (unavailable)",
+        "Not retrying GET /api/v1/models (503 Service Unavailable (unavailable)): waiting 1.0 s would "
+        "exceed the call's 1.2 s timeout (0.7 s left)",
+    ]
     assert fake_time.sleeps == [0.5]
     assert _elapsed(fake_time, start) <= 1.2
     assert len(server.requests) == 2
