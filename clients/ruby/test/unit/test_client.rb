@@ -249,6 +249,40 @@ class TestClient < Minitest::Test
                  URI.decode_www_form(@transport.requests.last.url.query).to_h)
   end
 
+  # ------------------------------------------------------------------ events
+
+  def sse(status, progress, id: nil)
+    data = JSON.generate(TestSupport.generation("gen_e", "status" => status, "progress" => progress))
+    "#{id ? "id: #{id}\n" : ''}event: #{status}\ndata: #{data}\n\n"
+  end
+
+  def test_stream_events_parses_the_stream_and_ends_at_the_terminal_event
+    @transport.add(200, "retry: 2000\n\n: ping\n\n#{sse('running', 0.5, id: 'e1')}#{sse('succeeded', 1.0, id: 'e2')}",
+                   { "Content-Type" => "text/event-stream" })
+    events = client.stream_events("gen_e").to_a
+    assert_equal [%w[running e1], %w[succeeded e2]], events.map { |event| [event.event, event.id] }
+    assert_in_delta 0.5, events.first.data.progress
+    assert events.last.terminal?
+    assert_equal "text/event-stream", @transport.requests.last.headers["Accept"]
+  end
+
+  def test_stream_events_reconnects_with_the_last_event_id
+    @transport.add(200, sse("running", 0.2, id: "e1"))
+    @transport.add(200, sse("succeeded", 1.0, id: "e2"))
+    events = client.stream_events("gen_e").map(&:event)
+    assert_equal %w[running succeeded], events
+    assert_nil @transport.requests.first.headers["Last-Event-ID"]
+    assert_equal "e1", @transport.requests.last.headers["Last-Event-ID"]
+    assert_equal [0.5], @clock.sleeps
+  end
+
+  def test_stream_events_gives_up_after_max_retries_reconnects
+    3.times { @transport.add(200, sse("running", 0.2)) }
+    error = assert_raises(AI::APIConnectionError) { client(max_retries: 2).stream_events("gen_e") { nil } }
+    assert_equal "gen_e", error.generation_id
+    assert_equal 3, @transport.requests.size
+  end
+
   # ------------------------------------------------------------------ downloads
 
   def png_bytes

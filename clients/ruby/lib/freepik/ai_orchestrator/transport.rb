@@ -19,8 +19,9 @@ module Freepik
     end
 
     # Sends requests with Net::HTTP over one persistent (keep-alive) connection to the
-    # orchestrator; requests to another origin (a signed storage URL) use a connection of their
-    # own. Thread-safe: one request at a time on the shared connection.
+    # orchestrator. Streamed requests (event streams, downloads) and requests to another origin
+    # (a signed storage URL) use a connection of their own, so the client stays usable while a
+    # stream is open. Thread-safe: one request at a time on the shared connection.
     #
     # Any object with #call(request) { |chunk| } -> Response and #close can replace it (see the
     # +transport:+ option of Client), e.g. to test your code without a server.
@@ -41,7 +42,7 @@ module Freepik
       # Sends +request+. Without a block the body is read into Response#body; with a block a
       # successful (2xx) body is yielded in chunks instead.
       def call(request, &block)
-        if same_origin?(request.url)
+        if same_origin?(request.url) && block.nil?
           @lock.synchronize { send_on(persistent, request, &block) }
         else
           http = connection(request.url)
@@ -74,7 +75,9 @@ module Freepik
         http = Net::HTTP.new(uri.host, uri.port)
         http.use_ssl = uri.scheme == "https"
         http.max_retries = 0 # the client decides retries, with its idempotency key
-        http.keep_alive_timeout = 30
+        # Reconnect after 2 s idle (Net::HTTP's default), well before servers drop idle
+        # connections (uvicorn: 5 s), so a reused connection is not found closed mid-request.
+        http.keep_alive_timeout = 2
         http
       end
 
@@ -110,7 +113,14 @@ module Freepik
       def build(request)
         klass = Net::HTTP.const_get(request.method.capitalize)
         net_request = klass.new(request.url.request_uri, request.headers)
-        net_request.body = request.body unless request.body.nil?
+        if !request.body.nil?
+          net_request.body = request.body
+        elsif net_request.request_body_permitted?
+          # A POST without a body (cancel): an explicit empty JSON request, rather than
+          # Net::HTTP's default of an empty form with a warning.
+          net_request.body = ""
+          net_request["Content-Type"] ||= "application/json"
+        end
         net_request
       end
     end
