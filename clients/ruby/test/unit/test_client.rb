@@ -264,6 +264,13 @@ class TestClient < Minitest::Test
     assert_in_delta 0.5, events.first.data.progress
     assert events.last.terminal?
     assert_equal "text/event-stream", @transport.requests.last.headers["Accept"]
+    assert_in_delta 300.0, @transport.requests.last.read_timeout, 1e-9, "a silence limit, not a call deadline"
+  end
+
+  def test_an_error_event_raises_the_mapped_error
+    error = JSON.generate({ "error" => { "type" => "not_found", "code" => "not_found", "message" => "gone" } })
+    @transport.add(200, "event: error\ndata: #{error}\n\n")
+    assert_raises(AI::NotFoundError) { client.stream_events("gen_e") { nil } }
   end
 
   def test_stream_events_reconnects_with_the_last_event_id

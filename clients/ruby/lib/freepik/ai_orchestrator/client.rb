@@ -159,11 +159,14 @@ module Freepik
       # Yields the job's events (queued, running with progress, then a terminal status) as
       # the server sends them, and returns after the terminal event. Without a block, returns
       # an Enumerator. A stream that ends early is reopened (up to +max_retries+ times).
+      # +timeout+ is the longest silence between two events (default 300 s).
       def stream_events(generation_id, timeout: nil, &block)
         return enum_for(:stream_events, generation_id, timeout: timeout) unless block
 
         headers = { "Accept" => "text/event-stream" }
-        read_timeout = timeout || [@timeout || 0, EVENTS_READ_TIMEOUT].max
+        # A stream lasts as long as the job: no deadline for the call, only for the silence
+        # between two events (the server sends keep-alives well within it).
+        silence = timeout || [@timeout || 0, EVENTS_READ_TIMEOUT].max
         reconnects = 0
         loop do
           decoder = SSEDecoder.new
@@ -172,8 +175,8 @@ module Freepik
             finished ||= emit_event(sse, &block)
           end
           begin
-            request(:get, "/generations/#{path_id(generation_id)}/events", headers: headers,
-                                                                           timeout: read_timeout) do |chunk|
+            request(:get, "/generations/#{path_id(generation_id)}/events", headers: headers, timeout: nil,
+                                                                           read_timeout: silence) do |chunk|
               decoder.feed(chunk) { |sse| handle.call(sse) } unless finished
             end
             handle.call(decoder.flush) unless finished
@@ -295,7 +298,7 @@ module Freepik
       # Sends one logical call with retries and returns the successful Response. POSTs carry
       # one Idempotency-Key, the same on every attempt. +timeout+ bounds the whole call.
       def request(method, path, params: nil, body: nil, headers: {}, timeout: nil, idempotency_key: nil,
-                  url: nil, authenticated: true, on_retry: nil, &block)
+                  url: nil, authenticated: true, on_retry: nil, read_timeout: nil, &block)
         uri = url || URI("#{@base_url}#{API_PREFIX}#{path}")
         uri.query = URI.encode_www_form(params) if params && !params.empty?
         payload = body.nil? ? nil : JSON.generate(body)
@@ -309,6 +312,7 @@ module Freepik
           end
 
           attempt = build_request(method, uri, payload, headers, key, remaining, retries, authenticated)
+          attempt.read_timeout = read_timeout if read_timeout
           begin
             response = @transport.call(attempt, &block)
           rescue *NetHttpTransport::TIMEOUT_ERRORS, *NetHttpTransport::CONNECTION_ERRORS => e
