@@ -179,6 +179,15 @@ class TestClient < Minitest::Test
     assert_equal "1", @transport.requests.last.headers["X-Client-Timeout"]
   end
 
+  def test_a_timeout_message_never_carries_the_query
+    @transport.raise_error(Net::ReadTimeout.new)
+    error = assert_raises(AI::APITimeoutError) do
+      client(max_retries: 0).download("http://api.test/api/v1/images/x.png?sig=secret", Dir.tmpdir)
+    end
+    refute_includes error.message, "secret"
+    assert_includes error.message, "/api/v1/images/x.png"
+  end
+
   def test_connection_errors_are_wrapped_with_their_cause
     3.times { @transport.raise_error(Errno::ECONNRESET.new) }
     error = assert_raises(AI::APIConnectionError) { client.list_models }

@@ -308,7 +308,7 @@ module Freepik
         loop do
           remaining = deadline && (deadline - @clock.monotonic)
           if remaining && remaining <= 0
-            raise APITimeoutError, "request timed out: #{method.upcase} #{uri} (#{timeout} s for the call)"
+            raise APITimeoutError, "request timed out: #{where(method, uri)} (#{timeout} s for the call)"
           end
 
           attempt = build_request(method, uri, payload, headers, key, remaining, retries, authenticated)
@@ -368,12 +368,16 @@ module Freepik
       end
 
       def connection_error(error, method, uri)
-        where = "#{method.upcase} #{uri.scheme}://#{uri.host}:#{uri.port}#{uri.path}"
         if NetHttpTransport::TIMEOUT_ERRORS.any? { |klass| error.is_a?(klass) }
-          APITimeoutError.new("request timed out: #{where} (#{error.class})")
+          APITimeoutError.new("request timed out: #{where(method, uri)} (#{error.class})")
         else
-          APIConnectionError.new("connection error: #{where}: #{error.message} (#{error.class})")
+          APIConnectionError.new("connection error: #{where(method, uri)}: #{error.message} (#{error.class})")
         end
+      end
+
+      # The request for an error message, without the query (signed URLs carry a signature).
+      def where(method, uri)
+        "#{method.upcase} #{uri.scheme}://#{uri.host}:#{uri.port}#{uri.path}"
       end
 
       def decode(text)
