@@ -45,6 +45,7 @@ test-ruby: $(STAMP)
 		echo "test-ruby: ruby or ruby-minitest is missing; installing them with apt-get"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ruby ruby-minitest; \
 	fi
+	@ruby -rminitest -e 'puts "test-ruby: ruby #{RUBY_VERSION}, gem #{Gem::VERSION}, minitest #{Minitest::VERSION}"'
 	bash clients/ruby/script/lint
 	ORCHESTRATOR_PYTHON=$(CURDIR)/$(BIN)/python bash clients/ruby/script/test
 
