@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
-.PHONY: serve test lint openapi test-server test-postgres test-clients test-diffusers bench clean
+.PHONY: serve test lint openapi test-server test-postgres test-clients test-diffusers test-ruby bench clean
 
 $(STAMP): requirements.lock server/pyproject.toml clients/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ serve: $(STAMP)
 	$(BIN)/orchestrator serve
 
 ## Run every test: lint and types, the server on SQLite and on PostgreSQL, providers, clients.
-test: lint test-server test-postgres test-clients test-diffusers
+test: lint test-server test-postgres test-clients test-diffusers test-ruby
 
 lint: $(STAMP)
 	$(BIN)/ruff check server clients/python bench
@@ -36,6 +36,18 @@ test-postgres: $(STAMP)
 
 test-clients: $(STAMP)
 	cd clients/python && ../../$(PYTEST) -q
+
+# Ruby client: ruby and ruby-minitest come from apt when missing; then lint (ruby -wc), unit tests,
+# the built gem installed into a temporary GEM_HOME, and integration tests against real servers.
+test-ruby: $(STAMP)
+	@if ! command -v ruby >/dev/null 2>&1 || ! command -v gem >/dev/null 2>&1 \
+		|| ! ruby -e 'require "minitest"' >/dev/null 2>&1; then \
+		echo "test-ruby: ruby or ruby-minitest is missing; installing them with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ruby ruby-minitest; \
+	fi
+	@ruby -rminitest -e 'puts "test-ruby: ruby #{RUBY_VERSION}, gem #{Gem::VERSION}, minitest #{Minitest::VERSION}"'
+	bash clients/ruby/script/lint
+	ORCHESTRATOR_PYTHON=$(CURDIR)/$(BIN)/python bash clients/ruby/script/test
 
 # The local-diffusers extra (torch) is big: CI (CI=true) or WITH_DIFFUSERS=1 installs it and
 # requires its tests to run; a plain local `make test` runs them only if it is already installed.
