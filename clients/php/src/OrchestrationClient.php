@@ -453,8 +453,11 @@ final class OrchestrationClient
     {
         // One key per logical call, made here once, so every retry of the call reuses it.
         $headers['Idempotency-Key'] = $idempotencyKey ?? self::uuid4();
+        if ($body === null) {
+            return $this->send('POST', $this->url($path), $headers, '', $timeout); // Content-Length: 0
+        }
         $headers['Content-Type'] = 'application/json';
-        $json = json_encode($body ?? new \stdClass(), JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_PRESERVE_ZERO_FRACTION);
+        $json = json_encode($body, JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_PRESERVE_ZERO_FRACTION);
         return $this->send('POST', $this->url($path), $headers, $json, $timeout);
     }
 

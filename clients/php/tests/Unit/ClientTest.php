@@ -234,6 +234,8 @@ final class ClientTest extends TestCase
         self::assertSame(GenerationStatus::Canceled, $job->status);
         self::assertSame('http://localhost:8000/api/v1/generations/gen_1/cancel', $this->transport->requests[0]->url);
         self::assertNotNull($this->transport->requests[0]->header('Idempotency-Key'));
+        self::assertSame('', $this->transport->requests[0]->body);
+        self::assertNull($this->transport->requests[0]->header('Content-Type'));
     }
 
     public function testIdsAreEscapedInPaths(): void
