@@ -2,7 +2,7 @@
 
 declare(strict_types=1);
 
-// Beyond the client reference: submit a job, wait for it, download its images.
+// Beyond the client reference: submit a job, follow its events, wait for it, download its images.
 // Usage: php jobs_and_download.php [directory]
 
 // With Composer: require "vendor/autoload.php". From this repository: the bundled autoloader.
@@ -18,6 +18,9 @@ $client = new OrchestrationClient(
 $job = $client->submit(prompt: 'A lighthouse in a storm', model: 'dall-e-3', size: '1792x1024');
 echo "submitted {$job->id}: {$job->status->value}\n";
 
+foreach ($client->streamEvents($job->id) as $event) {
+    echo "  {$event->event}: progress {$event->data->progress}\n";
+}
 $done = $client->waitFor($job->id);
 echo "{$done->status->value}: progress {$done->progress}\n";
 

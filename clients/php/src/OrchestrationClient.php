@@ -12,11 +12,14 @@ use Freepik\AiOrchestrator\Exception\OrchestrationException;
 use Freepik\AiOrchestrator\Http\CurlTransport;
 use Freepik\AiOrchestrator\Http\Request;
 use Freepik\AiOrchestrator\Http\Response;
+use Freepik\AiOrchestrator\Http\StreamedResponse;
+use Freepik\AiOrchestrator\Http\StreamingTransport;
 use Freepik\AiOrchestrator\Http\Transport;
 use Freepik\AiOrchestrator\Http\TransportException;
 use Freepik\AiOrchestrator\Model\BatchError;
 use Freepik\AiOrchestrator\Model\BatchItem;
 use Freepik\AiOrchestrator\Model\BatchResult;
+use Freepik\AiOrchestrator\Model\GenerationEvent;
 use Freepik\AiOrchestrator\Model\GenerationResponse;
 use Freepik\AiOrchestrator\Model\GenerationStatus;
 use Freepik\AiOrchestrator\Model\ImageInfo;
@@ -37,6 +40,8 @@ final class OrchestrationClient
     public const DEFAULT_TIMEOUT = 120.0;
     /** Seconds generate() and generateBatch() wait for jobs the server hands back unfinished (202). */
     public const DEFAULT_WAIT_TIMEOUT = 600.0;
+    /** Seconds an event stream may stay silent (the server sends keep-alives well within it). */
+    public const EVENTS_IDLE_TIMEOUT = 300.0;
     private const API_PREFIX = '/api/v1';
 
     public readonly string $baseUrl;
@@ -223,6 +228,68 @@ final class OrchestrationClient
                 $delay = min($delay, $remaining);
             }
             $this->clock->sleep($delay);
+        }
+    }
+
+    /**
+     * The job's events (queued → running with progress → a terminal status) as the server sends
+     * them (Server-Sent Events); the generator ends after the terminal event. The request is
+     * made when iteration starts. A stream that drops before the job finishes is reopened (with
+     * Last-Event-ID) up to `maxRetries` times, then ApiConnectionException is thrown.
+     *
+     * @param float|null $timeout seconds the stream may stay silent (default 300)
+     * @return \Generator<int, GenerationEvent>
+     */
+    public function streamEvents(string $generationId, ?float $timeout = null): \Generator
+    {
+        $url = $this->url('/generations/' . self::pathId($generationId) . '/events');
+        $lastEventId = null;
+        for ($reconnects = 0; ; $reconnects++) {
+            $headers = ['Accept' => 'text/event-stream', 'Cache-Control' => 'no-cache'];
+            if ($lastEventId !== null) {
+                $headers['Last-Event-ID'] = $lastEventId;
+            }
+            $stream = $this->open($url, $headers, $timeout ?? self::EVENTS_IDLE_TIMEOUT);
+            $decoder = new Internal\SseDecoder();
+            $dropped = null;
+            try {
+                foreach ($stream->chunks() as $chunk) {
+                    foreach ($decoder->feed($chunk) as $sse) {
+                        $lastEventId = $sse['id'] ?? $lastEventId;
+                        $event = $this->eventFrom($sse, $stream);
+                        if ($event !== null) {
+                            yield $event;
+                            if ($event->isTerminal()) {
+                                return;
+                            }
+                        }
+                    }
+                }
+                foreach ($decoder->finish() as $sse) { // an unterminated last event
+                    $event = $this->eventFrom($sse, $stream);
+                    if ($event !== null) {
+                        yield $event;
+                        if ($event->isTerminal()) {
+                            return;
+                        }
+                    }
+                }
+            } catch (TransportException $exception) {
+                $dropped = $exception;
+            } finally {
+                $stream->close();
+            }
+            // The stream ended before the job did (a proxy cut it, or the server restarted):
+            // reconnect; the server starts again with the job's current state.
+            if ($reconnects >= $this->maxRetries) {
+                throw new ApiConnectionException(
+                    "the event stream of {$generationId} ended before the job finished ({$reconnects} reconnects); "
+                    . 'use waitFor() to poll it instead',
+                    generationId: $generationId,
+                    previous: $dropped,
+                );
+            }
+            $this->clock->sleep(RetryPolicy::backoffDelay($reconnects, $this->retryBackoff, ($this->random)()));
         }
     }
 
@@ -491,7 +558,38 @@ final class OrchestrationClient
         bool $authenticated = true,
         bool $followRedirects = false,
     ): Response {
-        $budget = $timeout ?? $this->timeout;
+        $response = $this->attempts($method, $url, $headers, $body, $timeout ?? $this->timeout, $authenticated, $followRedirects, null);
+        assert($response instanceof Response);
+        return $response;
+    }
+
+    /**
+     * Open an event stream (with retries for the opening request); its body is read lazily.
+     *
+     * @param array<string, string> $headers
+     */
+    private function open(string $url, array $headers, float $idleTimeout): StreamedResponse
+    {
+        $response = $this->attempts('GET', $url, $headers, null, null, true, false, $idleTimeout);
+        assert($response instanceof StreamedResponse);
+        return $response;
+    }
+
+    /**
+     * The retry loop shared by plain requests and streams (`$idleTimeout` set).
+     *
+     * @param array<string, string> $headers
+     */
+    private function attempts(
+        string $method,
+        string $url,
+        array $headers,
+        ?string $body,
+        ?float $budget,
+        bool $authenticated,
+        bool $followRedirects,
+        ?float $idleTimeout,
+    ): Response|StreamedResponse {
         $deadline = $budget === null ? null : $this->clock->monotonic() + $budget;
         for ($retries = 0; ; $retries++) {
             $remaining = $deadline === null ? null : $deadline - $this->clock->monotonic();
@@ -505,9 +603,23 @@ final class OrchestrationClient
                 $body,
                 $remaining,
                 $followRedirects,
+                $idleTimeout,
             );
             try {
-                $response = $this->transport->send($request);
+                if ($idleTimeout === null) {
+                    $response = $this->transport->send($request);
+                } else {
+                    if (!$this->transport instanceof StreamingTransport) {
+                        throw new \LogicException(
+                            get_class($this->transport) . ' cannot stream responses (implement Http\\StreamingTransport); use waitFor() instead'
+                        );
+                    }
+                    $stream = $this->transport->open($request);
+                    if ($stream->isSuccess()) {
+                        return $stream;
+                    }
+                    $response = $stream->buffer();
+                }
             } catch (TransportException $exception) {
                 $decision = RetryPolicy::decide($retries, $this->maxRetries, $this->retryBackoff, null, [], $this->clock->now(), ($this->random)());
                 if (!$decision->retry || !self::fits($decision->delay, $deadline, $this->clock)) {
@@ -635,6 +747,35 @@ final class OrchestrationClient
             cursor: $cursor,
             fetch: fn (string $next): Page => $this->historyPage($params, $next, $timeout),
         ));
+    }
+
+    /**
+     * A generation event, or null for events that carry no generation (pings, retry hints).
+     *
+     * @param array{event: string, data: string, id: string|null} $sse
+     */
+    private function eventFrom(array $sse, StreamedResponse $stream): ?GenerationEvent
+    {
+        if ($sse['data'] === '') {
+            return null;
+        }
+        try {
+            $payload = json_decode($sse['data'], true, 512, JSON_THROW_ON_ERROR);
+        } catch (\JsonException) {
+            return null;
+        }
+        if (!is_array($payload)) {
+            return null;
+        }
+        if (isset($payload['error']) && is_array($payload['error']) && !isset($payload['id'])) {
+            throw ErrorMapper::exceptionFor(null, $payload, $stream->headers);
+        }
+        try {
+            $generation = GenerationResponse::fromArray($payload, $stream->header('x-request-id'));
+        } catch (\UnexpectedValueException | \TypeError) {
+            return null;
+        }
+        return new GenerationEvent($sse['event'], $generation, $sse['id']);
     }
 
     /** `$generation` if it succeeded; otherwise the exception the synchronous endpoint would throw. */

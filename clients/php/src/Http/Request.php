@@ -10,6 +10,7 @@ final class Request
     /**
      * @param array<string, string> $headers
      * @param float|null $timeout seconds for the whole exchange; null for no limit
+     * @param float|null $idleTimeout for streams: give up after this many seconds without data
      */
     public function __construct(
         public readonly string $method,
@@ -18,6 +19,7 @@ final class Request
         public readonly ?string $body = null,
         public readonly ?float $timeout = null,
         public readonly bool $followRedirects = false,
+        public readonly ?float $idleTimeout = null,
     ) {
     }
 

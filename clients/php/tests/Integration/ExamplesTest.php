@@ -17,7 +17,7 @@ final class ExamplesTest extends IntegrationTestCase
         'batch.php' => ['Prompt 1: http', 'Prompt 3: http', '3 succeeded, 0 failed, total $0.12'],
         'models_and_usage.php' => ['dall-e-3: ', 'Max resolution: 1792x1024', 'Supported styles: vivid', 'Total generations: ', 'History: '],
         'error_handling.php' => ['Generated image URL: http'],
-        'jobs_and_download.php' => ['submitted gen_', 'succeeded: progress 1', 'saved '],
+        'jobs_and_download.php' => ['submitted gen_', '  succeeded: progress 1', 'succeeded: progress 1', 'saved '],
         'retry_and_cleanup.php' => ['With retry: http', '3 batch images'],
     ];
 

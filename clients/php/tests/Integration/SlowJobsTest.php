@@ -35,6 +35,29 @@ final class SlowJobsTest extends IntegrationTestCase
         self::assertEqualsWithDelta(1.0, $done->progress, 1e-9);
     }
 
+    public function testEventsFollowTheJobToTheEnd(): void
+    {
+        $client = self::client();
+        $job = $client->submit(prompt: 'A lighthouse in a storm', model: 'dall-e-3');
+        $events = [];
+        foreach ($client->streamEvents($job->id) as $event) {
+            $events[] = $event;
+        }
+        self::assertGreaterThanOrEqual(2, count($events));
+        $last = array_pop($events);
+        self::assertSame('succeeded', $last->event);
+        self::assertSame(GenerationStatus::Succeeded, $last->status());
+        self::assertNotNull($last->data->imageUrl);
+        self::assertSame($job->id, $last->data->id);
+        $progress = array_map(static fn ($e) => (float) $e->data->progress, $events);
+        self::assertContains('running', array_map(static fn ($e) => $e->event, $events));
+        $sorted = $progress;
+        sort($sorted);
+        self::assertSame($sorted, $progress, 'progress never goes back');
+        // The client is still usable after a stream (its own connection was released).
+        self::assertSame(GenerationStatus::Succeeded, $client->getGeneration($job->id)->status);
+    }
+
     public function testWaitForGivesUpButTheJobGoesOn(): void
     {
         $client = self::client();

@@ -6,19 +6,26 @@ namespace Freepik\AiOrchestrator\Tests\Support;
 
 use Freepik\AiOrchestrator\Http\Request;
 use Freepik\AiOrchestrator\Http\Response;
-use Freepik\AiOrchestrator\Http\Transport;
+use Freepik\AiOrchestrator\Http\StreamedResponse;
+use Freepik\AiOrchestrator\Http\StreamingTransport;
 use Freepik\AiOrchestrator\Http\TransportException;
 
-/** Answers from a queue (responses, exceptions or callables) and records every request. */
-final class FakeTransport implements Transport
+/**
+ * Answers from a queue (responses, exceptions or callables) and records every request. Streams
+ * hand a queued Response's body over in small pieces, so decoders meet every chunk boundary.
+ */
+final class FakeTransport implements StreamingTransport
 {
+    /** How many streams were closed by the client. */
+    public int $closedStreams = 0;
+
     /** @var list<Request> */
     public array $requests = [];
 
-    /** @var list<Response|TransportException|\Closure(Request): Response> */
+    /** @var list<Response|StreamedResponse|TransportException|\Closure(Request): Response> */
     private array $queue = [];
 
-    public function add(Response|TransportException|\Closure $answer): self
+    public function add(Response|StreamedResponse|TransportException|\Closure $answer): self
     {
         $this->queue[] = $answer;
         return $this;
@@ -35,6 +42,27 @@ final class FakeTransport implements Transport
     }
 
     public function send(Request $request): Response
+    {
+        $answer = $this->next($request);
+        if ($answer instanceof StreamedResponse) {
+            throw new \LogicException('a stream was queued for a plain request');
+        }
+        return $answer;
+    }
+
+    public function open(Request $request): StreamedResponse
+    {
+        $answer = $this->next($request);
+        if ($answer instanceof StreamedResponse) {
+            return $answer;
+        }
+        $pieces = $answer->body === '' ? [] : str_split($answer->body, 7);
+        return new StreamedResponse($answer->status, $answer->headers, $pieces, function (): void {
+            $this->closedStreams++;
+        });
+    }
+
+    private function next(Request $request): Response|StreamedResponse
     {
         $this->requests[] = $request;
         $answer = array_shift($this->queue);
