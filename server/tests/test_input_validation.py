@@ -206,6 +206,10 @@ async def test_history_and_filters_tolerate_any_stored_metadata(server, api: htt
     usage = await api.get("/api/v1/usage", params=RANGE | {"group_by": "metadata.team"})
     assert usage.status_code == 200, usage.text
     assert {b["key"] for b in usage.json()["groups"]} == {"b", "(none)"}
+    # Text that merely looks like an escape (a backslash, then "u0000") is ordinary data.
+    lookalike = (await api.post("/api/v1/generate", json=GEN | {"metadata": {"team": "c\\u0000"}})).json()
+    found = await api.get("/api/v1/generations", params={"metadata.team": "c\\u0000"})
+    assert [g["id"] for g in found.json()["data"]] == [lookalike["id"]]
 
 
 async def test_odd_prefer_header_values_are_ignored(api: httpx.AsyncClient) -> None:

@@ -141,7 +141,7 @@ def present_metadata(stored: Any) -> dict[str, Any]:
     """
     if not isinstance(stored, dict):
         return {}
-    if metadata_problem(stored) is None:
+    if not stored or _metadata_problem(stored, 1, "") is None:  # the common case: no copy
         return stored
     rendered = _render(stored, 1)
     return rendered if isinstance(rendered, dict) else {}

@@ -15,6 +15,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from orchestrator.db.models import Generation
 
+_NUL_ESCAPE = r"(^|[^\\])(\\\\)*\\u0000"
+
 
 def metadata_value(key: str, dialect: str) -> ColumnElement[Any]:
     """``metadata[key]`` as text (NULL when absent or unreadable), for ``dialect``."""
@@ -22,5 +24,7 @@ def metadata_value(key: str, dialect: str) -> ColumnElement[Any]:
     if dialect == "sqlite":
         readable = func.json_valid(Generation.meta) == 1
     else:
-        readable = func.strpos(cast(Generation.meta, Text), "\\u0000") == 0
+        # A \u0000 escape: "\u0000" preceded by an even number of backslashes (an escaped
+        # backslash followed by the text "u0000" is fine).
+        readable = ~cast(Generation.meta, Text).regexp_match(_NUL_ESCAPE)
     return case((readable, value), else_=None)
