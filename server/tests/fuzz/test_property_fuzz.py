@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import cli_env, run_cli
 
-EXAMPLES = int(os.environ.get("ORCHESTRATOR_FUZZ_EXAMPLES", "100"))
+EXAMPLES = int(os.environ.get("ORCHESTRATOR_FUZZ_EXAMPLES", "200"))
 FUZZ = settings(
     max_examples=EXAMPLES,
     derandomize=True,

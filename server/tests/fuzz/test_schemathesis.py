@@ -17,7 +17,7 @@ import jwt
 
 SECRET = "schemathesis-secret-0123456789abcdef"
 SEED = 20261202
-MAX_EXAMPLES = int(os.environ.get("ORCHESTRATOR_SCHEMATHESIS_EXAMPLES", "50"))
+MAX_EXAMPLES = int(os.environ.get("ORCHESTRATOR_SCHEMATHESIS_EXAMPLES", "80"))
 CHECKS = ",".join(
     (
         "not_a_server_error",
