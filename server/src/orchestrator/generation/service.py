@@ -265,8 +265,10 @@ class GenerationService:
             )
         if self.pool is not None:
             self.pool.cancel_local(generation_id)
-        self.hub.publish(JobEvent(generation_id, "canceled", job.progress))
-        return await self.get(principal, generation_id)
+        canceled_job = await self.get(principal, generation_id)
+        # The event carries the final row, as terminal events do, so listeners can count it.
+        self.hub.publish(JobEvent(generation_id, "canceled", canceled_job.progress, canceled_job))
+        return canceled_job
 
     async def batch_members(self, principal: Principal, batch_id: str) -> dict[int, Generation]:
         async with self.db.read() as session:
