@@ -18,7 +18,12 @@ async def scrape(api: httpx.AsyncClient) -> dict[str, Any]:
 
 def succeeded(families: dict[str, Any], model: str) -> float:
     return sample_value(
-        families, "orchestrator_generations_total", model=model, provider="offline", status="succeeded", mode="test"
+        families,
+        "orchestrator_generations_total",
+        model=model,
+        provider="offline",
+        status="succeeded",
+        mode="test",
     )
 
 
@@ -39,13 +44,17 @@ async def test_generation_counters_move_by_exactly_the_generations_made(api: htt
     assert abs(spent - 3 * 0.04) < 1e-9  # dall-e-3, 1024x1024 standard
     requests = "orchestrator_http_requests_total"
     labels = {"method": "POST", "route": "/api/v1/generate"}
-    assert sample_value(after, requests, **labels, status="200") - sample_value(
-        before, requests, **labels, status="200"
-    ) == 3
+    assert (
+        sample_value(after, requests, **labels, status="200")
+        - sample_value(before, requests, **labels, status="200")
+        == 3
+    )
     # A refused request is counted under its route template, never as a new label value per path.
-    assert sample_value(after, requests, **labels, status="404") - sample_value(
-        before, requests, **labels, status="404"
-    ) == 1
+    assert (
+        sample_value(after, requests, **labels, status="404")
+        - sample_value(before, requests, **labels, status="404")
+        == 1
+    )
     latency = "orchestrator_http_request_duration_seconds_count"
     assert sample_value(after, latency, **labels) - sample_value(before, latency, **labels) == 4
     assert sample_value(after, "orchestrator_jobs_queued") == 0
@@ -70,11 +79,17 @@ async def test_canceled_generations_are_counted_once(start_server) -> None:
             families, "orchestrator_generations_total", model="dall-e-3", provider="none", status="canceled"
         )
         + sample_value(
-            families, "orchestrator_generations_total", model="dall-e-3", provider="offline", status="canceled"
+            families,
+            "orchestrator_generations_total",
+            model="dall-e-3",
+            provider="offline",
+            status="canceled",
         )
         == 1
     )
-    assert sample_value(families, "orchestrator_generation_cost_usd_total", model="dall-e-3", mode="test") == 0
+    assert (
+        sample_value(families, "orchestrator_generation_cost_usd_total", model="dall-e-3", mode="test") == 0
+    )
 
 
 async def test_path_ids_never_become_label_values(api: httpx.AsyncClient) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
-
 from support import sample_value
 
 from .test_through_orchestrator import live_server
@@ -17,7 +16,9 @@ async def test_provider_errors_are_counted_by_class_and_calls_timed(start_server
         assert response.status_code == 200, response.text
         text = (await api.get("/metrics")).text
     families = {f.name: f for f in text_string_to_metric_families(text)}
-    assert sample_value(families, "orchestrator_provider_errors_total", provider="openai", kind="retryable") == 1
+    assert (
+        sample_value(families, "orchestrator_provider_errors_total", provider="openai", kind="retryable") == 1
+    )
     # Two calls: the 429 and the success.
     assert (
         sample_value(families, "orchestrator_provider_request_duration_seconds_count", provider="openai") == 2
