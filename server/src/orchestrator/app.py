@@ -23,6 +23,7 @@ from orchestrator.auth.jwt import JWTVerifier
 from orchestrator.auth.service import KeyService
 from orchestrator.catalog.catalog import load_catalog
 from orchestrator.container import Services
+from orchestrator.dashboard import routes as dashboard
 from orchestrator.db.engine import Database
 from orchestrator.db.migrate import upgrade_to_head
 from orchestrator.db.repositories.idempotency import IdempotencyRepository
@@ -200,4 +201,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (generate, generations, models, usage, keys, images):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
+    app.include_router(dashboard.router)
     return app
