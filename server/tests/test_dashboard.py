@@ -16,7 +16,9 @@ import httpx
 import pytest
 
 CHROMIUM = os.environ.get("ORCHESTRATOR_TEST_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(os.environ.get("ORCHESTRATOR_TEST_ARTIFACTS", Path(__file__).parent.parent / "test-artifacts"))
+ARTIFACTS = Path(
+    os.environ.get("ORCHESTRATOR_TEST_ARTIFACTS", Path(__file__).parent.parent / "test-artifacts")
+)
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",
@@ -29,9 +31,13 @@ CHROMIUM_ARGS = [
 ]
 
 
+def chromium_present() -> bool:
+    return Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is not None
+
+
 @pytest.fixture
 async def browser_page() -> AsyncIterator[tuple[Any, list[str]]]:
-    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+    if not chromium_present():
         message = f"Chromium not found at {CHROMIUM} (make test installs Debian's chromium package)"
         if os.environ.get("CI"):
             pytest.fail(message)
@@ -52,7 +58,7 @@ async def browser_page() -> AsyncIterator[tuple[Any, list[str]]]:
 
 
 async def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    os.makedirs(ARTIFACTS, exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / f"dashboard-{name}.png"), full_page=True)
 
 
@@ -91,7 +97,8 @@ async def test_dashboard_gallery_usage_and_keys_in_a_real_browser(start_server, 
     await tiles.nth(2).wait_for()
     assert await tiles.count() == 3
     await page.wait_for_function(
-        "() => [...document.querySelectorAll('#gallery-grid img')].every(i => i.complete && i.naturalWidth > 0)"
+        "() => [...document.querySelectorAll('#gallery-grid img')]"
+        ".every(i => i.complete && i.naturalWidth > 0)"
     )
     await shot(page, "gallery")
 
@@ -106,7 +113,8 @@ async def test_dashboard_gallery_usage_and_keys_in_a_real_browser(start_server, 
     await tiles.first.click()
     await page.wait_for_selector("#detail[open] img.full")
     await page.wait_for_function(
-        "() => { const i = document.querySelector('#detail img.full'); return i.complete && i.naturalWidth > 0 }"
+        "() => { const i = document.querySelector('#detail img.full');"
+        " return i.complete && i.naturalWidth > 0 }"
     )
     facts = await page.inner_text("#detail-facts")
     assert "a fox in the snow" in facts and "offline" in facts and "$0.0400" in facts
@@ -119,7 +127,8 @@ async def test_dashboard_gallery_usage_and_keys_in_a_real_browser(start_server, 
     shown_cost = float(await page.get_attribute("#usage-total-cost", "data-value") or "nan")
     chart_cost = float(await page.get_attribute("#chart-cost-day", "data-total") or "nan")
     chart_count = float(await page.get_attribute("#chart-count-model", "data-total") or "nan")
-    assert shown_cost == pytest.approx(usage["total_cost"]) and chart_cost == pytest.approx(usage["total_cost"])
+    assert shown_cost == pytest.approx(usage["total_cost"])
+    assert chart_cost == pytest.approx(usage["total_cost"])
     assert chart_count == usage["total_generations"] == 3
     await shot(page, "usage")
 
