@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator import __version__
-from orchestrator.api import generate, generations, health, images, keys, models, usage
+from orchestrator.api import generate, generations, health, images, keys, models, openai_compat, usage
 from orchestrator.api import metrics as metrics_api
 from orchestrator.api.middleware import RequestContextMiddleware
 from orchestrator.auth.jwt import JWTVerifier
@@ -193,13 +193,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="One API, one bill and one history for every AI image model.",
         lifespan=lifespan,
     )
-    install_error_handlers(app)
+    install_error_handlers(app, dialects=[(openai_compat.PREFIX + "/", openai_compat.openai_status)])
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     if settings.metrics_enabled:
         app.add_middleware(MetricsMiddleware, metrics=metrics)
         app.include_router(metrics_api.router)
     for module in (generate, generations, models, usage, keys, images):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(openai_compat.router)
     app.include_router(health.router)
     app.include_router(dashboard.router)
     return app
