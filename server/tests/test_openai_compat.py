@@ -76,7 +76,9 @@ async def test_openai_errors_keep_openai_shape_and_status(server, test_key) -> N
     await stranger.close()
     # The REST surface keeps its own statuses: 422 there, 400 here.
     async with server.client(test_key) as api:
-        rest = await api.post("/api/v1/generate", json={"prompt": "x", "model": "dall-e-3", "size": "300x300"})
+        rest = await api.post(
+            "/api/v1/generate", json={"prompt": "x", "model": "dall-e-3", "size": "300x300"}
+        )
     assert rest.status_code == 422
 
 
