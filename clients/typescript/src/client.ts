@@ -839,7 +839,6 @@ export class OrchestrationClient {
   }
 
   private async pause(ms: number, call: Call, what: string): Promise<void> {
-    if (ms <= 0 && !call.signal.aborted) return;
     try {
       await this._sleep(ms, call.signal);
     } catch (err) {
