@@ -43,7 +43,7 @@ test-clients: $(STAMP)
 # generations answer 202 and are followed over SSE).
 TS := clients/typescript
 TS_STAMP := $(TS)/node_modules/.installed
-NODE_TEST := node --test --test-reporter=spec --test-concurrency=1
+NODE_TEST := node --test --test-reporter=spec
 
 $(TS_STAMP): $(TS)/package.json $(TS)/package-lock.json
 	@command -v node >/dev/null && command -v npm >/dev/null || { \

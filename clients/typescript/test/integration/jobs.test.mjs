@@ -52,7 +52,7 @@ describe("async jobs", { skip: NO_SERVER || SLOW }, () => {
 
   test("the timeout bounds the whole call, job waiting included", async () => {
     const c = client();
-    await assert.rejects(c.generate({ prompt: "Too slow", model: "dall-e-3" }, { timeout: 700 }), (err) => {
+    await assert.rejects(c.generate({ prompt: "Too slow", model: "dall-e-3" }, { timeout: 1200 }), (err) => {
       assert.ok(err instanceof sdk.APITimeoutError);
       assert.match(err.generationId ?? "", /^gen_/, "names the job that keeps running");
       return true;
