@@ -615,8 +615,8 @@ export class OrchestrationClient {
     directory: string,
     options: DownloadOptions = {},
   ): Promise<string[]> {
-    const fs = await import("node:fs/promises");
-    const path = await import("node:path");
+    const fs = await nodeModule<FsPromises>("node:fs/promises");
+    const path = await nodeModule<typeof import("node:path")>("node:path");
     const wanted = downloadTargets(target, options.thumbnail ?? false);
     await fs.mkdir(directory, { recursive: true });
     const written: string[] = [];
@@ -1013,6 +1013,12 @@ function extensionFor(contentType: string | null, url: string): string {
 
 type FsPromises = typeof import("node:fs/promises");
 
+/** Node's own modules, loaded on first use; the computed name keeps browser bundlers from
+ * trying to resolve them (only `download` needs a file system). */
+function nodeModule<M>(name: string): Promise<M> {
+  return import(name) as Promise<M>;
+}
+
 /** Write to `<name>.part`, then move it in place: never a truncated file under the final name. */
 async function writeNew(fs: FsPromises, destination: string, bytes: Uint8Array, overwrite: boolean): Promise<void> {
   const exists = async (): Promise<boolean> =>
@@ -1039,7 +1045,7 @@ async function writeNew(fs: FsPromises, destination: string, bytes: Uint8Array, 
             cause: err,
           });
         }
-        await fs.copyFile(partial, destination, (await import("node:fs")).constants.COPYFILE_EXCL);
+        await fs.copyFile(partial, destination, fs.constants.COPYFILE_EXCL); // no hard links here
       }
     }
   } finally {

@@ -360,6 +360,15 @@ describe("package", () => {
     const cjs = require("../../dist/cjs/index.js");
     assert.deepEqual(Object.keys(cjs).sort(), Object.keys(sdk).sort());
     assert.equal(typeof cjs.OrchestrationClient, "function");
+    // download() loads Node's file system lazily; the CommonJS build must find it too.
+    const dir = mkdtempSync(join(tmpdir(), "orchestrator-ts-cjs-"));
+    try {
+      const server = new FakeServer().add(new Response(new Uint8Array([0x89, 0x50]), { headers: { "content-type": "image/png" } }));
+      const client = new cjs.OrchestrationClient({ baseUrl: "http://test.local", apiKey: "k", fetch: server.fetch });
+      assert.deepEqual(await client.download("http://test.local/api/v1/images/x", dir), [join(dir, "x.png")]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("VERSION matches package.json", async () => {
