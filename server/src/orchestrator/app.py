@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +33,7 @@ from orchestrator.generation.worker import WorkerPool
 from orchestrator.limits.rate import InProcessRateLimiter
 from orchestrator.providers.offline import OfflineRenderer
 from orchestrator.providers.registry import build_providers
+from orchestrator.providers.transport import provider_client
 from orchestrator.settings import Settings
 from orchestrator.storage.local import LocalStorage
 from orchestrator.storage.signing import UrlSigner
@@ -73,11 +73,7 @@ async def build_services(settings: Settings) -> Services:
         await upgrade_to_head(settings.db_url)
     db = Database(settings.db_url)
     catalog = load_catalog(settings.catalog_path)
-    http = httpx.AsyncClient(
-        timeout=httpx.Timeout(60.0, connect=10.0),
-        limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
-        follow_redirects=True,
-    )
+    http = provider_client()
     providers = build_providers(settings.providers, http)
     router = Router(catalog, providers, OfflineRenderer(settings.offline_latency_seconds))
     hub = EventHub()
