@@ -109,10 +109,7 @@ async def build_services(settings: Settings) -> Services:
         router=router,
         hub=hub,
         pool=pool,
-        max_images=settings.max_images_per_request,
-        deadline_seconds=settings.job_deadline_seconds,
-        poll_interval=settings.job_poll_interval,
-        default_max_concurrent=settings.default_max_concurrent,
+        settings=settings,
     )
     return Services(
         settings=settings,

@@ -12,6 +12,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from orchestrator.generation.states import TERMINAL
+
 if TYPE_CHECKING:
     from orchestrator.db.models import Generation
 
@@ -26,7 +28,7 @@ class JobEvent:
 
     @property
     def terminal(self) -> bool:
-        return self.status in ("succeeded", "failed", "canceled")
+        return self.status in TERMINAL
 
 
 class EventHub:

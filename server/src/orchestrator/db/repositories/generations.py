@@ -11,8 +11,7 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.db.models import ApiKey, Generation, Image
-
-TERMINAL = ("succeeded", "failed", "canceled")
+from orchestrator.generation.states import ACTIVE, ErrorCode, JobStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +36,7 @@ class GenerationRepository:
     async def key_backlog(self, api_key_id: str) -> int:
         """Queued plus running jobs of one key: what its concurrency cap is measured against."""
         value = await self.session.scalar(
-            select(func.count()).where(
-                Generation.api_key_id == api_key_id, Generation.status.in_(("queued", "running"))
-            )
+            select(func.count()).where(Generation.api_key_id == api_key_id, Generation.status.in_(ACTIVE))
         )
         return int(value or 0)
 
@@ -78,7 +75,7 @@ class GenerationRepository:
         """
         running = (
             select(Generation.api_key_id, func.count().label("n"))
-            .where(Generation.status == "running")
+            .where(Generation.status == JobStatus.RUNNING)
             .group_by(Generation.api_key_id)
             .subquery()
         )
@@ -96,7 +93,7 @@ class GenerationRepository:
             )
             .outerjoin(running, running.c.api_key_id == Generation.api_key_id)
             .outerjoin(ApiKey, ApiKey.id == Generation.api_key_id)
-            .where(Generation.status == "queued")
+            .where(Generation.status == JobStatus.QUEUED)
             .subquery()
         )
         ids = list(
@@ -117,7 +114,7 @@ class GenerationRepository:
                 (
                     await self.session.execute(
                         select(Generation.id)
-                        .where(Generation.id.in_(ids), Generation.status == "queued")
+                        .where(Generation.id.in_(ids), Generation.status == JobStatus.QUEUED)
                         .with_for_update(skip_locked=True)
                     )
                 ).scalars()
@@ -126,9 +123,9 @@ class GenerationRepository:
                 return []
         result = await self.session.execute(
             update(Generation)
-            .where(Generation.id.in_(ids), Generation.status == "queued")
+            .where(Generation.id.in_(ids), Generation.status == JobStatus.QUEUED)
             .values(
-                status="running",
+                status=JobStatus.RUNNING,
                 lease_owner=owner,
                 lease_expires_at=now + lease,
                 deadline_at=now + deadline,
@@ -148,7 +145,11 @@ class GenerationRepository:
             return set()
         result = await self.session.execute(
             update(Generation)
-            .where(Generation.id.in_(ids), Generation.lease_owner == owner, Generation.status == "running")
+            .where(
+                Generation.id.in_(ids),
+                Generation.lease_owner == owner,
+                Generation.status == JobStatus.RUNNING,
+            )
             .values(lease_expires_at=until)
             .returning(Generation.id)
             .execution_options(synchronize_session=False)
@@ -161,7 +162,7 @@ class GenerationRepository:
             .where(
                 Generation.id == generation_id,
                 Generation.lease_owner == owner,
-                Generation.status == "running",
+                Generation.status == JobStatus.RUNNING,
             )
             .values(progress=progress)
             .execution_options(synchronize_session=False)
@@ -180,7 +181,7 @@ class GenerationRepository:
             .where(
                 Generation.id == generation_id,
                 Generation.lease_owner == owner,
-                Generation.status == "running",
+                Generation.status == JobStatus.RUNNING,
             )
             .values(**values, lease_owner=None, lease_expires_at=None)
             .execution_options(synchronize_session=False)
@@ -209,12 +210,12 @@ class GenerationRepository:
     async def cancel(self, generation: Generation, now: datetime) -> bool:
         result = await self.session.execute(
             update(Generation)
-            .where(Generation.id == generation.id, Generation.status.in_(("queued", "running")))
+            .where(Generation.id == generation.id, Generation.status.in_(ACTIVE))
             .values(
-                status="canceled",
+                status=JobStatus.CANCELED,
                 finished_at=now,
                 cost_micros=0,
-                error_code="canceled",
+                error_code=ErrorCode.CANCELED,
                 error_message="canceled by request",
                 lease_owner=None,
                 lease_expires_at=None,
@@ -226,7 +227,7 @@ class GenerationRepository:
     async def recover_expired(self, *, now: datetime, max_attempts: int) -> tuple[list[str], list[str]]:
         """Jobs whose worker vanished (lease expired): requeue them, or fail them after
         ``max_attempts`` takeovers or past their deadline. Returns (requeued, failed) ids."""
-        expired = (Generation.status == "running") & (Generation.lease_expires_at < now)
+        expired = (Generation.status == JobStatus.RUNNING) & (Generation.lease_expires_at < now)
         give_up = or_(Generation.attempts >= max_attempts, Generation.deadline_at < now)
         failed = list(
             (
@@ -234,10 +235,10 @@ class GenerationRepository:
                     update(Generation)
                     .where(expired, give_up)
                     .values(
-                        status="failed",
+                        status=JobStatus.FAILED,
                         finished_at=now,
                         cost_micros=0,
-                        error_code="worker_lost",
+                        error_code=ErrorCode.WORKER_LOST,
                         error_message="the worker running this job stopped and the job could not be "
                         "resumed; it was not charged",
                         lease_owner=None,
@@ -253,7 +254,7 @@ class GenerationRepository:
                 await self.session.execute(
                     update(Generation)
                     .where(expired)
-                    .values(status="queued", lease_owner=None, lease_expires_at=None, progress=0.0)
+                    .values(status=JobStatus.QUEUED, lease_owner=None, lease_expires_at=None, progress=0.0)
                     .returning(Generation.id)
                     .execution_options(synchronize_session=False)
                 )
@@ -299,7 +300,7 @@ class GenerationRepository:
                 .label("rank"),
             )
             .where(
-                Generation.status == "succeeded",
+                Generation.status == JobStatus.SUCCEEDED,
                 Generation.model.in_(models),
                 Generation.processing_time.is_not(None),
             )
@@ -318,7 +319,7 @@ class GenerationRepository:
             select(func.coalesce(func.sum(Generation.cost_micros), 0)).where(
                 Generation.api_key_id == api_key_id,
                 Generation.created_at >= since,
-                Generation.status.in_(("queued", "running", "succeeded")),
+                Generation.status.in_((*ACTIVE, JobStatus.SUCCEEDED)),
             )
         )
         return int(value or 0)
