@@ -30,6 +30,7 @@ from orchestrator.generation.routing import BreakerPolicy, RetryPolicy, RouteExe
 from orchestrator.generation.runner import JobRunner, Router, now_utc
 from orchestrator.generation.service import GenerationService
 from orchestrator.generation.worker import WorkerPool
+from orchestrator.limits.concurrency import InProcessConcurrencyGate
 from orchestrator.limits.rate import InProcessRateLimiter
 from orchestrator.providers.offline import OfflineRenderer
 from orchestrator.providers.registry import build_providers
@@ -77,6 +78,7 @@ async def build_services(settings: Settings) -> Services:
     providers = build_providers(settings.providers, http)
     router = Router(catalog, providers, OfflineRenderer(settings.offline_latency_seconds))
     hub = EventHub()
+    gate = InProcessConcurrencyGate()
     storage = LocalStorage(settings.data_dir / "images")
     runner = JobRunner(
         db=db,
@@ -87,6 +89,7 @@ async def build_services(settings: Settings) -> Services:
         thumbnails=ThreadPoolExecutor(settings.thumbnail_workers, thread_name_prefix="thumbnails"),
         thumbnail_size=settings.thumbnail_size,
         deadline_seconds=settings.job_deadline_seconds,
+        gate=gate,
     )
     pool = (
         WorkerPool(
@@ -110,6 +113,7 @@ async def build_services(settings: Settings) -> Services:
         hub=hub,
         pool=pool,
         settings=settings,
+        gate=gate,
     )
     return Services(
         settings=settings,

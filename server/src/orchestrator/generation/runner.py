@@ -22,6 +22,7 @@ from orchestrator.db.repositories.generations import GenerationRepository
 from orchestrator.generation.events import EventHub, JobEvent
 from orchestrator.generation.routing import RouteAttempt, RouteExecutor
 from orchestrator.generation.states import ErrorCode, JobStatus
+from orchestrator.limits.concurrency import ConcurrencyGate, principal_slot
 from orchestrator.providers.base import Provider, ProviderError, ProviderErrorKind, ProviderRequest
 from orchestrator.providers.registry import missing_credential
 from orchestrator.storage.base import Storage
@@ -97,7 +98,9 @@ class JobRunner:
         thumbnails: Executor,
         thumbnail_size: int,
         deadline_seconds: float,
+        gate: ConcurrencyGate,
     ) -> None:
+        self.gate = gate
         self.db = db
         self.router = router
         self.executor = executor
@@ -272,6 +275,7 @@ class JobRunner:
             lambda session: GenerationRepository(session).finish(job.id, owner, values, images or [])
         )
         if recorded:
+            await self.gate.release(principal_slot(job.project, job.subject or job.api_key_id or ""))
             for name, value in values.items():
                 setattr(job, name, value)
             set_committed_value(job, "images", images or [])  # a detached copy: no lazy load

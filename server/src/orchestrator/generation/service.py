@@ -30,6 +30,7 @@ from orchestrator.generation.states import ACTIVE, TERMINAL, UNSUCCESSFUL, Error
 from orchestrator.generation.validation import resolve
 from orchestrator.generation.worker import WorkerPool
 from orchestrator.ids import new_id
+from orchestrator.limits.concurrency import ConcurrencyGate, principal_slot
 from orchestrator.settings import Settings
 
 
@@ -155,7 +156,9 @@ class GenerationService:
         hub: EventHub,
         pool: WorkerPool | None,
         settings: Settings,
+        gate: ConcurrencyGate,
     ) -> None:
+        self.gate = gate
         self.db = db
         self.catalog = catalog
         self.router = router
@@ -340,6 +343,7 @@ class GenerationService:
             id=new_id("gen"),
             project=principal.project,
             api_key_id=principal.key_id,
+            subject=principal.subject,
             livemode=principal.livemode,
             status=JobStatus.QUEUED,
             prompt=params.prompt,
@@ -402,7 +406,6 @@ class GenerationService:
                         f"${from_micros(spent)} spent or reserved this month, this request costs ${price}",
                         extra={"budget": float(principal.monthly_budget), "spent": from_micros(spent)},
                     )
-            direct = await self._can_start_now(repo, principal)
             if direct:
                 assert self.pool is not None
                 self.pool.lease(job)
@@ -411,9 +414,21 @@ class GenerationService:
                 await IdempotencyRepository(session).attach_generation(principal.project, claim[0], job.id)
             return None, direct
 
-        async with lock:
-            replay, direct = await self.db.transaction(insert)
+        # Counted before the write, so parallel submissions see each other; given back below if
+        # the job is not written after all.
+        slot = principal_slot(principal.project, principal.subject)
+        admitted = await self.gate.admit(slot, principal.max_concurrent or self.default_max_concurrent)
+        # A job skips the queue when a local worker slot is free and its principal has nothing
+        # waiting and room under its cap (so queued jobs keep their order).
+        direct = admitted and self.pool is not None and self.pool.has_capacity
+        try:
+            async with lock:
+                replay, _ = await self.db.transaction(insert)
+        except BaseException:
+            await self.gate.release(slot)
+            raise
         if replay is not None:
+            await self.gate.release(slot)
             return replay, job
         if direct:
             assert self.pool is not None
@@ -421,14 +436,6 @@ class GenerationService:
         else:
             self.hub.wake_workers()
         return None, job
-
-    async def _can_start_now(self, repo: GenerationRepository, principal: Principal) -> bool:
-        """Whether a new job may skip the queue: a local worker slot is free, and the key has
-        nothing waiting and room under its concurrency cap (so queued jobs keep their order)."""
-        if self.pool is None or not self.pool.has_capacity or principal.key_id is None:
-            return False
-        cap = principal.max_concurrent or self.default_max_concurrent
-        return await repo.key_backlog(principal.key_id) < cap
 
     async def get(self, principal: Principal, generation_id: str) -> Generation:
         async with self.db.read() as session:
@@ -522,6 +529,7 @@ class GenerationService:
                 code=ErrorCode.GENERATION_FINISHED,
                 status_code=409,
             )
+        await self.gate.release(principal_slot(job.project, job.subject or job.api_key_id or ""))
         if self.pool is not None:
             self.pool.cancel_local(generation_id)
         self.hub.publish(JobEvent(generation_id, JobStatus.CANCELED, job.progress))

@@ -111,12 +111,16 @@ class WorkerPool:
         return True
 
     async def recover(self) -> None:
-        """Requeue or fail jobs whose lease expired (their worker crashed or was killed)."""
+        """Requeue or fail jobs whose lease expired (their worker crashed or was killed), then
+        recount every principal's active jobs (this also sees jobs other processes ended)."""
         requeued, failed = await self.db.transaction(
             lambda session: GenerationRepository(session).recover_expired(
                 now=now_utc(), max_attempts=self.max_attempts
             )
         )
+        async with self.db.read() as session:
+            counts = await GenerationRepository(session).active_counts()
+        await self.runner.gate.reset(counts)
         for generation_id in failed:
             self.hub.publish(JobEvent(generation_id, JobStatus.FAILED, 0.0))
         if requeued or failed:

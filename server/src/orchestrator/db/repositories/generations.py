@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import Table, func, or_, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.db.models import ApiKey, Generation, Image
 from orchestrator.generation.states import ACTIVE, ErrorCode, JobStatus
+from orchestrator.limits.concurrency import principal_slot
+
+_GENERATIONS: Table = Generation.__table__  # type: ignore[assignment]
+_IMAGES: Table = Image.__table__  # type: ignore[assignment]
+
+
+@functools.cache
+def _columns() -> tuple[tuple[str, str], ...]:
+    """(attribute, column) pairs: the ``meta`` attribute is the ``metadata`` column."""
+    return tuple((attr.key, attr.columns[0].key) for attr in sa_inspect(Generation).column_attrs)
+
+
+def _row(generation: Generation) -> dict[str, Any]:
+    return {column: getattr(generation, attr) for attr, column in _columns()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,15 +46,18 @@ class GenerationRepository:
         self.session = session
 
     async def add(self, generation: Generation) -> None:
-        self.session.add(generation)
-        await self.session.flush()
+        """Insert a new job row (Core SQL: the object stays a plain, session-free value)."""
+        await self.session.execute(_GENERATIONS.insert(), _row(generation))
 
-    async def key_backlog(self, api_key_id: str) -> int:
-        """Queued plus running jobs of one key: what its concurrency cap is measured against."""
-        value = await self.session.scalar(
-            select(func.count()).where(Generation.api_key_id == api_key_id, Generation.status.in_(ACTIVE))
+    async def active_counts(self) -> dict[str, int]:
+        """Queued plus running jobs per principal slot (see ``limits.concurrency``)."""
+        owner = func.coalesce(Generation.subject, Generation.api_key_id)
+        rows = await self.session.execute(
+            select(Generation.project, owner, func.count())
+            .where(Generation.status.in_(ACTIVE), owner.is_not(None))
+            .group_by(Generation.project, owner)
         )
-        return int(value or 0)
+        return {principal_slot(project, subject): int(n) for project, subject, n in rows.all()}
 
     async def get(self, generation_id: str, *, project: str | None = None) -> Generation | None:
         """One generation; with ``project`` set, only if it belongs to that project."""
@@ -73,14 +92,16 @@ class GenerationRepository:
 
         Oldest first, never past a key's concurrency cap: jobs over the cap stay queued (they wait).
         """
+        # Capped per principal: an API key, or a bearer-token subject within its project.
+        principal = func.coalesce(Generation.subject, Generation.api_key_id)
         running = (
-            select(Generation.api_key_id, func.count().label("n"))
+            select(Generation.project, principal.label("principal"), func.count().label("n"))
             .where(Generation.status == JobStatus.RUNNING)
-            .group_by(Generation.api_key_id)
+            .group_by(Generation.project, principal)
             .subquery()
         )
         rank = func.row_number().over(
-            partition_by=Generation.api_key_id, order_by=(Generation.created_at, Generation.id)
+            partition_by=(Generation.project, principal), order_by=(Generation.created_at, Generation.id)
         )
         cap = func.coalesce(ApiKey.max_concurrent, default_max_concurrent)
         candidates = (
@@ -91,7 +112,9 @@ class GenerationRepository:
                 func.coalesce(running.c.n, 0).label("running"),
                 cap.label("cap"),
             )
-            .outerjoin(running, running.c.api_key_id == Generation.api_key_id)
+            .outerjoin(
+                running, (running.c.project == Generation.project) & (running.c.principal == principal)
+            )
             .outerjoin(ApiKey, ApiKey.id == Generation.api_key_id)
             .where(Generation.status == JobStatus.QUEUED)
             .subquery()
@@ -176,21 +199,21 @@ class GenerationRepository:
         A job canceled or taken over meanwhile is left alone (returns False), so a late worker can
         never overwrite another outcome or charge a second time.
         """
+        table = _GENERATIONS
         result = await self.session.execute(
-            update(Generation)
+            table.update()
             .where(
-                Generation.id == generation_id,
-                Generation.lease_owner == owner,
-                Generation.status == JobStatus.RUNNING,
+                table.c.id == generation_id,
+                table.c.lease_owner == owner,
+                table.c.status == JobStatus.RUNNING,
             )
             .values(**values, lease_owner=None, lease_expires_at=None)
-            .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             return False
         if images:
             await self.session.execute(
-                insert(Image),
+                _IMAGES.insert(),
                 [
                     {
                         "generation_id": generation_id,
