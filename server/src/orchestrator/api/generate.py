@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from orchestrator.api.deps import GenerateScope, ServicesDep
 from orchestrator.api.presenters import base_url, generation_out
@@ -66,7 +66,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _job_response(outcome: GenerationOutcome, services: Services, request: Request) -> JSONResponse:
+def _job_response(outcome: GenerationOutcome, services: Services, request: Request) -> Response:
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
     if outcome.stored is not None:
         status, stored = outcome.stored
@@ -81,8 +81,9 @@ def _job_response(outcome: GenerationOutcome, services: Services, request: Reque
     status = outcome.status_code
     if status == 202:
         headers["Location"] = f"/api/v1/generations/{job.id}"
-    body = generation_out(job, services, base_url(request, services)).model_dump(mode="json")
-    return JSONResponse(body, status_code=status, headers=headers)
+    # Serialised once, straight to bytes (no dict round trip, no second JSON encoder).
+    body = generation_out(job, services, base_url(request, services)).model_dump_json()
+    return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 
 @router.post(
@@ -102,7 +103,7 @@ async def generate(
     services: ServicesDep,
     idempotency_key: IdempotencyKey = None,
     prefer: Prefer = None,
-) -> JSONResponse:
+) -> Response:
     """Submit one generation and wait for it (200), or with `Prefer: respond-async` get the job (202).
 
     A job still running when the server's wait runs out is answered with 202 and its `Location`.

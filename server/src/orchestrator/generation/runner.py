@@ -23,10 +23,22 @@ from orchestrator.generation.events import EventHub, JobEvent
 from orchestrator.generation.routing import RouteAttempt, RouteExecutor
 from orchestrator.generation.states import ErrorCode, JobStatus
 from orchestrator.limits.concurrency import ConcurrencyGate, principal_slot
-from orchestrator.providers.base import Provider, ProviderError, ProviderErrorKind, ProviderRequest
+from orchestrator.providers.base import (
+    Provider,
+    ProviderError,
+    ProviderErrorKind,
+    ProviderImage,
+    ProviderRequest,
+)
 from orchestrator.providers.registry import missing_credential
 from orchestrator.storage.base import Storage
-from orchestrator.storage.images import EXTENSIONS, InvalidImage, inspect, make_thumbnail
+from orchestrator.storage.images import (
+    EXTENSIONS,
+    ImageInfo,
+    InvalidImage,
+    inspect_and_thumbnail,
+    make_thumbnail,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -181,9 +193,7 @@ class JobRunner:
                 f"asked for {job.n} images, got {len(result.images)}",
                 provider=outcome.route.provider,
             )
-        images = [
-            await self._store(job, index, image.data) for index, image in enumerate(result.images[: job.n])
-        ]
+        images = [await self._store(job, index, image) for index, image in enumerate(result.images[: job.n])]
         price = route_price(model, outcome.route, job.size, job.quality, job.n)
         values: dict[str, Any] = {
             "status": JobStatus.SUCCEEDED,
@@ -233,10 +243,18 @@ class JobRunner:
             catalog_model=job.model,
         )
 
-    async def _store(self, job: Generation, index: int, data: bytes) -> Image:
+    async def _store(self, job: Generation, index: int, image: ProviderImage) -> Image:
+        """Store the provider's bytes as they are (no re-encode) and a WebP thumbnail."""
         loop = asyncio.get_running_loop()
-        info = await loop.run_in_executor(self.thumbnails, inspect, data)
-        thumbnail = await loop.run_in_executor(self.thumbnails, make_thumbnail, data, self.thumbnail_size)
+        data = image.data
+        if image.width and image.height and image.content_type in EXTENSIONS:
+            # The adapter already read the header; Pillow opens the image once, for the thumbnail.
+            info = ImageInfo(image.width, image.height, image.content_type)
+            thumbnail = await loop.run_in_executor(self.thumbnails, make_thumbnail, data, self.thumbnail_size)
+        else:
+            info, thumbnail = await loop.run_in_executor(
+                self.thumbnails, inspect_and_thumbnail, data, self.thumbnail_size
+            )
         # No tenant name (URLs get shared); the attempt keeps a worker that lost its lease from
         # ever deleting the files of the worker that took the job over.
         base = f"{job.id[-2:]}/{job.id}/{job.attempts}-{index}"
