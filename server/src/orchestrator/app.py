@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,10 +32,12 @@ from orchestrator.generation.routing import BreakerPolicy, RetryPolicy, RouteExe
 from orchestrator.generation.runner import JobRunner, Router, now_utc
 from orchestrator.generation.service import GenerationService
 from orchestrator.generation.worker import WorkerPool
+from orchestrator.limits.concurrency import InProcessConcurrencyGate
 from orchestrator.limits.rate import InProcessRateLimiter
 from orchestrator.observability.metrics import Metrics, MetricsMiddleware
 from orchestrator.providers.offline import OfflineRenderer
 from orchestrator.providers.registry import build_providers
+from orchestrator.providers.transport import provider_client
 from orchestrator.settings import Settings
 from orchestrator.storage.local import LocalStorage
 from orchestrator.storage.signing import UrlSigner
@@ -78,14 +79,11 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
         await upgrade_to_head(settings.db_url)
     db = Database(settings.db_url)
     catalog = load_catalog(settings.catalog_path)
-    http = httpx.AsyncClient(
-        timeout=httpx.Timeout(60.0, connect=10.0),
-        limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
-        follow_redirects=True,
-    )
+    http = provider_client()
     providers = build_providers(settings.providers, http)
     router = Router(catalog, providers, OfflineRenderer(settings.offline_latency_seconds))
     hub = EventHub()
+    gate = InProcessConcurrencyGate()
     hub.add_listener(metrics.on_job_event)
     executor = _executor(settings, metrics)
     storage = LocalStorage(settings.data_dir / "images")
@@ -98,6 +96,7 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
         thumbnails=ThreadPoolExecutor(settings.thumbnail_workers, thread_name_prefix="thumbnails"),
         thumbnail_size=settings.thumbnail_size,
         deadline_seconds=settings.job_deadline_seconds,
+        gate=gate,
     )
     pool = (
         WorkerPool(
@@ -124,10 +123,8 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
         router=router,
         hub=hub,
         pool=pool,
-        max_images=settings.max_images_per_request,
-        deadline_seconds=settings.job_deadline_seconds,
-        poll_interval=settings.job_poll_interval,
-        default_max_concurrent=settings.default_max_concurrent,
+        settings=settings,
+        gate=gate,
     )
     return Services(
         settings=settings,

@@ -22,6 +22,7 @@ from orchestrator.api.schemas import ErrorEnvelope, StrictBody
 from orchestrator.catalog.catalog import ModelSpec
 from orchestrator.errors import APIError, ModelNotAvailable
 from orchestrator.generation.service import Preferences, SubmitParams
+from orchestrator.generation.states import ErrorCode, JobStatus
 
 PREFIX = "/v1"
 router = APIRouter(prefix=PREFIX, tags=["openai-compatible"])
@@ -136,11 +137,11 @@ async def create_image(
     headers["X-Generation-ID"] = job.id
     if outcome.error is not None:
         raise _with_headers(outcome.error, headers)
-    if job.status != "succeeded":
+    if job.status != JobStatus.SUCCEEDED:
         raise APIError(
             f"generation {job.id} is still {job.status} after the server's wait; "
             f"follow it at /api/v1/generations/{job.id}",
-            code="generation_pending",
+            code=ErrorCode.GENERATION_PENDING,
             status_code=504,
             type="timeout",
             headers=headers,
