@@ -216,3 +216,14 @@ async def test_odd_prefer_header_values_are_ignored(api: httpx.AsyncClient) -> N
     for prefer in (b"wait=\xb2", b"wait=" + b"9" * 400, b"respond-async, wait=-1"):
         response = await api.post("/api/v1/generate", json=GEN, headers={"Prefer": prefer})
         assert response.status_code in (200, 202), response.text
+
+
+async def test_nul_is_refused_through_the_openai_compatible_door_too(api: httpx.AsyncClient) -> None:
+    for body in (
+        {"prompt": "a\x00b"},
+        {"prompt": "a cat", "user": "u\x00"},
+        {"prompt": "a cat", "model": "\x00"},
+    ):
+        response = await api.post("/v1/images/generations", json=body)
+        assert response.status_code == 400, response.text  # OpenAI's status for invalid requests
+    await _nothing_stored_or_charged(api)
