@@ -99,6 +99,18 @@ batch_bodies = st.builds(
         **generation_fields,
     ),
 )
+openai_bodies = st.one_of(
+    _optional(
+        prompt=maybe(st.just("a quiet harbour"), hostile_text, numbers),
+        model=maybe(st.sampled_from(MODELS), hostile_text),
+        n=maybe(st.integers(min_value=-1, max_value=5), hostile_text, st.booleans()),
+        size=maybe(st.none(), st.sampled_from(["auto", "1024x1024"]), hostile_text),
+        quality=maybe(st.none(), st.sampled_from(["auto", "standard", "hd"]), hostile_text),
+        response_format=maybe(st.sampled_from(["url", "b64_json"]), hostile_text),
+        user=maybe(st.none(), hostile_text),
+    ),
+    json_values,
+)
 key_bodies = _optional(
     name=maybe(st.just("ci"), hostile_text),
     mode=maybe(st.sampled_from(["test", "live"]), hostile_text),
@@ -198,12 +210,13 @@ def _fuzz_generations(client: httpx.Client) -> None:
     assert created, "the fuzzer never produced a valid generation: widen the strategies"
 
 
-def _fuzz_batches_and_keys(client: httpx.Client) -> None:
+def _fuzz_batches_openai_and_keys(client: httpx.Client) -> None:
     @FUZZ
-    @given(batch=batch_bodies, key=key_bodies)
-    def run(batch: Any, key: Any) -> None:
+    @given(batch=batch_bodies, openai=openai_bodies, key=key_bodies)
+    def run(batch: Any, openai: Any, key: Any) -> None:
         headers = {"content-type": "application/json"}
         _check(client.post("/api/v1/generate/batch", content=_encode(batch), headers=headers))
+        _check(client.post("/v1/images/generations", content=_encode(openai), headers=headers))
         created = client.post("/api/v1/keys", content=_encode(key), headers=headers)
         _check(created)
         if created.status_code == 201:
@@ -229,5 +242,5 @@ def _fuzz_query_parameters(client: httpx.Client) -> None:
 
 def test_fuzzed_requests_never_fail_or_poison_the_project(client: httpx.Client) -> None:
     _fuzz_generations(client)
-    _fuzz_batches_and_keys(client)
+    _fuzz_batches_openai_and_keys(client)
     _fuzz_query_parameters(client)
