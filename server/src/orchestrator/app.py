@@ -13,10 +13,11 @@ from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator import __version__
-from orchestrator.api import generate, generations, health, images, keys, models, usage
+from orchestrator.api import generate, generations, health, images, keys, models, usage, webhooks
 from orchestrator.api.middleware import RequestContextMiddleware
 from orchestrator.auth.jwt import JWTVerifier
 from orchestrator.auth.service import KeyService
@@ -26,17 +27,23 @@ from orchestrator.db.engine import Database
 from orchestrator.db.migrate import upgrade_to_head
 from orchestrator.db.repositories.idempotency import IdempotencyRepository
 from orchestrator.errors import install_error_handlers
+from orchestrator.generation.bus import RedisEventBus
 from orchestrator.generation.events import EventHub
 from orchestrator.generation.routing import BreakerPolicy, RetryPolicy, RouteExecutor
 from orchestrator.generation.runner import JobRunner, Router, now_utc
 from orchestrator.generation.service import GenerationService
 from orchestrator.generation.worker import WorkerPool
-from orchestrator.limits.rate import InProcessRateLimiter
+from orchestrator.limits.rate import InProcessRateLimiter, RateLimiter
+from orchestrator.limits.redis_rate import RedisRateLimiter
 from orchestrator.providers.offline import OfflineRenderer
 from orchestrator.providers.registry import build_providers
 from orchestrator.settings import Settings
+from orchestrator.storage.base import Storage
 from orchestrator.storage.local import LocalStorage
+from orchestrator.storage.s3 import S3Storage
 from orchestrator.storage.signing import UrlSigner
+from orchestrator.webhooks.dispatcher import WebhookDispatcher
+from orchestrator.webhooks.service import WebhookService
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +73,35 @@ def _executor(settings: Settings) -> RouteExecutor:
     )
 
 
+def _redis(settings: Settings) -> Redis | None:
+    if not settings.redis_url:
+        return None
+    # Short timeouts: a dead Redis must cost a request milliseconds (then the fallback), not seconds.
+    return Redis.from_url(
+        settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5, health_check_interval=30
+    )
+
+
+def _storage(settings: Settings) -> Storage:
+    if settings.storage_backend == "s3":
+        assert settings.s3_bucket is not None  # checked by Settings
+        return S3Storage(
+            bucket=settings.s3_bucket,
+            prefix=settings.s3_prefix,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+        )
+    return LocalStorage(settings.data_dir / "images")
+
+
+def _rate_limiter(settings: Settings, redis: Redis | None) -> RateLimiter:
+    if redis is None:
+        return InProcessRateLimiter()
+    return RedisRateLimiter(
+        redis, prefix=settings.redis_key_prefix, fallback_processes=settings.rate_limit_fallback_processes
+    )
+
+
 async def build_services(settings: Settings) -> Services:
     """Construct every long-lived object. Nothing is started here."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -81,7 +117,8 @@ async def build_services(settings: Settings) -> Services:
     providers = build_providers(settings.providers, http)
     router = Router(catalog, providers, OfflineRenderer(settings.offline_latency_seconds))
     hub = EventHub()
-    storage = LocalStorage(settings.data_dir / "images")
+    redis = _redis(settings)
+    storage = _storage(settings)
     runner = JobRunner(
         db=db,
         router=router,
@@ -118,6 +155,20 @@ async def build_services(settings: Settings) -> Services:
         poll_interval=settings.job_poll_interval,
         default_max_concurrent=settings.default_max_concurrent,
     )
+    dispatcher = (
+        WebhookDispatcher(
+            db=db,
+            max_attempts=settings.webhook_max_attempts,
+            retry_base=settings.webhook_retry_base_seconds,
+            timeout=settings.webhook_timeout_seconds,
+            poll_interval=max(settings.job_poll_interval, 0.5),
+            allow_private=settings.webhook_allow_private_targets,
+        )
+        if settings.run_workers
+        else None
+    )
+    if dispatcher is not None:
+        hub.on_terminal(lambda _event: dispatcher.wake())
     return Services(
         settings=settings,
         db=db,
@@ -129,8 +180,14 @@ async def build_services(settings: Settings) -> Services:
         pool=pool,
         storage=storage,
         signer=UrlSigner(settings.signing_key(), settings.image_url_ttl_seconds),
-        rate_limiter=InProcessRateLimiter(),
+        rate_limiter=_rate_limiter(settings, redis),
         http=http,
+        webhooks=WebhookService(db, allow_private=settings.webhook_allow_private_targets),
+        webhook_dispatcher=dispatcher,
+        redis=redis,
+        bus=None
+        if redis is None
+        else RedisEventBus(redis, hub, channel=f"{settings.redis_key_prefix}events"),
     )
 
 
@@ -157,8 +214,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await build_services(settings)
         app.state.services = services
+        if isinstance(services.storage, S3Storage):
+            await services.storage.start()
+        if services.bus is not None:
+            await services.bus.start()
         if services.pool is not None:
             await services.pool.start()
+        if services.webhook_dispatcher is not None:
+            await services.webhook_dispatcher.start()
         chores = asyncio.create_task(_housekeeping(services), name="housekeeping")
         try:
             yield
@@ -168,10 +231,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await chores
             if services.pool is not None:
                 await services.pool.stop()
+            if services.webhook_dispatcher is not None:
+                await services.webhook_dispatcher.stop()
+            if services.bus is not None:
+                await services.bus.stop()
             await services.keys.flush_last_used()
             for provider in services.router.providers.values():
                 await provider.aclose()
             await services.http.aclose()
+            await services.rate_limiter.aclose()
+            if isinstance(services.storage, S3Storage):
+                await services.storage.aclose()
+            if services.redis is not None:
+                await services.redis.aclose()
             await services.db.dispose()
 
     app = FastAPI(
@@ -182,7 +254,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
-    for module in (generate, generations, models, usage, keys, images):
+    for module in (generate, generations, models, usage, keys, webhooks, images):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
     return app

@@ -5,18 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import httpx
+from redis.asyncio import Redis
 
 from orchestrator.auth.service import KeyService
 from orchestrator.catalog.catalog import Catalog
 from orchestrator.db.engine import Database
+from orchestrator.generation.bus import RedisEventBus
 from orchestrator.generation.events import EventHub
 from orchestrator.generation.runner import Router
 from orchestrator.generation.service import GenerationService
 from orchestrator.generation.worker import WorkerPool
-from orchestrator.limits.rate import InProcessRateLimiter
+from orchestrator.limits.rate import RateLimiter
 from orchestrator.settings import Settings
 from orchestrator.storage.base import Storage
 from orchestrator.storage.signing import UrlSigner
+from orchestrator.webhooks.dispatcher import WebhookDispatcher
+from orchestrator.webhooks.service import WebhookService
 
 
 @dataclass
@@ -31,5 +35,9 @@ class Services:
     pool: WorkerPool | None
     storage: Storage
     signer: UrlSigner
-    rate_limiter: InProcessRateLimiter
+    rate_limiter: RateLimiter
     http: httpx.AsyncClient
+    webhooks: WebhookService
+    webhook_dispatcher: WebhookDispatcher | None = None
+    redis: Redis | None = None
+    bus: RedisEventBus | None = None

@@ -20,12 +20,14 @@ from orchestrator.db.engine import Database
 from orchestrator.db.models import Generation
 from orchestrator.db.repositories.generations import TERMINAL, GenerationRepository, HistoryFilter
 from orchestrator.db.repositories.idempotency import IdempotencyRepository
+from orchestrator.db.repositories.webhooks import WebhookRepository
 from orchestrator.errors import APIError, BudgetExceeded, ModelNotAvailable, NotFound
 from orchestrator.generation.events import EventHub, JobEvent
 from orchestrator.generation.runner import Router, now_utc
 from orchestrator.generation.validation import resolve
 from orchestrator.generation.worker import WorkerPool
 from orchestrator.ids import new_id
+from orchestrator.limits.budget import BudgetLedger, DatabaseBudgetLedger
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +62,7 @@ class GenerationService:
         deadline_seconds: float,
         poll_interval: float,
         default_max_concurrent: int = 16,
+        budget: BudgetLedger | None = None,
     ) -> None:
         self.db = db
         self.catalog = catalog
@@ -70,8 +73,9 @@ class GenerationService:
         self.deadline_seconds = deadline_seconds
         self.poll_interval = poll_interval
         self.default_max_concurrent = default_max_concurrent
-        # Serialises budget check + insert per key in this process, so parallel requests cannot
-        # both pass the check and overspend together.
+        self.budget: BudgetLedger = budget or DatabaseBudgetLedger()
+        # Queues a key's budgeted submissions in this process before they reach the ledger's
+        # database lock (which is what serialises them across processes).
         self._budget_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     def quote(self, principal: Principal, params: SubmitParams) -> tuple[Generation, Decimal | None]:
@@ -135,11 +139,15 @@ class GenerationService:
         async def insert(session: AsyncSession) -> bool:
             repo = GenerationRepository(session)
             if principal.monthly_budget is not None and principal.key_id and price is not None:
-                spent = await repo.committed_spend(
-                    api_key_id=principal.key_id, since=month_start(job.created_at)
+                check = await self.budget.reserve(
+                    session,
+                    api_key_id=principal.key_id,
+                    cost_micros=to_micros(price),
+                    budget_micros=to_micros(principal.monthly_budget),
+                    since=month_start(job.created_at),
                 )
-                budget = to_micros(principal.monthly_budget)
-                if spent + to_micros(price) > budget:
+                spent = check.spent_micros
+                if not check.allowed:
                     raise BudgetExceeded(
                         f"this key's monthly budget of ${principal.monthly_budget} would be exceeded: "
                         f"${from_micros(spent)} spent or reserved this month, this request costs ${price}",
@@ -203,9 +211,15 @@ class GenerationService:
                 # A job running in this process reports its end as an event; any other job is
                 # re-read now and then, since another process may finish it.
                 local = self.pool is not None and self.pool.runs_here(job.id)
+                if not local and current is job and self.hub.shared:
+                    # It may have finished elsewhere before we subscribed: its event is gone.
+                    current = await self._reload(job.id)
+                    if current.status in TERMINAL:
+                        break
                 try:
                     event = await asyncio.wait_for(
-                        queue.get(), remaining if local else min(remaining, self.poll_interval * 2)
+                        queue.get(),
+                        remaining if local else min(remaining, self.hub.backstop(self.poll_interval)),
                     )
                 except TimeoutError:
                     current = await self._reload(job.id)
@@ -235,7 +249,9 @@ class GenerationService:
             yield job.status, job
             while job.status not in TERMINAL:
                 try:
-                    event = await asyncio.wait_for(queue.get(), min(heartbeat, self.poll_interval * 2))
+                    event = await asyncio.wait_for(
+                        queue.get(), min(heartbeat, self.hub.backstop(self.poll_interval))
+                    )
                 except TimeoutError:
                     event = None
                 if event is not None and not event.terminal and event.status == "running":
@@ -254,9 +270,18 @@ class GenerationService:
 
     async def cancel(self, principal: Principal, generation_id: str) -> Generation:
         job = await self.get(principal, generation_id)
-        canceled = await self.db.transaction(
-            lambda session: GenerationRepository(session).cancel(job, now_utc())
-        )
+
+        async def cancel(session: AsyncSession) -> bool:
+            now = now_utc()
+            if not await GenerationRepository(session).cancel(job, now):
+                return False
+            changes = {"status": "canceled", "finished_at": now, "cost_micros": 0, "error_code": "canceled"}
+            await WebhookRepository(session).enqueue(
+                job, changes | {"error_message": "canceled by request"}, now
+            )
+            return True
+
+        canceled = await self.db.transaction(cancel)
         if not canceled:
             raise APIError(
                 f"generation {generation_id} already {job.status}; nothing to cancel",

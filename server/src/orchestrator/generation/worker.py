@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orchestrator.db.engine import Database
 from orchestrator.db.models import Generation
 from orchestrator.db.repositories.generations import GenerationRepository
+from orchestrator.db.repositories.webhooks import WebhookRepository
 from orchestrator.generation.events import EventHub, JobEvent
 from orchestrator.generation.runner import JobRunner, now_utc
 
@@ -111,11 +112,16 @@ class WorkerPool:
 
     async def recover(self) -> None:
         """Requeue or fail jobs whose lease expired (their worker crashed or was killed)."""
-        requeued, failed = await self.db.transaction(
-            lambda session: GenerationRepository(session).recover_expired(
-                now=now_utc(), max_attempts=self.max_attempts
+
+        async def work(session: AsyncSession) -> tuple[list[str], list[str]]:
+            now = now_utc()
+            requeued, failed = await GenerationRepository(session).recover_expired(
+                now=now, max_attempts=self.max_attempts
             )
-        )
+            await WebhookRepository(session).enqueue_ids(failed, now)  # with the outcome, atomically
+            return requeued, failed
+
+        requeued, failed = await self.db.transaction(work)
         for generation_id in failed:
             self.hub.publish(JobEvent(generation_id, "failed", 0.0))
         if requeued or failed:

@@ -168,20 +168,30 @@ class GenerationRepository:
         )
 
     async def finish(
-        self, generation_id: str, owner: str, values: dict[str, Any], images: Sequence[Image] = ()
+        self,
+        generation_id: str,
+        owner: str,
+        values: dict[str, Any],
+        images: Sequence[Image] = (),
+        *,
+        attempt: int | None = None,
     ) -> bool:
         """Record a terminal state, only if ``owner`` still holds the job and it is still running.
 
         A job canceled or taken over meanwhile is left alone (returns False), so a late worker can
-        never overwrite another outcome or charge a second time.
+        never overwrite another outcome or charge a second time. ``attempt`` fences by attempt
+        number too: even the same process cannot finish a job it has since claimed again.
         """
+        fence = [
+            Generation.id == generation_id,
+            Generation.lease_owner == owner,
+            Generation.status == "running",
+        ]
+        if attempt is not None:
+            fence.append(Generation.attempts == attempt)
         result = await self.session.execute(
             update(Generation)
-            .where(
-                Generation.id == generation_id,
-                Generation.lease_owner == owner,
-                Generation.status == "running",
-            )
+            .where(*fence)
             .values(**values, lease_owner=None, lease_expires_at=None)
             .execution_options(synchronize_session=False)
         )

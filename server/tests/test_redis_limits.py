@@ -1,0 +1,69 @@
+"""Rate limits shared through Redis (GCRA in one Lua script) and the fallback when Redis is gone."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from conftest import REDIS_URL
+from redis.asyncio import Redis
+
+from orchestrator.limits.redis_rate import RedisRateLimiter
+
+
+@pytest.fixture
+async def redis() -> Redis:
+    client = Redis.from_url(REDIS_URL, socket_timeout=2)
+    yield client
+    await client.aclose()
+
+
+async def test_two_limiters_share_one_budget(redis, redis_prefix) -> None:
+    # Two limiters are two processes' views: they must add up to one key's limit.
+    first = RedisRateLimiter(redis, prefix=redis_prefix)
+    second = RedisRateLimiter(redis, prefix=redis_prefix)
+    decisions = [await (first if i % 2 else second).check("key_a", 10) for i in range(14)]
+    allowed = [d for d in decisions if d.allowed]
+    assert 10 <= len(allowed) <= 11  # one more may refill while the loop runs (6 s per request)
+    assert decisions[0].remaining == 9 and decisions[0].limit == 10
+    refused = decisions[-1]
+    assert not refused.allowed and 0 < refused.retry_after <= 6.0
+    assert int(refused.headers()["Retry-After"]) in range(1, 7)
+    assert (await first.check("key_b", 10)).allowed  # subjects are independent
+    assert first.degraded() is None
+
+
+async def test_unreachable_redis_falls_back_to_a_share_of_the_limit(redis_prefix) -> None:
+    dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2, socket_timeout=0.2)
+    limiter = RedisRateLimiter(dead, prefix=redis_prefix, fallback_processes=4)
+    decisions = [await limiter.check("key_a", 20) for _ in range(6)]
+    # 20 / 4 processes = 5 per process while Redis is away; never an exception.
+    assert [d.allowed for d in decisions] == [True] * 5 + [False]
+    assert decisions[0].limit == 20
+    assert "per process" in (limiter.degraded() or "")
+    await dead.aclose()
+
+
+async def test_readyz_reports_the_fallback_and_requests_still_pass(start_server) -> None:
+    server = await start_server(redis_url="redis://127.0.0.1:1/0", rate_limit_fallback_processes=2)
+    key = await server.create_key(rate_limit_per_minute=10)
+    async with server.client(key) as api:
+        statuses = [(await api.get("/api/v1/models/dall-e-3")).status_code for _ in range(6)]
+        assert statuses == [200] * 5 + [429]  # 10 / 2 processes
+        ready = await api.get("/readyz")
+    assert ready.status_code == 200
+    body = ready.json()
+    assert body["status"] == "degraded" and body["checks"]["redis"].startswith("error")
+    assert any("per process" in reason for reason in body["degraded"])
+
+
+async def test_server_with_redis_limits_and_readyz(start_server, redis_prefix) -> None:
+    server = await start_server(redis_url=REDIS_URL, redis_key_prefix=redis_prefix)
+    key = await server.create_key(rate_limit_per_minute=5)
+    async with server.client(key) as api:
+        responses = await asyncio.gather(*(api.get("/api/v1/models/dall-e-3") for _ in range(8)))
+        assert sorted(r.status_code for r in responses) == [200] * 5 + [429] * 3
+        limited = next(r for r in responses if r.status_code == 429)
+        assert int(limited.headers["retry-after"]) >= 1
+        ready = (await api.get("/readyz")).json()
+    assert ready["status"] == "ok" and ready["checks"]["redis"] == "ok"
