@@ -98,6 +98,14 @@ class WorkerPool:
 
     def adopt(self, job: Generation) -> None:
         """Start running a job leased with :meth:`lease` (after its row is committed)."""
+        self._start(job)
+
+    def _start(self, job: Generation) -> None:
+        stale = self.active.get(job.id)
+        if stale is not None:
+            # This process lost the job's lease (it stalled) and has now claimed it again: the
+            # old run must stop, and its result is refused anyway (fenced by attempt number).
+            stale.cancel()
         self.active[job.id] = asyncio.create_task(self._run(job), name=f"job-{job.id}")
 
     def runs_here(self, generation_id: str) -> bool:
@@ -141,8 +149,7 @@ class WorkerPool:
                     await asyncio.sleep(self.poll_interval)
                     continue
                 for job in claimed:
-                    task = asyncio.create_task(self._run(job), name=f"job-{job.id}")
-                    self.active[job.id] = task
+                    self._start(job)
             if claimed and len(claimed) == min(free, 64):
                 continue  # there may be more waiting
             if free > 0:
@@ -170,7 +177,8 @@ class WorkerPool:
             logger.info("job %s stopped in this worker (canceled or lease lost)", job.id)
             self.hub.publish(JobEvent(job.id, "lost", job.progress))
         finally:
-            self.active.pop(job.id, None)
+            if self.active.get(job.id) is asyncio.current_task():  # not a newer run of the same job
+                del self.active[job.id]
             if self.hub.queue_may_have_work:
                 # A slot (and maybe a key's concurrency slot) is free for a waiting job.
                 self.hub.wake_workers()
