@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
-.PHONY: serve test lint openapi test-server test-postgres test-clients test-diffusers bench clean
+.PHONY: serve test lint openapi test-server test-postgres test-scaleout test-clients test-diffusers bench clean
 
 $(STAMP): requirements.lock server/pyproject.toml clients/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ serve: $(STAMP)
 	$(BIN)/orchestrator serve
 
 ## Run every test: lint and types, the server on SQLite and on PostgreSQL, providers, clients.
-test: lint test-server test-postgres test-clients test-diffusers
+test: lint test-server test-postgres test-scaleout test-clients test-diffusers
 
 lint: $(STAMP)
 	$(BIN)/ruff check server clients/python bench
@@ -29,10 +29,14 @@ lint: $(STAMP)
 	cd clients/python && ../../$(BIN)/mypy src
 
 test-server: $(STAMP)
-	cd server && ORCHESTRATOR_TEST_DATABASE=sqlite ../$(PYTEST) -q --ignore=tests/providers/test_diffusers_local.py
+	cd server && ORCHESTRATOR_TEST_DATABASE=sqlite ../$(PYTEST) -q --ignore=tests/providers/test_diffusers_local.py --ignore=tests/scaleout
 
 test-postgres: $(STAMP)
-	cd server && ORCHESTRATOR_TEST_DATABASE=postgresql ../$(PYTEST) -q --ignore=tests/providers/test_diffusers_local.py
+	cd server && ORCHESTRATOR_TEST_DATABASE=postgresql ../$(PYTEST) -q --ignore=tests/providers/test_diffusers_local.py --ignore=tests/scaleout
+
+# Several `orchestrator serve` processes on one PostgreSQL, Redis and S3 (moto, started by the tests).
+test-scaleout: $(STAMP)
+	cd server && ORCHESTRATOR_TEST_DATABASE=postgresql ../$(PYTEST) -q tests/scaleout
 
 test-clients: $(STAMP)
 	cd clients/python && ../../$(PYTEST) -q

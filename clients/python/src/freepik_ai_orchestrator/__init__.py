@@ -40,6 +40,7 @@ from .models import (
     UsageStats,
 )
 from .pagination import AsyncPage, SyncPage
+from .webhooks import WebhookVerificationError, verify_webhook
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -73,5 +74,7 @@ __all__ = [
     "SyncPage",
     "UsageBucket",
     "UsageStats",
+    "WebhookVerificationError",
     "__version__",
+    "verify_webhook",
 ]
