@@ -33,7 +33,9 @@ from orchestrator.generation.routing import BreakerPolicy, RetryPolicy, RouteExe
 from orchestrator.generation.runner import JobRunner, Router, now_utc
 from orchestrator.generation.service import GenerationService
 from orchestrator.generation.worker import WorkerPool
+from orchestrator.limits.concurrency import ConcurrencyGate, InProcessConcurrencyGate
 from orchestrator.limits.rate import InProcessRateLimiter, RateLimiter
+from orchestrator.limits.redis_concurrency import RedisConcurrencyGate
 from orchestrator.limits.redis_rate import RedisRateLimiter
 from orchestrator.providers.offline import OfflineRenderer
 from orchestrator.providers.registry import build_providers
@@ -102,6 +104,12 @@ def _rate_limiter(settings: Settings, redis: Redis | None) -> RateLimiter:
     )
 
 
+def _concurrency_gate(settings: Settings, redis: Redis | None) -> ConcurrencyGate:
+    if redis is None:
+        return InProcessConcurrencyGate()
+    return RedisConcurrencyGate(redis, prefix=settings.redis_key_prefix, ttl=settings.job_lease_seconds)
+
+
 async def build_services(settings: Settings) -> Services:
     """Construct every long-lived object. Nothing is started here."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -144,6 +152,7 @@ async def build_services(settings: Settings) -> Services:
         if settings.run_workers
         else None
     )
+    gate = _concurrency_gate(settings, redis)
     generations_service = GenerationService(
         db=db,
         catalog=catalog,
@@ -154,6 +163,7 @@ async def build_services(settings: Settings) -> Services:
         deadline_seconds=settings.job_deadline_seconds,
         poll_interval=settings.job_poll_interval,
         default_max_concurrent=settings.default_max_concurrent,
+        gate=gate,
     )
     dispatcher = (
         WebhookDispatcher(
@@ -161,7 +171,7 @@ async def build_services(settings: Settings) -> Services:
             max_attempts=settings.webhook_max_attempts,
             retry_base=settings.webhook_retry_base_seconds,
             timeout=settings.webhook_timeout_seconds,
-            poll_interval=max(settings.job_poll_interval, 0.5),
+            poll_interval=max(settings.job_poll_interval, 1.0),
             allow_private=settings.webhook_allow_private_targets,
         )
         if settings.run_workers
@@ -185,6 +195,7 @@ async def build_services(settings: Settings) -> Services:
         webhooks=WebhookService(db, allow_private=settings.webhook_allow_private_targets),
         webhook_dispatcher=dispatcher,
         redis=redis,
+        concurrency=gate,
         bus=None
         if redis is None
         else RedisEventBus(redis, hub, channel=f"{settings.redis_key_prefix}events"),
@@ -218,6 +229,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await services.storage.start()
         if services.bus is not None:
             await services.bus.start()
+        if isinstance(services.concurrency, RedisConcurrencyGate):
+            await services.concurrency.start()
         if services.pool is not None:
             await services.pool.start()
         if services.webhook_dispatcher is not None:
@@ -235,6 +248,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await services.webhook_dispatcher.stop()
             if services.bus is not None:
                 await services.bus.stop()
+            if isinstance(services.concurrency, RedisConcurrencyGate):
+                await services.concurrency.stop()
             await services.keys.flush_last_used()
             for provider in services.router.providers.values():
                 await provider.aclose()

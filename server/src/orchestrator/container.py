@@ -15,6 +15,7 @@ from orchestrator.generation.events import EventHub
 from orchestrator.generation.runner import Router
 from orchestrator.generation.service import GenerationService
 from orchestrator.generation.worker import WorkerPool
+from orchestrator.limits.concurrency import ConcurrencyGate
 from orchestrator.limits.rate import RateLimiter
 from orchestrator.settings import Settings
 from orchestrator.storage.base import Storage
@@ -41,3 +42,4 @@ class Services:
     webhook_dispatcher: WebhookDispatcher | None = None
     redis: Redis | None = None
     bus: RedisEventBus | None = None
+    concurrency: ConcurrencyGate | None = None

@@ -41,6 +41,9 @@ async def readyz(services: ServicesDep) -> JSONResponse:
         limits = services.rate_limiter.degraded()
         if limits is not None or checks["redis"] != "ok":
             degraded.append(limits or "Redis unreachable: rate limits fall back to per-process limits")
+        gate = getattr(services.concurrency, "degraded", None)
+        if gate is not None and gate() is not None:
+            degraded.append(gate())
         if services.bus is not None and not services.bus.healthy:
             degraded.append("Redis unreachable: other processes' jobs are seen by polling")
     status = "unavailable" if not ready else "degraded" if degraded else "ok"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from orchestrator.generation.validation import resolve
 from orchestrator.generation.worker import WorkerPool
 from orchestrator.ids import new_id
 from orchestrator.limits.budget import BudgetLedger, DatabaseBudgetLedger
+from orchestrator.limits.concurrency import ConcurrencyGate, InProcessConcurrencyGate
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,7 @@ class GenerationService:
         poll_interval: float,
         default_max_concurrent: int = 16,
         budget: BudgetLedger | None = None,
+        gate: ConcurrencyGate | None = None,
     ) -> None:
         self.db = db
         self.catalog = catalog
@@ -74,6 +77,7 @@ class GenerationService:
         self.poll_interval = poll_interval
         self.default_max_concurrent = default_max_concurrent
         self.budget: BudgetLedger = budget or DatabaseBudgetLedger()
+        self.gate: ConcurrencyGate = gate or InProcessConcurrencyGate()
         # Queues a key's budgeted submissions in this process before they reach the ledger's
         # database lock (which is what serialises them across processes).
         self._budget_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -136,6 +140,10 @@ class GenerationService:
             else contextlib.nullcontext()
         )
 
+        # Taken before the transaction: the gate belongs to this event loop, and SQLite runs the
+        # transaction on its writer thread's loop.
+        slot = await self._take_slot(principal)
+
         async def insert(session: AsyncSession) -> bool:
             repo = GenerationRepository(session)
             if principal.monthly_budget is not None and principal.key_id and price is not None:
@@ -153,7 +161,7 @@ class GenerationService:
                         f"${from_micros(spent)} spent or reserved this month, this request costs ${price}",
                         extra={"budget": float(principal.monthly_budget), "spent": from_micros(spent)},
                     )
-            direct = await self._can_start_now(repo, principal)
+            direct = slot and await self._can_start_now(repo, principal)
             if direct:
                 assert self.pool is not None
                 self.pool.lease(job)
@@ -164,14 +172,30 @@ class GenerationService:
                 )
             return direct
 
-        async with lock:
-            direct = await self.db.transaction(insert)
+        try:
+            async with lock:
+                direct = await self.db.transaction(insert)
+        except BaseException:
+            if slot:
+                await self.gate.release(str(principal.key_id))
+            raise
         if direct:
-            assert self.pool is not None
-            self.pool.adopt(job)
+            assert self.pool is not None and principal.key_id is not None
+            self.pool.adopt(job, on_done=functools.partial(self.gate.release, principal.key_id))
         else:
+            if slot:
+                await self.gate.release(str(principal.key_id))
             self.hub.wake_workers()
         return job
+
+    async def _take_slot(self, principal: Principal) -> bool:
+        """A concurrency slot of the key (shared by all processes with Redis), if this job could
+        start here at once; queued jobs are capped by the claim query instead."""
+        if self.pool is None or not self.pool.has_capacity or principal.key_id is None:
+            return False
+        return await self.gate.acquire(
+            principal.key_id, principal.max_concurrent or self.default_max_concurrent
+        )
 
     async def _can_start_now(self, repo: GenerationRepository, principal: Principal) -> bool:
         """Whether a new job may skip the queue: a local worker slot is free, and the key has

@@ -96,17 +96,18 @@ class WorkerPool:
         job.started_at = now
         job.attempts = 1
 
-    def adopt(self, job: Generation) -> None:
-        """Start running a job leased with :meth:`lease` (after its row is committed)."""
-        self._start(job)
+    def adopt(self, job: Generation, on_done: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Start running a job leased with :meth:`lease` (after its row is committed);
+        ``on_done`` runs when this run ends, however it ends."""
+        self._start(job, on_done)
 
-    def _start(self, job: Generation) -> None:
+    def _start(self, job: Generation, on_done: Callable[[], Awaitable[None]] | None = None) -> None:
         stale = self.active.get(job.id)
         if stale is not None:
             # This process lost the job's lease (it stalled) and has now claimed it again: the
             # old run must stop, and its result is refused anyway (fenced by attempt number).
             stale.cancel()
-        self.active[job.id] = asyncio.create_task(self._run(job), name=f"job-{job.id}")
+        self.active[job.id] = asyncio.create_task(self._run(job, on_done), name=f"job-{job.id}")
 
     def runs_here(self, generation_id: str) -> bool:
         return generation_id in self.active
@@ -170,7 +171,7 @@ class WorkerPool:
             )
         )
 
-    async def _run(self, job: Generation) -> None:
+    async def _run(self, job: Generation, on_done: Callable[[], Awaitable[None]] | None = None) -> None:
         try:
             await self.runner.run(job, self.owner)
         except asyncio.CancelledError:
@@ -179,6 +180,11 @@ class WorkerPool:
         finally:
             if self.active.get(job.id) is asyncio.current_task():  # not a newer run of the same job
                 del self.active[job.id]
+            if on_done is not None:
+                try:
+                    await on_done()
+                except Exception:
+                    logger.exception("job %s: releasing its concurrency slot failed", job.id)
             if self.hub.queue_may_have_work:
                 # A slot (and maybe a key's concurrency slot) is free for a waiting job.
                 self.hub.wake_workers()

@@ -64,12 +64,19 @@ class WebhookDispatcher:
             headers={"user-agent": f"freepik-ai-orchestrator/{__version__} (webhooks)"},
         )
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="webhook-dispatch")
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 5.0) -> None:
+        """Finish the deliveries in hand (up to ``grace`` seconds), then stop; an interrupted one
+        stays claimed until its hold expires and is retried then."""
         if self._task is not None:
+            self._stopping = True
+            self.wakeup.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._task), grace)
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -80,10 +87,17 @@ class WebhookDispatcher:
         self.wakeup.set()
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             self.wakeup.clear()
+            wait = self.poll_interval
             try:
-                due = await self._claim()
+                # A read first: the common answer is "nothing due", and it must not take the
+                # (SQLite: only) writer.
+                async with self.db.read() as session:
+                    next_due = await WebhookRepository(session).next_due()
+                if next_due is not None:
+                    wait = min(wait, (next_due - now_utc()).total_seconds())
+                due = await self._claim() if wait <= 0 else []
             except Exception:
                 logger.exception("claiming webhook deliveries failed")
                 due = []
@@ -91,7 +105,7 @@ class WebhookDispatcher:
                 await asyncio.gather(*(self._deliver(d) for d in due))
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wakeup.wait(), timeout=self.poll_interval)
+                await asyncio.wait_for(self.wakeup.wait(), timeout=max(wait, 0.05))
 
     async def _claim(self) -> list[DueDelivery]:
         hold = timedelta(seconds=self.timeout + 30)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.db.models import Generation, WebhookDelivery, WebhookEndpoint
@@ -102,6 +102,13 @@ class WebhookRepository:
         for job in list(jobs):
             total += await self.enqueue(job, {}, now)
         return total
+
+    async def next_due(self) -> datetime | None:
+        """When the earliest pending delivery is due (None: nothing pending)."""
+        value: datetime | None = await self.session.scalar(
+            select(func.min(WebhookDelivery.next_attempt_at)).where(WebhookDelivery.status == "pending")
+        )
+        return value
 
     async def claim_due(
         self, *, now: datetime, limit: int, hold: timedelta, for_update: bool
