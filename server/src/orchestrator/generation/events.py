@@ -8,6 +8,7 @@ then, so a job finished elsewhere is seen even when no bus is configured or it i
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,10 @@ class JobEvent:
         return self.status in ("succeeded", "failed", "canceled")
 
 
+EventListener = Callable[[JobEvent], None]
+logger = logging.getLogger(__name__)
+
+
 class EventBus(Protocol):
     """Carries events to the other processes of a deployment."""
 
@@ -43,12 +48,18 @@ class EventBus(Protocol):
 class EventHub:
     def __init__(self) -> None:
         self._bus: EventBus | None = None
-        self._terminal_listeners: list[Callable[[JobEvent], None]] = []
+        self._terminal_listeners: list[EventListener] = []
         self._subscribers: dict[str, set[asyncio.Queue[JobEvent]]] = defaultdict(set)
         self.work_available = asyncio.Event()
         # Whether the last claim may have left queued jobs behind; while it is false, finishing
         # a job need not wake the dispatcher (jobs from other processes are found by polling).
         self.queue_may_have_work = True
+        self._listeners: list[EventListener] = []
+
+    def add_listener(self, listener: EventListener) -> None:
+        """Call ``listener`` with every event of every job (metrics, logs). It runs inline, so it
+        must be quick; an exception in it is logged and never reaches the job."""
+        self._listeners.append(listener)
 
     def attach_bus(self, bus: EventBus | None) -> None:
         self._bus = bus
@@ -64,12 +75,18 @@ class EventHub:
         return max(poll_interval * 2, 15.0) if self.shared else poll_interval * 2
 
     def publish(self, event: JobEvent) -> None:
-        """Deliver here and to every other process."""
+        """Deliver here and to every other process. Listeners hear the events of this
+        process's jobs only, so per-process metrics never count a job twice."""
         self.deliver(event)
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:
+                logger.exception("job event listener failed")
         if self._bus is not None:
             self._bus.job_event(event)
 
-    def on_terminal(self, listener: Callable[[JobEvent], None]) -> None:
+    def on_terminal(self, listener: EventListener) -> None:
         """Call ``listener`` for every job that ends, here or (with a bus) elsewhere."""
         self._terminal_listeners.append(listener)
 
@@ -77,7 +94,10 @@ class EventHub:
         """Deliver to this process's subscribers only."""
         if event.terminal:
             for listener in self._terminal_listeners:
-                listener(event)
+                try:
+                    listener(event)
+                except Exception:
+                    logger.exception("job end listener failed")
         for queue in self._subscribers.get(event.generation_id, ()):
             queue.put_nowait(event)
 
