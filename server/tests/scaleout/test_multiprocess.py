@@ -19,7 +19,9 @@ import boto3
 import httpx
 import pytest
 from conftest import AWS_TEST_ENV, BACKEND, REDIS_URL, _aws_kwargs
+from standardwebhooks.webhooks import Webhook
 from support import cli_env, run_cli
+from webhook_receiver import webhook_receiver
 
 pytestmark = pytest.mark.skipif(
     BACKEND != "postgresql", reason="multi-process tests need PostgreSQL: run `make test-scaleout`"
@@ -217,3 +219,36 @@ def _wait_for(read: Any, done: Any, timeout: float, what: str = "condition") -> 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}: {value}")
         time.sleep(0.1)
+
+
+def test_webhook_event_survives_the_process_that_queued_it(cluster) -> None:
+    hooks = {
+        "ORCHESTRATOR_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
+        "ORCHESTRATOR_WEBHOOK_RETRY_BASE_SECONDS": "1",
+    }
+    first, a = cluster(**hooks)
+    key = cluster.create_key("--scopes", "generate", "read", "admin")
+    with webhook_receiver([500]) as receiver:
+        endpoint = httpx.post(f"{a}/api/v1/webhooks", json={"url": receiver.url}, headers=_auth(key)).json()
+        job = httpx.post(f"{a}/api/v1/generate", json=GEN, headers=_auth(key), timeout=60).json()
+        (failed_attempt,) = receiver.wait_for(1)
+        _wait_for(
+            lambda: httpx.get(f"{a}/api/v1/webhooks/{endpoint['id']}/deliveries", headers=_auth(key)).json(),
+            lambda body: body["data"][0]["last_status_code"] == 500,
+            10,
+            "the failed attempt recorded",
+        )
+        os.kill(first.pid, signal.SIGKILL)  # the retry is now only a promise in the database
+        first.wait()
+        _, b = cluster(**hooks)
+        second_attempt = receiver.wait_for(2)[1]
+    assert second_attempt.headers["webhook-id"] == failed_attempt.headers["webhook-id"]
+    event = Webhook(endpoint["secret"]).verify(second_attempt.body, second_attempt.headers)
+    assert event["type"] == "generation.succeeded" and event["data"]["id"] == job["id"]
+    log = _wait_for(
+        lambda: httpx.get(f"{b}/api/v1/webhooks/{endpoint['id']}/deliveries", headers=_auth(key)).json(),
+        lambda body: body["data"][0]["status"] == "delivered",
+        10,
+        "delivery recorded",
+    )
+    assert log["data"][0]["attempts"] == 2
