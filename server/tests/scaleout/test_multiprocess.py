@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -184,7 +185,7 @@ def test_sync_request_is_woken_by_a_job_that_ran_on_another_process(cluster) -> 
     key = cluster.create_key()
     lags = []
     with httpx.Client(headers=_auth(key), timeout=60) as client:
-        for seed in range(3):
+        for seed in range(5):
             response = client.post(f"{a}/api/v1/generate", json=GEN | {"prompt": f"wake {seed}"})
             arrived = datetime.now().astimezone()
             assert response.status_code == 200 and response.json()["status"] == "succeeded"
@@ -192,7 +193,9 @@ def test_sync_request_is_woken_by_a_job_that_ran_on_another_process(cluster) -> 
             lags.append((arrived - finished).total_seconds())
         image = client.get(response.json()["image_url"])
     assert image.status_code == 200  # the image stored by B is served by A (shared bucket)
-    assert max(lags) < 0.1, lags
+    # Within 100 ms (the median, so one scheduler hiccup on a busy CI box is not a failure), and
+    # never anywhere near A's poll interval (5 s): the event, not polling, answered every time.
+    assert statistics.median(lags) < 0.1 and max(lags) < 1.0, lags
 
 
 def _usage(url: str, key: str) -> dict[str, Any]:
