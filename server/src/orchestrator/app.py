@@ -26,6 +26,7 @@ from orchestrator.container import Services
 from orchestrator.db.engine import Database
 from orchestrator.db.migrate import upgrade_to_head
 from orchestrator.db.repositories.idempotency import IdempotencyRepository
+from orchestrator.db.repositories.webhooks import WebhookRepository
 from orchestrator.errors import install_error_handlers
 from orchestrator.generation.bus import RedisEventBus
 from orchestrator.generation.events import EventHub
@@ -50,6 +51,7 @@ from orchestrator.webhooks.service import WebhookService
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
+WEBHOOK_LOG_RETENTION = timedelta(days=30)
 
 
 def _jwt_verifier(settings: Settings) -> JWTVerifier:
@@ -206,6 +208,10 @@ async def _purge_idempotency_keys(session: AsyncSession, ttl_seconds: int) -> in
     return await IdempotencyRepository(session).purge(now_utc() - timedelta(seconds=ttl_seconds))
 
 
+async def _purge_webhook_deliveries(session: AsyncSession) -> int:
+    return await WebhookRepository(session).purge(now_utc() - WEBHOOK_LOG_RETENTION)
+
+
 async def _housekeeping(services: Services) -> None:
     """Periodic chores that must never run per request."""
     ttl = services.settings.idempotency_ttl_seconds
@@ -214,6 +220,7 @@ async def _housekeeping(services: Services) -> None:
         try:
             await services.keys.flush_last_used()
             await services.db.transaction(functools.partial(_purge_idempotency_keys, ttl_seconds=ttl))
+            await services.db.transaction(_purge_webhook_deliveries)
         except Exception:
             logger.exception("housekeeping failed")
 

@@ -76,10 +76,19 @@ class _WriterThread:
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
 
     async def close(self) -> None:
+        await self.submit(_settle_other_tasks())
         await self.submit(self.engine.dispose())
         self.loop.call_soon_threadsafe(self.loop.stop)
         await asyncio.to_thread(self._thread.join)
         self.loop.close()
+
+
+async def _settle_other_tasks() -> None:
+    """Let transactions whose callers were canceled finish rolling back on this loop: a driver
+    call still in flight when the loop closes would answer into a closed loop."""
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    if others:
+        await asyncio.wait(others, timeout=5.0)
 
 
 class Database:

@@ -68,7 +68,7 @@ class WorkerPool:
     async def stop(self, grace: float = 10.0) -> None:
         """Stop claiming; give running jobs ``grace`` seconds, then leave the rest to lease recovery."""
         self._stopping = True
-        self.hub.wake_workers()
+        self.hub.wake_local_workers()
         for task in self._loops:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
@@ -186,8 +186,9 @@ class WorkerPool:
                 except Exception:
                     logger.exception("job %s: releasing its concurrency slot failed", job.id)
             if self.hub.queue_may_have_work:
-                # A slot (and maybe a key's concurrency slot) is free for a waiting job.
-                self.hub.wake_workers()
+                # A slot (and maybe a key's concurrency slot) is free for a waiting job; this
+                # process has the free slot, so only its own dispatcher needs waking.
+                self.hub.wake_local_workers()
 
     async def _heartbeat_loop(self) -> None:
         interval = self.lease_duration.total_seconds() / 3

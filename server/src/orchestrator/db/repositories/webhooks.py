@@ -196,6 +196,15 @@ class WebhookRepository:
             .execution_options(synchronize_session=False)
         )
 
+    async def purge(self, before: datetime) -> int:
+        """Forget finished deliveries created before ``before`` (pending ones are kept)."""
+        result = await self.session.execute(
+            delete(WebhookDelivery).where(
+                WebhookDelivery.status != "pending", WebhookDelivery.created_at < before
+            )
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
     async def deliveries(self, endpoint_id: str, limit: int = 50) -> list[WebhookDelivery]:
         rows = await self.session.execute(
             select(WebhookDelivery)
