@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
-.PHONY: serve test lint openapi test-server test-postgres test-scaleout test-clients test-diffusers test-php test-ruby bench clean
+.PHONY: serve test lint openapi test-server test-postgres test-scaleout test-clients test-typescript test-diffusers test-php test-ruby bench clean
 
 $(STAMP): requirements.lock server/pyproject.toml clients/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,12 +15,22 @@ $(STAMP): requirements.lock server/pyproject.toml clients/python/pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e server -e clients/python
 	touch $(STAMP)
 
+# The dashboard's browser tests drive Debian's Chromium (a browser download of a test tool's own
+# cannot be reached from every machine); installed here when missing.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+$(CHROMIUM):
+	@echo "Installing Debian's chromium for the dashboard browser tests (apt-get install chromium)"
+	$(SUDO) apt-get update -q
+	$(SUDO) apt-get install -y -q chromium
+
 ## Run the server: SQLite, images on local disk, test mode ready (http://127.0.0.1:8000).
 serve: $(STAMP)
 	$(BIN)/orchestrator serve
 
 ## Run every test: lint and types, the server on SQLite and on PostgreSQL, providers, clients.
-test: lint test-server test-postgres test-scaleout test-clients test-diffusers test-php test-ruby
+test: lint test-server test-postgres test-scaleout test-clients test-typescript test-diffusers test-php test-ruby
 
 lint: $(STAMP)
 	$(BIN)/ruff check server clients/python bench
@@ -28,10 +38,10 @@ lint: $(STAMP)
 	cd server && ../$(BIN)/mypy src
 	cd clients/python && ../../$(BIN)/mypy src
 
-test-server: $(STAMP)
+test-server: $(STAMP) $(CHROMIUM)
 	cd server && ORCHESTRATOR_TEST_DATABASE=sqlite ../$(PYTEST) -q --ignore=tests/providers/test_diffusers_local.py --ignore=tests/scaleout
 
-test-postgres: $(STAMP)
+test-postgres: $(STAMP) $(CHROMIUM)
 	cd server && ORCHESTRATOR_TEST_DATABASE=postgresql ../$(PYTEST) -q --ignore=tests/providers/test_diffusers_local.py --ignore=tests/scaleout
 
 # Several `orchestrator serve` processes on one PostgreSQL, Redis and S3 (moto, started by the tests).
@@ -40,6 +50,32 @@ test-scaleout: $(STAMP)
 
 test-clients: $(STAMP)
 	cd clients/python && ../../$(PYTEST) -q
+
+# TypeScript client: node/npm from apt when missing, dev tools (typescript) from the lock file,
+# then build, type-check (strict) and run the unit tests and, against real servers started by
+# scripts/with_test_server.py, the integration tests (the second server is slow on purpose, so
+# generations answer 202 and are followed over SSE).
+TS := clients/typescript
+TS_STAMP := $(TS)/node_modules/.installed
+NODE_TEST := node --test --test-reporter=spec
+
+$(TS_STAMP): $(TS)/package.json $(TS)/package-lock.json
+	@command -v node >/dev/null && command -v npm >/dev/null || { \
+		echo "test-typescript: node/npm not found; installing nodejs and npm with apt-get"; \
+		apt-get update -qq && apt-get install -y -qq nodejs npm; }
+	@echo "test-typescript: installing the TypeScript client's dev dependencies (npm ci)"
+	cd $(TS) && npm ci --no-audit --no-fund
+	touch $(TS_STAMP)
+
+test-typescript: $(STAMP) $(TS_STAMP)
+	cd $(TS) && node scripts/build.mjs
+	cd $(TS) && node node_modules/typescript/bin/tsc -p tsconfig.json --noEmit
+	cd $(TS) && $(NODE_TEST) test/unit/
+	$(BIN)/python scripts/with_test_server.py -- \
+		$(NODE_TEST) $(TS)/test/integration/live.test.mjs $(TS)/test/integration/package.test.mjs
+	ORCHESTRATOR_TEST_SLOW=1 $(BIN)/python scripts/with_test_server.py \
+		--setting offline_latency_seconds=1.5 --setting sync_wait_seconds=0.3 -- \
+		$(NODE_TEST) $(TS)/test/integration/jobs.test.mjs
 
 # Ruby client: ruby and ruby-minitest come from apt when missing; then lint (ruby -wc), unit tests,
 # the built gem installed into a temporary GEM_HOME, and integration tests against real servers.
@@ -91,4 +127,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) data
+	rm -rf $(VENV) data $(TS)/node_modules $(TS)/dist

@@ -11,18 +11,29 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-import httpx
 from fastapi import FastAPI
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator import __version__
-from orchestrator.api import generate, generations, health, images, keys, models, usage, webhooks
+from orchestrator.api import (
+    generate,
+    generations,
+    health,
+    images,
+    keys,
+    models,
+    openai_compat,
+    usage,
+    webhooks,
+)
+from orchestrator.api import metrics as metrics_api
 from orchestrator.api.middleware import RequestContextMiddleware
 from orchestrator.auth.jwt import JWTVerifier
 from orchestrator.auth.service import KeyService
 from orchestrator.catalog.catalog import load_catalog
 from orchestrator.container import Services
+from orchestrator.dashboard import routes as dashboard
 from orchestrator.db.engine import Database
 from orchestrator.db.migrate import upgrade_to_head
 from orchestrator.db.repositories.idempotency import IdempotencyRepository
@@ -38,8 +49,10 @@ from orchestrator.limits.concurrency import ConcurrencyGate, InProcessConcurrenc
 from orchestrator.limits.rate import InProcessRateLimiter, RateLimiter
 from orchestrator.limits.redis_concurrency import RedisConcurrencyGate
 from orchestrator.limits.redis_rate import RedisRateLimiter
+from orchestrator.observability.metrics import Metrics, MetricsMiddleware
 from orchestrator.providers.offline import OfflineRenderer
 from orchestrator.providers.registry import build_providers
+from orchestrator.providers.transport import provider_client
 from orchestrator.settings import Settings
 from orchestrator.storage.base import Storage
 from orchestrator.storage.local import LocalStorage
@@ -66,7 +79,7 @@ def _jwt_verifier(settings: Settings) -> JWTVerifier:
     )
 
 
-def _executor(settings: Settings) -> RouteExecutor:
+def _executor(settings: Settings, metrics: Metrics) -> RouteExecutor:
     return RouteExecutor(
         RetryPolicy(
             max_attempts=settings.provider_max_attempts, attempt_timeout=settings.provider_attempt_timeout
@@ -74,6 +87,7 @@ def _executor(settings: Settings) -> RouteExecutor:
         BreakerPolicy(
             failure_threshold=settings.breaker_failure_threshold, cooldown=settings.breaker_cooldown_seconds
         ),
+        observer=metrics.on_provider_call,
     )
 
 
@@ -109,35 +123,36 @@ def _rate_limiter(settings: Settings, redis: Redis | None) -> RateLimiter:
 def _concurrency_gate(settings: Settings, redis: Redis | None) -> ConcurrencyGate:
     if redis is None:
         return InProcessConcurrencyGate()
-    return RedisConcurrencyGate(redis, prefix=settings.redis_key_prefix, ttl=settings.job_lease_seconds)
+    return RedisConcurrencyGate(redis, prefix=settings.redis_key_prefix)
 
 
-async def build_services(settings: Settings) -> Services:
+async def build_services(settings: Settings, metrics: Metrics | None = None) -> Services:
     """Construct every long-lived object. Nothing is started here."""
+    metrics = metrics or Metrics()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.auto_migrate:
         await upgrade_to_head(settings.db_url)
     db = Database(settings.db_url)
     catalog = load_catalog(settings.catalog_path)
-    http = httpx.AsyncClient(
-        timeout=httpx.Timeout(60.0, connect=10.0),
-        limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
-        follow_redirects=True,
-    )
+    http = provider_client()
     providers = build_providers(settings.providers, http)
     router = Router(catalog, providers, OfflineRenderer(settings.offline_latency_seconds))
     hub = EventHub()
     redis = _redis(settings)
+    gate = _concurrency_gate(settings, redis)
+    hub.add_listener(metrics.on_job_event)
+    executor = _executor(settings, metrics)
     storage = _storage(settings)
     runner = JobRunner(
         db=db,
         router=router,
-        executor=_executor(settings),
+        executor=executor,
         storage=storage,
         hub=hub,
         thumbnails=ThreadPoolExecutor(settings.thumbnail_workers, thread_name_prefix="thumbnails"),
         thumbnail_size=settings.thumbnail_size,
         deadline_seconds=settings.job_deadline_seconds,
+        gate=gate,
     )
     pool = (
         WorkerPool(
@@ -154,17 +169,17 @@ async def build_services(settings: Settings) -> Services:
         if settings.run_workers
         else None
     )
-    gate = _concurrency_gate(settings, redis)
+    metrics.watch(
+        breakers=lambda: {name: str(state) for name, state in executor.breaker_states().items()},
+        running=lambda: 0 if pool is None else len(pool.active),
+    )
     generations_service = GenerationService(
         db=db,
         catalog=catalog,
         router=router,
         hub=hub,
         pool=pool,
-        max_images=settings.max_images_per_request,
-        deadline_seconds=settings.job_deadline_seconds,
-        poll_interval=settings.job_poll_interval,
-        default_max_concurrent=settings.default_max_concurrent,
+        settings=settings,
         gate=gate,
     )
     dispatcher = (
@@ -201,6 +216,7 @@ async def build_services(settings: Settings) -> Services:
         bus=None
         if redis is None
         else RedisEventBus(redis, hub, channel=f"{settings.redis_key_prefix}events"),
+        metrics=metrics,
     )
 
 
@@ -227,17 +243,16 @@ async def _housekeeping(services: Services) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = await build_services(settings)
+        services = await build_services(settings, metrics)
         app.state.services = services
         if isinstance(services.storage, S3Storage):
             await services.storage.start()
         if services.bus is not None:
             await services.bus.start()
-        if isinstance(services.concurrency, RedisConcurrencyGate):
-            await services.concurrency.start()
         if services.pool is not None:
             await services.pool.start()
         if services.webhook_dispatcher is not None:
@@ -255,8 +270,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await services.webhook_dispatcher.stop()
             if services.bus is not None:
                 await services.bus.stop()
-            if isinstance(services.concurrency, RedisConcurrencyGate):
-                await services.concurrency.stop()
             await services.keys.flush_last_used()
             for provider in services.router.providers.values():
                 await provider.aclose()
@@ -274,9 +287,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="One API, one bill and one history for every AI image model.",
         lifespan=lifespan,
     )
-    install_error_handlers(app)
+    install_error_handlers(app, dialects=[(openai_compat.PREFIX + "/", openai_compat.openai_status)])
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    if settings.metrics_enabled:
+        app.add_middleware(MetricsMiddleware, metrics=metrics)
+        app.include_router(metrics_api.router)
     for module in (generate, generations, models, usage, keys, webhooks, images):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(openai_compat.router)
     app.include_router(health.router)
+    app.include_router(dashboard.router)
     return app

@@ -17,6 +17,7 @@ from orchestrator.generation.service import GenerationService
 from orchestrator.generation.worker import WorkerPool
 from orchestrator.limits.concurrency import ConcurrencyGate
 from orchestrator.limits.rate import RateLimiter
+from orchestrator.observability.metrics import Metrics
 from orchestrator.settings import Settings
 from orchestrator.storage.base import Storage
 from orchestrator.storage.signing import UrlSigner
@@ -38,6 +39,7 @@ class Services:
     signer: UrlSigner
     rate_limiter: RateLimiter
     http: httpx.AsyncClient
+    metrics: Metrics
     webhooks: WebhookService
     webhook_dispatcher: WebhookDispatcher | None = None
     redis: Redis | None = None

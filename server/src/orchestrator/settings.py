@@ -141,6 +141,12 @@ class Settings(BaseSettings):
     )
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
 
+    # Observability
+    metrics_enabled: bool = Field(default=True, description="Serve Prometheus metrics at /metrics.")
+    metrics_token: SecretStr | None = Field(
+        default=None, description="When set, /metrics requires `Authorization: Bearer <token>`."
+    )
+
     providers: ProviderCredentials = Field(default_factory=ProviderCredentials)
 
     @model_validator(mode="after")

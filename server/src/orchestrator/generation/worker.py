@@ -25,6 +25,7 @@ from orchestrator.db.repositories.generations import GenerationRepository
 from orchestrator.db.repositories.webhooks import WebhookRepository
 from orchestrator.generation.events import EventHub, JobEvent
 from orchestrator.generation.runner import JobRunner, now_utc
+from orchestrator.generation.states import JobStatus
 
 logger = logging.getLogger(__name__)
 
@@ -89,25 +90,24 @@ class WorkerPool:
         before any provider is called, but the insert and the claim are one transaction.
         """
         now = now_utc()
-        job.status = "running"
+        job.status = JobStatus.RUNNING
         job.lease_owner = self.owner
         job.lease_expires_at = now + self.lease_duration
         job.deadline_at = now + self.deadline
         job.started_at = now
         job.attempts = 1
 
-    def adopt(self, job: Generation, on_done: Callable[[], Awaitable[None]] | None = None) -> None:
-        """Start running a job leased with :meth:`lease` (after its row is committed);
-        ``on_done`` runs when this run ends, however it ends."""
-        self._start(job, on_done)
+    def adopt(self, job: Generation) -> None:
+        """Start running a job leased with :meth:`lease` (after its row is committed)."""
+        self._start(job)
 
-    def _start(self, job: Generation, on_done: Callable[[], Awaitable[None]] | None = None) -> None:
+    def _start(self, job: Generation) -> None:
         stale = self.active.get(job.id)
         if stale is not None:
             # This process lost the job's lease (it stalled) and has now claimed it again: the
             # old run must stop, and its result is refused anyway (fenced by attempt number).
             stale.cancel()
-        self.active[job.id] = asyncio.create_task(self._run(job, on_done), name=f"job-{job.id}")
+        self.active[job.id] = asyncio.create_task(self._run(job), name=f"job-{job.id}")
 
     def runs_here(self, generation_id: str) -> bool:
         return generation_id in self.active
@@ -120,7 +120,8 @@ class WorkerPool:
         return True
 
     async def recover(self) -> None:
-        """Requeue or fail jobs whose lease expired (their worker crashed or was killed)."""
+        """Requeue or fail jobs whose lease expired (their worker crashed or was killed), then
+        recount every principal's active jobs (this also sees jobs other processes ended)."""
 
         async def work(session: AsyncSession) -> tuple[list[str], list[str]]:
             now = now_utc()
@@ -131,8 +132,11 @@ class WorkerPool:
             return requeued, failed
 
         requeued, failed = await self.db.transaction(work)
+        async with self.db.read() as session:
+            counts = await GenerationRepository(session).active_counts()
+        await self.runner.gate.reset(counts)
         for generation_id in failed:
-            self.hub.publish(JobEvent(generation_id, "failed", 0.0))
+            self.hub.publish(JobEvent(generation_id, JobStatus.FAILED, 0.0))
         if requeued or failed:
             logger.warning("recovered lost jobs: %d requeued, %d failed", len(requeued), len(failed))
             self.hub.wake_workers()
@@ -171,7 +175,7 @@ class WorkerPool:
             )
         )
 
-    async def _run(self, job: Generation, on_done: Callable[[], Awaitable[None]] | None = None) -> None:
+    async def _run(self, job: Generation) -> None:
         try:
             await self.runner.run(job, self.owner)
         except asyncio.CancelledError:
@@ -180,11 +184,6 @@ class WorkerPool:
         finally:
             if self.active.get(job.id) is asyncio.current_task():  # not a newer run of the same job
                 del self.active[job.id]
-            if on_done is not None:
-                try:
-                    await on_done()
-                except Exception:
-                    logger.exception("job %s: releasing its concurrency slot failed", job.id)
             if self.hub.queue_may_have_work:
                 # A slot (and maybe a key's concurrency slot) is free for a waiting job; this
                 # process has the free slot, so only its own dispatcher needs waking.
