@@ -119,6 +119,8 @@ class _WriterThread:
                 result = await work(session)
         except BaseException as exc:  # handed to the caller, whatever it is
             future.set_exception(exc)
+            if isinstance(exc, asyncio.CancelledError):
+                raise  # the writer itself is closing: swallowing this would leave it pending
         else:
             future.set_result(result)
 
