@@ -74,7 +74,7 @@ async def build_services(settings: Settings) -> Services:
         await upgrade_to_head(settings.db_url)
     db = Database(settings.db_url)
     catalog = load_catalog(settings.catalog_path)
-    http = provider_client()
+    http = provider_client(max_connections=settings.provider_max_connections)
     providers = build_providers(settings.providers, http)
     router = Router(catalog, providers, OfflineRenderer(settings.offline_latency_seconds))
     hub = EventHub()
