@@ -194,6 +194,7 @@ def measure(
 ) -> None:
     warm = max(3, int(scenario.latency * 2) + 2)
     wrk(url, script, scenario.connections, warm, scenario.latency)
+    settle(pid)
     before = cpu_ticks(pid)
     output = wrk(url, script, scenario.connections, duration, scenario.latency)
     spent = cpu_ticks(pid) - before
@@ -201,6 +202,19 @@ def measure(
     result.rss_mib = peak_rss_mib(pid)
     if result.requests:
         result.cpu_ms = spent * 1000 / TICK / result.requests
+
+
+def settle(pid: int, limit: float = 90.0) -> None:
+    """Wait until the gateway is idle: requests whose client (the warm-up) has gone may still be
+    running, and their CPU would be charged to the measured run."""
+    end = time.monotonic() + limit
+    last = cpu_ticks(pid)
+    while time.monotonic() < end:
+        time.sleep(0.5)
+        now = cpu_ticks(pid)
+        if now - last <= TICK // 20:  # under 10% of a core
+            return
+        last = now
 
 
 def write_script(path: Path, body: dict[str, Any], headers: dict[str, str]) -> Path:
@@ -307,7 +321,16 @@ async def check_retrievable(url: str, key: str) -> tuple[int, int]:
 
         async def fetch(pair: list[str]) -> bool:
             async with gate:
-                return all((await client.get(u)).status_code == 200 for u in pair)
+                for image_url in pair:
+                    for attempt in range(3):
+                        try:
+                            if (await client.get(image_url)).status_code == 200:
+                                break
+                        except httpx.TransportError:
+                            await asyncio.sleep(0.5 * (attempt + 1))
+                    else:
+                        return False
+                return True
 
         ok = await asyncio.gather(*(fetch(pair) for pair in urls))
     return len(urls), sum(not good for good in ok)
@@ -336,7 +359,21 @@ def run_ours(
                 server.pid, url + "/api/v1/generate", script, scenario, duration, result
             )
             if scenario.connections >= 2000 or args.verify_all:
-                succeeded, missing = asyncio.run(check_retrievable(url, key))
+                # wrk's closed connections leave jobs running: let them finish first.
+                time.sleep(scenario.latency + 2)
+                try:
+                    succeeded, missing = asyncio.run(check_retrievable(url, key))
+                except httpx.HTTPError as exc:
+                    alive = (
+                        "alive"
+                        if server.poll() is None
+                        else f"exited {server.returncode}"
+                    )
+                    result.notes.append(
+                        f"could not list jobs back ({exc!r}; server {alive})"
+                    )
+                    result.errors += 1
+                    return result
                 result.notes.append(
                     f"{succeeded} succeeded jobs; image + thumbnail fetched back for "
                     f"{succeeded - missing}, missing {missing}"
@@ -468,10 +505,11 @@ def main() -> int:
             results.append(run_ours(scenario, duration, upstream, args))
             if entry is not None:
                 results.append(run_portkey(entry, scenario, duration, upstream))
+        rows.append((scenario, results))
+        print("\n".join(table([rows[-1]]).splitlines()[2:]), flush=True)
         for r in results:
             for note in r.notes:
-                print(f"   {r.gateway}: {note}")
-        rows.append((scenario, results))
+                print(f"   {r.gateway}: {note}", flush=True)
     print()
     print(table(rows))
     cpu = {
