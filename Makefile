@@ -15,6 +15,16 @@ $(STAMP): requirements.lock server/pyproject.toml clients/python/pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e server -e clients/python
 	touch $(STAMP)
 
+# The dashboard's browser tests drive Debian's Chromium (a browser download of a test tool's own
+# cannot be reached from every machine); installed here when missing.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+$(CHROMIUM):
+	@echo "Installing Debian's chromium for the dashboard browser tests (apt-get install chromium)"
+	$(SUDO) apt-get update -q
+	$(SUDO) apt-get install -y -q chromium
+
 ## Run the server: SQLite, images on local disk, test mode ready (http://127.0.0.1:8000).
 serve: $(STAMP)
 	$(BIN)/orchestrator serve
@@ -28,10 +38,10 @@ lint: $(STAMP)
 	cd server && ../$(BIN)/mypy src
 	cd clients/python && ../../$(BIN)/mypy src
 
-test-server: $(STAMP)
+test-server: $(STAMP) $(CHROMIUM)
 	cd server && ORCHESTRATOR_TEST_DATABASE=sqlite ../$(PYTEST) -q --ignore=tests/providers/test_diffusers_local.py
 
-test-postgres: $(STAMP)
+test-postgres: $(STAMP) $(CHROMIUM)
 	cd server && ORCHESTRATOR_TEST_DATABASE=postgresql ../$(PYTEST) -q --ignore=tests/providers/test_diffusers_local.py
 
 test-clients: $(STAMP)
