@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
-.PHONY: serve test lint openapi test-server test-postgres test-clients test-typescript test-diffusers test-php test-ruby bench clean
+.PHONY: serve test lint openapi test-server test-postgres test-scaleout test-clients test-typescript test-diffusers test-php test-ruby bench clean
 
 $(STAMP): requirements.lock server/pyproject.toml clients/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,7 +30,7 @@ serve: $(STAMP)
 	$(BIN)/orchestrator serve
 
 ## Run every test: lint and types, the server on SQLite and on PostgreSQL, providers, clients.
-test: lint test-server test-postgres test-clients test-typescript test-diffusers test-php test-ruby
+test: lint test-server test-postgres test-scaleout test-clients test-typescript test-diffusers test-php test-ruby
 
 lint: $(STAMP)
 	$(BIN)/ruff check server clients/python bench
@@ -39,10 +39,14 @@ lint: $(STAMP)
 	cd clients/python && ../../$(BIN)/mypy src
 
 test-server: $(STAMP) $(CHROMIUM)
-	cd server && ORCHESTRATOR_TEST_DATABASE=sqlite ../$(PYTEST) -q --ignore=tests/providers/test_diffusers_local.py
+	cd server && ORCHESTRATOR_TEST_DATABASE=sqlite ../$(PYTEST) -q --ignore=tests/providers/test_diffusers_local.py --ignore=tests/scaleout
 
 test-postgres: $(STAMP) $(CHROMIUM)
-	cd server && ORCHESTRATOR_TEST_DATABASE=postgresql ../$(PYTEST) -q --ignore=tests/providers/test_diffusers_local.py
+	cd server && ORCHESTRATOR_TEST_DATABASE=postgresql ../$(PYTEST) -q --ignore=tests/providers/test_diffusers_local.py --ignore=tests/scaleout
+
+# Several `orchestrator serve` processes on one PostgreSQL, Redis and S3 (moto, started by the tests).
+test-scaleout: $(STAMP)
+	cd server && ORCHESTRATOR_TEST_DATABASE=postgresql ../$(PYTEST) -q tests/scaleout
 
 test-clients: $(STAMP)
 	cd clients/python && ../../$(PYTEST) -q

@@ -32,7 +32,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     upgrade_to_head_sync(settings.db_url)
     settings.signing_key()  # created once here, before any worker process reads it
     _print_start_banner(settings)
-    workers = args.workers or 1
+    # PostgreSQL scales with processes (one per core by default); SQLite has one writer anyway.
+    workers = args.workers or (1 if settings.is_sqlite else os.cpu_count() or 1)
     if workers > 1:
         # Each process builds its own app from the environment; they share the database queue.
         os.environ["ORCHESTRATOR_AUTO_MIGRATE"] = "false"
@@ -233,7 +234,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.add_argument(
-        "--workers", type=int, metavar="N", help="server processes sharing the job queue (default 1)"
+        "--workers",
+        type=int,
+        metavar="N",
+        help="server processes sharing the job queue (default: 1 on SQLite, one per core on PostgreSQL)",
     )
     serve.set_defaults(func=cmd_serve)
 
