@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator import __version__
 from orchestrator.api import generate, generations, health, images, keys, models, usage
+from orchestrator.api.docs import install_docs
 from orchestrator.api.middleware import RequestContextMiddleware
 from orchestrator.auth.jwt import JWTVerifier
 from orchestrator.auth.service import KeyService
@@ -26,12 +27,12 @@ from orchestrator.db.engine import Database
 from orchestrator.db.migrate import upgrade_to_head
 from orchestrator.db.repositories.idempotency import IdempotencyRepository
 from orchestrator.errors import install_error_handlers
-from orchestrator.generation.events import EventHub
 from orchestrator.generation.routing import BreakerPolicy, RetryPolicy, RouteExecutor
 from orchestrator.generation.runner import JobRunner, Router, now_utc
 from orchestrator.generation.service import GenerationService
 from orchestrator.generation.worker import WorkerPool
 from orchestrator.limits.rate import InProcessRateLimiter
+from orchestrator.logs import LoggingEventHub
 from orchestrator.providers.offline import OfflineRenderer
 from orchestrator.providers.registry import build_providers
 from orchestrator.settings import Settings
@@ -80,7 +81,7 @@ async def build_services(settings: Settings) -> Services:
     )
     providers = build_providers(settings.providers, http)
     router = Router(catalog, providers, OfflineRenderer(settings.offline_latency_seconds))
-    hub = EventHub()
+    hub = LoggingEventHub()  # an EventHub that also logs each job's lifecycle
     storage = LocalStorage(settings.data_dir / "images")
     runner = JobRunner(
         db=db,
@@ -179,10 +180,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="One API, one bill and one history for every AI image model.",
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs, with local assets
+        redoc_url=None,
     )
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     for module in (generate, generations, models, usage, keys, images):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
+    install_docs(app)
     return app

@@ -26,6 +26,7 @@ from orchestrator.generation.runner import Router, now_utc
 from orchestrator.generation.validation import resolve
 from orchestrator.generation.worker import WorkerPool
 from orchestrator.ids import new_id
+from orchestrator.logs import log_submitted
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +159,7 @@ class GenerationService:
 
         async with lock:
             direct = await self.db.transaction(insert)
+        log_submitted(job.id, job.model, principal.key_id)
         if direct:
             assert self.pool is not None
             self.pool.adopt(job)
