@@ -54,7 +54,7 @@ def formatter(fmt: str, *, colors: bool = False) -> structlog.stdlib.ProcessorFo
     )
 
 
-def configure_logging(level: str = "info", fmt: str | None = None) -> None:
+def configure_logging(level: str = "info", fmt: str | None = None, *, capture_warnings: bool = True) -> None:
     """Send every logger (ours, uvicorn's, libraries') to stderr in one format.
 
     ``fmt`` is ``console`` or ``json``; unset means console on a terminal, JSON otherwise (log
@@ -79,7 +79,8 @@ def configure_logging(level: str = "info", fmt: str | None = None) -> None:
         uvicorn_logger.handlers.clear()
         uvicorn_logger.propagate = True
     logging.getLogger("uvicorn.access").disabled = True
-    logging.captureWarnings(True)  # warnings get a time and a level too
+    if capture_warnings:
+        logging.captureWarnings(True)  # warnings get a time and a level too
 
 
 def begin_request(state: dict[str, Any]) -> object:
