@@ -33,25 +33,32 @@ def _add_request_id(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str
     return event
 
 
+def _drop_noise(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    event.pop("color_message", None)  # uvicorn's coloured duplicate of the message
+    return event
+
+
+def _drop_empty(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Console lines leave out empty fields; JSON keeps every key, for queries."""
+    return {k: v for k, v in event.items() if v is not None}
+
+
 def formatter(fmt: str, *, colors: bool = False) -> structlog.stdlib.ProcessorFormatter:
     """The formatter of every line: ISO UTC timestamp, level, logger, message, fields."""
     pre_chain: list[Any] = [
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.ExtraAdder(),
+        _drop_noise,
         _add_request_id,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    renderer: Any
+    processors: list[Any] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
     if fmt == "json":
-        renderer = structlog.processors.JSONRenderer()
-        pre_chain.append(structlog.processors.format_exc_info)
+        processors += [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=colors)
-    return structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=pre_chain,
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
-    )
+        processors += [_drop_empty, structlog.dev.ConsoleRenderer(colors=colors, sort_keys=False)]
+    return structlog.stdlib.ProcessorFormatter(foreign_pre_chain=pre_chain, processors=processors)
 
 
 def configure_logging(level: str = "info", fmt: str | None = None, *, capture_warnings: bool = True) -> None:
@@ -79,6 +86,10 @@ def configure_logging(level: str = "info", fmt: str | None = None, *, capture_wa
         uvicorn_logger.handlers.clear()
         uvicorn_logger.propagate = True
     logging.getLogger("uvicorn.access").disabled = True
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # migration chatter on every start
+    # httpx logs every URL it fetches at INFO: provider result URLs carry their own signatures.
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     if capture_warnings:
         logging.captureWarnings(True)  # warnings get a time and a level too
 
