@@ -8,7 +8,9 @@ wake-ups without touching its callers.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -29,6 +31,10 @@ class JobEvent:
         return self.status in ("succeeded", "failed", "canceled")
 
 
+EventListener = Callable[[JobEvent], None]
+logger = logging.getLogger(__name__)
+
+
 class EventHub:
     def __init__(self) -> None:
         self._subscribers: dict[str, set[asyncio.Queue[JobEvent]]] = defaultdict(set)
@@ -36,10 +42,21 @@ class EventHub:
         # Whether the last claim may have left queued jobs behind; while it is false, finishing
         # a job need not wake the dispatcher (jobs from other processes are found by polling).
         self.queue_may_have_work = True
+        self._listeners: list[EventListener] = []
+
+    def add_listener(self, listener: EventListener) -> None:
+        """Call ``listener`` with every event of every job (metrics, logs). It runs inline, so it
+        must be quick; an exception in it is logged and never reaches the job."""
+        self._listeners.append(listener)
 
     def publish(self, event: JobEvent) -> None:
         for queue in self._subscribers.get(event.generation_id, ()):
             queue.put_nowait(event)
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:
+                logger.exception("job event listener failed")
 
     def subscribe(self, generation_id: str) -> asyncio.Queue[JobEvent]:
         queue: asyncio.Queue[JobEvent] = asyncio.Queue()
