@@ -27,12 +27,13 @@ from orchestrator.db.engine import Database
 from orchestrator.db.migrate import upgrade_to_head
 from orchestrator.db.repositories.idempotency import IdempotencyRepository
 from orchestrator.errors import install_error_handlers
+from orchestrator.generation.events import EventHub
 from orchestrator.generation.routing import BreakerPolicy, RetryPolicy, RouteExecutor
 from orchestrator.generation.runner import JobRunner, Router, now_utc
 from orchestrator.generation.service import GenerationService
 from orchestrator.generation.worker import WorkerPool
 from orchestrator.limits.rate import InProcessRateLimiter
-from orchestrator.logs import LoggingEventHub
+from orchestrator.logs import JobLifecycleLog
 from orchestrator.providers.offline import OfflineRenderer
 from orchestrator.providers.registry import build_providers
 from orchestrator.settings import Settings
@@ -81,7 +82,8 @@ async def build_services(settings: Settings) -> Services:
     )
     providers = build_providers(settings.providers, http)
     router = Router(catalog, providers, OfflineRenderer(settings.offline_latency_seconds))
-    hub = LoggingEventHub()  # an EventHub that also logs each job's lifecycle
+    hub = EventHub()
+    hub.add_listener(JobLifecycleLog())
     storage = LocalStorage(settings.data_dir / "images")
     runner = JobRunner(
         db=db,

@@ -14,7 +14,7 @@ from typing import Any
 
 import structlog
 
-from orchestrator.generation.events import EventHub, JobEvent
+from orchestrator.generation.events import JobEvent
 
 FORMATS = ("console", "json")
 
@@ -119,18 +119,15 @@ def log_submitted(generation_id: str, model: str, key_id: str | None) -> None:
         )
 
 
-class LoggingEventHub(EventHub):
-    """The event hub, plus one INFO line per lifecycle step (started, succeeded, failed, canceled).
-
-    Progress events are not logged; a job's first ``running`` event is its start.
+class JobLifecycleLog:
+    """An ``EventHub`` listener: one INFO line per lifecycle step (started, succeeded, failed,
+    canceled, lost). Progress events are not logged; a job's first ``running`` event is its start.
     """
 
     def __init__(self) -> None:
-        super().__init__()
         self._started: set[str] = set()
 
-    def publish(self, event: JobEvent) -> None:
-        super().publish(event)
+    def __call__(self, event: JobEvent) -> None:
         if event.status == "running":
             if event.generation_id in self._started:
                 return
