@@ -11,7 +11,7 @@ PYTEST := $(BIN)/pytest -p no:cacheprovider
 # ORCHESTRATOR_TEST_REDIS_URL), else starts throwaway ones; with CI set, a missing one fails.
 WITH_SERVICES := $(BIN)/python scripts/with_test_services.py
 
-.PHONY: serve test lint openapi test-server test-postgres test-clients test-diffusers bench clean
+.PHONY: serve test lint openapi test-server test-postgres test-clients test-diffusers test-php test-ruby bench clean
 
 # Runtime only (what `make serve` needs); the dev tools come on top for the test targets.
 $(STAMP): requirements.lock server/pyproject.toml clients/python/pyproject.toml
@@ -29,7 +29,7 @@ serve: $(STAMP)
 	$(BIN)/orchestrator serve
 
 ## Run every test: lint and types, the server on SQLite and on PostgreSQL, providers, clients.
-test: lint test-server test-postgres test-clients test-diffusers
+test: lint test-server test-postgres test-clients test-diffusers test-php test-ruby
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check server clients/python bench
@@ -45,6 +45,39 @@ test-postgres: $(DEV_STAMP)
 
 test-clients: $(DEV_STAMP)
 	cd clients/python && ../../$(PYTEST) -q -rs
+
+# Ruby client: ruby and ruby-minitest come from apt when missing; then lint (ruby -wc), unit tests,
+# the built gem installed into a temporary GEM_HOME, and integration tests against real servers.
+test-ruby: $(STAMP)
+	@if ! command -v ruby >/dev/null 2>&1 || ! command -v gem >/dev/null 2>&1 \
+		|| ! ruby -e 'require "minitest"' >/dev/null 2>&1; then \
+		echo "test-ruby: ruby or ruby-minitest is missing; installing them with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ruby ruby-minitest; \
+	fi
+	@ruby -rminitest -e 'puts "test-ruby: ruby #{RUBY_VERSION}, gem #{Gem::VERSION}, minitest #{Minitest::VERSION}"'
+	bash clients/ruby/script/lint
+	ORCHESTRATOR_PYTHON=$(CURDIR)/$(BIN)/python bash clients/ruby/script/test
+
+# PHP client: installs its toolchain with apt-get when missing, lints every file (php -l,
+# strict_types), then runs the unit suite and the integration suite against real servers
+# (a second one with slow jobs for the 202 / polling / cancel paths).
+PHP_PACKAGES := php-cli php-curl phpunit
+PHP_TEST_SERVER := $(BIN)/python scripts/with_test_server.py
+PHPUNIT_PHP := phpunit -c clients/php/phpunit.xml.dist
+test-php: $(STAMP)
+	@if ! command -v php >/dev/null || ! php -r 'exit(extension_loaded("curl") ? 0 : 1);' || ! command -v phpunit >/dev/null; then \
+		echo "test-php: installing $(PHP_PACKAGES) with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PHP_PACKAGES) >/dev/null; \
+	fi
+	@n=0; for f in $$(find clients/php -name '*.php' -not -path '*/vendor/*'); do \
+		out=$$(php -l "$$f" 2>&1) || { echo "$$out"; exit 1; }; \
+		grep -q 'declare(strict_types=1);' "$$f" || { echo "$$f: missing declare(strict_types=1)"; exit 1; }; \
+		n=$$((n + 1)); \
+	done; echo "test-php: lint: $$n files, no syntax errors, strict_types everywhere"
+	$(PHPUNIT_PHP) --testsuite unit
+	$(PHP_TEST_SERVER) -- $(PHPUNIT_PHP) --testsuite integration --exclude-group slow
+	$(PHP_TEST_SERVER) --setting offline_latency_seconds=1.5 --setting sync_wait_seconds=0.3 -- \
+		$(PHPUNIT_PHP) --testsuite integration --group slow
 
 # The local-diffusers extra (torch) is big: CI (CI=true) or WITH_DIFFUSERS=1 installs it and
 # requires its tests to run; a plain local `make test` runs them only if it is already installed.

@@ -17,5 +17,5 @@ with OrchestrationClient(base_url=BASE_URL, api_key=API_KEY) as client:
         print(f"  {event.event}: progress {event.data.progress}")
     done = client.wait_for(job.id)
     out_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp())
-    path = client.download(done, out_dir)
-    print(f"saved {path} ({path.stat().st_size} bytes)")
+    for path in client.download(done, out_dir):  # out_dir/<generation id>-<index>.png
+        print(f"saved {path} ({path.stat().st_size} bytes)")

@@ -8,6 +8,8 @@
 from ._async_client import AsyncOrchestrationClient
 from ._base_client import DEFAULT_TIMEOUT
 from ._client import OrchestrationClient
+from ._response import APIResponse
+from ._types import NOT_GIVEN, NotGiven
 from ._version import __version__
 from .exceptions import (
     APIConnectionError,
@@ -43,7 +45,9 @@ from .pagination import AsyncPage, SyncPage
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "NOT_GIVEN",
     "APIConnectionError",
+    "APIResponse",
     "APIStatusError",
     "APITimeoutError",
     "AsyncOrchestrationClient",
@@ -64,6 +68,7 @@ __all__ = [
     "ModelInfo",
     "ModelNotAvailableError",
     "NotFoundError",
+    "NotGiven",
     "OrchestrationClient",
     "OrchestrationError",
     "PermissionDeniedError",

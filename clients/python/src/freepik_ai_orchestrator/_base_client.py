@@ -1,22 +1,25 @@
 """Everything the sync and async clients share, none of which does I/O.
 
-Configuration, request building (URL, headers, body, idempotency key, timeout), retry decisions,
-error mapping, response parsing, job-polling arithmetic and download targets live here. The two
-concrete clients only send, sleep and close.
+Configuration, per-call options and budgets, request building (URL, headers, body, idempotency
+key, timeouts cut to the budget), retry decisions and their logging, error mapping, response
+parsing and job-polling arithmetic live here (download targets in ``_files``). The two concrete
+clients only send, sleep and close.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import math
 import os
 import random
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -25,6 +28,7 @@ import pydantic
 
 from . import _retry
 from ._sse import ServerSentEvent, SSEDecoder
+from ._types import NOT_GIVEN, NotGiven, TimeoutTypes
 from ._version import __version__
 from .exceptions import (
     APIConnectionError,
@@ -39,40 +43,82 @@ from .models import (
     BatchResponse,
     GenerationEvent,
     GenerationResponse,
-    ImageInfo,
     ResponseModel,
 )
 
 M = TypeVar("M", bound=ResponseModel)
 
+log = logging.getLogger("freepik_ai_orchestrator")
+
 DEFAULT_BASE_URL = "http://localhost:8000"
-DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
-"""Long enough for a synchronous generation; the server answers 202 with the job before that."""
+DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=10.0)
+"""The whole call, waiting for a generation included, is bounded by 600 s; connecting by 10 s."""
 DEFAULT_MAX_CONNECTIONS = 20
 DEFAULT_WAIT_TIMEOUT = 600.0
-"""How long ``generate()`` waits for a job the server handed back unfinished (202)."""
-EVENTS_READ_TIMEOUT = 300.0
-"""Read timeout between two Server-Sent Events (the server sends keep-alives well within it)."""
+"""How long ``generate()`` waits for its job, counted from the start of the call."""
+PREFER_WAIT_MARGIN = 0.5
+"""Seconds kept between the server's sync wait (``Prefer: wait``) and the end of the budget, for
+the 202 answer to travel back."""
 API_PREFIX = "/api/v1"
 
-TimeoutTypes = float | httpx.Timeout | None
 QueryParams = list[tuple[str, str]]
+Headers = Mapping[str, str]
+Query = Mapping[str, object]
+Body = Mapping[str, object]
+
+
+@dataclass
+class CallOptions:
+    """What one public method call may spend, and what it adds to each of its requests."""
+
+    deadline: float | None
+    """Monotonic time at which the call must be over (``None``: no bound)."""
+    budget: float | None
+    """The seconds the deadline was set from, for error messages."""
+    phases: httpx.Timeout
+    """Per-request caps on the connect/read/write/pool phases, before cutting to the deadline."""
+    max_retries: int
+    extra_headers: dict[str, str] = field(default_factory=dict)
+    extra_query: QueryParams = field(default_factory=list)
+    extra_body: dict[str, Any] | None = None
+
+    def without_body(self) -> CallOptions:
+        """The same call for its follow-up GETs (polls): ``extra_body`` belongs to the POST."""
+        return dataclasses.replace(self, extra_body=None)
 
 
 @dataclass
 class RequestOptions:
-    """One logical API call; the same options are used for every attempt."""
+    """One HTTP request of a call; the same options are used for every attempt."""
 
     method: str
     url: str
+    call: CallOptions
     params: QueryParams = field(default_factory=list)
     json_body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
-    timeout: httpx.Timeout | None = None
     idempotency_key: str | None = None
     authenticated: bool = True
     stream: bool = False
     follow_redirects: bool = False
+    prefer_wait: bool = False
+    """Send ``Prefer: wait=N`` so the server answers (202) before the call's budget runs out."""
+
+    @property
+    def label(self) -> str:
+        """``METHOD /path`` without host or query (signed URLs carry secrets in the query)."""
+        return f"{self.method} {urlsplit(self.url).path}"
+
+
+@dataclass
+class _Capture:
+    """Collects the first successful response of a call for ``with_raw_response``."""
+
+    response: httpx.Response | None = None
+    retries_taken: int = 0
+
+
+_capture: ContextVar[_Capture | None] = ContextVar("freepik_ai_orchestrator_capture", default=None)
 
 
 def _coerce_timeout(value: TimeoutTypes) -> httpx.Timeout:
@@ -80,9 +126,23 @@ def _coerce_timeout(value: TimeoutTypes) -> httpx.Timeout:
         return value
     if value is None:
         return httpx.Timeout(None)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ValueError(f"timeout must be a positive number of seconds or httpx.Timeout, not {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(
+            f"timeout must be a positive number of seconds, an httpx.Timeout or None, not {value!r}"
+        )
     return httpx.Timeout(float(value), connect=min(float(value), DEFAULT_TIMEOUT.connect or 10.0))
+
+
+def _check_max_retries(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"max_retries must be an int >= 0 (0 disables retries), not {value!r}")
+    return value
+
+
+def _cut(limit: float | None, remaining: float | None) -> float | None:
+    if remaining is None:
+        return limit
+    return remaining if limit is None else min(limit, remaining)
 
 
 def _date_param(value: str | date | datetime, name: str) -> str:
@@ -134,8 +194,7 @@ class BaseClient:
             raise ValueError("pass api_key or bearer_token, not both")
         if api_key is None and bearer_token is None:
             api_key = os.environ.get("ORCHESTRATOR_API_KEY") or None
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise ValueError(f"max_retries must be an int >= 0 (0 disables retries), not {max_retries!r}")
+        _check_max_retries(max_retries)
         if (
             not isinstance(retry_backoff, int | float)
             or not math.isfinite(retry_backoff)
@@ -147,19 +206,61 @@ class BaseClient:
         self.base_url = self._normalize_base_url(
             base_url or os.environ.get("ORCHESTRATOR_BASE_URL") or DEFAULT_BASE_URL
         )
-        self.api_key = api_key
-        self.bearer_token = bearer_token
         self.timeout = _coerce_timeout(timeout)
+        if not (api_key or bearer_token):
+            # Checked last, so a bad argument is reported as such even without a key.
+            raise OrchestrationError(
+                "no credentials: pass api_key='sk-...' (or bearer_token=...) or set the "
+                "ORCHESTRATOR_API_KEY environment variable"
+            )
+        token = api_key or bearer_token or ""
+        if not token.isascii() or not token.isprintable() or token != token.strip():
+            # A pasted placeholder ("sk-test-…") would otherwise fail deep inside httpx.
+            which = "api_key" if api_key else "bearer_token"
+            raise ValueError(f"{which} must be printable ASCII without spaces around it (a placeholder?)")
+        self.api_key = api_key or None
+        self.bearer_token = bearer_token or None
         self.max_retries = max_retries
         self.retry_backoff = float(retry_backoff)
         self.max_connections = max_connections
         self.keep_alive = keep_alive
         self.default_headers = dict(default_headers or {})
-        # Seams for tests: wall clock (HTTP-date Retry-After), monotonic clock (wait deadlines)
+        # Seams for tests: wall clock (HTTP-date Retry-After), monotonic clock (deadlines)
         # and the jitter source.
         self._clock: Callable[[], float] = time.time
         self._monotonic: Callable[[], float] = time.monotonic
         self._random: Callable[[], float] = random.random
+
+    def _copy_kwargs(
+        self,
+        *,
+        base_url: str | None,
+        api_key: str | None,
+        bearer_token: str | None,
+        timeout: TimeoutTypes | NotGiven,
+        max_retries: int | NotGiven,
+        retry_backoff: float | NotGiven,
+        default_headers: Mapping[str, str] | None,
+    ) -> dict[str, Any]:
+        """Constructor arguments for ``with_options``: this client's settings with ``changes``."""
+        if api_key is not None and bearer_token is not None:
+            raise ValueError("pass api_key or bearer_token, not both")
+        if api_key is None and bearer_token is None:
+            api_key, bearer_token = self.api_key, self.bearer_token
+        return {
+            "base_url": base_url or self.base_url,
+            "api_key": api_key,
+            "bearer_token": bearer_token,
+            "timeout": self.timeout if isinstance(timeout, NotGiven) else timeout,
+            "max_retries": self.max_retries if isinstance(max_retries, NotGiven) else max_retries,
+            "retry_backoff": self.retry_backoff if isinstance(retry_backoff, NotGiven) else retry_backoff,
+            "max_connections": self.max_connections,
+            "keep_alive": self.keep_alive,
+            "default_headers": {**self.default_headers, **(default_headers or {})},
+        }
+
+    def _share_seams(self, other: BaseClient) -> None:
+        other._clock, other._monotonic, other._random = self._clock, self._monotonic, self._random
 
     # ---------------------------------------------------------------- configuration helpers
 
@@ -182,9 +283,44 @@ class BaseClient:
     def _url(self, path: str) -> str:
         return f"{self.base_url}{API_PREFIX}{path}"
 
-    def _timeout_for(self, timeout: TimeoutTypes) -> httpx.Timeout:
-        """A per-call timeout, or the client's when ``None``."""
-        return self.timeout if timeout is None else _coerce_timeout(timeout)
+    def _call_options(
+        self,
+        timeout: TimeoutTypes | NotGiven,
+        max_retries: int | NotGiven,
+        extra_headers: Headers | None,
+        extra_query: Query | None,
+        extra_body: Body | None,
+        *,
+        wait_timeout: float | NotGiven | None = NOT_GIVEN,
+        sends_body: bool = True,
+        method: str = "",
+    ) -> CallOptions:
+        """Resolve one call's options; the deadline starts now."""
+        phases = self.timeout if isinstance(timeout, NotGiven) else _coerce_timeout(timeout)
+        budget = phases.read
+        if not isinstance(wait_timeout, NotGiven) and wait_timeout is not None:
+            if (
+                isinstance(wait_timeout, bool)
+                or not isinstance(wait_timeout, int | float)
+                or not wait_timeout > 0
+            ):
+                raise ValueError(
+                    f"wait_timeout must be a positive number of seconds or None, not {wait_timeout!r}"
+                )
+            budget = float(wait_timeout) if budget is None else min(budget, float(wait_timeout))
+        if extra_body is not None and not sends_body:
+            raise ValueError(f"extra_body: {method}() sends no request body (use extra_query)")
+        return CallOptions(
+            deadline=self._deadline(budget),
+            budget=budget,
+            phases=phases,
+            max_retries=self.max_retries
+            if isinstance(max_retries, NotGiven)
+            else _check_max_retries(max_retries),
+            extra_headers={str(k): str(v) for k, v in (extra_headers or {}).items()},
+            extra_query=[(str(k), _query_value(v)) for k, v in (extra_query or {}).items()],
+            extra_body=dict(extra_body) if extra_body is not None else None,
+        )
 
     @staticmethod
     def _new_idempotency_key() -> str:
@@ -200,8 +336,20 @@ class BaseClient:
 
     # ---------------------------------------------------------------- request building
 
+    def _attempt_timeout(self, call: CallOptions) -> tuple[httpx.Timeout, float | None]:
+        """This attempt's per-phase timeouts, each cut to what is left of the call's budget."""
+        remaining = self._remaining(call.deadline)
+        p = call.phases
+        cut = httpx.Timeout(
+            connect=_cut(p.connect, remaining),
+            read=_cut(p.read, remaining),
+            write=_cut(p.write, remaining),
+            pool=_cut(p.pool, remaining),
+        )
+        return cut, remaining
+
     def _build_request(self, options: RequestOptions, retries_so_far: int) -> httpx.Request:
-        timeout = options.timeout or self.timeout
+        timeout, remaining = self._attempt_timeout(options.call)
         headers: dict[str, str] = {
             "Accept": "text/event-stream"
             if options.stream and options.method == "GET"
@@ -211,17 +359,23 @@ class BaseClient:
             "X-Request-Attempt": str(retries_so_far + 1),
         }
         if timeout.read is not None:
-            headers["X-Client-Timeout"] = f"{timeout.read:g}"
+            headers["X-Client-Timeout"] = f"{round(timeout.read, 3):g}"
+        if options.prefer_wait and remaining is not None:
+            # RFC 7240: have the server hand back the job (202) before our budget runs out,
+            # rather than hold the request past it. The server reads whole seconds.
+            headers["Prefer"] = f"wait={max(0, math.floor(remaining - PREFER_WAIT_MARGIN))}"
         if options.authenticated:
             headers.update(self._auth_headers())
         if options.idempotency_key is not None:
             headers["Idempotency-Key"] = options.idempotency_key
         headers.update(self.default_headers)
         headers.update(options.headers)
+        headers.update(options.call.extra_headers)
+        params = [*options.params, *options.call.extra_query]
         return httpx.Request(
             options.method,
             options.url,
-            params=tuple(options.params) if options.params else None,
+            params=tuple(params) if params else None,
             headers=headers,
             json=options.json_body,
             extensions={"timeout": timeout.as_dict()},
@@ -229,30 +383,33 @@ class BaseClient:
 
     def _post(
         self,
+        call: CallOptions,
         path: str,
-        body: Any,
+        body: dict[str, Any] | None,
         *,
         idempotency_key: str | None,
-        timeout: TimeoutTypes,
         headers: Mapping[str, str] | None = None,
     ) -> RequestOptions:
+        if call.extra_body is not None:
+            body = {**(body or {}), **call.extra_body}
         # One key per logical call, generated here once, so every retry of it reuses the key.
         return RequestOptions(
             "POST",
             self._url(path),
+            call,
             json_body=body,
             headers=dict(headers or {}),
-            timeout=self._timeout_for(timeout),
             idempotency_key=idempotency_key or self._new_idempotency_key(),
         )
 
-    def _get(self, path: str, params: QueryParams | None = None, *, timeout: TimeoutTypes) -> RequestOptions:
-        return RequestOptions("GET", self._url(path), params=params or [], timeout=self._timeout_for(timeout))
+    def _get(self, call: CallOptions, path: str, params: QueryParams | None = None) -> RequestOptions:
+        return RequestOptions("GET", self._url(path), call, params=params or [])
 
     # ---------------------------------------------------------------- endpoint options
 
     def _generate_options(
         self,
+        call: CallOptions,
         *,
         prompt: str,
         model: str,
@@ -264,7 +421,6 @@ class BaseClient:
         seed: int | None,
         negative_prompt: str | None,
         idempotency_key: str | None,
-        timeout: TimeoutTypes,
         wait: bool,
     ) -> RequestOptions:
         body = _body(
@@ -278,17 +434,16 @@ class BaseClient:
             negative_prompt=negative_prompt,
             metadata=dict(metadata) if metadata is not None else None,
         )
-        options = self._post("/generate", body, idempotency_key=idempotency_key, timeout=timeout)
-        if not wait:
+        options = self._post(call, "/generate", body, idempotency_key=idempotency_key)
+        if wait:
+            options.prefer_wait = True
+        else:
             options.headers["Prefer"] = "respond-async"
-        elif options.timeout is not None and options.timeout.read is not None:
-            # RFC 7240: ask the server to hand back the job (202) before our read timeout fires,
-            # rather than have the connection cut and the call retried.
-            options.headers["Prefer"] = f"wait={max(1, math.floor(options.timeout.read) - 1)}"
         return options
 
     def _batch_options(
         self,
+        call: CallOptions,
         *,
         prompts: list[str],
         model: str,
@@ -301,7 +456,6 @@ class BaseClient:
         seed: int | None,
         negative_prompt: str | None,
         idempotency_key: str | None,
-        timeout: TimeoutTypes,
     ) -> RequestOptions:
         if isinstance(prompts, str):
             raise TypeError("prompts must be a list of strings, not a single string")
@@ -317,7 +471,7 @@ class BaseClient:
             negative_prompt=negative_prompt,
             metadata=dict(metadata) if metadata is not None else None,
         )
-        return self._post("/generate/batch", body, idempotency_key=idempotency_key, timeout=timeout)
+        return self._post(call, "/generate/batch", body, idempotency_key=idempotency_key)
 
     def _history_params(
         self,
@@ -350,13 +504,11 @@ class BaseClient:
             params.append((f"metadata.{key}", _query_value(value)))
         return params
 
-    def _history_options(
-        self, params: QueryParams, cursor: str | None, timeout: TimeoutTypes
-    ) -> RequestOptions:
+    def _history_options(self, call: CallOptions, params: QueryParams, cursor: str | None) -> RequestOptions:
         page_params = [p for p in params if p[0] != "cursor"]
         if cursor is not None:
             page_params.append(("cursor", cursor))
-        return self._get("/generations", page_params, timeout=timeout)
+        return self._get(call, "/generations", page_params)
 
     def _usage_params(
         self, start_date: str | date | datetime, end_date: str | date | datetime, group_by: str | None
@@ -369,25 +521,17 @@ class BaseClient:
             params.append(("group_by", group_by))
         return params
 
-    def _events_options(self, generation_id: str, timeout: TimeoutTypes) -> RequestOptions:
-        options = self._get(f"/generations/{self._path_id(generation_id)}/events", timeout=timeout)
-        if timeout is None:
-            base = self.timeout
-            options.timeout = httpx.Timeout(
-                connect=base.connect,
-                read=max(base.read or 0.0, EVENTS_READ_TIMEOUT),
-                write=base.write,
-                pool=base.pool,
-            )
+    def _events_options(self, call: CallOptions, generation_id: str) -> RequestOptions:
+        options = self._get(call, f"/generations/{self._path_id(generation_id)}/events")
         options.stream = True
         return options
 
-    def _download_options(self, url: str, timeout: TimeoutTypes) -> RequestOptions:
+    def _download_options(self, call: CallOptions, url: str) -> RequestOptions:
         absolute = url if urlsplit(url).scheme else f"{self.base_url}/{url.lstrip('/')}"
         return RequestOptions(
             "GET",
             absolute,
-            timeout=self._timeout_for(timeout),
+            call,
             # Signed URLs need no credentials; never hand our key to another host (CDN, S3).
             authenticated=self._same_origin(absolute),
             stream=True,
@@ -405,7 +549,6 @@ class BaseClient:
     def _retry_decision(
         self, options: RequestOptions, retries_so_far: int, response: httpx.Response | None
     ) -> _retry.RetryDecision:
-        del options  # every request we build is replayable (JSON bodies); kept for future bodies
         body: Any = None
         if response is not None:
             try:
@@ -414,7 +557,7 @@ class BaseClient:
                 body = None
         return _retry.decide(
             retries_so_far=retries_so_far,
-            max_retries=self.max_retries,
+            max_retries=options.call.max_retries,
             retry_backoff=self.retry_backoff,
             status=None if response is None else response.status_code,
             headers=response.headers if response is not None else {},
@@ -422,6 +565,64 @@ class BaseClient:
             random_value=self._random(),
             body=body,
         )
+
+    def _check_budget(self, options: RequestOptions) -> None:
+        """Raise :class:`APITimeoutError` when the call has no time left for another request."""
+        remaining = self._remaining(options.call.deadline)
+        if remaining is not None and remaining <= 0:
+            raise APITimeoutError(f"{options.label}: {self._budget_text(options.call)} ran out")
+
+    @staticmethod
+    def _budget_text(call: CallOptions) -> str:
+        return f"the call's {call.budget:g} s timeout" if call.budget is not None else "the timeout"
+
+    def _after_failure(
+        self,
+        options: RequestOptions,
+        retries_so_far: int,
+        response: httpx.Response | None,
+        exc: Exception | None,
+    ) -> float:
+        """After a failed attempt: the seconds to wait before retrying, or raise the error when
+        the retry rules say no or the wait would not fit in what is left of the call's budget."""
+        decision = self._retry_decision(options, retries_so_far, response)
+        if response is not None:
+            error: OrchestrationError = self._status_error(response)
+            reason = f"{response.status_code} {response.reason_phrase}".strip()
+            if error.code:
+                reason += f" ({error.code})"
+        else:
+            assert exc is not None
+            error = self._connection_error(exc, options)
+            reason = type(exc).__name__
+        if decision.retry:
+            remaining = self._remaining(options.call.deadline)
+            if remaining is None or decision.delay < remaining:
+                log.info(
+                    "Retrying %s in %.1f s (attempt %d of %d): %s",
+                    options.label,
+                    decision.delay,
+                    retries_so_far + 2,
+                    options.call.max_retries + 1,
+                    reason,
+                )
+                return decision.delay
+            log.info(
+                "Not retrying %s (%s): waiting %.1f s would exceed %s (%.1f s left)",
+                options.label,
+                reason,
+                decision.delay,
+                self._budget_text(options.call),
+                remaining,
+            )
+        raise error from exc
+
+    def _capture(self, response: httpx.Response, retries_so_far: int) -> None:
+        """Hand the first successful response of a call to ``with_raw_response``, if it asks."""
+        capture = _capture.get()
+        if capture is not None and capture.response is None:
+            capture.response = response
+            capture.retries_taken = retries_so_far
 
     def _status_error(self, response: httpx.Response) -> APIStatusError:
         """The exception for an error response whose body has been read."""
@@ -437,12 +638,15 @@ class BaseClient:
             text=None if body is not None else response.text,
         )
 
-    @staticmethod
-    def _connection_error(exc: Exception, options: RequestOptions) -> APIConnectionError:
-        where = f"{options.method} {options.url}"
+    def _connection_error(self, exc: Exception, options: RequestOptions) -> APIConnectionError:
+        # The label has no query string: signed download URLs must not end up in logs.
+        where = options.label
         if isinstance(exc, httpx.TimeoutException):
+            remaining = self._remaining(options.call.deadline)
+            if remaining is not None and remaining <= 0.05:
+                return APITimeoutError(f"{where}: {self._budget_text(options.call)} ran out")
             return APITimeoutError(f"request timed out: {where} ({type(exc).__name__})")
-        return APIConnectionError(f"connection error: {where}: {exc or type(exc).__name__}")
+        return APIConnectionError(f"connection error: {where}: {type(exc).__name__}: {exc}")
 
     @staticmethod
     def _parse(cls: type[M], response: httpx.Response) -> M:
@@ -475,16 +679,23 @@ class BaseClient:
             options.headers["Last-Event-ID"] = sse.id
         return self._event_from_sse(sse)
 
-    def _reconnect_delay(self, generation_id: str, reconnects: int, cause: Exception | None) -> float:
+    def _reconnect_delay(
+        self, call: CallOptions, generation_id: str, reconnects: int, cause: Exception | None
+    ) -> float:
         """Backoff before reopening an event stream that ended early, or raise
-        :class:`APIConnectionError` once ``max_retries`` reconnects are spent."""
-        if reconnects >= self.max_retries:
+        :class:`APIConnectionError` once ``max_retries`` reconnects are spent (or
+        :class:`APITimeoutError` when the wait does not fit in the call's budget)."""
+        if reconnects >= call.max_retries:
             raise APIConnectionError(
                 f"the event stream of {generation_id} ended before the job finished "
                 f"({reconnects} reconnects); use wait_for() to poll it instead",
                 generation_id=generation_id,
             ) from cause
-        return _retry.backoff_delay(reconnects, self.retry_backoff, self._random())
+        delay = _retry.backoff_delay(reconnects, self.retry_backoff, self._random())
+        remaining = self._remaining(call.deadline)
+        if remaining is not None and delay >= remaining:
+            raise self._job_timeout(generation_id, call) from cause
+        return delay
 
     @staticmethod
     def _event_from_sse(sse: ServerSentEvent) -> GenerationEvent | None:
@@ -574,54 +785,32 @@ class BaseClient:
     def _remaining(self, deadline: float | None) -> float | None:
         return None if deadline is None else max(0.0, deadline - self._monotonic())
 
+    def _job_timeout(self, generation_id: str, call: CallOptions) -> APITimeoutError:
+        return APITimeoutError(
+            f"generation {generation_id} did not finish within {self._budget_text(call)}; it keeps "
+            "running on the server (wait_for() it again, or cancel() it)",
+            generation_id=generation_id,
+        )
+
     def _poll_delay(
-        self, polls_so_far: int, poll_interval: float, deadline: float | None, generation_id: str
+        self, polls_so_far: int, poll_interval: float, call: CallOptions, generation_id: str
     ) -> float:
-        """Seconds until the next status poll (growing to 4x ``poll_interval``), or raise
-        :class:`APITimeoutError` when the deadline has passed."""
+        """Seconds until the next status poll (growing to 4x ``poll_interval``), cut to the
+        deadline; raise :class:`APITimeoutError` when the deadline has passed."""
         delay = min(poll_interval * (1.5**polls_so_far), poll_interval * 4)
-        if deadline is None:
+        remaining = self._remaining(call.deadline)
+        if remaining is None:
             return delay
-        remaining = deadline - self._monotonic()
         if remaining <= 0:
-            raise APITimeoutError(
-                f"generation {generation_id} did not finish in time; it keeps running on the server "
-                "(wait_for() it again, or cancel() it)",
-                generation_id=generation_id,
-            )
+            raise self._job_timeout(generation_id, call)
         return min(delay, remaining)
 
-    # ---------------------------------------------------------------- downloads
+    def _check_stream_deadline(self, call: CallOptions, generation_id: str) -> None:
+        remaining = self._remaining(call.deadline)
+        if remaining is not None and remaining <= 0:
+            raise self._job_timeout(generation_id, call)
 
-    @staticmethod
-    def _download_url(target: str | GenerationResponse | ImageInfo, thumbnail: bool) -> str:
-        if isinstance(target, str):
-            return target
-        if isinstance(target, ImageInfo):
-            url = target.thumbnail_url if thumbnail else target.url
-        else:
-            url = target.thumbnail_url if thumbnail else target.image_url
-        if not url:
-            what = "thumbnail_url" if thumbnail else "image URL"
-            raise ValueError(
-                f"{type(target).__name__} has no {what} (status: {getattr(target, 'status', '?')})"
-            )
-        return url
-
-    @staticmethod
-    def _download_path(url: str, path: str | os.PathLike[str], content_type: str | None) -> Path:
-        destination = Path(path)
-        if destination.is_dir():
-            name = Path(urlsplit(url).path).name or "image"
-            if not Path(name).suffix:
-                name += _suffix_for(content_type)
-            destination = destination / name
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        return destination
-
-
-def _suffix_for(content_type: str | None) -> str:
-    kind = (content_type or "").split(";")[0].strip().lower()
-    return {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp", "image/gif": ".gif"}.get(
-        kind, ""
-    )
+    def _check_download_deadline(self, options: RequestOptions) -> None:
+        remaining = self._remaining(options.call.deadline)
+        if remaining is not None and remaining <= 0:
+            raise APITimeoutError(f"{options.label}: {self._budget_text(options.call)} ran out mid-download")

@@ -6,30 +6,38 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime
+from functools import cached_property
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import httpx
 
+from . import _files
 from ._base_client import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_TIMEOUT,
     DEFAULT_WAIT_TIMEOUT,
     BaseClient,
+    Body,
+    CallOptions,
+    Headers,
+    Query,
     QueryParams,
     RequestOptions,
-    TimeoutTypes,
 )
+from ._files import DownloadSource
+from ._response import OrchestrationClientWithRawResponse
 from ._retry import DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BACKOFF
 from ._sse import SSEDecoder
+from ._types import NOT_GIVEN, NotGiven, TimeoutTypes
+from .exceptions import APITimeoutError
 from .models import (
     BatchResponse,
     BatchResult,
     GenerationEvent,
     GenerationList,
     GenerationResponse,
-    ImageInfo,
     ModelInfo,
     ModelList,
     UsageStats,
@@ -44,9 +52,13 @@ class OrchestrationClient(BaseClient):
 
     Args:
         base_url: Server URL; default ``$ORCHESTRATOR_BASE_URL`` or ``http://localhost:8000``.
-        api_key: ``sk-test-…``/``sk-live-…``; default ``$ORCHESTRATOR_API_KEY``.
+        api_key: ``sk-test-…``/``sk-live-…``; default ``$ORCHESTRATOR_API_KEY``. Without an API
+            key or bearer token anywhere, the constructor raises :class:`OrchestrationError`.
         bearer_token: A JWT, sent instead of an API key.
-        timeout: Seconds (or an ``httpx.Timeout``) for each HTTP request; ``None`` for no limit.
+        timeout: Seconds one call may take in all (retries, backoff and waiting for a
+            generation included; default 600 s, connect 10 s), an ``httpx.Timeout`` (its ``read``
+            value bounds the call, the other parts cap each request's phases), or ``None`` for
+            no limit.
         max_retries: Retries after the first attempt for connection errors, timeouts, 408, 429
             and 5xx (0 disables retries).
         retry_backoff: Base of the exponential backoff in seconds (see README "Retries").
@@ -55,6 +67,9 @@ class OrchestrationClient(BaseClient):
         http_client: Your own ``httpx.Client`` (proxies, mTLS, a mock transport). You keep
             ownership: ``close()`` does not close it.
         default_headers: Headers added to every request.
+
+    Every method also takes ``timeout``, ``max_retries``, ``extra_headers``, ``extra_query`` and
+    ``extra_body`` for that call alone.
     """
 
     def __init__(
@@ -71,6 +86,10 @@ class OrchestrationClient(BaseClient):
         http_client: httpx.Client | None = None,
         default_headers: Mapping[str, str] | None = None,
     ) -> None:
+        if http_client is not None and not isinstance(http_client, httpx.Client):
+            raise TypeError(
+                "http_client must be an httpx.Client (use AsyncOrchestrationClient for AsyncClient)"
+            )
         super().__init__(
             base_url=base_url,
             api_key=api_key,
@@ -82,10 +101,6 @@ class OrchestrationClient(BaseClient):
             keep_alive=keep_alive,
             default_headers=default_headers,
         )
-        if http_client is not None and not isinstance(http_client, httpx.Client):
-            raise TypeError(
-                "http_client must be an httpx.Client (use AsyncOrchestrationClient for AsyncClient)"
-            )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(limits=self._limits(), timeout=self.timeout)
         self._sleep: Callable[[float], None] = time.sleep
@@ -93,7 +108,8 @@ class OrchestrationClient(BaseClient):
     # ---------------------------------------------------------------- lifecycle
 
     def close(self) -> None:
-        """Close the connection pool (not a ``http_client`` you passed in)."""
+        """Close the connection pool (not a ``http_client`` you passed in, and not from a copy
+        made by :meth:`with_options`)."""
         if self._owns_http:
             self._http.close()
 
@@ -105,12 +121,52 @@ class OrchestrationClient(BaseClient):
     ) -> None:
         self.close()
 
+    def with_options(
+        self,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        bearer_token: str | None = None,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        retry_backoff: float | NotGiven = NOT_GIVEN,
+        default_headers: Mapping[str, str] | None = None,
+    ) -> OrchestrationClient:
+        """A copy of this client with some options changed, sharing its connection pool.
+
+        ``default_headers`` are added to this client's; ``api_key`` or ``bearer_token`` replaces
+        the credentials. Closing the copy leaves the pool open; closing this client closes it.
+        """
+        client = OrchestrationClient(
+            http_client=self._http,
+            **self._copy_kwargs(
+                base_url=base_url,
+                api_key=api_key,
+                bearer_token=bearer_token,
+                timeout=timeout,
+                max_retries=max_retries,
+                retry_backoff=retry_backoff,
+                default_headers=default_headers,
+            ),
+        )
+        self._share_seams(client)
+        client._sleep = self._sleep
+        return client
+
+    @cached_property
+    def with_raw_response(self) -> OrchestrationClientWithRawResponse:
+        """The same methods, returning an :class:`APIResponse` (``.status_code``, ``.headers``,
+        ``.request_id``, ``.parse()``) instead of the parsed object."""
+        return OrchestrationClientWithRawResponse(self)
+
     # ---------------------------------------------------------------- transport
 
     def _request(self, options: RequestOptions) -> httpx.Response:
-        """Send with retries. Returns a successful response (body read unless streaming)."""
+        """Send with retries within the call's budget. Returns a successful response (body read
+        unless streaming)."""
         retries = 0
         while True:
+            self._check_budget(options)
             request = self._build_request(options, retries)
             try:
                 response = self._http.send(request, stream=True, follow_redirects=options.follow_redirects)
@@ -121,16 +177,13 @@ class OrchestrationClient(BaseClient):
                     response.close()
                     raise
             except httpx.TransportError as exc:
-                decision = self._retry_decision(options, retries, None)
-                if not decision.retry:
-                    raise self._connection_error(exc, options) from exc
+                delay = self._after_failure(options, retries, None, exc)
             else:
                 if response.is_success:
+                    self._capture(response, retries)
                     return response
-                decision = self._retry_decision(options, retries, response)
-                if not decision.retry:
-                    raise self._status_error(response)
-            self._sleep(decision.delay)
+                delay = self._after_failure(options, retries, response, None)
+            self._sleep(delay)
             retries += 1
 
     # ---------------------------------------------------------------- generations
@@ -148,18 +201,33 @@ class OrchestrationClient(BaseClient):
         seed: int | None = None,
         negative_prompt: str | None = None,
         idempotency_key: str | None = None,
-        timeout: TimeoutTypes = None,
         wait: bool = True,
         wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
     ) -> GenerationResponse:
         """Generate an image and return the finished generation.
 
-        If the server hands back the job before it finishes (202), this waits for it (up to
-        ``wait_timeout`` seconds). A failed generation raises the mapped exception (e.g.
-        :class:`ProviderError`, :class:`ContentPolicyError`) with ``generation_id`` set.
-        With ``wait=False`` the queued job is returned at once (see :meth:`submit`).
+        If the server hands back the job before it finishes (202), this waits for it. The whole
+        call ends within ``timeout`` and within ``wait_timeout`` seconds (whichever is shorter),
+        else raises :class:`APITimeoutError` with ``generation_id`` (the job keeps running). A
+        failed generation raises the mapped exception (e.g. :class:`ProviderError`,
+        :class:`ContentPolicyError`) with ``generation_id`` set. With ``wait=False`` the queued
+        job is returned at once (see :meth:`submit`).
         """
+        call = self._call_options(
+            timeout,
+            max_retries,
+            extra_headers,
+            extra_query,
+            extra_body,
+            wait_timeout=wait_timeout if wait else NOT_GIVEN,
+        )
         options = self._generate_options(
+            call,
             prompt=prompt,
             model=model,
             style=style,
@@ -170,14 +238,13 @@ class OrchestrationClient(BaseClient):
             seed=seed,
             negative_prompt=negative_prompt,
             idempotency_key=idempotency_key,
-            timeout=timeout,
             wait=wait,
         )
         generation = self._parse(GenerationResponse, self._request(options))
         if not wait:
             return generation
         if not generation.is_terminal:
-            generation = self.wait_for(generation.id, timeout=wait_timeout)
+            generation = self._wait(call.without_body(), generation.id, 0.5)
         return self._finished(generation)
 
     def submit(
@@ -193,7 +260,11 @@ class OrchestrationClient(BaseClient):
         seed: int | None = None,
         negative_prompt: str | None = None,
         idempotency_key: str | None = None,
-        timeout: TimeoutTypes = None,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
     ) -> GenerationResponse:
         """Create a generation job and return it without waiting (``status`` is ``queued``).
 
@@ -210,40 +281,113 @@ class OrchestrationClient(BaseClient):
             seed=seed,
             negative_prompt=negative_prompt,
             idempotency_key=idempotency_key,
-            timeout=timeout,
             wait=False,
+            timeout=timeout,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            extra_body=extra_body,
         )
 
-    def get_generation(self, generation_id: str, *, timeout: TimeoutTypes = None) -> GenerationResponse:
+    def get_generation(
+        self,
+        generation_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> GenerationResponse:
         """Fetch one generation (also a job's current status)."""
-        options = self._get(f"/generations/{self._path_id(generation_id)}", timeout=timeout)
+        call = self._call_options(
+            timeout,
+            max_retries,
+            extra_headers,
+            extra_query,
+            extra_body,
+            sends_body=False,
+            method="get_generation",
+        )
+        return self._fetch_generation(call, generation_id)
+
+    def _fetch_generation(self, call: CallOptions, generation_id: str) -> GenerationResponse:
+        options = self._get(call, f"/generations/{self._path_id(generation_id)}")
         return self._parse(GenerationResponse, self._request(options))
 
     def wait_for(
         self,
         generation_id: str,
         *,
-        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
         poll_interval: float = 0.5,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
     ) -> GenerationResponse:
         """Poll a job until it succeeds, fails or is canceled, and return it (without raising
-        for a failed job). Raises :class:`APITimeoutError` after ``timeout`` seconds."""
-        deadline = self._deadline(timeout)
+        for a failed job). Raises :class:`APITimeoutError` (with ``generation_id``) once
+        ``timeout`` seconds (default: the client's) have passed."""
+        call = self._call_options(
+            timeout,
+            max_retries,
+            extra_headers,
+            extra_query,
+            extra_body,
+            sends_body=False,
+            method="wait_for",
+        )
+        return self._wait(call, generation_id, poll_interval)
+
+    def _wait(self, call: CallOptions, generation_id: str, poll_interval: float) -> GenerationResponse:
         polls = 0
         while True:
-            generation = self.get_generation(generation_id)
+            try:
+                generation = self._fetch_generation(call, generation_id)
+            except APITimeoutError as exc:
+                if exc.generation_id is None:  # the budget ran out mid-poll: say which job
+                    raise self._job_timeout(generation_id, call) from exc
+                raise
             if generation.is_terminal:
                 return generation
-            self._sleep(self._poll_delay(polls, poll_interval, deadline, generation_id))
+            self._sleep(self._poll_delay(polls, poll_interval, call, generation_id))
             polls += 1
 
-    def stream_events(self, generation_id: str, *, timeout: TimeoutTypes = None) -> Iterator[GenerationEvent]:
+    def stream_events(
+        self,
+        generation_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> Iterator[GenerationEvent]:
         """Yield the job's events (queued → running with progress → a terminal status) as the
-        server sends them; the iterator ends after the terminal event."""
-        options = self._events_options(generation_id, timeout)
+        server sends them; the iterator ends after the terminal event. ``timeout`` bounds the
+        whole stream (reconnects included), counted from the first ``next()``."""
+        call = self._call_options(
+            timeout,
+            max_retries,
+            extra_headers,
+            extra_query,
+            extra_body,
+            sends_body=False,
+            method="stream_events",
+        )
+        return self._events(call, generation_id)
+
+    def _events(self, call: CallOptions, generation_id: str) -> Iterator[GenerationEvent]:
+        call.deadline = self._deadline(call.budget)  # the stream starts when iteration does
+        options = self._events_options(call, generation_id)
         reconnects = 0
         while True:
-            response = self._request(options)
+            try:
+                response = self._request(options)
+            except APITimeoutError:
+                self._check_stream_deadline(call, generation_id)  # the budget ran out: name the job
+                raise
             decoder = SSEDecoder()
             dropped: Exception | None = None
             try:
@@ -253,29 +397,40 @@ class OrchestrationClient(BaseClient):
                         yield event
                         if event.is_terminal:
                             return
+                    self._check_stream_deadline(call, generation_id)
                 event = self._event_from_line(decoder, None, options)  # an unterminated last event
                 if event is not None:
                     yield event
                     if event.is_terminal:
                         return
             except httpx.TransportError as exc:
+                self._check_stream_deadline(call, generation_id)
                 dropped = exc
             finally:
                 response.close()
             # The stream ended before the job did (a proxy cut it, or the server restarted):
             # reconnect; the server starts again with the job's current state.
-            self._sleep(self._reconnect_delay(generation_id, reconnects, dropped))
+            self._sleep(self._reconnect_delay(call, generation_id, reconnects, dropped))
             reconnects += 1
 
     def cancel(
-        self, generation_id: str, *, idempotency_key: str | None = None, timeout: TimeoutTypes = None
+        self,
+        generation_id: str,
+        *,
+        idempotency_key: str | None = None,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
     ) -> GenerationResponse:
         """Cancel a job that has not finished. Raises :class:`ConflictError` if it already has."""
+        call = self._call_options(timeout, max_retries, extra_headers, extra_query, extra_body)
         options = self._post(
+            call,
             f"/generations/{self._path_id(generation_id)}/cancel",
             None,
             idempotency_key=idempotency_key,
-            timeout=timeout,
         )
         return self._parse(GenerationResponse, self._request(options))
 
@@ -294,16 +449,25 @@ class OrchestrationClient(BaseClient):
         negative_prompt: str | None = None,
         raise_on_error: bool = False,
         idempotency_key: str | None = None,
-        timeout: TimeoutTypes = None,
         wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
     ) -> BatchResult:
         """Generate one image per prompt (``batch_size`` at a time on the server).
 
         Returns a :class:`BatchResult`: a list with one :class:`BatchItem` per prompt, in order.
-        Items the server hands back still running are waited for (``wait_timeout`` in all).
-        With ``raise_on_error=True`` the first failed item's exception is raised instead.
+        Items the server hands back still running are waited for; the whole call ends within
+        ``timeout`` and ``wait_timeout`` (whichever is shorter). With ``raise_on_error=True``
+        the first failed item's exception is raised instead.
         """
+        call = self._call_options(
+            timeout, max_retries, extra_headers, extra_query, extra_body, wait_timeout=wait_timeout
+        )
         options = self._batch_options(
+            call,
             prompts=prompts,
             model=model,
             batch_size=batch_size,
@@ -315,15 +479,12 @@ class OrchestrationClient(BaseClient):
             seed=seed,
             negative_prompt=negative_prompt,
             idempotency_key=idempotency_key,
-            timeout=timeout,
         )
         batch = self._parse(BatchResponse, self._request(options))
         pending = self._pending_in_batch(batch)
         if pending:
-            deadline = self._deadline(wait_timeout)
-            finished = {
-                job_id: self.wait_for(job_id, timeout=self._remaining(deadline)) for job_id in pending
-            }
+            polls = call.without_body()
+            finished = {job_id: self._wait(polls, job_id, 0.5) for job_id in pending}
             batch = self._resolve_batch(batch, finished)
         result = BatchResult(batch)
         if raise_on_error:
@@ -343,10 +504,15 @@ class OrchestrationClient(BaseClient):
         cursor: str | None = None,
         *,
         model: str | None = None,
-        timeout: TimeoutTypes = None,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
     ) -> SyncPage[GenerationResponse]:
         """Past generations, newest first. ``limit`` is the page size; iterating the returned
-        page walks every later page lazily (``.data`` is just this page)."""
+        page walks every later page lazily (``.data`` is just this page). Each page fetch is one
+        call: ``timeout`` and the other per-call options apply to each."""
         params = self._history_params(
             limit=limit,
             filter_by_model=filter_by_model,
@@ -357,29 +523,77 @@ class OrchestrationClient(BaseClient):
             metadata=metadata,
             query=query,
         )
-        return self._history_page(params, cursor, timeout)
+
+        def new_call() -> CallOptions:
+            return self._call_options(
+                timeout,
+                max_retries,
+                extra_headers,
+                extra_query,
+                extra_body,
+                sends_body=False,
+                method="get_generation_history",
+            )
+
+        return self._history_page(params, cursor, new_call)
 
     def _history_page(
-        self, params: QueryParams, cursor: str | None, timeout: TimeoutTypes
+        self, params: QueryParams, cursor: str | None, new_call: Callable[[], CallOptions]
     ) -> SyncPage[GenerationResponse]:
-        listing = self._parse(GenerationList, self._request(self._history_options(params, cursor, timeout)))
+        options = self._history_options(new_call(), params, cursor)
+        listing = self._parse(GenerationList, self._request(options))
         return SyncPage(
             data=listing.data,
             has_more=listing.has_more,
             next_cursor=listing.next_cursor,
             cursor=cursor,
-            fetch=lambda next_cursor: self._history_page(params, next_cursor, timeout),
+            fetch=lambda next_cursor: self._history_page(params, next_cursor, new_call),
         )
 
     # ---------------------------------------------------------------- catalog and usage
 
-    def list_models(self, *, timeout: TimeoutTypes = None) -> list[ModelInfo]:
+    def list_models(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> list[ModelInfo]:
         """Every model in the catalog, with its capabilities, pricing and availability."""
-        return self._parse(ModelList, self._request(self._get("/models", timeout=timeout))).data
+        call = self._call_options(
+            timeout,
+            max_retries,
+            extra_headers,
+            extra_query,
+            extra_body,
+            sends_body=False,
+            method="list_models",
+        )
+        return self._parse(ModelList, self._request(self._get(call, "/models"))).data
 
-    def get_model_info(self, name: str, *, timeout: TimeoutTypes = None) -> ModelInfo:
+    def get_model_info(
+        self,
+        name: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> ModelInfo:
         """One model; raises :class:`ModelNotAvailableError` for an unknown name."""
-        options = self._get(f"/models/{self._path_id(name)}", timeout=timeout)
+        call = self._call_options(
+            timeout,
+            max_retries,
+            extra_headers,
+            extra_query,
+            extra_body,
+            sends_body=False,
+            method="get_model_info",
+        )
+        options = self._get(call, f"/models/{self._path_id(name)}")
         return self._parse(ModelInfo, self._request(options))
 
     def get_usage_stats(
@@ -388,40 +602,81 @@ class OrchestrationClient(BaseClient):
         end_date: str | date | datetime,
         group_by: str | None = None,
         *,
-        timeout: TimeoutTypes = None,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
     ) -> UsageStats:
         """Usage and cost between two dates (inclusive), optionally grouped by ``model``,
         ``day``, ``key`` or ``metadata.<key>``."""
-        options = self._get("/usage", self._usage_params(start_date, end_date, group_by), timeout=timeout)
+        call = self._call_options(
+            timeout,
+            max_retries,
+            extra_headers,
+            extra_query,
+            extra_body,
+            sends_body=False,
+            method="get_usage_stats",
+        )
+        options = self._get(call, "/usage", self._usage_params(start_date, end_date, group_by))
         return self._parse(UsageStats, self._request(options))
 
     # ---------------------------------------------------------------- images
 
     def download(
         self,
-        image: str | GenerationResponse | ImageInfo,
-        path: str | os.PathLike[str],
+        image: DownloadSource,
+        dest: str | os.PathLike[str],
         *,
         thumbnail: bool = False,
-        timeout: TimeoutTypes = None,
-    ) -> Path:
-        """Save an image (a URL, a generation's first image, or one ``ImageInfo``) to ``path``
-        (a file, or a directory to keep the URL's file name). Returns the file written."""
-        url = self._download_url(image, thumbnail)
-        options = self._download_options(url, timeout)
+        overwrite: bool = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> list[Path]:
+        """Save images and return the files written, in image order.
+
+        ``image`` is a generation (all its images), one ``ImageInfo`` or a URL. ``dest`` is a
+        folder (an existing directory, or a path ending in ``/`` or without an extension; it is
+        created) where each image is saved as ``<generation id>-<index>.<ext>``, or a file path
+        with an extension for a single image. An existing file raises ``FileExistsError``
+        unless ``overwrite=True``; nothing is fetched when a target is taken.
+        """
+        call = self._call_options(
+            timeout,
+            max_retries,
+            extra_headers,
+            extra_query,
+            extra_body,
+            sends_body=False,
+            method="download",
+        )
+        planned = _files.plan(image, dest, thumbnail=thumbnail)
+        for item in planned:
+            if item.path is not None:
+                _files.refuse_existing(item.path, overwrite)
+        return [self._download_one(call, item, overwrite) for item in planned]
+
+    def _download_one(self, call: CallOptions, item: _files.PlannedFile, overwrite: bool) -> Path:
+        options = self._download_options(call, item.url)
         response = self._request(options)
         try:
-            destination = self._download_path(url, path, response.headers.get("content-type"))
-            partial = destination.with_name(destination.name + ".part")
+            path = item.resolve(response.headers.get("content-type"))
+            _files.refuse_existing(path, overwrite)
+            file, partial = _files.open_partial(path)
             try:
-                with partial.open("wb") as file:
+                with file:
                     for chunk in response.iter_bytes():
                         file.write(chunk)
-                partial.replace(destination)  # never leave a truncated file under the final name
+                        self._check_download_deadline(options)
+                _files.publish(partial, path, overwrite)  # never a truncated file under the name
             finally:
                 partial.unlink(missing_ok=True)
         except httpx.TransportError as exc:
             raise self._connection_error(exc, options) from exc
         finally:
             response.close()
-        return destination
+        return path

@@ -98,7 +98,8 @@ class APIConnectionError(OrchestrationError):
 
 
 class APITimeoutError(APIConnectionError):
-    """A timeout expired: the HTTP request's, or the deadline given to ``wait_for``."""
+    """A timeout expired: the call's ``timeout``/``wait_timeout`` budget, or one request's phase
+    limit. ``generation_id`` is set when the job exists (it keeps running on the server)."""
 
 
 class APIStatusError(OrchestrationError):

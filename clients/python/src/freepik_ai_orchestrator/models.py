@@ -58,6 +58,11 @@ class ImageInfo(ResponseModel):
     height: int | None = None
     content_type: str | None = None
 
+    # Set when the image arrives inside a generation, so download() can name the file
+    # <generation id>-<index>.<ext>.
+    _generation_id: str | None = PrivateAttr(default=None)
+    _index: int | None = PrivateAttr(default=None)
+
 
 class GenerationError(ResponseModel):
     """Why a generation failed (``GenerationResponse.error``)."""
@@ -100,6 +105,11 @@ class GenerationResponse(ResponseModel):
     created_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+
+    def model_post_init(self, _context: Any, /) -> None:
+        for index, image in enumerate(self.images):
+            image._generation_id = self.id
+            image._index = index
 
     @property
     def is_terminal(self) -> bool:

@@ -168,3 +168,14 @@ def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def patient_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """Generations take 4 s and the server's synchronous wait is its default (minutes), so only
+    the client's ``Prefer: wait`` keeps POST /generate from holding a short-budget call."""
+    server = _launch(tmp_path_factory.mktemp("orchestrator-patient"), "patient", offline_latency_seconds="4")
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -81,12 +81,13 @@ async def test_generate_and_download_png(live: Any, tmp_path: Path) -> None:
     assert result.created_at is not None and result.processing_time is not None
     assert result._request_id and result._request_id.startswith("req_")
 
-    path = await resolve(live.download(result, tmp_path))
+    [path] = await resolve(live.download(result, tmp_path))
+    assert path == tmp_path / f"{result.id}-0.png"
     with Image.open(path) as image:
         assert image.format == "PNG"
         assert image.size == (1792, 1024)
-    thumb = await resolve(live.download(result.images[0], tmp_path / "thumb", thumbnail=True))
-    assert thumb.stat().st_size > 0
+    [thumb] = await resolve(live.download(result.images[0], tmp_path / "thumb", thumbnail=True))
+    assert thumb == tmp_path / "thumb" / f"{result.id}-0-thumb.webp" and thumb.stat().st_size > 0
     # Signed URLs work without credentials.
     assert httpx.get(result.image_url).status_code == 200
 

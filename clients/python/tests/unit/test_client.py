@@ -69,7 +69,7 @@ async def test_generate_sends_the_contract(client: Any, server: MockServer) -> N
     assert request.headers["Authorization"] == "Bearer sk-test-unit"
     assert request.headers["Content-Type"] == "application/json"
     assert request.headers["User-Agent"].startswith("freepik-ai-orchestrator-python/")
-    assert request.headers["Prefer"] == "wait=119"  # read timeout 120 s, minus a margin
+    assert request.headers["Prefer"] == "wait=599"  # the 600 s budget, minus a margin
     assert json.loads(request.content) == {
         "prompt": "Your creative prompt",
         "model": "dall-e-3",
@@ -449,12 +449,12 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 async def test_download_to_directory_and_file(client: Any, server: MockServer, tmp_path: Path) -> None:
     image_headers = {"Content-Type": "image/png"}
     server.add(httpx.Response(200, content=PNG, headers=image_headers))
-    path = await resolve(client.download(GenerationResponse.model_validate(generation()), tmp_path))
-    assert path == tmp_path / "gen_1.png" and path.read_bytes() == PNG
+    paths = await resolve(client.download(GenerationResponse.model_validate(generation()), tmp_path))
+    assert paths == [tmp_path / "gen_1-0.png"] and paths[0].read_bytes() == PNG
     server.add(httpx.Response(200, content=PNG, headers=image_headers))
     target = tmp_path / "nested" / "out.png"
-    path = await resolve(client.download("https://cdn.example/x/y.png?sig=1", target))
-    assert path == target and target.read_bytes() == PNG
+    paths = await resolve(client.download("https://cdn.example/x/y.png?sig=1", target))
+    assert paths == [target] and target.read_bytes() == PNG
     assert "Authorization" not in server.last.headers  # never leak the key to another host
     assert not list(tmp_path.glob("**/*.part"))
 
@@ -464,7 +464,7 @@ async def test_download_thumbnail_same_origin_keeps_auth(
 ) -> None:
     server.add(httpx.Response(200, content=b"RIFF", headers={"Content-Type": "image/webp"}))
     gen = GenerationResponse.model_validate(generation())
-    path = await resolve(client.download(gen, tmp_path / "t.webp", thumbnail=True))
+    [path] = await resolve(client.download(gen, tmp_path / "t.webp", thumbnail=True))
     assert server.last.url.path == "/api/v1/images/gen_1_thumb.png"
     assert server.last.headers["Authorization"] == "Bearer sk-test-unit"
     assert path.read_bytes() == b"RIFF"
@@ -478,7 +478,7 @@ async def test_download_failure_leaves_no_file(client: Any, server: MockServer, 
 
 
 async def test_download_needs_an_image(client: Any) -> None:
-    job = GenerationResponse.model_validate(generation(status="queued", image_url=None))
+    job = GenerationResponse.model_validate(generation(status="queued", image_url=None, images=[]))
     with pytest.raises(ValueError, match="no image URL"):
         await resolve(client.download(job, "x.png"))
 

@@ -22,9 +22,19 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize("cls", CLIENTS)
+def test_no_credentials_anywhere_is_a_clear_error(cls: Any) -> None:
+    with pytest.raises(exceptions.OrchestrationError, match="ORCHESTRATOR_API_KEY") as info:
+        cls()
+    assert "api_key" in str(info.value) and "bearer_token" in str(info.value)
+    with pytest.raises(exceptions.OrchestrationError, match="no credentials"):
+        cls(api_key="")
+
+
+@pytest.mark.parametrize("cls", CLIENTS)
 def test_defaults_and_env(cls: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    client = cls()
-    assert client.base_url == "http://localhost:8000" and client.api_key is None
+    client = cls(api_key="sk-test-arg")
+    assert client.base_url == "http://localhost:8000"
+    assert client.timeout.read == 600 and client.timeout.connect == 10
     monkeypatch.setenv("ORCHESTRATOR_BASE_URL", "https://orch.example.com/")
     monkeypatch.setenv("ORCHESTRATOR_API_KEY", "sk-test-env")
     client = cls()
@@ -58,11 +68,15 @@ def test_invalid_arguments(cls: Any) -> None:
         cls(retry_backoff=float("nan"))
     with pytest.raises(TypeError, match="http_client"):
         cls(http_client=object())
+    with pytest.raises(ValueError, match="api_key must be printable ASCII"):
+        cls(api_key="sk-test-…")
+    with pytest.raises(ValueError, match="bearer_token"):
+        cls(bearer_token="jwt\n")
 
 
 @pytest.mark.parametrize("cls", CLIENTS)
 def test_base_url_may_include_the_api_prefix(cls: Any) -> None:
-    assert cls(base_url="http://h:1/api/v1/").base_url == "http://h:1"
+    assert cls(base_url="http://h:1/api/v1/", api_key="k").base_url == "http://h:1"
 
 
 async def test_bearer_token_header(kind: str, server: MockServer, client_factory: Any) -> None:
@@ -135,7 +149,15 @@ SEED_METHODS = [
     "get_generation_history",
     "close",
 ]
-EXTRA_METHODS = ["submit", "get_generation", "wait_for", "stream_events", "cancel", "download"]
+EXTRA_METHODS = [
+    "submit",
+    "get_generation",
+    "wait_for",
+    "stream_events",
+    "cancel",
+    "download",
+    "with_options",
+]
 
 
 @pytest.mark.parametrize("name", SEED_METHODS + EXTRA_METHODS)

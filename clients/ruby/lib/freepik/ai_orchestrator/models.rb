@@ -1,0 +1,216 @@
+# frozen_string_literal: true
+
+require_relative "model"
+require_relative "errors"
+
+module Freepik
+  module AiOrchestrator
+    # Job statuses after which nothing changes any more.
+    TERMINAL_STATUSES = %w[succeeded failed canceled].freeze
+
+    # One image of a generation. URLs are absolute, signed and usable without credentials.
+    ImageInfo = Struct.new(:url, :thumbnail_url, :width, :height, :content_type, :extra, keyword_init: true) do
+      include Model
+      required :url
+    end
+
+    # Why a generation failed (GenerationResponse#error).
+    GenerationError = Struct.new(:code, :message, :extra, keyword_init: true) do
+      include Model
+    end
+
+    # A generation, which is also a job: #status is queued, running, succeeded, failed or
+    # canceled. #image_url is the first image; #images lists all of them. #cost is in USD (see
+    # #currency) and nil when the price is unknown, never a made-up 0. #processing_time is in
+    # seconds; #created_at, #started_at and #finished_at are Time objects.
+    GenerationResponse = Struct.new(
+      :id, :object, :status, :image_url, :thumbnail_url, :images, :prompt, :model, :style, :size,
+      :quality, :n, :seed, :negative_prompt, :metadata, :provider, :livemode, :cost, :currency,
+      :price_version, :progress, :processing_time, :revised_prompt, :batch_id, :error,
+      :created_at, :started_at, :finished_at, :extra,
+      keyword_init: true
+    ) do
+      include Model
+      required :id, :status, :prompt, :model
+      defaults object: "generation", images: [], metadata: {}
+      types images: [ImageInfo], error: GenerationError, cost: :float, progress: :float,
+            processing_time: :float, created_at: :time, started_at: :time, finished_at: :time
+
+      # True once the job has succeeded, failed or been canceled.
+      def terminal?
+        TERMINAL_STATUSES.include?(status)
+      end
+
+      def succeeded?
+        status == "succeeded"
+      end
+    end
+
+    # One page of GET /api/v1/generations (Page wraps it for iteration).
+    GenerationList = Struct.new(:object, :data, :has_more, :next_cursor, :extra, keyword_init: true) do
+      include Model
+      defaults object: "list", data: [], has_more: false
+      types data: [GenerationResponse]
+    end
+
+    # A catalog model: what it accepts, what it costs, and whether it can run now.
+    ModelInfo = Struct.new(
+      :name, :description, :max_resolution, :supported_styles, :supported_sizes,
+      :supported_qualities, :default_size, :default_quality, :default_style, :pricing_per_image,
+      :pricing, :currency, :average_time, :max_images, :supports_seed, :supports_negative_prompt,
+      :providers, :available, :unavailable_reason, :notes, :extra,
+      keyword_init: true
+    ) do
+      include Model
+      required :name
+      defaults description: "", supported_styles: [], supported_sizes: [], supported_qualities: [],
+               pricing: {}, providers: [], available: true
+      types pricing_per_image: :float, average_time: :float
+
+      def available?
+        available == true
+      end
+    end
+
+    # GET /api/v1/models.
+    ModelList = Struct.new(:object, :data, :extra, keyword_init: true) do
+      include Model
+      defaults object: "list", data: []
+      types data: [ModelInfo]
+    end
+
+    # Usage for one group (a model, a day, a key or a metadata value).
+    UsageBucket = Struct.new(:key, :generations, :images, :cost, :extra, keyword_init: true) do
+      include Model
+      required :key
+      defaults generations: 0, images: 0, cost: 0.0
+      types cost: :float
+    end
+
+    # Totals for a date range (both ends inclusive); #start_date and #end_date are Dates.
+    UsageStats = Struct.new(
+      :object, :start_date, :end_date, :livemode, :total_generations, :total_images, :total_cost,
+      :failed_generations, :unpriced_generations, :currency, :by_model, :by_day, :group_by,
+      :groups, :extra,
+      keyword_init: true
+    ) do
+      include Model
+      required :start_date, :end_date
+      defaults object: "usage", total_generations: 0, total_images: 0, total_cost: 0.0,
+               failed_generations: 0, unpriced_generations: 0, by_model: [], by_day: []
+      types start_date: :date, end_date: :date, total_cost: :float, by_model: [UsageBucket],
+            by_day: [UsageBucket], groups: [UsageBucket]
+    end
+
+    # The error object of a failed batch item (the same fields as the error envelope).
+    BatchError = Struct.new(:type, :code, :message, :param, :request_id, :generation_id, :extra,
+                            keyword_init: true) do
+      include Model
+    end
+
+    # The outcome for one prompt of a batch: #generation when it succeeded, else #error (a
+    # failed item may also carry its failed #generation).
+    BatchItem = Struct.new(:index, :prompt, :status, :generation, :error, :extra, keyword_init: true) do
+      include Model
+      required :index, :prompt, :status
+      types generation: GenerationResponse, error: BatchError
+
+      def ok?
+        status == "succeeded" && !generation.nil?
+      end
+
+      # The generation's first image URL, or nil when this item failed.
+      def image_url
+        generation&.image_url
+      end
+
+      # The error this item maps to (what the single-generation call would raise), or nil.
+      def exception
+        return nil if ok?
+
+        fields = error.nil? ? { "message" => "batch item failed" } : error.to_h.compact.transform_keys(&:to_s)
+        Errors.build(nil, { "error" => fields })
+      end
+
+      # The generation, or raises the item's mapped error.
+      def raise_for_error
+        failure = exception
+        raise failure unless failure.nil?
+
+        generation
+      end
+    end
+
+    # The raw body of POST /api/v1/generate/batch.
+    BatchResponse = Struct.new(:object, :id, :data, :succeeded, :failed, :total_cost, :extra,
+                               keyword_init: true) do
+      include Model
+      required :id
+      defaults object: "batch", data: [], succeeded: 0, failed: 0
+      types data: [BatchItem], total_cost: :float
+    end
+
+    # What #generate_batch returns: one BatchItem per prompt, in order. It is Enumerable and
+    # indexable like the Array of items it wraps; the batch-level figures are attributes.
+    class BatchResult
+      include Enumerable
+
+      attr_reader :id, :items, :succeeded, :failed, :total_cost, :request_id
+
+      def initialize(id:, items:, succeeded:, failed:, total_cost:, request_id: nil)
+        @id = id
+        @items = items.dup.freeze
+        @succeeded = succeeded
+        @failed = failed
+        @total_cost = total_cost
+        @request_id = request_id
+        freeze
+      end
+
+      def each(&block)
+        return enum_for(:each) { size } unless block
+
+        @items.each(&block)
+        self
+      end
+
+      def [](index)
+        @items[index]
+      end
+
+      def size
+        @items.size
+      end
+      alias length size
+
+      def to_a
+        @items.dup
+      end
+
+      # The successful generations, in prompt order.
+      def generations
+        @items.select(&:ok?).map(&:generation)
+      end
+
+      # The items that failed.
+      def errors
+        @items.reject(&:ok?)
+      end
+
+      def inspect
+        "#<#{self.class.name} id=#{id} items=#{size} succeeded=#{succeeded} failed=#{failed}>"
+      end
+    end
+
+    # One Server-Sent Event of GET /api/v1/generations/{id}/events.
+    GenerationEvent = Struct.new(:event, :data, :id, keyword_init: true) do
+      def status
+        data.status
+      end
+
+      def terminal?
+        data.terminal?
+      end
+    end
+  end
+end
