@@ -51,6 +51,10 @@ def test_user_errors_are_one_line_and_name_the_culprit(tmp_path, database_url) -
     line = one_line_error(cli(["keys", "list"], unreachable))
     assert "127.0.0.1:1/db" in line and "hunter2" not in cli(["keys", "list"], unreachable).stderr
     assert "no API key 'key_nope'" in one_line_error(cli(["keys", "revoke", "key_nope"], env))
+    wrong_driver = {**env, "ORCHESTRATOR_DATABASE_URL": "postgresql://me:hunter2@db/x"}
+    line = one_line_error(cli(["migrate"], wrong_driver))
+    assert "ORCHESTRATOR_DATABASE_URL" in line and "postgresql+asyncpg://" in line and "hunter2" not in line
+    assert "ORCHESTRATOR_PORT='x'" in one_line_error(cli(["models"], {**env, "ORCHESTRATOR_PORT": "x"}))
     assert one_line_error(cli(["serve", "--port", "0"], env)).startswith("usage:") is False
 
 

@@ -32,7 +32,9 @@ def _settings_error(exc: ValidationError) -> UserError:
     problems = []
     for error in exc.errors():
         name = "ORCHESTRATOR_" + "_".join(str(part) for part in error["loc"] if part != "providers").upper()
-        problems.append(f"{name}={error.get('input')!r}: {error['msg']}")
+        secret = any(word in name for word in ("SECRET", "KEY", "TOKEN", "PASSWORD", "URL"))
+        shown = "" if secret else f"={error.get('input')!r}"  # never echo a credential
+        problems.append(f"{name}{shown}: {error['msg']}")
     return UserError("bad setting " + "; ".join(problems))
 
 
@@ -52,8 +54,27 @@ def _redact(url: str) -> str:
         return url.split("://", 1)[0] + "://…"
 
 
+SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+
+def _check_database_url(url: str) -> None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        driver = make_url(url).drivername
+    except ArgumentError:
+        driver = None
+    if driver not in SUPPORTED_DRIVERS:
+        raise UserError(
+            f"bad setting ORCHESTRATOR_DATABASE_URL ({_redact(url)}): use a URL starting with "
+            + " or ".join(f"{d}://" for d in SUPPORTED_DRIVERS)
+        )
+
+
 def _announce_database(settings: Settings) -> None:
     """Every command says which database it uses: a different data dir is a different database."""
+    _check_database_url(settings.db_url)
     note = ""
     if settings.is_sqlite:
         path = Path(settings.db_url.split("///", 1)[1])
