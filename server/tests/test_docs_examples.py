@@ -39,6 +39,7 @@ FRAGMENTS = {
     "response.images[1]": "needs an n>1 generation",
     "await executor.execute(attempts": "sketches the executor's interface",
     "state.faults.update(server_errors=2)": "sketches an emulator test",
+    "new_server_field": "sends a field only a newer server knows (what extra_body is for)",
     "async with AsyncOrchestrationClient() as client:\n    ...": "shows both context managers at once",
 }
 
