@@ -11,7 +11,7 @@ PYTEST := $(BIN)/pytest -p no:cacheprovider
 # ORCHESTRATOR_TEST_REDIS_URL), else starts throwaway ones; with CI set, a missing one fails.
 WITH_SERVICES := $(BIN)/python scripts/with_test_services.py
 
-.PHONY: serve test lint openapi test-server test-postgres test-clients test-diffusers test-php test-ruby bench clean
+.PHONY: serve test lint openapi test-server test-postgres test-clients test-typescript test-diffusers test-php test-ruby bench clean
 
 # Runtime only (what `make serve` needs); the dev tools come on top for the test targets.
 $(STAMP): requirements.lock server/pyproject.toml clients/python/pyproject.toml
@@ -29,7 +29,7 @@ serve: $(STAMP)
 	$(BIN)/orchestrator serve
 
 ## Run every test: lint and types, the server on SQLite and on PostgreSQL, providers, clients.
-test: lint test-server test-postgres test-clients test-diffusers test-php test-ruby
+test: lint test-server test-postgres test-clients test-typescript test-diffusers test-php test-ruby
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check server clients/python bench
@@ -45,6 +45,32 @@ test-postgres: $(DEV_STAMP)
 
 test-clients: $(DEV_STAMP)
 	cd clients/python && ../../$(PYTEST) -q -rs
+
+# TypeScript client: node/npm from apt when missing, dev tools (typescript) from the lock file,
+# then build, type-check (strict) and run the unit tests and, against real servers started by
+# scripts/with_test_server.py, the integration tests (the second server is slow on purpose, so
+# generations answer 202 and are followed over SSE).
+TS := clients/typescript
+TS_STAMP := $(TS)/node_modules/.installed
+NODE_TEST := node --test --test-reporter=spec
+
+$(TS_STAMP): $(TS)/package.json $(TS)/package-lock.json
+	@command -v node >/dev/null && command -v npm >/dev/null || { \
+		echo "test-typescript: node/npm not found; installing nodejs and npm with apt-get"; \
+		apt-get update -qq && apt-get install -y -qq nodejs npm; }
+	@echo "test-typescript: installing the TypeScript client's dev dependencies (npm ci)"
+	cd $(TS) && npm ci --no-audit --no-fund
+	touch $(TS_STAMP)
+
+test-typescript: $(STAMP) $(TS_STAMP)
+	cd $(TS) && node scripts/build.mjs
+	cd $(TS) && node node_modules/typescript/bin/tsc -p tsconfig.json --noEmit
+	cd $(TS) && $(NODE_TEST) test/unit/
+	$(BIN)/python scripts/with_test_server.py -- \
+		$(NODE_TEST) $(TS)/test/integration/live.test.mjs $(TS)/test/integration/package.test.mjs
+	ORCHESTRATOR_TEST_SLOW=1 $(BIN)/python scripts/with_test_server.py \
+		--setting offline_latency_seconds=1.5 --setting sync_wait_seconds=0.3 -- \
+		$(NODE_TEST) $(TS)/test/integration/jobs.test.mjs
 
 # Ruby client: ruby and ruby-minitest come from apt when missing; then lint (ruby -wc), unit tests,
 # the built gem installed into a temporary GEM_HOME, and integration tests against real servers.
@@ -96,4 +122,4 @@ bench: $(DEV_STAMP)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) data
+	rm -rf $(VENV) data $(TS)/node_modules $(TS)/dist

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from decimal import Decimal
+
+import jwt
 
 from orchestrator.limits.rate import InProcessRateLimiter
 
@@ -75,3 +78,29 @@ def test_a_fresh_bucket_admits_its_first_request_at_any_clock_reading() -> None:
         limiter = InProcessRateLimiter(clock=lambda reading=reading: reading)
         assert limiter.hit("k", 1).allowed, reading
         assert not limiter.hit("k", 1).allowed
+
+
+async def test_bearer_token_principals_are_capped_like_keys(start_server) -> None:
+    """A token has no key row; its jobs are capped per (project, subject) with the key default."""
+    secret = "s3cret-for-tests-0123456789abcdef"
+    server = await start_server(jwt_secret=secret, offline_latency_seconds=0.3, default_max_concurrent=2)
+    claims = {"project": "gamma", "scope": "generate read", "mode": "test", "exp": int(time.time()) + 120}
+    token = jwt.encode({**claims, "sub": "user-1"}, secret, algorithm="HS256")
+    other = jwt.encode({**claims, "sub": "user-2"}, secret, algorithm="HS256")
+    async with server.client(token) as api, server.client(other) as api_other:
+        jobs = [
+            (await api.post("/api/v1/generate", json=GEN, headers={"Prefer": "respond-async"})).json()
+            for _ in range(6)
+        ]
+        # Another subject of the same project has its own cap: it is not queued behind user-1.
+        second = await api_other.post("/api/v1/generate", json=GEN, headers={"Prefer": "respond-async"})
+        assert second.json()["status"] == "running"
+        most_running = 0
+        for _ in range(300):
+            states = [(await api.get(f"/api/v1/generations/{j['id']}")).json()["status"] for j in jobs]
+            most_running = max(most_running, states.count("running"))
+            if all(s == "succeeded" for s in states):
+                break
+            await asyncio.sleep(0.03)
+    assert states == ["succeeded"] * 6
+    assert most_running == 2

@@ -461,7 +461,7 @@ final class OrchestrationClient
      * Save images into `directory` (created if missing) and return the paths written.
      *
      * A GenerationResponse writes one file per image, named `<generation id>-<index>.<ext>`
-     * (`<generation id>-<index>.thumb.<ext>` with `thumbnail: true`); an ImageInfo or a URL
+     * (`<generation id>-<index>-thumb.<ext>` with `thumbnail: true`); an ImageInfo or a URL
      * writes one file named after the URL. An existing file is never replaced unless
      * `overwrite: true`. Files are written to `<name>.part` and renamed when complete.
      *
@@ -488,7 +488,7 @@ final class OrchestrationClient
                 if ($url === null) {
                     throw new \InvalidArgumentException("image {$index} of generation {$image->id} has no thumbnail");
                 }
-                $targets[] = [$url, "{$image->id}-{$index}" . ($thumbnail ? '.thumb' : '')];
+                $targets[] = [$url, "{$image->id}-{$index}" . ($thumbnail ? '-thumb' : '')];
             }
         } elseif ($image instanceof ImageInfo) {
             $url = $thumbnail ? $image->thumbnailUrl : $image->url;

@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,10 +31,12 @@ from orchestrator.generation.routing import BreakerPolicy, RetryPolicy, RouteExe
 from orchestrator.generation.runner import JobRunner, Router, now_utc
 from orchestrator.generation.service import GenerationService
 from orchestrator.generation.worker import WorkerPool
+from orchestrator.limits.concurrency import InProcessConcurrencyGate
 from orchestrator.limits.rate import InProcessRateLimiter
 from orchestrator.logs import JobLifecycleLog
 from orchestrator.providers.offline import OfflineRenderer
 from orchestrator.providers.registry import build_providers
+from orchestrator.providers.transport import provider_client
 from orchestrator.settings import Settings
 from orchestrator.storage.local import LocalStorage
 from orchestrator.storage.signing import UrlSigner
@@ -75,15 +76,12 @@ async def build_services(settings: Settings) -> Services:
         await upgrade_to_head(settings.db_url)
     db = Database(settings.db_url)
     catalog = load_catalog(settings.catalog_path)
-    http = httpx.AsyncClient(
-        timeout=httpx.Timeout(60.0, connect=10.0),
-        limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
-        follow_redirects=True,
-    )
+    http = provider_client()
     providers = build_providers(settings.providers, http)
     router = Router(catalog, providers, OfflineRenderer(settings.offline_latency_seconds))
     hub = EventHub()
     hub.add_listener(JobLifecycleLog())
+    gate = InProcessConcurrencyGate()
     storage = LocalStorage(settings.data_dir / "images")
     runner = JobRunner(
         db=db,
@@ -94,6 +92,7 @@ async def build_services(settings: Settings) -> Services:
         thumbnails=ThreadPoolExecutor(settings.thumbnail_workers, thread_name_prefix="thumbnails"),
         thumbnail_size=settings.thumbnail_size,
         deadline_seconds=settings.job_deadline_seconds,
+        gate=gate,
     )
     pool = (
         WorkerPool(
@@ -116,10 +115,8 @@ async def build_services(settings: Settings) -> Services:
         router=router,
         hub=hub,
         pool=pool,
-        max_images=settings.max_images_per_request,
-        deadline_seconds=settings.job_deadline_seconds,
-        poll_interval=settings.job_poll_interval,
-        default_max_concurrent=settings.default_max_concurrent,
+        settings=settings,
+        gate=gate,
     )
     return Services(
         settings=settings,

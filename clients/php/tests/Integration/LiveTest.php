@@ -228,7 +228,7 @@ final class LiveTest extends IntegrationTestCase
         self::assertSame([1024, 1024], [$size[0], $size[1]]);
 
         $thumbs = $client->download($response, $dir, thumbnail: true);
-        self::assertSame(["{$dir}/{$response->id}-0.thumb.webp"], $thumbs);
+        self::assertSame(["{$dir}/{$response->id}-0-thumb.webp"], $thumbs);
         self::assertStringStartsWith('RIFF', (string) file_get_contents($thumbs[0]));
 
         $url = $client->download((string) $response->imageUrl, "{$dir}/by-url");

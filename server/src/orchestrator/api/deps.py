@@ -11,7 +11,8 @@ from orchestrator.container import Services
 from orchestrator.errors import AuthenticationFailed, PermissionDenied, RateLimited
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async: FastAPI runs a plain ``def`` dependency in a worker thread, a hop per request.
     services: Services = request.app.state.services
     return services
 
@@ -40,7 +41,7 @@ def _credentials(request: Request) -> str:
 
 def _authorizer(scope: str):  # type: ignore[no-untyped-def]
     async def authorize(request: Request) -> Principal:
-        services = get_services(request)
+        services: Services = request.app.state.services
         principal = await services.keys.authenticate(_credentials(request))
         request.state.principal = principal  # for the access log, also when refused below
         if not principal.has(scope):

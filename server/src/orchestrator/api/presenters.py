@@ -8,6 +8,7 @@ from orchestrator.accounting.money import from_micros
 from orchestrator.api.schemas import ErrorInfo, GenerationResponse, ImageOut
 from orchestrator.container import Services
 from orchestrator.db.models import Generation
+from orchestrator.generation.states import UNSUCCESSFUL, JobStatus
 
 IMAGE_ROUTE = "/api/v1/images/"
 
@@ -30,7 +31,7 @@ def generation_out(job: Generation, services: Services, base: str) -> Generation
             height=img.height,
             content_type=img.content_type,
         )
-        for img in (job.images if job.status == "succeeded" else [])
+        for img in (job.images if job.status == JobStatus.SUCCEEDED else [])
     ]
     return GenerationResponse(
         id=job.id,
@@ -57,7 +58,7 @@ def generation_out(job: Generation, services: Services, base: str) -> Generation
         revised_prompt=job.revised_prompt,
         batch_id=job.batch_id,
         error=ErrorInfo(code=job.error_code, message=job.error_message or "")
-        if job.status in ("failed", "canceled") and job.error_code
+        if job.status in UNSUCCESSFUL and job.error_code
         else None,
         created_at=job.created_at,
         started_at=job.started_at,

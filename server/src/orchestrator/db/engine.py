@@ -10,10 +10,11 @@ of WAL readers. PostgreSQL uses one pooled engine for both.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
@@ -44,12 +45,23 @@ def _begin_deferred(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN")
 
 
+_MAX_GROUP = 256
+
+
+async def _new_queue() -> asyncio.Queue[Any]:
+    return asyncio.Queue()
+
+
 class _WriterThread:
     """A thread with its own event loop that owns SQLite's single write connection.
 
     Under load the main event loop has many ready tasks, and every await inside a transaction
     waits its turn among them while holding SQLite's only write lock. Running each write
     transaction on a loop that does nothing else keeps the lock held only for the work itself.
+
+    Writes are group-committed: whatever is waiting when the writer is free (inserts, finishes,
+    claims) runs in one transaction. If any of them raises, the group is rolled back and each
+    runs again on its own, so one refusal never undoes another request's write.
     """
 
     def __init__(self, url: str, echo: bool) -> None:
@@ -58,6 +70,8 @@ class _WriterThread:
         self._thread.start()
         self.engine: AsyncEngine = self.call(self._create(url, echo))
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._pending: asyncio.Queue[tuple[Any, concurrent.futures.Future[Any]]] = self.call(_new_queue())
+        self._committer = asyncio.run_coroutine_threadsafe(self._group_commits(), self.loop)
 
     @staticmethod
     async def _create(url: str, echo: bool) -> AsyncEngine:
@@ -68,6 +82,46 @@ class _WriterThread:
         event.listen(engine.sync_engine, "begin", _begin_immediate)
         return engine
 
+    def enqueue(self, work: Callable[[AsyncSession], Awaitable[Any]]) -> concurrent.futures.Future[Any]:
+        """Queue ``work`` for the next group commit (thread-safe)."""
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self.loop.call_soon_threadsafe(self._pending.put_nowait, (work, future))
+        return future
+
+    async def _group_commits(self) -> None:
+        """Run every write that is waiting in one transaction: one BEGIN and COMMIT for all."""
+        while True:
+            group = [await self._pending.get()]
+            while not self._pending.empty() and len(group) < _MAX_GROUP:
+                group.append(self._pending.get_nowait())
+            live = [(work, future) for work, future in group if future.set_running_or_notify_cancel()]
+            if len(live) == 1 or not await self._run_group(live):
+                # A single write, or a group in which one write failed: each in its own
+                # transaction, so one failure (a budget refusal, say) never undoes the others.
+                for work, future in live:
+                    await self._run_one(work, future)
+
+    async def _run_group(self, group: list[tuple[Any, concurrent.futures.Future[Any]]]) -> bool:
+        results: list[Any] = []
+        try:
+            async with self.sessions() as session, session.begin():
+                for work, _ in group:
+                    results.append(await work(session))
+        except Exception:
+            return False
+        for (_, future), result in zip(group, results, strict=True):
+            future.set_result(result)
+        return True
+
+    async def _run_one(self, work: Any, future: concurrent.futures.Future[Any]) -> None:
+        try:
+            async with self.sessions() as session, session.begin():
+                result = await work(session)
+        except BaseException as exc:  # handed to the caller, whatever it is
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+
     def call(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the writer loop from a thread that has no running loop."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
@@ -76,6 +130,7 @@ class _WriterThread:
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
 
     async def close(self) -> None:
+        self._committer.cancel()
         await self.submit(self.engine.dispose())
         self.loop.call_soon_threadsafe(self.loop.stop)
         await asyncio.to_thread(self._thread.join)
@@ -120,7 +175,7 @@ class Database:
                 return await work(session)
 
         if self._writer is not None:
-            return await self._writer.submit(run())
+            return cast(T, await asyncio.wrap_future(self._writer.enqueue(work)))
         return await run()
 
     @asynccontextmanager

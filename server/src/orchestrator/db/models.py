@@ -71,15 +71,14 @@ class Generation(Base):
         Index("ix_generations_claim", "status", "created_at"),
         Index("ix_generations_history", "project", "livemode", "id"),
         Index("ix_generations_key_created", "api_key_id", "created_at"),
-        Index("ix_generations_lease", "status", "lease_expires_at"),
         Index("ix_generations_batch", "batch_id", "batch_index"),
-        # A key's queued/running jobs, counted on every submission (concurrency caps).
-        Index("ix_generations_key_status", "api_key_id", "status"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     project: Mapped[str] = mapped_column(String(64))
     api_key_id: Mapped[str | None] = mapped_column(String(32))
+    subject: Mapped[str | None] = mapped_column(String(128))
+    """Who is capped for this job: the key id, or ``jwt:<sub>`` for a bearer token."""
     livemode: Mapped[bool] = mapped_column(Boolean)
     status: Mapped[str] = mapped_column(String(16))
     prompt: Mapped[str] = mapped_column(Text)

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from orchestrator.generation.states import TERMINAL
+
 if TYPE_CHECKING:
     from orchestrator.db.models import Generation
 
@@ -28,7 +30,7 @@ class JobEvent:
 
     @property
     def terminal(self) -> bool:
-        return self.status in ("succeeded", "failed", "canceled")
+        return self.status in TERMINAL
 
 
 EventListener = Callable[[JobEvent], None]

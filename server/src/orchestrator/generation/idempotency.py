@@ -42,6 +42,15 @@ class IdempotencyService:
 
     async def begin(self, project: str, key: str, endpoint: str, fingerprint: str) -> Replay | None:
         """Claim ``key`` for this request (returns None) or say how to answer instead."""
+        return await self.db.transaction(
+            lambda session: self.claim(session, project, key, endpoint, fingerprint)
+        )
+
+    async def claim(
+        self, session: AsyncSession, project: str, key: str, endpoint: str, fingerprint: str
+    ) -> Replay | None:
+        """:meth:`begin` inside the caller's write transaction, so the claim and the work it
+        guards (e.g. inserting the job) commit together, or not at all."""
         now = now_utc()
         record = IdempotencyRecord(
             project=project,
@@ -52,37 +61,33 @@ class IdempotencyService:
             created_at=now,
             locked_until=now + self.lock,
         )
-
-        async def claim(session: AsyncSession) -> Replay | None:
-            repo = IdempotencyRepository(session)
-            if await repo.try_insert(record):
-                return None
-            existing = await repo.get(project, key)
-            assert existing is not None
-            if existing.endpoint != endpoint or existing.request_hash != fingerprint:
-                raise Conflict(
-                    "this Idempotency-Key was already used with a different request; use a new key for a "
-                    "new request",
-                    param="Idempotency-Key",
-                    code="idempotency_key_reused",
-                )
-            if existing.status == "done":
-                body = json.loads(existing.response_body) if existing.response_body else None
-                return Replay(existing.response_status, body, existing.generation_id)
-            if existing.generation_id is not None:
-                return Replay(None, None, existing.generation_id)
-            if existing.locked_until > now:
-                raise Conflict(
-                    "a request with this Idempotency-Key is still in progress; retry shortly",
-                    param="Idempotency-Key",
-                    code="idempotency_key_in_use",
-                    headers={"Retry-After": "1"},
-                )
-            # The first request died before doing anything durable: this one takes over.
-            existing.locked_until = now + self.lock
+        repo = IdempotencyRepository(session)
+        if await repo.try_insert(record):
             return None
-
-        return await self.db.transaction(claim)
+        existing = await repo.get(project, key)
+        assert existing is not None
+        if existing.endpoint != endpoint or existing.request_hash != fingerprint:
+            raise Conflict(
+                "this Idempotency-Key was already used with a different request; use a new key for a "
+                "new request",
+                param="Idempotency-Key",
+                code="idempotency_key_reused",
+            )
+        if existing.status == "done":
+            body = json.loads(existing.response_body) if existing.response_body else None
+            return Replay(existing.response_status, body, existing.generation_id)
+        if existing.generation_id is not None:
+            return Replay(None, None, existing.generation_id)
+        if existing.locked_until > now:
+            raise Conflict(
+                "a request with this Idempotency-Key is still in progress; retry shortly",
+                param="Idempotency-Key",
+                code="idempotency_key_in_use",
+                headers={"Retry-After": "1"},
+            )
+        # The first request died before doing anything durable: this one takes over.
+        existing.locked_until = now + self.lock
+        return None
 
     async def complete(
         self, project: str, key: str, status: int, body: dict[str, Any], generation_id: str | None = None

@@ -21,22 +21,36 @@ from orchestrator.db.models import Generation, Image
 from orchestrator.db.repositories.generations import GenerationRepository
 from orchestrator.generation.events import EventHub, JobEvent
 from orchestrator.generation.routing import RouteAttempt, RouteExecutor
-from orchestrator.providers.base import Provider, ProviderError, ProviderErrorKind, ProviderRequest
+from orchestrator.generation.states import ErrorCode, JobStatus
+from orchestrator.limits.concurrency import ConcurrencyGate, principal_slot
+from orchestrator.providers.base import (
+    Provider,
+    ProviderError,
+    ProviderErrorKind,
+    ProviderImage,
+    ProviderRequest,
+)
 from orchestrator.providers.registry import missing_credential
 from orchestrator.storage.base import Storage
-from orchestrator.storage.images import EXTENSIONS, InvalidImage, inspect, make_thumbnail
+from orchestrator.storage.images import (
+    EXTENSIONS,
+    ImageInfo,
+    InvalidImage,
+    inspect_and_thumbnail,
+    make_thumbnail,
+)
 
 logger = logging.getLogger(__name__)
 
 OFFLINE_ROUTE = Route(provider="offline", model="test-render")
 
 # How each provider failure is reported: (error code, HTTP status on the synchronous endpoint).
-FAILURE_CODES: Mapping[ProviderErrorKind, str] = {
-    ProviderErrorKind.RETRYABLE: "provider_error",
-    ProviderErrorKind.TIMEOUT: "provider_timeout",
-    ProviderErrorKind.CONTENT_POLICY: "content_policy_violation",
-    ProviderErrorKind.INVALID_REQUEST: "provider_rejected_request",
-    ProviderErrorKind.AUTH: "provider_auth_failed",
+FAILURE_CODES: Mapping[ProviderErrorKind, ErrorCode] = {
+    ProviderErrorKind.RETRYABLE: ErrorCode.PROVIDER_ERROR,
+    ProviderErrorKind.TIMEOUT: ErrorCode.PROVIDER_TIMEOUT,
+    ProviderErrorKind.CONTENT_POLICY: ErrorCode.CONTENT_POLICY_VIOLATION,
+    ProviderErrorKind.INVALID_REQUEST: ErrorCode.PROVIDER_REJECTED_REQUEST,
+    ProviderErrorKind.AUTH: ErrorCode.PROVIDER_AUTH_FAILED,
 }
 
 
@@ -96,7 +110,9 @@ class JobRunner:
         thumbnails: Executor,
         thumbnail_size: int,
         deadline_seconds: float,
+        gate: ConcurrencyGate,
     ) -> None:
+        self.gate = gate
         self.db = db
         self.router = router
         self.executor = executor
@@ -109,7 +125,7 @@ class JobRunner:
     async def run(self, job: Generation, owner: str) -> None:
         """Run ``job`` to a terminal state. Cancellation propagates (the job was canceled or lost)."""
         started = time.monotonic()
-        self.hub.publish(JobEvent(job.id, "running", job.progress))
+        self.hub.publish(JobEvent(job.id, JobStatus.RUNNING, job.progress))
         try:
             values, images = await self._generate(job, owner, started)
         except ProviderError as exc:
@@ -117,11 +133,13 @@ class JobRunner:
             logger.info("job %s failed at %s: %s (%s)", job.id, exc.provider, code, exc.message)
             await self._finish(job, owner, self._failure(code, exc.message, exc.provider, started))
         except NoRoute as exc:
-            await self._finish(job, owner, self._failure("model_not_available", str(exc), None, started))
+            await self._finish(
+                job, owner, self._failure(ErrorCode.MODEL_NOT_AVAILABLE, str(exc), None, started)
+            )
         except (InvalidImage, OSError) as exc:
             logger.warning("job %s: could not store the result: %s", job.id, exc)
             await self._finish(
-                job, owner, self._failure("provider_error", f"unusable result: {exc}", None, started)
+                job, owner, self._failure(ErrorCode.PROVIDER_ERROR, f"unusable result: {exc}", None, started)
             )
         except asyncio.CancelledError:
             raise
@@ -131,7 +149,7 @@ class JobRunner:
                 job,
                 owner,
                 self._failure(
-                    "internal_error",
+                    ErrorCode.INTERNAL_ERROR,
                     "the job failed inside the orchestrator; it was not charged",
                     None,
                     started,
@@ -160,7 +178,7 @@ class JobRunner:
         async def on_progress(fraction: float) -> None:
             nonlocal last_write
             fraction = max(0.0, min(1.0, fraction))
-            self.hub.publish(JobEvent(job.id, "running", fraction))
+            self.hub.publish(JobEvent(job.id, JobStatus.RUNNING, fraction))
             if time.monotonic() - last_write >= 1.0:  # keep progress writes off the hot path
                 last_write = time.monotonic()
                 await self.db.transaction(
@@ -175,12 +193,10 @@ class JobRunner:
                 f"asked for {job.n} images, got {len(result.images)}",
                 provider=outcome.route.provider,
             )
-        images = [
-            await self._store(job, index, image.data) for index, image in enumerate(result.images[: job.n])
-        ]
+        images = [await self._store(job, index, image) for index, image in enumerate(result.images[: job.n])]
         price = route_price(model, outcome.route, job.size, job.quality, job.n)
         values: dict[str, Any] = {
-            "status": "succeeded",
+            "status": JobStatus.SUCCEEDED,
             "progress": 1.0,
             "provider": outcome.route.provider,
             "provider_model": outcome.route.model,
@@ -227,10 +243,18 @@ class JobRunner:
             catalog_model=job.model,
         )
 
-    async def _store(self, job: Generation, index: int, data: bytes) -> Image:
+    async def _store(self, job: Generation, index: int, image: ProviderImage) -> Image:
+        """Store the provider's bytes as they are (no re-encode) and a WebP thumbnail."""
         loop = asyncio.get_running_loop()
-        info = await loop.run_in_executor(self.thumbnails, inspect, data)
-        thumbnail = await loop.run_in_executor(self.thumbnails, make_thumbnail, data, self.thumbnail_size)
+        data = image.data
+        if image.width and image.height and image.content_type in EXTENSIONS:
+            # The adapter already read the header; Pillow opens the image once, for the thumbnail.
+            info = ImageInfo(image.width, image.height, image.content_type)
+            thumbnail = await loop.run_in_executor(self.thumbnails, make_thumbnail, data, self.thumbnail_size)
+        else:
+            info, thumbnail = await loop.run_in_executor(
+                self.thumbnails, inspect_and_thumbnail, data, self.thumbnail_size
+            )
         # No tenant name (URLs get shared); the attempt keeps a worker that lost its lease from
         # ever deleting the files of the worker that took the job over.
         base = f"{job.id[-2:]}/{job.id}/{job.attempts}-{index}"
@@ -253,7 +277,7 @@ class JobRunner:
     @staticmethod
     def _failure(code: str, message: str, provider: str | None, started: float) -> dict[str, Any]:
         return {
-            "status": "failed",
+            "status": JobStatus.FAILED,
             "error_code": code,
             "error_message": message,
             "provider": provider,
@@ -269,6 +293,7 @@ class JobRunner:
             lambda session: GenerationRepository(session).finish(job.id, owner, values, images or [])
         )
         if recorded:
+            await self.gate.release(principal_slot(job.project, job.subject or job.api_key_id or ""))
             for name, value in values.items():
                 setattr(job, name, value)
             set_committed_value(job, "images", images or [])  # a detached copy: no lazy load

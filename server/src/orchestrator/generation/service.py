@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -18,15 +19,20 @@ from orchestrator.auth.principal import Principal
 from orchestrator.catalog.catalog import Catalog, route_price
 from orchestrator.db.engine import Database
 from orchestrator.db.models import Generation
-from orchestrator.db.repositories.generations import TERMINAL, GenerationRepository, HistoryFilter
+from orchestrator.db.repositories.generations import GenerationRepository, HistoryFilter
 from orchestrator.db.repositories.idempotency import IdempotencyRepository
-from orchestrator.errors import APIError, BudgetExceeded, ModelNotAvailable, NotFound
+from orchestrator.errors import APIError, BudgetExceeded, InvalidRequest, ModelNotAvailable, NotFound
 from orchestrator.generation.events import EventHub, JobEvent
+from orchestrator.generation.idempotency import IdempotencyService, Replay, request_fingerprint
+from orchestrator.generation.outcome import failure_error
 from orchestrator.generation.runner import Router, now_utc
+from orchestrator.generation.states import ACTIVE, TERMINAL, UNSUCCESSFUL, ErrorCode, JobStatus
 from orchestrator.generation.validation import resolve
 from orchestrator.generation.worker import WorkerPool
 from orchestrator.ids import new_id
+from orchestrator.limits.concurrency import ConcurrencyGate, principal_slot
 from orchestrator.logs import log_submitted
+from orchestrator.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +50,104 @@ class SubmitParams:
     batch_index: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Preferences:
+    """What the caller asked for about waiting (RFC 7240 ``Prefer``)."""
+
+    respond_async: bool = False
+    wait: float | None = None
+
+    def max_wait(self, server_cap: float) -> float:
+        return server_cap if self.wait is None else min(self.wait, server_cap)
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationOutcome:
+    """The answer to one generate call, for any door (REST, OpenAI-compatible) to shape.
+
+    Either ``job`` (fresh or replayed) or, for an idempotent replay of a stored answer, ``stored``.
+    """
+
+    job: Generation | None
+    replayed: bool = False
+    accepted: bool = False
+    """The caller asked not to wait (202 with the job, whatever its state)."""
+    stored: tuple[int, dict[str, Any] | None] | None = None
+
+    @property
+    def status_code(self) -> int:
+        if self.stored is not None:
+            return self.stored[0]
+        assert self.job is not None
+        if self.job.status in UNSUCCESSFUL:
+            return failure_error(self.job).status_code
+        if self.accepted or self.job.status != JobStatus.SUCCEEDED:
+            return 202
+        return 200
+
+    @property
+    def error(self) -> APIError | None:
+        """The error a failed or canceled job is answered with (None otherwise)."""
+        if self.job is not None and self.job.status in UNSUCCESSFUL:
+            return failure_error(self.job)
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchParams:
+    prompts: list[str]
+    batch_size: int
+    shared: dict[str, Any]
+    """Every SubmitParams field but ``prompt`` (model, size, style, quality, n, seed, …)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BatchEntry:
+    """One prompt of a batch: its job (when one was created) and its error (when it failed)."""
+
+    index: int
+    prompt: str
+    job: Generation | None
+    error: APIError | None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    batch_id: str
+    entries: list[BatchEntry]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchReply:
+    body: dict[str, Any]
+    replayed: bool
+
+
+def _fingerprinted(params: SubmitParams) -> dict[str, Any]:
+    return {
+        "prompt": params.prompt,
+        "model": params.model,
+        "style": params.style,
+        "size": params.size,
+        "quality": params.quality,
+        "n": params.n,
+        "seed": params.seed,
+        "negative_prompt": params.negative_prompt,
+        "metadata": params.metadata,
+    }
+
+
 def month_start(now: datetime) -> datetime:
     return now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 class GenerationService:
+    """The generation use cases, shared by every door (REST, batch, OpenAI-compatible)."""
+
     def __init__(
         self,
         *,
@@ -57,23 +156,169 @@ class GenerationService:
         router: Router,
         hub: EventHub,
         pool: WorkerPool | None,
-        max_images: int,
-        deadline_seconds: float,
-        poll_interval: float,
-        default_max_concurrent: int = 16,
+        settings: Settings,
+        gate: ConcurrencyGate,
     ) -> None:
+        self.gate = gate
         self.db = db
         self.catalog = catalog
         self.router = router
         self.hub = hub
         self.pool = pool
-        self.max_images = max_images
-        self.deadline_seconds = deadline_seconds
-        self.poll_interval = poll_interval
-        self.default_max_concurrent = default_max_concurrent
+        self.settings = settings
+        self.max_images = settings.max_images_per_request
+        self.deadline_seconds = settings.job_deadline_seconds
+        self.poll_interval = settings.job_poll_interval
+        self.default_max_concurrent = settings.default_max_concurrent
+        self.idempotency = IdempotencyService(db, lock_seconds=settings.sync_wait_seconds + 30)
         # Serialises budget check + insert per key in this process, so parallel requests cannot
         # both pass the check and overspend together.
         self._budget_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    # ------------------------------------------------------------------ use cases
+
+    async def generate(
+        self,
+        principal: Principal,
+        params: SubmitParams,
+        *,
+        idempotency_key: str | None = None,
+        preferences: Preferences = Preferences(),
+        endpoint: str = "generate",
+    ) -> GenerationOutcome:
+        """Submit one generation and wait for it (or not, with ``respond_async``).
+
+        With an ``idempotency_key``, claiming the key, the budget check and the job row are one
+        write transaction; a retry replays the first answer, rebuilt from the job (fresh URLs,
+        current state). The worker's finish is the only other write.
+        """
+        self.check_input(params.prompt, params.metadata)
+        max_wait = preferences.max_wait(self.settings.sync_wait_seconds)
+        job, price = self.quote(principal, params)
+        claim = None
+        if idempotency_key is not None:
+            variant = "async" if preferences.respond_async else "sync"
+            claim = (
+                idempotency_key,
+                endpoint,
+                request_fingerprint(endpoint, _fingerprinted(params), variant),
+            )
+        replay, job = await self._submit(principal, job, price, claim)
+        if replay is not None:
+            return await self._replay(principal, replay, preferences, max_wait)
+        if not preferences.respond_async:
+            job = await self.wait(job, max_wait)
+        return GenerationOutcome(job, accepted=preferences.respond_async)
+
+    async def _replay(
+        self, principal: Principal, replay: Replay, preferences: Preferences, max_wait: float
+    ) -> GenerationOutcome:
+        if replay.generation_id is None:
+            assert replay.status_code is not None
+            return GenerationOutcome(None, replayed=True, stored=(replay.status_code, replay.body))
+        job = await self.get(principal, replay.generation_id)
+        if not preferences.respond_async and job.status in ACTIVE:
+            job = await self.wait(job, max_wait)
+        return GenerationOutcome(job, replayed=True, accepted=preferences.respond_async)
+
+    async def generate_batch(
+        self,
+        principal: Principal,
+        params: BatchParams,
+        *,
+        idempotency_key: str | None = None,
+        render: Callable[[BatchOutcome], dict[str, Any]],
+    ) -> BatchReply:
+        """One generation per prompt, ``batch_size`` at a time; entries in prompt order.
+
+        One failure does not sink the others. ``render`` shapes the outcome into the door's
+        response body; with an ``idempotency_key`` that body is what a retry replays, and a batch
+        whose first request died resumes, reusing the jobs it already created.
+        """
+        settings = self.settings
+        if len(params.prompts) > settings.max_batch_prompts:
+            raise InvalidRequest(
+                f"prompts has {len(params.prompts)} items; the limit is {settings.max_batch_prompts}",
+                param="prompts",
+            )
+        if params.batch_size > settings.max_batch_concurrency:
+            raise InvalidRequest(
+                f"batch_size must be at most {settings.max_batch_concurrency}", param="batch_size"
+            )
+        for index, prompt in enumerate(params.prompts):
+            self.check_prompt(prompt, param=f"prompts.{index}")
+        self.check_metadata(params.shared.get("metadata") or {})
+        # Shared parameters are checked once, up front: a bad model or size fails the whole request.
+        self.quote(principal, SubmitParams(prompt=params.prompts[0], **params.shared))
+
+        if idempotency_key is not None:
+            fingerprint = request_fingerprint(
+                "batch",
+                {"prompts": params.prompts, "batch_size": params.batch_size, **params.shared},
+            )
+            replay = await self.idempotency.begin(principal.project, idempotency_key, "batch", fingerprint)
+            if replay is not None and replay.status_code is not None and replay.body is not None:
+                return BatchReply(replay.body, replayed=True)
+            digest = hashlib.sha256(f"{principal.project}\n{idempotency_key}".encode()).hexdigest()
+            batch_id = "bat_" + digest[:26].upper()
+        else:
+            batch_id = new_id("bat")
+        existing = await self.batch_members(principal, batch_id)
+        gate = asyncio.Semaphore(params.batch_size)
+
+        async def run_one(index: int, prompt: str) -> BatchEntry:
+            async with gate:
+                try:
+                    job = existing.get(index) or await self.submit(
+                        principal,
+                        SubmitParams(prompt=prompt, batch_id=batch_id, batch_index=index, **params.shared),
+                    )
+                    job = await self.wait(job, settings.sync_wait_seconds)
+                except APIError as exc:
+                    return BatchEntry(index, prompt, None, exc)
+            if job.status == JobStatus.SUCCEEDED:
+                return BatchEntry(index, prompt, job, None)
+            error = (
+                failure_error(job)
+                if job.status in UNSUCCESSFUL
+                else APIError(
+                    "still running when the batch's wait ran out; poll the generation",
+                    code=ErrorCode.GENERATION_PENDING,
+                    status_code=202,
+                    extra={"generation_id": job.id},
+                )
+            )
+            return BatchEntry(index, prompt, job, error)
+
+        entries = await asyncio.gather(*(run_one(i, p) for i, p in enumerate(params.prompts)))
+        body = render(BatchOutcome(batch_id, list(entries)))
+        if idempotency_key is not None:
+            await self.idempotency.complete(principal.project, idempotency_key, 200, body)
+        return BatchReply(body, replayed=False)
+
+    # ------------------------------------------------------------------ building blocks
+
+    def check_prompt(self, prompt: str, param: str = "prompt") -> None:
+        limit = self.settings.max_prompt_length
+        if len(prompt) > limit:
+            raise InvalidRequest(
+                f"{param} is {len(prompt)} characters; the limit is {limit}",
+                param=param,
+                code=ErrorCode.PROMPT_TOO_LONG,
+            )
+        if not prompt.strip():
+            raise InvalidRequest(f"{param} must not be blank", param=param)
+
+    def check_metadata(self, metadata: dict[str, Any]) -> None:
+        if len(metadata) > self.settings.max_metadata_keys:
+            raise InvalidRequest(
+                f"metadata has {len(metadata)} keys; the limit is {self.settings.max_metadata_keys}",
+                param="metadata",
+            )
+
+    def check_input(self, prompt: str, metadata: dict[str, Any]) -> None:
+        self.check_prompt(prompt)
+        self.check_metadata(metadata)
 
     def quote(self, principal: Principal, params: SubmitParams) -> tuple[Generation, Decimal | None]:
         """Validate and build the job row (not yet saved) with its quoted price."""
@@ -99,8 +344,9 @@ class GenerationService:
             id=new_id("gen"),
             project=principal.project,
             api_key_id=principal.key_id,
+            subject=principal.subject,
             livemode=principal.livemode,
-            status="queued",
+            status=JobStatus.QUEUED,
             prompt=params.prompt,
             model=resolved.model.name,
             style=resolved.style,
@@ -122,18 +368,33 @@ class GenerationService:
         )
         return job, price
 
-    async def submit(
-        self, principal: Principal, params: SubmitParams, *, idempotency_key: str | None = None
-    ) -> Generation:
-        """Write the job durably (before any provider is called) and wake a worker."""
+    async def submit(self, principal: Principal, params: SubmitParams) -> Generation:
+        """Write the job durably (before any provider is called) and start or queue it."""
         job, price = self.quote(principal, params)
+        _, job = await self._submit(principal, job, price, None)
+        return job
+
+    async def _submit(
+        self,
+        principal: Principal,
+        job: Generation,
+        price: Decimal | None,
+        claim: tuple[str, str, str] | None,
+    ) -> tuple[Replay | None, Generation]:
+        """One write transaction: claim the idempotency key (or find its replay), check the
+        budget, insert the job (already leased to this process when a slot is free)."""
         lock = (
             self._budget_locks[principal.key_id]
             if principal.monthly_budget is not None and principal.key_id
             else contextlib.nullcontext()
         )
 
-        async def insert(session: AsyncSession) -> bool:
+        async def insert(session: AsyncSession) -> tuple[Replay | None, bool]:
+            if claim is not None:
+                key, endpoint, fingerprint = claim
+                replay = await self.idempotency.claim(session, principal.project, key, endpoint, fingerprint)
+                if replay is not None:
+                    return replay, False
             repo = GenerationRepository(session)
             if principal.monthly_budget is not None and principal.key_id and price is not None:
                 spent = await repo.committed_spend(
@@ -146,41 +407,46 @@ class GenerationService:
                         f"${from_micros(spent)} spent or reserved this month, this request costs ${price}",
                         extra={"budget": float(principal.monthly_budget), "spent": from_micros(spent)},
                     )
-            direct = await self._can_start_now(repo, principal)
             if direct:
                 assert self.pool is not None
                 self.pool.lease(job)
             await repo.add(job)
-            if idempotency_key is not None:
-                await IdempotencyRepository(session).attach_generation(
-                    principal.project, idempotency_key, job.id
-                )
-            return direct
+            if claim is not None:
+                await IdempotencyRepository(session).attach_generation(principal.project, claim[0], job.id)
+            return None, direct
 
-        async with lock:
-            direct = await self.db.transaction(insert)
+        # Counted before the write, so parallel submissions see each other; given back below if
+        # the job is not written after all.
+        slot = principal_slot(principal.project, principal.subject)
+        admitted = await self.gate.admit(slot, principal.max_concurrent or self.default_max_concurrent)
+        # A job skips the queue when a local worker slot is free and its principal has nothing
+        # waiting and room under its cap (so queued jobs keep their order).
+        direct = admitted and self.pool is not None and self.pool.has_capacity
+        try:
+            async with lock:
+                replay, _ = await self.db.transaction(insert)
+        except BaseException:
+            await self.gate.release(slot)
+            raise
+        if replay is not None:
+            await self.gate.release(slot)
+            return replay, job
         log_submitted(job.id, job.model, principal.key_id)
         if direct:
             assert self.pool is not None
             self.pool.adopt(job)
         else:
             self.hub.wake_workers()
-        return job
-
-    async def _can_start_now(self, repo: GenerationRepository, principal: Principal) -> bool:
-        """Whether a new job may skip the queue: a local worker slot is free, and the key has
-        nothing waiting and room under its concurrency cap (so queued jobs keep their order)."""
-        if self.pool is None or not self.pool.has_capacity or principal.key_id is None:
-            return False
-        cap = principal.max_concurrent or self.default_max_concurrent
-        return await repo.key_backlog(principal.key_id) < cap
+        return None, job
 
     async def get(self, principal: Principal, generation_id: str) -> Generation:
         async with self.db.read() as session:
             job = await GenerationRepository(session).get(generation_id, project=principal.project)
         # Another project's generation is indistinguishable from a missing one.
         if job is None or job.livemode != principal.livemode:
-            raise NotFound(f"no generation {generation_id!r}", param="id", code="generation_not_found")
+            raise NotFound(
+                f"no generation {generation_id!r}", param="id", code=ErrorCode.GENERATION_NOT_FOUND
+            )
         return job
 
     async def _load(self, generation_id: str) -> Generation | None:
@@ -214,7 +480,7 @@ class GenerationService:
                     continue
                 if event.terminal:
                     current = event.generation or await self._reload(job.id)
-                elif event.status != "running":  # e.g. "lost": stopped here, maybe resumed elsewhere
+                elif event.status != JobStatus.RUNNING:  # e.g. "lost": stopped here, maybe resumed elsewhere
                     current = await self._reload(job.id)
             return current
         finally:
@@ -240,8 +506,8 @@ class GenerationService:
                     event = await asyncio.wait_for(queue.get(), min(heartbeat, self.poll_interval * 2))
                 except TimeoutError:
                     event = None
-                if event is not None and not event.terminal and event.status == "running":
-                    job.status, job.progress = "running", event.progress
+                if event is not None and not event.terminal and event.status == JobStatus.RUNNING:
+                    job.status, job.progress = JobStatus.RUNNING, event.progress
                 else:
                     fresh = await self._load(generation_id)
                     assert fresh is not None
@@ -262,12 +528,13 @@ class GenerationService:
         if not canceled:
             raise APIError(
                 f"generation {generation_id} already {job.status}; nothing to cancel",
-                code="generation_finished",
+                code=ErrorCode.GENERATION_FINISHED,
                 status_code=409,
             )
+        await self.gate.release(principal_slot(job.project, job.subject or job.api_key_id or ""))
         if self.pool is not None:
             self.pool.cancel_local(generation_id)
-        self.hub.publish(JobEvent(generation_id, "canceled", job.progress))
+        self.hub.publish(JobEvent(generation_id, JobStatus.CANCELED, job.progress))
         return await self.get(principal, generation_id)
 
     async def batch_members(self, principal: Principal, batch_id: str) -> dict[int, Generation]:

@@ -24,6 +24,7 @@ from orchestrator.db.models import Generation
 from orchestrator.db.repositories.generations import GenerationRepository
 from orchestrator.generation.events import EventHub, JobEvent
 from orchestrator.generation.runner import JobRunner, now_utc
+from orchestrator.generation.states import JobStatus
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ class WorkerPool:
         before any provider is called, but the insert and the claim are one transaction.
         """
         now = now_utc()
-        job.status = "running"
+        job.status = JobStatus.RUNNING
         job.lease_owner = self.owner
         job.lease_expires_at = now + self.lease_duration
         job.deadline_at = now + self.deadline
@@ -110,14 +111,18 @@ class WorkerPool:
         return True
 
     async def recover(self) -> None:
-        """Requeue or fail jobs whose lease expired (their worker crashed or was killed)."""
+        """Requeue or fail jobs whose lease expired (their worker crashed or was killed), then
+        recount every principal's active jobs (this also sees jobs other processes ended)."""
         requeued, failed = await self.db.transaction(
             lambda session: GenerationRepository(session).recover_expired(
                 now=now_utc(), max_attempts=self.max_attempts
             )
         )
+        async with self.db.read() as session:
+            counts = await GenerationRepository(session).active_counts()
+        await self.runner.gate.reset(counts)
         for generation_id in failed:
-            self.hub.publish(JobEvent(generation_id, "failed", 0.0))
+            self.hub.publish(JobEvent(generation_id, JobStatus.FAILED, 0.0))
         if requeued or failed:
             logger.warning("recovered lost jobs: %d requeued, %d failed", len(requeued), len(failed))
             self.hub.wake_workers()

@@ -42,3 +42,8 @@ def make_thumbnail(data: bytes, max_side: int) -> bytes:
         out = io.BytesIO()
         thumb.save(out, "WEBP", quality=80, method=2)
         return out.getvalue()
+
+
+def inspect_and_thumbnail(data: bytes, max_side: int) -> tuple[ImageInfo, bytes]:
+    """:func:`inspect` and :func:`make_thumbnail` in one thread hop."""
+    return inspect(data), make_thumbnail(data, max_side)

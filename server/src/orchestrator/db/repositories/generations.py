@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import Table, func, or_, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.db.models import ApiKey, Generation, Image
+from orchestrator.generation.states import ACTIVE, ErrorCode, JobStatus
+from orchestrator.limits.concurrency import principal_slot
 
-TERMINAL = ("succeeded", "failed", "canceled")
+_GENERATIONS: Table = Generation.__table__  # type: ignore[assignment]
+_IMAGES: Table = Image.__table__  # type: ignore[assignment]
+
+
+@functools.cache
+def _columns() -> tuple[tuple[str, str], ...]:
+    """(attribute, column) pairs: the ``meta`` attribute is the ``metadata`` column."""
+    return tuple((attr.key, attr.columns[0].key) for attr in sa_inspect(Generation).column_attrs)
+
+
+def _row(generation: Generation) -> dict[str, Any]:
+    return {column: getattr(generation, attr) for attr, column in _columns()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,17 +46,18 @@ class GenerationRepository:
         self.session = session
 
     async def add(self, generation: Generation) -> None:
-        self.session.add(generation)
-        await self.session.flush()
+        """Insert a new job row (Core SQL: the object stays a plain, session-free value)."""
+        await self.session.execute(_GENERATIONS.insert(), _row(generation))
 
-    async def key_backlog(self, api_key_id: str) -> int:
-        """Queued plus running jobs of one key: what its concurrency cap is measured against."""
-        value = await self.session.scalar(
-            select(func.count()).where(
-                Generation.api_key_id == api_key_id, Generation.status.in_(("queued", "running"))
-            )
+    async def active_counts(self) -> dict[str, int]:
+        """Queued plus running jobs per principal slot (see ``limits.concurrency``)."""
+        owner = func.coalesce(Generation.subject, Generation.api_key_id)
+        rows = await self.session.execute(
+            select(Generation.project, owner, func.count())
+            .where(Generation.status.in_(ACTIVE), owner.is_not(None))
+            .group_by(Generation.project, owner)
         )
-        return int(value or 0)
+        return {principal_slot(project, subject): int(n) for project, subject, n in rows.all()}
 
     async def get(self, generation_id: str, *, project: str | None = None) -> Generation | None:
         """One generation; with ``project`` set, only if it belongs to that project."""
@@ -76,14 +92,16 @@ class GenerationRepository:
 
         Oldest first, never past a key's concurrency cap: jobs over the cap stay queued (they wait).
         """
+        # Capped per principal: an API key, or a bearer-token subject within its project.
+        principal = func.coalesce(Generation.subject, Generation.api_key_id)
         running = (
-            select(Generation.api_key_id, func.count().label("n"))
-            .where(Generation.status == "running")
-            .group_by(Generation.api_key_id)
+            select(Generation.project, principal.label("principal"), func.count().label("n"))
+            .where(Generation.status == JobStatus.RUNNING)
+            .group_by(Generation.project, principal)
             .subquery()
         )
         rank = func.row_number().over(
-            partition_by=Generation.api_key_id, order_by=(Generation.created_at, Generation.id)
+            partition_by=(Generation.project, principal), order_by=(Generation.created_at, Generation.id)
         )
         cap = func.coalesce(ApiKey.max_concurrent, default_max_concurrent)
         candidates = (
@@ -94,9 +112,11 @@ class GenerationRepository:
                 func.coalesce(running.c.n, 0).label("running"),
                 cap.label("cap"),
             )
-            .outerjoin(running, running.c.api_key_id == Generation.api_key_id)
+            .outerjoin(
+                running, (running.c.project == Generation.project) & (running.c.principal == principal)
+            )
             .outerjoin(ApiKey, ApiKey.id == Generation.api_key_id)
-            .where(Generation.status == "queued")
+            .where(Generation.status == JobStatus.QUEUED)
             .subquery()
         )
         ids = list(
@@ -117,7 +137,7 @@ class GenerationRepository:
                 (
                     await self.session.execute(
                         select(Generation.id)
-                        .where(Generation.id.in_(ids), Generation.status == "queued")
+                        .where(Generation.id.in_(ids), Generation.status == JobStatus.QUEUED)
                         .with_for_update(skip_locked=True)
                     )
                 ).scalars()
@@ -126,9 +146,9 @@ class GenerationRepository:
                 return []
         result = await self.session.execute(
             update(Generation)
-            .where(Generation.id.in_(ids), Generation.status == "queued")
+            .where(Generation.id.in_(ids), Generation.status == JobStatus.QUEUED)
             .values(
-                status="running",
+                status=JobStatus.RUNNING,
                 lease_owner=owner,
                 lease_expires_at=now + lease,
                 deadline_at=now + deadline,
@@ -148,7 +168,11 @@ class GenerationRepository:
             return set()
         result = await self.session.execute(
             update(Generation)
-            .where(Generation.id.in_(ids), Generation.lease_owner == owner, Generation.status == "running")
+            .where(
+                Generation.id.in_(ids),
+                Generation.lease_owner == owner,
+                Generation.status == JobStatus.RUNNING,
+            )
             .values(lease_expires_at=until)
             .returning(Generation.id)
             .execution_options(synchronize_session=False)
@@ -161,7 +185,7 @@ class GenerationRepository:
             .where(
                 Generation.id == generation_id,
                 Generation.lease_owner == owner,
-                Generation.status == "running",
+                Generation.status == JobStatus.RUNNING,
             )
             .values(progress=progress)
             .execution_options(synchronize_session=False)
@@ -175,21 +199,21 @@ class GenerationRepository:
         A job canceled or taken over meanwhile is left alone (returns False), so a late worker can
         never overwrite another outcome or charge a second time.
         """
+        table = _GENERATIONS
         result = await self.session.execute(
-            update(Generation)
+            table.update()
             .where(
-                Generation.id == generation_id,
-                Generation.lease_owner == owner,
-                Generation.status == "running",
+                table.c.id == generation_id,
+                table.c.lease_owner == owner,
+                table.c.status == JobStatus.RUNNING,
             )
             .values(**values, lease_owner=None, lease_expires_at=None)
-            .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             return False
         if images:
             await self.session.execute(
-                insert(Image),
+                _IMAGES.insert(),
                 [
                     {
                         "generation_id": generation_id,
@@ -209,12 +233,12 @@ class GenerationRepository:
     async def cancel(self, generation: Generation, now: datetime) -> bool:
         result = await self.session.execute(
             update(Generation)
-            .where(Generation.id == generation.id, Generation.status.in_(("queued", "running")))
+            .where(Generation.id == generation.id, Generation.status.in_(ACTIVE))
             .values(
-                status="canceled",
+                status=JobStatus.CANCELED,
                 finished_at=now,
                 cost_micros=0,
-                error_code="canceled",
+                error_code=ErrorCode.CANCELED,
                 error_message="canceled by request",
                 lease_owner=None,
                 lease_expires_at=None,
@@ -226,7 +250,7 @@ class GenerationRepository:
     async def recover_expired(self, *, now: datetime, max_attempts: int) -> tuple[list[str], list[str]]:
         """Jobs whose worker vanished (lease expired): requeue them, or fail them after
         ``max_attempts`` takeovers or past their deadline. Returns (requeued, failed) ids."""
-        expired = (Generation.status == "running") & (Generation.lease_expires_at < now)
+        expired = (Generation.status == JobStatus.RUNNING) & (Generation.lease_expires_at < now)
         give_up = or_(Generation.attempts >= max_attempts, Generation.deadline_at < now)
         failed = list(
             (
@@ -234,10 +258,10 @@ class GenerationRepository:
                     update(Generation)
                     .where(expired, give_up)
                     .values(
-                        status="failed",
+                        status=JobStatus.FAILED,
                         finished_at=now,
                         cost_micros=0,
-                        error_code="worker_lost",
+                        error_code=ErrorCode.WORKER_LOST,
                         error_message="the worker running this job stopped and the job could not be "
                         "resumed; it was not charged",
                         lease_owner=None,
@@ -253,7 +277,7 @@ class GenerationRepository:
                 await self.session.execute(
                     update(Generation)
                     .where(expired)
-                    .values(status="queued", lease_owner=None, lease_expires_at=None, progress=0.0)
+                    .values(status=JobStatus.QUEUED, lease_owner=None, lease_expires_at=None, progress=0.0)
                     .returning(Generation.id)
                     .execution_options(synchronize_session=False)
                 )
@@ -299,7 +323,7 @@ class GenerationRepository:
                 .label("rank"),
             )
             .where(
-                Generation.status == "succeeded",
+                Generation.status == JobStatus.SUCCEEDED,
                 Generation.model.in_(models),
                 Generation.processing_time.is_not(None),
             )
@@ -318,7 +342,7 @@ class GenerationRepository:
             select(func.coalesce(func.sum(Generation.cost_micros), 0)).where(
                 Generation.api_key_id == api_key_id,
                 Generation.created_at >= since,
-                Generation.status.in_(("queued", "running", "succeeded")),
+                Generation.status.in_((*ACTIVE, JobStatus.SUCCEEDED)),
             )
         )
         return int(value or 0)

@@ -1,0 +1,44 @@
+/**
+ * `@freepik/ai-orchestrator-client`: the TypeScript/JavaScript client for the Freepik AI
+ * Orchestrator. Zero runtime dependencies; runs wherever `fetch` does.
+ */
+export {
+  OrchestrationClient,
+  BatchResult,
+  DEFAULT_BASE_URL,
+  DEFAULT_TIMEOUT,
+  type BatchItem,
+  type BatchOptions,
+  type ClientOptions,
+  type DownloadOptions,
+  type FetchLike,
+  type GenerationEvent,
+  type HistoryParams,
+  type MutationOptions,
+  type RequestOptions,
+  type UsageParams,
+  type WaitOptions,
+} from "./client.js";
+export {
+  APIConnectionError,
+  APIStatusError,
+  APITimeoutError,
+  APIUserAbortError,
+  AuthenticationError,
+  BudgetExceededError,
+  ConflictError,
+  ContentPolicyError,
+  InternalServerError,
+  InvalidRequestError,
+  ModelNotAvailableError,
+  NotFoundError,
+  OrchestrationError,
+  PermissionDeniedError,
+  ProviderError,
+  ProviderTimeoutError,
+  RateLimitError,
+  type ErrorFields,
+} from "./errors.js";
+export { Page, PagePromise } from "./pagination.js";
+export type * from "./types.js";
+export { VERSION } from "./version.js";

@@ -1,0 +1,240 @@
+/**
+ * The API's objects, camelCase. The snake_case names on the wire and the conversion between
+ * the two live in `wire.ts` (and nowhere else); a unit test fails when these drift from the
+ * committed `openapi.json`.
+ */
+
+/** A job's status; `succeeded`, `failed` and `canceled` are terminal. */
+export type GenerationStatus = "queued" | "running" | "succeeded" | "failed" | "canceled";
+
+/** What `generate()` and `submit()` take (the seed's fields, plus `n`, `seed`, `negativePrompt`). */
+export interface GenerationRequest {
+  /** What to draw. */
+  prompt: string;
+  /** Catalog model name, e.g. `dall-e-3`. */
+  model: string;
+  /** One of the model's styles. */
+  style?: string;
+  /** `WIDTHxHEIGHT`, one of the model's sizes. */
+  size?: string;
+  /** One of the model's qualities, e.g. `standard`, `hd`. */
+  quality?: string;
+  /** Your own tags; filterable in history (`metadata.<key>=<value>`). */
+  metadata?: Record<string, unknown>;
+  /** Images to generate for the prompt (default 1). */
+  n?: number;
+  seed?: number | null;
+  negativePrompt?: string | null;
+}
+
+/** What `generateBatch()` takes: one generation per prompt, answered in order. */
+export interface BatchRequest extends Omit<GenerationRequest, "prompt"> {
+  prompts: string[];
+  /** How many prompts run at once on the server. */
+  batchSize?: number;
+}
+
+/** One image of a generation. URLs are absolute, signed, expiring and need no credentials. */
+export interface ImageInfo {
+  url: string;
+  thumbnailUrl: string;
+  width: number;
+  height: number;
+  contentType: string;
+}
+
+/** Why a generation failed (`Generation.error`). */
+export interface GenerationError {
+  code: string;
+  message: string;
+}
+
+/**
+ * A generation, which is also a job: `status` tells where it is. Returned by `submit`,
+ * `getGeneration`, `waitFor`, `cancel`, history and events.
+ */
+export interface Generation {
+  id: string;
+  object: "generation";
+  status: GenerationStatus;
+  /** The first image; `null` until the job succeeds. */
+  imageUrl: string | null;
+  thumbnailUrl: string | null;
+  images: ImageInfo[];
+  prompt: string;
+  model: string;
+  style: string | null;
+  size: string;
+  quality: string;
+  n: number;
+  seed: number | null;
+  negativePrompt: string | null;
+  metadata: Record<string, unknown>;
+  provider: string | null;
+  livemode: boolean;
+  /** USD (see `currency`); `null` when the price is unknown, never a made-up 0. */
+  cost: number | null;
+  currency: string;
+  priceVersion: string;
+  progress: number;
+  /** Seconds from start to finish. */
+  processingTime: number | null;
+  revisedPrompt: string | null;
+  batchId: string | null;
+  error: GenerationError | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+/**
+ * A finished, successful generation: what `generate()` resolves to. The seed's
+ * `GenerationResponse`, with the image URLs and timing guaranteed present.
+ */
+export interface GenerationResponse extends Generation {
+  status: "succeeded";
+  imageUrl: string;
+  thumbnailUrl: string;
+  processingTime: number;
+}
+
+/** One page of history. */
+export interface GenerationPageData {
+  object: "list";
+  data: Generation[];
+  hasMore: boolean;
+  nextCursor: string | null;
+}
+
+/** A catalog model: what it accepts, what it costs, and whether it can run now. */
+export interface ModelInfo {
+  name: string;
+  description: string;
+  maxResolution: string;
+  supportedStyles: string[];
+  supportedSizes: string[];
+  supportedQualities: string[];
+  defaultSize: string;
+  defaultQuality: string;
+  defaultStyle: string | null;
+  /** USD for one image at the default size and quality. */
+  pricingPerImage: number | null;
+  /** USD per image, by size then quality. */
+  pricing: Record<string, Record<string, number>>;
+  currency: string;
+  /** Mean seconds of recent successful generations. */
+  averageTime: number | null;
+  maxImages: number;
+  supportsSeed: boolean;
+  supportsNegativePrompt: boolean;
+  providers: string[];
+  available: boolean;
+  unavailableReason: string | null;
+  notes: string | null;
+}
+
+export interface ModelList {
+  object: "list";
+  data: ModelInfo[];
+}
+
+/** Usage for one group (a model, a day, a key or a metadata value). */
+export interface UsageBucket {
+  key: string;
+  generations: number;
+  images: number;
+  cost: number;
+}
+
+/** Totals for a date range (both ends inclusive). Dates are `YYYY-MM-DD` strings (UTC days). */
+export interface UsageStats {
+  object: "usage";
+  startDate: string;
+  endDate: string;
+  livemode: boolean;
+  totalGenerations: number;
+  totalImages: number;
+  totalCost: number;
+  failedGenerations: number;
+  unpricedGenerations: number;
+  currency: string;
+  byModel: UsageBucket[];
+  byDay: UsageBucket[];
+  groupBy: string | null;
+  groups: UsageBucket[] | null;
+}
+
+/** The error object of a failed batch item (same fields as the error envelope). */
+export interface BatchError {
+  type: string | null;
+  code: string | null;
+  message: string | null;
+  param: string | null;
+  requestId: string | null;
+  generationId: string | null;
+}
+
+/** The outcome for one prompt of a batch. */
+export interface BatchItemData {
+  index: number;
+  prompt: string;
+  status: "succeeded" | "failed";
+  /** The generation (a failed item may carry its failed generation too). */
+  generation: Generation | null;
+  error: BatchError | null;
+}
+
+export interface BatchResponseData {
+  object: "batch";
+  id: string;
+  data: BatchItemData[];
+  succeeded: number;
+  failed: number;
+  totalCost: number | null;
+}
+
+/** What `createKey()` takes. */
+export interface KeyCreateRequest {
+  name: string;
+  mode?: "test" | "live";
+  scopes?: Array<"generate" | "read" | "admin">;
+  rateLimitPerMinute?: number | null;
+  maxConcurrent?: number | null;
+  /** USD per calendar month. */
+  monthlyBudget?: number | null;
+}
+
+/** An API key (never its secret, except in `KeyCreated.key`). */
+export interface ApiKey {
+  id: string;
+  object: "api_key";
+  name: string;
+  project: string;
+  mode: string;
+  prefix: string;
+  scopes: string[];
+  rateLimitPerMinute: number | null;
+  maxConcurrent: number | null;
+  monthlyBudget: number | null;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+/** A new key: the secret is in this response only. */
+export interface KeyCreated extends ApiKey {
+  key: string;
+}
+
+export interface KeyList {
+  object: "list";
+  data: ApiKey[];
+}
+
+/** Response metadata, kept on every object parsed from an HTTP response (not enumerable). */
+export interface ResponseMeta {
+  /** The server's `X-Request-ID`: quote it when reporting a problem. */
+  readonly _requestId?: string | null;
+  /** `true` when a retried POST was answered from its idempotency record. */
+  readonly _idempotentReplayed?: boolean;
+}

@@ -1,0 +1,180 @@
+// Every method against a real `orchestrator serve` (test key: the offline renderer).
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+
+import * as sdk from "../../dist/esm/index.js";
+import { KEY, LIMITED_KEY, NO_SERVER, URL_, client, pngSize, runId } from "./support.mjs";
+
+describe("live server", { skip: NO_SERVER }, () => {
+  const tmp = mkdtempSync(join(tmpdir(), "orchestrator-ts-live-"));
+  after(() => rmSync(tmp, { recursive: true, force: true }));
+
+  test("generate: the seed's call and response shape", async () => {
+    const response = await client().generate({
+      prompt: "A beautiful sunset over mountains",
+      model: "dall-e-3",
+      style: "photorealistic",
+      size: "1024x1024",
+      quality: "hd",
+      metadata: { campaign: "summer-2024" },
+    });
+    assert.equal(response.status, "succeeded");
+    assert.match(response.id, /^gen_/);
+    assert.match(response.imageUrl, /^https?:\/\//);
+    assert.match(response.thumbnailUrl, /^https?:\/\//);
+    assert.equal(response.style, "photorealistic");
+    assert.equal(response.quality, "hd");
+    assert.deepEqual(response.metadata, { campaign: "summer-2024" });
+    assert.ok(response.createdAt instanceof Date && !Number.isNaN(response.createdAt.getTime()));
+    assert.equal(typeof response.processingTime, "number");
+    assert.equal(response.cost, 0.08); // dall-e-3 1024x1024 hd, priced as the real model
+    assert.equal(response.livemode, false);
+    assert.match(response._requestId, /^req_/);
+  });
+
+  test("a bad key throws AuthenticationError", async () => {
+    const bad = client({ apiKey: "sk-test-thisKeyDoesNotExist0000000000000" });
+    await assert.rejects(bad.listModels(), (err) => {
+      assert.ok(err instanceof sdk.AuthenticationError);
+      assert.equal(err.status, 401);
+      assert.equal(err.code, "invalid_api_key");
+      assert.match(err.requestId, /^req_/);
+      return true;
+    });
+  });
+
+  test("an exhausted rate limit with retries off throws RateLimitError with retryAfter", async () => {
+    const limited = client({ apiKey: LIMITED_KEY, maxRetries: 0 });
+    await limited.listModels(); // the one request this minute
+    await assert.rejects(limited.listModels(), (err) => {
+      assert.ok(err instanceof sdk.RateLimitError);
+      assert.equal(err.status, 429);
+      assert.ok(err.retryAfter > 0, `retryAfter ${err.retryAfter}`);
+      assert.equal(err.limit, 1);
+      assert.equal(err.remaining, 0);
+      return true;
+    });
+    // With retries on, a hint over 30 s is handed back at once rather than slept through.
+    const started = performance.now();
+    await assert.rejects(client({ apiKey: LIMITED_KEY }).listModels(), sdk.RateLimitError);
+    assert.ok(performance.now() - started < 10_000);
+  });
+
+  test("an unknown model throws ModelNotAvailableError", async () => {
+    await assert.rejects(client().generate({ prompt: "x", model: "no-such-model" }), (err) => {
+      assert.ok(err instanceof sdk.ModelNotAvailableError);
+      assert.equal(err.status, 404);
+      assert.equal(err.param, "model");
+      return true;
+    });
+    await assert.rejects(client().getModelInfo("no-such-model"), sdk.ModelNotAvailableError);
+  });
+
+  test("invalid input names the field", async () => {
+    await assert.rejects(client().generate({ prompt: "x", model: "dall-e-3", size: "3x3" }), (err) => {
+      assert.ok(err instanceof sdk.InvalidRequestError);
+      assert.equal(err.param, "size");
+      return true;
+    });
+  });
+
+  test("history pages across 3 pages without overlap", async () => {
+    const run = runId();
+    const c = client();
+    const created = [];
+    for (let i = 0; i < 6; i++) {
+      created.push((await c.generate({ prompt: `History ${i}`, model: "dall-e-2", metadata: { run } })).id);
+    }
+    const first = await c.getGenerationHistory({ limit: 2, metadata: { run } });
+    assert.equal(first.data.length, 2);
+    let pages = 0;
+    for await (const page of first.iterPages()) {
+      pages++;
+      assert.ok(page.data.length <= 2);
+    }
+    assert.equal(pages, 3);
+    const seen = [];
+    for await (const g of c.getGenerationHistory({ limit: 2, metadata: { run } })) seen.push(g.id);
+    assert.equal(new Set(seen).size, seen.length, "no generation twice");
+    assert.deepEqual(seen, [...created].reverse(), "every one, newest first");
+    const filtered = await c.getGenerationHistory({ limit: 10, filterByModel: "dall-e-3", metadata: { run } });
+    assert.equal(filtered.data.length, 0);
+  });
+
+  test("download writes real PNG files", async () => {
+    const c = client();
+    const response = await c.generate({ prompt: "A lighthouse", model: "flux-schnell", n: 2 });
+    assert.equal(response.images.length, 2);
+    const dir = join(tmp, "images");
+    const paths = await c.download(response, dir);
+    assert.deepEqual(readdirSync(dir).sort(), [`${response.id}-0.png`, `${response.id}-1.png`]);
+    paths.forEach((path, i) => {
+      const size = pngSize(readFileSync(path));
+      assert.deepEqual(size, { width: response.images[i].width, height: response.images[i].height });
+    });
+    await assert.rejects(c.download(response, dir), (err) => err.code === "file_exists");
+    const thumbs = await c.download(response, dir, { thumbnail: true });
+    assert.equal(thumbs.length, 2);
+  });
+
+  test("a batch of 3 comes back in order", async () => {
+    const prompts = ["First: a red cube", "Second: a green sphere", "Third: a blue cone"];
+    const result = await client().generateBatch({ prompts, model: "dall-e-2", batchSize: 3 });
+    assert.deepEqual(result.data.map((i) => i.index), [0, 1, 2]);
+    assert.deepEqual(result.data.map((i) => i.prompt), prompts);
+    assert.deepEqual(result.generations.map((g) => g.prompt), prompts);
+    assert.ok(result.data.every((i) => i.ok && i.imageUrl));
+    assert.equal(result.succeeded, 3);
+    assert.ok(result.totalCost > 0);
+  });
+
+  test("models, usage and keys", async () => {
+    const c = client();
+    const models = await c.listModels();
+    const dalle = models.find((m) => m.name === "dall-e-3");
+    assert.ok(dalle && dalle.supportedStyles.includes("photorealistic"));
+    const info = await c.getModelInfo("dall-e-3");
+    assert.equal(info.maxResolution, dalle.maxResolution);
+    assert.equal(typeof info.pricingPerImage, "number");
+    const today = new Date();
+    const usage = await c.getUsageStats({ startDate: today, endDate: today, groupBy: "model" });
+    assert.ok(usage.totalGenerations > 0);
+    assert.ok(usage.byModel.length > 0);
+
+    const created = await c.createKey({ name: `ts-${runId()}`, scopes: ["read"], rateLimitPerMinute: 50 });
+    assert.match(created.key, /^sk-test-/);
+    assert.equal(created.rateLimitPerMinute, 50);
+    const reader = client({ apiKey: created.key });
+    assert.ok((await reader.listModels()).length > 0);
+    await assert.rejects(reader.generate({ prompt: "x", model: "dall-e-3" }), sdk.PermissionDeniedError);
+    assert.ok((await c.listKeys()).some((k) => k.id === created.id));
+    const revoked = await c.revokeKey(created.id);
+    assert.ok(revoked.revokedAt instanceof Date);
+    await assert.rejects(reader.listModels(), sdk.AuthenticationError);
+  });
+
+  test("cancel after the end is a ConflictError; a missing job is NotFoundError", async () => {
+    const c = client();
+    const done = await c.generate({ prompt: "done", model: "dall-e-2" });
+    await assert.rejects(c.cancel(done.id), sdk.ConflictError);
+    await assert.rejects(c.getGeneration("gen_doesnotexist"), sdk.NotFoundError);
+  });
+
+  test("a replayed POST returns the first answer", async () => {
+    const c = client();
+    const key = `replay-${runId()}`;
+    const one = await c.generate({ prompt: "same", model: "dall-e-2" }, { idempotencyKey: key });
+    const two = await c.generate({ prompt: "same", model: "dall-e-2" }, { idempotencyKey: key });
+    assert.equal(two.id, one.id);
+    assert.equal(two._idempotentReplayed, true);
+  });
+
+  test("the environment supplies URL and key", async () => {
+    assert.ok(URL_ && KEY);
+    const fromEnv = new sdk.OrchestrationClient();
+    assert.ok((await fromEnv.listModels()).length > 0);
+  });
+});
