@@ -24,6 +24,16 @@ $(DEV_STAMP): $(STAMP) requirements-dev.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.lock
 	touch $(DEV_STAMP)
 
+# The dashboard's browser tests drive Debian's Chromium (a browser download of a test tool's own
+# cannot be reached from every machine); installed here when missing.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+$(CHROMIUM):
+	@echo "Installing Debian's chromium for the dashboard browser tests (apt-get install chromium)"
+	$(SUDO) apt-get update -q
+	$(SUDO) apt-get install -y -q chromium
+
 ## Run the server: SQLite, images on local disk, test mode ready (http://127.0.0.1:8000).
 serve: $(STAMP)
 	$(BIN)/orchestrator serve
@@ -37,10 +47,10 @@ lint: $(DEV_STAMP)
 	cd server && ../$(BIN)/mypy src
 	cd clients/python && ../../$(BIN)/mypy src
 
-test-server: $(DEV_STAMP)
+test-server: $(DEV_STAMP) $(CHROMIUM)
 	$(WITH_SERVICES) --redis -- sh -c 'cd server && ORCHESTRATOR_TEST_DATABASE=sqlite ../$(PYTEST) -q -rs --ignore=tests/providers/test_diffusers_local.py'
 
-test-postgres: $(DEV_STAMP)
+test-postgres: $(DEV_STAMP) $(CHROMIUM)
 	$(WITH_SERVICES) --postgres --redis -- sh -c 'cd server && ORCHESTRATOR_TEST_DATABASE=postgresql ../$(PYTEST) -q -rs --ignore=tests/providers/test_diffusers_local.py'
 
 test-clients: $(DEV_STAMP)

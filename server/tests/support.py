@@ -33,3 +33,15 @@ def run_cli(args: list[str], env: dict[str, str]) -> Any:
         timeout=60,
     )
     return json.loads(out.stdout) if "--json" in args else out.stdout
+
+
+def sample_value(families: dict[str, Any], name: str, **labels: str) -> float:
+    """The value of one sample of a parsed Prometheus exposition (0 when absent)."""
+    family_name = name.removesuffix("_total").removesuffix("_count").removesuffix("_sum")
+    family = families.get(family_name) or families.get(name)
+    if family is None:
+        return 0.0
+    for sample in family.samples:
+        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+            return float(sample.value)
+    return 0.0

@@ -15,13 +15,15 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator import __version__
-from orchestrator.api import generate, generations, health, images, keys, models, usage
+from orchestrator.api import generate, generations, health, images, keys, models, openai_compat, usage
+from orchestrator.api import metrics as metrics_api
 from orchestrator.api.docs import install_docs
 from orchestrator.api.middleware import RequestContextMiddleware
 from orchestrator.auth.jwt import JWTVerifier
 from orchestrator.auth.service import KeyService
 from orchestrator.catalog.catalog import load_catalog
 from orchestrator.container import Services
+from orchestrator.dashboard import routes as dashboard
 from orchestrator.db.engine import Database
 from orchestrator.db.migrate import upgrade_to_head
 from orchestrator.db.repositories.idempotency import IdempotencyRepository
@@ -34,6 +36,7 @@ from orchestrator.generation.worker import WorkerPool
 from orchestrator.limits.concurrency import InProcessConcurrencyGate
 from orchestrator.limits.rate import InProcessRateLimiter
 from orchestrator.logs import JobLifecycleLog
+from orchestrator.observability.metrics import Metrics, MetricsMiddleware
 from orchestrator.providers.offline import OfflineRenderer
 from orchestrator.providers.registry import build_providers
 from orchestrator.providers.transport import provider_client
@@ -58,7 +61,7 @@ def _jwt_verifier(settings: Settings) -> JWTVerifier:
     )
 
 
-def _executor(settings: Settings) -> RouteExecutor:
+def _executor(settings: Settings, metrics: Metrics) -> RouteExecutor:
     return RouteExecutor(
         RetryPolicy(
             max_attempts=settings.provider_max_attempts, attempt_timeout=settings.provider_attempt_timeout
@@ -66,11 +69,13 @@ def _executor(settings: Settings) -> RouteExecutor:
         BreakerPolicy(
             failure_threshold=settings.breaker_failure_threshold, cooldown=settings.breaker_cooldown_seconds
         ),
+        observer=metrics.on_provider_call,
     )
 
 
-async def build_services(settings: Settings) -> Services:
+async def build_services(settings: Settings, metrics: Metrics | None = None) -> Services:
     """Construct every long-lived object. Nothing is started here."""
+    metrics = metrics or Metrics()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.auto_migrate:
         await upgrade_to_head(settings.db_url)
@@ -82,11 +87,13 @@ async def build_services(settings: Settings) -> Services:
     hub = EventHub()
     hub.add_listener(JobLifecycleLog())
     gate = InProcessConcurrencyGate()
+    hub.add_listener(metrics.on_job_event)
+    executor = _executor(settings, metrics)
     storage = LocalStorage(settings.data_dir / "images")
     runner = JobRunner(
         db=db,
         router=router,
-        executor=_executor(settings),
+        executor=executor,
         storage=storage,
         hub=hub,
         thumbnails=ThreadPoolExecutor(settings.thumbnail_workers, thread_name_prefix="thumbnails"),
@@ -108,6 +115,10 @@ async def build_services(settings: Settings) -> Services:
         )
         if settings.run_workers
         else None
+    )
+    metrics.watch(
+        breakers=lambda: {name: str(state) for name, state in executor.breaker_states().items()},
+        running=lambda: 0 if pool is None else len(pool.active),
     )
     generations_service = GenerationService(
         db=db,
@@ -131,6 +142,7 @@ async def build_services(settings: Settings) -> Services:
         signer=UrlSigner(settings.signing_key(), settings.image_url_ttl_seconds),
         rate_limiter=InProcessRateLimiter(),
         http=http,
+        metrics=metrics,
     )
 
 
@@ -152,10 +164,11 @@ async def _housekeeping(services: Services) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = await build_services(settings)
+        services = await build_services(settings, metrics)
         app.state.services = services
         if services.pool is not None:
             await services.pool.start()
@@ -182,10 +195,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # served by install_docs, with local assets
         redoc_url=None,
     )
-    install_error_handlers(app)
+    install_error_handlers(app, dialects=[(openai_compat.PREFIX + "/", openai_compat.openai_status)])
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    if settings.metrics_enabled:
+        app.add_middleware(MetricsMiddleware, metrics=metrics)
+        app.include_router(metrics_api.router)
     for module in (generate, generations, models, usage, keys, images):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(openai_compat.router)
     app.include_router(health.router)
+    app.include_router(dashboard.router)
     install_docs(app)
     return app

@@ -14,6 +14,7 @@ from orchestrator.generation.runner import Router
 from orchestrator.generation.service import GenerationService
 from orchestrator.generation.worker import WorkerPool
 from orchestrator.limits.rate import InProcessRateLimiter
+from orchestrator.observability.metrics import Metrics
 from orchestrator.settings import Settings
 from orchestrator.storage.base import Storage
 from orchestrator.storage.signing import UrlSigner
@@ -33,3 +34,4 @@ class Services:
     signer: UrlSigner
     rate_limiter: InProcessRateLimiter
     http: httpx.AsyncClient
+    metrics: Metrics

@@ -7,7 +7,7 @@ render them, FastAPI's validation errors and anything unexpected in that same sh
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -140,8 +140,15 @@ def _request_id(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
+StatusDialect = Callable[[int], int]
+
+
 def error_response(request: Request, exc: APIError) -> JSONResponse:
-    return JSONResponse(exc.body(_request_id(request)), status_code=exc.status_code, headers=exc.headers)
+    status = exc.status_code
+    for prefix, dialect in getattr(request.app.state, "error_dialects", ()):
+        if request.url.path.startswith(prefix):
+            status = dialect(status)
+    return JSONResponse(exc.body(_request_id(request)), status_code=status, headers=exc.headers)
 
 
 def _loc_to_param(loc: Sequence[Any]) -> str | None:
@@ -201,7 +208,10 @@ async def _unexpected_handler(request: Request, exc: Exception) -> JSONResponse:
     return error_response(request, err)
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, dialects: Sequence[tuple[str, StatusDialect]] = ()) -> None:
+    """Render every error as the envelope. ``dialects`` remap statuses under a path prefix, for
+    surfaces that mimic another API (the OpenAI-compatible one answers 400 where we answer 422)."""
+    app.state.error_dialects = tuple(dialects)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(APIError, _api_error_handler)
     app.add_exception_handler(StarletteHTTPException, _http_exception_handler)

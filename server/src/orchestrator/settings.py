@@ -126,6 +126,12 @@ class Settings(BaseSettings):
 
     redis_url: str | None = None
 
+    # Observability
+    metrics_enabled: bool = Field(default=True, description="Serve Prometheus metrics at /metrics.")
+    metrics_token: SecretStr | None = Field(
+        default=None, description="When set, /metrics requires `Authorization: Bearer <token>`."
+    )
+
     providers: ProviderCredentials = Field(default_factory=ProviderCredentials)
 
     @model_validator(mode="after")

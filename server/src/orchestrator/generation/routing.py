@@ -41,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
+CallObserver = Callable[[str, float, str | None], None]
+"""Told of every provider call: provider, seconds, and the error kind (None on success)."""
 
 _FINAL = frozenset(
     {ProviderErrorKind.CONTENT_POLICY, ProviderErrorKind.AUTH, ProviderErrorKind.INVALID_REQUEST}
@@ -201,8 +203,10 @@ class RouteExecutor:
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         random: Callable[[], float] = _random.random,
+        observer: CallObserver | None = None,
     ) -> None:
         self.retry = retry or RetryPolicy()
+        self._observer = observer
         self.breaker_policy = breaker or BreakerPolicy()
         self._clock = clock
         self._sleep = sleep
@@ -284,6 +288,18 @@ class RouteExecutor:
         raise RoutingError(last, failures) from last
 
     async def _call(self, attempt: RouteAttempt, on_progress: ProgressCallback) -> ProviderResult:
+        if self._observer is None:
+            return await self._bounded_call(attempt, on_progress)
+        started = self._clock()
+        try:
+            result = await self._bounded_call(attempt, on_progress)
+        except ProviderError as exc:
+            self._observer(attempt.route.provider, self._clock() - started, str(exc.kind))
+            raise
+        self._observer(attempt.route.provider, self._clock() - started, None)
+        return result
+
+    async def _bounded_call(self, attempt: RouteAttempt, on_progress: ProgressCallback) -> ProviderResult:
         """One provider call, bounded by the attempt budget and the request deadline.
 
         Adapters honour ``deadline`` themselves; the outer ``asyncio.timeout`` (with a little

@@ -534,8 +534,10 @@ class GenerationService:
         await self.gate.release(principal_slot(job.project, job.subject or job.api_key_id or ""))
         if self.pool is not None:
             self.pool.cancel_local(generation_id)
-        self.hub.publish(JobEvent(generation_id, JobStatus.CANCELED, job.progress))
-        return await self.get(principal, generation_id)
+        canceled_job = await self.get(principal, generation_id)
+        # The event carries the final row, as terminal events do, so listeners can count it.
+        self.hub.publish(JobEvent(generation_id, JobStatus.CANCELED, canceled_job.progress, canceled_job))
+        return canceled_job
 
     async def batch_members(self, principal: Principal, batch_id: str) -> dict[int, Generation]:
         async with self.db.read() as session:

@@ -346,3 +346,7 @@ class GenerationRepository:
             )
         )
         return int(value or 0)
+
+    async def count_queued(self) -> int:
+        """Jobs waiting for a worker, across every project and process."""
+        return int(await self.session.scalar(select(func.count()).where(Generation.status == "queued")) or 0)

@@ -1,0 +1,1 @@
+"""What the server tells operators about itself: Prometheus metrics."""

@@ -1,0 +1,175 @@
+"""Prometheus metrics: one registry per app, fed by a pure ASGI middleware, job events and the
+route executor, and read at scrape time for the gauges that describe the present.
+
+Labels are bounded on purpose: routes are templates (``/api/v1/generations/{generation_id}``),
+never raw paths; models, providers and error kinds come from the catalog and code, never from
+callers. A request that matches no route is counted under the route ``unmatched``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from orchestrator.generation.events import JobEvent
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+TERMINAL = frozenset({"succeeded", "failed", "canceled"})
+BREAKER_LEVELS = {"closed": 0, "half_open": 1, "open": 2}
+_HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+_PROVIDER_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
+
+
+class _PresentState(Collector):
+    """Gauges computed when scraped: breaker states and running jobs of this process."""
+
+    def __init__(
+        self,
+        breakers: Callable[[], Mapping[str, str]],
+        running: Callable[[], int],
+    ) -> None:
+        self._breakers = breakers
+        self._running = running
+
+    def collect(self) -> Iterable[Metric]:
+        state = GaugeMetricFamily(
+            "orchestrator_circuit_breaker_state",
+            "Provider circuit breaker: 0 closed, 1 half-open, 2 open.",
+            labels=["provider"],
+        )
+        for provider, value in sorted(self._breakers().items()):
+            state.add_metric([provider], BREAKER_LEVELS.get(value, 0))
+        yield state
+        yield GaugeMetricFamily(
+            "orchestrator_jobs_running", "Jobs running in this process.", value=self._running()
+        )
+
+
+class Metrics:
+    """The app's metrics. Create one per app; nothing is registered globally."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.http_requests = Counter(
+            "orchestrator_http_requests",
+            "HTTP requests answered, by route template and status.",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.http_latency = Histogram(
+            "orchestrator_http_request_duration_seconds",
+            "Time to answer an HTTP request (to the end of the body).",
+            ["method", "route"],
+            buckets=_HTTP_BUCKETS,
+            registry=r,
+        )
+        self.generations = Counter(
+            "orchestrator_generations",
+            "Generations that reached a final state in this process.",
+            ["model", "provider", "status", "mode"],
+            registry=r,
+        )
+        self.cost = Counter(
+            "orchestrator_generation_cost_usd",
+            "Charged cost of succeeded generations, in USD.",
+            ["model", "mode"],
+            registry=r,
+        )
+        self.provider_latency = Histogram(
+            "orchestrator_provider_request_duration_seconds",
+            "Time of one provider call, successful or not.",
+            ["provider"],
+            buckets=_PROVIDER_BUCKETS,
+            registry=r,
+        )
+        self.provider_errors = Counter(
+            "orchestrator_provider_errors",
+            "Failed provider calls by error class (retryable, rate_limited, timeout, content_policy, ...).",
+            ["provider", "kind"],
+            registry=r,
+        )
+        self.jobs_queued = Gauge(
+            "orchestrator_jobs_queued", "Jobs waiting for a worker (all processes).", registry=r
+        )
+
+    def watch(self, breakers: Callable[[], Mapping[str, str]], running: Callable[[], int]) -> None:
+        """Report breaker states and this process's running jobs at every scrape."""
+        self.registry.register(_PresentState(breakers, running))
+
+    def on_job_event(self, event: JobEvent) -> None:
+        """EventHub listener: count each generation once, when it reaches its final state."""
+        if event.status not in TERMINAL:
+            return
+        job = event.generation
+        if job is None:  # failed by recovery (worker_lost): the row was not loaded
+            self.generations.labels("unknown", "none", event.status, "unknown").inc()
+            return
+        mode = "live" if job.livemode else "test"
+        self.generations.labels(job.model, job.provider or "none", job.status, mode).inc()
+        if job.status == "succeeded" and job.cost_micros:
+            self.cost.labels(job.model, mode).inc(job.cost_micros / 1_000_000)
+
+    def on_provider_call(self, provider: str, seconds: float, error_kind: str | None) -> None:
+        """Route executor observer: one provider call finished (``error_kind`` None on success)."""
+        self.provider_latency.labels(provider).observe(seconds)
+        if error_kind is not None:
+            self.provider_errors.labels(provider, error_kind).inc()
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class MetricsMiddleware:
+    """Pure ASGI: counts every HTTP request by its route template, status and duration."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+        self._paths: dict[str, str] | None = None
+
+    def _template(self, scope: Scope) -> str:
+        """The matched route's full path template, e.g. ``/api/v1/generations/{generation_id}``.
+
+        Routes of included routers know only their own part of the path; the OpenAPI document
+        knows the whole one, so operation ids are looked up there (once).
+        """
+        route = scope.get("route")
+        if route is None:
+            return "unmatched"
+        if self._paths is None and "app" in scope:
+            self._paths = {
+                operation["operationId"]: path
+                for path, item in scope["app"].openapi().get("paths", {}).items()
+                for operation in item.values()
+                if isinstance(operation, dict) and "operationId" in operation
+            }
+        operation_id = getattr(route, "operation_id", None)
+        found = (self._paths or {}).get(operation_id) if operation_id else None
+        return found or getattr(route, "path", None) or "unmatched"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            template = self._template(scope)
+            method = scope.get("method", "GET")
+            self.metrics.http_requests.labels(method, template, str(status)).inc()
+            self.metrics.http_latency.labels(method, template).observe(time.perf_counter() - started)

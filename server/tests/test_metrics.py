@@ -1,0 +1,114 @@
+"""/metrics: Prometheus text that parses, and counters that move by exactly what happened."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+from support import sample_value
+
+
+async def scrape(api: httpx.AsyncClient) -> dict[str, Any]:
+    response = await api.get("/metrics")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain")
+    return {family.name: family for family in text_string_to_metric_families(response.text)}
+
+
+def succeeded(families: dict[str, Any], model: str) -> float:
+    return sample_value(
+        families,
+        "orchestrator_generations_total",
+        model=model,
+        provider="offline",
+        status="succeeded",
+        mode="test",
+    )
+
+
+async def test_generation_counters_move_by_exactly_the_generations_made(api: httpx.AsyncClient) -> None:
+    before = await scrape(api)
+    for prompt in ("one", "two", "three"):
+        response = await api.post("/api/v1/generate", json={"prompt": prompt, "model": "dall-e-3"})
+        assert response.status_code == 200, response.text
+    failed = await api.post("/api/v1/generate", json={"prompt": "x", "model": "no-such-model"})
+    assert failed.status_code == 404
+    after = await scrape(api)
+
+    assert succeeded(after, "dall-e-3") - succeeded(before, "dall-e-3") == 3
+    cost = "orchestrator_generation_cost_usd_total"
+    spent = sample_value(after, cost, model="dall-e-3", mode="test") - sample_value(
+        before, cost, model="dall-e-3", mode="test"
+    )
+    assert abs(spent - 3 * 0.04) < 1e-9  # dall-e-3, 1024x1024 standard
+    requests = "orchestrator_http_requests_total"
+    labels = {"method": "POST", "route": "/api/v1/generate"}
+    assert (
+        sample_value(after, requests, **labels, status="200")
+        - sample_value(before, requests, **labels, status="200")
+        == 3
+    )
+    # A refused request is counted under its route template, never as a new label value per path.
+    assert (
+        sample_value(after, requests, **labels, status="404")
+        - sample_value(before, requests, **labels, status="404")
+        == 1
+    )
+    latency = "orchestrator_http_request_duration_seconds_count"
+    assert sample_value(after, latency, **labels) - sample_value(before, latency, **labels) == 4
+    assert sample_value(after, "orchestrator_jobs_queued") == 0
+    assert sample_value(after, "orchestrator_jobs_running") == 0
+
+
+async def test_canceled_generations_are_counted_once(start_server) -> None:
+    server = await start_server(offline_latency_seconds=5.0)
+    key = await server.create_key()
+    async with server.client(key) as api:
+        job = await api.post(
+            "/api/v1/generate",
+            json={"prompt": "slow", "model": "dall-e-3"},
+            headers={"Prefer": "respond-async"},
+        )
+        assert job.status_code == 202, job.text
+        canceled = await api.post(f"/api/v1/generations/{job.json()['id']}/cancel")
+        assert canceled.status_code == 200 and canceled.json()["status"] == "canceled"
+        families = await scrape(api)
+    assert (
+        sample_value(
+            families, "orchestrator_generations_total", model="dall-e-3", provider="none", status="canceled"
+        )
+        + sample_value(
+            families,
+            "orchestrator_generations_total",
+            model="dall-e-3",
+            provider="offline",
+            status="canceled",
+        )
+        == 1
+    )
+    assert (
+        sample_value(families, "orchestrator_generation_cost_usd_total", model="dall-e-3", mode="test") == 0
+    )
+
+
+async def test_path_ids_never_become_label_values(api: httpx.AsyncClient) -> None:
+    for missing in ("gen_AAAA", "gen_BBBB", "gen_CCCC"):
+        assert (await api.get(f"/api/v1/generations/{missing}")).status_code == 404
+    routes = {
+        sample.labels["route"]
+        for sample in (await scrape(api))["orchestrator_http_requests"].samples
+        if sample.name == "orchestrator_http_requests_total"
+    }
+    assert "/api/v1/generations/{generation_id}" in routes
+    assert not any("gen_" in route for route in routes)
+
+
+async def test_metrics_token_guards_the_endpoint(start_server) -> None:
+    server = await start_server(metrics_token="scrape-secret")
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        assert (await client.get("/metrics")).status_code == 401
+        wrong = await client.get("/metrics", headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401
+        right = await client.get("/metrics", headers={"Authorization": "Bearer scrape-secret"})
+        assert right.status_code == 200 and "orchestrator_http_requests_total" in right.text

@@ -1,0 +1,104 @@
+"""The OpenAI-compatible surface, driven by the real `openai` package."""
+
+from __future__ import annotations
+
+import base64
+import io
+from datetime import date
+
+import httpx
+import openai
+import pytest
+from PIL import Image
+
+
+def client(server, key: str) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=f"{server.url}/v1", api_key=key, max_retries=0)
+
+
+async def test_openai_sdk_generates_urls_and_base64_and_lists_models(server, test_key) -> None:
+    sdk = client(server, test_key)
+    by_url = await sdk.images.generate(
+        model="dall-e-3", prompt="a lighthouse in a storm", size="1792x1024", quality="hd", user="user-42"
+    )
+    assert by_url.created > 0 and len(by_url.data) == 1
+    url = by_url.data[0].url
+    assert url is not None and url.startswith(f"{server.url}/api/v1/images/")  # ours, signed, stored
+    async with httpx.AsyncClient() as http:
+        picture = await http.get(url)
+    assert picture.status_code == 200
+    assert Image.open(io.BytesIO(picture.content)).size == (1792, 1024)
+
+    by_b64 = await sdk.images.generate(
+        model="gpt-image-1", prompt="two paper cranes", n=2, response_format="b64_json"
+    )
+    assert len(by_b64.data) == 2
+    for image in by_b64.data:
+        assert image.b64_json is not None and image.url is None
+        decoded = Image.open(io.BytesIO(base64.b64decode(image.b64_json)))
+        assert decoded.format == "PNG" and decoded.size == (1024, 1024)
+
+    listed = [model.id async for model in sdk.models.list()]
+    assert {"dall-e-3", "gpt-image-1", "stable-diffusion", "midjourney"} <= set(listed)
+    assert (await sdk.models.retrieve("dall-e-3")).id == "dall-e-3"
+    await sdk.close()
+
+
+async def test_openai_generations_land_in_history_and_usage(server, test_key, api) -> None:
+    sdk = client(server, test_key)
+    await sdk.images.generate(model="dall-e-3", prompt="history from the openai door", user="u-7")
+    await sdk.close()
+    history = (await api.get("/api/v1/generations", params={"q": "openai door"})).json()["data"]
+    assert len(history) == 1
+    assert history[0]["model"] == "dall-e-3" and history[0]["metadata"] == {"user": "u-7"}
+    assert history[0]["cost"] == 0.04
+    today = date.today().isoformat()
+    usage = (await api.get("/api/v1/usage", params={"start_date": today, "end_date": today})).json()
+    assert usage["total_generations"] == 1 and usage["total_cost"] == 0.04
+
+
+async def test_openai_errors_keep_openai_shape_and_status(server, test_key) -> None:
+    sdk = client(server, test_key)
+    with pytest.raises(openai.NotFoundError) as missing:
+        await sdk.images.generate(model="no-such-model", prompt="x")
+    assert missing.value.body["code"] == "model_not_available"  # type: ignore[index]
+    with pytest.raises(openai.BadRequestError) as bad_size:
+        await sdk.images.generate(model="dall-e-3", prompt="x", size="300x300")
+    assert bad_size.value.body["param"] == "size" and "1024x1024" in bad_size.value.message  # type: ignore[index]
+    with pytest.raises(openai.BadRequestError) as streaming:
+        await sdk.images.generate(model="dall-e-3", prompt="x", background="transparent")
+    assert streaming.value.body["param"] == "background"  # type: ignore[index]
+    await sdk.close()
+
+    stranger = client(server, "sk-test-not-a-real-key")
+    with pytest.raises(openai.AuthenticationError):
+        await stranger.images.generate(model="dall-e-3", prompt="x")
+    await stranger.close()
+    # The REST surface keeps its own statuses: 422 there, 400 here.
+    async with server.client(test_key) as api:
+        rest = await api.post(
+            "/api/v1/generate", json={"prompt": "x", "model": "dall-e-3", "size": "300x300"}
+        )
+    assert rest.status_code == 422
+
+
+async def test_openai_door_shares_limits_and_idempotency(start_server) -> None:
+    server = await start_server()
+    key = await server.create_key(rate_limit_per_minute=1)
+    sdk = client(server, key)
+    await sdk.images.generate(model="dall-e-3", prompt="first")
+    with pytest.raises(openai.RateLimitError) as limited:
+        await sdk.images.generate(model="dall-e-3", prompt="second")
+    assert int(limited.value.response.headers["retry-after"]) > 0
+    await sdk.close()
+
+    other = await server.create_key()
+    async with server.client(other) as api:
+        body = {"model": "dall-e-3", "prompt": "once only"}
+        headers = {"Idempotency-Key": "openai-idem-1"}
+        first = await api.post("/v1/images/generations", json=body, headers=headers)
+        again = await api.post("/v1/images/generations", json=body, headers=headers)
+        assert first.status_code == again.status_code == 200
+        assert again.headers["idempotent-replayed"] == "true"
+        assert first.headers["x-generation-id"] == again.headers["x-generation-id"]
+        assert len((await api.get("/api/v1/generations", params={"q": "once only"})).json()["data"]) == 1
