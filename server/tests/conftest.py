@@ -16,6 +16,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -42,7 +43,22 @@ REDIS_URL = os.environ.get("ORCHESTRATOR_TEST_REDIS_URL", "redis://127.0.0.1:637
 PG_ADMIN_URL = os.environ.get(
     "ORCHESTRATOR_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
-TABLES = ("images", "generations", "idempotency_keys", "api_keys")
+TABLES = (
+    "images",
+    "generations",
+    "idempotency_keys",
+    "api_keys",
+    "webhook_deliveries",
+    "webhook_endpoints",
+)
+REDIS_URL = os.environ.get("ORCHESTRATOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+# Every run gets its own key namespace, so parallel test runs sharing one Redis never collide.
+REDIS_RUN_PREFIX = f"orch-test-{uuid.uuid4().hex[:10]}:"
+AWS_TEST_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
 
 
 # What must never reach a log line: issued API keys, provider credentials, image-URL signatures.
@@ -144,6 +160,59 @@ async def database_url(pg_database: str | None, tmp_path: Path) -> AsyncIterator
 
 
 @pytest.fixture
+def redis_prefix() -> str:
+    """A Redis key prefix (and pub/sub channel namespace) of this test alone."""
+    return f"{REDIS_RUN_PREFIX}{uuid.uuid4().hex[:8]}:"
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 API on loopback: moto in server mode, one process for the session."""
+    for name, value in AWS_TEST_ENV.items():
+        os.environ.setdefault(name, value)
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(400):
+            try:
+                httpx.get(url + "/moto-api/", timeout=1)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None:
+                    raise RuntimeError("moto server exited during start-up") from None
+                time.sleep(0.05)
+        else:
+            raise RuntimeError("moto server did not start")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str) -> str:
+    """A fresh, empty bucket on the moto server."""
+    import boto3
+
+    name = f"orch-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=s3_endpoint, **_aws_kwargs()).create_bucket(Bucket=name)
+    return name
+
+
+def _aws_kwargs() -> dict[str, str]:
+    return {
+        "aws_access_key_id": AWS_TEST_ENV["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": AWS_TEST_ENV["AWS_SECRET_ACCESS_KEY"],
+        "region_name": AWS_TEST_ENV["AWS_DEFAULT_REGION"],
+    }
+
+
+@pytest.fixture
 def make_settings(tmp_path: Path, database_url: str) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
@@ -238,12 +307,13 @@ def serve_process(
     def start(**extra: str) -> tuple[subprocess.Popen[bytes], str]:
         port = free_port()
         env = cli_env(tmp_path / "data", database_url, **extra)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "orchestrator.cli", "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        with open(tmp_path / f"serve-{port}.log", "wb") as log:  # read it when a test fails
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "orchestrator.cli", "serve", "--port", str(port), "--workers", "1"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         procs.append(proc)
         url = f"http://127.0.0.1:{port}"
         for _ in range(300):
@@ -254,8 +324,6 @@ def serve_process(
                 pass
             if proc.poll() is not None:
                 raise RuntimeError("server exited during start-up")
-            import time
-
             time.sleep(0.05)
         raise RuntimeError("server did not start")
 

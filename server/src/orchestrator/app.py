@@ -12,10 +12,21 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator import __version__
-from orchestrator.api import generate, generations, health, images, keys, models, openai_compat, usage
+from orchestrator.api import (
+    generate,
+    generations,
+    health,
+    images,
+    keys,
+    models,
+    openai_compat,
+    usage,
+    webhooks,
+)
 from orchestrator.api import metrics as metrics_api
 from orchestrator.api.docs import install_docs
 from orchestrator.api.middleware import RequestContextMiddleware
@@ -27,26 +38,35 @@ from orchestrator.dashboard import routes as dashboard
 from orchestrator.db.engine import Database
 from orchestrator.db.migrate import upgrade_to_head
 from orchestrator.db.repositories.idempotency import IdempotencyRepository
+from orchestrator.db.repositories.webhooks import WebhookRepository
 from orchestrator.errors import install_error_handlers
+from orchestrator.generation.bus import RedisEventBus
 from orchestrator.generation.events import EventHub
 from orchestrator.generation.routing import BreakerPolicy, RetryPolicy, RouteExecutor
 from orchestrator.generation.runner import JobRunner, Router, now_utc
 from orchestrator.generation.service import GenerationService
 from orchestrator.generation.worker import WorkerPool
-from orchestrator.limits.concurrency import InProcessConcurrencyGate
-from orchestrator.limits.rate import InProcessRateLimiter
+from orchestrator.limits.concurrency import ConcurrencyGate, InProcessConcurrencyGate
+from orchestrator.limits.rate import InProcessRateLimiter, RateLimiter
+from orchestrator.limits.redis_concurrency import RedisConcurrencyGate
+from orchestrator.limits.redis_rate import RedisRateLimiter
 from orchestrator.logs import JobLifecycleLog
 from orchestrator.observability.metrics import Metrics, MetricsMiddleware
 from orchestrator.providers.offline import OfflineRenderer
 from orchestrator.providers.registry import build_providers
 from orchestrator.providers.transport import provider_client
 from orchestrator.settings import Settings
+from orchestrator.storage.base import Storage
 from orchestrator.storage.local import LocalStorage
+from orchestrator.storage.s3 import S3Storage
 from orchestrator.storage.signing import UrlSigner
+from orchestrator.webhooks.dispatcher import WebhookDispatcher
+from orchestrator.webhooks.service import WebhookService
 
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
+WEBHOOK_LOG_RETENTION = timedelta(days=30)
 
 
 def _jwt_verifier(settings: Settings) -> JWTVerifier:
@@ -73,6 +93,41 @@ def _executor(settings: Settings, metrics: Metrics) -> RouteExecutor:
     )
 
 
+def _redis(settings: Settings) -> Redis | None:
+    if not settings.redis_url:
+        return None
+    # Short timeouts: a dead Redis must cost a request milliseconds (then the fallback), not seconds.
+    return Redis.from_url(
+        settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5, health_check_interval=30
+    )
+
+
+def _storage(settings: Settings) -> Storage:
+    if settings.storage_backend == "s3":
+        assert settings.s3_bucket is not None  # checked by Settings
+        return S3Storage(
+            bucket=settings.s3_bucket,
+            prefix=settings.s3_prefix,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+        )
+    return LocalStorage(settings.data_dir / "images")
+
+
+def _rate_limiter(settings: Settings, redis: Redis | None) -> RateLimiter:
+    if redis is None:
+        return InProcessRateLimiter()
+    return RedisRateLimiter(
+        redis, prefix=settings.redis_key_prefix, fallback_processes=settings.rate_limit_fallback_processes
+    )
+
+
+def _concurrency_gate(settings: Settings, redis: Redis | None) -> ConcurrencyGate:
+    if redis is None:
+        return InProcessConcurrencyGate()
+    return RedisConcurrencyGate(redis, prefix=settings.redis_key_prefix)
+
+
 async def build_services(settings: Settings, metrics: Metrics | None = None) -> Services:
     """Construct every long-lived object. Nothing is started here."""
     metrics = metrics or Metrics()
@@ -86,10 +141,11 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
     router = Router(catalog, providers, OfflineRenderer(settings.offline_latency_seconds))
     hub = EventHub()
     hub.add_listener(JobLifecycleLog())
-    gate = InProcessConcurrencyGate()
+    redis = _redis(settings)
+    gate = _concurrency_gate(settings, redis)
     hub.add_listener(metrics.on_job_event)
     executor = _executor(settings, metrics)
-    storage = LocalStorage(settings.data_dir / "images")
+    storage = _storage(settings)
     runner = JobRunner(
         db=db,
         router=router,
@@ -129,6 +185,20 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
         settings=settings,
         gate=gate,
     )
+    dispatcher = (
+        WebhookDispatcher(
+            db=db,
+            max_attempts=settings.webhook_max_attempts,
+            retry_base=settings.webhook_retry_base_seconds,
+            timeout=settings.webhook_timeout_seconds,
+            poll_interval=max(settings.job_poll_interval, 1.0),
+            allow_private=settings.webhook_allow_private_targets,
+        )
+        if settings.run_workers
+        else None
+    )
+    if dispatcher is not None:
+        hub.on_terminal(lambda _event: dispatcher.wake())
     return Services(
         settings=settings,
         db=db,
@@ -140,14 +210,25 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
         pool=pool,
         storage=storage,
         signer=UrlSigner(settings.signing_key(), settings.image_url_ttl_seconds),
-        rate_limiter=InProcessRateLimiter(),
+        rate_limiter=_rate_limiter(settings, redis),
         http=http,
+        webhooks=WebhookService(db, allow_private=settings.webhook_allow_private_targets),
+        webhook_dispatcher=dispatcher,
+        redis=redis,
+        concurrency=gate,
+        bus=None
+        if redis is None
+        else RedisEventBus(redis, hub, channel=f"{settings.redis_key_prefix}events"),
         metrics=metrics,
     )
 
 
 async def _purge_idempotency_keys(session: AsyncSession, ttl_seconds: int) -> int:
     return await IdempotencyRepository(session).purge(now_utc() - timedelta(seconds=ttl_seconds))
+
+
+async def _purge_webhook_deliveries(session: AsyncSession) -> int:
+    return await WebhookRepository(session).purge(now_utc() - WEBHOOK_LOG_RETENTION)
 
 
 async def _housekeeping(services: Services) -> None:
@@ -158,6 +239,7 @@ async def _housekeeping(services: Services) -> None:
         try:
             await services.keys.flush_last_used()
             await services.db.transaction(functools.partial(_purge_idempotency_keys, ttl_seconds=ttl))
+            await services.db.transaction(_purge_webhook_deliveries)
         except Exception:
             logger.exception("housekeeping failed")
 
@@ -170,8 +252,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await build_services(settings, metrics)
         app.state.services = services
+        if isinstance(services.storage, S3Storage):
+            await services.storage.start()
+        if services.bus is not None:
+            await services.bus.start()
         if services.pool is not None:
             await services.pool.start()
+        if services.webhook_dispatcher is not None:
+            await services.webhook_dispatcher.start()
         chores = asyncio.create_task(_housekeeping(services), name="housekeeping")
         try:
             yield
@@ -181,10 +269,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await chores
             if services.pool is not None:
                 await services.pool.stop()
+            if services.webhook_dispatcher is not None:
+                await services.webhook_dispatcher.stop()
+            if services.bus is not None:
+                await services.bus.stop()
             await services.keys.flush_last_used()
             for provider in services.router.providers.values():
                 await provider.aclose()
             await services.http.aclose()
+            await services.rate_limiter.aclose()
+            if isinstance(services.storage, S3Storage):
+                await services.storage.aclose()
+            if services.redis is not None:
+                await services.redis.aclose()
             await services.db.dispose()
 
     app = FastAPI(
@@ -200,7 +297,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.metrics_enabled:
         app.add_middleware(MetricsMiddleware, metrics=metrics)
         app.include_router(metrics_api.router)
-    for module in (generate, generations, models, usage, keys, images):
+    for module in (generate, generations, models, usage, keys, webhooks, images):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(openai_compat.router)
     app.include_router(health.router)

@@ -137,7 +137,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings.signing_key()  # created once here, before any worker process reads it
     _print_start_banner(settings)
     _configure_logging(settings)
-    workers = args.workers
+    # PostgreSQL scales with processes (one per core by default); SQLite has one writer anyway.
+    workers = args.workers or (1 if settings.is_sqlite else os.cpu_count() or 1)
     if workers > 1:
         # Each process builds its own app from the environment; they share the database queue.
         os.environ["ORCHESTRATOR_AUTO_MIGRATE"] = "false"
@@ -507,9 +508,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers",
         type=_positive_int,
-        default=1,
         metavar="N",
-        help="server processes sharing the port and the job queue",
+        help="server processes sharing the port and the job queue "
+        "(default: 1 on SQLite, one per core on PostgreSQL)",
     )
     serve.set_defaults(func=cmd_serve)
 

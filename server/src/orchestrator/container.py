@@ -5,19 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import httpx
+from redis.asyncio import Redis
 
 from orchestrator.auth.service import KeyService
 from orchestrator.catalog.catalog import Catalog
 from orchestrator.db.engine import Database
+from orchestrator.generation.bus import RedisEventBus
 from orchestrator.generation.events import EventHub
 from orchestrator.generation.runner import Router
 from orchestrator.generation.service import GenerationService
 from orchestrator.generation.worker import WorkerPool
-from orchestrator.limits.rate import InProcessRateLimiter
+from orchestrator.limits.concurrency import ConcurrencyGate
+from orchestrator.limits.rate import RateLimiter
 from orchestrator.observability.metrics import Metrics
 from orchestrator.settings import Settings
 from orchestrator.storage.base import Storage
 from orchestrator.storage.signing import UrlSigner
+from orchestrator.webhooks.dispatcher import WebhookDispatcher
+from orchestrator.webhooks.service import WebhookService
 
 
 @dataclass
@@ -32,6 +37,11 @@ class Services:
     pool: WorkerPool | None
     storage: Storage
     signer: UrlSigner
-    rate_limiter: InProcessRateLimiter
+    rate_limiter: RateLimiter
     http: httpx.AsyncClient
     metrics: Metrics
+    webhooks: WebhookService
+    webhook_dispatcher: WebhookDispatcher | None = None
+    redis: Redis | None = None
+    bus: RedisEventBus | None = None
+    concurrency: ConcurrencyGate | None = None

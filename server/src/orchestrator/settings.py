@@ -105,7 +105,15 @@ class Settings(BaseSettings):
     max_metadata_keys: int = 32
 
     # Storage
-    storage_backend: str = "local"
+    storage_backend: Literal["local", "s3"] = Field(
+        default="local", description="`local` (data_dir/images) or `s3` (any S3-compatible store)."
+    )
+    s3_bucket: str | None = Field(default=None, description="Bucket for images when storage is s3.")
+    s3_prefix: str = Field(default="", description="Key prefix inside the bucket, e.g. `images/`.")
+    s3_endpoint_url: str | None = Field(
+        default=None, description="For MinIO, R2, moto…; unset = AWS. Credentials: standard AWS chain."
+    )
+    s3_region: str | None = None
     image_url_ttl_seconds: int = 24 * 3600
     thumbnail_size: int = 256
     thumbnail_workers: int = 2
@@ -124,7 +132,27 @@ class Settings(BaseSettings):
     default_max_concurrent: int = 16
     idempotency_ttl_seconds: int = 24 * 3600
 
-    redis_url: str | None = None
+    redis_url: str | None = Field(
+        default=None,
+        description="Shares rate limits, concurrency caps and job wake-ups across processes.",
+    )
+    redis_key_prefix: str = Field(default="orchestrator:", description="Namespace of every Redis key.")
+    rate_limit_fallback_processes: int = Field(
+        default=1,
+        ge=1,
+        description="While Redis is unreachable each process enforces limit/N; set N to your process count.",
+    )
+
+    # Webhooks
+    webhook_allow_private_targets: bool = Field(
+        default=False,
+        description="Allow webhook URLs on loopback, link-local or private addresses (tests, LANs).",
+    )
+    webhook_max_attempts: int = Field(default=12, ge=1, description="Deliveries tried before giving up.")
+    webhook_retry_base_seconds: float = Field(
+        default=5.0, gt=0, description="First retry delay; doubles with each attempt (capped at 1 h)."
+    )
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
 
     # Observability
     metrics_enabled: bool = Field(default=True, description="Serve Prometheus metrics at /metrics.")
@@ -144,6 +172,12 @@ class Settings(BaseSettings):
     def db_url(self) -> str:
         assert self.database_url is not None  # filled by the validator
         return self.database_url
+
+    @model_validator(mode="after")
+    def _check_storage(self) -> Settings:
+        if self.storage_backend == "s3" and not self.s3_bucket:
+            raise ValueError("ORCHESTRATOR_S3_BUCKET is required when ORCHESTRATOR_STORAGE_BACKEND=s3")
+        return self
 
     @property
     def is_sqlite(self) -> bool:

@@ -42,6 +42,7 @@ from .models import (
     UsageStats,
 )
 from .pagination import AsyncPage, SyncPage
+from .webhooks import WebhookVerificationError, verify_webhook
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -78,5 +79,7 @@ __all__ = [
     "SyncPage",
     "UsageBucket",
     "UsageStats",
+    "WebhookVerificationError",
     "__version__",
+    "verify_webhook",
 ]

@@ -47,7 +47,7 @@ def _authorizer(scope: str):  # type: ignore[no-untyped-def]
         if not principal.has(scope):
             raise PermissionDenied(f"this key lacks the {scope!r} scope", scope=scope)
         per_minute = principal.rate_limit_per_minute or services.settings.default_rate_limit_per_minute
-        decision = services.rate_limiter.hit(principal.subject, per_minute)
+        decision = await services.rate_limiter.check(principal.subject, per_minute)
         if not decision.allowed:
             raise RateLimited(
                 f"rate limit of {per_minute} requests per minute exceeded; retry after "

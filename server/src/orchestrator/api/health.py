@@ -18,7 +18,11 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", operation_id="readyz")
 async def readyz(services: ServicesDep) -> JSONResponse:
-    """Database and storage answer; 503 naming what does not."""
+    """Database and storage answer; 503 naming what does not.
+
+    Redis is not required to serve: when it is configured but unreachable the answer stays 200,
+    with ``status: degraded`` and ``degraded`` naming the fallback in force (per-process limits,
+    polling for other processes' jobs)."""
     checks: dict[str, str] = {}
     for name, probe in (("database", services.db.ping), ("storage", services.storage.check)):
         try:
@@ -27,6 +31,23 @@ async def readyz(services: ServicesDep) -> JSONResponse:
         except Exception as exc:  # any failure means not ready; say which
             checks[name] = f"error: {type(exc).__name__}"
     ready = all(v == "ok" for v in checks.values())
-    return JSONResponse(
-        {"status": "ok" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503
-    )
+    degraded: list[str] = []
+    if services.redis is not None:
+        try:
+            await services.redis.ping()
+            checks["redis"] = "ok"
+        except Exception as exc:
+            checks["redis"] = f"error: {type(exc).__name__}"
+        limits = services.rate_limiter.degraded()
+        if limits is not None or checks["redis"] != "ok":
+            degraded.append(limits or "Redis unreachable: rate limits fall back to per-process limits")
+        gate = getattr(services.concurrency, "degraded", None)
+        if gate is not None and gate() is not None:
+            degraded.append(gate())
+        if services.bus is not None and not services.bus.healthy:
+            degraded.append("Redis unreachable: other processes' jobs are seen by polling")
+    status = "unavailable" if not ready else "degraded" if degraded else "ok"
+    body: dict[str, object] = {"status": status, "checks": checks}
+    if degraded:
+        body["degraded"] = degraded
+    return JSONResponse(body, status_code=200 if ready else 503)

@@ -119,6 +119,8 @@ class _WriterThread:
                 result = await work(session)
         except BaseException as exc:  # handed to the caller, whatever it is
             future.set_exception(exc)
+            if isinstance(exc, asyncio.CancelledError):
+                raise  # the writer itself is closing: swallowing this would leave it pending
         else:
             future.set_result(result)
 
@@ -131,10 +133,19 @@ class _WriterThread:
 
     async def close(self) -> None:
         self._committer.cancel()
+        await self.submit(_settle_other_tasks())
         await self.submit(self.engine.dispose())
         self.loop.call_soon_threadsafe(self.loop.stop)
         await asyncio.to_thread(self._thread.join)
         self.loop.close()
+
+
+async def _settle_other_tasks() -> None:
+    """Let transactions whose callers were canceled finish rolling back on this loop: a driver
+    call still in flight when the loop closes would answer into a closed loop."""
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    if others:
+        await asyncio.wait(others, timeout=5.0)
 
 
 class Database:

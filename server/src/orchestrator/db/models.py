@@ -150,3 +150,46 @@ class IdempotencyRecord(Base):
     generation_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
     locked_until: Mapped[datetime]
+
+
+class WebhookEndpoint(Base):
+    """Where a project's generation events are sent (Standard Webhooks)."""
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (Index("ix_webhook_endpoints_project", "project", "livemode", "status"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    project: Mapped[str] = mapped_column(String(64))
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    url: Mapped[str] = mapped_column(String(2048))
+    description: Mapped[str | None] = mapped_column(String(256))
+    events: Mapped[list[str]] = mapped_column(JSON)
+    secret: Mapped[str] = mapped_column(String(128))
+    """The ``whsec_`` signing secret; the receiver holds the same one, so it is kept as is."""
+    status: Mapped[str] = mapped_column(String(16))
+    disabled_reason: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[datetime]
+
+
+class WebhookDelivery(Base):
+    """The outbox: one row per event per endpoint, written in the transaction that ends the job,
+    so an event survives a crash; delivered at least once with the same ``webhook-id``."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_endpoint", "endpoint_id", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    """The ``webhook-id`` header: the same on every retry, so receivers can deduplicate."""
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    event_type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]

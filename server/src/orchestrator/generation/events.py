@@ -1,8 +1,8 @@
-"""In-process job events: progress and state changes for waiters and SSE streams.
+"""Job events: progress and state changes for waiters and SSE streams.
 
-A waiter also re-reads the database now and then, so a job finished by another process is seen
-too; a shared bus (Redis or PostgreSQL NOTIFY) can replace this class for faster cross-process
-wake-ups without touching its callers.
+Events are delivered in-process; with a bus attached (``generation/bus.py``, Redis pub/sub) they
+also reach the other processes, and theirs reach us. A waiter still re-reads the database now and
+then, so a job finished elsewhere is seen even when no bus is configured or it is down.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from orchestrator.generation.states import TERMINAL
 
@@ -37,8 +37,20 @@ EventListener = Callable[[JobEvent], None]
 logger = logging.getLogger(__name__)
 
 
+class EventBus(Protocol):
+    """Carries events to the other processes of a deployment."""
+
+    healthy: bool
+
+    def job_event(self, event: JobEvent) -> None: ...
+
+    def work_queued(self) -> None: ...
+
+
 class EventHub:
     def __init__(self) -> None:
+        self._bus: EventBus | None = None
+        self._terminal_listeners: list[EventListener] = []
         self._subscribers: dict[str, set[asyncio.Queue[JobEvent]]] = defaultdict(set)
         self.work_available = asyncio.Event()
         # Whether the last claim may have left queued jobs behind; while it is false, finishing
@@ -51,14 +63,45 @@ class EventHub:
         must be quick; an exception in it is logged and never reaches the job."""
         self._listeners.append(listener)
 
+    def attach_bus(self, bus: EventBus | None) -> None:
+        self._bus = bus
+
+    @property
+    def shared(self) -> bool:
+        """Whether events from other processes reach this hub right now."""
+        return self._bus is not None and self._bus.healthy
+
+    def backstop(self, poll_interval: float) -> float:
+        """How long a waiter for a job running elsewhere may sleep before re-reading it: short
+        while it must poll, long while the bus brings the job's events."""
+        return max(poll_interval * 2, 15.0) if self.shared else poll_interval * 2
+
     def publish(self, event: JobEvent) -> None:
-        for queue in self._subscribers.get(event.generation_id, ()):
-            queue.put_nowait(event)
+        """Deliver here and to every other process. Listeners hear the events of this
+        process's jobs only, so per-process metrics never count a job twice."""
+        self.deliver(event)
         for listener in self._listeners:
             try:
                 listener(event)
             except Exception:
                 logger.exception("job event listener failed")
+        if self._bus is not None:
+            self._bus.job_event(event)
+
+    def on_terminal(self, listener: EventListener) -> None:
+        """Call ``listener`` for every job that ends, here or (with a bus) elsewhere."""
+        self._terminal_listeners.append(listener)
+
+    def deliver(self, event: JobEvent) -> None:
+        """Deliver to this process's subscribers only."""
+        if event.terminal:
+            for listener in self._terminal_listeners:
+                try:
+                    listener(event)
+                except Exception:
+                    logger.exception("job end listener failed")
+        for queue in self._subscribers.get(event.generation_id, ()):
+            queue.put_nowait(event)
 
     def subscribe(self, generation_id: str) -> asyncio.Queue[JobEvent]:
         queue: asyncio.Queue[JobEvent] = asyncio.Queue()
@@ -73,6 +116,12 @@ class EventHub:
                 del self._subscribers[generation_id]
 
     def wake_workers(self) -> None:
+        """Queued work exists: wake this process's dispatcher and the other processes'."""
+        self.wake_local_workers()
+        if self._bus is not None:
+            self._bus.work_queued()
+
+    def wake_local_workers(self) -> None:
         self.queue_may_have_work = True
         self.work_available.set()
 

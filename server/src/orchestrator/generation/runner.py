@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from orchestrator.accounting.money import to_micros
@@ -19,6 +20,7 @@ from orchestrator.catalog.catalog import Catalog, ModelSpec, Route, parse_size, 
 from orchestrator.db.engine import Database
 from orchestrator.db.models import Generation, Image
 from orchestrator.db.repositories.generations import GenerationRepository
+from orchestrator.db.repositories.webhooks import WebhookRepository
 from orchestrator.generation.events import EventHub, JobEvent
 from orchestrator.generation.routing import RouteAttempt, RouteExecutor
 from orchestrator.generation.states import ErrorCode, JobStatus
@@ -289,9 +291,16 @@ class JobRunner:
     async def _finish(
         self, job: Generation, owner: str, values: dict[str, Any], images: list[Image] | None = None
     ) -> None:
-        recorded = await self.db.transaction(
-            lambda session: GenerationRepository(session).finish(job.id, owner, values, images or [])
-        )
+        async def record(session: AsyncSession) -> bool:
+            if not await GenerationRepository(session).finish(
+                job.id, owner, values, images or [], attempt=job.attempts
+            ):
+                return False
+            # Same transaction: the webhook event exists if and only if the outcome does.
+            await WebhookRepository(session).enqueue(job, values, now_utc())
+            return True
+
+        recorded = await self.db.transaction(record)
         if recorded:
             await self.gate.release(principal_slot(job.project, job.subject or job.api_key_id or ""))
             for name, value in values.items():

@@ -21,6 +21,7 @@ from orchestrator.db.engine import Database
 from orchestrator.db.models import Generation
 from orchestrator.db.repositories.generations import GenerationRepository, HistoryFilter
 from orchestrator.db.repositories.idempotency import IdempotencyRepository
+from orchestrator.db.repositories.webhooks import WebhookRepository
 from orchestrator.errors import APIError, BudgetExceeded, InvalidRequest, ModelNotAvailable, NotFound
 from orchestrator.generation.events import EventHub, JobEvent
 from orchestrator.generation.idempotency import IdempotencyService, Replay, request_fingerprint
@@ -30,6 +31,7 @@ from orchestrator.generation.states import ACTIVE, TERMINAL, UNSUCCESSFUL, Error
 from orchestrator.generation.validation import resolve
 from orchestrator.generation.worker import WorkerPool
 from orchestrator.ids import new_id
+from orchestrator.limits.budget import BudgetLedger, DatabaseBudgetLedger
 from orchestrator.limits.concurrency import ConcurrencyGate, principal_slot
 from orchestrator.logs import log_submitted
 from orchestrator.settings import Settings
@@ -158,6 +160,7 @@ class GenerationService:
         pool: WorkerPool | None,
         settings: Settings,
         gate: ConcurrencyGate,
+        budget: BudgetLedger | None = None,
     ) -> None:
         self.gate = gate
         self.db = db
@@ -171,8 +174,9 @@ class GenerationService:
         self.poll_interval = settings.job_poll_interval
         self.default_max_concurrent = settings.default_max_concurrent
         self.idempotency = IdempotencyService(db, lock_seconds=settings.sync_wait_seconds + 30)
-        # Serialises budget check + insert per key in this process, so parallel requests cannot
-        # both pass the check and overspend together.
+        self.budget: BudgetLedger = budget or DatabaseBudgetLedger()
+        # Queues a key's budgeted submissions in this process before they reach the ledger's
+        # database lock (which is what serialises them across processes).
         self._budget_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     # ------------------------------------------------------------------ use cases
@@ -397,11 +401,15 @@ class GenerationService:
                     return replay, False
             repo = GenerationRepository(session)
             if principal.monthly_budget is not None and principal.key_id and price is not None:
-                spent = await repo.committed_spend(
-                    api_key_id=principal.key_id, since=month_start(job.created_at)
+                check = await self.budget.reserve(
+                    session,
+                    api_key_id=principal.key_id,
+                    cost_micros=to_micros(price),
+                    budget_micros=to_micros(principal.monthly_budget),
+                    since=month_start(job.created_at),
                 )
-                budget = to_micros(principal.monthly_budget)
-                if spent + to_micros(price) > budget:
+                spent = check.spent_micros
+                if not check.allowed:
                     raise BudgetExceeded(
                         f"this key's monthly budget of ${principal.monthly_budget} would be exceeded: "
                         f"${from_micros(spent)} spent or reserved this month, this request costs ${price}",
@@ -471,9 +479,15 @@ class GenerationService:
                 # A job running in this process reports its end as an event; any other job is
                 # re-read now and then, since another process may finish it.
                 local = self.pool is not None and self.pool.runs_here(job.id)
+                if not local and current is job and self.hub.shared:
+                    # It may have finished elsewhere before we subscribed: its event is gone.
+                    current = await self._reload(job.id)
+                    if current.status in TERMINAL:
+                        break
                 try:
                     event = await asyncio.wait_for(
-                        queue.get(), remaining if local else min(remaining, self.poll_interval * 2)
+                        queue.get(),
+                        remaining if local else min(remaining, self.hub.backstop(self.poll_interval)),
                     )
                 except TimeoutError:
                     current = await self._reload(job.id)
@@ -503,7 +517,9 @@ class GenerationService:
             yield job.status, job
             while job.status not in TERMINAL:
                 try:
-                    event = await asyncio.wait_for(queue.get(), min(heartbeat, self.poll_interval * 2))
+                    event = await asyncio.wait_for(
+                        queue.get(), min(heartbeat, self.hub.backstop(self.poll_interval))
+                    )
                 except TimeoutError:
                     event = None
                 if event is not None and not event.terminal and event.status == JobStatus.RUNNING:
@@ -522,9 +538,18 @@ class GenerationService:
 
     async def cancel(self, principal: Principal, generation_id: str) -> Generation:
         job = await self.get(principal, generation_id)
-        canceled = await self.db.transaction(
-            lambda session: GenerationRepository(session).cancel(job, now_utc())
-        )
+
+        async def cancel(session: AsyncSession) -> bool:
+            now = now_utc()
+            if not await GenerationRepository(session).cancel(job, now):
+                return False
+            changes = {"status": "canceled", "finished_at": now, "cost_micros": 0, "error_code": "canceled"}
+            await WebhookRepository(session).enqueue(
+                job, changes | {"error_message": "canceled by request"}, now
+            )
+            return True
+
+        canceled = await self.db.transaction(cancel)
         if not canceled:
             raise APIError(
                 f"generation {generation_id} already {job.status}; nothing to cancel",

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orchestrator.db.engine import Database
 from orchestrator.db.models import Generation
 from orchestrator.db.repositories.generations import GenerationRepository
+from orchestrator.db.repositories.webhooks import WebhookRepository
 from orchestrator.generation.events import EventHub, JobEvent
 from orchestrator.generation.runner import JobRunner, now_utc
 from orchestrator.generation.states import JobStatus
@@ -68,7 +69,7 @@ class WorkerPool:
     async def stop(self, grace: float = 10.0) -> None:
         """Stop claiming; give running jobs ``grace`` seconds, then leave the rest to lease recovery."""
         self._stopping = True
-        self.hub.wake_workers()
+        self.hub.wake_local_workers()
         for task in self._loops:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
@@ -98,6 +99,14 @@ class WorkerPool:
 
     def adopt(self, job: Generation) -> None:
         """Start running a job leased with :meth:`lease` (after its row is committed)."""
+        self._start(job)
+
+    def _start(self, job: Generation) -> None:
+        stale = self.active.get(job.id)
+        if stale is not None:
+            # This process lost the job's lease (it stalled) and has now claimed it again: the
+            # old run must stop, and its result is refused anyway (fenced by attempt number).
+            stale.cancel()
         self.active[job.id] = asyncio.create_task(self._run(job), name=f"job-{job.id}")
 
     def runs_here(self, generation_id: str) -> bool:
@@ -113,11 +122,16 @@ class WorkerPool:
     async def recover(self) -> None:
         """Requeue or fail jobs whose lease expired (their worker crashed or was killed), then
         recount every principal's active jobs (this also sees jobs other processes ended)."""
-        requeued, failed = await self.db.transaction(
-            lambda session: GenerationRepository(session).recover_expired(
-                now=now_utc(), max_attempts=self.max_attempts
+
+        async def work(session: AsyncSession) -> tuple[list[str], list[str]]:
+            now = now_utc()
+            requeued, failed = await GenerationRepository(session).recover_expired(
+                now=now, max_attempts=self.max_attempts
             )
-        )
+            await WebhookRepository(session).enqueue_ids(failed, now)  # with the outcome, atomically
+            return requeued, failed
+
+        requeued, failed = await self.db.transaction(work)
         async with self.db.read() as session:
             counts = await GenerationRepository(session).active_counts()
         await self.runner.gate.reset(counts)
@@ -140,8 +154,7 @@ class WorkerPool:
                     await asyncio.sleep(self.poll_interval)
                     continue
                 for job in claimed:
-                    task = asyncio.create_task(self._run(job), name=f"job-{job.id}")
-                    self.active[job.id] = task
+                    self._start(job)
             if claimed and len(claimed) == min(free, 64):
                 continue  # there may be more waiting
             if free > 0:
@@ -169,10 +182,12 @@ class WorkerPool:
             logger.info("job %s stopped in this worker (canceled or lease lost)", job.id)
             self.hub.publish(JobEvent(job.id, "lost", job.progress))
         finally:
-            self.active.pop(job.id, None)
+            if self.active.get(job.id) is asyncio.current_task():  # not a newer run of the same job
+                del self.active[job.id]
             if self.hub.queue_may_have_work:
-                # A slot (and maybe a key's concurrency slot) is free for a waiting job.
-                self.hub.wake_workers()
+                # A slot (and maybe a key's concurrency slot) is free for a waiting job; this
+                # process has the free slot, so only its own dispatcher needs waking.
+                self.hub.wake_local_workers()
 
     async def _heartbeat_loop(self) -> None:
         interval = self.lease_duration.total_seconds() / 3

@@ -1,8 +1,9 @@
 """Per-key request rate limiting with GCRA (the generic cell rate algorithm).
 
 GCRA keeps one timestamp per key (the "theoretical arrival time") instead of a token count, allows
-a burst of up to ``limit`` requests, then spaces requests evenly. This is the in-process version;
-a Redis version stores the same timestamp with the same arithmetic for multi-process deployments.
+a burst of up to ``limit`` requests, then spaces requests evenly. :class:`InProcessRateLimiter` is
+the embedded default; ``limits/redis_rate.py`` stores the same timestamp in Redis, with the same
+arithmetic in one Lua script, so every process of a deployment shares one budget per key.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +36,21 @@ class RateDecision:
         return headers
 
 
+class RateLimiter(Protocol):
+    """Counts one request of ``subject`` against ``per_minute`` and says whether it may proceed."""
+
+    async def check(self, subject: str, per_minute: int) -> RateDecision: ...
+
+    def degraded(self) -> str | None:
+        """Why limits are weaker than configured right now (shown by ``/readyz``), or None."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
 class InProcessRateLimiter:
+    """GCRA in this process's memory: exact for one process, the fallback for many."""
+
     def __init__(self, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000) -> None:
         self._clock = clock
         self._tat: dict[str, float] = {}
@@ -56,6 +72,15 @@ class InProcessRateLimiter:
         self._tat[subject] = new_tat
         remaining = int((burst - (new_tat - now)) / interval + 1e-9)
         return RateDecision(True, per_minute, max(0, remaining), new_tat - now, 0.0)
+
+    async def check(self, subject: str, per_minute: int) -> RateDecision:
+        return self.hit(subject, per_minute)
+
+    def degraded(self) -> str | None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
 
     def _evict(self, now: float) -> None:
         # Keys whose bucket has refilled carry no state worth keeping.

@@ -192,22 +192,30 @@ class GenerationRepository:
         )
 
     async def finish(
-        self, generation_id: str, owner: str, values: dict[str, Any], images: Sequence[Image] = ()
+        self,
+        generation_id: str,
+        owner: str,
+        values: dict[str, Any],
+        images: Sequence[Image] = (),
+        *,
+        attempt: int | None = None,
     ) -> bool:
         """Record a terminal state, only if ``owner`` still holds the job and it is still running.
 
         A job canceled or taken over meanwhile is left alone (returns False), so a late worker can
-        never overwrite another outcome or charge a second time.
+        never overwrite another outcome or charge a second time. ``attempt`` fences by attempt
+        number too: even the same process cannot finish a job it has since claimed again.
         """
         table = _GENERATIONS
+        fence = [
+            table.c.id == generation_id,
+            table.c.lease_owner == owner,
+            table.c.status == JobStatus.RUNNING,
+        ]
+        if attempt is not None:
+            fence.append(table.c.attempts == attempt)
         result = await self.session.execute(
-            table.update()
-            .where(
-                table.c.id == generation_id,
-                table.c.lease_owner == owner,
-                table.c.status == JobStatus.RUNNING,
-            )
-            .values(**values, lease_owner=None, lease_expires_at=None)
+            table.update().where(*fence).values(**values, lease_owner=None, lease_expires_at=None)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             return False

@@ -49,3 +49,8 @@ class KeyRepository:
             .values(last_used_at=now)
             .execution_options(synchronize_session=False)
         )
+
+    async def lock(self, key_id: str) -> None:
+        """Hold the key's row until the transaction ends, serialising its writers across processes
+        (PostgreSQL ``FOR UPDATE``; SQLite serialises every writer already and ignores it)."""
+        await self.session.execute(select(ApiKey.id).where(ApiKey.id == key_id).with_for_update())

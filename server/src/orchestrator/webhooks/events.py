@@ -1,0 +1,45 @@
+"""The events we send, and their JSON bodies (Standard Webhooks: ``type``, ``timestamp``, ``data``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from orchestrator.accounting.money import from_micros
+from orchestrator.db.models import Generation
+
+EVENT_TYPES = ("generation.succeeded", "generation.failed", "generation.canceled")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def generation_event(job: Generation, changes: Mapping[str, Any], now: datetime) -> tuple[str, str]:
+    """(event type, JSON body) for ``job`` as it is once ``changes`` are applied."""
+
+    def field(name: str) -> Any:
+        return changes[name] if name in changes else getattr(job, name)
+
+    status = field("status")
+    error_code = field("error_code")
+    data = {
+        "id": job.id,
+        "object": "generation",
+        "status": status,
+        "model": job.model,
+        "livemode": job.livemode,
+        "provider": field("provider"),
+        "cost": from_micros(field("cost_micros")),
+        "currency": job.currency,
+        "error": None if error_code is None else {"code": error_code, "message": field("error_message")},
+        "metadata": job.meta,
+        "batch_id": job.batch_id,
+        "created_at": _iso(job.created_at),
+        "finished_at": _iso(field("finished_at")),
+    }
+    event_type = f"generation.{status}"
+    body = {"type": event_type, "timestamp": _iso(now), "data": data}
+    return event_type, json.dumps(body, separators=(",", ":"), default=str)
