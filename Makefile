@@ -5,15 +5,24 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 PYTEST := $(BIN)/pytest -p no:cacheprovider
+# Uses the PostgreSQL/Redis answering on the usual ports (or ORCHESTRATOR_TEST_PG_URL /
+# ORCHESTRATOR_TEST_REDIS_URL), else starts throwaway ones; with CI set, a missing one fails.
+WITH_SERVICES := $(BIN)/python scripts/with_test_services.py
 
 .PHONY: serve test lint openapi test-server test-postgres test-scaleout test-fuzz test-clients test-typescript test-diffusers test-php test-ruby bench clean
 
+# Runtime only (what `make serve` needs); the dev tools come on top for the test targets.
 $(STAMP): requirements.lock server/pyproject.toml clients/python/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e server -e clients/python
 	touch $(STAMP)
+
+$(DEV_STAMP): $(STAMP) requirements-dev.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.lock
+	touch $(DEV_STAMP)
 
 # The dashboard's browser tests drive Debian's Chromium (a browser download of a test tool's own
 # cannot be reached from every machine); installed here when missing.
@@ -32,31 +41,31 @@ serve: $(STAMP)
 ## Run every test: lint and types, the server on SQLite and on PostgreSQL, providers, clients.
 test: lint test-server test-postgres test-scaleout test-fuzz test-clients test-typescript test-diffusers test-php test-ruby
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check server clients/python bench
 	$(BIN)/ruff format --check server clients/python bench
 	cd server && ../$(BIN)/mypy src
 	cd clients/python && ../../$(BIN)/mypy src
 
-test-server: $(STAMP) $(CHROMIUM)
-	cd server && ORCHESTRATOR_TEST_DATABASE=sqlite ../$(PYTEST) -q --ignore=tests/providers/test_diffusers_local.py --ignore=tests/scaleout --ignore=tests/fuzz
+test-server: $(DEV_STAMP) $(CHROMIUM)
+	$(WITH_SERVICES) --redis -- sh -c 'cd server && ORCHESTRATOR_TEST_DATABASE=sqlite ../$(PYTEST) -q -rs --ignore=tests/providers/test_diffusers_local.py --ignore=tests/scaleout --ignore=tests/fuzz'
 
-test-postgres: $(STAMP) $(CHROMIUM)
-	cd server && ORCHESTRATOR_TEST_DATABASE=postgresql ../$(PYTEST) -q --ignore=tests/providers/test_diffusers_local.py --ignore=tests/scaleout --ignore=tests/fuzz
+test-postgres: $(DEV_STAMP) $(CHROMIUM)
+	$(WITH_SERVICES) --postgres --redis -- sh -c 'cd server && ORCHESTRATOR_TEST_DATABASE=postgresql ../$(PYTEST) -q -rs --ignore=tests/providers/test_diffusers_local.py --ignore=tests/scaleout --ignore=tests/fuzz'
 
 # Several `orchestrator serve` processes on one PostgreSQL, Redis and S3 (moto, started by the tests).
-test-scaleout: $(STAMP)
-	cd server && ORCHESTRATOR_TEST_DATABASE=postgresql ../$(PYTEST) -q tests/scaleout
+test-scaleout: $(DEV_STAMP)
+	$(WITH_SERVICES) --postgres --redis -- sh -c 'cd server && ORCHESTRATOR_TEST_DATABASE=postgresql ../$(PYTEST) -q -rs tests/scaleout'
 
 # Fuzzing on both databases: hypothesis over request bodies and query parameters, then schemathesis
 # over every operation of a served app. Derandomized with fixed seeds and bounded (about a minute
 # per database); ORCHESTRATOR_FUZZ_EXAMPLES / ORCHESTRATOR_SCHEMATHESIS_EXAMPLES raise the budget.
-test-fuzz: $(STAMP)
+test-fuzz: $(DEV_STAMP)
 	cd server && ORCHESTRATOR_TEST_DATABASE=sqlite ../$(PYTEST) -q -rA --durations=0 tests/fuzz
-	cd server && ORCHESTRATOR_TEST_DATABASE=postgresql ../$(PYTEST) -q -rA --durations=0 tests/fuzz
+	$(WITH_SERVICES) --postgres -- sh -c 'cd server && ORCHESTRATOR_TEST_DATABASE=postgresql ../$(PYTEST) -q -rA --durations=0 tests/fuzz'
 
-test-clients: $(STAMP)
-	cd clients/python && ../../$(PYTEST) -q
+test-clients: $(DEV_STAMP)
+	cd clients/python && ../../$(PYTEST) -q -rs
 
 # TypeScript client: node/npm from apt when missing, dev tools (typescript) from the lock file,
 # then build, type-check (strict) and run the unit tests and, against real servers started by
@@ -119,7 +128,7 @@ test-php: $(STAMP)
 
 # The local-diffusers extra (torch) is big: CI (CI=true) or WITH_DIFFUSERS=1 installs it and
 # requires its tests to run; a plain local `make test` runs them only if it is already installed.
-test-diffusers: $(STAMP)
+test-diffusers: $(DEV_STAMP)
 ifneq ($(filter true 1,$(CI) $(WITH_DIFFUSERS)),)
 	bash scripts/install-diffusers.sh $(BIN)
 	cd server && ORCHESTRATOR_REQUIRE_DIFFUSERS=1 ../$(PYTEST) -q tests/providers/test_diffusers_local.py
@@ -130,7 +139,7 @@ endif
 openapi: $(STAMP)
 	$(BIN)/orchestrator openapi -o openapi.json
 
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/python bench/run.py
 
 clean:

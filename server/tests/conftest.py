@@ -8,7 +8,11 @@ if PostgreSQL was asked for and is not there, the session fails.
 from __future__ import annotations
 
 import asyncio
+import importlib
+import json
+import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -26,11 +30,16 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from support import cli_env
 
+from orchestrator import emulators
 from orchestrator.app import create_app
+from orchestrator.auth import service as key_service
 from orchestrator.db.migrate import upgrade_to_head
+from orchestrator.logs import configure_logging, formatter
 from orchestrator.settings import Settings
 
 BACKEND = os.environ.get("ORCHESTRATOR_TEST_DATABASE", "sqlite")
+# `make test` sets this to the running Redis or a throwaway one (scripts/with_test_services.py).
+REDIS_URL = os.environ.get("ORCHESTRATOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PG_ADMIN_URL = os.environ.get(
     "ORCHESTRATOR_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
@@ -50,6 +59,66 @@ AWS_TEST_ENV = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
+
+
+# What must never reach a log line: issued API keys, provider credentials, image-URL signatures.
+_LEAK_PATTERNS = re.compile(r"sk-(?:test|live)-[A-Za-z0-9]{20,}|[?&]sig=|Bearer\s+\S{8,}")
+
+
+class LogCollector(logging.Handler):
+    """Every log record of the session, rendered as the server renders it (JSON)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.setFormatter(formatter("json"))
+        self.lines: list[str] = []
+        self.secrets: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+    def leaks(self) -> list[str]:
+        return [
+            line for line in self.lines if _LEAK_PATTERNS.search(line) or any(s in line for s in self.secrets)
+        ]
+
+    def records(self, logger: str) -> list[dict[str, Any]]:
+        parsed = (json.loads(line) for line in self.lines if f'"logger": "{logger}"' in line)
+        return [entry for entry in parsed if entry.get("logger") == logger]
+
+
+def _provider_credentials() -> set[str]:
+    found = set()
+    for name in ("openai", "stability", "replicate", "fal", "freepik", "midjourney"):
+        module = importlib.import_module(f"{emulators.__name__}.{name}")
+        found.add(module.DEFAULT_API_KEY)
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_logs() -> Iterator[LogCollector]:
+    """Logs configured as `orchestrator serve` configures them, and every line of the session
+    collected; at the end, none may hold an issued key, a provider credential or a URL signature."""
+    configure_logging("info", "json", capture_warnings=False)
+    collector = LogCollector()
+    collector.secrets |= _provider_credentials()
+    real_generate_key = key_service.generate_key
+
+    def recording_generate_key(mode: str) -> str:
+        secret = real_generate_key(mode)
+        collector.secrets.add(secret)
+        return secret
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(key_service, "generate_key", recording_generate_key)
+    logging.getLogger().addHandler(collector)
+    try:
+        yield collector
+    finally:
+        logging.getLogger().removeHandler(collector)
+        patch.undo()
+    leaks = collector.leaks()
+    assert not leaks, f"{len(leaks)} log lines leak a secret, e.g. {leaks[0][:300]}"
 
 
 def free_port() -> int:
@@ -194,7 +263,9 @@ async def start_server(
         settings = make_settings(**overrides)
         app = create_app(settings)
         port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
+        )
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve())
         servers.append((server, task))

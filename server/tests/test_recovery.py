@@ -92,7 +92,9 @@ async def test_a_late_worker_cleans_up_only_its_own_files(server, api) -> None:
     stale.attempts = 7  # as if this worker had claimed an earlier attempt and then stalled
     async with _httpx.AsyncClient() as anonymous:
         png = (await anonymous.get(made["image_url"])).content
-    image = await runner._store(stale, 0, png)
+    from orchestrator.providers.base import ProviderImage
+
+    image = await runner._store(stale, 0, ProviderImage(data=png, content_type="image/png"))
     assert services.storage.local_path(image.storage_key).exists()
     await runner._finish(stale, "ghost-worker", {"status": "failed"}, [image])  # lease long gone
     assert not services.storage.local_path(image.storage_key).exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,7 @@ from orchestrator.api import (
     webhooks,
 )
 from orchestrator.api import metrics as metrics_api
+from orchestrator.api.docs import install_docs
 from orchestrator.api.middleware import RequestContextMiddleware
 from orchestrator.auth.jwt import JWTVerifier
 from orchestrator.auth.service import KeyService
@@ -49,6 +51,7 @@ from orchestrator.limits.concurrency import ConcurrencyGate, InProcessConcurrenc
 from orchestrator.limits.rate import InProcessRateLimiter, RateLimiter
 from orchestrator.limits.redis_concurrency import RedisConcurrencyGate
 from orchestrator.limits.redis_rate import RedisRateLimiter
+from orchestrator.logs import JobLifecycleLog
 from orchestrator.observability.metrics import Metrics, MetricsMiddleware
 from orchestrator.providers.offline import OfflineRenderer
 from orchestrator.providers.registry import build_providers
@@ -136,10 +139,11 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
     private_sqlite_files(settings.db_url)
     db = Database(settings.db_url)
     catalog = load_catalog(settings.catalog_path)
-    http = provider_client()
+    http = provider_client(max_connections=settings.provider_max_connections)
     providers = build_providers(settings.providers, http)
     router = Router(catalog, providers, OfflineRenderer(settings.offline_latency_seconds))
     hub = EventHub()
+    hub.add_listener(JobLifecycleLog())
     redis = _redis(settings)
     gate = _concurrency_gate(settings, redis)
     hub.add_listener(metrics.on_job_event)
@@ -251,6 +255,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await build_services(settings, metrics)
         app.state.services = services
+        # Start-up objects (catalog, app, engines) never become garbage: keep the collector from
+        # rescanning them, and let young collections run less often. With thousands of jobs in
+        # flight, full collections otherwise cost more per request the more requests are alive.
+        gc.freeze()
+        gc.set_threshold(10_000, 20, 50)
         if isinstance(services.storage, S3Storage):
             await services.storage.start()
         if services.bus is not None:
@@ -288,6 +297,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="One API, one bill and one history for every AI image model.",
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs, with local assets
+        redoc_url=None,
     )
     install_error_handlers(app, dialects=[(openai_compat.PREFIX + "/", openai_compat.openai_status)])
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
@@ -299,4 +310,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(openai_compat.router)
     app.include_router(health.router)
     app.include_router(dashboard.router)
+    install_docs(app)
     return app

@@ -1,4 +1,8 @@
-"""The ``orchestrator`` command: serve, migrate, keys, models. Every command reads the same settings."""
+"""The ``orchestrator`` command: serve, migrate, keys, models. Every command reads the same settings.
+
+User errors (a bad option or setting, an unreachable database, an unknown key) print one line to
+stderr and exit with status 2; every command names the database it uses on stderr.
+"""
 
 from __future__ import annotations
 
@@ -7,37 +11,138 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
+from pydantic import ValidationError
+
+from orchestrator import __version__
 from orchestrator.settings import Settings
+
+USER_ERROR = 2
+
+
+class UserError(Exception):
+    """A mistake the user can fix; printed as one line, never with a traceback."""
+
+
+def _settings_error(exc: ValidationError) -> UserError:
+    problems = []
+    for error in exc.errors():
+        name = "ORCHESTRATOR_" + "_".join(str(part) for part in error["loc"] if part != "providers").upper()
+        secret = any(word in name for word in ("SECRET", "KEY", "TOKEN", "PASSWORD", "URL"))
+        shown = "" if secret else f"={error.get('input')!r}"  # never echo a credential
+        problems.append(f"{name}{shown}: {error['msg']}")
+    return UserError("bad setting " + "; ".join(problems))
 
 
 def _settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise _settings_error(exc) from None
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL: show only its scheme
+        return url.split("://", 1)[0] + "://…"
+
+
+SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+
+def _check_database_url(url: str) -> None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        driver = make_url(url).drivername
+    except ArgumentError:
+        driver = None
+    if driver not in SUPPORTED_DRIVERS:
+        raise UserError(
+            f"bad setting ORCHESTRATOR_DATABASE_URL ({_redact(url)}): use a URL starting with "
+            + " or ".join(f"{d}://" for d in SUPPORTED_DRIVERS)
+        )
+
+
+def _announce_database(settings: Settings) -> None:
+    """Every command says which database it uses: a different data dir is a different database."""
+    _check_database_url(settings.db_url)
+    note = ""
+    if settings.is_sqlite:
+        path = Path(settings.db_url.split("///", 1)[1])
+        if not path.exists():
+            note = " (new: ORCHESTRATOR_DATA_DIR or ORCHESTRATOR_DATABASE_URL chooses another)"
+    print(f"database: {_redact(settings.db_url)}{note}", file=sys.stderr)
+
+
+def _database_error(settings: Settings, exc: BaseException) -> UserError:
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    reason = lines[0] if lines else type(exc).__name__
+    return UserError(f"cannot use the database at {_redact(settings.db_url)}: {reason}")
+
+
+def _run_db(settings: Settings, work: Callable[[], Any]) -> Any:
+    """Run ``asyncio.run(work())``, turning an unreachable or unusable database into a UserError."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    try:
+        return asyncio.run(work())
+    except (OSError, OperationalError, DBAPIError) as exc:
+        raise _database_error(settings, exc) from None
+
+
+def _configure_logging(settings: Settings) -> None:
+    from orchestrator.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
+    if not settings.access_log:
+        import logging
+
+        logging.getLogger("orchestrator.access").setLevel(logging.WARNING)
+
+
+def create_app_from_env() -> Any:
+    """The app factory of ``serve --workers N``: each process configures its logs and builds its app."""
+    from orchestrator.app import create_app
+
+    settings = Settings()
+    _configure_logging(settings)
+    return create_app(settings)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from orchestrator.app import create_app
-    from orchestrator.db.migrate import upgrade_to_head_sync
+    from orchestrator.db.migrate import upgrade_to_head
 
     settings = _settings()
     if args.host:
         settings.host = args.host
     if args.port:
         settings.port = args.port
-    upgrade_to_head_sync(settings.db_url)
+    if args.no_access_log:
+        settings.access_log = False
+        os.environ["ORCHESTRATOR_ACCESS_LOG"] = "false"  # for worker processes
+    _announce_database(settings)
+    _run_db(settings, lambda: upgrade_to_head(settings.db_url))
     settings.signing_key()  # created once here, before any worker process reads it
     _print_start_banner(settings)
+    _configure_logging(settings)
     # PostgreSQL scales with processes (one per core by default); SQLite has one writer anyway.
     workers = args.workers or (1 if settings.is_sqlite else os.cpu_count() or 1)
     if workers > 1:
         # Each process builds its own app from the environment; they share the database queue.
         os.environ["ORCHESTRATOR_AUTO_MIGRATE"] = "false"
-        target: Any = "orchestrator.app:create_app"
+        target: Any = "orchestrator.cli:create_app_from_env"
     else:
         target = create_app(settings)
     uvicorn.run(
@@ -46,10 +151,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=workers,
         host=settings.host,
         port=settings.port,
+        log_config=None,  # configure_logging already routes uvicorn's loggers
         log_level=settings.log_level,
         loop="uvloop",
         http="httptools",
-        access_log=args.access_log,
+        access_log=False,  # replaced by the orchestrator.access line
         timeout_graceful_shutdown=15,
     )
     return 0
@@ -68,8 +174,12 @@ def _print_start_banner(settings: Settings) -> None:
             await db.dispose()
 
     where = f"http://{settings.host}:{settings.port}"
-    print(f"Freepik AI Orchestrator on {where} (data in {settings.data_dir.resolve()})", file=sys.stderr)
-    if asyncio.run(count()) == 0:
+    print(
+        f"Freepik AI Orchestrator {__version__} on {where} (data in {settings.data_dir.resolve()}); "
+        f"API reference: {where}/docs",
+        file=sys.stderr,
+    )
+    if _run_db(settings, count) == 0:
         print(
             "No API keys yet. Create a test-mode key (works with every model, no provider account):\n"
             "  .venv/bin/orchestrator keys create --name me --mode test --scopes generate read admin\n"
@@ -79,32 +189,32 @@ def _print_start_banner(settings: Settings) -> None:
 
 
 def cmd_migrate(_args: argparse.Namespace) -> int:
-    from orchestrator.db.migrate import upgrade_to_head_sync
+    from orchestrator.db.migrate import upgrade_to_head
 
     settings = _settings()
-    upgrade_to_head_sync(settings.db_url)
+    _announce_database(settings)
+    _run_db(settings, lambda: upgrade_to_head(settings.db_url))
     print(f"database at head: {_redact(settings.db_url)}")
     return 0
 
 
-def _redact(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
-async def _with_keys(action: Any) -> Any:
+def _with_keys(action: Callable[[Any], Any]) -> Any:
     from orchestrator.auth.service import KeyService
     from orchestrator.db.engine import Database
     from orchestrator.db.migrate import upgrade_to_head
 
     settings = _settings()
-    await upgrade_to_head(settings.db_url)
-    db = Database(settings.db_url)
-    try:
-        return await action(KeyService(db))
-    finally:
-        await db.dispose()
+    _announce_database(settings)
+
+    async def work() -> Any:
+        await upgrade_to_head(settings.db_url)
+        db = Database(settings.db_url)
+        try:
+            return await action(KeyService(db))
+        finally:
+            await db.dispose()
+
+    return _run_db(settings, work)
 
 
 def _key_json(key: Any, secret: str | None = None) -> dict[str, Any]:
@@ -128,19 +238,57 @@ def _key_json(key: Any, secret: str | None = None) -> dict[str, Any]:
     return out
 
 
+# API field -> the option that sets it, so the API's validation messages name the CLI's options.
+_KEY_OPTIONS = {
+    "name": "--name",
+    "mode": "--mode",
+    "scopes": "--scopes",
+    "rate_limit_per_minute": "--rate-limit",
+    "max_concurrent": "--max-concurrent",
+    "monthly_budget": "--monthly-budget",
+}
+
+
+def _validated_key(args: argparse.Namespace) -> Any:
+    """The same rules as ``POST /api/v1/keys``: its request schema validates the options."""
+    from orchestrator.api.schemas import KeyCreate
+
+    values = {
+        "name": args.name,
+        "mode": args.mode,
+        "scopes": args.scopes,
+        "rate_limit_per_minute": args.rate_limit,
+        "max_concurrent": args.max_concurrent,
+        "monthly_budget": args.monthly_budget,
+    }
+    try:
+        body = KeyCreate.model_validate({k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else ""
+            problems.append(f"{_KEY_OPTIONS.get(field, field)} {error.get('input')!r}: {error['msg']}")
+        raise UserError("; ".join(problems)) from None
+    if not 1 <= len(args.project) <= 64:
+        raise UserError(f"--project {args.project!r}: must be 1 to 64 characters")
+    return body
+
+
 def cmd_keys_create(args: argparse.Namespace) -> int:
+    body = _validated_key(args)
+
     async def action(keys: Any) -> Any:
         return await keys.create(
             project=args.project,
-            name=args.name,
-            mode=args.mode,
-            scopes=args.scopes,
-            rate_limit_per_minute=args.rate_limit,
-            max_concurrent=args.max_concurrent,
-            monthly_budget=None if args.monthly_budget is None else Decimal(args.monthly_budget),
+            name=body.name,
+            mode=body.mode,
+            scopes=list(body.scopes),
+            rate_limit_per_minute=body.rate_limit_per_minute,
+            max_concurrent=body.max_concurrent,
+            monthly_budget=None if body.monthly_budget is None else Decimal(str(body.monthly_budget)),
         )
 
-    new = asyncio.run(_with_keys(action))
+    new = _with_keys(action)
     if args.json:
         print(json.dumps(_key_json(new.record, new.secret)))
     else:
@@ -151,20 +299,46 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[str(h) for h in headers], *[["" if c is None else str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells)
+    return "\n".join(lines)
+
+
+def _budget(micros: int | None) -> str:
+    from orchestrator.accounting.money import from_micros
+
+    return "none" if micros is None else f"${from_micros(micros)}"
+
+
 def cmd_keys_list(args: argparse.Namespace) -> int:
     async def action(keys: Any) -> Any:
         return await keys.list(project=args.project)
 
-    rows = asyncio.run(_with_keys(action))
+    rows = _with_keys(action)
     if args.json:
         print(json.dumps([_key_json(k) for k in rows]))
         return 0
-    for key in rows:
-        state = "revoked" if key.revoked_at else "active"
-        print(
-            f"{key.id}  {key.prefix}…  {key.mode:4}  {state:7}  {key.project:12}  {','.join(key.scopes):20}  "
-            f"{key.name}"
+    print(
+        _table(
+            ("ID", "PREFIX", "MODE", "STATE", "PROJECT", "SCOPES", "RATE/MIN", "BUDGET", "NAME"),
+            [
+                (
+                    key.id,
+                    f"{key.prefix}…",
+                    key.mode,
+                    "revoked" if key.revoked_at else "active",
+                    key.project,
+                    ",".join(key.scopes),
+                    key.rate_limit_per_minute or "default",
+                    _budget(key.monthly_budget_micros),
+                    key.name,
+                )
+                for key in rows
+            ],
         )
+    )
     return 0
 
 
@@ -172,25 +346,39 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
     from orchestrator.errors import NotFound
 
     async def action(keys: Any) -> Any:
-        return await keys.revoke(args.id, project=None)
+        try:
+            return await keys.revoke(args.id, project=None)
+        except NotFound as exc:
+            raise UserError(exc.message) from None
 
-    try:
-        key = asyncio.run(_with_keys(action))
-    except NotFound as exc:
-        print(exc.message, file=sys.stderr)
-        return 1
+    key = _with_keys(action)
     print(f"revoked {key.id}")
     return 0
 
 
 def cmd_models(args: argparse.Namespace) -> int:
     from orchestrator.catalog.catalog import load_catalog, price_per_image
+    from orchestrator.providers.registry import PROVIDERS, missing_credential
 
     settings = _settings()
-    catalog = load_catalog(settings.catalog_path)
-    rows = []
+    _announce_database(settings)
+    try:
+        catalog = load_catalog(settings.catalog_path)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot load the catalog (ORCHESTRATOR_CATALOG_PATH): {exc}") from None
+
+    def configured(provider: str) -> bool:
+        entry = PROVIDERS.get(provider)
+        if entry is None:
+            return False
+        setting = entry.credential.removeprefix("ORCHESTRATOR_").lower()
+        return getattr(settings.providers, setting, None) is not None
+
+    rows: list[dict[str, Any]] = []
     for spec in catalog.models.values():
         price = price_per_image(spec.pricing, spec.size, spec.quality)
+        ready = [p for p in spec.providers if configured(p)]
+        missing = [] if ready else sorted({missing_credential(p) for p in spec.providers})
         rows.append(
             {
                 "name": spec.name,
@@ -198,13 +386,30 @@ def cmd_models(args: argparse.Namespace) -> int:
                 "max_resolution": spec.max_resolution,
                 "pricing_per_image": None if price is None else float(price),
                 "description": spec.description,
+                "live_available": bool(ready),
+                "missing_credentials": missing,
             }
         )
-        if not args.json:
-            shown = "unknown" if price is None else f"${price:.3f}"
-            print(f"{spec.name:20} {shown:>9}  {spec.max_resolution:>10}  {','.join(spec.providers)}")
     if args.json:
         print(json.dumps(rows))
+        return 0
+    print(
+        _table(
+            ("MODEL", "PRICE", "MAX SIZE", "LIVE", "PROVIDERS", "TO ENABLE LIVE, SET ONE OF"),
+            [
+                (
+                    r["name"],
+                    "unknown" if r["pricing_per_image"] is None else f"${r['pricing_per_image']:.3f}",
+                    r["max_resolution"],
+                    "yes" if r["live_available"] else "no",
+                    ",".join(r["providers"]),
+                    " ".join(r["missing_credentials"]) or "-",
+                )
+                for r in rows
+            ],
+        )
+    )
+    print("\nTest-mode keys (sk-test-…) can use every model: they render offline.", file=sys.stderr)
     return 0
 
 
@@ -218,65 +423,160 @@ def openapi_document() -> dict[str, Any]:
 def cmd_openapi(args: argparse.Namespace) -> int:
     text = json.dumps(openapi_document(), indent=2, sort_keys=True) + "\n"
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        try:
+            with open(args.output, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            raise UserError(f"cannot write {args.output}: {exc.strerror}") from None
     else:
         sys.stdout.write(text)
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="orchestrator", description="Freepik AI Orchestrator")
-    sub = parser.add_subparsers(dest="command", required=True)
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
 
-    serve = sub.add_parser("serve", help="run the API server (and its job workers)")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.add_argument("--access-log", action="store_true", help="log every request")
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1-65535)")
+    return value
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default ('%(default)s'), except where there is none to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False) or action.default is argparse.SUPPRESS:
+            return action.help
+        return super()._get_help_string(action)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes are one line too (the usage block is what --help is for)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USER_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="orchestrator",
+        description="Freepik AI Orchestrator: serve the API, manage keys, inspect the model catalog. "
+        "Settings come from ORCHESTRATOR_* environment variables (or a .env file); see "
+        "docs/configuration.md.",
+        formatter_class=_Formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(parent: Any, name: str, text: str) -> argparse.ArgumentParser:
+        created: argparse.ArgumentParser = parent.add_parser(
+            name, help=text, description=text, formatter_class=_Formatter
+        )
+        return created
+
+    serve = command(sub, "serve", "run the API server (and its job workers)")
+    serve.add_argument("--host", help="interface to listen on (default: ORCHESTRATOR_HOST, 127.0.0.1)")
+    serve.add_argument("--port", type=_port, help="TCP port (default: ORCHESTRATOR_PORT, 8000)")
+    serve.add_argument(
+        "--no-access-log",
+        action="store_true",
+        help="do not log one line per request (same as ORCHESTRATOR_ACCESS_LOG=false)",
+    )
     serve.add_argument(
         "--workers",
-        type=int,
+        type=_positive_int,
         metavar="N",
-        help="server processes sharing the job queue (default: 1 on SQLite, one per core on PostgreSQL)",
+        help="server processes sharing the port and the job queue "
+        "(default: 1 on SQLite, one per core on PostgreSQL)",
     )
     serve.set_defaults(func=cmd_serve)
 
-    migrate = sub.add_parser("migrate", help="bring the database schema up to date")
+    migrate = command(sub, "migrate", "bring the database schema up to date")
     migrate.set_defaults(func=cmd_migrate)
 
-    keys = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command", required=True)
-    create = keys.add_parser("create", help="create a key and print its secret once")
-    create.add_argument("--name", required=True)
-    create.add_argument("--mode", choices=("test", "live"), default="test")
-    create.add_argument("--project", default="default")
-    create.add_argument(
-        "--scopes", nargs="+", choices=("generate", "read", "admin"), default=["generate", "read"]
+    keys = command(sub, "keys", "manage API keys").add_subparsers(
+        dest="keys_command", required=True, metavar="ACTION"
     )
-    create.add_argument("--rate-limit", type=int, metavar="PER_MINUTE")
-    create.add_argument("--max-concurrent", type=int, metavar="N")
-    create.add_argument("--monthly-budget", metavar="USD")
+    create = command(keys, "create", "create a key and print its secret once")
+    create.add_argument("--name", required=True, help="a label for people (1-128 characters)")
+    create.add_argument(
+        "--mode", choices=("test", "live"), default="test", help="test keys render offline, for free"
+    )
+    create.add_argument("--project", default="default", help="the tenant the key belongs to")
+    create.add_argument(
+        "--scopes",
+        nargs="+",
+        choices=("generate", "read", "admin"),
+        default=["generate", "read"],
+        help="what the key may do",
+    )
+    create.add_argument(
+        "--rate-limit",
+        type=_whole,
+        metavar="PER_MINUTE",
+        help="requests per minute (1-1000000; default: ORCHESTRATOR_DEFAULT_RATE_LIMIT_PER_MINUTE)",
+    )
+    create.add_argument(
+        "--max-concurrent",
+        type=_whole,
+        metavar="N",
+        help="jobs running at once (1-10000; default: ORCHESTRATOR_DEFAULT_MAX_CONCURRENT)",
+    )
+    create.add_argument(
+        "--monthly-budget", type=_number, metavar="USD", help="spending cap per month (default: none)"
+    )
     create.add_argument("--json", action="store_true", help="print one JSON object")
     create.set_defaults(func=cmd_keys_create)
-    listing = keys.add_parser("list", help="list keys (never their secrets)")
-    listing.add_argument("--project")
-    listing.add_argument("--json", action="store_true")
+    listing = command(keys, "list", "list keys (never their secrets)")
+    listing.add_argument("--project", help="only this project's keys (default: all)")
+    listing.add_argument("--json", action="store_true", help="print a JSON array")
     listing.set_defaults(func=cmd_keys_list)
-    revoke = keys.add_parser("revoke", help="revoke a key by id")
-    revoke.add_argument("id")
+    revoke = command(keys, "revoke", "revoke a key by id")
+    revoke.add_argument("id", help="the key's id (key_…), as `keys list` shows it")
     revoke.set_defaults(func=cmd_keys_revoke)
 
-    models = sub.add_parser("models", help="list the model catalog")
-    models.add_argument("--json", action="store_true")
+    models = command(sub, "models", "list the model catalog and what live mode needs")
+    models.add_argument("--json", action="store_true", help="print a JSON array")
     models.set_defaults(func=cmd_models)
-    openapi = sub.add_parser("openapi", help="print the OpenAPI document")
+    openapi = command(sub, "openapi", "print the OpenAPI document")
     openapi.add_argument("--output", "-o", help="write to this file instead of stdout")
     openapi.set_defaults(func=cmd_openapi)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    code: int = args.func(args)
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits 2 with a one-line message on bad options
+    try:
+        code: int = args.func(args)
+    except UserError as exc:
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return USER_ERROR
+    except KeyboardInterrupt:
+        return 130
     return code
 
 

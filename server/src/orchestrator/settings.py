@@ -6,7 +6,7 @@ import os
 import secrets
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,6 +39,13 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="ORCHESTRATOR_", env_file=".env", extra="ignore")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _lower_log_level(cls, values: Any) -> Any:
+        if isinstance(values, dict) and isinstance(values.get("log_level"), str):
+            values = {**values, "log_level": values["log_level"].lower()}
+        return values
+
     data_dir: Path = Path("./data")
     database_url: str | None = Field(
         default=None, description="SQLAlchemy async URL; defaults to SQLite in data_dir."
@@ -51,7 +58,13 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         default=None, description="Signs image URLs; generated once into data_dir when unset."
     )
-    log_level: str = "info"
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
+        default="info", description="Least severe level logged (every logger, uvicorn's included)."
+    )
+    log_format: Literal["console", "json"] | None = Field(
+        default=None, description="`console` or `json`; unset = console on a terminal, JSON otherwise."
+    )
+    access_log: bool = Field(default=True, description="Log one line per request (orchestrator.access).")
     auto_migrate: bool = Field(default=True, description="Run database migrations at start-up.")
     catalog_path: Path | None = Field(
         default=None, description="Your own models.yaml instead of the shipped one."
@@ -73,6 +86,9 @@ class Settings(BaseSettings):
     provider_max_attempts: int = Field(default=3, ge=1, description="Calls per route before falling back.")
     provider_attempt_timeout: float | None = Field(
         default=None, gt=0, description="Budget of one provider call; unset = the job's remaining time."
+    )
+    provider_max_connections: int = Field(
+        default=1000, ge=1, description="Open connections to providers, per process (one shared pool)."
     )
     breaker_failure_threshold: int = Field(default=5, ge=1, description="Failures that open a breaker.")
     breaker_cooldown_seconds: float = Field(

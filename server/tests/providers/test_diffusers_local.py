@@ -179,7 +179,8 @@ async def test_from_settings_fails_fast_without_the_extra(
     )
     credentials = ProviderCredentials(_env_file=None, diffusers_model_path=str(tmp_path))
 
-    with pytest.raises(RuntimeError, match="ORCHESTRATOR_DIFFUSERS_MODEL_PATH.*missing: diffusers"):
+    # Whatever else is absent here (torch on a light install), diffusers is named as missing.
+    with pytest.raises(RuntimeError, match=r"ORCHESTRATOR_DIFFUSERS_MODEL_PATH.*missing: [^)]*\bdiffusers\b"):
         from_settings(credentials, http_client)
 
 

@@ -21,18 +21,20 @@ from freepik_ai_orchestrator import GenerationResponse, ModelInfo
 from tests.integration.conftest import LiveServer
 from tests.support import REPO_ROOT
 
-pytestmark = pytest.mark.integration
-
 SEED = REPO_ROOT.parent / "shared" / "seed" / "000_e80767665285fc9c.txt"
+
+# The seed reference is planning material beside the repository (CI has it), not part of it.
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not SEED.is_file(), reason=f"no seed client reference beside the repo ({SEED})"),
+]
 URLS = ("http://localhost:8000", "https://your-domain.com")
 KEYS = ("sk-your-api-key-here", "your-bearer-token", "your-api-key")  # longest first: substrings
 
 
 def seed_snippets() -> list[str]:
     if not SEED.is_file():
-        pytest.fail(
-            f"seed client reference not found at {SEED} (shared/ must sit beside the repo)", pytrace=False
-        )
+        pytest.skip(f"the seed client reference is not beside the repository ({SEED})")
     blocks = re.findall(r"^```python[ \t]*\n(.*?)^```", SEED.read_text(encoding="utf-8"), re.S | re.M)
     assert len(blocks) >= 15, f"expected the seed's python snippets, found {len(blocks)}"
     return blocks

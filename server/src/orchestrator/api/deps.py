@@ -43,6 +43,7 @@ def _authorizer(scope: str):  # type: ignore[no-untyped-def]
     async def authorize(request: Request) -> Principal:
         services: Services = request.app.state.services
         principal = await services.keys.authenticate(_credentials(request))
+        request.state.principal = principal  # for the access log, also when refused below
         if not principal.has(scope):
             raise PermissionDenied(f"this key lacks the {scope!r} scope", scope=scope)
         per_minute = principal.rate_limit_per_minute or services.settings.default_rate_limit_per_minute
@@ -54,7 +55,6 @@ def _authorizer(scope: str):  # type: ignore[no-untyped-def]
                 headers=decision.headers(),
             )
         request.state.response_headers.update(decision.headers())
-        request.state.principal = principal
         return principal
 
     return authorize

@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: request ids, response headers set by dependencies, and body-size caps.
+"""Pure ASGI middleware: request ids, the access log line, response headers set by dependencies,
+and body-size caps.
 
 Pure ASGI (not BaseHTTPMiddleware) so streaming responses and SSE pass through untouched and the
 per-request cost stays small.
@@ -8,11 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
+import time
 import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from orchestrator.logs import access_logger, begin_request, end_request
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -39,7 +44,41 @@ class RequestContextMiddleware:
         state["request_id"] = request_id
         extra: dict[str, str] = {}
         state["response_headers"] = extra
+        if not access_logger.isEnabledFor(logging.INFO):
+            await self._handle(scope, receive, send, request_id, extra)
+            return
+        started = time.perf_counter()
+        token = begin_request(state)
+        status = 500  # what the client sees if the app raises before answering
+        try:
 
+            async def send_status(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                await send(message)
+
+            await self._handle(scope, receive, send_status, request_id, extra)
+        finally:
+            end_request(token)
+            principal = state.get("principal")
+            path_params = scope.get("path_params") or {}
+            access_logger.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "ms": round((time.perf_counter() - started) * 1000, 1),
+                    "request_id": request_id,
+                    "key_id": None if principal is None else principal.subject,
+                    "generation_id": state.get("generation_id") or path_params.get("generation_id"),
+                },
+            )
+
+    async def _handle(
+        self, scope: Scope, receive: Receive, send: Send, request_id: str, extra: dict[str, str]
+    ) -> None:
         length = _header(scope, b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
             await self._too_large(send, request_id)

@@ -28,14 +28,17 @@ def _bucket(b: Bucket) -> UsageBucket:
 async def get_usage(
     principal: ReadScope,
     services: ServicesDep,
-    start_date: Annotated[date, Query(description="First day, inclusive (UTC).")],
+    start_date: Annotated[
+        date | None,
+        Query(description="First day, inclusive (UTC). Default: the first day of end_date's month."),
+    ] = None,
     end_date: Annotated[
-        date,
+        date | None,
         Query(
-            description=f"Last day, inclusive (UTC); not before start_date, and at most "
-            f"{MAX_USAGE_DAYS} days after it (422 otherwise)."
+            description=f"Last day, inclusive (UTC). Default: today (UTC). Not before start_date, "
+            f"and at most {MAX_USAGE_DAYS} days after it (422 otherwise)."
         ),
-    ],
+    ] = None,
     group_by: Annotated[
         str | None,
         Query(
@@ -45,7 +48,12 @@ async def get_usage(
     ] = None,
 ) -> UsageStats:
     """Totals are exactly the sum of the stored per-generation costs (succeeded generations).
-    Test keys see test-mode usage, live keys live usage: the two never mix."""
+    Test keys see test-mode usage, live keys live usage: the two never mix. Without dates, the
+    current month so far (UTC)."""
+    if end_date is None:
+        end_date = datetime.now(UTC).date()
+    if start_date is None:
+        start_date = end_date.replace(day=1)
     if end_date < start_date:
         raise InvalidRequest("end_date must not be before start_date", param="end_date")
     if (end_date - start_date).days > MAX_USAGE_DAYS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -19,7 +20,9 @@ from orchestrator.errors import AuthenticationFailed, InvalidRequest, NotFound
 from orchestrator.generation.runner import now_utc
 from orchestrator.ids import new_id
 
-_CACHE_SECONDS = 10.0  # how long a revocation may take to reach other processes
+# How long a key lookup is reused. Another process's revocation takes effect here within this
+# time; at one lookup per key per second the database stays off the hot path all the same.
+_CACHE_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,9 @@ class KeyService:
         self.db = db
         self.jwt = jwt
         self._cache: dict[str, tuple[float, Principal | None]] = {}
+        # One lookup in flight per key: when an entry expires under load, concurrent requests of
+        # that key share one query instead of each sending their own.
+        self._inflight: dict[str, asyncio.Future[Principal | None]] = {}
         self._used: set[str] = set()
 
     async def authenticate(self, token: str) -> Principal:
@@ -75,10 +81,24 @@ class KeyService:
         )
 
     async def _lookup(self, key_hash: str) -> Principal | None:
-        now = time.monotonic()
         cached = self._cache.get(key_hash)
-        if cached is not None and cached[0] > now:
+        if cached is not None and cached[0] > time.monotonic():
             return cached[1]
+        task = self._inflight.get(key_hash)
+        if task is None:
+            # A task of its own, so a caller that gives up does not cancel the others' lookup.
+            task = asyncio.ensure_future(self._fetch(key_hash))
+            self._inflight[key_hash] = task
+            task.add_done_callback(lambda done: self._lookup_done(key_hash, done))
+        return await asyncio.shield(task)
+
+    def _lookup_done(self, key_hash: str, task: asyncio.Future[Principal | None]) -> None:
+        self._inflight.pop(key_hash, None)
+        if not task.cancelled():
+            task.exception()  # seen by every waiter; marked retrieved for when none is left
+
+    async def _fetch(self, key_hash: str) -> Principal | None:
+        now = time.monotonic()
         async with self.db.read() as session:
             record = await KeyRepository(session).by_hash(key_hash)
         principal = None if record is None or record.revoked_at is not None else principal_for(record)

@@ -253,6 +253,10 @@ class RouteExecutor:
                     )
                     failures.append(_failed(attempt, last))
                     break
+                logger.info(
+                    "provider attempt",
+                    extra={"provider": provider, "provider_model": attempt.route.model, "attempt": number},
+                )
                 try:
                     result = await self._call(attempt, on_progress)
                 except ProviderError as exc:

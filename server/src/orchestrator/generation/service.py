@@ -33,6 +33,7 @@ from orchestrator.generation.worker import WorkerPool
 from orchestrator.ids import new_id
 from orchestrator.limits.budget import BudgetLedger, DatabaseBudgetLedger
 from orchestrator.limits.concurrency import ConcurrencyGate, principal_slot
+from orchestrator.logs import log_submitted
 from orchestrator.settings import Settings
 
 
@@ -438,6 +439,7 @@ class GenerationService:
         if replay is not None:
             await self.gate.release(slot)
             return replay, job
+        log_submitted(job.id, job.model, principal.key_id)
         if direct:
             assert self.pool is not None
             self.pool.adopt(job)

@@ -1,0 +1,165 @@
+"""The project's own documentation runs: README (cURL and Python), the Python client's README, and
+the code blocks of ``docs/``. Only the server URL and the key are put in; a doc cannot rot.
+
+Blocks that are fragments (they continue a story the reader already has in their session) are
+run in a namespace holding what the doc assumes: an open ``client`` and a finished ``response``.
+Blocks that cannot run as a whole are listed in ``FRAGMENTS`` with the reason; they are still
+compiled and their imports run, and every ``orchestrator …`` command line in the docs must parse.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import contextlib
+import io
+import json
+import os
+import re
+import shlex
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import cli_env, run_cli
+
+from orchestrator.cli import build_parser
+
+REPO = Path(__file__).resolve().parents[2]
+README = REPO / "README.md"
+CLIENT_README = REPO / "clients" / "python" / "README.md"
+DOCS = sorted((REPO / "docs").glob("*.md"))
+KEY_PLACEHOLDERS = ("sk-test-...", "sk-test-…")
+
+# Markers of blocks that cannot run as written, and why.
+FRAGMENTS = {
+    "other_job": "cancels a job the reader made elsewhere",
+    "…signed-url…": "stands for a URL from a real response",
+    "response.images[1]": "needs an n>1 generation",
+    "await executor.execute(attempts": "sketches the executor's interface",
+    "state.faults.update(server_errors=2)": "sketches an emulator test",
+    "new_server_field": "sends a field only a newer server knows (what extra_body is for)",
+    "async with AsyncOrchestrationClient() as client:\n    ...": "shows both context managers at once",
+}
+
+
+def blocks(path: Path, *languages: str) -> list[str]:
+    pattern = r"^```(?:" + "|".join(languages) + r")[ \t]*\n(.*?)^```"
+    return re.findall(pattern, path.read_text(encoding="utf-8"), re.S | re.M)
+
+
+def fragment_reason(block: str) -> str | None:
+    return next((why for marker, why in FRAGMENTS.items() if marker in block), None)
+
+
+def put_in(block: str, url: str, key: str) -> str:
+    block = block.replace("http://localhost:8000", url)
+    for placeholder in KEY_PLACEHOLDERS:
+        block = block.replace(placeholder, key)
+    return block
+
+
+def run_python(block: str, namespace: dict[str, Any]) -> str:
+    """Run a block as a reader pastes it into a session (top-level ``await`` allowed)."""
+    code = compile(block, "<doc block>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        result = eval(code, namespace)
+        if asyncio.iscoroutine(result):
+            asyncio.run(result)
+    return output.getvalue()
+
+
+def check_fragment(block: str) -> None:
+    """Compile it and run its imports: the names it uses from our packages must exist."""
+    tree = ast.parse(block, mode="exec", type_comments=False, feature_version=None)
+    compile(block, "<doc fragment>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    imports = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
+    exec(compile(ast.Module(body=imports, type_ignores=[]), "<doc imports>", "exec"), {})
+
+
+@pytest.fixture
+def live(serve_process, tmp_path, database_url) -> tuple[str, str, dict[str, str]]:
+    env = cli_env(tmp_path / "data", database_url)
+    key = run_cli(["keys", "create", "--name", "docs", "--scopes", "generate", "read", "--json"], env)
+    _, url = serve_process()
+    return url, key["key"], env
+
+
+def test_readme_curl_quick_start_runs(live, tmp_path) -> None:
+    url, _, env = live
+    [quick_start] = [b for b in blocks(README, "bash") if "curl" in b]
+    script = []
+    for line in put_in(quick_start, url, "UNUSED").splitlines():
+        if line.startswith(".venv/bin/orchestrator keys create"):
+            # Run the documented command itself, and hand its secret on as the reader would.
+            done = subprocess.run(
+                ["bash", "-c", line], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+            )
+            assert done.returncode == 0, done.stderr
+            [secret] = re.findall(r"^\s+(sk-test-\S+)$", done.stdout, re.M)
+            continue
+        if line.startswith("export KEY="):
+            line = f"export KEY={shlex.quote(secret)}"
+        script.append(line)
+    # One answer per line, and a failed request fails the block.
+    prelude = 'curl() { command curl --silent --show-error --fail-with-body "$@"; echo; }\nset -e\n'
+    done = subprocess.run(
+        ["bash", "-c", prelude + "\n".join(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    generated, models, history = (json.loads(line) for line in done.stdout.splitlines() if line)
+    assert generated["status"] == "succeeded" and generated["image_url"].startswith(url)
+    assert "dall-e-3" in {m["name"] for m in models["data"]}
+    assert history["data"][0]["id"] == generated["id"]
+
+
+def test_readme_python_block_runs(live) -> None:
+    url, key, _ = live
+    [block] = blocks(README, "python")
+    printed = run_python(put_in(block, url, key), {"__name__": "__readme__"})
+    assert re.match(rf"{re.escape(url)}/\S+ 0\.04\d*\n", printed), printed
+
+
+def test_client_readme_blocks_run(live, tmp_path, monkeypatch) -> None:
+    from freepik_ai_orchestrator import OrchestrationClient
+
+    url, key, _ = live
+    monkeypatch.chdir(tmp_path)  # downloads land here
+    monkeypatch.setenv("ORCHESTRATOR_BASE_URL", url)
+    monkeypatch.setenv("ORCHESTRATOR_API_KEY", key)
+    ran = 0
+    for block in blocks(CLIENT_README, "python"):
+        if fragment_reason(block):
+            check_fragment(block)
+            continue
+        with OrchestrationClient(base_url=url, api_key=key) as client:
+            response = client.generate(prompt="the doc's earlier answer", model="dall-e-3")
+            namespace = {"__name__": "__readme__", "client": client, "response": response}
+            run_python(put_in(block, url, key), namespace)
+        ran += 1
+    assert ran >= 6, f"only {ran} client README blocks ran"
+    assert (tmp_path / "sunset.png").stat().st_size > 0  # the quick start's download
+
+
+def test_docs_python_blocks_compile_and_import() -> None:
+    checked = 0
+    for doc in DOCS:
+        for block in blocks(doc, "python"):
+            check_fragment(block)
+            checked += 1
+    assert checked >= 1
+
+
+def test_documented_orchestrator_commands_parse() -> None:
+    parser = build_parser()
+    commands = 0
+    for doc in [README, *DOCS]:
+        for block in blocks(doc, "bash", "sh", "shell"):
+            for line in block.replace("\\\n", " ").splitlines():
+                words = line.split(" #")[0].split()
+                if words and os.path.basename(words[0]) == "orchestrator":
+                    parser.parse_args(shlex.split(" ".join(words[1:])))  # exits on a bad option
+                    commands += 1
+    assert commands >= 3
