@@ -122,3 +122,12 @@ async def test_live_admin_keys_set_any_limits(server) -> None:
     async with server.client(key) as admin:
         made = await admin.post("/api/v1/keys", json={"name": "x", "mode": "live", "monthly_budget": 500})
         assert made.status_code == 201 and made.json()["monthly_budget"] == 500
+
+
+async def test_a_key_pasted_into_a_url_is_not_logged(server, test_key: str) -> None:
+    # The session's log collector fails the run if any log line holds an issued key.
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        image = await client.get(f"/api/v1/images/{test_key}", params={"expires": "1", "sig": "x"})
+        assert image.status_code == 403
+        async with server.client(test_key) as api:
+            assert (await api.get(f"/api/v1/generations/{test_key}")).status_code == 404
