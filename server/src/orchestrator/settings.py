@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     provider_attempt_timeout: float | None = Field(
         default=None, gt=0, description="Budget of one provider call; unset = the job's remaining time."
     )
+    provider_max_connections: int = Field(
+        default=1000, ge=1, description="Open connections to providers, per process (one shared pool)."
+    )
     breaker_failure_threshold: int = Field(default=5, ge=1, description="Failures that open a breaker.")
     breaker_cooldown_seconds: float = Field(
         default=30.0, gt=0, description="Open breaker's wait before a probe."

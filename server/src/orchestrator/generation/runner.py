@@ -245,9 +245,11 @@ class JobRunner:
             catalog_model=job.model,
         )
 
-    async def _store(self, job: Generation, index: int, image: ProviderImage) -> Image:
+    async def _store(self, job: Generation, index: int, image: ProviderImage | bytes) -> Image:
         """Store the provider's bytes as they are (no re-encode) and a WebP thumbnail."""
         loop = asyncio.get_running_loop()
+        if isinstance(image, bytes):  # bytes of unknown type: read the header here
+            image = ProviderImage(data=image, content_type="")
         data = image.data
         if image.width and image.height and image.content_type in EXTENSIONS:
             # The adapter already read the header; Pillow opens the image once, for the thumbnail.
