@@ -152,14 +152,45 @@ def test_docs_python_blocks_compile_and_import() -> None:
     assert checked >= 1
 
 
+def orchestrator_commands(text: str) -> tuple[list[list[str]], list[list[str]]]:
+    """The `orchestrator …` commands of a doc: whole ones in shell blocks (also after
+    `… exec api-1`), and the often partial ones of inline code spans."""
+    whole, spans = [], []
+    for block in re.findall(r"^```(?:bash|sh|shell)[ \t]*\n(.*?)^```", text, re.S | re.M):
+        for line in block.replace("\\\n", " ").splitlines():
+            words = line.split(" #")[0].split()
+            starts = [i for i, word in enumerate(words) if os.path.basename(word) == "orchestrator"]
+            if starts:
+                whole.append(shlex.split(" ".join(words[starts[0] + 1 :])))
+    for span in re.findall(r"`((?:\.venv/bin/)?orchestrator [^`]+)`", text):
+        spans.append(shlex.split(span.replace("\n", " "))[1:])
+    return whole, spans
+
+
+def subcommand_parser(parser: Any, words: list[str]) -> Any:
+    """The parser of the (sub)command the words name, following `keys create` and the like."""
+    for word in words:
+        if word.startswith("-"):
+            break
+        choices = next((a.choices for a in parser._actions if hasattr(a, "_name_parser_map")), None)
+        if not choices or word not in choices:
+            break
+        parser = choices[word]
+    return parser
+
+
 def test_documented_orchestrator_commands_parse() -> None:
     parser = build_parser()
-    commands = 0
+    checked = 0
     for doc in [README, *DOCS]:
-        for block in blocks(doc, "bash", "sh", "shell"):
-            for line in block.replace("\\\n", " ").splitlines():
-                words = line.split(" #")[0].split()
-                if words and os.path.basename(words[0]) == "orchestrator":
-                    parser.parse_args(shlex.split(" ".join(words[1:])))  # exits on a bad option
-                    commands += 1
-    assert commands >= 3
+        whole, spans = orchestrator_commands(doc.read_text(encoding="utf-8"))
+        for words in whole:
+            parser.parse_args(words)  # exits (fails the test) on an unknown command or option
+            checked += 1
+        for words in spans:
+            command = subcommand_parser(parser, words)
+            known = {option for action in command._actions for option in action.option_strings}
+            unknown = [w.split("=")[0] for w in words if w.startswith("--") and w.split("=")[0] not in known]
+            assert not unknown, f"{doc.name}: `orchestrator {' '.join(words)}` uses unknown {unknown}"
+            checked += 1
+    assert checked >= 5

@@ -151,8 +151,16 @@ describe("generate", () => {
 });
 
 describe("timeouts and aborts", () => {
+  // A hung request: a real socket keeps Node's event loop alive while it waits, so this does too
+  // (the client's own deadline timer is unref'd and must not be what keeps the process up).
   const hang = (request) =>
-    new Promise((_, reject) => request.signal.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError"))));
+    new Promise((_, reject) => {
+      const socket = setInterval(() => {}, 1000);
+      request.signal.addEventListener("abort", () => {
+        clearInterval(socket);
+        reject(new DOMException("aborted", "AbortError"));
+      });
+    });
 
   test("the timeout bounds a hung request", async () => {
     const server = new FakeServer().add(hang);
