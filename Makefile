@@ -11,7 +11,7 @@ PYTEST := $(BIN)/pytest -p no:cacheprovider
 # ORCHESTRATOR_TEST_REDIS_URL), else starts throwaway ones; with CI set, a missing one fails.
 WITH_SERVICES := $(BIN)/python scripts/with_test_services.py
 
-.PHONY: serve test lint openapi test-server test-postgres test-scaleout test-clients test-typescript test-diffusers test-php test-ruby bench clean
+.PHONY: serve test lint openapi test-server test-postgres test-scaleout test-fuzz test-clients test-typescript test-diffusers test-php test-ruby bench clean
 
 # Runtime only (what `make serve` needs); the dev tools come on top for the test targets.
 $(STAMP): requirements.lock server/pyproject.toml clients/python/pyproject.toml
@@ -39,7 +39,7 @@ serve: $(STAMP)
 	$(BIN)/orchestrator serve
 
 ## Run every test: lint and types, the server on SQLite and on PostgreSQL, providers, clients.
-test: lint test-server test-postgres test-scaleout test-clients test-typescript test-diffusers test-php test-ruby
+test: lint test-server test-postgres test-scaleout test-fuzz test-clients test-typescript test-diffusers test-php test-ruby
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check server clients/python bench
@@ -48,14 +48,21 @@ lint: $(DEV_STAMP)
 	cd clients/python && ../../$(BIN)/mypy src
 
 test-server: $(DEV_STAMP) $(CHROMIUM)
-	$(WITH_SERVICES) --redis -- sh -c 'cd server && ORCHESTRATOR_TEST_DATABASE=sqlite ../$(PYTEST) -q -rs --ignore=tests/providers/test_diffusers_local.py --ignore=tests/scaleout'
+	$(WITH_SERVICES) --redis -- sh -c 'cd server && ORCHESTRATOR_TEST_DATABASE=sqlite ../$(PYTEST) -q -rs --ignore=tests/providers/test_diffusers_local.py --ignore=tests/scaleout --ignore=tests/fuzz'
 
 test-postgres: $(DEV_STAMP) $(CHROMIUM)
-	$(WITH_SERVICES) --postgres --redis -- sh -c 'cd server && ORCHESTRATOR_TEST_DATABASE=postgresql ../$(PYTEST) -q -rs --ignore=tests/providers/test_diffusers_local.py --ignore=tests/scaleout'
+	$(WITH_SERVICES) --postgres --redis -- sh -c 'cd server && ORCHESTRATOR_TEST_DATABASE=postgresql ../$(PYTEST) -q -rs --ignore=tests/providers/test_diffusers_local.py --ignore=tests/scaleout --ignore=tests/fuzz'
 
 # Several `orchestrator serve` processes on one PostgreSQL, Redis and S3 (moto, started by the tests).
 test-scaleout: $(DEV_STAMP)
 	$(WITH_SERVICES) --postgres --redis -- sh -c 'cd server && ORCHESTRATOR_TEST_DATABASE=postgresql ../$(PYTEST) -q -rs tests/scaleout'
+
+# Fuzzing on both databases: hypothesis over request bodies and query parameters, then schemathesis
+# over every operation of a served app. Derandomized with fixed seeds and bounded (about a minute
+# per database); ORCHESTRATOR_FUZZ_EXAMPLES / ORCHESTRATOR_SCHEMATHESIS_EXAMPLES raise the budget.
+test-fuzz: $(DEV_STAMP)
+	cd server && ORCHESTRATOR_TEST_DATABASE=sqlite ../$(PYTEST) -q -rA --durations=0 tests/fuzz
+	$(WITH_SERVICES) --postgres -- sh -c 'cd server && ORCHESTRATOR_TEST_DATABASE=postgresql ../$(PYTEST) -q -rA --durations=0 tests/fuzz'
 
 test-clients: $(DEV_STAMP)
 	cd clients/python && ../../$(PYTEST) -q -rs

@@ -59,6 +59,7 @@ from orchestrator.providers.transport import provider_client
 from orchestrator.settings import Settings
 from orchestrator.storage.base import Storage
 from orchestrator.storage.local import LocalStorage
+from orchestrator.storage.permissions import private_dir, private_sqlite_files
 from orchestrator.storage.s3 import S3Storage
 from orchestrator.storage.signing import UrlSigner
 from orchestrator.webhooks.dispatcher import WebhookDispatcher
@@ -132,9 +133,10 @@ def _concurrency_gate(settings: Settings, redis: Redis | None) -> ConcurrencyGat
 async def build_services(settings: Settings, metrics: Metrics | None = None) -> Services:
     """Construct every long-lived object. Nothing is started here."""
     metrics = metrics or Metrics()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     if settings.auto_migrate:
         await upgrade_to_head(settings.db_url)
+    private_sqlite_files(settings.db_url)
     db = Database(settings.db_url)
     catalog = load_catalog(settings.catalog_path)
     http = provider_client(max_connections=settings.provider_max_connections)

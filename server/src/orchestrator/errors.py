@@ -7,6 +7,7 @@ render them, FastAPI's validation errors and anything unexpected in that same sh
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -14,10 +15,18 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 logger = logging.getLogger(__name__)
 
 _REALM = 'Bearer realm="orchestrator"'
+_UNSAFE_IN_QUOTES = re.compile(r'[^\x20-\x7e]|["\\]')
+
+
+def quoted(value: str, limit: int = 200) -> str:
+    """``value`` as an RFC 9110 quoted-string that cannot break out of its header: only
+    printable ASCII, no quote or backslash (they become ``'``), no CR/LF, bounded length."""
+    return '"' + _UNSAFE_IN_QUOTES.sub("'", value[:limit]) + '"'
 
 
 class APIError(Exception):
@@ -77,7 +86,7 @@ class AuthenticationFailed(APIError):
         # RFC 6750 §3: tell the client how to authenticate, and why it failed.
         challenge = _REALM
         if code != "missing_credentials":
-            challenge += f', error="invalid_token", error_description="{description or message}"'
+            challenge += f', error="invalid_token", error_description={quoted(description or message)}'
         super().__init__(message, code=code, headers={"WWW-Authenticate": challenge})
 
 
@@ -89,7 +98,7 @@ class PermissionDenied(APIError):
     def __init__(self, message: str, *, scope: str) -> None:
         super().__init__(
             message,
-            headers={"WWW-Authenticate": f'{_REALM}, error="insufficient_scope", scope="{scope}"'},
+            headers={"WWW-Authenticate": f'{_REALM}, error="insufficient_scope", scope={quoted(scope)}'},
         )
 
 
@@ -129,6 +138,17 @@ class GenerationFailed(APIError):
     status_code = 502
     type = "provider_error"
     code = "provider_error"
+
+
+class StorageUnavailable(APIError):
+    """Images could not be written or read: the server's storage, not the request, is at fault."""
+
+    status_code = 503
+    type = "storage_error"
+    code = "storage_error"
+
+    def __init__(self, message: str = "image storage is unavailable; retry later") -> None:
+        super().__init__(message, headers={"Retry-After": "5"})
 
 
 class PayloadTooLarge(APIError):
@@ -184,13 +204,40 @@ async def _api_error_handler(request: Request, exc: Exception) -> JSONResponse:
     return error_response(request, exc)
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> str:
+    # Starlette's own `Allow` names only the first route matching the path; a path served by
+    # several routes (GET and POST /keys) allows all of theirs. Ask the routes, method by method.
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+    return ", ".join(allowed)
+
+
 async def _http_exception_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404:
         err: APIError = NotFound("no such route: " + request.url.path)
     elif exc.status_code == 405:
         err = APIError(
-            f"method {request.method} not allowed here", code="method_not_allowed", status_code=405
+            f"method {request.method} not allowed here",
+            code="method_not_allowed",
+            status_code=405,
+            headers={"Allow": _allowed_methods(request)},
+        )
+    elif exc.status_code == 400:  # FastAPI could not parse the body at all (e.g. nested too deep)
+        err = APIError(
+            "the request body could not be parsed; send one JSON document",
+            param="body",
+            code="invalid_body",
+            status_code=400,
         )
     else:
         err = APIError(str(exc.detail), code="http_error", status_code=exc.status_code)

@@ -17,6 +17,7 @@ const NOT_DESCRIBED = {
   ErrorEnvelope: "read by errorFor() in errors.ts",
   HTTPValidationError: "FastAPI's default; the server answers validation errors with ErrorEnvelope",
   ValidationError: "part of HTTPValidationError",
+  Readiness: "the body of /readyz, an operations probe the client does not call",
 };
 
 // Every API operation and the client method that calls it.

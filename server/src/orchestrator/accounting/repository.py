@@ -10,6 +10,7 @@ from sqlalchemy import Date, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from orchestrator.db.json_values import metadata_value
 from orchestrator.db.models import Generation
 
 
@@ -76,7 +77,7 @@ class UsageRepository:
         elif dimension == "key":
             column = Generation.api_key_id.expression
         elif dimension.startswith("metadata."):
-            column = Generation.meta[dimension.removeprefix("metadata.")].as_string()
+            column = metadata_value(dimension.removeprefix("metadata."), self.session.get_bind().dialect.name)
         else:
             raise ValueError(dimension)
         label = column.label("bucket")

@@ -56,13 +56,24 @@ def parse_prefer(header: str | None) -> Preferences:
         name = name.strip().lower()
         if name == "respond-async":
             respond_async = True
-        elif name == "wait" and value.strip().isdigit():
+        elif name == "wait" and value.strip().isascii() and value.strip().isdigit():  # not "²"
             wait = float(value.strip())
     return Preferences(respond_async, wait)
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorEnvelope} for code in (401, 402, 403, 404, 409, 422, 429, 502, 503, 504)
+    code: {"model": ErrorEnvelope} for code in (400, 401, 402, 403, 404, 409, 413, 422, 429, 502, 503, 504)
+}
+
+
+# OpenAPI links: what a client (or a stateful test) can do next with the generation it got.
+GENERATION_LINKS = {
+    name: {"operationId": operation, "parameters": {"generation_id": "$response.body#/id"}}
+    for name, operation in (
+        ("GetGeneration", "getGeneration"),
+        ("StreamGenerationEvents", "streamGenerationEvents"),
+        ("CancelGeneration", "cancelGeneration"),
+    )
 }
 
 
@@ -91,7 +102,12 @@ def _job_response(outcome: GenerationOutcome, services: Services, request: Reque
     operation_id="generate",
     response_model=GenerationResponse,
     responses={
-        202: {"model": GenerationResponse, "description": "Queued (async or still running)"},
+        200: {"links": GENERATION_LINKS},
+        202: {
+            "model": GenerationResponse,
+            "description": "Queued (async or still running)",
+            "links": GENERATION_LINKS,
+        },
         **ERRORS,
     },
     summary="Generate images",

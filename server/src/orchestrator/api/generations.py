@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -12,10 +12,18 @@ from fastapi.responses import StreamingResponse
 
 from orchestrator.api.deps import GenerateScope, ReadScope, ServicesDep
 from orchestrator.api.generate import ERRORS
+from orchestrator.api.inputs import (
+    MAX_PAGE_SIZE,
+    METADATA_FILTER_KEY,
+    SafeText,
+    clamp_instant,
+    safe_id,
+    text_problem,
+)
 from orchestrator.api.presenters import base_url, generation_out
 from orchestrator.api.schemas import GenerationPage, GenerationResponse
 from orchestrator.db.repositories.generations import HistoryFilter
-from orchestrator.errors import InvalidRequest
+from orchestrator.errors import InvalidRequest, NotFound
 
 router = APIRouter(tags=["generations"])
 
@@ -25,31 +33,40 @@ async def list_generations(
     request: Request,
     principal: ReadScope,
     services: ServicesDep,
-    limit: Annotated[int, Query(ge=1, description="Page size, 1 to the server's cap (100 by default).")] = 20,
+    limit: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=MAX_PAGE_SIZE,
+            description=f"Page size, 1 to {MAX_PAGE_SIZE} (a server may set a lower cap: 422 above it).",
+        ),
+    ] = 20,
     cursor: Annotated[
-        str | None, Query(max_length=64, description="`next_cursor` of the previous page.")
+        SafeText | None, Query(max_length=64, description="`next_cursor` of the previous page.")
     ] = None,
-    model: Annotated[str | None, Query(max_length=64)] = None,
+    model: Annotated[SafeText | None, Query(max_length=64)] = None,
     status: Literal["queued", "running", "succeeded", "failed", "canceled"] | None = None,
-    since: Annotated[datetime | None, Query(description="Created at or after (ISO 8601).")] = None,
-    until: Annotated[datetime | None, Query(description="Created before (ISO 8601).")] = None,
-    q: Annotated[str | None, Query(max_length=200, description="Text the prompt contains.")] = None,
-    batch_id: Annotated[str | None, Query(max_length=32)] = None,
+    since: Annotated[
+        datetime | None,
+        Query(description="Created at or after (ISO 8601; no offset = UTC; clamped to years 1970-9999)."),
+    ] = None,
+    until: Annotated[
+        datetime | None,
+        Query(description="Created before (ISO 8601; no offset = UTC; clamped to years 1970-9999)."),
+    ] = None,
+    q: Annotated[SafeText | None, Query(max_length=200, description="Text the prompt contains.")] = None,
+    batch_id: Annotated[SafeText | None, Query(max_length=32)] = None,
 ) -> GenerationPage:
     """Newest first. Filter on your metadata with `metadata.<key>=<value>` query parameters."""
     cap = services.settings.max_page_size
     if limit > cap:
         raise InvalidRequest(f"limit must be at most {cap}", param="limit")
-    metadata = tuple(
-        (k.removeprefix("metadata."), v)
-        for k, v in request.query_params.multi_items()
-        if k.startswith("metadata.") and len(k) > len("metadata.")
-    )
+    metadata = metadata_filters(request.query_params.multi_items())
     filters = HistoryFilter(
         model=model,
         status=status,
-        since=_aware(since),
-        until=_aware(until),
+        since=clamp_instant(since),
+        until=clamp_instant(until),
         query=q,
         metadata=metadata,
         batch_id=batch_id,
@@ -63,12 +80,29 @@ async def list_generations(
     )
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    from datetime import UTC
+def metadata_filters(params: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """``metadata.<key>=<value>`` query parameters as (key, value) pairs, each checked."""
+    pairs = []
+    for name, value in params:
+        if not name.startswith("metadata.") or len(name) == len("metadata."):
+            continue
+        key = name.removeprefix("metadata.")
+        problem = text_problem(name) or text_problem(value)
+        if problem is None and not METADATA_FILTER_KEY.fullmatch(key):
+            problem = f"key must match {METADATA_FILTER_KEY.pattern}"
+        if problem is None and len(value) > 1000:
+            problem = "value must be at most 1000 characters"
+        if problem is not None:
+            raise InvalidRequest(f"{name}: {problem}", param=name, code="invalid_field")
+        pairs.append((key, value))
+    return tuple(pairs)
 
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
+
+def _known_id(generation_id: str) -> str:
+    # Not one of our ids (too long, NUL, ...): simply not found, without asking the database.
+    if not safe_id(generation_id):
+        raise NotFound("no such generation", param="id", code="generation_not_found")
+    return generation_id
 
 
 @router.get(
@@ -81,7 +115,7 @@ async def get_generation(
     generation_id: str, request: Request, principal: ReadScope, services: ServicesDep
 ) -> GenerationResponse:
     """One generation: also the status of a job submitted with `Prefer: respond-async`."""
-    job = await services.generations.get(principal, generation_id)
+    job = await services.generations.get(principal, _known_id(generation_id))
     return generation_out(job, services, base_url(request, services))
 
 
@@ -100,7 +134,7 @@ async def generation_events(
     generation_id: str, request: Request, principal: ReadScope, services: ServicesDep
 ) -> StreamingResponse:
     """Server-Sent Events until the job is terminal: queued → running (progress) → outcome."""
-    await services.generations.get(principal, generation_id)  # 404 before the stream starts
+    await services.generations.get(principal, _known_id(generation_id))  # 404 before the stream starts
     base = base_url(request, services)
 
     async def stream() -> AsyncIterator[str]:
@@ -130,5 +164,5 @@ async def cancel_generation(
     generation_id: str, request: Request, principal: GenerateScope, services: ServicesDep
 ) -> GenerationResponse:
     """Cancel a job that has not finished (409 if it has). A canceled job is never charged."""
-    job = await services.generations.cancel(principal, generation_id)
+    job = await services.generations.cancel(principal, _known_id(generation_id))
     return generation_out(job, services, base_url(request, services))

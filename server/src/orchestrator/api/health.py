@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from orchestrator.api.deps import ServicesDep
 
@@ -16,7 +19,17 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", operation_id="readyz")
+class Readiness(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str] = Field(description="`ok`, or `error: <kind>` for each dependency.")
+
+
+@router.get(
+    "/readyz",
+    operation_id="readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "Not ready: `checks` names what failed."}},
+)
 async def readyz(services: ServicesDep) -> JSONResponse:
     """Database and storage answer; 503 naming what does not.
 

@@ -9,7 +9,9 @@ from fastapi.responses import FileResponse, Response
 
 from orchestrator.api.deps import ServicesDep
 from orchestrator.api.presenters import IMAGE_ROUTE
-from orchestrator.errors import APIError, NotFound
+from orchestrator.api.schemas import ErrorEnvelope
+from orchestrator.errors import APIError, NotFound, StorageUnavailable
+from orchestrator.storage.base import StorageError
 
 router = APIRouter(tags=["images"])
 
@@ -19,7 +21,10 @@ _TYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp", "gif": 
 @router.get(
     "/images/{key:path}",
     operation_id="getImage",
-    responses={200: {"content": {t: {} for t in _TYPES.values()}}, 403: {}, 404: {}},
+    responses={
+        200: {"content": {t: {} for t in _TYPES.values()}},
+        **{code: {"model": ErrorEnvelope} for code in (403, 404, 422, 503)},
+    },
 )
 async def get_image(
     key: str,
@@ -48,4 +53,6 @@ async def get_image(
         data = await services.storage.get(key)
     except FileNotFoundError as exc:
         raise NotFound("no such image") from exc
+    except StorageError as exc:
+        raise StorageUnavailable(str(exc)) from exc
     return Response(data, media_type=media_type, headers=headers)

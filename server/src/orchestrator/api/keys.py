@@ -9,8 +9,11 @@ from fastapi import APIRouter
 from orchestrator.accounting.money import from_micros
 from orchestrator.api.deps import AdminScope, ServicesDep
 from orchestrator.api.generate import ERRORS
+from orchestrator.api.inputs import safe_id
 from orchestrator.api.schemas import KeyCreate, KeyCreated, KeyList, KeyOut
+from orchestrator.auth.delegation import KeyLimits, limits_for_new_key
 from orchestrator.db.models import ApiKey
+from orchestrator.errors import NotFound
 
 router = APIRouter(tags=["keys"])
 
@@ -34,15 +37,27 @@ def key_out(key: ApiKey) -> KeyOut:
 
 @router.post("/keys", operation_id="createKey", response_model=KeyCreated, status_code=201, responses=ERRORS)
 async def create_key(body: KeyCreate, principal: AdminScope, services: ServicesDep) -> KeyCreated:
-    """Create a key in the caller's project. The secret is in this response only."""
+    """Create a key in the caller's project. The secret is in this response only.
+
+    A test key creates test keys only, and no key creates one with a higher budget, rate limit or
+    concurrency cap than its own (unset limits are inherited) — except a live admin key."""
+    limits = limits_for_new_key(
+        principal,
+        body.mode,
+        KeyLimits(
+            rate_limit_per_minute=body.rate_limit_per_minute,
+            max_concurrent=body.max_concurrent,
+            monthly_budget=None if body.monthly_budget is None else Decimal(str(body.monthly_budget)),
+        ),
+    )
     new = await services.keys.create(
         project=principal.project,
         name=body.name,
         mode=body.mode,
         scopes=list(body.scopes),
-        rate_limit_per_minute=body.rate_limit_per_minute,
-        max_concurrent=body.max_concurrent,
-        monthly_budget=None if body.monthly_budget is None else Decimal(str(body.monthly_budget)),
+        rate_limit_per_minute=limits.rate_limit_per_minute,
+        max_concurrent=limits.max_concurrent,
+        monthly_budget=limits.monthly_budget,
     )
     return KeyCreated(**key_out(new.record).model_dump(), key=new.secret)
 
@@ -55,4 +70,6 @@ async def list_keys(principal: AdminScope, services: ServicesDep) -> KeyList:
 @router.delete("/keys/{key_id}", operation_id="revokeKey", response_model=KeyOut, responses=ERRORS)
 async def revoke_key(key_id: str, principal: AdminScope, services: ServicesDep) -> KeyOut:
     """Revoke a key: it stops working at once here, and within seconds in other processes."""
+    if not safe_id(key_id):
+        raise NotFound(f"no API key {key_id[:40]!r}", param="id", code="key_not_found")
     return key_out(await services.keys.revoke(key_id, project=principal.project))

@@ -20,6 +20,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from orchestrator.logs import access_logger, begin_request, end_request
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+# An API key pasted into a URL must not reach the logs with it.
+_KEY_SHAPED = re.compile(r"sk-(test|live)-[A-Za-z0-9]+")
+
+
+def _redact(value: str | None) -> str | None:
+    return None if value is None else _KEY_SHAPED.sub(r"sk-\1-[redacted]", value)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -67,12 +73,12 @@ class RequestContextMiddleware:
                 "request",
                 extra={
                     "method": scope["method"],
-                    "path": scope["path"],
+                    "path": _redact(scope["path"]),
                     "status": status,
                     "ms": round((time.perf_counter() - started) * 1000, 1),
                     "request_id": request_id,
                     "key_id": None if principal is None else principal.subject,
-                    "generation_id": state.get("generation_id") or path_params.get("generation_id"),
+                    "generation_id": _redact(state.get("generation_id") or path_params.get("generation_id")),
                 },
             )
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 
 from orchestrator.api.deps import ReadScope, ServicesDep
 from orchestrator.api.generate import ERRORS
@@ -63,7 +65,9 @@ async def list_models(principal: ReadScope, services: ServicesDep) -> ModelList:
 
 
 @router.get("/models/{name}", operation_id="getModel", response_model=ModelInfo, responses=ERRORS)
-async def get_model(name: str, principal: ReadScope, services: ServicesDep) -> ModelInfo:
+async def get_model(
+    name: Annotated[str, Path(examples=["dall-e-3"])], principal: ReadScope, services: ServicesDep
+) -> ModelInfo:
     spec = services.catalog.get(name)
     if spec is None:
         raise ModelNotAvailable(

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StrictInt
 
 from orchestrator.api.deps import GenerateScope, ReadScope, ServicesDep
+from orchestrator.api.inputs import SafeText
 from orchestrator.api.presenters import base_url, image_url
 from orchestrator.api.schemas import ErrorEnvelope, StrictBody
 from orchestrator.catalog.catalog import ModelSpec
@@ -28,7 +29,7 @@ PREFIX = "/v1"
 router = APIRouter(prefix=PREFIX, tags=["openai-compatible"])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorEnvelope} for code in (400, 401, 402, 403, 404, 409, 429, 502, 503, 504)
+    code: {"model": ErrorEnvelope} for code in (400, 401, 402, 403, 404, 409, 413, 429, 502, 503, 504)
 }
 
 
@@ -40,21 +41,23 @@ def openai_status(status: int) -> int:
 class ImageGenerationRequest(StrictBody):
     """OpenAI's `images.generate` body. Options a gateway cannot honour are refused, not ignored."""
 
-    prompt: str = Field(min_length=1, description="What to draw.")
-    model: str = Field(
+    prompt: SafeText = Field(min_length=1, description="What to draw.")
+    model: SafeText = Field(
         default="dall-e-2", min_length=1, max_length=64, description="Any catalog model (OpenAI's default)."
     )
     n: StrictInt = Field(default=1, ge=1, description="Images to generate.")
-    size: str | None = Field(default=None, max_length=16, description="`WIDTHxHEIGHT` or `auto`.")
-    quality: str | None = Field(
+    size: SafeText | None = Field(default=None, max_length=16, description="`WIDTHxHEIGHT` or `auto`.")
+    quality: SafeText | None = Field(
         default=None, max_length=16, description="One of the model's qualities, or `auto`."
     )
-    style: str | None = Field(default=None, max_length=64, description="One of the model's styles.")
+    style: SafeText | None = Field(default=None, max_length=64, description="One of the model's styles.")
     response_format: Literal["url", "b64_json"] | None = Field(
         default=None, description="`url` (a signed link to the stored image) or `b64_json`."
     )
-    user: str | None = Field(default=None, max_length=256, description="Your end user; kept in metadata.")
-    safety_identifier: str | None = Field(default=None, max_length=256, description="Kept in metadata.")
+    user: SafeText | None = Field(
+        default=None, max_length=256, description="Your end user; kept in metadata."
+    )
+    safety_identifier: SafeText | None = Field(default=None, max_length=256, description="Kept in metadata.")
     background: Literal["auto"] | None = Field(default=None, description="Only `auto` is supported.")
     moderation: Literal["auto"] | None = Field(default=None, description="Only `auto` is supported.")
     output_format: Literal["png"] | None = Field(default=None, description="Only `png` is supported.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from orchestrator.accounting.money import from_micros
+from orchestrator.api.inputs import present_metadata
 from orchestrator.api.schemas import ErrorInfo, GenerationResponse, ImageOut
 from orchestrator.container import Services
 from orchestrator.db.models import Generation
@@ -47,7 +48,7 @@ def generation_out(job: Generation, services: Services, base: str) -> Generation
         n=job.n,
         seed=job.seed,
         negative_prompt=job.negative_prompt,
-        metadata=job.meta,
+        metadata=present_metadata(job.meta),
         provider=job.provider,
         livemode=job.livemode,
         cost=from_micros(job.cost_micros),

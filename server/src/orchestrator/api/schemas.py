@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from orchestrator.api.inputs import MAX_BUDGET_USD, Metadata, SafeText, safe_text
 
 Scope = Literal["generate", "read", "admin"]
 JobStatus = Literal["queued", "running", "succeeded", "failed", "canceled"]
@@ -18,27 +20,76 @@ class StrictBody(BaseModel):
 
 
 class GenerationParams(StrictBody):
-    model: str = Field(min_length=1, max_length=64, description="Catalog model name, e.g. `dall-e-3`.")
-    style: str | None = Field(default=None, max_length=64, description="One of the model's styles.")
-    size: str | None = Field(
+    model: SafeText = Field(min_length=1, max_length=64, description="Catalog model name, e.g. `dall-e-3`.")
+    style: SafeText | None = Field(default=None, max_length=64, description="One of the model's styles.")
+    size: SafeText | None = Field(
         default=None, max_length=16, description="`WIDTHxHEIGHT`, one of the model's sizes."
     )
-    quality: str | None = Field(default=None, max_length=16, description="One of the model's qualities.")
-    n: int = Field(default=1, ge=1, description="Images to generate for the prompt.")
-    seed: int | None = Field(default=None, ge=0, le=4_294_967_294)
-    negative_prompt: str | None = Field(default=None, max_length=2000)
-    metadata: dict[str, Any] = Field(
-        default_factory=dict, description="Your own tags; filterable in history."
+    quality: SafeText | None = Field(default=None, max_length=16, description="One of the model's qualities.")
+    n: int = Field(
+        default=1,
+        ge=1,
+        strict=True,
+        description="Images to generate for the prompt: at most the model's `max_images` and the server's "
+        'cap (4 by default). An integer: `"2"` and `true` are refused.',
     )
+    seed: int | None = Field(default=None, ge=0, le=4_294_967_294, strict=True)
+    negative_prompt: SafeText | None = Field(default=None, max_length=2000)
+    metadata: Metadata = Field(default_factory=dict)
+
+
+# A prompt must contain something to draw: blank prompts are refused (422).
+Prompt = Annotated[
+    str,
+    Field(
+        min_length=1,
+        pattern=r"\S",
+        description="What to draw: not blank, at most the server's `max_prompt_length` (4000 characters "
+        "by default), no NUL.",
+    ),
+    AfterValidator(safe_text),
+]
 
 
 class GenerateRequest(GenerationParams):
-    prompt: str = Field(min_length=1, description="What to draw.")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "prompt": "A beautiful sunset over mountains",
+                    "model": "dall-e-3",
+                    "style": "photorealistic",
+                    "size": "1024x1024",
+                    "metadata": {"campaign": "summer"},
+                }
+            ]
+        }
+    )
+
+    prompt: Prompt
 
 
 class BatchRequest(GenerationParams):
-    prompts: list[str] = Field(min_length=1, description="One generation per prompt, answered in order.")
-    batch_size: int = Field(default=4, ge=1, description="How many prompts run at once.")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"prompts": ["a red bicycle", "a blue car"], "model": "flux-schnell", "batch_size": 2}
+            ]
+        }
+    )
+
+    prompts: list[Prompt] = Field(
+        min_length=1,
+        description="One generation per prompt, answered in order; none may be blank; at most the "
+        "server's `max_batch_prompts` (50 by default).",
+    )
+    batch_size: int = Field(
+        default=4,
+        ge=1,
+        strict=True,
+        description="How many prompts run at once: at most the server's `max_batch_concurrency` "
+        "(10 by default).",
+    )
 
 
 class ImageOut(BaseModel):
@@ -166,12 +217,37 @@ class UsageStats(BaseModel):
 
 
 class KeyCreate(StrictBody):
-    name: str = Field(min_length=1, max_length=128)
-    mode: Literal["test", "live"] = "test"
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "ci", "mode": "test", "scopes": ["generate", "read"]}]}
+    )
+
+    name: SafeText = Field(min_length=1, max_length=128)
+    mode: Literal["test", "live"] = Field(default="test", description="A test key can only create test keys.")
     scopes: list[Scope] = Field(default_factory=lambda: list[Scope](["generate", "read"]))
-    rate_limit_per_minute: int | None = Field(default=None, ge=1, le=1_000_000)
-    max_concurrent: int | None = Field(default=None, ge=1, le=10_000)
-    monthly_budget: float | None = Field(default=None, ge=0, description="USD per calendar month.")
+    rate_limit_per_minute: int | None = Field(
+        default=None,
+        ge=1,
+        le=1_000_000,
+        strict=True,
+        description="At most the creating key's own limit, unless it is a live admin key; "
+        "unset = the creator's limit (or the server default).",
+    )
+    max_concurrent: int | None = Field(
+        default=None,
+        ge=1,
+        le=10_000,
+        strict=True,
+        description="At most the creating key's own cap, unless it is a live admin key.",
+    )
+    monthly_budget: float | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_BUDGET_USD,
+        allow_inf_nan=False,
+        strict=True,
+        description="USD per calendar month. At most the creating key's own budget, unless it is a "
+        "live admin key; unset = the creator's budget (or none).",
+    )
 
 
 class KeyOut(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -11,6 +11,7 @@ from orchestrator.accounting.money import from_micros
 from orchestrator.accounting.repository import Bucket, UsageRepository
 from orchestrator.api.deps import ReadScope, ServicesDep
 from orchestrator.api.generate import ERRORS
+from orchestrator.api.inputs import MAX_USAGE_DAYS, day_end
 from orchestrator.api.schemas import UsageBucket, UsageStats
 from orchestrator.errors import InvalidRequest
 
@@ -32,7 +33,11 @@ async def get_usage(
         Query(description="First day, inclusive (UTC). Default: the first day of end_date's month."),
     ] = None,
     end_date: Annotated[
-        date | None, Query(description="Last day, inclusive (UTC). Default: today (UTC).")
+        date | None,
+        Query(
+            description=f"Last day, inclusive (UTC). Default: today (UTC). Not before start_date, "
+            f"and at most {MAX_USAGE_DAYS} days after it (422 otherwise)."
+        ),
     ] = None,
     group_by: Annotated[
         str | None,
@@ -51,10 +56,10 @@ async def get_usage(
         start_date = end_date.replace(day=1)
     if end_date < start_date:
         raise InvalidRequest("end_date must not be before start_date", param="end_date")
-    if (end_date - start_date).days > 366:
-        raise InvalidRequest("the range may span at most 366 days", param="end_date")
+    if (end_date - start_date).days > MAX_USAGE_DAYS:
+        raise InvalidRequest(f"the range may span at most {MAX_USAGE_DAYS} days", param="end_date")
     start = datetime.combine(start_date, time.min, UTC)
-    end = datetime.combine(end_date + timedelta(days=1), time.min, UTC)
+    end = day_end(end_date)
     async with services.db.read() as session:
         repo = UsageRepository(session)
         totals = await repo.totals(principal.project, principal.livemode, start, end)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,22 @@ import jwt
 from jwt import PyJWK, PyJWKClient
 
 from orchestrator.auth.principal import SCOPES, Principal
+
+MAX_PROJECT_LENGTH = 64  # the width of the project column
+_ASYMMETRIC = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA")
+_KNOWN_ALGORITHMS = ("HS256", "HS384", "HS512", "none", *_ASYMMETRIC)
+_SAFE = re.compile(r"[^\x00-\x1f\x7f]+")
+
+
+def _printable(value: object, max_length: int) -> bool:
+    """A claim we can store and show: a string of printable, valid Unicode, not too long."""
+    if not isinstance(value, str) or not 0 < len(value) <= max_length or not _SAFE.fullmatch(value):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates
+        return False
+    return True
 
 
 class JWTError(Exception):
@@ -53,17 +70,23 @@ class JWTVerifier:
         return bool(self._secret or self._static_keys or self._jwks_client)
 
     async def verify(self, token: str) -> Principal:
+        # Everything in the unverified header is attacker data: it only picks which key to try,
+        # and is never echoed back (it could hold quotes, CR/LF or non-Latin-1 text).
         try:
             header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:
             raise JWTError("malformed token") from exc
-        algorithm = header.get("alg", "")
+        algorithm = header.get("alg")
+        kid = header.get("kid")
+        if not isinstance(algorithm, str) or (kid is not None and not isinstance(kid, str)):
+            raise JWTError("malformed token header")
         if algorithm == "HS256" and self._secret:
             key: Any = self._secret
-        elif algorithm.startswith(("RS", "ES", "PS", "Ed")) and (self._static_keys or self._jwks_client):
-            key = await self._public_key(token, header.get("kid"))
+        elif algorithm in _ASYMMETRIC and (self._static_keys or self._jwks_client):
+            key = await self._public_key(token, kid)
         else:
-            raise JWTError(f"tokens signed with {algorithm or 'no algorithm'} are not accepted here")
+            shown = algorithm if algorithm in _KNOWN_ALGORITHMS else "this algorithm"
+            raise JWTError(f"tokens signed with {shown} are not accepted here")
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
@@ -77,6 +100,8 @@ class JWTVerifier:
             raise JWTError("token expired") from exc
         except jwt.PyJWTError as exc:
             raise JWTError(f"token rejected: {exc}") from exc
+        except (ValueError, TypeError) as exc:  # a library edge case on odd input is still a refusal
+            raise JWTError("token rejected") from exc
         return self._principal(claims)
 
     async def _public_key(self, token: str, kid: str | None) -> Any:
@@ -97,10 +122,23 @@ class JWTVerifier:
 
     def _principal(self, claims: dict[str, Any]) -> Principal:
         project = claims.get(self._project_claim)
-        if not isinstance(project, str) or not project:
-            raise JWTError(f"token has no {self._project_claim!r} claim")
+        if not isinstance(project, str) or not _printable(project, MAX_PROJECT_LENGTH):
+            raise JWTError(
+                f"claim {self._project_claim!r} must be a string of 1 to {MAX_PROJECT_LENGTH} printable "
+                "characters"
+            )
+        subject = claims["sub"]
+        if not isinstance(subject, str) or not _printable(subject, 255):
+            raise JWTError("claim 'sub' must be a string of 1 to 255 printable characters")
         raw_scopes = claims.get(self._scope_claim, "")
-        scopes = raw_scopes.split() if isinstance(raw_scopes, str) else list(raw_scopes)
+        if isinstance(raw_scopes, str):
+            scopes = raw_scopes.split()
+        elif isinstance(raw_scopes, list) and all(isinstance(s, str) for s in raw_scopes):
+            scopes = raw_scopes
+        else:
+            raise JWTError(
+                f"claim {self._scope_claim!r} must be a space-separated string or a list of strings"
+            )
         mode = claims.get("mode", "live")
         if mode not in ("test", "live"):
             raise JWTError("claim 'mode' must be 'test' or 'live'")
@@ -108,5 +146,5 @@ class JWTVerifier:
             project=project,
             livemode=mode == "live",
             scopes=frozenset(s for s in scopes if s in SCOPES),
-            subject=f"jwt:{claims['sub']}",
+            subject=f"jwt:{subject}",
         )

@@ -55,6 +55,8 @@ def generate_key(mode: str) -> str:
 
 def parse_key(candidate: str) -> ParsedKey | None:
     """The key's mode if ``candidate`` is well-formed with a valid checksum, else ``None``."""
+    if not candidate.isascii():  # compare_digest refuses non-ASCII str; no key has any
+        return None
     for mode in MODES:
         prefix = f"sk-{mode}-"
         if candidate.startswith(prefix) and len(candidate) == len(prefix) + _BODY_LEN + _CHECK_LEN:

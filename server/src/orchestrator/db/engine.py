@@ -14,9 +14,10 @@ import concurrent.futures
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -43,6 +44,26 @@ def _begin_immediate(conn: Connection) -> None:
 
 def _begin_deferred(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN")
+
+
+class DatabaseFileChanged(RuntimeError):
+    """The SQLite file this process opened is gone or was replaced (readiness fails)."""
+
+
+def _sqlite_file(url: str) -> Path | None:
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).resolve()
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of ``path``, or ``None`` when it does not exist."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 _MAX_GROUP = 256
@@ -173,6 +194,8 @@ class Database:
             )
             self._write_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        self._sqlite_file = _sqlite_file(url) if self.is_sqlite else None
+        self._sqlite_identity = _identity(self._sqlite_file) if self._sqlite_file else None
 
     async def transaction(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Run ``work`` in one write transaction: committed if it returns, rolled back if it raises.
@@ -196,6 +219,19 @@ class Database:
             yield session
 
     async def ping(self) -> None:
+        """Raise unless the database answers and, on SQLite, is still the file we opened.
+
+        Open connections keep working on a deleted or replaced SQLite file, so a query alone
+        would report ready while every write goes to a file nobody will ever open again.
+        """
+        if self._sqlite_file is not None:
+            current = _identity(self._sqlite_file)
+            if current is None:
+                raise DatabaseFileChanged("the SQLite database file is missing")
+            if self._sqlite_identity is None:
+                self._sqlite_identity = current
+            elif current != self._sqlite_identity:
+                raise DatabaseFileChanged("the SQLite database file was replaced")
         async with self.read_engine.connect() as conn:
             await conn.exec_driver_sql("SELECT 1")
 

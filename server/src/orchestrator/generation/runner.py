@@ -33,7 +33,7 @@ from orchestrator.providers.base import (
     ProviderRequest,
 )
 from orchestrator.providers.registry import missing_credential
-from orchestrator.storage.base import Storage
+from orchestrator.storage.base import Storage, StorageError
 from orchestrator.storage.images import (
     EXTENSIONS,
     ImageInfo,
@@ -138,6 +138,9 @@ class JobRunner:
             await self._finish(
                 job, owner, self._failure(ErrorCode.MODEL_NOT_AVAILABLE, str(exc), None, started)
             )
+        except StorageError as exc:
+            logger.warning("job %s: could not store the result: %s", job.id, exc)
+            await self._finish(job, owner, self._failure(ErrorCode.STORAGE_ERROR, str(exc), None, started))
         except (InvalidImage, OSError) as exc:
             logger.warning("job %s: could not store the result: %s", job.id, exc)
             await self._finish(

@@ -39,9 +39,12 @@ class ErrorCode(enum.StrEnum):
     PROMPT_TOO_LONG = "prompt_too_long"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     METHOD_NOT_ALLOWED = "method_not_allowed"
+    INVALID_BODY = "invalid_body"
     INVALID_API_KEY = "invalid_api_key"
     MISSING_CREDENTIALS = "missing_credentials"
     INSUFFICIENT_SCOPE = "insufficient_scope"
+    MODE_NOT_ALLOWED = "mode_not_allowed"
+    LIMIT_EXCEEDS_CREATOR = "limit_exceeds_creator"
     BUDGET_EXCEEDED = "budget_exceeded"
     NOT_FOUND = "not_found"
     GENERATION_NOT_FOUND = "generation_not_found"
@@ -58,6 +61,7 @@ class ErrorCode(enum.StrEnum):
     PROVIDER_REJECTED_REQUEST = "provider_rejected_request"
     PROVIDER_AUTH_FAILED = "provider_auth_failed"
     PROVIDER_TIMEOUT = "provider_timeout"
+    STORAGE_ERROR = "storage_error"  # our disk or object store, not the provider: retryable
     WORKER_LOST = "worker_lost"
     CANCELED = "canceled"
     INTERNAL_ERROR = "internal_error"
@@ -86,9 +90,13 @@ ERRORS: Mapping[ErrorCode, ErrorSpec] = {
     ErrorCode.PROMPT_TOO_LONG: ErrorSpec(_INVALID, 422),
     ErrorCode.PAYLOAD_TOO_LARGE: ErrorSpec(_INVALID, 413),
     ErrorCode.METHOD_NOT_ALLOWED: ErrorSpec(_INVALID, 405),
+    ErrorCode.INVALID_BODY: ErrorSpec(_INVALID, 400),
     ErrorCode.INVALID_API_KEY: ErrorSpec("authentication_error", 401),
     ErrorCode.MISSING_CREDENTIALS: ErrorSpec("authentication_error", 401),
     ErrorCode.INSUFFICIENT_SCOPE: ErrorSpec("permission_error", 403),
+    # Key creation: a test key creating a live key, or a key with higher limits than its creator's.
+    ErrorCode.MODE_NOT_ALLOWED: ErrorSpec("permission_error", 403),
+    ErrorCode.LIMIT_EXCEEDS_CREATOR: ErrorSpec("permission_error", 403),
     ErrorCode.BUDGET_EXCEEDED: ErrorSpec("budget_exceeded", 402),
     ErrorCode.NOT_FOUND: ErrorSpec("not_found", 404),
     ErrorCode.GENERATION_NOT_FOUND: ErrorSpec("not_found", 404),
@@ -105,6 +113,7 @@ ERRORS: Mapping[ErrorCode, ErrorSpec] = {
     ErrorCode.PROVIDER_REJECTED_REQUEST: ErrorSpec("provider_error", 502),
     ErrorCode.PROVIDER_AUTH_FAILED: ErrorSpec("provider_error", 502),
     ErrorCode.PROVIDER_TIMEOUT: ErrorSpec("provider_timeout", 504),
+    ErrorCode.STORAGE_ERROR: ErrorSpec("storage_error", 503),
     ErrorCode.WORKER_LOST: ErrorSpec("internal_error", 500),
     ErrorCode.CANCELED: ErrorSpec(_INVALID, 409),
     ErrorCode.INTERNAL_ERROR: ErrorSpec("internal_error", 500),

@@ -6,6 +6,11 @@ from pathlib import Path
 from typing import Protocol
 
 
+class StorageError(OSError):
+    """Storage could not do its job (disk full, read-only, unreachable). The message is safe to
+    show: it names what failed, never a path or a credential."""
+
+
 class Storage(Protocol):
     async def put(self, key: str, data: bytes, content_type: str) -> None:
         """Store ``data`` under ``key`` atomically (readers never see a partial object)."""

@@ -16,14 +16,16 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
+from orchestrator.storage.base import StorageError
+
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
 
 _MISSING = {"NoSuchKey", "404", "NotFound"}
 
 
-class ObjectStorageError(OSError):
-    """The object store refused or could not be reached (callers treat it like a disk error)."""
+class ObjectStorageError(StorageError):
+    """The object store refused or could not be reached: a job answers 503 `storage_error`."""
 
 
 class S3Storage:

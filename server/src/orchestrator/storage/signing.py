@@ -27,4 +27,5 @@ class UrlSigner:
     def verify(self, path: str, expires: int, signature: str, *, now: float | None = None) -> bool:
         if expires < (now if now is not None else time.time()):
             return False
-        return hmac.compare_digest(self._mac(path, expires), signature)
+        # Bytes, not str: compare_digest raises on non-ASCII str, and the signature is caller data.
+        return hmac.compare_digest(self._mac(path, expires).encode(), signature.encode("utf-8", "replace"))

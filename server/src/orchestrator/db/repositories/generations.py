@@ -12,6 +12,7 @@ from sqlalchemy import Table, func, or_, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from orchestrator.db.json_values import metadata_value
 from orchestrator.db.models import ApiKey, Generation, Image
 from orchestrator.generation.states import ACTIVE, ErrorCode, JobStatus
 from orchestrator.limits.concurrency import principal_slot
@@ -313,8 +314,9 @@ class GenerationRepository:
         if filters.query:
             escaped = filters.query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             stmt = stmt.where(Generation.prompt.ilike(f"%{escaped}%", escape="\\"))
+        dialect = self.session.get_bind().dialect.name
         for key, value in filters.metadata:
-            stmt = stmt.where(Generation.meta[key].as_string() == value)
+            stmt = stmt.where(metadata_value(key, dialect) == value)
         rows = list(
             (await self.session.execute(stmt.order_by(Generation.id.desc()).limit(limit + 1))).scalars()
         )
