@@ -18,6 +18,17 @@ const NOT_DESCRIBED = {
   HTTPValidationError: "FastAPI's default; the server answers validation errors with ErrorEnvelope",
   ValidationError: "part of HTTPValidationError",
   Readiness: "the body of /readyz, an operations probe the client does not call",
+  ImageGenerationRequest: "the OpenAI-compatible /v1 surface, for OpenAI's own SDKs",
+  ImageData: "the OpenAI-compatible /v1 surface",
+  ImagesResponse: "the OpenAI-compatible /v1 surface",
+  OpenAIModel: "the OpenAI-compatible /v1 surface",
+  OpenAIModelList: "the OpenAI-compatible /v1 surface",
+  WebhookCreate: "webhook endpoints are managed by operators (API, dashboard), not from this client",
+  WebhookCreated: "webhook management",
+  WebhookList: "webhook management",
+  WebhookOut: "webhook management",
+  DeliveryList: "webhook management",
+  DeliveryOut: "webhook management",
 };
 
 // Every API operation and the client method that calls it.
@@ -36,7 +47,19 @@ const OPERATIONS = {
   getModel: ["getModelInfo"],
   getUsage: ["getUsageStats"],
 };
-const NOT_CALLED = { healthz: "operations probe", readyz: "operations probe" };
+const NOT_CALLED = {
+  healthz: "operations probe",
+  readyz: "operations probe",
+  metrics: "Prometheus scrape endpoint",
+  openaiCreateImage: "OpenAI-compatible surface, for OpenAI's own SDKs",
+  openaiListModels: "OpenAI-compatible surface",
+  openaiGetModel: "OpenAI-compatible surface",
+  createWebhook: "webhook management (operators)",
+  listWebhooks: "webhook management (operators)",
+  getWebhook: "webhook management (operators)",
+  deleteWebhook: "webhook management (operators)",
+  listWebhookDeliveries: "webhook management (operators)",
+};
 
 function expectedKind(prop) {
   let p = prop;
