@@ -117,9 +117,16 @@ def test_readme_curl_quick_start_runs(live, tmp_path) -> None:
 
 def test_readme_python_block_runs(live) -> None:
     url, key, _ = live
-    [block] = blocks(README, "python")
+    [block] = [b for b in blocks(README, "python") if "freepik_ai_orchestrator" in b]
     printed = run_python(put_in(block, url, key), {"__name__": "__readme__"})
     assert re.match(rf"{re.escape(url)}/\S+ 0\.04\d*\n", printed), printed
+
+
+def test_readme_openai_sdk_block_runs(live) -> None:
+    url, key, _ = live
+    [block] = [b for b in blocks(README, "python") if "from openai import" in b]
+    printed = run_python(put_in(block, url, key), {"__name__": "__readme__"})
+    assert re.match(rf"{re.escape(url)}/api/v1/images/\S+\n", printed), printed
 
 
 def test_client_readme_blocks_run(live, tmp_path, monkeypatch) -> None:
