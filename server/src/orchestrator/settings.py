@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -51,7 +51,7 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy async URL; defaults to SQLite in data_dir."
     )
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(default=8000, ge=1, le=65535)
     public_base_url: str | None = Field(
         default=None, description="Absolute base for image URLs; defaults to the request's own base URL."
     )
@@ -165,11 +165,38 @@ class Settings(BaseSettings):
 
     providers: ProviderCredentials = Field(default_factory=ProviderCredentials)
 
+    _database_chosen_by: str = PrivateAttr(default="ORCHESTRATOR_DATABASE_URL")
+
     @model_validator(mode="after")
     def _fill_database_url(self) -> Settings:
         if self.database_url is None:
             self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'orchestrator.db').resolve()}"
+            explicit = "data_dir" in self.model_fields_set
+            self._database_chosen_by = (
+                f"ORCHESTRATOR_DATA_DIR={self.data_dir}"
+                if explicit
+                else "ORCHESTRATOR_DATA_DIR (unset: ./data)"
+            )
         return self
+
+    @property
+    def database_chosen_by(self) -> str:
+        """The setting that chose the database, for messages that name it."""
+        return self._database_chosen_by
+
+    def database_label(self) -> str:
+        """The database as safe to show anyone: a SQLite file's path, or a server's host, port and
+        database name (never a user or password)."""
+        from sqlalchemy.engine import make_url
+
+        try:
+            url = make_url(self.db_url)
+        except Exception:  # unparsable: the scheme alone
+            return self.db_url.split("://", 1)[0]
+        if url.get_backend_name() == "sqlite":
+            return f"sqlite:{url.database}"
+        port = f":{url.port}" if url.port else ""
+        return f"{url.get_backend_name()}://{url.host or ''}{port}/{url.database or ''}"
 
     @property
     def db_url(self) -> str:

@@ -22,6 +22,10 @@ async def healthz() -> dict[str, str]:
 class Readiness(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, str] = Field(description="`ok`, or `error: <kind>` for each dependency.")
+    database: str = Field(
+        description="The database this server uses (a SQLite file, or host, port and name; never a "
+        "user or password): API keys work only on the server whose database holds them."
+    )
 
 
 @router.get(
@@ -60,7 +64,11 @@ async def readyz(services: ServicesDep) -> JSONResponse:
         if services.bus is not None and not services.bus.healthy:
             degraded.append("Redis unreachable: other processes' jobs are seen by polling")
     status = "unavailable" if not ready else "degraded" if degraded else "ok"
-    body: dict[str, object] = {"status": status, "checks": checks}
+    body: dict[str, object] = {
+        "status": status,
+        "checks": checks,
+        "database": services.settings.database_label(),
+    }
     if degraded:
         body["degraded"] = degraded
     return JSONResponse(body, status_code=200 if ready else 503)
