@@ -160,7 +160,9 @@ class Settings(BaseSettings):
     # Observability
     metrics_enabled: bool = Field(default=True, description="Serve Prometheus metrics at /metrics.")
     metrics_token: SecretStr | None = Field(
-        default=None, description="When set, /metrics requires `Authorization: Bearer <token>`."
+        default=None,
+        description="Lets a scraper read /metrics with `Authorization: Bearer <token>`; "
+        "otherwise only a live admin key can.",
     )
 
     providers: ProviderCredentials = Field(default_factory=ProviderCredentials)
