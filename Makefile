@@ -138,6 +138,7 @@ endif
 
 openapi: $(STAMP)
 	$(BIN)/orchestrator openapi -o openapi.json
+	$(BIN)/orchestrator openapi --markdown -o docs/api.md
 
 # The load generator of the benchmark (Debian's wrk), installed when missing.
 WRK := /usr/bin/wrk

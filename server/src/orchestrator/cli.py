@@ -513,8 +513,20 @@ def openapi_document() -> dict[str, Any]:
     return create_app(Settings(auto_migrate=False)).openapi()
 
 
+def api_reference_markdown() -> str:
+    """``docs/api.md``: the reference page rendered from the app's OpenAPI document."""
+    from orchestrator.api_reference import operation_scopes, render_markdown
+    from orchestrator.app import create_app
+
+    app = create_app(Settings(auto_migrate=False))
+    return render_markdown(app.openapi(), operation_scopes(app))
+
+
 def cmd_openapi(args: argparse.Namespace) -> int:
-    text = json.dumps(openapi_document(), indent=2, sort_keys=True) + "\n"
+    if args.markdown:
+        text = api_reference_markdown()
+    else:
+        text = json.dumps(openapi_document(), indent=2, sort_keys=True) + "\n"
     if args.output:
         try:
             with open(args.output, "w", encoding="utf-8") as handle:
@@ -657,6 +669,9 @@ def build_parser() -> argparse.ArgumentParser:
     models.set_defaults(func=cmd_models)
     openapi = command(sub, "openapi", "print the OpenAPI document")
     openapi.add_argument("--output", "-o", help="write to this file instead of stdout")
+    openapi.add_argument(
+        "--markdown", action="store_true", help="print the human reference (docs/api.md) instead"
+    )
     openapi.set_defaults(func=cmd_openapi)
     return parser
 
