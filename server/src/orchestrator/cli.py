@@ -31,7 +31,8 @@ class UserError(Exception):
 def _in_our_words(error: Any, allowed: str | None = None) -> str:
     """A validation error as a rule the user can follow (``allowed`` names the whole range)."""
     kind, ctx = error.get("type", ""), error.get("ctx") or {}
-    if allowed and kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+    bounds = ("greater_than_equal", "less_than_equal", "greater_than", "less_than")
+    if allowed and kind in (*bounds, "string_too_short", "string_too_long"):
         return f"must be {allowed}"
     words = {
         "int_parsing": "must be a whole number",
@@ -46,8 +47,8 @@ def _in_our_words(error: Any, allowed: str | None = None) -> str:
         "greater_than": f"must be more than {ctx.get('gt')}",
         "less_than_equal": f"must be at most {ctx.get('le')}",
         "less_than": f"must be less than {ctx.get('lt')}",
-        "string_too_short": f"must be at least {ctx.get('min_length')} characters",
-        "string_too_long": f"must be at most {ctx.get('max_length')} characters",
+        "string_too_short": f"must be at least {ctx.get('min_length')} character(s)",
+        "string_too_long": f"must be at most {ctx.get('max_length')} character(s)",
         "literal_error": f"must be one of {ctx.get('expected')}",
     }
     if kind in words:
@@ -334,11 +335,21 @@ def _allowed_range(model: Any, field: str) -> str | None:
     info = model.model_fields.get(field)
     if info is None:
         return None
-    low = next((m.ge for m in info.metadata if getattr(m, "ge", None) is not None), None)
-    high = next((m.le for m in info.metadata if getattr(m, "le", None) is not None), None)
+
+    def bound(name: str) -> Any:
+        return next((getattr(m, name) for m in info.metadata if getattr(m, name, None) is not None), None)
+
+    shortest, longest = bound("min_length"), bound("max_length")
+    if shortest is not None and longest is not None:
+        return f"{shortest} to {longest} characters"
+    low, high = bound("ge"), bound("le")
     if low is None or high is None:
         return None
-    return f"from {low:g} to {high:g}" if isinstance(low, float) else f"from {low} to {high}"
+
+    def shown(value: float) -> str:
+        return str(int(value)) if float(value).is_integer() else str(value)
+
+    return f"from {shown(low)} to {shown(high)}"
 
 
 def _validated_key(args: argparse.Namespace) -> Any:
