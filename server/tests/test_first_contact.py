@@ -68,3 +68,37 @@ async def test_usage_without_dates_covers_the_current_month(api) -> None:
     assert usage["total_generations"] == 1
     only_end = (await api.get("/api/v1/usage", params={"end_date": "2025-02-14"})).json()
     assert only_end["start_date"] == "2025-02-01" and only_end["total_generations"] == 0
+
+
+async def test_an_unknown_key_gets_what_to_check_and_nothing_about_where_keys_exist(server) -> None:
+    from orchestrator.auth.keys import generate_key, key_prefix
+
+    revoked = await server.create_key(mode="live")
+    services = server.app.state.services
+    await services.keys.revoke((await services.keys.list(project="default"))[0].id, project=None)
+    never_stored = generate_key("live")
+    messages = []
+    for key in (revoked, never_stored):
+        async with server.client(key) as api:
+            answer = await api.get("/api/v1/models")
+        assert answer.status_code == 401
+        message = answer.json()["error"]["message"]
+        assert f"live-mode key {key_prefix(key)}…" in message and "GET /readyz" in message
+        assert "ORCHESTRATOR_DATA_DIR" in message and key[len(key_prefix(key)) :] not in message
+        messages.append(message.replace(key_prefix(key), "<prefix>"))
+    # A revoked key and one that never existed here read the same: nothing tells them apart.
+    assert messages[0] == messages[1]
+
+
+def test_the_server_names_its_database_at_start_up_and_in_readyz(
+    serve_process, tmp_path, database_url
+) -> None:
+    from orchestrator.settings import Settings
+
+    proc, url = serve_process()
+    label = Settings(database_url=database_url).database_label()
+    ready = httpx.get(url + "/readyz", timeout=10).json()
+    assert ready["database"] == label
+    assert "@" not in label and ":5432/" in label if "postgresql" in database_url else label.endswith(".db")
+    banner = (tmp_path / f"serve-{url.rsplit(':', 1)[1]}.log").read_text()
+    assert f"database: {label}, chosen by ORCHESTRATOR_DATABASE_URL" in banner
