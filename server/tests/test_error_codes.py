@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from orchestrator.core.states import ERRORS, TERMINAL, ErrorCode, JobStatus
 from orchestrator.generation.outcome import failure_error
-from orchestrator.generation.states import ERRORS, TERMINAL, ErrorCode, JobStatus
 
 SPEC = Path(__file__).resolve().parents[2] / "clients" / "spec" / "conformance.json"
 

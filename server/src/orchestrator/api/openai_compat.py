@@ -21,9 +21,9 @@ from orchestrator.api.inputs import SafeText
 from orchestrator.api.presenters import base_url, image_url
 from orchestrator.api.schemas import ErrorEnvelope, StrictBody
 from orchestrator.catalog.catalog import ModelSpec
+from orchestrator.core.states import ErrorCode, JobStatus
 from orchestrator.errors import APIError, ModelNotAvailable
-from orchestrator.generation.service import Preferences, SubmitParams
-from orchestrator.generation.states import ErrorCode, JobStatus
+from orchestrator.generation.params import Preferences, SubmitParams
 
 PREFIX = "/v1"
 router = APIRouter(prefix=PREFIX, tags=["openai-compatible"])

@@ -8,8 +8,8 @@ from orchestrator.accounting.money import from_micros
 from orchestrator.api.inputs import present_metadata
 from orchestrator.api.schemas import ErrorInfo, GenerationResponse, ImageOut
 from orchestrator.container import Services
+from orchestrator.core.states import UNSUCCESSFUL, JobStatus
 from orchestrator.db.models import Generation
-from orchestrator.generation.states import UNSUCCESSFUL, JobStatus
 
 IMAGE_ROUTE = "/api/v1/images/"
 

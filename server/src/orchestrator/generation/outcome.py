@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from orchestrator.core.states import ErrorCode, JobStatus, spec_for
 from orchestrator.db.models import Generation
 from orchestrator.errors import APIError
-from orchestrator.generation.states import ErrorCode, JobStatus, spec_for
 
 
 def failure_error(job: Generation) -> APIError:
