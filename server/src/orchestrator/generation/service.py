@@ -126,7 +126,7 @@ class GenerationService:
     # ------------------------------------------------------------------ validate, quote
 
     def check_prompt(self, prompt: str, param: str = "prompt") -> None:
-        """The one check of a prompt (every door's request models leave it to this)."""
+        """The server's length limit (blank prompts never get here: see ``api.schemas.Prompt``)."""
         limit = self.settings.max_prompt_length
         if len(prompt) > limit:
             raise InvalidRequest(
@@ -134,8 +134,6 @@ class GenerationService:
                 param=param,
                 code=ErrorCode.PROMPT_TOO_LONG,
             )
-        if not prompt.strip():
-            raise InvalidRequest(f"{param} must not be blank", param=param)
 
     def check_metadata(self, metadata: dict[str, Any]) -> None:
         if len(metadata) > self.settings.max_metadata_keys:
