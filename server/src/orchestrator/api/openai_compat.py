@@ -21,8 +21,8 @@ from orchestrator.api.inputs import SafeText
 from orchestrator.api.presenters import base_url, image_url
 from orchestrator.api.schemas import ErrorEnvelope, Prompt, StrictBody
 from orchestrator.catalog.catalog import ModelSpec
-from orchestrator.core.states import ErrorCode, JobStatus
-from orchestrator.errors import APIError, ModelNotAvailable
+from orchestrator.core.states import JobStatus
+from orchestrator.errors import APIError, ErrorCode, ModelNotAvailable
 from orchestrator.generation.params import Preferences, SubmitParams
 
 PREFIX = "/v1"
@@ -146,7 +146,6 @@ async def create_image(
             f"follow it at /api/v1/generations/{job.id}",
             code=ErrorCode.GENERATION_PENDING,
             status_code=504,
-            type="timeout",
             headers=headers,
             extra={"generation_id": job.id},
         )

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.auth.principal import Principal
-from orchestrator.core.states import UNSUCCESSFUL, ErrorCode, JobStatus
+from orchestrator.core.states import UNSUCCESSFUL, JobStatus
 from orchestrator.db.models import Generation
-from orchestrator.errors import APIError, InvalidRequest
+from orchestrator.errors import APIError, ErrorCode, InvalidRequest
 from orchestrator.generation.idempotency import IdempotencyService, request_fingerprint
 from orchestrator.generation.outcome import failure_error
 from orchestrator.generation.params import SubmitParams
@@ -63,7 +63,6 @@ def _job_error(job: Generation) -> APIError | None:
     return APIError(
         "still running when the batch's wait ran out; poll the generation",
         code=ErrorCode.GENERATION_PENDING,
-        status_code=202,
         extra={"generation_id": job.id},
     )
 
@@ -73,7 +72,6 @@ def _stored_error(error: APIError) -> dict[str, Any]:
         "message": error.message,
         "param": error.param,
         "code": error.code,
-        "type": error.type,
         "status": error.status_code,
         "extra": error.extra,
     }
@@ -83,8 +81,7 @@ def _restored_error(stored: dict[str, Any]) -> APIError:
     return APIError(
         stored["message"],
         param=stored["param"],
-        code=stored["code"],
-        type=stored["type"],
+        code=ErrorCode(stored["code"]),
         status_code=stored["status"],
         extra=stored["extra"],
     )

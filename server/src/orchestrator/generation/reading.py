@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from orchestrator.auth.principal import Principal
-from orchestrator.core.states import ErrorCode
 from orchestrator.db.engine import Database
 from orchestrator.db.models import Generation
 from orchestrator.db.repositories.generations import GenerationRepository, HistoryFilter
-from orchestrator.errors import NotFound
+from orchestrator.errors import ErrorCode, NotFound
 
 
 class ReadService:

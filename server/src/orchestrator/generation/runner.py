@@ -16,8 +16,8 @@ from decimal import Decimal
 
 from orchestrator.accounting.money import to_micros
 from orchestrator.catalog.catalog import Route
-from orchestrator.core.states import ErrorCode
 from orchestrator.db.models import Generation, Image
+from orchestrator.errors import ErrorCode
 from orchestrator.generation.lifecycle import Attempt, Failure, JobLifecycle, Success, Superseded
 from orchestrator.generation.request import NoRoute, Planner, ResolvedRequest
 from orchestrator.generation.routing import (

@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orchestrator.accounting.money import from_micros, to_micros
 from orchestrator.auth.principal import Principal
 from orchestrator.core.clock import now_utc
-from orchestrator.core.states import ACTIVE, ErrorCode, JobStatus
+from orchestrator.core.states import ACTIVE, JobStatus
 from orchestrator.db.models import Generation
 from orchestrator.db.repositories.idempotency import IdempotencyRepository
-from orchestrator.errors import APIError, BudgetExceeded, InvalidRequest
+from orchestrator.errors import APIError, BudgetExceeded, ErrorCode, InvalidRequest
 from orchestrator.generation.idempotency import IdempotencyService, Replay, request_fingerprint
 from orchestrator.generation.lifecycle import Canceled, JobLifecycle
 from orchestrator.generation.params import GenerationOutcome, Preferences, SubmitParams, fingerprinted
@@ -119,7 +119,6 @@ class GenerationService:
             raise APIError(
                 f"generation {generation_id} already {outcome.job.status}; nothing to cancel",
                 code=ErrorCode.GENERATION_FINISHED,
-                status_code=409,
             )
         return outcome.job
 

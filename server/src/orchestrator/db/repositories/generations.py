@@ -12,9 +12,10 @@ from sqlalchemy import Table, func, or_, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.core.states import ACTIVE, ErrorCode, JobStatus
+from orchestrator.core.states import ACTIVE, JobStatus
 from orchestrator.db.json_values import metadata_value
 from orchestrator.db.models import ApiKey, Generation, Image
+from orchestrator.errors import ErrorCode
 
 _GENERATIONS: Table = Generation.__table__  # type: ignore[assignment]
 _IMAGES: Table = Image.__table__  # type: ignore[assignment]
