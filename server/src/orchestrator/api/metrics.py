@@ -15,7 +15,7 @@ from orchestrator.api.deps import ServicesDep, _credentials
 from orchestrator.api.generate import ERRORS
 from orchestrator.container import Services
 from orchestrator.db.repositories.generations import GenerationRepository
-from orchestrator.errors import AuthenticationFailed, PermissionDenied
+from orchestrator.errors import AuthenticationFailed, ErrorCode, PermissionDenied
 from orchestrator.observability.metrics import CONTENT_TYPE
 
 router = APIRouter(tags=["health"])
@@ -25,7 +25,9 @@ NEEDS = "/metrics needs the metrics token (ORCHESTRATOR_METRICS_TOKEN) or a live
 
 async def _authorize(request: Request, services: Services) -> None:
     if not request.headers.get("authorization") and not request.headers.get("x-api-key"):
-        raise AuthenticationFailed(f"{NEEDS}, as 'Authorization: Bearer …'", code="missing_credentials")
+        raise AuthenticationFailed(
+            f"{NEEDS}, as 'Authorization: Bearer …'", code=ErrorCode.MISSING_CREDENTIALS
+        )
     given = _credentials(request)
     token = services.settings.metrics_token
     if token is not None and hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
@@ -35,7 +37,7 @@ async def _authorize(request: Request, services: Services) -> None:
     except AuthenticationFailed:
         if given.startswith("sk-"):
             raise
-        raise AuthenticationFailed(NEEDS, code="invalid_metrics_token") from None
+        raise AuthenticationFailed(NEEDS, code=ErrorCode.INVALID_METRICS_TOKEN) from None
     request.state.principal = principal  # for the access log
     if not (principal.livemode and principal.has("admin")):
         raise PermissionDenied(f"{NEEDS}; this key is not one", scope="admin")
