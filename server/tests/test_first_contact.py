@@ -96,9 +96,14 @@ def test_the_server_names_its_database_at_start_up_and_in_readyz(
     from orchestrator.settings import Settings
 
     proc, url = serve_process()
-    label = Settings(database_url=database_url).database_label()
+    settings = Settings(database_url=database_url)
     ready = httpx.get(url + "/readyz", timeout=10).json()
-    assert ready["database"] == label
-    assert "@" not in label and ":5432/" in label if "postgresql" in database_url else label.endswith(".db")
+    # Anyone may read /readyz: the database's name and id, never a server path, host or user.
+    assert ready["database"] == settings.database_public_label()
+    assert ready["database"].endswith(f"(id {settings.database_id()})")
+    assert str(tmp_path) not in ready["database"] and "127.0.0.1" not in ready["database"]
+    assert "postgres@" not in ready["database"]
     banner = (tmp_path / f"serve-{url.rsplit(':', 1)[1]}.log").read_text()
-    assert f"database: {label}, chosen by ORCHESTRATOR_DATABASE_URL" in banner
+    assert f"database: {settings.database_label()}, chosen by ORCHESTRATOR_DATABASE_URL" in banner
+    # The CLI prints the same id, so the two can be compared at a glance.
+    assert f"(id {settings.database_id()})" in banner.splitlines()[0]

@@ -111,7 +111,7 @@ def _announce_database(settings: Settings) -> None:
         path = Path(settings.db_url.split("///", 1)[1])
         if not path.exists():
             note = " (new: ORCHESTRATOR_DATA_DIR or ORCHESTRATOR_DATABASE_URL chooses another)"
-    print(f"database: {_redact(settings.db_url)}{note}", file=sys.stderr)
+    print(f"database: {_redact(settings.db_url)} (id {settings.database_id()}){note}", file=sys.stderr)
 
 
 def _require_existing_database(settings: Settings) -> None:

@@ -186,19 +186,41 @@ class Settings(BaseSettings):
         """The setting that chose the database, for messages that name it."""
         return self._database_chosen_by
 
-    def database_label(self) -> str:
-        """The database as safe to show anyone: a SQLite file's path, or a server's host, port and
-        database name (never a user or password)."""
+    def _database_parts(self) -> tuple[str, str, str]:
+        """(backend, where, name): a SQLite file's folder and name, or a server's host:port and
+        database name; never a user or password."""
         from sqlalchemy.engine import make_url
 
         try:
             url = make_url(self.db_url)
         except Exception:  # unparsable: the scheme alone
-            return self.db_url.split("://", 1)[0]
+            return self.db_url.split("://", 1)[0], "", ""
         if url.get_backend_name() == "sqlite":
-            return f"sqlite:{url.database}"
+            file = Path(url.database or ":memory:")
+            file = file if str(file) == ":memory:" else file.resolve()
+            return "sqlite", str(file.parent), file.name
         port = f":{url.port}" if url.port else ""
-        return f"{url.get_backend_name()}://{url.host or ''}{port}/{url.database or ''}"
+        return url.get_backend_name(), f"{url.host or ''}{port}", url.database or ""
+
+    def database_id(self) -> str:
+        """A short fingerprint of the database, equal wherever the same database is used."""
+        import hashlib
+
+        return hashlib.sha256("|".join(self._database_parts()).encode()).hexdigest()[:8]
+
+    def database_label(self) -> str:
+        """The database for operators (start-up line, CLI): a SQLite file's path, or a server's
+        host, port and database name, with its id."""
+        backend, where, name = self._database_parts()
+        if backend == "sqlite":
+            return f"sqlite:{Path(where) / name} (id {self.database_id()})"
+        return f"{backend}://{where}/{name} (id {self.database_id()})"
+
+    def database_public_label(self) -> str:
+        """The database as shown to anyone (``/readyz``): its name and id, no server path or host."""
+        backend, where, name = self._database_parts()
+        shown = f"…/{Path(where).name}/{name}" if backend == "sqlite" else f"…/{name}"
+        return f"{backend} {shown} (id {self.database_id()})"
 
     @property
     def db_url(self) -> str:

@@ -23,8 +23,8 @@ class Readiness(BaseModel):
     status: Literal["ok", "degraded", "unavailable"]
     checks: dict[str, str] = Field(description="`ok`, or `error: <kind>` for each dependency.")
     database: str = Field(
-        description="The database this server uses (a SQLite file, or host, port and name; never a "
-        "user or password): API keys work only on the server whose database holds them."
+        description="The database this server uses: its name and id (the id the CLI and the "
+        "start-up line print too). API keys work only on the server whose database holds them."
     )
     degraded: list[str] | None = Field(
         default=None,
@@ -71,7 +71,7 @@ async def readyz(services: ServicesDep) -> JSONResponse:
     body: dict[str, object] = {
         "status": status,
         "checks": checks,
-        "database": services.settings.database_label(),
+        "database": services.settings.database_public_label(),
     }
     if degraded:
         body["degraded"] = degraded
