@@ -107,3 +107,5 @@ def test_the_server_names_its_database_at_start_up_and_in_readyz(
     assert f"database: {settings.database_label()}, chosen by ORCHESTRATOR_DATABASE_URL" in banner
     # The CLI prints the same id, so the two can be compared at a glance.
     assert f"(id {settings.database_id()})" in banner.splitlines()[0]
+    # The first key must land in this database: the hint repeats the setting that chose it.
+    assert "ORCHESTRATOR_DATABASE_URL=<the server's> .venv/bin/orchestrator keys create" in banner

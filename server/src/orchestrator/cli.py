@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import os
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -257,9 +258,15 @@ def _print_start_banner(settings: Settings) -> None:
         file=sys.stderr,
     )
     if _run_db(settings, count) == 0:
+        # The key must land in this server's database: repeat the setting that chose it.
+        same = ""
+        if settings.database_chosen_by.startswith("ORCHESTRATOR_DATA_DIR="):
+            same = f"ORCHESTRATOR_DATA_DIR={shlex.quote(str(settings.data_dir))} "
+        elif settings.database_chosen_by == "ORCHESTRATOR_DATABASE_URL":
+            same = "ORCHESTRATOR_DATABASE_URL=<the server's> "
         print(
             "No API keys yet. Create a test-mode key (works with every model, no provider account):\n"
-            "  .venv/bin/orchestrator keys create --name me --mode test --scopes generate read admin\n"
+            f"  {same}.venv/bin/orchestrator keys create --name me --mode test --scopes generate read admin\n"
             f"then: curl {where}/api/v1/models -H 'Authorization: Bearer <key>'",
             file=sys.stderr,
         )
