@@ -235,7 +235,10 @@ def _check_port_free(host: str, port: int, setting: str) -> None:
                     f"port {port} on {host} is already in use (set by {setting}): stop the other "
                     f"server or pick another port, e.g. `orchestrator serve --port {other}`"
                 ) from None
-            raise UserError(f"cannot listen on {host}:{port} ({setting}): {exc.strerror}") from None
+            raise UserError(
+                f"cannot listen on {host}:{port} (ORCHESTRATOR_HOST or --host, ORCHESTRATOR_PORT or "
+                f"--port): {exc.strerror}"
+            ) from None
 
 
 def _print_start_banner(settings: Settings) -> None:
