@@ -8,12 +8,11 @@ import io
 import httpx
 import pytest
 from PIL import Image
-
-from orchestrator.emulators import openai as openai_emu
-from orchestrator.emulators import replicate as replicate_emu
-from orchestrator.emulators import stability as stability_emu
-from orchestrator.emulators.__main__ import available
-from orchestrator.emulators._common import Faults, RunningEmulator, make_image
+from provider_emulators import openai as openai_emu
+from provider_emulators import replicate as replicate_emu
+from provider_emulators import stability as stability_emu
+from provider_emulators.__main__ import available
+from provider_emulators._common import Faults, RunningEmulator, make_image
 
 OpenAIEmu = RunningEmulator[openai_emu.OpenAIState]
 StabilityEmu = RunningEmulator[stability_emu.StabilityState]

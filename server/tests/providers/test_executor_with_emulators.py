@@ -10,12 +10,12 @@ import time
 
 import httpx
 import pytest
+from provider_emulators import openai as openai_emu
+from provider_emulators import replicate as replicate_emu
+from provider_emulators import stability as stability_emu
+from provider_emulators._common import RunningEmulator
 
 from orchestrator.catalog.catalog import Route
-from orchestrator.emulators import openai as openai_emu
-from orchestrator.emulators import replicate as replicate_emu
-from orchestrator.emulators import stability as stability_emu
-from orchestrator.emulators._common import RunningEmulator
 from orchestrator.generation.routing import (
     BreakerPolicy,
     BreakerState,

@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image
+from provider_emulators._common import RunningEmulator
+from provider_emulators.fal import DEFAULT_API_KEY, FalState
 from pydantic import SecretStr
 
-from orchestrator.emulators._common import RunningEmulator
-from orchestrator.emulators.fal import DEFAULT_API_KEY, FalState
 from orchestrator.providers import fal
 from orchestrator.providers.base import ProviderError, ProviderErrorKind, ProviderRequest
 from orchestrator.providers.fal import FalProvider, build_input, from_settings, split_model

@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image
+from provider_emulators._common import RunningEmulator
+from provider_emulators.freepik import DEFAULT_API_KEY, FreepikState
 from pydantic import SecretStr
 
-from orchestrator.emulators._common import RunningEmulator
-from orchestrator.emulators.freepik import DEFAULT_API_KEY, FreepikState
 from orchestrator.providers.base import ProviderError, ProviderErrorKind, ProviderRequest
 from orchestrator.providers.freepik import FreepikProvider, fold_seed, from_settings, nearest_aspect
 from orchestrator.settings import ProviderCredentials

@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image
+from provider_emulators._common import RunningEmulator
+from provider_emulators.midjourney import DEFAULT_API_KEY, MidjourneyState
 from pydantic import SecretStr
 
-from orchestrator.emulators._common import RunningEmulator
-from orchestrator.emulators.midjourney import DEFAULT_API_KEY, MidjourneyState
 from orchestrator.providers.base import ProviderError, ProviderErrorKind, ProviderRequest
 from orchestrator.providers.midjourney import (
     MidjourneyProvider,

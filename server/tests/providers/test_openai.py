@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image
+from provider_emulators._common import RunningEmulator
+from provider_emulators.openai import DEFAULT_API_KEY, OpenAIState
 from pydantic import SecretStr
 
-from orchestrator.emulators._common import RunningEmulator
-from orchestrator.emulators.openai import DEFAULT_API_KEY, OpenAIState
 from orchestrator.providers.base import ProviderError, ProviderErrorKind, ProviderRequest
 from orchestrator.providers.openai import OpenAIProvider, from_settings, wire_size
 from orchestrator.settings import ProviderCredentials

@@ -7,10 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
+from provider_emulators._common import RunningEmulator
+from provider_emulators.replicate import DEFAULT_API_KEY, ReplicateState
 from pydantic import SecretStr
 
-from orchestrator.emulators._common import RunningEmulator
-from orchestrator.emulators.replicate import DEFAULT_API_KEY, ReplicateState
 from orchestrator.providers.base import ProviderError, ProviderErrorKind, ProviderRequest
 from orchestrator.providers.replicate import ReplicateProvider, from_settings
 from orchestrator.settings import ProviderCredentials

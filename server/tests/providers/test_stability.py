@@ -7,10 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
+from provider_emulators._common import RunningEmulator, parse_multipart
+from provider_emulators.stability import DEFAULT_API_KEY, StabilityState
 from pydantic import SecretStr
 
-from orchestrator.emulators._common import RunningEmulator, parse_multipart
-from orchestrator.emulators.stability import DEFAULT_API_KEY, StabilityState
 from orchestrator.providers.base import ProviderError, ProviderErrorKind, ProviderRequest
 from orchestrator.providers.stability import StabilityProvider, endpoint_for, from_settings
 from orchestrator.settings import ProviderCredentials

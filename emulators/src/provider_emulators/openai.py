@@ -5,7 +5,7 @@ per-model validation of ``size``/``quality``/``n``/``style``/``response_format``
 ``{"error": {message, type, param, code}}``, GPT image models answering ``b64_json`` with
 ``usage``, DALL·E answering URLs (served here, valid until ``expire_urls``) or ``b64_json``,
 and the response headers real clients read (``x-request-id``, ``openai-processing-ms``,
-``x-ratelimit-*``). Fault knobs: the common :class:`~orchestrator.emulators._common.Faults` plus
+``x-ratelimit-*``). Fault knobs: the common :class:`~provider_emulators._common.Faults` plus
 ``insufficient_quota`` (:class:`OpenAIFaults`); ``refuse`` answers ``content_policy_violation``
 (DALL·E) or ``moderation_blocked`` (GPT image).
 
@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from orchestrator.emulators._common import (
+from provider_emulators._common import (
     MIME,
     EmulatorState,
     FaultResponses,
