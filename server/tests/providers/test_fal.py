@@ -23,7 +23,13 @@ MODEL = "fal-ai/flux/schnell"
 
 
 def provider(emulator: Emulator, client: httpx.AsyncClient, key: str = DEFAULT_API_KEY) -> FalProvider:
-    return FalProvider(client, SecretStr(key), emulator.base_url, poll_interval=0.02, max_poll_interval=0.05)
+    return FalProvider(
+        client,
+        credential=SecretStr(key),
+        base_url=emulator.base_url,
+        poll_interval=0.02,
+        max_poll_interval=0.05,
+    )
 
 
 def req(width: int = 1024, height: int = 768, **kwargs: Any) -> ProviderRequest:

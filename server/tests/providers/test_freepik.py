@@ -28,8 +28,8 @@ def provider(
 ) -> FreepikProvider:
     return FreepikProvider(
         client,
-        SecretStr(key),
-        emulator.base_url,
+        credential=SecretStr(key),
+        base_url=emulator.base_url,
         key_header=header,
         poll_interval=0.02,
         max_poll_interval=0.05,

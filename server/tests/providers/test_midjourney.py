@@ -30,8 +30,8 @@ def provider(emulator: Emulator, client: httpx.AsyncClient, secret: str | None =
              base: str | None = None) -> MidjourneyProvider:  # fmt: skip
     return MidjourneyProvider(
         client,
-        base or emulator.base_url,
-        SecretStr(secret) if secret is not None else None,
+        credential=SecretStr(secret) if secret is not None else None,
+        base_url=base or emulator.base_url,
         poll_interval=0.02,
         max_poll_interval=0.05,
     )

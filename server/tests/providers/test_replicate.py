@@ -21,7 +21,11 @@ SCHNELL = "black-forest-labs/flux-schnell"
 
 def provider(emulator: Emulator, client: httpx.AsyncClient, key: str = DEFAULT_API_KEY) -> ReplicateProvider:
     return ReplicateProvider(
-        client, api_token=key, base_url=emulator.base_url, poll_interval=0.02, max_poll_interval=0.05
+        client,
+        credential=SecretStr(key),
+        base_url=emulator.base_url,
+        poll_interval=0.02,
+        max_poll_interval=0.05,
     )
 
 

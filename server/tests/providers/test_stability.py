@@ -19,7 +19,7 @@ Emulator = RunningEmulator[StabilityState]
 
 
 def provider(emulator: Emulator, client: httpx.AsyncClient, key: str = DEFAULT_API_KEY) -> StabilityProvider:
-    return StabilityProvider(client, api_key=key, base_url=emulator.base_url)
+    return StabilityProvider(client, credential=SecretStr(key), base_url=emulator.base_url)
 
 
 def req(model: str = "sd3.5-large", width: int = 1024, height: int = 1024, **kwargs: Any) -> ProviderRequest:

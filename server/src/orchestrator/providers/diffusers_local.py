@@ -43,10 +43,11 @@ from orchestrator.providers.base import (
     ProviderRequest,
     ProviderResult,
 )
+from orchestrator.providers.registry import PROVIDERS
 from orchestrator.settings import ProviderCredentials
 
 PROVIDER = "diffusers"
-SETTING = "ORCHESTRATOR_DIFFUSERS_MODEL_PATH"
+SETTING = PROVIDERS[PROVIDER].credential
 SEED_MAX = 2**32 - 1
 
 # Arguments the adapter owns; a route param of the same name would silently fight them.
