@@ -30,7 +30,7 @@ def provider(
         client,
         credential=SecretStr(key),
         base_url=emulator.base_url,
-        key_header=header,
+        auth_header=header,
         poll_interval=0.02,
         max_poll_interval=0.05,
     )

@@ -19,7 +19,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from typing import Any, TypeVar
 
 import httpx
@@ -404,7 +404,7 @@ async def pause_for_retry_after(retry_after: float | None, deadline: float | Non
         await asyncio.sleep(retry_after if left is None else min(retry_after, left))
 
 
-def monotonic_progress(on_progress: ProgressCallback) -> ProgressCallback:
+def monotonic_progress(on_progress: ProgressCallback) -> Callable[[float], Coroutine[Any, Any, None]]:
     """Report each fraction once and never go backwards (status polls repeat themselves)."""
     last = -1.0
 

@@ -21,8 +21,6 @@ import httpx
 from orchestrator.providers import _http
 from orchestrator.providers.base import (
     ProgressCallback,
-    Provider,
-    ProviderError,
     ProviderErrorKind,
     ProviderRequest,
     ProviderResult,
@@ -42,11 +40,9 @@ class FalProvider(HttpAdapter):
     name = "fal"
     display = "fal.ai"
     default_base_url = "https://queue.fal.run"
+    auth_scheme = "Key"
     poll_interval = 0.25
     max_poll_interval = 2.0
-
-    def _auth_headers(self, secret: str | None) -> dict[str, str]:
-        return {"Authorization": f"Key {secret}"}
 
     async def generate(self, request: ProviderRequest, on_progress: ProgressCallback) -> ProviderResult:
         """Submit, poll until ``COMPLETED``, fetch the output and download its images."""
@@ -131,11 +127,10 @@ def split_model(model: str) -> tuple[str, str]:
     """``"fal-ai/flux/schnell"`` → (app id ``"fal-ai/flux"``, submit path ``"fal-ai/flux/schnell"``)."""
     parts = [p for p in model.strip("/").split("/") if p]
     if len(parts) < 2:
-        raise ProviderError(
+        raise FalProvider._fail(
             ProviderErrorKind.INVALID_REQUEST,
             f"fal model must look like owner/alias[/subpath], got {model!r}",
-            provider=FalProvider.name,
-            provider_code="bad_route",
+            "bad_route",
         )
     return "/".join(parts[:2]), "/".join(parts)
 
@@ -164,8 +159,6 @@ def _describe(item: Any) -> str:
     return f"{loc}: {msg}" if loc else msg
 
 
-def from_settings(credentials: ProviderCredentials, client: httpx.AsyncClient) -> Provider | None:
+def from_settings(credentials: ProviderCredentials, client: httpx.AsyncClient) -> FalProvider | None:
     """The fal adapter, or ``None`` when ``ORCHESTRATOR_FAL_KEY`` is unset."""
-    if credentials.fal_key is None:
-        return None
-    return FalProvider(client, credential=credentials.fal_key, base_url=credentials.fal_base_url)
+    return FalProvider.configured(client, credentials.fal_key, credentials.fal_base_url)

@@ -24,13 +24,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
 
 from orchestrator.providers import _http
 from orchestrator.providers.base import (
     ProgressCallback,
-    Provider,
-    ProviderError,
     ProviderErrorKind,
     ProviderRequest,
     ProviderResult,
@@ -95,28 +92,8 @@ class FreepikProvider(HttpAdapter):
     name = "freepik"
     display = "Freepik"
     default_base_url = "https://api.freepik.com"
-
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        *,
-        credential: SecretStr | None,
-        base_url: str | None = None,
-        key_header: str = "x-freepik-api-key",
-        poll_interval: float | None = None,
-        max_poll_interval: float | None = None,
-    ) -> None:
-        super().__init__(
-            client,
-            credential=credential,
-            base_url=base_url,
-            poll_interval=poll_interval,
-            max_poll_interval=max_poll_interval,
-        )
-        self._key_header = key_header
-
-    def _auth_headers(self, secret: str | None) -> dict[str, str]:
-        return {self._key_header: secret or ""}
+    # The header is configurable: the 2026 Magnific rebrand documents X-Magnific-API-Key.
+    auth_header, auth_scheme = "x-freepik-api-key", ""
 
     async def generate(self, request: ProviderRequest, on_progress: ProgressCallback) -> ProviderResult:
         """Run ``request`` on the route's Freepik model."""
@@ -214,11 +191,10 @@ class FreepikProvider(HttpAdapter):
                 return None
             if status == "FAILED":
                 # Freepik gives no reason; most failures are transient on their side.
-                raise ProviderError(
+                raise self._fail(
                     ProviderErrorKind.RETRYABLE,
                     f"{self.display} task {task.get('task_id')} failed",
-                    provider=self.name,
-                    provider_code="task_failed",
+                    "task_failed",
                 )
             if status != "COMPLETED":
                 raise self._malformed(f"unknown task status {status!r}")
@@ -253,13 +229,11 @@ class FreepikProvider(HttpAdapter):
         return data
 
 
-def from_settings(credentials: ProviderCredentials, client: httpx.AsyncClient) -> Provider | None:
+def from_settings(credentials: ProviderCredentials, client: httpx.AsyncClient) -> FreepikProvider | None:
     """The Freepik adapter, or ``None`` when ``ORCHESTRATOR_FREEPIK_API_KEY`` is unset."""
-    if credentials.freepik_api_key is None:
-        return None
-    return FreepikProvider(
+    return FreepikProvider.configured(
         client,
-        credential=credentials.freepik_api_key,
-        base_url=credentials.freepik_base_url,
-        key_header=credentials.freepik_api_key_header,
+        credentials.freepik_api_key,
+        credentials.freepik_base_url,
+        auth_header=credentials.freepik_api_key_header,
     )

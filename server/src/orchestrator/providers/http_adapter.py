@@ -14,9 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 import httpx
 from pydantic import SecretStr
@@ -46,6 +46,10 @@ class HttpAdapter:
     display: ClassVar[str]
     """The provider's human name in error messages (``"OpenAI"``)."""
     default_base_url: ClassVar[str]
+    auth_header: ClassVar[str] = "Authorization"
+    """The header that carries the credential (the constructor's ``auth_header`` overrides it)."""
+    auth_scheme: ClassVar[str] = "Bearer"
+    """Put before the credential in ``auth_header``; empty: the header holds the bare credential."""
     credential_setting: ClassVar[str | None] = None
     """The setting an operator fixes when the provider rejects the credential; by default the one
     that enables the provider in :data:`~orchestrator.providers.registry.PROVIDERS`."""
@@ -63,17 +67,31 @@ class HttpAdapter:
         *,
         credential: SecretStr | None,
         base_url: str | None = None,
+        auth_header: str | None = None,
+        headers: Mapping[str, str] | None = None,
         poll_interval: float | None = None,
         max_poll_interval: float | None = None,
         max_poll_errors: int | None = None,
     ) -> None:
         self._client = client
         self._credential = credential
-        self._base = (base_url or self.default_base_url).rstrip("/")
+        self._base = self._normalise_base(base_url or self.default_base_url)
+        self._auth_header = auth_header or self.auth_header
+        self._headers = dict(headers or {})
+        """Sent with every API request besides the credential (e.g. ``OpenAI-Organization``)."""
         self._poll_interval = self.poll_interval if poll_interval is None else poll_interval
         self._max_poll_interval = self.max_poll_interval if max_poll_interval is None else max_poll_interval
         self._max_poll_errors = self.max_poll_errors if max_poll_errors is None else max_poll_errors
         self._background: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    def configured(
+        cls, client: httpx.AsyncClient, credential: SecretStr | None, base_url: str, **options: Any
+    ) -> Self | None:
+        """The adapter on ``base_url`` with ``credential``, or ``None`` when no credential is set."""
+        return (
+            None if credential is None else cls(client, credential=credential, base_url=base_url, **options)
+        )
 
     def __repr__(self) -> str:  # never shows the credential
         return f"{type(self).__name__}(base_url={self._base!r})"
@@ -86,8 +104,15 @@ class HttpAdapter:
     # ------------------------------------------------------------------ provider-specific hooks
 
     def _auth_headers(self, secret: str | None) -> dict[str, str]:
-        """The headers that present ``secret`` (``None`` when no credential is configured)."""
-        raise NotImplementedError
+        """The headers that present ``secret``: ``auth_header: auth_scheme secret`` by default."""
+        if secret is None:
+            return {}
+        return {self._auth_header: f"{self.auth_scheme} {secret}" if self.auth_scheme else secret}
+
+    @classmethod
+    def _normalise_base(cls, base_url: str) -> str:
+        """The configured base URL as paths are appended to it."""
+        return base_url.rstrip("/")
 
     def _describe_error(self, response: httpx.Response) -> ErrorInfo:
         """Read the provider's error body; the default takes the body's first 300 characters."""
@@ -168,13 +193,16 @@ class HttpAdapter:
 
     def _refused(self, why: str, code: str, status_code: int | None = None) -> ProviderError:
         """The provider's safety system refused: never retried, never sent elsewhere."""
-        return ProviderError(
-            ProviderErrorKind.CONTENT_POLICY,
-            f"{self.display} refused the request: {why}",
-            provider=self.name,
-            status_code=status_code,
-            provider_code=code,
+        return self._fail(
+            ProviderErrorKind.CONTENT_POLICY, f"{self.display} refused the request: {why}", code, status_code
         )
+
+    @classmethod
+    def _fail(
+        cls, kind: ProviderErrorKind, message: str, code: str, status_code: int | None = None
+    ) -> ProviderError:
+        """A failure the adapter itself classifies (a task state, a refusal, a bad route)."""
+        return ProviderError(kind, message, provider=cls.name, status_code=status_code, provider_code=code)
 
     # ------------------------------------------------------------------ polling and cancelling
 

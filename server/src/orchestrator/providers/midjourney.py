@@ -26,12 +26,10 @@ import re
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
 
 from orchestrator.providers import _http
 from orchestrator.providers.base import (
     ProgressCallback,
-    Provider,
     ProviderError,
     ProviderErrorKind,
     ProviderRequest,
@@ -95,30 +93,15 @@ class MidjourneyProvider(HttpAdapter):
     name = "midjourney"
     display = "Midjourney proxy"
     default_base_url = "http://127.0.0.1:8080"  # never used: the proxy's URL is required
+    auth_header, auth_scheme = "mj-api-secret", ""  # sent only when a secret is configured
     credential_setting = "ORCHESTRATOR_MIDJOURNEY_API_SECRET"
     """The proxy is enabled by its base URL; the secret is what it rejects."""
     poll_interval = 1.0
 
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        *,
-        credential: SecretStr | None,
-        base_url: str,
-        poll_interval: float | None = None,
-        max_poll_interval: float | None = None,
-    ) -> None:
-        base = base_url.rstrip("/")
-        super().__init__(
-            client,
-            credential=credential,
-            base_url=base.removesuffix("/mj") + "/mj",
-            poll_interval=poll_interval,
-            max_poll_interval=max_poll_interval,
-        )
-
-    def _auth_headers(self, secret: str | None) -> dict[str, str]:
-        return {} if secret is None else {"mj-api-secret": secret}
+    @classmethod
+    def _normalise_base(cls, base_url: str) -> str:
+        # The proxy's servlet context path: added unless the configured URL already ends in it.
+        return base_url.rstrip("/").removesuffix("/mj") + "/mj"
 
     async def generate(self, request: ProviderRequest, on_progress: ProgressCallback) -> ProviderResult:
         """Submit ``/imagine``, follow the task to ``SUCCESS`` and download the grid image."""
@@ -136,12 +119,7 @@ class MidjourneyProvider(HttpAdapter):
     # ------------------------------------------------------------------ internals
 
     def _invalid(self, what: str, code: str) -> ProviderError:
-        return ProviderError(
-            ProviderErrorKind.INVALID_REQUEST,
-            f"{self.display} {what}",
-            provider=self.name,
-            provider_code=code,
-        )
+        return self._fail(ProviderErrorKind.INVALID_REQUEST, f"{self.display} {what}", code)
 
     async def _submit(self, prompt: str, deadline: float | None) -> str:
         body = await self._call("POST", "/submit/imagine", deadline, json={"prompt": prompt})
@@ -160,20 +138,16 @@ class MidjourneyProvider(HttpAdapter):
             word = properties.get("bannedWord")
             raise self._refused(f"banned prompt{f' (banned word: {word})' if word else ''}", "banned_prompt")
         if code == 4:
-            raise ProviderError(
-                ProviderErrorKind.INVALID_REQUEST,
-                f"{self.display} rejected the request: {description or 'validation error'}",
-                provider=self.name,
-                provider_code="validation_error",
+            raise self._invalid(
+                f"rejected the request: {description or 'validation error'}", "validation_error"
             )
         # 23 queue full, 9 system failure, 3 no account instance and anything unknown: the proxy
         # (or its Discord accounts) is busy or unwell right now.
         codes = {23: "queue_full", 9: "system_error", 3: "not_found"}
-        raise ProviderError(
+        raise self._fail(
             ProviderErrorKind.RETRYABLE,
             f"{self.display} could not take the task (code {code}): {description or 'no description'}",
-            provider=self.name,
-            provider_code=codes.get(code, f"code_{code}") if isinstance(code, int) else "unknown_code",
+            codes.get(code, f"code_{code}") if isinstance(code, int) else "unknown_code",
         )
 
     async def _wait(self, task_id: str, deadline: float | None, progress: ProgressCallback) -> str:
@@ -181,11 +155,10 @@ class MidjourneyProvider(HttpAdapter):
             task = await self._call("GET", f"/task/{task_id}/fetch", deadline, polling=True)
             if not isinstance(task, dict):
                 # The controller answers an unknown id with an empty 200: the proxy lost it.
-                raise ProviderError(
+                raise self._fail(
                     ProviderErrorKind.RETRYABLE,
                     f"{self.display} does not know task {task_id}",
-                    provider=self.name,
-                    provider_code="task_not_found",
+                    "task_not_found",
                 )
             return task
 
@@ -212,12 +185,11 @@ class MidjourneyProvider(HttpAdapter):
         if response.status_code == 401:
             # The proxy answers 401 with an empty body; say which setting to look at.
             why = "wrong" if self._credential is not None else "missing (the proxy requires one)"
-            return ProviderError(
+            return self._fail(
                 ProviderErrorKind.AUTH,
                 f"{self.display} rejected {self._setting}: the mj-api-secret is {why}",
-                provider=self.name,
-                status_code=401,
-                provider_code="unauthorized",
+                "unauthorized",
+                401,
             )
         return super()._error(response, polling=polling)
 
@@ -228,7 +200,7 @@ class MidjourneyProvider(HttpAdapter):
 
 def _failure(task_id: str, reason: str) -> ProviderError:
     """Classify a ``FAILURE`` task by its ``failReason`` (Midjourney embed titles, proxy texts)."""
-    display, provider = MidjourneyProvider.display, MidjourneyProvider.name
+    display = MidjourneyProvider.display
     lowered = reason.lower()
     if any(word in lowered for word in _REFUSAL_WORDS):
         kind, code = ProviderErrorKind.CONTENT_POLICY, "banned_prompt"
@@ -239,10 +211,10 @@ def _failure(task_id: str, reason: str) -> ProviderError:
     else:  # "任务超时" (proxy timeout), queue/Discord hiccups
         kind, code = ProviderErrorKind.RETRYABLE, "task_failed"
         text = f"{display} task {task_id} failed: {reason or 'no reason given'}"
-    return ProviderError(kind, text, provider=provider, provider_code=code)
+    return MidjourneyProvider._fail(kind, text, code)
 
 
-def from_settings(credentials: ProviderCredentials, client: httpx.AsyncClient) -> Provider | None:
+def from_settings(credentials: ProviderCredentials, client: httpx.AsyncClient) -> MidjourneyProvider | None:
     """The Midjourney adapter, or ``None`` when ``ORCHESTRATOR_MIDJOURNEY_BASE_URL`` is unset."""
     if not credentials.midjourney_base_url:
         return None

@@ -12,12 +12,10 @@ import re
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
 
 from orchestrator.providers import _http
 from orchestrator.providers.base import (
     ProgressCallback,
-    Provider,
     ProviderErrorKind,
     ProviderImage,
     ProviderRequest,
@@ -56,23 +54,6 @@ class OpenAIProvider(HttpAdapter):
     name = "openai"
     display = "OpenAI"
     default_base_url = "https://api.openai.com/v1"
-
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        *,
-        credential: SecretStr | None,
-        base_url: str | None = None,
-        organization: str | None = None,
-    ) -> None:
-        super().__init__(client, credential=credential, base_url=base_url)
-        self._organization = organization
-
-    def _auth_headers(self, secret: str | None) -> dict[str, str]:
-        headers = {"Authorization": f"Bearer {secret}"}
-        if self._organization:
-            headers["OpenAI-Organization"] = self._organization
-        return headers
 
     def build_body(self, request: ProviderRequest) -> dict[str, Any]:
         """The JSON body for ``request`` (exposed for tests and debugging)."""
@@ -139,13 +120,12 @@ class OpenAIProvider(HttpAdapter):
         return ErrorInfo(message, code or type_, kind)
 
 
-def from_settings(credentials: ProviderCredentials, client: httpx.AsyncClient) -> Provider | None:
+def from_settings(credentials: ProviderCredentials, client: httpx.AsyncClient) -> OpenAIProvider | None:
     """Build the adapter when ``ORCHESTRATOR_OPENAI_API_KEY`` is set."""
-    if credentials.openai_api_key is None:
-        return None
-    return OpenAIProvider(
+    organization = credentials.openai_organization
+    return OpenAIProvider.configured(
         client,
-        credential=credentials.openai_api_key,
-        base_url=credentials.openai_base_url,
-        organization=credentials.openai_organization,
+        credentials.openai_api_key,
+        credentials.openai_base_url,
+        headers={"OpenAI-Organization": organization} if organization else None,
     )

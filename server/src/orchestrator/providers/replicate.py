@@ -20,8 +20,6 @@ import httpx
 from orchestrator.providers import _http
 from orchestrator.providers.base import (
     ProgressCallback,
-    Provider,
-    ProviderError,
     ProviderErrorKind,
     ProviderRequest,
     ProviderResult,
@@ -46,9 +44,6 @@ class ReplicateProvider(HttpAdapter):
     display = "Replicate"
     default_base_url = "https://api.replicate.com"
     max_poll_interval = 4.0
-
-    def _auth_headers(self, secret: str | None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {secret}"}
 
     def build_create(self, request: ProviderRequest) -> tuple[str, dict[str, Any]]:
         """``(path, JSON body)`` of the create call."""
@@ -108,18 +103,16 @@ class ReplicateProvider(HttpAdapter):
             if _REFUSAL.search(error):
                 raise self._refused(error, "nsfw" if "nsfw" in error.lower() else "E005")
             # A model crash (OOM, cold-boot failure) is the provider's fault: another try may work.
-            raise ProviderError(
+            raise self._fail(
                 ProviderErrorKind.RETRYABLE,
                 f"{self.display} prediction {prediction_id} failed: {error}",
-                provider=self.name,
-                provider_code="prediction_failed",
+                "prediction_failed",
             )
         if status == "canceled":
-            raise ProviderError(
+            raise self._fail(
                 ProviderErrorKind.RETRYABLE,
                 f"{self.display} prediction {prediction_id} was canceled upstream",
-                provider=self.name,
-                provider_code="prediction_canceled",
+                "prediction_canceled",
             )
         output = prediction.get("output")
         urls = [output] if isinstance(output, str) else output
@@ -165,10 +158,8 @@ def _progress(logs: Any) -> float | None:
     return min(1.0, int(found[-1]) / 100) if found else None
 
 
-def from_settings(credentials: ProviderCredentials, client: httpx.AsyncClient) -> Provider | None:
+def from_settings(credentials: ProviderCredentials, client: httpx.AsyncClient) -> ReplicateProvider | None:
     """Build the adapter when ``ORCHESTRATOR_REPLICATE_API_TOKEN`` is set."""
-    if credentials.replicate_api_token is None:
-        return None
-    return ReplicateProvider(
-        client, credential=credentials.replicate_api_token, base_url=credentials.replicate_base_url
+    return ReplicateProvider.configured(
+        client, credentials.replicate_api_token, credentials.replicate_base_url
     )

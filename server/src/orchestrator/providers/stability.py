@@ -16,7 +16,6 @@ import httpx
 from orchestrator.providers import _http
 from orchestrator.providers.base import (
     ProgressCallback,
-    Provider,
     ProviderErrorKind,
     ProviderImage,
     ProviderRequest,
@@ -46,9 +45,6 @@ class StabilityProvider(HttpAdapter):
     name = "stability"
     display = "Stability AI"
     default_base_url = "https://api.stability.ai"
-
-    def _auth_headers(self, secret: str | None) -> dict[str, str]:
-        return {"authorization": f"Bearer {secret}"}
 
     def build_form(self, request: ProviderRequest, index: int = 0) -> tuple[str, dict[str, str]]:
         """``(path, form fields)`` for image number ``index`` of ``request``."""
@@ -130,10 +126,6 @@ def _form_value(value: Any) -> str:
     return str(value)
 
 
-def from_settings(credentials: ProviderCredentials, client: httpx.AsyncClient) -> Provider | None:
+def from_settings(credentials: ProviderCredentials, client: httpx.AsyncClient) -> StabilityProvider | None:
     """Build the adapter when ``ORCHESTRATOR_STABILITY_API_KEY`` is set."""
-    if credentials.stability_api_key is None:
-        return None
-    return StabilityProvider(
-        client, credential=credentials.stability_api_key, base_url=credentials.stability_base_url
-    )
+    return StabilityProvider.configured(client, credentials.stability_api_key, credentials.stability_base_url)
