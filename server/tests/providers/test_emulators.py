@@ -119,6 +119,30 @@ async def test_openai_validation_and_auth_bodies(
     )
 
 
+async def test_openai_quality_auto_is_every_models_default_and_the_rest_is_per_model(
+    openai_emulator: OpenAIEmu, http_client: httpx.AsyncClient
+) -> None:
+    # The API reference: `auto` (default) for every model; low/medium/high GPT image only;
+    # hd/standard dall-e-3; standard dall-e-2.
+    url = f"{openai_emulator.base_url}/v1/images/generations"
+    key = bearer(openai_emu.DEFAULT_API_KEY)
+    for model, quality in (
+        ("dall-e-3", "auto"),
+        ("dall-e-3", "hd"),
+        ("dall-e-2", "auto"),
+        ("gpt-image-1", "low"),
+    ):
+        body = {"model": model, "prompt": "x", "quality": quality, "size": "1024x1024"}
+        assert (await http_client.post(url, json=body, headers=key)).status_code == 200, (model, quality)
+    refused = await http_client.post(
+        url, json={"model": "dall-e-2", "prompt": "x", "quality": "hd"}, headers=key
+    )
+    assert refused.status_code == 400
+    assert (
+        refused.json()["error"]["message"] == "Invalid value: 'hd'. Supported values are: 'auto', 'standard'."
+    )
+
+
 async def test_openai_success_headers_and_shape(
     openai_emulator: OpenAIEmu, http_client: httpx.AsyncClient
 ) -> None:

@@ -170,6 +170,17 @@ async def test_server_errors_while_polling_do_not_fail_the_prediction(
     assert replicate_emulator.state.faults.server_errors == 0  # both failures were served
 
 
+async def test_polls_through_the_configured_base_not_the_advertised_url(
+    replicate_emulator: Emulator, http_client: httpx.AsyncClient
+) -> None:
+    # Reached through a proxy, Replicate still answers urls.get on api.replicate.com: the token must
+    # only ever go to the configured base (here the advertised host is a dead port).
+    replicate_emulator.state.advertised_base = "http://127.0.0.1:9"
+    result = await provider(replicate_emulator, http_client).generate(req(), no_progress)
+    assert len(result.images) == 1
+    assert replicate_emulator.state.count(f"/v1/predictions/{result.provider_job_id}", method="GET") >= 1
+
+
 async def test_expired_output_url_is_retryable(
     replicate_emulator: Emulator, http_client: httpx.AsyncClient
 ) -> None:
