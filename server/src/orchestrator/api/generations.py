@@ -23,7 +23,7 @@ from orchestrator.api.inputs import (
 from orchestrator.api.presenters import base_url, generation_out
 from orchestrator.api.schemas import GenerationPage, GenerationResponse
 from orchestrator.db.repositories.generations import HistoryFilter
-from orchestrator.errors import InvalidRequest, NotFound
+from orchestrator.errors import ErrorCode, InvalidRequest, NotFound
 
 router = APIRouter(tags=["generations"])
 
@@ -93,7 +93,7 @@ def metadata_filters(params: Iterable[tuple[str, str]]) -> tuple[tuple[str, str]
         if problem is None and len(value) > 1000:
             problem = "value must be at most 1000 characters"
         if problem is not None:
-            raise InvalidRequest(f"{name}: {problem}", param=name, code="invalid_field")
+            raise InvalidRequest(f"{name}: {problem}", param=name, code=ErrorCode.INVALID_FIELD)
         pairs.append((key, value))
     return tuple(pairs)
 
@@ -101,7 +101,7 @@ def metadata_filters(params: Iterable[tuple[str, str]]) -> tuple[tuple[str, str]
 def _known_id(generation_id: str) -> str:
     # Not one of our ids (too long, NUL, ...): simply not found, without asking the database.
     if not safe_id(generation_id):
-        raise NotFound("no such generation", param="id", code="generation_not_found")
+        raise NotFound("no such generation", param="id", code=ErrorCode.GENERATION_NOT_FOUND)
     return generation_id
 
 

@@ -21,9 +21,9 @@ from orchestrator.api.inputs import SafeText
 from orchestrator.api.presenters import base_url, image_url
 from orchestrator.api.schemas import ErrorEnvelope, StrictBody
 from orchestrator.catalog.catalog import ModelSpec
-from orchestrator.errors import APIError, ModelNotAvailable
+from orchestrator.errors import APIError, ErrorCode, ModelNotAvailable
 from orchestrator.generation.service import Preferences, SubmitParams
-from orchestrator.generation.states import ErrorCode, JobStatus
+from orchestrator.generation.states import JobStatus
 
 PREFIX = "/v1"
 router = APIRouter(prefix=PREFIX, tags=["openai-compatible"])
@@ -146,7 +146,6 @@ async def create_image(
             f"follow it at /api/v1/generations/{job.id}",
             code=ErrorCode.GENERATION_PENDING,
             status_code=504,
-            type="timeout",
             headers=headers,
             extra={"generation_id": job.id},
         )

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from orchestrator.api.inputs import MAX_BUDGET_USD, Metadata, SafeText, safe_text
+from orchestrator.errors import ErrorCode, ErrorType, describe_codes
 
 Scope = Literal["generate", "read", "admin"]
 JobStatus = Literal["queued", "running", "succeeded", "failed", "canceled"]
@@ -276,8 +277,8 @@ class KeyList(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    type: str
-    code: str
+    type: ErrorType
+    code: ErrorCode = Field(description=describe_codes())
     message: str
     param: str | None
     request_id: str | None

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orchestrator.db.engine import Database
 from orchestrator.db.models import IdempotencyRecord
 from orchestrator.db.repositories.idempotency import IdempotencyRepository
-from orchestrator.errors import Conflict
+from orchestrator.errors import Conflict, ErrorCode
 from orchestrator.generation.runner import now_utc
 
 
@@ -71,7 +71,7 @@ class IdempotencyService:
                 "this Idempotency-Key was already used with a different request; use a new key for a "
                 "new request",
                 param="Idempotency-Key",
-                code="idempotency_key_reused",
+                code=ErrorCode.IDEMPOTENCY_KEY_REUSED,
             )
         if existing.status == "done":
             body = json.loads(existing.response_body) if existing.response_body else None
@@ -82,7 +82,7 @@ class IdempotencyService:
             raise Conflict(
                 "a request with this Idempotency-Key is still in progress; retry shortly",
                 param="Idempotency-Key",
-                code="idempotency_key_in_use",
+                code=ErrorCode.IDEMPOTENCY_KEY_IN_USE,
                 headers={"Retry-After": "1"},
             )
         # The first request died before doing anything durable: this one takes over.

@@ -21,9 +21,10 @@ from orchestrator.db.engine import Database
 from orchestrator.db.models import Generation, Image
 from orchestrator.db.repositories.generations import GenerationRepository
 from orchestrator.db.repositories.webhooks import WebhookRepository
+from orchestrator.errors import ErrorCode
 from orchestrator.generation.events import EventHub, JobEvent
 from orchestrator.generation.routing import RouteAttempt, RouteExecutor
-from orchestrator.generation.states import ErrorCode, JobStatus
+from orchestrator.generation.states import JobStatus
 from orchestrator.limits.concurrency import ConcurrencyGate, principal_slot
 from orchestrator.providers.base import (
     Provider,

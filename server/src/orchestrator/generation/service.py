@@ -22,12 +22,19 @@ from orchestrator.db.models import Generation
 from orchestrator.db.repositories.generations import GenerationRepository, HistoryFilter
 from orchestrator.db.repositories.idempotency import IdempotencyRepository
 from orchestrator.db.repositories.webhooks import WebhookRepository
-from orchestrator.errors import APIError, BudgetExceeded, InvalidRequest, ModelNotAvailable, NotFound
+from orchestrator.errors import (
+    APIError,
+    BudgetExceeded,
+    ErrorCode,
+    InvalidRequest,
+    ModelNotAvailable,
+    NotFound,
+)
 from orchestrator.generation.events import EventHub, JobEvent
 from orchestrator.generation.idempotency import IdempotencyService, Replay, request_fingerprint
 from orchestrator.generation.outcome import failure_error
 from orchestrator.generation.runner import Router, now_utc
-from orchestrator.generation.states import ACTIVE, TERMINAL, UNSUCCESSFUL, ErrorCode, JobStatus
+from orchestrator.generation.states import ACTIVE, TERMINAL, UNSUCCESSFUL, JobStatus
 from orchestrator.generation.validation import resolve
 from orchestrator.generation.worker import WorkerPool
 from orchestrator.ids import new_id
@@ -288,7 +295,6 @@ class GenerationService:
                 else APIError(
                     "still running when the batch's wait ran out; poll the generation",
                     code=ErrorCode.GENERATION_PENDING,
-                    status_code=202,
                     extra={"generation_id": job.id},
                 )
             )
@@ -554,7 +560,6 @@ class GenerationService:
             raise APIError(
                 f"generation {generation_id} already {job.status}; nothing to cancel",
                 code=ErrorCode.GENERATION_FINISHED,
-                status_code=409,
             )
         await self.gate.release(principal_slot(job.project, job.subject or job.api_key_id or ""))
         if self.pool is not None:

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.db.json_values import metadata_value
 from orchestrator.db.models import ApiKey, Generation, Image
-from orchestrator.generation.states import ACTIVE, ErrorCode, JobStatus
+from orchestrator.errors import ErrorCode
+from orchestrator.generation.states import ACTIVE, JobStatus
 from orchestrator.limits.concurrency import principal_slot
 
 _GENERATIONS: Table = Generation.__table__  # type: ignore[assignment]
