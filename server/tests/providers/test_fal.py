@@ -196,6 +196,20 @@ async def test_too_many_status_errors_give_up(fal_emulator: Emulator, http_clien
     assert fal_emulator.state.count("/status") == 6  # max_poll_errors (5) + the one that gives up
 
 
+async def test_a_queued_request_the_provider_lost_is_retryable_not_invalid(
+    fal_emulator: Emulator, http_client: httpx.AsyncClient
+) -> None:
+    async def on_progress(fraction: float) -> None:
+        fal_emulator.state.jobs.clear()  # submitted, then forgotten upstream: status answers 404
+
+    with pytest.raises(ProviderError) as info:
+        await provider(fal_emulator, http_client).generate(req(), on_progress)
+
+    # Another route (or a new request) may well succeed: this must not read as our bad input.
+    assert info.value.kind is ProviderErrorKind.RETRYABLE and info.value.status_code == 404
+    assert fal_emulator.state.count("/status") == 6  # ridden out like any transient poll error
+
+
 async def test_hung_provider_times_out_by_deadline(
     fal_emulator: Emulator, http_client: httpx.AsyncClient
 ) -> None:
