@@ -1,7 +1,7 @@
 """The one base every HTTP provider adapter is built on.
 
 An adapter subclasses :class:`HttpAdapter` and keeps only what is particular to its provider: the
-wire format of its requests, how its credential is presented (:meth:`HttpAdapter._auth_headers`),
+wire format of its requests, how its credential is presented (``auth_header``, ``auth_scheme``),
 how its error bodies read (:meth:`HttpAdapter._describe_error`) and what its task states mean.
 Everything else is here, once: the name, display name and credential (a ``SecretStr``, exposed
 only when a request is built), sending a request bounded by the job's deadline, mapping error
