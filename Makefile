@@ -46,6 +46,7 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff format --check server clients/python bench emulators
 	cd server && ../$(BIN)/mypy src
 	cd emulators && ../$(BIN)/mypy src
+	cd server && ../$(BIN)/lint-imports
 	cd clients/python && ../../$(BIN)/mypy src
 
 test-server: $(DEV_STAMP) $(CHROMIUM)

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from orchestrator.api.middleware import RequestContextMiddleware
+from orchestrator.core.states import TERMINAL, JobStatus
 from orchestrator.errors import ERRORS, APIError, ErrorCode, InvalidRequest
 from orchestrator.generation.outcome import failure_error
-from orchestrator.generation.states import TERMINAL, JobStatus
 
 SPEC = Path(__file__).resolve().parents[2] / "clients" / "spec" / "conformance.json"
 

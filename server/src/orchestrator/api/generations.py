@@ -71,7 +71,7 @@ async def list_generations(
         metadata=metadata,
         batch_id=batch_id,
     )
-    rows, has_more = await services.generations.history(principal, filters, cursor, limit)
+    rows, has_more = await services.reading.history(principal, filters, cursor, limit)
     base = base_url(request, services)
     return GenerationPage(
         data=[generation_out(g, services, base) for g in rows],
@@ -115,7 +115,7 @@ async def get_generation(
     generation_id: str, request: Request, principal: ReadScope, services: ServicesDep
 ) -> GenerationResponse:
     """One generation: also the status of a job submitted with `Prefer: respond-async`."""
-    job = await services.generations.get(principal, _known_id(generation_id))
+    job = await services.reading.get(principal, _known_id(generation_id))
     return generation_out(job, services, base_url(request, services))
 
 
@@ -134,12 +134,12 @@ async def generation_events(
     generation_id: str, request: Request, principal: ReadScope, services: ServicesDep
 ) -> StreamingResponse:
     """Server-Sent Events until the job is terminal: queued → running (progress) → outcome."""
-    await services.generations.get(principal, _known_id(generation_id))  # 404 before the stream starts
+    await services.reading.get(principal, _known_id(generation_id))  # 404 before the stream starts
     base = base_url(request, services)
 
     async def stream() -> AsyncIterator[str]:
         yield "retry: 2000\n\n"
-        async for name, job in services.generations.events(generation_id):
+        async for name, job in services.waiting.events(generation_id):
             if job is None:
                 yield ": keep-alive\n\n"
                 continue

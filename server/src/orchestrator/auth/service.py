@@ -13,11 +13,11 @@ from orchestrator.accounting.money import from_micros, to_micros
 from orchestrator.auth.jwt import JWTError, JWTVerifier
 from orchestrator.auth.keys import generate_key, hash_key, key_prefix, parse_key
 from orchestrator.auth.principal import SCOPES, Principal
+from orchestrator.core.clock import now_utc
 from orchestrator.db.engine import Database
 from orchestrator.db.models import ApiKey
 from orchestrator.db.repositories.keys import KeyRepository
 from orchestrator.errors import AuthenticationFailed, ErrorCode, InvalidRequest, NotFound
-from orchestrator.generation.runner import now_utc
 from orchestrator.ids import new_id
 
 # How long a key lookup is reused. Another process's revocation takes effect here within this

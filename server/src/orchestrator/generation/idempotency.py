@@ -16,11 +16,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from orchestrator.core.clock import now_utc
 from orchestrator.db.engine import Database
 from orchestrator.db.models import IdempotencyRecord
 from orchestrator.db.repositories.idempotency import IdempotencyRepository
 from orchestrator.errors import Conflict, ErrorCode
-from orchestrator.generation.runner import now_utc
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +97,3 @@ class IdempotencyService:
                 project, key, status=status, body=json.dumps(body, default=str), generation_id=generation_id
             )
         )
-
-    async def release(self, project: str, key: str) -> None:
-        await self.db.transaction(lambda session: IdempotencyRepository(session).release(project, key))

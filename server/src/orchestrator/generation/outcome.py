@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from orchestrator.core.states import JobStatus
 from orchestrator.db.models import Generation
 from orchestrator.errors import APIError, ErrorCode, error_for
-from orchestrator.generation.states import JobStatus
 
 
 def failure_error(job: Generation) -> APIError:

@@ -7,11 +7,11 @@ import secrets
 from collections.abc import Sequence
 
 from orchestrator.auth.principal import Principal
+from orchestrator.core.clock import now_utc
 from orchestrator.db.engine import Database
 from orchestrator.db.models import WebhookDelivery, WebhookEndpoint
 from orchestrator.db.repositories.webhooks import WebhookRepository
 from orchestrator.errors import ErrorCode, InvalidRequest, NotFound
-from orchestrator.generation.runner import now_utc
 from orchestrator.ids import new_id
 from orchestrator.webhooks.targets import TargetNotAllowed, check_target
 
