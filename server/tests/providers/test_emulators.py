@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import io
+from pathlib import Path
 
 import httpx
+import provider_emulators
 import pytest
 from PIL import Image
 from provider_emulators import openai as openai_emu
@@ -276,3 +279,17 @@ async def test_replicate_prefer_wait_holds_until_done(
     assert response.status_code == 201 and response.json()["status"] == "succeeded"
     image = await http_client.get(response.json()["output"][0])
     assert Image.open(io.BytesIO(image.content)).size == (1024, 1024)
+
+
+def test_the_emulators_never_import_the_orchestrator() -> None:
+    # Written from the providers' API references: an emulator that borrowed an adapter's table
+    # would share its misreadings, and no test could catch them.
+    package = Path(provider_emulators.__file__).parent
+    imported: set[str] = set()
+    for source in package.glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+    assert imported and not {name for name in imported if name.split(".")[0] == "orchestrator"}
