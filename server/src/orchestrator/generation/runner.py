@@ -20,7 +20,6 @@ from orchestrator.catalog.catalog import Catalog, ModelSpec, Route, parse_size, 
 from orchestrator.db.engine import Database
 from orchestrator.db.models import Generation, Image
 from orchestrator.db.repositories.generations import GenerationRepository
-from orchestrator.db.repositories.webhooks import WebhookRepository
 from orchestrator.generation.events import EventHub, JobEvent
 from orchestrator.generation.routing import RouteAttempt, RouteExecutor
 from orchestrator.generation.states import ErrorCode, JobStatus
@@ -41,6 +40,7 @@ from orchestrator.storage.images import (
     inspect_and_thumbnail,
     make_thumbnail,
 )
+from orchestrator.webhooks.outbox import enqueue_generation_event
 
 logger = logging.getLogger(__name__)
 
@@ -302,7 +302,7 @@ class JobRunner:
             ):
                 return False
             # Same transaction: the webhook event exists if and only if the outcome does.
-            await WebhookRepository(session).enqueue(job, values, now_utc())
+            await enqueue_generation_event(session, job, values, now_utc())
             return True
 
         recorded = await self.db.transaction(record)

@@ -21,7 +21,6 @@ from orchestrator.db.engine import Database
 from orchestrator.db.models import Generation
 from orchestrator.db.repositories.generations import GenerationRepository, HistoryFilter
 from orchestrator.db.repositories.idempotency import IdempotencyRepository
-from orchestrator.db.repositories.webhooks import WebhookRepository
 from orchestrator.errors import APIError, BudgetExceeded, InvalidRequest, ModelNotAvailable, NotFound
 from orchestrator.generation.events import EventHub, JobEvent
 from orchestrator.generation.idempotency import IdempotencyService, Replay, request_fingerprint
@@ -35,6 +34,7 @@ from orchestrator.limits.budget import BudgetLedger, DatabaseBudgetLedger
 from orchestrator.limits.concurrency import ConcurrencyGate, principal_slot
 from orchestrator.logs import log_submitted
 from orchestrator.settings import Settings
+from orchestrator.webhooks.outbox import enqueue_generation_event
 
 
 @dataclass(frozen=True, slots=True)
@@ -544,8 +544,8 @@ class GenerationService:
             if not await GenerationRepository(session).cancel(job, now):
                 return False
             changes = {"status": "canceled", "finished_at": now, "cost_micros": 0, "error_code": "canceled"}
-            await WebhookRepository(session).enqueue(
-                job, changes | {"error_message": "canceled by request"}, now
+            await enqueue_generation_event(
+                session, job, changes | {"error_message": "canceled by request"}, now
             )
             return True
 

@@ -22,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orchestrator.db.engine import Database
 from orchestrator.db.models import Generation
 from orchestrator.db.repositories.generations import GenerationRepository
-from orchestrator.db.repositories.webhooks import WebhookRepository
 from orchestrator.generation.events import EventHub, JobEvent
 from orchestrator.generation.runner import JobRunner, now_utc
 from orchestrator.generation.states import JobStatus
+from orchestrator.webhooks.outbox import enqueue_generation_events
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ class WorkerPool:
             requeued, failed = await GenerationRepository(session).recover_expired(
                 now=now, max_attempts=self.max_attempts
             )
-            await WebhookRepository(session).enqueue_ids(failed, now)  # with the outcome, atomically
+            await enqueue_generation_events(session, failed, now)  # with the outcome, atomically
             return requeued, failed
 
         requeued, failed = await self.db.transaction(work)
