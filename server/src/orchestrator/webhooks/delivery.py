@@ -54,7 +54,7 @@ def printable(data: bytes | str, limit: int) -> str:
     """Text safe for a log line or a database column: printable ASCII, at most ``limit`` long,
     with anything shaped like a signing secret (a receiver may echo it) redacted."""
     text = data.decode("ascii", "replace") if isinstance(data, bytes) else data
-    text = _SECRET.sub("whsec_[redacted]", "".join(c if " " <= c <= "~" else "?" for c in text))
+    text = _SECRET.sub("[redacted secret]", "".join(c if " " <= c <= "~" else "?" for c in text))
     return text[:limit]
 
 
