@@ -200,9 +200,9 @@ async def test_registered_url_is_stored_normalised(start_server) -> None:
 async def test_database_errors_never_carry_bound_parameters(server, session_logs) -> None:
     """SQLAlchemy puts an INSERT's parameters into its error message, which the error log
     prints: a webhook's signing secret must not be among them."""
+    from orchestrator.core.clock import now_utc
     from orchestrator.db.models import WebhookEndpoint
     from orchestrator.db.repositories.webhooks import WebhookRepository
-    from orchestrator.generation.runner import now_utc
     from orchestrator.webhooks.service import new_secret
 
     secret = new_secret()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from orchestrator.core.clock import now_utc
 from orchestrator.db.models import WebhookEndpoint
-from orchestrator.generation.runner import now_utc
 from orchestrator.ids import new_id
 from orchestrator.webhooks.service import new_secret
 

@@ -18,9 +18,9 @@ import logging
 import random
 from datetime import timedelta
 
+from orchestrator.core.clock import now_utc
 from orchestrator.db.engine import Database
 from orchestrator.db.repositories.webhooks import DueDelivery, WebhookRepository
-from orchestrator.generation.runner import now_utc
 from orchestrator.webhooks.delivery import Deliverer, Outcome, printable
 
 logger = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -41,13 +41,3 @@ async def enqueue_generation_event(
     if endpoint_ids:
         await repo.add_deliveries([delivery(e, event_type, payload, now) for e in endpoint_ids])
     return len(endpoint_ids)
-
-
-async def enqueue_generation_events(
-    session: AsyncSession, generation_ids: Sequence[str], now: datetime
-) -> int:
-    """Like :func:`enqueue_generation_event`, for jobs whose outcome is already written (recovery)."""
-    total = 0
-    for job in await WebhookRepository(session).generations(generation_ids):
-        total += await enqueue_generation_event(session, job, {}, now)
-    return total

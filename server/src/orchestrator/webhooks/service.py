@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.auth.principal import Principal
+from orchestrator.core.clock import now_utc
 from orchestrator.db.engine import Database
 from orchestrator.db.models import WebhookDelivery, WebhookEndpoint
 from orchestrator.db.repositories.webhooks import WebhookRepository
-from orchestrator.errors import APIError, InvalidRequest, NotFound
-from orchestrator.generation.runner import now_utc
+from orchestrator.errors import ErrorCode, InvalidRequest, NotFound
 from orchestrator.ids import new_id
 from orchestrator.outbound.guard import Policy, check_url, resolve_target
 from orchestrator.outbound.targets import TargetRefused
@@ -27,11 +27,6 @@ PAUSED = "paused through the API"
 def new_secret() -> str:
     """A Standard Webhooks secret: ``whsec_`` and 32 random bytes in base64."""
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-
-
-class TooManyEndpoints(APIError):
-    status_code = 409
-    code = "webhook_limit_reached"
 
 
 class WebhookService:
@@ -57,7 +52,9 @@ class WebhookService:
             target = check_url(url, self.policy)
             await resolve_target(target, self.policy)
         except TargetRefused as exc:
-            raise InvalidRequest(exc.message("url"), param="url", code=f"webhook_{exc.code}") from exc
+            raise InvalidRequest(
+                exc.message("url"), param="url", code=ErrorCode.WEBHOOK_URL_NOT_ALLOWED
+            ) from exc
         endpoint = WebhookEndpoint(
             id=new_id("whk"),
             project=principal.project,
@@ -77,9 +74,10 @@ class WebhookService:
             if await repo.count_endpoints(project=principal.project, livemode=principal.livemode) >= (
                 self.max_endpoints
             ):
-                raise TooManyEndpoints(
+                raise InvalidRequest(
                     f"this project already has {self.max_endpoints} webhook endpoints in this mode, "
-                    "the limit (ORCHESTRATOR_WEBHOOK_MAX_ENDPOINTS); delete one first"
+                    "the limit (ORCHESTRATOR_WEBHOOK_MAX_ENDPOINTS); delete one first",
+                    code=ErrorCode.WEBHOOK_LIMIT_REACHED,
                 )
             await repo.add_endpoint(endpoint)
 
@@ -98,7 +96,9 @@ class WebhookService:
                 endpoint_id, project=principal.project, livemode=principal.livemode
             )
         if endpoint is None:  # another project's endpoint is indistinguishable from none
-            raise NotFound(f"no webhook endpoint {endpoint_id!r}", param="id", code="webhook_not_found")
+            raise NotFound(
+                f"no webhook endpoint {endpoint_id!r}", param="id", code=ErrorCode.WEBHOOK_NOT_FOUND
+            )
         return endpoint
 
     async def update(
@@ -136,12 +136,11 @@ class WebhookService:
         """Queue a signed ``webhook.test`` event for this endpoint alone."""
         endpoint = await self.get(principal, endpoint_id)
         if endpoint.status != "enabled":
-            raise APIError(
+            raise InvalidRequest(
                 f"webhook endpoint {endpoint_id} is disabled ({endpoint.disabled_reason}); "
                 "resume it with PATCH enabled=true first",
                 param="id",
-                code="webhook_disabled",
-                status_code=409,
+                code=ErrorCode.WEBHOOK_DISABLED,
             )
         now = now_utc()
         event_type, payload = test_event(endpoint.id, endpoint.livemode, now)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.db.models import Generation, WebhookDelivery, WebhookEndpoint
+from orchestrator.db.models import WebhookDelivery, WebhookEndpoint
 
 DUE_STATUSES = ("pending", "retrying")
 """Deliveries still to be attempted; ``delivered``, ``dead`` and ``canceled`` are final."""
@@ -98,12 +98,6 @@ class WebhookRepository:
     async def add_deliveries(self, deliveries: Sequence[WebhookDelivery]) -> None:
         self.session.add_all(deliveries)
         await self.session.flush()
-
-    async def generations(self, generation_ids: Sequence[str]) -> list[Generation]:
-        if not generation_ids:
-            return []
-        rows = await self.session.execute(select(Generation).where(Generation.id.in_(generation_ids)))
-        return list(rows.scalars())
 
     async def next_due(self) -> datetime | None:
         """When the earliest delivery still to be attempted is due (None: none is)."""

@@ -4,7 +4,7 @@ A delivery whose attempt failed is ``retrying`` until it is delivered or given u
 ``dead`` (the dead letter), which is what ``failed`` meant before.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-02
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
