@@ -396,3 +396,24 @@ async def _wait_status(api, endpoint_id: str, status: str, within: float = 15.0)
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"no {status} delivery after {within} s: {data}")
         await asyncio.sleep(0.05)
+
+
+async def test_a_delivery_whose_attempts_never_got_an_outcome_is_not_retried_past_the_limit(
+    start_server, database_url
+) -> None:
+    """The old failure mode: an attempt that kills its process is claimed again after every
+    restart. Claims count as attempts, so past the limit it is dead without being tried."""
+    from webhook_rows import insert_delivery, insert_endpoint
+
+    server = await start_server(**FAST_RETRIES, webhook_max_attempts=3)
+    key = await server.create_key(project="acme")
+    with webhook_receiver() as receiver:
+        endpoint = await insert_endpoint(database_url, project="acme", url=receiver.url)
+        stuck = await insert_delivery(database_url, endpoint_id=endpoint, attempts=3)
+        server.app.state.services.webhook_dispatcher.wake()
+        async with server.client(key) as api:
+            dead = await _wait_status(api, endpoint, "dead")
+            assert dead["id"] == stuck and dead["attempts"] == 4 and "no outcome" in dead["last_error"]
+            await api.post(f"/api/v1/webhooks/{endpoint}/test")  # the endpoint itself still works
+            (delivery,) = await asyncio.to_thread(receiver.wait_for, 1, 10)
+        assert delivery.headers["webhook-id"] != stuck

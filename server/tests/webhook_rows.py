@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from orchestrator.core.clock import now_utc
-from orchestrator.db.models import WebhookEndpoint
+from orchestrator.db.models import WebhookDelivery, WebhookEndpoint
 from orchestrator.ids import new_id
 from orchestrator.webhooks.service import new_secret
 
@@ -31,3 +31,27 @@ async def insert_endpoint(database_url: str, *, project: str, url: str, secret: 
         )
     await engine.dispose()
     return endpoint_id
+
+
+async def insert_delivery(database_url: str, *, endpoint_id: str, attempts: int) -> str:
+    """A due delivery already claimed ``attempts`` times, none of them recorded (the process
+    died mid-attempt each time); returns its id."""
+
+    delivery_id = new_id("msg")
+    now = now_utc()
+    engine = create_async_engine(database_url)
+    async with engine.begin() as conn:
+        await conn.execute(
+            WebhookDelivery.__table__.insert().values(
+                id=delivery_id,
+                endpoint_id=endpoint_id,
+                event_type="generation.succeeded",
+                payload="{}",
+                status="pending",
+                attempts=attempts,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    await engine.dispose()
+    return delivery_id
