@@ -99,7 +99,7 @@ class WebhookDispatcher:
             wait = self.poll_interval
             free = self.concurrency - len(self._in_flight)
             if free > 0:
-                due = await self._due(free)
+                due, wait = await self._due(free)
                 for delivery in due:
                     self._spawn(delivery)
                 if due:
@@ -107,18 +107,23 @@ class WebhookDispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), timeout=max(wait, 0.05))
 
-    async def _due(self, free: int) -> list[DueDelivery]:
+    async def _due(self, free: int) -> tuple[list[DueDelivery], float]:
+        """Claimed deliveries, and how long to wait when there are none."""
         try:
             # A read first: the common answer is "nothing due", and it must not take the
             # (SQLite: only) writer.
             async with self.db.read() as session:
                 next_due = await WebhookRepository(session).next_due()
-            if next_due is None or next_due > now_utc():
-                return []
-            return await self._claim(free)
+            if next_due is None:
+                return [], self.poll_interval
+            wait = (next_due - now_utc()).total_seconds()
+            if wait > 0:
+                return [], min(wait, self.poll_interval)
+            # Due, but perhaps only for endpoints already at their limit: wait for a slot.
+            return await self._claim(free), self.poll_interval
         except Exception:
             logger.exception("claiming webhook deliveries failed")
-            return []
+            return [], self.poll_interval
 
     async def _claim(self, free: int) -> list[DueDelivery]:
         busy: dict[str, int] = {}
