@@ -13,7 +13,14 @@ import pytest
 from orchestrator.cli import api_reference_markdown
 
 REPO = Path(__file__).resolve().parents[2]
-DOCS = sorted([REPO / "README.md", *(REPO / "docs").glob("*.md"), *(REPO / "clients").glob("*/README.md")])
+DOCS = sorted(
+    [
+        *REPO.glob("README.md"),
+        *REPO.glob("*/README.md"),
+        *(REPO / "clients").glob("*/README.md"),
+        *(REPO / "docs").glob("*.md"),
+    ]
+)
 OPENAPI = json.loads((REPO / "openapi.json").read_text())
 
 # Paths of the providers' own APIs, which docs/providers.md describes (they are not ours).
