@@ -211,7 +211,8 @@ class BaseClient:
             # Checked last, so a bad argument is reported as such even without a key.
             raise OrchestrationError(
                 "no credentials: pass api_key='sk-...' (or bearer_token=...) or set the "
-                "ORCHESTRATOR_API_KEY environment variable"
+                "ORCHESTRATOR_API_KEY environment variable",
+                code="missing_credentials",
             )
         token = api_key or bearer_token or ""
         if not token.isascii() or not token.isprintable() or token != token.strip():
