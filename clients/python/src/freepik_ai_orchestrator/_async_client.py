@@ -1,4 +1,9 @@
-"""The asynchronous client. Mirrors ``_client.py`` method for method."""
+"""The asynchronous client, and the source of the synchronous one.
+
+``_client.py`` is generated from this file by ``scripts/unasync.py`` (``async``/``await`` removed,
+async names swapped for their sync twins, the blocks marked ``# unasync:`` exchanged); a test fails
+when it is stale. Edit this file, then run ``python scripts/unasync.py``.
+"""
 
 from __future__ import annotations
 
@@ -48,8 +53,7 @@ __all__ = ["AsyncOrchestrationClient"]
 
 
 class AsyncOrchestrationClient(BaseClient):
-    """Asynchronous client for the Freepik AI Orchestrator API (same arguments and methods as
-    :class:`OrchestrationClient`; every method is a coroutine).
+    """Client for the Freepik AI Orchestrator API (asynchronous: every method is a coroutine).
 
     Args:
         base_url: Server URL; default ``$ORCHESTRATOR_BASE_URL`` or ``http://localhost:8000``.
@@ -88,7 +92,13 @@ class AsyncOrchestrationClient(BaseClient):
         default_headers: Mapping[str, str] | None = None,
     ) -> None:
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
+            # unasync: sync
+            # raise TypeError(
+            #     "http_client must be an httpx.Client (use AsyncOrchestrationClient for AsyncClient)"
+            # )
+            # unasync: async
             raise TypeError("http_client must be an httpx.AsyncClient (use OrchestrationClient for Client)")
+            # unasync: end
         super().__init__(
             base_url=base_url,
             api_key=api_key,
@@ -485,8 +495,13 @@ class AsyncOrchestrationClient(BaseClient):
         pending = self._pending_in_batch(batch)
         if pending:
             polls = call.without_body()
+            # unasync: sync (one job after the other)
+            # finished = {job_id: self._wait(polls, job_id, 0.5) for job_id in pending}
+            # unasync: async (all jobs at once)
             jobs = await asyncio.gather(*(self._wait(polls, job_id, 0.5) for job_id in pending))
-            batch = self._resolve_batch(batch, {job.id: job for job in jobs})
+            finished = {job.id: job for job in jobs}
+            # unasync: end
+            batch = self._resolve_batch(batch, finished)
         result = BatchResult(batch)
         if raise_on_error:
             for item in result:

@@ -1,4 +1,8 @@
-"""The synchronous client. Mirrors ``_async_client.py`` method for method."""
+"""The synchronous client.
+
+Generated from ``_async_client.py`` by ``scripts/unasync.py``: do not edit; change the async
+client and run ``python scripts/unasync.py``.
+"""
 
 from __future__ import annotations
 

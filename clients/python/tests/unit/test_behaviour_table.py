@@ -38,8 +38,8 @@ def _python_class(name: str) -> type[BaseException]:
 def test_default_timeouts_and_environment() -> None:
     assert DEFAULT_TIMEOUT.read == DEFAULTS["timeout"]
     assert DEFAULT_TIMEOUT.connect == DEFAULTS["connect_timeout"]
-    assert DEFAULT_WAIT_TIMEOUT == DEFAULTS["wait_timeout"]
-    assert DEFAULT_BASE_URL == DEFAULTS["base_url"]
+    assert DEFAULTS["wait_timeout"] == DEFAULT_WAIT_TIMEOUT
+    assert DEFAULTS["base_url"] == DEFAULT_BASE_URL
     client = OrchestrationClient(api_key="sk-test-x")
     assert (client.timeout.read, client.max_retries, client.retry_backoff) == (
         DEFAULTS["timeout"],
