@@ -11,6 +11,13 @@ from ._client import OrchestrationClient
 from ._response import APIResponse
 from ._types import NOT_GIVEN, NotGiven
 from ._version import __version__
+from ._webhook_models import (
+    WEBHOOK_EVENTS,
+    WebhookDelivery,
+    WebhookDeliveryList,
+    WebhookEndpoint,
+    WebhookEndpointCreated,
+)
 from .exceptions import (
     APIConnectionError,
     APIStatusError,
@@ -48,6 +55,7 @@ from .webhooks import WebhookVerificationError, verify_webhook
 __all__ = [
     "DEFAULT_TIMEOUT",
     "NOT_GIVEN",
+    "WEBHOOK_EVENTS",
     "APIConnectionError",
     "APIResponse",
     "APIStatusError",
@@ -81,6 +89,10 @@ __all__ = [
     "SyncPage",
     "UsageBucket",
     "UsageStats",
+    "WebhookDelivery",
+    "WebhookDeliveryList",
+    "WebhookEndpoint",
+    "WebhookEndpointCreated",
     "WebhookVerificationError",
     "__version__",
     "verify_webhook",

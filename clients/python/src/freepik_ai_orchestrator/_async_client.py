@@ -36,6 +36,12 @@ from ._response import AsyncOrchestrationClientWithRawResponse
 from ._retry import DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BACKOFF
 from ._sse import SSEDecoder
 from ._types import NOT_GIVEN, NotGiven, TimeoutTypes
+from ._webhook_models import (
+    WebhookDeliveryList,
+    WebhookEndpoint,
+    WebhookEndpointCreated,
+    WebhookEndpointList,
+)
 from .exceptions import APITimeoutError
 from .models import (
     BatchResponse,
@@ -637,6 +643,119 @@ class AsyncOrchestrationClient(BaseClient):
         )
         options = self._get(call, "/usage", self._usage_params(start_date, end_date, group_by))
         return self._parse(UsageStats, await self._request(options))
+
+    # ---------------------------------------------------------------- webhooks (admin scope)
+
+    async def create_webhook(
+        self,
+        url: str,
+        events: list[str] | tuple[str, ...] | None = None,
+        description: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> WebhookEndpointCreated:
+        """Register an endpoint for this project's generation events (``events``: some of
+        ``WEBHOOK_EVENTS``, default all). The answer's ``secret`` is shown only here: keep it to
+        check deliveries with :func:`verify_webhook`."""
+        call = self._call_options(timeout, max_retries, extra_headers, extra_query, extra_body)
+        body = self._webhook_create_body(url, events, description)
+        options = self._post(call, "/webhooks", body, idempotency_key=idempotency_key)
+        return self._parse(WebhookEndpointCreated, await self._request(options))
+
+    async def list_webhooks(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> list[WebhookEndpoint]:
+        """This project's webhook endpoints."""
+        call = self._call_options(
+            timeout,
+            max_retries,
+            extra_headers,
+            extra_query,
+            extra_body,
+            sends_body=False,
+            method="list_webhooks",
+        )
+        return self._parse(WebhookEndpointList, await self._request(self._get(call, "/webhooks"))).data
+
+    async def get_webhook(
+        self,
+        webhook_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> WebhookEndpoint:
+        """One endpoint; :class:`NotFoundError` when it is not this project's."""
+        call = self._call_options(
+            timeout,
+            max_retries,
+            extra_headers,
+            extra_query,
+            extra_body,
+            sends_body=False,
+            method="get_webhook",
+        )
+        options = self._get(call, f"/webhooks/{self._path_id(webhook_id)}")
+        return self._parse(WebhookEndpoint, await self._request(options))
+
+    async def delete_webhook(
+        self,
+        webhook_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> WebhookEndpoint:
+        """Remove an endpoint (its pending deliveries are dropped) and return it as it was."""
+        call = self._call_options(
+            timeout,
+            max_retries,
+            extra_headers,
+            extra_query,
+            extra_body,
+            sends_body=False,
+            method="delete_webhook",
+        )
+        options = self._delete(call, f"/webhooks/{self._path_id(webhook_id)}")
+        return self._parse(WebhookEndpoint, await self._request(options))
+
+    async def list_webhook_deliveries(
+        self,
+        webhook_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> WebhookDeliveryList:
+        """The endpoint's most recent deliveries, newest first (``.data``)."""
+        call = self._call_options(
+            timeout,
+            max_retries,
+            extra_headers,
+            extra_query,
+            extra_body,
+            sends_body=False,
+            method="list_webhook_deliveries",
+        )
+        options = self._get(call, f"/webhooks/{self._path_id(webhook_id)}/deliveries")
+        return self._parse(WebhookDeliveryList, await self._request(options))
 
     # ---------------------------------------------------------------- images
 

@@ -527,6 +527,18 @@ class BaseClient:
         options.stream = True
         return options
 
+    def _webhook_create_body(
+        self, url: str, events: list[str] | tuple[str, ...] | None, description: str | None
+    ) -> dict[str, Any]:
+        if not isinstance(url, str) or not url:
+            raise ValueError("url must be the http(s) URL that receives the events")
+        if isinstance(events, str):
+            raise TypeError("events must be a list of event types, not a string")
+        return _body(url=url, events=list(events) if events is not None else None, description=description)
+
+    def _delete(self, call: CallOptions, path: str) -> RequestOptions:
+        return RequestOptions("DELETE", self._url(path), call)
+
     def _download_options(self, call: CallOptions, url: str) -> RequestOptions:
         absolute = url if urlsplit(url).scheme else f"{self.base_url}/{url.lstrip('/')}"
         return RequestOptions(
