@@ -138,9 +138,9 @@ def test_a_killed_batch_resumes_and_charges_each_prompt_once(slow_server: LiveSe
     assert {p.name.rsplit("-", 1)[0] for p in _images(out)} == {g.id for g in history}
 
 
-def test_history_usage_and_webhooks_as_json(live_server: LiveServer, tmp_path: Path) -> None:
-    base = [sys.executable, "-m", "freepik_ai_orchestrator.cli", "--base-url", live_server.url]
-    base += ["--api-key", live_server.key]
+def test_generate_history_usage_and_webhooks(webhook_server: LiveServer, tmp_path: Path) -> None:
+    base = [sys.executable, "-m", "freepik_ai_orchestrator.cli", "--base-url", webhook_server.url]
+    base += ["--api-key", webhook_server.key]
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*base, *args], capture_output=True, text=True, timeout=120, cwd=tmp_path)
@@ -159,7 +159,7 @@ def test_history_usage_and_webhooks_as_json(live_server: LiveServer, tmp_path: P
     usage = json.loads(cli("usage", "--json").stdout)
     assert usage["object"] == "usage" and usage["total_generations"] >= 1
 
-    created = cli("webhooks", "create", "https://example.com/hooks", "--json")
+    created = cli("webhooks", "create", "http://127.0.0.1:9/hooks", "--json")
     assert created.returncode == 0, created.stderr
     endpoint = json.loads(created.stdout)
     assert endpoint["secret"].startswith("whsec_")
