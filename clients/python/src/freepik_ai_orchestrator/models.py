@@ -25,6 +25,7 @@ __all__ = [
     "BatchItem",
     "BatchResponse",
     "BatchResult",
+    "FailedAttempt",
     "GenerationError",
     "GenerationEvent",
     "GenerationList",
@@ -71,6 +72,16 @@ class GenerationError(ResponseModel):
     message: str | None = None
 
 
+class FailedAttempt(ResponseModel):
+    """One provider call that failed before the generation's outcome (the attempt trail)."""
+
+    provider: str
+    model: str
+    """The provider's own model id."""
+    code: str
+    message: str
+
+
 class GenerationResponse(ResponseModel):
     """A generation, which is also a job: ``status`` is queued, running, succeeded, failed or
     canceled. ``image_url`` is the first image; ``images`` lists all of them."""
@@ -102,6 +113,9 @@ class GenerationResponse(ResponseModel):
     revised_prompt: str | None = None
     batch_id: str | None = None
     error: GenerationError | None = None
+    failed_attempts: list[FailedAttempt] = Field(default_factory=list)
+    """Provider calls that failed (and were retried elsewhere, or decided the failure) before the
+    outcome, oldest first."""
     created_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None

@@ -26,6 +26,7 @@ MODELLED: dict[str, type[pydantic.BaseModel]] = {
     "GenerationResponse": models.GenerationResponse,
     "ImageOut": models.ImageInfo,
     "ErrorInfo": models.GenerationError,
+    "FailedAttempt": models.FailedAttempt,
     "GenerationPage": models.GenerationList,
     "ModelInfo": models.ModelInfo,
     "ModelList": models.ModelList,
@@ -48,6 +49,8 @@ REQUESTS: dict[str, tuple[str, set[str]]] = {
 NOT_MODELLED = {
     "ErrorBody": "read by exception_for_error() (exceptions.py), field by field",
     "ErrorEnvelope": "read by exception_for_error()",
+    "ErrorCode": "the error codes: clients/spec/conformance.json (error_codes) drives the mapping",
+    "ErrorType": "the envelope types: read by exception_for_error()",
     "HTTPValidationError": "FastAPI's default; the server answers validation errors with ErrorEnvelope",
     "ValidationError": "part of HTTPValidationError",
     "Readiness": "the body of /readyz, an operations probe",
