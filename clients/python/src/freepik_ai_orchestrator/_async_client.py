@@ -14,7 +14,7 @@ from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal, overload
 
 import httpx
 
@@ -49,6 +49,7 @@ from .models import (
     GenerationEvent,
     GenerationList,
     GenerationResponse,
+    GenerationResult,
     ModelInfo,
     ModelList,
     UsageStats,
@@ -205,6 +206,75 @@ class AsyncOrchestrationClient(BaseClient):
 
     # ---------------------------------------------------------------- generations
 
+    @overload
+    async def generate(
+        self,
+        prompt: str,
+        model: str,
+        style: str | None = None,
+        size: str | None = None,
+        quality: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        n: int | None = None,
+        seed: int | None = None,
+        negative_prompt: str | None = None,
+        idempotency_key: str | None = None,
+        wait: Literal[True] = True,
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> GenerationResult: ...
+
+    @overload
+    async def generate(
+        self,
+        prompt: str,
+        model: str,
+        style: str | None = None,
+        size: str | None = None,
+        quality: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        n: int | None = None,
+        seed: int | None = None,
+        negative_prompt: str | None = None,
+        idempotency_key: str | None = None,
+        wait: Literal[False],
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> GenerationResponse: ...
+
+    @overload
+    async def generate(
+        self,
+        prompt: str,
+        model: str,
+        style: str | None = None,
+        size: str | None = None,
+        quality: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        n: int | None = None,
+        seed: int | None = None,
+        negative_prompt: str | None = None,
+        idempotency_key: str | None = None,
+        wait: bool,
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> GenerationResponse | GenerationResult: ...
+
     async def generate(
         self,
         prompt: str,
@@ -225,8 +295,8 @@ class AsyncOrchestrationClient(BaseClient):
         extra_headers: Headers | None = None,
         extra_query: Query | None = None,
         extra_body: Body | None = None,
-    ) -> GenerationResponse:
-        """Generate an image and return the finished generation.
+    ) -> GenerationResponse | GenerationResult:
+        """Generate an image and return the finished generation (a :class:`GenerationResult`).
 
         If the server hands back the job before it finishes (202), this waits for it. The whole
         call ends within ``timeout`` and within ``wait_timeout`` seconds (whichever is shorter),

@@ -43,6 +43,7 @@ from .models import (
     BatchResponse,
     GenerationEvent,
     GenerationResponse,
+    GenerationResult,
     ResponseModel,
 )
 
@@ -744,10 +745,10 @@ class BaseClient:
         return error
 
     @classmethod
-    def _finished(cls, generation: GenerationResponse) -> GenerationResponse:
+    def _finished(cls, generation: GenerationResponse) -> GenerationResult:
         """``generation`` if it succeeded; otherwise the exception the sync endpoint would raise."""
         if generation.status == "succeeded":
-            return generation
+            return GenerationResult.from_generation(generation)
         raise exception_for_error(None, {"error": cls._failure(generation)})
 
     @staticmethod
