@@ -49,6 +49,15 @@ export interface GenerationError {
   message: string;
 }
 
+/** One provider call that failed before the generation's outcome (the attempt trail). */
+export interface FailedAttempt {
+  provider: string;
+  /** The provider's own model id. */
+  model: string;
+  code: string;
+  message: string;
+}
+
 /**
  * A generation, which is also a job: `status` tells where it is. Returned by `submit`,
  * `getGeneration`, `waitFor`, `cancel`, history and events.
@@ -82,6 +91,8 @@ export interface Generation {
   revisedPrompt: string | null;
   batchId: string | null;
   error: GenerationError | null;
+  /** Provider calls that failed before the outcome (retried elsewhere, or deciding it), oldest first. */
+  failedAttempts: FailedAttempt[];
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
