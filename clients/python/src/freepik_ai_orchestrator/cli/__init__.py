@@ -119,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_USAGE
     args = _parser().parse_args(argv)
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)  # messages name paths: never broken across lines
     from ..exceptions import OrchestrationError
 
     try:
