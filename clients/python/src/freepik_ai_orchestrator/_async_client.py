@@ -37,6 +37,7 @@ from ._retry import DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BACKOFF
 from ._sse import SSEDecoder
 from ._types import NOT_GIVEN, NotGiven, TimeoutTypes
 from ._webhook_models import (
+    WebhookDelivery,
     WebhookDeliveryList,
     WebhookEndpoint,
     WebhookEndpointCreated,
@@ -826,6 +827,87 @@ class AsyncOrchestrationClient(BaseClient):
         )
         options = self._get(call, f"/webhooks/{self._path_id(webhook_id)}/deliveries")
         return self._parse(WebhookDeliveryList, await self._request(options))
+
+    async def update_webhook(
+        self,
+        webhook_id: str,
+        *,
+        enabled: bool | None = None,
+        events: list[str] | tuple[str, ...] | None = None,
+        description: str | NotGiven | None = NOT_GIVEN,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> WebhookEndpoint:
+        """Pause (``enabled=False``: what it is still owed is canceled) or resume an endpoint
+        (also after the server disabled it), or change its events or description (``None``
+        clears it). What is left out stays."""
+        call = self._call_options(timeout, max_retries, extra_headers, extra_query, extra_body)
+        body = self._webhook_update_body(enabled, events, description)
+        options = self._patch(call, f"/webhooks/{self._path_id(webhook_id)}", body)
+        return self._parse(WebhookEndpoint, await self._request(options))
+
+    async def pause_webhook(
+        self,
+        webhook_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> WebhookEndpoint:
+        """Stop sending events to an endpoint (``update_webhook(id, enabled=False)``)."""
+        return await self.update_webhook(
+            webhook_id,
+            enabled=False,
+            timeout=timeout,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            extra_body=extra_body,
+        )
+
+    async def resume_webhook(
+        self,
+        webhook_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> WebhookEndpoint:
+        """Send events to an endpoint again (``update_webhook(id, enabled=True)``)."""
+        return await self.update_webhook(
+            webhook_id,
+            enabled=True,
+            timeout=timeout,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            extra_body=extra_body,
+        )
+
+    async def send_test_webhook(
+        self,
+        webhook_id: str,
+        *,
+        idempotency_key: str | None = None,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> WebhookDelivery:
+        """Queue a signed ``webhook.test`` event for the endpoint and return its delivery; follow
+        it with :meth:`list_webhook_deliveries`."""
+        call = self._call_options(timeout, max_retries, extra_headers, extra_query, extra_body)
+        path = f"/webhooks/{self._path_id(webhook_id)}/test"
+        options = self._post(call, path, None, idempotency_key=idempotency_key)
+        return self._parse(WebhookDelivery, await self._request(options))
 
     # ---------------------------------------------------------------- images
 

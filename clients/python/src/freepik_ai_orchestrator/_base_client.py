@@ -537,6 +537,26 @@ class BaseClient:
             raise TypeError("events must be a list of event types, not a string")
         return _body(url=url, events=list(events) if events is not None else None, description=description)
 
+    @staticmethod
+    def _webhook_update_body(
+        enabled: bool | None, events: list[str] | tuple[str, ...] | None, description: str | NotGiven | None
+    ) -> dict[str, Any]:
+        if enabled is not None and not isinstance(enabled, bool):
+            raise TypeError("enabled must be True, False or None")
+        if isinstance(events, str):
+            raise TypeError("events must be a list of event types, not a string")
+        body = _body(enabled=enabled, events=list(events) if events is not None else None)
+        if not isinstance(description, NotGiven):
+            body["description"] = description  # None clears it
+        if not body:
+            raise ValueError("update_webhook() needs enabled, events or description")
+        return body
+
+    def _patch(self, call: CallOptions, path: str, body: dict[str, Any]) -> RequestOptions:
+        if call.extra_body is not None:
+            body = {**body, **call.extra_body}
+        return RequestOptions("PATCH", self._url(path), call, json_body=body)
+
     def _delete(self, call: CallOptions, path: str) -> RequestOptions:
         return RequestOptions("DELETE", self._url(path), call)
 

@@ -131,6 +131,10 @@ class OrchestrationClientWithRawResponse:
         self.get_webhook = _wrap(client.get_webhook)
         self.delete_webhook = _wrap(client.delete_webhook)
         self.list_webhook_deliveries = _wrap(client.list_webhook_deliveries)
+        self.update_webhook = _wrap(client.update_webhook)
+        self.pause_webhook = _wrap(client.pause_webhook)
+        self.resume_webhook = _wrap(client.resume_webhook)
+        self.send_test_webhook = _wrap(client.send_test_webhook)
 
 
 class AsyncOrchestrationClientWithRawResponse:
@@ -154,3 +158,7 @@ class AsyncOrchestrationClientWithRawResponse:
         self.get_webhook = _wrap_async(client.get_webhook)
         self.delete_webhook = _wrap_async(client.delete_webhook)
         self.list_webhook_deliveries = _wrap_async(client.list_webhook_deliveries)
+        self.update_webhook = _wrap_async(client.update_webhook)
+        self.pause_webhook = _wrap_async(client.pause_webhook)
+        self.resume_webhook = _wrap_async(client.resume_webhook)
+        self.send_test_webhook = _wrap_async(client.send_test_webhook)

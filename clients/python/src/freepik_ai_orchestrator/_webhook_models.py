@@ -53,12 +53,17 @@ class WebhookDelivery(ResponseModel):
     same on every retry."""
 
     id: str
+    object: str = "webhook_delivery"
     event_type: str
+    """A generation event, or ``webhook.test``."""
     status: str
+    """``pending``, ``retrying`` (see ``next_attempt_at``), ``delivered``, ``dead`` or ``canceled``."""
     attempts: int
     last_status_code: int | None = None
     last_error: str | None = None
     created_at: datetime
+    last_attempt_at: datetime | None = None
+    next_attempt_at: datetime | None = None
     delivered_at: datetime | None = None
 
 

@@ -13,6 +13,7 @@ import pytest
 from freepik_ai_orchestrator import (
     WEBHOOK_EVENTS,
     AsyncOrchestrationClient,
+    ConflictError,
     NotFoundError,
     OrchestrationClient,
     PermissionDeniedError,
@@ -103,3 +104,46 @@ async def test_a_key_without_admin_scope_cannot_manage_webhooks(
     with pytest.raises(PermissionDeniedError):
         await resolve(client.list_webhooks())
     await resolve(client.close())
+
+
+async def test_pause_resume_and_a_signed_test_event(admin: Any) -> None:
+    with WebhookReceiver() as receiver:
+        endpoint = await resolve(admin.create_webhook(receiver.url, description="to clear"))
+        queued = await resolve(admin.send_test_webhook(endpoint.id))
+        assert (queued.object, queued.event_type, queued.status) == (
+            "webhook_delivery",
+            "webhook.test",
+            "pending",
+        )
+        [hook] = receiver.wait_for(1)
+        assert hook.headers["webhook-id"] == queued.id
+        assert verify_webhook(hook.body, hook.headers, endpoint.secret)["type"] == "webhook.test"
+        delivered = await _delivered(admin, endpoint.id, queued.id)
+        assert delivered.last_attempt_at is not None and delivered.next_attempt_at is None
+
+        paused = await resolve(admin.pause_webhook(endpoint.id))
+        assert paused.status == "disabled"
+        with pytest.raises(ConflictError) as info:  # the endpoint's state, not the request, is wrong
+            await resolve(admin.send_test_webhook(endpoint.id))
+        assert info.value.code == "webhook_disabled"
+        # A paused endpoint is owed nothing: the finished job queued no delivery for it.
+        await resolve(admin.generate(prompt="while paused", model="dall-e-3"))
+        kinds = [d.event_type for d in (await resolve(admin.list_webhook_deliveries(endpoint.id))).data]
+        assert kinds == ["webhook.test"]
+
+        changed = await resolve(
+            admin.update_webhook(endpoint.id, events=["generation.failed"], description=None)
+        )
+        assert (changed.events, changed.description, changed.status) == (
+            ["generation.failed"],
+            None,
+            "disabled",
+        )
+        resumed = await resolve(admin.resume_webhook(endpoint.id))
+        assert resumed.status == "enabled" and resumed.disabled_reason is None
+        again = await resolve(admin.send_test_webhook(endpoint.id))
+        hooks = receiver.wait_for(2)
+        assert hooks[1].headers["webhook-id"] == again.id
+        await resolve(admin.delete_webhook(endpoint.id))
+        with pytest.raises(ValueError, match="needs enabled, events or description"):
+            await resolve(admin.update_webhook(endpoint.id))

@@ -45,6 +45,7 @@ REQUESTS: dict[str, tuple[str, set[str]]] = {
     "GenerateRequest": ("generate", set()),
     "BatchRequest": ("generate_batch", set()),
     "WebhookCreate": ("create_webhook", set()),
+    "WebhookUpdate": ("update_webhook", set()),
 }
 NOT_MODELLED = {
     "ErrorBody": "read by exception_for_error() (exceptions.py), field by field",
@@ -81,6 +82,8 @@ OPERATIONS = {
     "getWebhook": ["get_webhook"],
     "deleteWebhook": ["delete_webhook"],
     "listWebhookDeliveries": ["list_webhook_deliveries"],
+    "updateWebhook": ["update_webhook", "pause_webhook", "resume_webhook"],
+    "testWebhook": ["send_test_webhook"],
 }
 NOT_CALLED = {
     "healthz": "operations probe",
