@@ -164,6 +164,15 @@ def test_generate_history_usage_and_webhooks(webhook_server: LiveServer, tmp_pat
     endpoint = json.loads(created.stdout)
     assert endpoint["secret"].startswith("whsec_")
     assert endpoint["id"] in cli("webhooks", "list").stdout
+    paused = cli("webhooks", "pause", endpoint["id"], "--json")
+    assert paused.returncode == 0 and json.loads(paused.stdout)["status"] == "disabled"
+    refused = cli("webhooks", "test", endpoint["id"])
+    assert refused.returncode == 1 and "webhook_disabled" in refused.stderr
+    assert "resumed" in cli("webhooks", "resume", endpoint["id"]).stdout
+    queued = json.loads(cli("webhooks", "test", endpoint["id"], "--json").stdout)
+    assert queued["event_type"] == "webhook.test"
+    deliveries = json.loads(cli("webhooks", "deliveries", endpoint["id"], "--json").stdout)
+    assert queued["id"] in [d["id"] for d in deliveries]
     assert cli("webhooks", "delete", endpoint["id"]).returncode == 0
     missing = cli("webhooks", "get", endpoint["id"])
     assert missing.returncode == 1 and "NotFoundError" in missing.stderr

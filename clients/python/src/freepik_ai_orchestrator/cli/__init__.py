@@ -93,6 +93,9 @@ def _parser() -> argparse.ArgumentParser:
         ("get", "one endpoint"),
         ("delete", "remove an endpoint"),
         ("deliveries", "recent deliveries"),
+        ("pause", "stop sending events to an endpoint"),
+        ("resume", "send events again"),
+        ("test", "queue a signed webhook.test event"),
     ):
         sub = actions.add_parser(name, help=text)
         sub.add_argument("webhook_id")

@@ -146,15 +146,26 @@ async def webhooks(client: AsyncOrchestrationClient, args: argparse.Namespace, _
             columns = ["id", "event", "status", "attempts", "last status", "last error", "created"]
             table(out, f"Deliveries of {args.webhook_id}", columns, lines)
         return 0
-    endpoint = await (client.get_webhook if args.action == "get" else client.delete_webhook)(args.webhook_id)
+    if args.action == "test":
+        delivery = await client.send_test_webhook(args.webhook_id)
+        if args.json:
+            emit_json(delivery)
+        else:
+            out.print(f"queued {delivery.event_type} {delivery.id}", highlight=False)
+        return 0
+    action = {
+        "get": client.get_webhook,
+        "delete": client.delete_webhook,
+        "pause": client.pause_webhook,
+        "resume": client.resume_webhook,
+    }[args.action]
+    endpoint = await action(args.webhook_id)
     if args.json:
         emit_json(endpoint)
     else:
-        verb = "deleted " if args.action == "delete" else ""
-        out.print(
-            f"{verb}{endpoint.id} {endpoint.url} {endpoint.status} {', '.join(endpoint.events)}",
-            highlight=False,
-        )
+        verb = {"delete": "deleted ", "pause": "paused ", "resume": "resumed "}.get(args.action, "")
+        line = f"{verb}{endpoint.id} {endpoint.url} {endpoint.status} {', '.join(endpoint.events)}"
+        out.print(line, highlight=False)
     return 0
 
 
