@@ -151,7 +151,7 @@ class TestLive < Minitest::Test
       thumbs = client.download(response.id, folder, thumbnail: true)
       assert_equal [File.join(folder, "#{response.id}-0-thumb.webp")], thumbs
       assert_equal "WEBP", File.binread(thumbs.first)[8, 4]
-      assert_raises(Errno::EEXIST) { client.download(response, folder) }
+      assert_raises(AI::DestinationExistsError) { client.download(response, folder) }
       assert_equal paths, client.download(response, folder, overwrite: true)
       assert_equal [File.join(tmp, "1-0.png")], client.download(response.image_url, tmp)
       assert_equal 3, Dir.glob(File.join(tmp, "**", "*")).count { |p| File.file?(p) }

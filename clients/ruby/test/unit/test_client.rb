@@ -318,7 +318,7 @@ class TestClient < Minitest::Test
       assert_equal png_bytes, File.binread(paths.first)
       assert_equal "Bearer sk-test-unit", @transport.requests[0].headers["Authorization"]
       assert_nil @transport.requests[1].headers["Authorization"], "the key never goes to another host"
-      assert_raises(Errno::EEXIST) { client.download(generation, folder) }
+      assert_raises(AI::DestinationExistsError) { client.download(generation, folder) }
       assert_equal 2, @transport.requests.size, "nothing downloaded when a file exists"
       2.times { @transport.add(200, "new".b, { "Content-Type" => "image/png" }) }
       client.download(generation, folder, overwrite: true)

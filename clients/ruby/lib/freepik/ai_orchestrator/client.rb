@@ -26,7 +26,7 @@ module Freepik
     # base_url::      server URL; default $ORCHESTRATOR_BASE_URL or http://localhost:8000
     # api_key::       sk-test-... / sk-live-...; default $ORCHESTRATOR_API_KEY
     # bearer_token::  a JWT, sent instead of an API key
-    # timeout::       seconds one call may take, retries included (default 120; nil: no limit)
+    # timeout::       seconds one call may take, retries included (default 600; nil: no limit)
     # max_retries::   retries after the first attempt (default 2; 0 turns retries off)
     # retry_backoff:: base of the exponential backoff in seconds (default 0.5)
     # default_headers:: headers added to every request
@@ -34,8 +34,9 @@ module Freepik
     # clock::         an object with #now, #monotonic, #sleep(seconds) and #rand (tests)
     class Client
       DEFAULT_BASE_URL = "http://localhost:8000"
-      # Long enough for a synchronous generation; the server answers 202 with the job before.
-      DEFAULT_TIMEOUT = 120.0
+      # One whole call, retries and the wait for a generation included: the slow models take
+      # minutes, and the same 600 s in every SDK (clients/spec/conformance.json).
+      DEFAULT_TIMEOUT = 600.0
       CONNECT_TIMEOUT = 10.0
       # How long #generate waits for a job the server handed back unfinished (202).
       DEFAULT_WAIT_TIMEOUT = 600.0
@@ -68,7 +69,8 @@ module Freepik
 
         api_key = presence(ENV.fetch("ORCHESTRATOR_API_KEY", nil)) if api_key.nil? && bearer_token.nil?
         if presence(api_key).nil? && presence(bearer_token).nil?
-          raise ArgumentError, "no credentials: pass api_key: or bearer_token:, or set ORCHESTRATOR_API_KEY"
+          raise Error.new("no credentials: pass api_key: or bearer_token:, or set ORCHESTRATOR_API_KEY",
+                          code: "missing_credentials")
         end
         unless max_retries.is_a?(Integer) && max_retries >= 0
           raise ArgumentError, "max_retries must be an Integer >= 0 (0 turns retries off), not #{max_retries.inspect}"
@@ -276,15 +278,18 @@ module Freepik
       # +target+ is a GenerationResponse (every image, named <tt><id>-<index>.<ext></tt>), a
       # generation id (fetched first), an ImageInfo or an image URL (named after the URL).
       # <tt>thumbnail: true</tt> saves the thumbnails instead (<tt><id>-<index>-thumb.<ext></tt>).
-      # An existing file is never replaced unless <tt>overwrite: true</tt>: Errno::EEXIST is
+      # An existing file is never replaced unless <tt>overwrite: true</tt>: DestinationExistsError is
       # raised before anything is downloaded.
-      def download(target, directory = ".", thumbnail: false, overwrite: false, timeout: nil)
-        jobs = download_jobs(target, thumbnail).map do |url, stem, extension|
+      # <tt>image: i</tt> saves only a generation's image +i+, under the same name.
+      def download(target, directory = ".", thumbnail: false, overwrite: false, image: nil, timeout: nil)
+        jobs = download_jobs(target, thumbnail)
+        jobs = [jobs.fetch(image) { raise ArgumentError, "no image #{image}: there are #{jobs.size}" }] unless image.nil?
+        jobs = jobs.map do |url, stem, extension|
           [url, File.join(directory.to_s, stem), extension]
         end
         unless overwrite
           taken = jobs.map { |_, base, extension| extension && "#{base}#{extension}" }.compact.find { |path| File.exist?(path) }
-          raise Errno::EEXIST, taken if taken
+          raise DestinationExistsError, taken if taken
         end
         FileUtils.mkdir_p(directory)
         call_timeout = timeout_for(timeout)
@@ -392,7 +397,7 @@ module Freepik
         klass.from_hash(JSON.parse(response.body.to_s), request_id: response.headers["x-request-id"],
                                                         idempotent_replayed: response.headers["idempotent-replayed"].to_s.casecmp?("true"))
       rescue JSON::ParserError, ArgumentError => e
-        raise OrchestrationError.new("unexpected response body for #{klass.name}: #{e.message}",
+        raise Error.new("unexpected response body for #{klass.name}: #{e.message}",
                                      status: response.status, request_id: response.headers["x-request-id"],
                                      headers: response.headers)
       end
@@ -525,9 +530,13 @@ module Freepik
         extension.empty? ? nil : extension
       end
 
+      # The last path segment, percent-decoded (never a path separator or "..").
       def url_stem(url)
         name = File.basename(URI(absolute_url(url)).path)
-        name = "image" if name.empty? || name == "/"
+        name = "" if name == "/"
+        name = name.gsub(/%\h\h/) { |escape| escape[1..].hex.chr }.force_encoding(Encoding::UTF_8).scrub("_")
+        name = name.tr("/\\", "__")
+        name = "image" if name.empty? || name.match?(/\A\.+\z/)
         name.delete_suffix(File.extname(name))
       end
 
@@ -542,7 +551,7 @@ module Freepik
         end
         extension ||= known_extension(response.headers["content-type"], url) || ""
         destination = "#{base}#{extension}"
-        raise Errno::EEXIST, destination if !overwrite && File.exist?(destination)
+        raise DestinationExistsError, destination if !overwrite && File.exist?(destination)
 
         File.rename(partial, destination) # never leave a truncated file under the final name
         destination

@@ -6,7 +6,7 @@ module Freepik
     #
     # Tree (the same as the Python client's):
     #
-    #   OrchestrationError
+    #   Error (alias OrchestrationError, the 0.x name, kept)
     #   ├── APIConnectionError            the request never got an HTTP answer
     #   │   └── APITimeoutError           ... because a timeout expired
     #   └── APIStatusError                the server answered with an error status
@@ -25,7 +25,7 @@ module Freepik
     #
     # Every error carries #message, #status (alias #status_code), #code, #type, #param,
     # #request_id, #generation_id, #body and #headers (nil or empty when unknown).
-    class OrchestrationError < StandardError
+    class Error < StandardError
       attr_reader :status, :code, :type, :param, :request_id, :generation_id, :body, :headers
 
       def initialize(message = nil, status: nil, code: nil, type: nil, param: nil, request_id: nil,
@@ -61,15 +61,33 @@ module Freepik
       end
     end
 
+    # The name of the base class up to 0.3; kept so existing +rescue+ clauses still work.
+    OrchestrationError = Error
+
+    # #download would replace an existing file and +overwrite+ is false. #filename names it;
+    # nothing was fetched when the name was known up front. (Up to 0.3: Errno::EEXIST.)
+    class DestinationExistsError < Error
+      attr_reader :filename
+
+      def initialize(filename)
+        @filename = filename.to_s
+        super("#{@filename} exists; pass overwrite: true to replace it", code: "file_exists")
+      end
+    end
+
+    # A webhook delivery failed verification (a header is missing, no v1 signature matches,
+    # or its timestamp is outside the tolerance).
+    class WebhookVerificationError < Error; end
+
     # No HTTP response was received (DNS, refused connection, reset...). #cause holds the
     # underlying Ruby exception.
-    class APIConnectionError < OrchestrationError; end
+    class APIConnectionError < Error; end
 
     # A timeout expired: the call's, or the deadline given to #wait_for.
     class APITimeoutError < APIConnectionError; end
 
     # The server answered with an error status; #status is always set.
-    class APIStatusError < OrchestrationError; end
+    class APIStatusError < Error; end
 
     # The request was malformed or refused by validation (400, 422).
     class InvalidRequestError < APIStatusError; end
