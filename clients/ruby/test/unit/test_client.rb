@@ -32,8 +32,9 @@ class TestClient < Minitest::Test
 
   def test_no_credentials_anywhere_is_a_clear_error
     with_env("ORCHESTRATOR_API_KEY" => nil) do
-      error = assert_raises(ArgumentError) { AI::Client.new(base_url: "http://x.test", transport: @transport) }
+      error = assert_raises(AI::Error) { AI::Client.new(base_url: "http://x.test", transport: @transport) }
       assert_match(/ORCHESTRATOR_API_KEY/, error.message)
+      assert_equal "missing_credentials", error.code
     end
   end
 
@@ -81,7 +82,7 @@ class TestClient < Minitest::Test
     request = @transport.requests.last
     assert_equal "POST", request.method
     assert_equal "application/json", request.headers["Content-Type"]
-    assert_equal "wait=119", request.headers["Prefer"]
+    assert_equal "wait=599", request.headers["Prefer"] # the 600 s default call budget, less 1 s
     assert_match(/\A[0-9a-f-]{36}\z/, request.headers["Idempotency-Key"])
   end
 
@@ -268,7 +269,7 @@ class TestClient < Minitest::Test
   def test_stream_events_parses_the_stream_and_ends_at_the_terminal_event
     @transport.add(200, "retry: 2000\n\n: ping\n\n#{sse('running', 0.5, id: 'e1')}#{sse('succeeded', 1.0, id: 'e2')}",
                    { "Content-Type" => "text/event-stream" })
-    events = client.stream_events("gen_e").to_a
+    events = client(timeout: 30).stream_events("gen_e").to_a
     assert_equal [%w[running e1], %w[succeeded e2]], events.map { |event| [event.event, event.id] }
     assert_in_delta 0.5, events.first.data.progress
     assert events.last.terminal?
