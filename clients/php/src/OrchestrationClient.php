@@ -7,6 +7,7 @@ namespace Freepik\AiOrchestrator;
 use Freepik\AiOrchestrator\Exception\ApiConnectionException;
 use Freepik\AiOrchestrator\Exception\ApiStatusException;
 use Freepik\AiOrchestrator\Exception\ApiTimeoutException;
+use Freepik\AiOrchestrator\Exception\DestinationExistsException;
 use Freepik\AiOrchestrator\Exception\ErrorMapper;
 use Freepik\AiOrchestrator\Exception\OrchestrationException;
 use Freepik\AiOrchestrator\Http\CurlTransport;
@@ -36,8 +37,11 @@ final class OrchestrationClient
 {
     public const VERSION = '0.1.0';
     public const DEFAULT_BASE_URL = 'http://localhost:8000';
-    /** Seconds one call may take, retries included; long enough for a synchronous generation. */
-    public const DEFAULT_TIMEOUT = 120.0;
+    /**
+     * Seconds one call may take, retries and the wait for a generation included: the slow
+     * models take minutes, and every SDK uses the same 600 s (clients/spec/conformance.json).
+     */
+    public const DEFAULT_TIMEOUT = 600.0;
     /** Seconds generate() and generateBatch() wait for jobs the server hands back unfinished (202). */
     public const DEFAULT_WAIT_TIMEOUT = 600.0;
     /** Seconds an event stream may stay silent (the server sends keep-alives well within it). */
@@ -83,8 +87,9 @@ final class OrchestrationClient
         }
         $token = $bearerToken ?? $apiKey;
         if ($token === null || trim($token) === '') {
-            throw new \InvalidArgumentException(
-                'no credential: pass apiKey (or bearerToken), or set ORCHESTRATOR_API_KEY'
+            throw new OrchestrationException(
+                'no credentials: pass apiKey (or bearerToken), or set ORCHESTRATOR_API_KEY',
+                errorCode: 'missing_credentials',
             );
         }
         if ($maxRetries < 0) {
@@ -461,9 +466,11 @@ final class OrchestrationClient
      * Save images into `directory` (created if missing) and return the paths written.
      *
      * A GenerationResponse writes one file per image, named `<generation id>-<index>.<ext>`
-     * (`<generation id>-<index>-thumb.<ext>` with `thumbnail: true`); an ImageInfo or a URL
-     * writes one file named after the URL. An existing file is never replaced unless
-     * `overwrite: true`. Files are written to `<name>.part` and renamed when complete.
+     * (`<generation id>-<index>-thumb.<ext>` with `thumbnail: true`); `image: i` writes only
+     * image `i`, under the same name. An ImageInfo or a URL writes one file named after the
+     * URL (percent-decoded). An existing file is never replaced unless `overwrite: true`:
+     * DestinationExistsException names it, before anything is fetched when every name is known.
+     * Files are written to `<name>.part` and renamed when complete.
      *
      * @return list<string>
      */
@@ -473,8 +480,40 @@ final class OrchestrationClient
         bool $thumbnail = false,
         bool $overwrite = false,
         ?float $timeout = null,
+        ?int $index = null,
     ): array {
-        $targets = []; // [url, file name without extension or null to use the URL's name]
+        $targets = self::downloadTargets($image, $thumbnail);
+        if ($index !== null) {
+            if (!isset($targets[$index])) {
+                throw new \InvalidArgumentException("no image {$index}: there are " . count($targets));
+            }
+            $targets = [$targets[$index]];
+        }
+        $directory = rtrim($directory, '/\\');
+        if (!$overwrite) {
+            foreach ($targets as [, $stem, $extension]) {
+                if ($extension !== null) {
+                    $this->refuseExisting("{$directory}/{$stem}.{$extension}");
+                }
+            }
+        }
+        if (!is_dir($directory) && !@mkdir($directory, 0777, true) && !is_dir($directory)) {
+            throw new OrchestrationException("cannot create the directory {$directory}");
+        }
+        $written = [];
+        foreach ($targets as [$url, $stem, $extension]) {
+            $written[] = $this->downloadOne($url, $stem, $extension, $directory, $overwrite, $timeout);
+        }
+        return $written;
+    }
+
+    /**
+     * [url, file name without extension, extension or null when only the answer can tell].
+     *
+     * @return list<array{0: string, 1: string, 2: string|null}>
+     */
+    private static function downloadTargets(GenerationResponse|ImageInfo|string $image, bool $thumbnail): array
+    {
         if ($image instanceof GenerationResponse) {
             $images = $image->images !== [] ? $image->images : ($image->imageUrl !== null
                 ? [new ImageInfo($image->imageUrl, $image->thumbnailUrl)] : []);
@@ -483,31 +522,41 @@ final class OrchestrationClient
                     "generation {$image->id} has no image (status: {$image->status->value})"
                 );
             }
-            foreach ($images as $index => $info) {
+            $targets = [];
+            foreach (array_values($images) as $i => $info) {
                 $url = $thumbnail ? $info->thumbnailUrl : $info->url;
                 if ($url === null) {
-                    throw new \InvalidArgumentException("image {$index} of generation {$image->id} has no thumbnail");
+                    throw new \InvalidArgumentException("image {$i} of generation {$image->id} has no thumbnail");
                 }
-                $targets[] = [$url, "{$image->id}-{$index}" . ($thumbnail ? '-thumb' : '')];
+                $extension = ($thumbnail ? null : self::extensionFor($info->contentType)) ?? self::urlExtension($url);
+                $targets[] = [$url, "{$image->id}-{$i}" . ($thumbnail ? '-thumb' : ''), $extension];
             }
-        } elseif ($image instanceof ImageInfo) {
+            return $targets;
+        }
+        if ($image instanceof ImageInfo) {
             $url = $thumbnail ? $image->thumbnailUrl : $image->url;
             if ($url === null) {
                 throw new \InvalidArgumentException('this image has no thumbnail');
             }
-            $targets[] = [$url, null];
-        } else {
-            $targets[] = [$image, null];
+            $extension = ($thumbnail ? null : self::extensionFor($image->contentType)) ?? self::urlExtension($url);
+            return [[$url, self::urlStem($url), $extension]];
         }
+        return [[$image, self::urlStem($image), self::urlExtension($image)]];
+    }
 
-        if (!is_dir($directory) && !@mkdir($directory, 0777, true) && !is_dir($directory)) {
-            throw new OrchestrationException("cannot create the directory {$directory}");
-        }
-        $written = [];
-        foreach ($targets as [$url, $stem]) {
-            $written[] = $this->downloadOne($url, $stem, rtrim($directory, '/\\'), $overwrite, $timeout);
-        }
-        return $written;
+    /** The last segment of a URL's path, percent-decoded, without its extension ('image' if none). */
+    private static function urlStem(string $url): string
+    {
+        $name = rawurldecode(basename((string) parse_url($url, PHP_URL_PATH)));
+        $name = str_replace(['/', '\\'], '_', $name);
+        $stem = pathinfo($name, PATHINFO_EXTENSION) === '' ? $name : pathinfo($name, PATHINFO_FILENAME);
+        return trim($stem, '.') === '' ? 'image' : $stem;
+    }
+
+    private static function urlExtension(string $url): ?string
+    {
+        $extension = pathinfo(basename((string) parse_url($url, PHP_URL_PATH)), PATHINFO_EXTENSION);
+        return $extension === '' ? null : strtolower($extension);
     }
 
     // ------------------------------------------------------------------ internals: HTTP
@@ -832,27 +881,23 @@ final class OrchestrationClient
 
     // ------------------------------------------------------------------ internals: downloads
 
-    private function downloadOne(string $url, ?string $stem, string $directory, bool $overwrite, ?float $timeout): string
-    {
+    private function downloadOne(
+        string $url,
+        string $stem,
+        ?string $extension,
+        string $directory,
+        bool $overwrite,
+        ?float $timeout,
+    ): string {
         $absolute = parse_url($url, PHP_URL_SCHEME) !== null ? $url : $this->baseUrl . '/' . ltrim($url, '/');
-        $urlName = basename((string) parse_url($absolute, PHP_URL_PATH));
-        $urlExtension = pathinfo($urlName, PATHINFO_EXTENSION);
-        if ($stem === null) {
-            $stem = $urlName === '' ? 'image' : pathinfo($urlName, PATHINFO_FILENAME);
-        }
-        // Refuse before downloading when the URL already tells the final name.
-        if ($urlExtension !== '' && !$overwrite) {
-            $this->refuseExisting("{$directory}/{$stem}.{$urlExtension}");
-        }
-
         // Signed URLs need no credentials: never hand our key to another host (a CDN, a bucket).
         $response = $this->send('GET', $absolute, ['Accept' => '*/*'], null, $timeout, $this->sameOrigin($absolute), true);
-        $extension = self::extensionFor($response->header('content-type')) ?? ($urlExtension !== '' ? $urlExtension : 'bin');
+        $extension ??= self::extensionFor($response->header('content-type')) ?? 'bin';
         $path = "{$directory}/{$stem}.{$extension}";
         if (!$overwrite) {
             $this->refuseExisting($path);
         }
-        $partial = $path . '.part';
+        $partial = $path . '.' . bin2hex(random_bytes(4)) . '.part';
         try {
             if (file_put_contents($partial, $response->body) !== strlen($response->body) || !rename($partial, $path)) {
                 throw new OrchestrationException("cannot write {$path}");
@@ -868,7 +913,7 @@ final class OrchestrationClient
     private function refuseExisting(string $path): void
     {
         if (file_exists($path)) {
-            throw new OrchestrationException("{$path} already exists; pass overwrite: true to replace it");
+            throw new DestinationExistsException($path);
         }
     }
 
