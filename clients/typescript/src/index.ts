@@ -28,6 +28,7 @@ export {
   BudgetExceededError,
   ConflictError,
   ContentPolicyError,
+  DestinationExistsError,
   InternalServerError,
   InvalidRequestError,
   ModelNotAvailableError,
@@ -37,6 +38,7 @@ export {
   ProviderError,
   ProviderTimeoutError,
   RateLimitError,
+  WebhookVerificationError,
   type ErrorFields,
 } from "./errors.js";
 export { Page, PagePromise } from "./pagination.js";
