@@ -271,6 +271,65 @@ module Freepik
         parse(UsageStats, request(:get, "/usage", params: params, timeout: timeout_for(timeout)))
       end
 
+      # ------------------------------------------------------------------ webhooks
+
+      # Registers an endpoint (admin scope). The returned WebhookEndpoint's #secret
+      # (<tt>whsec_…</tt>) is shown only here: keep it to verify deliveries
+      # (Freepik::AiOrchestrator.verify_webhook). +events+: nil for every event.
+      def create_webhook(url, events: nil, description: nil, idempotency_key: nil, timeout: nil)
+        raise ArgumentError, "url must be the http(s) URL that receives the events" unless url.is_a?(String) && !url.empty?
+        raise TypeError, "events must be an Array of event types" unless events.nil? || events.is_a?(Array)
+
+        body = { "url" => url, "events" => events, "description" => description }.compact
+        parse(WebhookEndpoint, request(:post, "/webhooks", body: body, idempotency_key: idempotency_key,
+                                                           timeout: timeout_for(timeout)))
+      end
+
+      # Every endpoint of the project (an Array of WebhookEndpoint, without secrets).
+      def list_webhooks(timeout: nil)
+        parse(WebhookEndpointList, request(:get, "/webhooks", timeout: timeout_for(timeout))).data
+      end
+
+      def get_webhook(webhook_id, timeout: nil)
+        parse(WebhookEndpoint, request(:get, "/webhooks/#{path_id(webhook_id)}", timeout: timeout_for(timeout)))
+      end
+
+      # Changes +enabled+, +events+ or +description+ (pass <tt>description: nil</tt> to clear it).
+      def update_webhook(webhook_id, enabled: nil, events: nil, description: :unchanged, timeout: nil)
+        body = { "enabled" => enabled, "events" => events }.compact
+        body["description"] = description unless description == :unchanged
+        raise ArgumentError, "update_webhook needs enabled:, events: or description:" if body.empty?
+
+        parse(WebhookEndpoint, request(:patch, "/webhooks/#{path_id(webhook_id)}", body: body,
+                                                                                   timeout: timeout_for(timeout)))
+      end
+
+      # Stops deliveries to the endpoint until #resume_webhook; events meanwhile are not sent.
+      def pause_webhook(webhook_id, timeout: nil)
+        update_webhook(webhook_id, enabled: false, timeout: timeout)
+      end
+
+      def resume_webhook(webhook_id, timeout: nil)
+        update_webhook(webhook_id, enabled: true, timeout: timeout)
+      end
+
+      # Deletes the endpoint; returns it as it was.
+      def delete_webhook(webhook_id, timeout: nil)
+        parse(WebhookEndpoint, request(:delete, "/webhooks/#{path_id(webhook_id)}", timeout: timeout_for(timeout)))
+      end
+
+      # The endpoint's recent deliveries (an Array of WebhookDelivery, newest first).
+      def list_webhook_deliveries(webhook_id, timeout: nil)
+        path = "/webhooks/#{path_id(webhook_id)}/deliveries"
+        parse(WebhookDeliveryList, request(:get, path, timeout: timeout_for(timeout))).data
+      end
+
+      # Sends a signed <tt>webhook.test</tt> event to the endpoint; returns its WebhookDelivery.
+      def send_test_webhook(webhook_id, idempotency_key: nil, timeout: nil)
+        parse(WebhookDelivery, request(:post, "/webhooks/#{path_id(webhook_id)}/test",
+                                       idempotency_key: idempotency_key, timeout: timeout_for(timeout)))
+      end
+
       # ------------------------------------------------------------------ downloads
 
       # Saves images into +directory+ (created if missing) and returns the paths written.

@@ -212,5 +212,46 @@ module Freepik
         data.terminal?
       end
     end
+
+    # A webhook endpoint: where the server POSTs signed events. #status is enabled, paused or
+    # disabled (see #disabled_reason).
+    WebhookEndpoint = Struct.new(
+      :id, :object, :url, :events, :description, :status, :disabled_reason, :livemode, :created_at,
+      :secret, :extra, keyword_init: true
+    ) do
+      include Model
+      required :id, :url
+      defaults object: "webhook_endpoint", events: []
+      types created_at: :time
+
+      def inspect # never print the secret
+        "#<#{self.class.name} id=#{id} url=#{url} status=#{status}>"
+      end
+    end
+
+    # The endpoints of GET /api/v1/webhooks.
+    WebhookEndpointList = Struct.new(:object, :data, :extra, keyword_init: true) do
+      include Model
+      defaults object: "list", data: []
+      types data: [WebhookEndpoint]
+    end
+
+    # One event sent (or being sent) to an endpoint; #id is the +webhook-id+ header.
+    WebhookDelivery = Struct.new(
+      :id, :object, :event_type, :status, :attempts, :last_status_code, :last_error, :created_at,
+      :last_attempt_at, :next_attempt_at, :delivered_at, :extra, keyword_init: true
+    ) do
+      include Model
+      required :id
+      defaults object: "webhook_delivery"
+      types created_at: :time, last_attempt_at: :time, next_attempt_at: :time, delivered_at: :time
+    end
+
+    # The deliveries of GET /api/v1/webhooks/{id}/deliveries, newest first.
+    WebhookDeliveryList = Struct.new(:object, :data, :extra, keyword_init: true) do
+      include Model
+      defaults object: "list", data: []
+      types data: [WebhookDelivery]
+    end
   end
 end
