@@ -151,7 +151,7 @@ test-php: $(STAMP)
 		n=$$((n + 1)); \
 	done; echo "test-php: lint: $$n files, no syntax errors, strict_types everywhere"
 	$(PHPUNIT_PHP) --testsuite unit
-	$(PHP_TEST_SERVER) -- $(PHPUNIT_PHP) --testsuite integration --exclude-group slow
+	$(PHP_TEST_SERVER) --webhook-receiver -- $(PHPUNIT_PHP) --testsuite integration --exclude-group slow
 	$(PHP_TEST_SERVER) --setting offline_latency_seconds=1.5 --setting sync_wait_seconds=0.3 -- \
 		$(PHPUNIT_PHP) --testsuite integration --group slow
 

@@ -26,6 +26,8 @@ use Freepik\AiOrchestrator\Model\GenerationStatus;
 use Freepik\AiOrchestrator\Model\ImageInfo;
 use Freepik\AiOrchestrator\Model\ModelInfo;
 use Freepik\AiOrchestrator\Model\UsageStats;
+use Freepik\AiOrchestrator\Model\WebhookDelivery;
+use Freepik\AiOrchestrator\Model\WebhookEndpoint;
 
 /**
  * Client for the Freepik AI Orchestrator API.
@@ -458,6 +460,103 @@ final class OrchestrationClient
             $params[] = ['group_by', $groupBy];
         }
         return $this->parse($this->get('/usage', $params, $timeout), UsageStats::fromArray(...));
+    }
+
+    // ------------------------------------------------------------------ webhooks
+
+    /**
+     * Register an endpoint (admin scope). The answer's `secret` (`whsec_…`) is shown only here:
+     * keep it to verify deliveries with Webhook::verify(). `events`: null for every event.
+     *
+     * @param list<string>|null $events
+     */
+    public function createWebhook(
+        string $url,
+        ?array $events = null,
+        ?string $description = null,
+        ?string $idempotencyKey = null,
+        ?float $timeout = null,
+    ): WebhookEndpoint {
+        if ($url === '') {
+            throw new \InvalidArgumentException('url must be the http(s) URL that receives the events');
+        }
+        $body = array_filter(['url' => $url, 'events' => $events, 'description' => $description], static fn ($v): bool => $v !== null);
+        return $this->parse($this->post('/webhooks', $body, $idempotencyKey, $timeout), WebhookEndpoint::fromArray(...));
+    }
+
+    /** @return list<WebhookEndpoint> every endpoint of the project, without secrets */
+    public function listWebhooks(?float $timeout = null): array
+    {
+        return $this->parse(
+            $this->get('/webhooks', [], $timeout),
+            static fn (array $data): array => Internal\Data::objects($data, 'data', WebhookEndpoint::fromArray(...)),
+        );
+    }
+
+    public function getWebhook(string $webhookId, ?float $timeout = null): WebhookEndpoint
+    {
+        return $this->parse($this->get('/webhooks/' . self::pathId($webhookId), [], $timeout), WebhookEndpoint::fromArray(...));
+    }
+
+    /**
+     * Change `enabled`, `events` or `description` (`clearDescription: true` removes it).
+     *
+     * @param list<string>|null $events
+     */
+    public function updateWebhook(
+        string $webhookId,
+        ?bool $enabled = null,
+        ?array $events = null,
+        ?string $description = null,
+        bool $clearDescription = false,
+        ?float $timeout = null,
+    ): WebhookEndpoint {
+        $body = array_filter(['enabled' => $enabled, 'events' => $events, 'description' => $description], static fn ($v): bool => $v !== null);
+        if ($clearDescription) {
+            $body['description'] = null;
+        }
+        if ($body === []) {
+            throw new \InvalidArgumentException('updateWebhook() needs enabled, events or description');
+        }
+        $json = json_encode($body, JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE);
+        $response = $this->send('PATCH', $this->url('/webhooks/' . self::pathId($webhookId)), ['Content-Type' => 'application/json'], $json, $timeout);
+        return $this->parse($response, WebhookEndpoint::fromArray(...));
+    }
+
+    /** Stop deliveries to the endpoint until resumeWebhook(); events meanwhile are not sent. */
+    public function pauseWebhook(string $webhookId, ?float $timeout = null): WebhookEndpoint
+    {
+        return $this->updateWebhook($webhookId, enabled: false, timeout: $timeout);
+    }
+
+    public function resumeWebhook(string $webhookId, ?float $timeout = null): WebhookEndpoint
+    {
+        return $this->updateWebhook($webhookId, enabled: true, timeout: $timeout);
+    }
+
+    /** Delete the endpoint; returns it as it was. */
+    public function deleteWebhook(string $webhookId, ?float $timeout = null): WebhookEndpoint
+    {
+        $response = $this->send('DELETE', $this->url('/webhooks/' . self::pathId($webhookId)), [], null, $timeout);
+        return $this->parse($response, WebhookEndpoint::fromArray(...));
+    }
+
+    /** @return list<WebhookDelivery> the endpoint's recent deliveries, newest first */
+    public function listWebhookDeliveries(string $webhookId, ?float $timeout = null): array
+    {
+        return $this->parse(
+            $this->get('/webhooks/' . self::pathId($webhookId) . '/deliveries', [], $timeout),
+            static fn (array $data): array => Internal\Data::objects($data, 'data', WebhookDelivery::fromArray(...)),
+        );
+    }
+
+    /** Send a signed `webhook.test` event to the endpoint; returns its delivery. */
+    public function sendTestWebhook(string $webhookId, ?string $idempotencyKey = null, ?float $timeout = null): WebhookDelivery
+    {
+        return $this->parse(
+            $this->post('/webhooks/' . self::pathId($webhookId) . '/test', null, $idempotencyKey, $timeout),
+            WebhookDelivery::fromArray(...),
+        );
     }
 
     // ------------------------------------------------------------------ images
