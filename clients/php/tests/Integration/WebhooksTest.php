@@ -27,12 +27,15 @@ final class WebhooksTest extends IntegrationTestCase
      *
      * @return array{0: string, 1: array<string, string>}
      */
-    private static function received(?string $id = null, ?string $eventType = null): array
+    private static function received(string $path, ?string $id = null, ?string $eventType = null): array
     {
         $deadline = microtime(true) + 30;
         while (true) {
             foreach (glob(self::env('ORCHESTRATOR_TEST_WEBHOOK_DIR') . '/*.json') ?: [] as $file) {
                 $record = json_decode((string) file_get_contents($file), true, 512, JSON_THROW_ON_ERROR);
+                if ($record['path'] !== $path) {
+                    continue;
+                }
                 $body = (string) base64_decode($record['body_base64'], true);
                 $headers = array_change_key_case($record['headers'], CASE_LOWER);
                 $type = json_decode($body, true)['type'] ?? null;
@@ -50,15 +53,17 @@ final class WebhooksTest extends IntegrationTestCase
     public function testManageAnEndpointAndVerifyRealDeliveries(): void
     {
         $client = self::client();
-        $url = self::env('ORCHESTRATOR_TEST_WEBHOOK_URL');
-        $endpoint = $client->createWebhook($url, events: ['generation.succeeded', 'webhook.test'], description: 'php sdk');
+        // A path of its own: the receiver may also get other suites' deliveries.
+        $path = '/hooks/php-' . bin2hex(random_bytes(4));
+        $url = (string) preg_replace('#/hooks$#', $path, self::env('ORCHESTRATOR_TEST_WEBHOOK_URL'));
+        $endpoint = $client->createWebhook($url, events: ['generation.succeeded'], description: 'php sdk');
         self::assertStringStartsWith('whsec_', (string) $endpoint->secret);
         self::assertSame([$url, 'enabled'], [$endpoint->url, $endpoint->status]);
         self::assertContains($endpoint->id, array_map(static fn ($e) => $e->id, $client->listWebhooks()));
         self::assertNull($client->getWebhook($endpoint->id)->secret, 'the secret is shown once');
 
         $generation = $client->generate(prompt: 'a lighthouse', model: 'dall-e-3');
-        [$body, $headers] = self::received(eventType: 'generation.succeeded');
+        [$body, $headers] = self::received($path, eventType: 'generation.succeeded');
         $event = Webhook::verify($body, $headers, (string) $endpoint->secret);
         self::assertSame($generation->id, $event['data']['id']);
         try {
@@ -69,7 +74,7 @@ final class WebhooksTest extends IntegrationTestCase
 
         $queued = $client->sendTestWebhook($endpoint->id);
         self::assertSame('webhook.test', $queued->eventType);
-        [$body, $headers] = self::received(id: $queued->id);
+        [$body, $headers] = self::received($path, id: $queued->id);
         self::assertSame('webhook.test', Webhook::verify($body, $headers, (string) $endpoint->secret)['type']);
         self::assertContains($queued->id, array_map(static fn ($d) => $d->id, $client->listWebhookDeliveries($endpoint->id)));
 

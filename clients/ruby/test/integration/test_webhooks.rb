@@ -14,11 +14,13 @@ class TestWebhooksLive < Minitest::Test
   end
 
   # Waits (up to 30 s) for the delivery whose webhook-id is +id+, or the first of +event_type+.
-  def received(id: nil, event_type: nil)
+  def received(path, id: nil, event_type: nil)
     deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + 30
     loop do
       Dir[File.join(ENV.fetch("ORCHESTRATOR_TEST_WEBHOOK_DIR"), "*.json")].sort.each do |file|
         record = JSON.parse(File.read(file))
+        next unless record["path"] == path
+
         body = Base64.strict_decode64(record["body_base64"])
         headers = record["headers"].to_h { |k, v| [k.downcase, v] }
         return [body, headers] if id ? headers["webhook-id"] == id : JSON.parse(body)["type"] == event_type
@@ -30,15 +32,17 @@ class TestWebhooksLive < Minitest::Test
 
   def test_manage_an_endpoint_and_verify_real_deliveries
     client = live_client
-    url = ENV.fetch("ORCHESTRATOR_TEST_WEBHOOK_URL")
-    endpoint = client.create_webhook(url, events: ["generation.succeeded", "webhook.test"], description: "ruby sdk")
+    # A path of its own: the receiver may also get other suites' deliveries.
+    path = "/hooks/ruby-#{SecureRandom.hex(4)}"
+    url = ENV.fetch("ORCHESTRATOR_TEST_WEBHOOK_URL").sub(%r{/hooks\z}, path)
+    endpoint = client.create_webhook(url, events: ["generation.succeeded"], description: "ruby sdk")
     assert_match(/\Awhsec_/, endpoint.secret)
     assert_equal [url, "enabled"], [endpoint.url, endpoint.status]
     assert_includes client.list_webhooks.map(&:id), endpoint.id
     assert_nil client.get_webhook(endpoint.id).secret, "the secret is shown once"
 
     generation = client.generate(prompt: "a lighthouse", model: "dall-e-3")
-    body, headers = received(event_type: "generation.succeeded")
+    body, headers = received(path, event_type: "generation.succeeded")
     event = AI.verify_webhook(body, headers, endpoint.secret)
     assert_equal generation.id, event["data"]["id"]
     assert_raises(AI::WebhookVerificationError) do
@@ -47,7 +51,7 @@ class TestWebhooksLive < Minitest::Test
 
     queued = client.send_test_webhook(endpoint.id)
     assert_equal %w[webhook_delivery webhook.test], [queued.object, queued.event_type]
-    body, headers = received(id: queued.id)
+    body, headers = received(path, id: queued.id)
     assert_equal "webhook.test", AI.verify_webhook(body, headers, endpoint.secret)["type"]
     assert_includes client.list_webhook_deliveries(endpoint.id).map(&:id), queued.id
 
