@@ -116,8 +116,9 @@ test-typescript: $(STAMP) $(TS_STAMP)
 	cd $(TS) && node scripts/build.mjs
 	cd $(TS) && node node_modules/typescript/bin/tsc -p tsconfig.json --noEmit
 	cd $(TS) && $(NODE_TEST) test/unit/
-	$(BIN)/python scripts/with_test_server.py -- \
-		$(NODE_TEST) $(TS)/test/integration/live.test.mjs $(TS)/test/integration/package.test.mjs
+	$(BIN)/python scripts/with_test_server.py --webhook-receiver -- \
+		$(NODE_TEST) $(TS)/test/integration/live.test.mjs $(TS)/test/integration/package.test.mjs \
+		$(TS)/test/integration/webhooks.test.mjs
 	ORCHESTRATOR_TEST_SLOW=1 $(BIN)/python scripts/with_test_server.py \
 		--setting offline_latency_seconds=1.5 --setting sync_wait_seconds=0.3 -- \
 		$(NODE_TEST) $(TS)/test/integration/jobs.test.mjs

@@ -37,6 +37,13 @@ import type {
   ModelInfo,
   ModelList,
   UsageStats,
+  WebhookCreateRequest,
+  WebhookDelivery,
+  WebhookDeliveryList,
+  WebhookEndpoint,
+  WebhookEndpointCreated,
+  WebhookEndpointList,
+  WebhookUpdateRequest,
 } from "./types.js";
 import { VERSION } from "./version.js";
 import { decode, encode, type SchemaName } from "./wire.js";
@@ -269,7 +276,7 @@ class Call {
 }
 
 interface Outgoing {
-  method: "GET" | "POST" | "DELETE";
+  method: "GET" | "POST" | "PATCH" | "DELETE";
   url: string;
   query?: Array<[string, string]>;
   body?: unknown;
@@ -604,6 +611,77 @@ export class OrchestrationClient {
   /** Revoke a key: it stops working at once. */
   async revokeKey(keyId: string, options: RequestOptions = {}): Promise<ApiKey> {
     return this.simple<ApiKey>("KeyOut", options, { method: "DELETE", url: this.url(`/keys/${pathId(keyId)}`) });
+  }
+
+  // ------------------------------------------------------------------------------ webhooks
+
+  /**
+   * Register an endpoint (admin scope). The answer's `secret` (`whsec_…`) is shown only here:
+   * keep it to check deliveries with `verifyWebhook()`.
+   */
+  async createWebhook(request: WebhookCreateRequest, options: MutationOptions = {}): Promise<WebhookEndpointCreated> {
+    if (!isRecord(request) || typeof request.url !== "string" || !request.url) {
+      throw new TypeError("pass { url } : the http(s) URL that receives the events");
+    }
+    const call = this.newCall(options);
+    try {
+      const outgoing = this.post("/webhooks", encode("WebhookCreate", request), options);
+      return await this.json<WebhookEndpointCreated>("WebhookCreated", call, outgoing);
+    } finally {
+      call.close();
+    }
+  }
+
+  /** Every endpoint of the project (without secrets). */
+  async listWebhooks(options: RequestOptions = {}): Promise<WebhookEndpoint[]> {
+    const list = await this.simple<WebhookEndpointList>("WebhookList", options, { method: "GET", url: this.url("/webhooks") });
+    return list.data;
+  }
+
+  async getWebhook(webhookId: string, options: RequestOptions = {}): Promise<WebhookEndpoint> {
+    return this.simple<WebhookEndpoint>("WebhookOut", options, { method: "GET", url: this.url(`/webhooks/${pathId(webhookId)}`) });
+  }
+
+  /** Change `enabled`, `events` or `description` (`description: null` clears it). */
+  async updateWebhook(webhookId: string, changes: WebhookUpdateRequest, options: RequestOptions = {}): Promise<WebhookEndpoint> {
+    const body = isRecord(changes) ? encode("WebhookUpdate", changes) : {};
+    if (Object.keys(body).length === 0) throw new TypeError("updateWebhook() needs enabled, events or description");
+    return this.simple<WebhookEndpoint>("WebhookOut", options, {
+      method: "PATCH",
+      url: this.url(`/webhooks/${pathId(webhookId)}`),
+      body,
+    });
+  }
+
+  /** Stop deliveries to the endpoint until `resumeWebhook()`; events meanwhile are not sent. */
+  async pauseWebhook(webhookId: string, options: RequestOptions = {}): Promise<WebhookEndpoint> {
+    return this.updateWebhook(webhookId, { enabled: false }, options);
+  }
+
+  async resumeWebhook(webhookId: string, options: RequestOptions = {}): Promise<WebhookEndpoint> {
+    return this.updateWebhook(webhookId, { enabled: true }, options);
+  }
+
+  /** Delete the endpoint; resolves to it as it was. */
+  async deleteWebhook(webhookId: string, options: RequestOptions = {}): Promise<WebhookEndpoint> {
+    return this.simple<WebhookEndpoint>("WebhookOut", options, { method: "DELETE", url: this.url(`/webhooks/${pathId(webhookId)}`) });
+  }
+
+  /** The endpoint's recent deliveries, newest first. */
+  async listWebhookDeliveries(webhookId: string, options: RequestOptions = {}): Promise<WebhookDelivery[]> {
+    const url = this.url(`/webhooks/${pathId(webhookId)}/deliveries`);
+    return (await this.simple<WebhookDeliveryList>("DeliveryList", options, { method: "GET", url })).data;
+  }
+
+  /** Send a signed `webhook.test` event to the endpoint; resolves to its delivery. */
+  async sendTestWebhook(webhookId: string, options: MutationOptions = {}): Promise<WebhookDelivery> {
+    const call = this.newCall(options);
+    try {
+      const outgoing = this.post(`/webhooks/${pathId(webhookId)}/test`, undefined, options);
+      return await this.json<WebhookDelivery>("DeliveryOut", call, outgoing);
+    } finally {
+      call.close();
+    }
   }
 
   // ------------------------------------------------------------------------------ images

@@ -25,13 +25,6 @@ const NOT_DESCRIBED = {
   ImagesResponse: "the OpenAI-compatible /v1 surface",
   OpenAIModel: "the OpenAI-compatible /v1 surface",
   OpenAIModelList: "the OpenAI-compatible /v1 surface",
-  WebhookCreate: "webhook endpoints are managed by operators (API, dashboard), not from this client",
-  WebhookCreated: "webhook management",
-  WebhookList: "webhook management",
-  WebhookOut: "webhook management",
-  WebhookUpdate: "webhook management",
-  DeliveryList: "webhook management",
-  DeliveryOut: "webhook management",
 };
 
 // Every API operation and the client method that calls it.
@@ -49,6 +42,13 @@ const OPERATIONS = {
   listModels: ["listModels"],
   getModel: ["getModelInfo"],
   getUsage: ["getUsageStats"],
+  createWebhook: ["createWebhook"],
+  listWebhooks: ["listWebhooks"],
+  getWebhook: ["getWebhook"],
+  updateWebhook: ["updateWebhook", "pauseWebhook", "resumeWebhook"],
+  testWebhook: ["sendTestWebhook"],
+  deleteWebhook: ["deleteWebhook"],
+  listWebhookDeliveries: ["listWebhookDeliveries"],
 };
 const NOT_CALLED = {
   healthz: "operations probe",
@@ -57,13 +57,6 @@ const NOT_CALLED = {
   openaiCreateImage: "OpenAI-compatible surface, for OpenAI's own SDKs",
   openaiListModels: "OpenAI-compatible surface",
   openaiGetModel: "OpenAI-compatible surface",
-  createWebhook: "webhook management (operators)",
-  listWebhooks: "webhook management (operators)",
-  getWebhook: "webhook management (operators)",
-  updateWebhook: "webhook management (operators)",
-  testWebhook: "webhook management (operators)",
-  deleteWebhook: "webhook management (operators)",
-  listWebhookDeliveries: "webhook management (operators)",
 };
 
 function expectedKind(prop) {
