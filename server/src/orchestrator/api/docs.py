@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
@@ -21,6 +22,7 @@ def _assets_dir() -> Path:
 
 def install_docs(app: FastAPI) -> None:
     """Add ``/docs``, ``/redoc`` and their assets; build the app with ``docs_url=redoc_url=None``."""
+    install_security_scheme(app)
     app.mount(ASSETS_PATH, StaticFiles(directory=_assets_dir()), name="docs-assets")
     openapi_url = app.openapi_url or "/openapi.json"
     redirect_url = app.swagger_ui_oauth2_redirect_url or "/docs/oauth2-redirect"
@@ -51,3 +53,36 @@ def install_docs(app: FastAPI) -> None:
             redoc_favicon_url=f"{root}{ASSETS_PATH}/favicon.png",
             with_google_fonts=False,
         )
+
+
+BEARER_SCHEME = "bearerAuth"
+# Operations any caller may use without a key: health, signed image URLs (the signature is the auth).
+_PUBLIC_PREFIXES = ("/api/v1/images/", "/healthz", "/readyz", "/livez", "/metrics")
+
+
+def install_security_scheme(app: FastAPI) -> None:
+    """Declare the bearer scheme in the OpenAPI document and require it on every authenticated
+    operation, so `/docs` offers Authorize and SDK generators see how to authenticate."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        schema.setdefault("components", {}).setdefault("securitySchemes", {})[BEARER_SCHEME] = {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API key (`sk-test-…` or `sk-live-…`) or, when configured, a JWT. "
+            "`X-API-Key: sk-…` works too. Reads need the `read` scope, generating and gallery "
+            "changes `generate`, keys and webhooks `admin`.",
+        }
+        for path, operations in schema.get("paths", {}).items():
+            if path.startswith(_PUBLIC_PREFIXES):
+                continue
+            for operation in operations.values():
+                if isinstance(operation, dict):
+                    operation.setdefault("security", [{BEARER_SCHEME: []}])
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

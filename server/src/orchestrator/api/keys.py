@@ -11,7 +11,7 @@ from orchestrator.api.deps import AdminScope, ServicesDep
 from orchestrator.api.generate import ERRORS
 from orchestrator.api.inputs import safe_id
 from orchestrator.api.schemas import KeyCreate, KeyCreated, KeyList, KeyOut
-from orchestrator.auth.delegation import KeyLimits, limits_for_new_key
+from orchestrator.auth.delegation import KeyLimits, expiry_for_new_key, limits_for_new_key
 from orchestrator.db.models import ApiKey
 from orchestrator.errors import NotFound
 
@@ -32,6 +32,7 @@ def key_out(key: ApiKey) -> KeyOut:
         created_at=key.created_at,
         last_used_at=key.last_used_at,
         revoked_at=key.revoked_at,
+        expires_at=key.expires_at,
     )
 
 
@@ -58,6 +59,7 @@ async def create_key(body: KeyCreate, principal: AdminScope, services: ServicesD
         rate_limit_per_minute=limits.rate_limit_per_minute,
         max_concurrent=limits.max_concurrent,
         monthly_budget=limits.monthly_budget,
+        expires_at=expiry_for_new_key(principal, body.expires_at),
     )
     return KeyCreated(**key_out(new.record).model_dump(), key=new.secret)
 

@@ -208,6 +208,7 @@ class UsageStats(BaseModel):
     total_images: int
     total_cost: float
     failed_generations: int
+    canceled_generations: int = Field(default=0, description="Canceled in the range (never charged).")
     unpriced_generations: int = Field(description="Succeeded generations whose price is unknown.")
     currency: str
     by_model: list[UsageBucket]
@@ -248,6 +249,11 @@ class KeyCreate(StrictBody):
         description="USD per calendar month. At most the creating key's own budget, unless it is a "
         "live admin key; unset = the creator's budget (or none).",
     )
+    expires_at: datetime | None = Field(
+        default=None,
+        description="When the key stops working (ISO 8601, in the future; no offset = UTC). Not after "
+        "the creating key's own expiry; unset = the creator's expiry (or never).",
+    )
 
 
 class KeyOut(BaseModel):
@@ -264,6 +270,7 @@ class KeyOut(BaseModel):
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    expires_at: datetime | None = None
 
 
 class KeyCreated(KeyOut):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,6 +44,7 @@ def principal_for(key: ApiKey) -> Principal:
         monthly_budget=None
         if key.monthly_budget_micros is None
         else Decimal(str(from_micros(key.monthly_budget_micros))),
+        expires_at=key.expires_at,
     )
 
 
@@ -67,6 +69,10 @@ class KeyService:
             principal = await self._lookup(parsed.hash)
             if principal is None:
                 raise AuthenticationFailed("invalid API key", description="unknown or revoked API key")
+            if principal.expires_at is not None and principal.expires_at <= now_utc():
+                raise AuthenticationFailed(
+                    "this API key has expired", code="key_expired", description="expired API key"
+                )
             self._used.add(principal.subject)
             return principal
         if self.jwt is not None and self.jwt.enabled and token.count(".") == 2:
@@ -117,10 +123,13 @@ class KeyService:
         rate_limit_per_minute: int | None = None,
         max_concurrent: int | None = None,
         monthly_budget: Decimal | None = None,
+        expires_at: datetime | None = None,
     ) -> NewKey:
         unknown = sorted(set(scopes) - set(SCOPES))
         if unknown:
             raise InvalidRequest(f"unknown scopes {unknown}; allowed: {', '.join(SCOPES)}", param="scopes")
+        if expires_at is not None and expires_at <= now_utc():
+            raise InvalidRequest("expires_at must be in the future", param="expires_at")
         secret = generate_key(mode)
         record = ApiKey(
             id=new_id("key"),
@@ -134,6 +143,7 @@ class KeyService:
             max_concurrent=max_concurrent,
             monthly_budget_micros=None if monthly_budget is None else to_micros(monthly_budget),
             created_at=now_utc(),
+            expires_at=expires_at,
         )
         await self.db.transaction(lambda session: KeyRepository(session).add(record))
         return NewKey(record, secret)

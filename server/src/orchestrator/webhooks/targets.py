@@ -51,5 +51,6 @@ async def check_target(url: str, *, allow_private: bool) -> None:
         if _forbidden(str(info[4][0])):
             raise TargetNotAllowed(
                 f"host {host!r} resolves to a loopback, link-local or private address; "
-                "webhooks go to public addresses only"
+                "webhooks go to public addresses only (an operator can allow private targets with "
+                "ORCHESTRATOR_WEBHOOK_ALLOW_PRIVATE_TARGETS=true)"
             )
