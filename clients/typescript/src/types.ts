@@ -156,6 +156,8 @@ export interface UsageStats {
   totalImages: number;
   totalCost: number;
   failedGenerations: number;
+  /** Canceled in the range (never charged). */
+  canceledGenerations: number;
   unpricedGenerations: number;
   currency: string;
   byModel: UsageBucket[];
@@ -202,6 +204,8 @@ export interface KeyCreateRequest {
   maxConcurrent?: number | null;
   /** USD per calendar month. */
   monthlyBudget?: number | null;
+  /** When the key stops working (not after the creating key's own expiry). */
+  expiresAt?: Date | null;
 }
 
 /** An API key (never its secret, except in `KeyCreated.key`). */
@@ -219,6 +223,8 @@ export interface ApiKey {
   createdAt: Date;
   lastUsedAt: Date | null;
   revokedAt: Date | null;
+  /** When the key stops working; null: never. */
+  expiresAt: Date | null;
 }
 
 /** A new key: the secret is in this response only. */

@@ -131,6 +131,7 @@ const usageStats = {
   total_images: f("totalImages", "integer"),
   total_cost: f("totalCost", "number"),
   failed_generations: f("failedGenerations", "integer"),
+  canceled_generations: f("canceledGenerations", "integer"),
   unpriced_generations: f("unpricedGenerations", "integer"),
   currency: f("currency", "string"),
   by_model: f("byModel", { array: { ref: "UsageBucket" } }),
@@ -181,6 +182,7 @@ const keyOut = {
   created_at: f("createdAt", "datetime"),
   last_used_at: f("lastUsedAt", "datetime", true),
   revoked_at: f("revokedAt", "datetime", true),
+  expires_at: f("expiresAt", "datetime", true),
 };
 
 const keyCreated = { ...keyOut, key: f("key", "string") };
@@ -220,6 +222,7 @@ const keyCreate = {
   rate_limit_per_minute: f("rateLimitPerMinute", "integer", true),
   max_concurrent: f("maxConcurrent", "integer", true),
   monthly_budget: f("monthlyBudget", "number", true),
+  expires_at: f("expiresAt", "datetime", true),
 };
 
 /** The field descriptions of every schema. */
