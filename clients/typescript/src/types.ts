@@ -232,9 +232,17 @@ export interface KeyCreated extends ApiKey {
   key: string;
 }
 
+/** The server's limits for keys that set none of their own. */
+export interface KeyDefaults {
+  rateLimitPerMinute: number;
+  maxConcurrent: number;
+}
+
 export interface KeyList {
   object: "list";
   data: ApiKey[];
+  /** What `null` limits mean on this server. */
+  defaults: KeyDefaults | null;
 }
 
 /** Response metadata, kept on every object parsed from an HTTP response (not enumerable). */

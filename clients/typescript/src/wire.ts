@@ -25,6 +25,7 @@ export type SchemaName =
   | "KeyOut"
   | "KeyCreated"
   | "KeyList"
+  | "KeyDefaults"
   | "GenerateRequest"
   | "BatchRequest"
   | "KeyCreate";
@@ -187,7 +188,16 @@ const keyOut = {
 
 const keyCreated = { ...keyOut, key: f("key", "string") };
 
-const keyList = { object: f("object", "string"), data: f("data", { array: { ref: "KeyOut" } }) };
+const keyDefaults = {
+  rate_limit_per_minute: f("rateLimitPerMinute", "integer"),
+  max_concurrent: f("maxConcurrent", "integer"),
+};
+
+const keyList = {
+  object: f("object", "string"),
+  data: f("data", { array: { ref: "KeyOut" } }),
+  defaults: f("defaults", { ref: "KeyDefaults" }, true),
+};
 
 // Request bodies. Optional fields are left out when undefined, so server defaults apply.
 const generateRequest = {
@@ -241,6 +251,7 @@ export const SCHEMAS = {
   KeyOut: keyOut,
   KeyCreated: keyCreated,
   KeyList: keyList,
+  KeyDefaults: keyDefaults,
   GenerateRequest: generateRequest,
   BatchRequest: batchRequest,
   KeyCreate: keyCreate,
@@ -337,6 +348,7 @@ export type WireTypeChecks = [
   Same<CamelNames<Schemas["KeyOut"]>, keyof T.ApiKey>,
   Same<CamelNames<Schemas["KeyCreated"]>, keyof T.KeyCreated>,
   Same<CamelNames<Schemas["KeyList"]>, keyof T.KeyList>,
+  Same<CamelNames<Schemas["KeyDefaults"]>, keyof T.KeyDefaults>,
   Same<CamelNames<Schemas["GenerateRequest"]>, keyof T.GenerationRequest>,
   Same<CamelNames<Schemas["BatchRequest"]>, keyof T.BatchRequest>,
   Same<CamelNames<Schemas["KeyCreate"]>, keyof T.KeyCreateRequest>,

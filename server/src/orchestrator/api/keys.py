@@ -10,7 +10,7 @@ from orchestrator.accounting.money import from_micros
 from orchestrator.api.deps import AdminScope, ServicesDep
 from orchestrator.api.generate import ERRORS
 from orchestrator.api.inputs import safe_id
-from orchestrator.api.schemas import KeyCreate, KeyCreated, KeyList, KeyOut
+from orchestrator.api.schemas import KeyCreate, KeyCreated, KeyDefaults, KeyList, KeyOut
 from orchestrator.auth.delegation import KeyLimits, expiry_for_new_key, limits_for_new_key
 from orchestrator.db.models import ApiKey
 from orchestrator.errors import NotFound
@@ -66,7 +66,14 @@ async def create_key(body: KeyCreate, principal: AdminScope, services: ServicesD
 
 @router.get("/keys", operation_id="listKeys", response_model=KeyList, responses=ERRORS)
 async def list_keys(principal: AdminScope, services: ServicesDep) -> KeyList:
-    return KeyList(data=[key_out(k) for k in await services.keys.list(project=principal.project)])
+    settings = services.settings
+    return KeyList(
+        data=[key_out(k) for k in await services.keys.list(project=principal.project)],
+        defaults=KeyDefaults(
+            rate_limit_per_minute=settings.default_rate_limit_per_minute,
+            max_concurrent=settings.default_max_concurrent,
+        ),
+    )
 
 
 @router.delete("/keys/{key_id}", operation_id="revokeKey", response_model=KeyOut, responses=ERRORS)

@@ -277,9 +277,19 @@ class KeyCreated(KeyOut):
     key: str = Field(description="The secret. Shown once; only its hash is stored.")
 
 
+class KeyDefaults(BaseModel):
+    """The server's limits for keys that set none of their own."""
+
+    rate_limit_per_minute: int
+    max_concurrent: int
+
+
 class KeyList(BaseModel):
     object: Literal["list"] = "list"
     data: list[KeyOut]
+    defaults: KeyDefaults | None = Field(
+        default=None, description="What `null` limits mean on this server (requests per minute, jobs at once)."
+    )
 
 
 class ErrorBody(BaseModel):
