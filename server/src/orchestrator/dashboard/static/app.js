@@ -198,6 +198,7 @@ function show(view) {
     else link.removeAttribute("aria-current");
   }
   document.body.dataset.view = view;
+  $("#toast").hidden = true;
   setMenu(false);
   if (view !== "live") stopLive();
   loaders[view]?.();
