@@ -288,7 +288,8 @@ class KeyList(BaseModel):
     object: Literal["list"] = "list"
     data: list[KeyOut]
     defaults: KeyDefaults | None = Field(
-        default=None, description="What `null` limits mean on this server (requests per minute, jobs at once)."
+        default=None,
+        description="What `null` limits mean on this server (requests per minute, jobs at once).",
     )
 
 
