@@ -22,7 +22,7 @@ from orchestrator.auth.principal import Principal
 from orchestrator.container import Services
 from orchestrator.db.models import Board, Generation
 from orchestrator.db.repositories.gallery import GallerySearch, GalleryState
-from orchestrator.errors import InvalidRequest, NotFound
+from orchestrator.errors import ErrorCode, InvalidRequest, NotFound
 from orchestrator.gallery.service import MAX_ARCHIVE_GENERATIONS
 
 router = APIRouter(tags=["gallery"])
@@ -100,13 +100,13 @@ def _board_out(board: Board, count: int) -> BoardOut:
 
 def _generation_id(value: str) -> str:
     if not safe_id(value):
-        raise NotFound("no such generation", param="id", code="generation_not_found")
+        raise NotFound("no such generation", param="id", code=ErrorCode.GENERATION_NOT_FOUND)
     return value
 
 
 def _board_id(value: str) -> str:
     if not safe_id(value):
-        raise NotFound("no such board", param="board_id", code="board_not_found")
+        raise NotFound("no such board", param="board_id", code=ErrorCode.NOT_FOUND)
     return value
 
 
@@ -143,7 +143,7 @@ async def search_gallery(
 ) -> GalleryPage:
     """Newest first, deleted generations left out. `metadata.<key>=<value>` filters on metadata."""
     if board_id is not None and not safe_id(board_id):
-        raise NotFound("no such board", param="board_id", code="board_not_found")
+        raise NotFound("no such board", param="board_id", code=ErrorCode.NOT_FOUND)
     cap = services.settings.max_page_size
     if limit > cap:
         raise InvalidRequest(f"limit must be at most {cap}", param="limit")
@@ -219,7 +219,7 @@ async def unstar(
 )
 async def delete_item(generation_id: str, principal: GenerateScope, services: ServicesDep) -> Deleted:
     """Soft delete: hidden at once, restorable until `restorable_until`, then its files are
-    removed. Audited. A queued or running job must be canceled first (409)."""
+    removed. Audited. A queued or running job must be canceled first (422)."""
     until = await services.gallery.delete(principal, _generation_id(generation_id))
     return Deleted(id=generation_id, restorable_until=until)
 
@@ -233,7 +233,7 @@ async def delete_item(generation_id: str, principal: GenerateScope, services: Se
 async def restore_item(
     generation_id: str, request: Request, principal: GenerateScope, services: ServicesDep
 ) -> GalleryItem:
-    """Undo a delete within its window (409 once the files are removed)."""
+    """Undo a delete within its window (404 once the files are removed)."""
     await services.gallery.restore(principal, _generation_id(generation_id))
     generation, state = await services.gallery.item(principal, generation_id)
     return _item(generation, state, services, base_url(request, services))
@@ -249,7 +249,7 @@ async def list_boards(principal: ReadScope, services: ServicesDep) -> BoardList:
     "/boards", operation_id="createBoard", response_model=BoardOut, status_code=201, responses=ERRORS
 )
 async def create_board(body: BoardName, principal: GenerateScope, services: ServicesDep) -> BoardOut:
-    """A new, empty board (409 if the name is taken)."""
+    """A new, empty board (422 if the name is taken)."""
     return _board_out(await services.gallery.create_board(principal, body.name.strip()), 0)
 
 
@@ -263,7 +263,7 @@ async def rename_board(
 
 @router.delete("/boards/{board_id}", operation_id="deleteBoard", response_model=BoardOut, responses=ERRORS)
 async def delete_board(board_id: str, principal: GenerateScope, services: ServicesDep) -> BoardOut:
-    """Remove a board; its images stay in the gallery. The default board cannot be deleted (409)."""
+    """Remove a board; its images stay in the gallery. The default board cannot be deleted (422)."""
     return _board_out(await services.gallery.delete_board(principal, _board_id(board_id)), 0)
 
 
@@ -303,4 +303,4 @@ async def _one_board(services: Services, principal: Principal, board_id: str) ->
     for board, count in await services.gallery.boards(principal):
         if board.id == board_id:
             return _board_out(board, count)
-    raise NotFound(f"no board {board_id!r}", param="board_id", code="board_not_found")
+    raise NotFound(f"no board {board_id!r}", param="board_id", code=ErrorCode.NOT_FOUND)

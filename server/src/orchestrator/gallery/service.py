@@ -11,14 +11,14 @@ from typing import TypedDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.auth.principal import Principal
+from orchestrator.core.clock import now_utc
+from orchestrator.core.states import ACTIVE, JobStatus
 from orchestrator.db.engine import Database
 from orchestrator.db.models import AuditEvent, Board, Generation
 from orchestrator.db.repositories.gallery import GalleryRepository, GallerySearch, GalleryState
 from orchestrator.db.repositories.generations import GenerationRepository
-from orchestrator.errors import Conflict, InvalidRequest, NotFound
+from orchestrator.errors import ErrorCode, InvalidRequest, NotFound
 from orchestrator.gallery.archive import Entry, zip_stream
-from orchestrator.generation.runner import now_utc
-from orchestrator.generation.states import ACTIVE, JobStatus
 from orchestrator.ids import new_id
 from orchestrator.storage.base import Storage, StorageError
 
@@ -29,11 +29,11 @@ MAX_ARCHIVE_GENERATIONS = 500
 
 
 def _not_found(generation_id: str) -> NotFound:
-    return NotFound(f"no generation {generation_id!r}", param="id", code="generation_not_found")
+    return NotFound(f"no generation {generation_id!r}", param="id", code=ErrorCode.GENERATION_NOT_FOUND)
 
 
 def _board_not_found(board_id: str) -> NotFound:
-    return NotFound(f"no board {board_id!r}", param="board_id", code="board_not_found")
+    return NotFound(f"no board {board_id!r}", param="board_id", code=ErrorCode.NOT_FOUND)
 
 
 def _extension(content_type: str) -> str:
@@ -86,10 +86,9 @@ class GalleryService:
         async def work(session: AsyncSession) -> datetime:
             generation = await _visible(session, principal, generation_id)
             if generation.status in ACTIVE:
-                raise _conflict(
+                raise _refused(
                     f"generation {generation_id!r} is still {generation.status}; cancel it first",
                     param="id",
-                    code="generation_active",
                 )
             now = now_utc()
             purge_after = now + self.undo
@@ -101,7 +100,7 @@ class GalleryService:
         return await self.db.transaction(work)
 
     async def restore(self, principal: Principal, generation_id: str) -> None:
-        """Undo a delete, while the files are still stored (409 afterwards)."""
+        """Undo a delete, while the files are still stored (404 afterwards)."""
 
         async def work(session: AsyncSession) -> None:
             generation = await _owned(session, principal, generation_id)
@@ -110,10 +109,10 @@ class GalleryService:
             if mark is None or mark.deleted_at is None:
                 return
             if mark.purged_at is not None:
-                raise _conflict(
+                raise NotFound(
                     f"generation {generation_id!r} was deleted and its files removed; it cannot be restored",
                     param="id",
-                    code="generation_purged",
+                    code=ErrorCode.GENERATION_NOT_FOUND,
                 )
             await repo.upsert_mark(generation.id, generation.project, deleted_at=None, purge_after=None)
             await repo.audit(_event(principal, "gallery.restore", generation.id, {}))
@@ -215,9 +214,7 @@ class GalleryService:
             repo = GalleryRepository(session)
             board = await _board(repo, principal, board_id)
             if board.is_default:
-                raise _conflict(
-                    "the default board cannot be deleted", param="board_id", code="board_is_default"
-                )
+                raise _refused("the default board cannot be deleted", param="board_id")
             await repo.delete_board(board.id)
             return board
 
@@ -287,8 +284,9 @@ class GalleryService:
         return zip_stream(entries, self.storage.get)
 
 
-def _conflict(message: str, *, param: str, code: str) -> Conflict:
-    return Conflict(message, param=param, code=code, type="invalid_request_error")
+def _refused(message: str, *, param: str) -> InvalidRequest:
+    """A request the gallery's rules refuse (422; the message names the rule)."""
+    return InvalidRequest(message, param=param)
 
 
 class _Tenant(TypedDict):
@@ -348,4 +346,4 @@ async def _board(repo: GalleryRepository, principal: Principal, board_id: str) -
 
 async def _unique_name(repo: GalleryRepository, principal: Principal, name: str) -> None:
     if await repo.board_named(name, **_tenant(principal)) is not None:
-        raise _conflict(f"a board named {name!r} already exists", param="name", code="board_name_taken")
+        raise _refused(f"a board named {name!r} already exists", param="name")
