@@ -819,10 +819,25 @@ async function revokeKey(key) {
 
 // ---------------------------------------------------------------- webhooks
 
+let webhookOperations = null; // operationIds this server has: pause and test events are newer
+
+async function webhookFeatures() {
+  if (!webhookOperations) {
+    try {
+      const document = await (await fetch("/openapi.json")).json();
+      webhookOperations = new Set(Object.values(document.paths).flatMap((path) => Object.values(path).map((op) => op.operationId)));
+    } catch {
+      webhookOperations = new Set();
+    }
+  }
+  return { pause: webhookOperations.has("updateWebhook"), test: webhookOperations.has("testWebhook") };
+}
+
 async function loadWebhooks() {
   showError("#webhooks-error", null);
   try {
-    const endpoints = (await api("/webhooks")).data;
+    const [list, features] = await Promise.all([api("/webhooks"), webhookFeatures()]);
+    const endpoints = list.data;
     $("#webhooks-table tbody").replaceChildren(
       ...endpoints.map((endpoint) =>
         h(
@@ -839,6 +854,14 @@ async function loadWebhooks() {
               "div",
               { class: "row-actions" },
               h("button", { type: "button", class: "secondary small deliveries", "aria-label": `Deliveries of ${endpoint.url}`, onclick: () => showDeliveries(endpoint) }, "Deliveries"),
+              features.test ? h("button", { type: "button", class: "secondary small test", "aria-label": `Send a test event to ${endpoint.url}`, onclick: () => testWebhook(endpoint) }, "Send test") : null,
+              features.pause
+                ? h(
+                    "button",
+                    { type: "button", class: "secondary small pause", "aria-label": `${endpoint.status === "enabled" ? "Pause" : "Resume"} ${endpoint.url}`, onclick: () => pauseWebhook(endpoint) },
+                    endpoint.status === "enabled" ? "Pause" : "Resume",
+                  )
+                : null,
               h("button", { type: "button", class: "danger small delete", "aria-label": `Delete ${endpoint.url}`, onclick: () => deleteWebhook(endpoint) }, "Delete"),
             ),
           ),
@@ -881,6 +904,30 @@ async function deleteWebhook(endpoint) {
   }
 }
 
+async function pauseWebhook(endpoint) {
+  try {
+    await api(`/webhooks/${encodeURIComponent(endpoint.id)}`, { method: "PATCH", body: { enabled: endpoint.status !== "enabled" } });
+    await loadWebhooks();
+  } catch (error) {
+    showError("#webhooks-error", error);
+  }
+}
+
+async function testWebhook(endpoint) {
+  try {
+    const delivery = await api(`/webhooks/${encodeURIComponent(endpoint.id)}/test`, { method: "POST" });
+    await showDeliveries(endpoint);
+    // Follow the test event until it is settled, for a few seconds.
+    for (let i = 0; i < 20 && ["pending", "retrying"].includes($(`#deliveries-table tr[data-id="${CSS.escape(delivery.id)}"]`)?.dataset.status ?? "pending"); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      if ($("#deliveries").dataset.endpoint !== endpoint.id) return;
+      await showDeliveries(endpoint);
+    }
+  } catch (error) {
+    showError("#webhooks-error", error);
+  }
+}
+
 async function showDeliveries(endpoint) {
   try {
     const deliveries = (await api(`/webhooks/${encodeURIComponent(endpoint.id)}/deliveries`)).data;
@@ -892,7 +939,7 @@ async function showDeliveries(endpoint) {
           { dataset: { id: d.id, status: d.status } },
           h("td", { "data-label": "Delivery" }, h("code", {}, d.id)),
           h("td", { "data-label": "Event" }, d.event_type),
-          h("td", { "data-label": "Status", class: d.status === "delivered" ? "ok" : d.status === "pending" ? "" : "bad" }, d.status),
+          h("td", { "data-label": "Status", class: d.status === "delivered" ? "ok" : ["pending", "retrying"].includes(d.status) ? "" : "bad" }, d.status),
           h("td", { "data-label": "Response", class: "code" }, d.last_status_code ?? d.last_error ?? "—"),
           h("td", { "data-label": "Attempts" }, d.attempts),
           h("td", { "data-label": "Created" }, when(d.created_at)),
