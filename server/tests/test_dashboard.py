@@ -485,6 +485,47 @@ async def test_live_jobs_show_progress_cancel_and_leave_when_finished(
         await page.context.close()
 
 
+async def test_gallery_scrolls_infinitely_and_opens_tiles_from_the_keyboard(
+    start_server, browser, tmp_path
+) -> None:
+    server = await start_server()
+    key = await server.create_key()
+    async with server.client(key) as api:
+        batch = await api.post(
+            "/api/v1/generate/batch",
+            json={"prompts": [f"tile number {i}" for i in range(30)], "model": "dall-e-3", "batch_size": 10},
+        )
+        assert batch.status_code == 200 and batch.json()["succeeded"] == 30, batch.text
+    tab = await open_tab(browser, 390, tmp_path)
+    page = tab.page
+    try:
+        await sign_in(tab, server.url, key)
+        await page.wait_for_function("() => document.querySelectorAll('#gallery-grid .tile').length === 24")
+        # Scrolling to the end loads the next page by itself.
+        await page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
+        await page.wait_for_function("() => document.querySelectorAll('#gallery-grid .tile').length === 30")
+        assert await page.is_hidden("#gallery-more")
+        # Keyboard: a tile opens with Enter; Escape closes and gives focus back to it.
+        await page.focus("#gallery-grid .tile:first-child button.open")
+        await page.keyboard.press("Enter")
+        await page.wait_for_selector("#detail[open]")
+        await page.keyboard.press("Escape")
+        await page.wait_for_selector("#detail", state="hidden")
+        first_tile = "#gallery-grid .tile:first-child button.open"
+        assert await page.evaluate(
+            "sel => document.activeElement === document.querySelector(sel)", first_tile
+        )
+        # The menu opens and closes from the keyboard too.
+        await page.focus("#nav-toggle")
+        await page.keyboard.press("Enter")
+        assert await page.is_visible("#nav a[data-view=usage]")
+        await page.keyboard.press("Escape")
+        assert not await page.is_visible("#nav a[data-view=usage]")
+        assert not tab.problems, tab.problems
+    finally:
+        await page.context.close()
+
+
 async def test_api_reference_authorizes_try_it_out_and_redoc_stays_local(server, browser, tmp_path) -> None:
     key = await server.create_key()
     tab = await open_tab(browser, 1400, tmp_path)
