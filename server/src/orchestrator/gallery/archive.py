@@ -47,7 +47,10 @@ async def zip_stream(
     sink = _Sink()
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive:
         for entry in entries:
-            data = await read(entry.key)
+            try:
+                data = await read(entry.key)
+            except FileNotFoundError:
+                continue  # removed since the archive was planned (a purge): left out, not a cut stream
             info = zipfile.ZipInfo(entry.name, date_time=entry.modified.timetuple()[:6])
             info.compress_type = zipfile.ZIP_STORED
             archive.writestr(info, data)
