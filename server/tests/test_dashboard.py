@@ -320,6 +320,17 @@ async def test_dashboard_journeys(start_server, browser, tmp_path, width: int) -
         await tab.settle("compare", full_page=False)
         await page.keyboard.press("Escape")
         await clear_selection(page)
+        # ... and four, two by two.
+        four = [made[prompt]["id"] for prompt, _, _ in SEEDS]
+        await select_tiles(page, four)
+        await page.click("#selection-compare")
+        await page.wait_for_selector("#compare[open]")
+        await all_images_loaded(page, "#compare-grid img")
+        assert await page.locator("#compare-grid figure").count() == 4
+        boxes = [await f.bounding_box() for f in await page.query_selector_all("#compare-grid figure")]
+        assert boxes[0]["y"] == boxes[1]["y"] < boxes[2]["y"] == boxes[3]["y"]
+        await page.keyboard.press("Escape")
+        await clear_selection(page)
 
         # Delete with undo: gone at once, back after Undo.
         await select_tiles(page, [neon["id"]])
