@@ -435,11 +435,29 @@ async def test_dashboard_journeys(start_server, browser, tmp_path, width: int) -
                 if deliveries and deliveries[0]["status"] == "delivered":
                     break
                 await asyncio.sleep(0.1)
-            await page.click(f"#webhooks-table tr[data-id='{endpoint['id']}'] button.deliveries")
+            row_of = f"#webhooks-table tr[data-id='{endpoint['id']}']"
+            await page.click(f"{row_of} button.deliveries")
             await page.wait_for_selector("#deliveries-table tr[data-status=delivered]")
-            assert (
-                await page.inner_text("#deliveries-table tr[data-status=delivered] td.code")
-            ).strip() == "200"
+            delivered_code = "#deliveries-table tr[data-status=delivered] td.code"
+            assert (await page.inner_text(delivered_code)).strip() == "200"
+            operations = {
+                op["operationId"]
+                for path in (await api.get("/openapi.json")).json()["paths"].values()
+                for op in path.values()
+            }
+            if {"testWebhook", "updateWebhook"} <= operations:
+                # A test event, delivered with its response code; then pause and resume.
+                await page.click(f"{row_of} button.test")
+                await asyncio.to_thread(receiver.wait_for, 2)
+                await page.wait_for_selector(
+                    "#deliveries-table tr[data-status=delivered] >> text=webhook.test"
+                )
+                await page.click(f"{row_of} button.pause")
+                await page.wait_for_selector(f"{row_of}[data-status=disabled]")
+                await page.click(f"{row_of} button.pause")
+                await page.wait_for_selector(f"{row_of}[data-status=enabled]")
+            else:  # this server cannot pause or send test events: the screen does not offer them
+                assert await page.locator(f"{row_of} button.test, {row_of} button.pause").count() == 0
         await tab.settle("webhooks")
 
         await go(tab, "live")
