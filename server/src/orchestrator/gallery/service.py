@@ -173,17 +173,24 @@ class GalleryService:
     async def boards(self, principal: Principal) -> list[tuple[Board, int]]:
         """The project's boards, the default one first (created on first use)."""
 
-        async def work(session: AsyncSession) -> list[tuple[Board, int]]:
+        async def listing(session: AsyncSession) -> list[tuple[Board, int]]:
             repo = GalleryRepository(session)
             boards = await repo.boards(**_tenant(principal))
-            if not any(b.is_default for b in boards):
-                default = _new_board(principal, DEFAULT_BOARD_NAME, is_default=True)
-                await repo.add_board(default)
-                boards.insert(0, default)
             sizes = await repo.board_sizes([b.id for b in boards])
             return [(b, sizes.get(b.id, 0)) for b in boards]
 
-        return await self.db.transaction(work)
+        async def create_default(session: AsyncSession) -> None:
+            repo = GalleryRepository(session)  # checked again inside the write: one default only
+            if not any(b.is_default for b in await repo.boards(**_tenant(principal))):
+                await repo.add_board(_new_board(principal, DEFAULT_BOARD_NAME, is_default=True))
+
+        async with self.db.read() as session:
+            found = await listing(session)
+        if any(board.is_default for board, _ in found):
+            return found
+        await self.db.transaction(create_default)
+        async with self.db.read() as session:
+            return await listing(session)
 
     async def create_board(self, principal: Principal, name: str) -> Board:
         async def work(session: AsyncSession) -> Board:
