@@ -89,6 +89,15 @@ async def test_boards_default_create_rename_add_remove_filter(api: httpx.AsyncCl
     assert lighthouse["id"] in await _ids(api)
 
 
+async def test_concurrent_boards_of_one_name_make_one_board_and_no_500(api: httpx.AsyncClient) -> None:
+    answers = await asyncio.gather(*(api.post("/api/v1/boards", json={"name": "race"}) for _ in range(6)))
+    assert sorted(a.status_code for a in answers) == [201] + [422] * 5
+    listings = await asyncio.gather(*(api.get("/api/v1/boards") for _ in range(4)))
+    for listing in listings:
+        names = [b["name"] for b in listing.json()["data"]]
+        assert names.count("Default") == 1 and names.count("race") == 1
+
+
 async def _image_bytes(api: httpx.AsyncClient, generation: dict) -> list[bytes]:
     return [(await api.get(image["url"])).content for image in generation["images"]]
 

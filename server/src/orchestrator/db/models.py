@@ -206,7 +206,10 @@ class Board(Base):
     """A named collection of a project's generations (gallery); one per project is the default."""
 
     __tablename__ = "boards"
-    __table_args__ = (Index("ix_boards_project", "project", "livemode"),)
+    __table_args__ = (
+        Index("ix_boards_project", "project", "livemode"),
+        Index("ux_boards_name", "project", "livemode", "name", unique=True),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     project: Mapped[str] = mapped_column(String(64))

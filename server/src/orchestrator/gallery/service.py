@@ -3,11 +3,13 @@ generation or board is indistinguishable from a missing one (404)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from datetime import datetime, timedelta
 from typing import TypedDict
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.auth.principal import Principal
@@ -188,7 +190,8 @@ class GalleryService:
             found = await listing(session)
         if any(board.is_default for board, _ in found):
             return found
-        await self.db.transaction(create_default)
+        with contextlib.suppress(IntegrityError):  # created meanwhile by another request
+            await self.db.transaction(create_default)
         async with self.db.read() as session:
             return await listing(session)
 
@@ -200,7 +203,7 @@ class GalleryService:
             await repo.add_board(board)
             return board
 
-        return await self.db.transaction(work)
+        return await _named(self.db.transaction(work), name)
 
     async def rename_board(self, principal: Principal, board_id: str, name: str) -> Board:
         async def work(session: AsyncSession) -> Board:
@@ -212,7 +215,7 @@ class GalleryService:
                 board.name = name
             return board
 
-        return await self.db.transaction(work)
+        return await _named(self.db.transaction(work), name)
 
     async def delete_board(self, principal: Principal, board_id: str) -> Board:
         """Remove a board (its images stay in the gallery). The default board cannot go."""
@@ -349,6 +352,14 @@ async def _board(repo: GalleryRepository, principal: Principal, board_id: str) -
     if board is None:
         raise _board_not_found(board_id)
     return board
+
+
+async def _named(write: Awaitable[Board], name: str) -> Board:
+    """A board write; the name taken by a concurrent request is the same 422 as one taken before."""
+    try:
+        return await write
+    except IntegrityError as exc:
+        raise _refused(f"a board named {name!r} already exists", param="name") from exc
 
 
 async def _unique_name(repo: GalleryRepository, principal: Principal, name: str) -> None:

@@ -29,6 +29,8 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_boards_project", "boards", ["project", "livemode"])
+    # Two requests racing to create the same name (or the default board) cannot both win.
+    op.create_index("ux_boards_name", "boards", ["project", "livemode", "name"], unique=True)
     op.create_table(
         "board_items",
         sa.Column(
@@ -78,6 +80,7 @@ def downgrade() -> None:
     op.drop_table("gallery_marks")
     op.drop_index("ix_board_items_generation", table_name="board_items")
     op.drop_table("board_items")
+    op.drop_index("ux_boards_name", table_name="boards")
     op.drop_index("ix_boards_project", table_name="boards")
     op.drop_table("boards")
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
