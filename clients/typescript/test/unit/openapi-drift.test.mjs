@@ -25,6 +25,13 @@ const NOT_DESCRIBED = {
   ImagesResponse: "the OpenAI-compatible /v1 surface",
   OpenAIModel: "the OpenAI-compatible /v1 surface",
   OpenAIModelList: "the OpenAI-compatible /v1 surface",
+  GalleryItem: "the team gallery is used from the dashboard and plain HTTP, not from this client",
+  GalleryPage: "the team gallery",
+  Deleted: "the team gallery",
+  BoardName: "the team gallery",
+  BoardOut: "the team gallery",
+  BoardList: "the team gallery",
+  GenerationIds: "the team gallery",
 };
 
 // Every API operation and the client method that calls it.
@@ -57,6 +64,20 @@ const NOT_CALLED = {
   openaiCreateImage: "OpenAI-compatible surface, for OpenAI's own SDKs",
   openaiListModels: "OpenAI-compatible surface",
   openaiGetModel: "OpenAI-compatible surface",
+  searchGallery: "the team gallery (dashboard, plain HTTP)",
+  getGalleryItem: "the team gallery",
+  starGalleryItem: "the team gallery",
+  unstarGalleryItem: "the team gallery",
+  deleteGalleryItem: "the team gallery",
+  restoreGalleryItem: "the team gallery",
+  downloadGalleryItems: "the team gallery",
+  listBoards: "the team gallery",
+  createBoard: "the team gallery",
+  renameBoard: "the team gallery",
+  deleteBoard: "the team gallery",
+  addBoardItems: "the team gallery",
+  removeBoardItem: "the team gallery",
+  downloadBoard: "the team gallery",
 };
 
 function expectedKind(prop) {
