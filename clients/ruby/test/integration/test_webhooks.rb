@@ -17,12 +17,12 @@ class TestWebhooksLive < Minitest::Test
   def received(path, id: nil, event_type: nil)
     deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + 30
     loop do
-      Dir[File.join(ENV.fetch("ORCHESTRATOR_TEST_WEBHOOK_DIR"), "*.json")].sort.each do |file|
+      Dir[File.join(ENV.fetch("ORCHESTRATOR_TEST_WEBHOOK_DIR"), "*.json")].each do |file|
         record = JSON.parse(File.read(file))
         next unless record["path"] == path
 
         body = Base64.strict_decode64(record["body_base64"])
-        headers = record["headers"].to_h { |k, v| [k.downcase, v] }
+        headers = record["headers"].transform_keys(&:downcase)
         return [body, headers] if id ? headers["webhook-id"] == id : JSON.parse(body)["type"] == event_type
       end
       flunk "no webhook #{id || event_type} received in 30 s" if Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline

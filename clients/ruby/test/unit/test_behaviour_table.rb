@@ -64,7 +64,7 @@ class TestBehaviourTable < Minitest::Test
   # ------------------------------------------------------------------ downloads
 
   SPEC.fetch("downloads").fetch("cases").each do |c|
-    define_method("test_download_#{slug(c['name'])}") { run_download_case(c) }
+    define_method("test_download_#{slug(c["name"])}") { run_download_case(c) }
   end
 
   private

@@ -131,7 +131,9 @@ class TestClient < Minitest::Test
   end
 
   def test_wait_for_gives_up_at_its_deadline
-    @transport.otherwise { AI::Response.new(status: 200, headers: {}, body: JSON.generate(TestSupport.generation("gen_8", "status" => "running"))) }
+    @transport.otherwise do
+      AI::Response.new(status: 200, headers: {}, body: JSON.generate(TestSupport.generation("gen_8", "status" => "running")))
+    end
     error = assert_raises(AI::APITimeoutError) { client.wait_for("gen_8", timeout: 3, poll_interval: 0.5) }
     assert_equal "gen_8", error.generation_id
     assert_in_delta 3.0, @clock.sleeps.sum, 1e-9
@@ -203,7 +205,8 @@ class TestClient < Minitest::Test
     @transport.json({
                       "object" => "batch", "id" => "bat_1", "succeeded" => 1, "failed" => 1, "total_cost" => 0.04,
                       "data" => [
-                        { "index" => 0, "prompt" => "one", "status" => "succeeded", "generation" => TestSupport.generation("gen_a") },
+                        { "index" => 0, "prompt" => "one", "status" => "succeeded",
+                          "generation" => TestSupport.generation("gen_a") },
                         { "index" => 1, "prompt" => "two", "status" => "pending",
                           "generation" => TestSupport.generation("gen_b", "status" => "running", "image_url" => nil) },
                         { "index" => 2, "prompt" => "three", "status" => "failed",
@@ -263,11 +266,11 @@ class TestClient < Minitest::Test
 
   def sse(status, progress, id: nil)
     data = JSON.generate(TestSupport.generation("gen_e", "status" => status, "progress" => progress))
-    "#{id ? "id: #{id}\n" : ''}event: #{status}\ndata: #{data}\n\n"
+    "#{id ? "id: #{id}\n" : ""}event: #{status}\ndata: #{data}\n\n"
   end
 
   def test_stream_events_parses_the_stream_and_ends_at_the_terminal_event
-    @transport.add(200, "retry: 2000\n\n: ping\n\n#{sse('running', 0.5, id: 'e1')}#{sse('succeeded', 1.0, id: 'e2')}",
+    @transport.add(200, "retry: 2000\n\n: ping\n\n#{sse("running", 0.5, id: "e1")}#{sse("succeeded", 1.0, id: "e2")}",
                    { "Content-Type" => "text/event-stream" })
     events = client(timeout: 30).stream_events("gen_e").to_a
     assert_equal [%w[running e1], %w[succeeded e2]], events.map { |event| [event.event, event.id] }
@@ -303,14 +306,15 @@ class TestClient < Minitest::Test
   # ------------------------------------------------------------------ downloads
 
   def png_bytes
-    "\x89PNG\r\n\x1A\n#{'x' * 40}".b
+    "\x89PNG\r\n\x1A\n#{"x" * 40}".b
   end
 
   def test_download_writes_one_file_per_image_and_never_overwrites
     generation = AI::GenerationResponse.from_hash(TestSupport.generation("gen_d", "images" => [
-      { "url" => "http://api.test/api/v1/images/1-0.png", "content_type" => "image/png" },
-      { "url" => "https://cdn.test/signed/1-1?sig=x", "content_type" => "image/jpeg" }
-    ]))
+                                                                           { "url" => "http://api.test/api/v1/images/1-0.png",
+                                                                             "content_type" => "image/png" },
+                                                                           { "url" => "https://cdn.test/signed/1-1?sig=x", "content_type" => "image/jpeg" }
+                                                                         ]))
     2.times { @transport.add(200, png_bytes, { "Content-Type" => "image/png" }) }
     Dir.mktmpdir do |tmp|
       folder = File.join(tmp, "new", "folder")

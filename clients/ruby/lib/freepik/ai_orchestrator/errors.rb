@@ -38,22 +38,20 @@ module Freepik
         @request_id = request_id
         @generation_id = generation_id
         @body = body
-        @headers = (headers || {}).to_h { |k, v| [k.to_s.downcase, v] }.freeze
+        @headers = (headers || {}).transform_keys { |k| k.to_s.downcase }.freeze
         super(@message)
       end
 
       # The server's message alone (#to_s adds status, code and request id).
-      def message
-        @message
-      end
+      attr_reader :message
 
       alias status_code status
 
       def to_s
         details = { "status" => status, "code" => code, "request_id" => request_id }
-                  .reject { |_, value| value.nil? }
+                  .compact
                   .map { |name, value| "#{name}=#{value}" }
-        details.empty? ? @message : "#{@message} (#{details.join(', ')})"
+        details.empty? ? @message : "#{@message} (#{details.join(", ")})"
       end
 
       def inspect
@@ -197,20 +195,20 @@ module Freepik
         type = string_or_nil(error["type"])
         code = string_or_nil(error["code"])
         status = inferred_status(error, type, code) if status.nil?
-        lowered = (headers || {}).to_h { |k, v| [k.to_s.downcase, v] }
+        lowered = (headers || {}).transform_keys { |k| k.to_s.downcase }
         fields = {
-          status: status,
-          code: code,
-          type: type,
+          status:,
+          code:,
+          type:,
           param: string_or_nil(error["param"]),
           request_id: string_or_nil(error["request_id"]) || lowered["x-request-id"],
           generation_id: string_or_nil(error["generation_id"]),
-          body: body,
+          body:,
           headers: lowered
         }
         message = string_or_nil(error["message"]) || fallback_message(status, body, text)
         klass = class_for(status, type, code)
-        return RateLimitError.new(message, retry_after: retry_after, **fields) if klass == RateLimitError
+        return RateLimitError.new(message, retry_after:, **fields) if klass == RateLimitError
 
         klass.new(message, **fields)
       end

@@ -230,7 +230,8 @@ module Freepik
       defaults object: "webhook_endpoint", events: []
       types created_at: :time
 
-      def inspect # never print the secret
+      # never print the secret
+      def inspect
         "#<#{self.class.name} id=#{id} url=#{url} status=#{status}>"
       end
     end

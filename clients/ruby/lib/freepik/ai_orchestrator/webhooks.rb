@@ -5,6 +5,7 @@ require "json"
 require "openssl"
 
 module Freepik
+  # The Freepik AI Orchestrator client (lib/freepik/ai_orchestrator.rb loads every part).
   module AiOrchestrator
     # Verifying the orchestrator's webhooks (Standard Webhooks 1.0), with the standard library.
     module Webhooks
