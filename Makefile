@@ -11,7 +11,7 @@ PYTEST := $(BIN)/pytest -p no:cacheprovider
 # ORCHESTRATOR_TEST_REDIS_URL), else starts throwaway ones; with CI set, a missing one fails.
 WITH_SERVICES := $(BIN)/python scripts/with_test_services.py
 
-.PHONY: serve test lint dist dist-python dist-typescript dist-php dist-ruby test-python-versions openapi test-server test-postgres test-scaleout test-fuzz test-clients test-typescript test-diffusers test-php test-ruby test-bench-smoke bench clean
+.PHONY: serve test lint dist dist-python dist-typescript dist-php dist-ruby test-typescript-runtimes test-python-versions openapi test-server test-postgres test-scaleout test-fuzz test-clients test-typescript test-diffusers test-php test-ruby test-bench-smoke bench clean
 
 # Runtime only (what `make serve` needs); the dev tools come on top for the test targets.
 $(STAMP): requirements.lock server/pyproject.toml clients/python/pyproject.toml emulators/pyproject.toml
@@ -50,7 +50,7 @@ serve: $(STAMP)
 	$(BIN)/orchestrator serve
 
 ## Run every test: lint and types, the server on SQLite and on PostgreSQL, providers, clients.
-test: lint test-server test-postgres test-scaleout test-fuzz test-clients test-python-versions test-typescript test-diffusers test-php test-ruby test-bench-smoke
+test: lint test-server test-postgres test-scaleout test-fuzz test-clients test-python-versions test-typescript test-typescript-runtimes test-diffusers test-php test-ruby test-bench-smoke
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check server clients/python bench emulators
@@ -180,6 +180,24 @@ test-typescript: $(STAMP) $(TS_STAMP)
 	ORCHESTRATOR_TEST_SLOW=1 $(BIN)/python scripts/with_test_server.py \
 		--setting offline_latency_seconds=1.5 --setting sync_wait_seconds=0.3 -- \
 		$(NODE_TEST) $(TS)/test/integration/jobs.test.mjs
+
+# The TypeScript unit suite on the other runtimes the package claims (`engines`: node >= 18; Node 20
+# is the one above): Node 18 and 22 from the `node` npm packages and Bun from the `bun` npm
+# package, pinned here and installed once into .cache/runtimes (npm only: no other download).
+TS_RUNTIMES := node@18.20.8 node@22.23.3 bun@1.4.5
+RUNTIMES := .cache/runtimes
+test-typescript-runtimes: $(TS_STAMP)
+	cd $(TS) && node scripts/build.mjs
+	@for pkg in $(TS_RUNTIMES); do \
+		dir=$(CURDIR)/$(RUNTIMES)/$$pkg; \
+		if [ ! -x $$dir/node_modules/.bin/$${pkg%@*} ]; then \
+			echo "test-typescript-runtimes: installing $$pkg from npm"; \
+			mkdir -p $$dir && (cd $$dir && npm install --no-audit --no-fund --no-save --prefix . $$pkg >/dev/null) || exit 1; \
+		fi; \
+		echo "== TypeScript unit suite on $$pkg ($$($$dir/node_modules/.bin/$${pkg%@*} --version))"; \
+		if [ "$${pkg%@*}" = bun ]; then (cd $(TS) && $$dir/node_modules/.bin/bun test test/unit/) || exit 1; \
+		else (cd $(TS) && $$dir/node_modules/.bin/node --test test/unit/*.test.mjs) || exit 1; fi; \
+	done
 
 # Ruby client: ruby and ruby-minitest come from apt when missing; then lint (ruby -wc), unit tests,
 # the built gem installed into a temporary GEM_HOME, and integration tests against real servers.
