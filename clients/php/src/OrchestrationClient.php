@@ -37,7 +37,7 @@ use Freepik\AiOrchestrator\Model\WebhookEndpoint;
  */
 final class OrchestrationClient
 {
-    public const VERSION = '0.1.0';
+    public const VERSION = '0.2.0';
     public const DEFAULT_BASE_URL = 'http://localhost:8000';
     /**
      * Seconds one call may take, retries and the wait for a generation included: the slow
