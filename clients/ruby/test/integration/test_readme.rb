@@ -22,7 +22,7 @@ class TestReadme < Minitest::Test
     [/^Prompt 1: http/, /^Prompt 3: http/, /^3$/],                             # batches
     [/^\[\d+, (true|false), /, /^page of \d+$/],                               # pagination
     [/-0\.png$/, /-0-thumb\.webp$/, /^kept the existing file$/, %r{/1-0\.png$}], # downloads
-    [%r{^https://x/1\.png$}]                                                   # testing your code
+    [%r{^https://x/1\.png$}] # testing your code
   ].freeze
 
   def test_the_readme_opens_with_the_shape_of_use
@@ -35,6 +35,18 @@ class TestReadme < Minitest::Test
 
   def test_every_block_is_checked
     assert_equal EXPECTED.size, BLOCKS.size
+  end
+
+  # The quick start saves into a folder, where each generation gets a new name: a second run in
+  # the same directory succeeds and keeps the first image.
+  def test_the_quick_start_runs_twice
+    script = BLOCKS.fetch(1).gsub("http://localhost:8000", base_url).gsub('"sk-test-…"', api_key.inspect)
+    Dir.mktmpdir do |tmp|
+      path = File.join(tmp, "quick_start.rb")
+      File.write(path, script)
+      2.times { run_ruby(path, chdir: tmp) }
+      assert_equal 2, Dir[File.join(tmp, "out", "gen_*-0.png")].size
+    end
   end
 
   BLOCKS.each_with_index do |code, index|
