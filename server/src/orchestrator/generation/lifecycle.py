@@ -19,7 +19,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +32,7 @@ from orchestrator.db.engine import Database
 from orchestrator.db.models import Generation, Image
 from orchestrator.db.repositories.generations import GenerationRepository
 from orchestrator.db.repositories.webhooks import WebhookRepository
+from orchestrator.errors import ErrorCode
 from orchestrator.generation.events import EventHub, JobEvent
 from orchestrator.generation.request import ResolvedRequest
 from orchestrator.limits.concurrency import ConcurrencyGate
@@ -95,18 +96,22 @@ class Failure:
 
 
 @dataclass(frozen=True, slots=True)
-class Succeeded:
+class Ended:
+    """The job reached a terminal state; ``job`` is its final row."""
+
     job: Generation
 
 
-@dataclass(frozen=True, slots=True)
-class Failed:
-    job: Generation
+class Succeeded(Ended):
+    __slots__ = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Canceled:
-    job: Generation
+class Failed(Ended):
+    __slots__ = ()
+
+
+class Canceled(Ended):
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +141,17 @@ CancelOutcome = Canceled | NotActive
 
 
 # ---------------------------------------------------------------------------- the lifecycle
+
+
+def _unsuccessful(status: str, code: str, message: str, now: datetime | None = None) -> dict[str, Any]:
+    """The values every failed or canceled ending writes: unsuccessful jobs are never charged."""
+    return {
+        "status": status,
+        "error_code": code,
+        "error_message": message,
+        "cost_micros": 0,
+        "finished_at": now or now_utc(),
+    }
 
 
 def job_slot(job: Generation) -> str:
@@ -288,14 +304,9 @@ class JobLifecycle:
         return Superseded(job.id)
 
     async def fail(self, job: Generation, owner: str, failure: Failure) -> Failed | Superseded:
-        values: dict[str, Any] = {
-            "status": JobStatus.FAILED,
-            "error_code": failure.code,
-            "error_message": failure.message,
+        values = _unsuccessful(JobStatus.FAILED, failure.code, failure.message) | {
             "provider": failure.provider,
-            "cost_micros": 0,  # failed generations are never charged
             "attempt_trail": [a.as_json() for a in failure.trail],
-            "finished_at": now_utc(),
             "processing_time": failure.processing_time,
         }
         if await self._finish(job, owner, values, ()):
@@ -327,14 +338,14 @@ class JobLifecycle:
 
         async def cancel(session: AsyncSession) -> CancelOutcome:
             repo = GenerationRepository(session)
-            if await repo.cancel(generation_id, now_utc(), CANCELED_MESSAGE):
-                job = await repo.get(generation_id)
-                assert job is not None
-                await WebhookRepository(session).enqueue(job, {}, now_utc())
-                return Canceled(job)
+            values = _unsuccessful(JobStatus.CANCELED, ErrorCode.CANCELED, CANCELED_MESSAGE)
+            canceled = await repo.cancel(generation_id, values)
             job = await repo.get(generation_id)
             assert job is not None, "jobs are never deleted"
-            return NotActive(job)
+            if not canceled:
+                return NotActive(job)
+            await WebhookRepository(session).enqueue(job, {}, values["finished_at"])
+            return Canceled(job)
 
         outcome = await self.db.transaction(cancel)
         if isinstance(outcome, Canceled):
@@ -348,8 +359,9 @@ class JobLifecycle:
         async def work(session: AsyncSession) -> Recovered:
             now = now_utc()
             repo = GenerationRepository(session)
+            lost = _unsuccessful(JobStatus.FAILED, ErrorCode.WORKER_LOST, WORKER_LOST_MESSAGE, now)
             requeued, failed = await repo.recover_expired(
-                now=now, max_attempts=max_attempts, message=WORKER_LOST_MESSAGE
+                now=now, max_attempts=max_attempts, failed_values=lost
             )
             rows = await repo.get_many(failed)
             outbox = WebhookRepository(session)
@@ -365,7 +377,7 @@ class JobLifecycle:
             {principal_slot(project, subject): n for (project, subject), n in counts.items()}
         )
         for job in recovered.failed:
-            self.hub.publish(JobEvent(job.id, job.status, job.progress, job))
+            self._announce(job)
         if recovered.requeued or recovered.failed:
             logger.warning(
                 "recovered lost jobs: %d requeued, %d failed", len(recovered.requeued), len(recovered.failed)
@@ -375,5 +387,8 @@ class JobLifecycle:
 
     async def _ended(self, job: Generation) -> None:
         await self.gate.release(job_slot(job))
+        self._announce(job)
+
+    def _announce(self, job: Generation) -> None:
         # The event carries the final row, as every terminal event does, so listeners can count it.
         self.hub.publish(JobEvent(job.id, job.status, job.progress, job))

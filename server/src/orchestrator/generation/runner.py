@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from decimal import Decimal
 
 from orchestrator.accounting.money import to_micros
@@ -58,25 +59,15 @@ def _trail(failures: Sequence[FailedAttempt]) -> tuple[Attempt, ...]:
     return tuple(Attempt(f.provider, f.model, f.code, f.message) for f in failures)
 
 
+@dataclass(kw_only=True)
 class JobRunner:
-    def __init__(
-        self,
-        *,
-        lifecycle: JobLifecycle,
-        planner: Planner,
-        executor: RouteExecutor,
-        storage: Storage,
-        thumbnails: Executor,
-        thumbnail_size: int,
-        deadline_seconds: float,
-    ) -> None:
-        self.lifecycle = lifecycle
-        self.planner = planner
-        self.executor = executor
-        self.storage = storage
-        self.thumbnails = thumbnails
-        self.thumbnail_size = thumbnail_size
-        self.deadline_seconds = deadline_seconds
+    lifecycle: JobLifecycle
+    planner: Planner
+    executor: RouteExecutor
+    storage: Storage
+    thumbnails: Executor
+    thumbnail_size: int
+    deadline_seconds: float
 
     async def run(self, job: Generation, owner: str, plan: ResolvedRequest | None = None) -> None:
         """Run ``job`` to a terminal state. Cancellation propagates (the job was canceled or lost).

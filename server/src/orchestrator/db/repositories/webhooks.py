@@ -91,18 +91,6 @@ class WebhookRepository:
         await self.session.flush()
         return len(rows)
 
-    async def enqueue_ids(self, generation_ids: Sequence[str], now: datetime) -> int:
-        """Like :meth:`enqueue`, for jobs whose terminal state is already written (recovery)."""
-        if not generation_ids:
-            return 0
-        jobs = (
-            await self.session.execute(select(Generation).where(Generation.id.in_(generation_ids)))
-        ).scalars()
-        total = 0
-        for job in list(jobs):
-            total += await self.enqueue(job, {}, now)
-        return total
-
     async def next_due(self) -> datetime | None:
         """When the earliest pending delivery is due (None: nothing pending)."""
         value: datetime | None = await self.session.scalar(
