@@ -249,6 +249,38 @@ async def _purge_webhook_deliveries(session: AsyncSession) -> int:
     return await WebhookRepository(session).purge(now_utc() - WEBHOOK_LOG_RETENTION)
 
 
+async def _start_components(stack: contextlib.AsyncExitStack, services: Services) -> None:
+    """Start every long-lived part in dependency order; ``stack`` closes them in reverse, each one
+    even when another's start-up or shutdown raised (no hand-ordered, exception-unsafe list)."""
+    stack.push_async_callback(services.db.dispose)
+    if services.redis is not None:
+        stack.push_async_callback(services.redis.aclose)
+    await services.storage.start()
+    stack.push_async_callback(services.storage.aclose)
+    stack.push_async_callback(services.rate_limiter.aclose)
+    stack.push_async_callback(services.http.aclose)
+    for provider in services.router.providers.values():
+        stack.push_async_callback(provider.aclose)
+    stack.push_async_callback(services.keys.flush_last_used)
+    if services.bus is not None:
+        await services.bus.start()
+        stack.push_async_callback(services.bus.stop)
+    if services.webhook_dispatcher is not None:
+        await services.webhook_dispatcher.start()
+        stack.push_async_callback(services.webhook_dispatcher.stop)
+    if services.pool is not None:
+        await services.pool.start()
+        stack.push_async_callback(services.pool.stop)
+    chores = asyncio.create_task(_housekeeping(services), name="housekeeping")
+    stack.push_async_callback(_cancel, chores)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def _housekeeping(services: Services) -> None:
     """Periodic chores that must never run per request."""
     ttl = services.settings.idempotency_ttl_seconds
@@ -275,37 +307,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # flight, full collections otherwise cost more per request the more requests are alive.
         gc.freeze()
         gc.set_threshold(10_000, 20, 50)
-        if isinstance(services.storage, S3Storage):
-            await services.storage.start()
-        if services.bus is not None:
-            await services.bus.start()
-        if services.pool is not None:
-            await services.pool.start()
-        if services.webhook_dispatcher is not None:
-            await services.webhook_dispatcher.start()
-        chores = asyncio.create_task(_housekeeping(services), name="housekeeping")
-        try:
+        async with contextlib.AsyncExitStack() as stack:
+            await _start_components(stack, services)
             yield
-        finally:
-            chores.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await chores
-            if services.pool is not None:
-                await services.pool.stop()
-            if services.webhook_dispatcher is not None:
-                await services.webhook_dispatcher.stop()
-            if services.bus is not None:
-                await services.bus.stop()
-            await services.keys.flush_last_used()
-            for provider in services.router.providers.values():
-                await provider.aclose()
-            await services.http.aclose()
-            await services.rate_limiter.aclose()
-            if isinstance(services.storage, S3Storage):
-                await services.storage.aclose()
-            if services.redis is not None:
-                await services.redis.aclose()
-            await services.db.dispose()
 
     app = FastAPI(
         title="Freepik AI Orchestrator",

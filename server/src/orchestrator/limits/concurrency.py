@@ -35,6 +35,10 @@ class ConcurrencyGate(Protocol):
         """The current count (for health pages and tests)."""
         ...
 
+    def degraded(self) -> str | None:
+        """Why the cap is weaker than configured right now (a shared store unreachable), or None."""
+        ...
+
 
 class InProcessConcurrencyGate:
     """The gate for one process: a dict, no locks needed on one event loop."""
@@ -59,3 +63,7 @@ class InProcessConcurrencyGate:
 
     def active(self, slot: str) -> int:
         return self._counts.get(slot, 0)
+
+    def degraded(self) -> None:
+        """One process's count is exact for that process: never degraded."""
+        return None
