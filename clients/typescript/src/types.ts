@@ -49,6 +49,16 @@ export interface GenerationError {
   message: string;
 }
 
+/** One provider call that failed before a generation's outcome (`Generation.failedAttempts`). */
+export interface FailedAttempt {
+  provider: string;
+  /** The provider's own model id. */
+  model: string;
+  /** The provider's error code, `circuit_open`, or the failure's kind. */
+  code: string;
+  message: string;
+}
+
 /**
  * A generation, which is also a job: `status` tells where it is. Returned by `submit`,
  * `getGeneration`, `waitFor`, `cancel`, history and events.
@@ -82,6 +92,8 @@ export interface Generation {
   revisedPrompt: string | null;
   batchId: string | null;
   error: GenerationError | null;
+  /** The attempt trail: providers tried before the outcome, and why each failed (oldest first). */
+  failedAttempts: FailedAttempt[];
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -35,6 +35,7 @@ from orchestrator.db.repositories.webhooks import WebhookRepository
 from orchestrator.errors import ErrorCode
 from orchestrator.generation.events import EventHub, JobEvent
 from orchestrator.generation.request import ResolvedRequest
+from orchestrator.generation.routing import FailedAttempt
 from orchestrator.limits.concurrency import ConcurrencyGate
 from orchestrator.logs import log_submitted
 
@@ -52,19 +53,6 @@ WORKER_LOST_MESSAGE = (
 
 
 @dataclass(frozen=True, slots=True)
-class Attempt:
-    """One failed call to a provider on the way to the outcome (the attempt trail)."""
-
-    provider: str
-    model: str
-    code: str
-    message: str
-
-    def as_json(self) -> dict[str, str]:
-        return {"provider": self.provider, "model": self.model, "code": self.code, "message": self.message}
-
-
-@dataclass(frozen=True, slots=True)
 class Success:
     """A provider served the job and its images are stored."""
 
@@ -78,7 +66,8 @@ class Success:
     provider_usage: dict[str, Any] | None
     processing_time: float
     images: Sequence[Image]
-    trail: Sequence[Attempt] = ()
+    trail: Sequence[FailedAttempt] = ()
+    """Failed provider calls before the outcome (the attempt trail)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +78,8 @@ class Failure:
     message: str
     provider: str | None
     processing_time: float
-    trail: Sequence[Attempt] = ()
+    trail: Sequence[FailedAttempt] = ()
+    """Failed provider calls before the outcome (the attempt trail)."""
 
 
 # ---------------------------------------------------------------------------- outcomes
@@ -133,10 +123,9 @@ class Recovered:
     """One recovery pass: jobs whose lease expired were requeued, or failed with ``worker_lost``."""
 
     requeued: tuple[str, ...] = ()
-    failed: tuple[Generation, ...] = field(default_factory=tuple)
+    failed: tuple[Generation, ...] = ()
 
 
-Ending = Succeeded | Failed | Superseded
 CancelOutcome = Canceled | NotActive
 
 
@@ -152,6 +141,12 @@ def _unsuccessful(status: str, code: str, message: str, now: datetime | None = N
         "cost_micros": 0,
         "finished_at": now or now_utc(),
     }
+
+
+def _trail(failures: Sequence[FailedAttempt]) -> list[dict[str, str]]:
+    return [
+        {"provider": f.provider, "model": f.model, "code": f.code, "message": f.message} for f in failures
+    ]
 
 
 def job_slot(job: Generation) -> str:
@@ -293,7 +288,7 @@ class JobLifecycle:
             "cost_micros": success.cost_micros,
             "provider_cost_micros": success.provider_cost_micros,
             "provider_usage": success.provider_usage,
-            "attempt_trail": [a.as_json() for a in success.trail],
+            "attempt_trail": _trail(success.trail),
             "finished_at": now_utc(),
             "processing_time": success.processing_time,
             "error_code": None,
@@ -306,7 +301,7 @@ class JobLifecycle:
     async def fail(self, job: Generation, owner: str, failure: Failure) -> Failed | Superseded:
         values = _unsuccessful(JobStatus.FAILED, failure.code, failure.message) | {
             "provider": failure.provider,
-            "attempt_trail": [a.as_json() for a in failure.trail],
+            "attempt_trail": _trail(failure.trail),
             "processing_time": failure.processing_time,
         }
         if await self._finish(job, owner, values, ()):

@@ -19,7 +19,7 @@ from orchestrator.accounting.money import to_micros
 from orchestrator.catalog.catalog import Route
 from orchestrator.db.models import Generation, Image
 from orchestrator.errors import ErrorCode
-from orchestrator.generation.lifecycle import Attempt, Failure, JobLifecycle, Success, Superseded
+from orchestrator.generation.lifecycle import Failure, JobLifecycle, Success, Superseded
 from orchestrator.generation.request import NoRoute, Planner, ResolvedRequest
 from orchestrator.generation.routing import (
     OFFLINE_ROUTE,
@@ -55,10 +55,6 @@ FAILURE_CODES: Mapping[ProviderErrorKind, ErrorCode] = {
 }
 
 
-def _trail(failures: Sequence[FailedAttempt]) -> tuple[Attempt, ...]:
-    return tuple(Attempt(f.provider, f.model, f.code, f.message) for f in failures)
-
-
 @dataclass(kw_only=True)
 class JobRunner:
     lifecycle: JobLifecycle
@@ -79,7 +75,7 @@ class JobRunner:
         self.lifecycle.started(job)
 
         async def fail(
-            code: str, message: str, provider: str | None = None, trail: Sequence[Attempt] = ()
+            code: str, message: str, provider: str | None = None, trail: Sequence[FailedAttempt] = ()
         ) -> None:
             elapsed = round(time.monotonic() - started, 4)
             await self.lifecycle.fail(job, owner, Failure(code, message, provider, elapsed, tuple(trail)))
@@ -89,7 +85,7 @@ class JobRunner:
         except ProviderError as exc:
             code = FAILURE_CODES[exc.kind]
             logger.info("job %s failed at %s: %s (%s)", job.id, exc.provider, code, exc.message)
-            trail = _trail(exc.failures) if isinstance(exc, RoutingError) else ()
+            trail = exc.failures if isinstance(exc, RoutingError) else ()
             await fail(code, exc.message, exc.provider, trail)
         except NoRoute as exc:
             await fail(ErrorCode.MODEL_NOT_AVAILABLE, str(exc))
@@ -157,7 +153,7 @@ class JobRunner:
             provider_usage=result.usage,
             processing_time=round(time.monotonic() - started, 4),
             images=images,
-            trail=_trail(outcome.failures),
+            trail=tuple(outcome.failures),
         )
 
     def _request(
