@@ -11,7 +11,7 @@ PYTEST := $(BIN)/pytest -p no:cacheprovider
 # ORCHESTRATOR_TEST_REDIS_URL), else starts throwaway ones; with CI set, a missing one fails.
 WITH_SERVICES := $(BIN)/python scripts/with_test_services.py
 
-.PHONY: serve test lint openapi test-server test-postgres test-scaleout test-fuzz test-clients test-typescript test-diffusers test-php test-ruby bench clean
+.PHONY: serve test lint openapi test-server test-postgres test-scaleout test-fuzz test-clients test-typescript test-diffusers test-php test-ruby test-bench-smoke bench clean
 
 # Runtime only (what `make serve` needs); the dev tools come on top for the test targets.
 $(STAMP): requirements.lock server/pyproject.toml clients/python/pyproject.toml emulators/pyproject.toml
@@ -39,7 +39,7 @@ serve: $(STAMP)
 	$(BIN)/orchestrator serve
 
 ## Run every test: lint and types, the server on SQLite and on PostgreSQL, providers, clients.
-test: lint test-server test-postgres test-scaleout test-fuzz test-clients test-typescript test-diffusers test-php test-ruby
+test: lint test-server test-postgres test-scaleout test-fuzz test-clients test-typescript test-diffusers test-php test-ruby test-bench-smoke
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check server clients/python bench emulators
@@ -140,9 +140,22 @@ endif
 
 openapi: $(STAMP)
 	$(BIN)/orchestrator openapi -o openapi.json
+	$(BIN)/orchestrator openapi --markdown -o docs/api.md
 
-bench: $(DEV_STAMP)
+# The load generator of the benchmark (Debian's wrk), installed when missing.
+WRK := /usr/bin/wrk
+
+$(WRK):
+	@echo "Installing Debian's wrk for the benchmark (apt-get install wrk)"
+	$(SUDO) apt-get update -q
+	$(SUDO) apt-get install -y -q wrk
+
+bench: $(DEV_STAMP) $(WRK)
 	$(BIN)/python bench/run.py
+
+# A few seconds of the benchmark (our server only, no timing judged), so `make bench` cannot rot.
+test-bench-smoke: $(DEV_STAMP) $(WRK)
+	$(BIN)/python bench/run.py --smoke
 
 clean:
 	rm -rf $(VENV) data $(TS)/node_modules $(TS)/dist

@@ -31,13 +31,13 @@ from orchestrator.core.states import JobStatus
 from orchestrator.db.engine import Database
 from orchestrator.db.models import Generation, Image
 from orchestrator.db.repositories.generations import GenerationRepository
-from orchestrator.db.repositories.webhooks import WebhookRepository
 from orchestrator.errors import ErrorCode
 from orchestrator.generation.events import EventHub, JobEvent
 from orchestrator.generation.request import ResolvedRequest
 from orchestrator.generation.routing import FailedAttempt
 from orchestrator.limits.concurrency import ConcurrencyGate
 from orchestrator.logs import log_submitted
+from orchestrator.webhooks.outbox import enqueue_generation_event
 
 logger = logging.getLogger(__name__)
 
@@ -316,7 +316,7 @@ class JobLifecycle:
                 job.id, owner, values, images, attempt=job.attempts
             ):
                 return False
-            await WebhookRepository(session).enqueue(job, values, now_utc())
+            await enqueue_generation_event(session, job, values, now_utc())
             return True
 
         if not await self.db.transaction(record):
@@ -339,7 +339,7 @@ class JobLifecycle:
             assert job is not None, "jobs are never deleted"
             if not canceled:
                 return NotActive(job)
-            await WebhookRepository(session).enqueue(job, {}, values["finished_at"])
+            await enqueue_generation_event(session, job, {}, values["finished_at"])
             return Canceled(job)
 
         outcome = await self.db.transaction(cancel)
@@ -359,9 +359,8 @@ class JobLifecycle:
                 now=now, max_attempts=max_attempts, failed_values=lost
             )
             rows = await repo.get_many(failed)
-            outbox = WebhookRepository(session)
             for job in rows:
-                await outbox.enqueue(job, {}, now)  # with the outcome, atomically
+                await enqueue_generation_event(session, job, {}, now)  # with the outcome, atomically
             return Recovered(tuple(requeued), tuple(rows))
 
         recovered = await self.db.transaction(work)
