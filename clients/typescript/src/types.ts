@@ -49,12 +49,11 @@ export interface GenerationError {
   message: string;
 }
 
-/** One provider call that failed before a generation's outcome (`Generation.failedAttempts`). */
+/** One provider call that failed before the generation's outcome (the attempt trail). */
 export interface FailedAttempt {
   provider: string;
   /** The provider's own model id. */
   model: string;
-  /** The provider's error code, `circuit_open`, or the failure's kind. */
   code: string;
   message: string;
 }
@@ -92,7 +91,7 @@ export interface Generation {
   revisedPrompt: string | null;
   batchId: string | null;
   error: GenerationError | null;
-  /** The attempt trail: providers tried before the outcome, and why each failed (oldest first). */
+  /** Provider calls that failed before the outcome (retried elsewhere, or deciding it), oldest first. */
   failedAttempts: FailedAttempt[];
   createdAt: Date;
   startedAt: Date | null;
@@ -100,14 +99,23 @@ export interface Generation {
 }
 
 /**
- * A finished, successful generation: what `generate()` resolves to. The seed's
- * `GenerationResponse`, with the image URLs and timing guaranteed present.
+ * A finished, successful generation: what `generate()` resolves to (it resolves only on success).
+ * Assignable to the client reference's `GenerationResponse` under `tsc --strict`: the fields that
+ * a queued, failed or canceled job leaves null are always set here. Nulls stay on `Generation`
+ * (history items, jobs, events).
  */
 export interface GenerationResponse extends Generation {
   status: "succeeded";
   imageUrl: string;
   thumbnailUrl: string;
   processingTime: number;
+  /** The style applied; `""` when none was (the model has no default style and none was asked). */
+  style: string;
+  /**
+   * USD charged (see `currency`). `NaN` in the rare case the server reports no price (an
+   * operator's catalog without one for this size and quality): never a made-up 0.
+   */
+  cost: number;
 }
 
 /** One page of history. */
