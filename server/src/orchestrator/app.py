@@ -48,6 +48,7 @@ from orchestrator.generation.runner import JobRunner, Router, now_utc
 from orchestrator.generation.service import GenerationService
 from orchestrator.generation.worker import WorkerPool
 from orchestrator.limits.concurrency import ConcurrencyGate, InProcessConcurrencyGate
+from orchestrator.limits.deployment import per_process_share
 from orchestrator.limits.rate import InProcessRateLimiter, RateLimiter
 from orchestrator.limits.redis_concurrency import RedisConcurrencyGate
 from orchestrator.limits.redis_rate import RedisRateLimiter
@@ -118,7 +119,7 @@ def _storage(settings: Settings) -> Storage:
 
 def _rate_limiter(settings: Settings, redis: Redis | None) -> RateLimiter:
     if redis is None:
-        return InProcessRateLimiter()
+        return InProcessRateLimiter(share=per_process_share(settings))
     return RedisRateLimiter(
         redis, prefix=settings.redis_key_prefix, fallback_processes=settings.rate_limit_fallback_processes
     )
@@ -126,7 +127,7 @@ def _rate_limiter(settings: Settings, redis: Redis | None) -> RateLimiter:
 
 def _concurrency_gate(settings: Settings, redis: Redis | None) -> ConcurrencyGate:
     if redis is None:
-        return InProcessConcurrencyGate()
+        return InProcessConcurrencyGate(processes=per_process_share(settings))
     return RedisConcurrencyGate(redis, prefix=settings.redis_key_prefix)
 
 
@@ -179,6 +180,7 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
         breakers=lambda: {name: str(state) for name, state in executor.breaker_states().items()},
         running=lambda: 0 if pool is None else len(pool.active),
     )
+    rate_limiter = _rate_limiter(settings, redis)
     generations_service = GenerationService(
         db=db,
         catalog=catalog,
@@ -187,6 +189,7 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
         pool=pool,
         settings=settings,
         gate=gate,
+        rate_limiter=rate_limiter,
     )
     dispatcher = (
         WebhookDispatcher(
@@ -213,7 +216,7 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
         pool=pool,
         storage=storage,
         signer=UrlSigner(settings.signing_key(), settings.image_url_ttl_seconds),
-        rate_limiter=_rate_limiter(settings, redis),
+        rate_limiter=rate_limiter,
         http=http,
         webhooks=WebhookService(db, allow_private=settings.webhook_allow_private_targets),
         webhook_dispatcher=dispatcher,

@@ -123,6 +123,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from orchestrator.app import create_app
     from orchestrator.db.migrate import upgrade_to_head
+    from orchestrator.limits.deployment import default_workers, workers_refusal
 
     settings = _settings()
     if args.host:
@@ -137,8 +138,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings.signing_key()  # created once here, before any worker process reads it
     _print_start_banner(settings)
     _configure_logging(settings)
-    # PostgreSQL scales with processes (one per core by default); SQLite has one writer anyway.
-    workers = args.workers or (1 if settings.is_sqlite else os.cpu_count() or 1)
+    # PostgreSQL with Redis scales with processes (one per core by default); SQLite has one writer
+    # anyway, and without Redis several processes would each count the limits on their own.
+    workers = args.workers or default_workers(settings)
+    refusal = workers_refusal(settings, workers)
+    if refusal is not None:
+        raise UserError(refusal)
+    settings.workers = workers
+    os.environ["ORCHESTRATOR_WORKERS"] = str(workers)  # for worker processes
+    if workers > 1 and settings.redis_url is None:
+        print(
+            f"warning: {workers} processes without Redis: each rate limit is split {workers} ways and "
+            "running jobs are capped by the database only (/readyz reports it)",
+            file=sys.stderr,
+        )
     if workers > 1:
         # Each process builds its own app from the environment; they share the database queue.
         os.environ["ORCHESTRATOR_AUTO_MIGRATE"] = "false"
@@ -510,7 +523,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         metavar="N",
         help="server processes sharing the port and the job queue "
-        "(default: 1 on SQLite, one per core on PostgreSQL)",
+        "(default: one per core on PostgreSQL with Redis, otherwise 1; more than 1 without Redis "
+        "needs ORCHESTRATOR_PER_PROCESS_LIMITS=true)",
     )
     serve.set_defaults(func=cmd_serve)
 

@@ -140,6 +140,16 @@ class Settings(BaseSettings):
         description="Shares rate limits, concurrency caps and job wake-ups across processes.",
     )
     redis_key_prefix: str = Field(default="orchestrator:", description="Namespace of every Redis key.")
+    workers: int = Field(
+        default=1,
+        ge=1,
+        description="Processes sharing this deployment (set by `serve --workers`; for limits and /readyz).",
+    )
+    per_process_limits: bool = Field(
+        default=False,
+        description="Allow several processes without Redis: each rate limit is split across them and "
+        "running jobs are capped by the database only.",
+    )
     rate_limit_fallback_processes: int = Field(
         default=1,
         ge=1,

@@ -11,7 +11,8 @@ from orchestrator.api.deps import AdminScope, ServicesDep
 from orchestrator.api.generate import ERRORS
 from orchestrator.api.inputs import safe_id
 from orchestrator.api.schemas import KeyCreate, KeyCreated, KeyList, KeyOut
-from orchestrator.auth.delegation import KeyLimits, limits_for_new_key
+from orchestrator.auth.delegation import KeyLimits, budget_pool_for, limits_for_new_key
+from orchestrator.auth.principal import Principal
 from orchestrator.db.models import ApiKey
 from orchestrator.errors import NotFound
 
@@ -58,18 +59,30 @@ async def create_key(body: KeyCreate, principal: AdminScope, services: ServicesD
         rate_limit_per_minute=limits.rate_limit_per_minute,
         max_concurrent=limits.max_concurrent,
         monthly_budget=limits.monthly_budget,
+        budget_pool_id=budget_pool_for(principal),
     )
     return KeyCreated(**key_out(new.record).model_dump(), key=new.secret)
 
 
+def visible_mode(principal: Principal) -> str | None:
+    """Keys follow mode: a test key sees and manages test keys only (a leaked one must not be able
+    to read or revoke live keys); a live admin key manages the whole project."""
+    return None if principal.livemode else "test"
+
+
 @router.get("/keys", operation_id="listKeys", response_model=KeyList, responses=ERRORS)
 async def list_keys(principal: AdminScope, services: ServicesDep) -> KeyList:
-    return KeyList(data=[key_out(k) for k in await services.keys.list(project=principal.project)])
+    """The project's keys (a test key lists test keys only)."""
+    keys = await services.keys.list(project=principal.project, mode=visible_mode(principal))
+    return KeyList(data=[key_out(k) for k in keys])
 
 
 @router.delete("/keys/{key_id}", operation_id="revokeKey", response_model=KeyOut, responses=ERRORS)
 async def revoke_key(key_id: str, principal: AdminScope, services: ServicesDep) -> KeyOut:
-    """Revoke a key: it stops working at once here, and within seconds in other processes."""
+    """Revoke a key: it stops working at once here, and within seconds in other processes.
+    A test key can revoke test keys only (a live key is a 404 to it)."""
     if not safe_id(key_id):
         raise NotFound(f"no API key {key_id[:40]!r}", param="id", code="key_not_found")
-    return key_out(await services.keys.revoke(key_id, project=principal.project))
+    return key_out(
+        await services.keys.revoke(key_id, project=principal.project, mode=visible_mode(principal))
+    )

@@ -19,6 +19,8 @@ class Principal:
     rate_limit_per_minute: int | None = None
     max_concurrent: int | None = None
     monthly_budget: Decimal | None = None
+    budget_pool_id: str | None = None
+    """The key whose budget this key's spending also draws from (set for keys a budgeted key made)."""
 
     def has(self, scope: str) -> bool:
         return scope in self.scopes or "admin" in self.scopes

@@ -43,6 +43,7 @@ def principal_for(key: ApiKey) -> Principal:
         monthly_budget=None
         if key.monthly_budget_micros is None
         else Decimal(str(from_micros(key.monthly_budget_micros))),
+        budget_pool_id=key.budget_pool_id,
     )
 
 
@@ -117,6 +118,7 @@ class KeyService:
         rate_limit_per_minute: int | None = None,
         max_concurrent: int | None = None,
         monthly_budget: Decimal | None = None,
+        budget_pool_id: str | None = None,
     ) -> NewKey:
         unknown = sorted(set(scopes) - set(SCOPES))
         if unknown:
@@ -133,19 +135,23 @@ class KeyService:
             rate_limit_per_minute=rate_limit_per_minute,
             max_concurrent=max_concurrent,
             monthly_budget_micros=None if monthly_budget is None else to_micros(monthly_budget),
+            budget_pool_id=budget_pool_id,
             created_at=now_utc(),
         )
         await self.db.transaction(lambda session: KeyRepository(session).add(record))
         return NewKey(record, secret)
 
-    async def list(self, *, project: str | None) -> list[ApiKey]:
+    async def list(self, *, project: str | None, mode: str | None = None) -> list[ApiKey]:
+        """The project's keys; with ``mode``, only keys of that mode (what a test key may see)."""
         async with self.db.read() as session:
-            return await KeyRepository(session).all(project=project)
+            return await KeyRepository(session).all(project=project, mode=mode)
 
-    async def revoke(self, key_id: str, *, project: str | None) -> ApiKey:
+    async def revoke(self, key_id: str, *, project: str | None, mode: str | None = None) -> ApiKey:
+        """Revoke a key of ``project`` (and of ``mode`` when given: another mode's key is a 404)."""
+
         async def revoke(session: AsyncSession) -> ApiKey:
             repo = KeyRepository(session)
-            record = await repo.get(key_id, project=project)
+            record = await repo.get(key_id, project=project, mode=mode)
             if record is None:
                 raise NotFound(f"no API key {key_id!r}", param="id", code="key_not_found")
             await repo.revoke(record, now_utc())

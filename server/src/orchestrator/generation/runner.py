@@ -92,6 +92,10 @@ class Router:
         needed = " or ".join(dict.fromkeys(missing_credential(r.provider) for r in model.routes))
         return f"no provider for {model.name} is configured; set {needed}"
 
+    def candidate_routes(self, model: ModelSpec, *, livemode: bool) -> list[Route]:
+        """Every route that may serve a request for ``model`` (what a budget reserves against)."""
+        return [choice.route for choice in self.routes(model, livemode=livemode)] or list(model.routes)
+
     def price_route(self, model: ModelSpec) -> Route:
         """The route whose price a request is quoted at before it runs (the first usable one)."""
         choices = self.routes(model, livemode=True)

@@ -14,25 +14,33 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.accounting.money import from_micros, to_micros
+from orchestrator.accounting.money import to_micros
 from orchestrator.auth.principal import Principal
-from orchestrator.catalog.catalog import Catalog, route_price
+from orchestrator.catalog.catalog import Catalog
 from orchestrator.db.engine import Database
 from orchestrator.db.models import Generation
 from orchestrator.db.repositories.generations import GenerationRepository, HistoryFilter
 from orchestrator.db.repositories.idempotency import IdempotencyRepository
 from orchestrator.db.repositories.webhooks import WebhookRepository
-from orchestrator.errors import APIError, BudgetExceeded, InvalidRequest, ModelNotAvailable, NotFound
+from orchestrator.errors import APIError, InvalidRequest, ModelNotAvailable, NotFound, RateLimited
 from orchestrator.generation.events import EventHub, JobEvent
-from orchestrator.generation.idempotency import IdempotencyService, Replay, request_fingerprint
+from orchestrator.generation.idempotency import (
+    ClientAttempt,
+    IdempotencyService,
+    Replay,
+    request_fingerprint,
+    sdk_scope_key,
+)
 from orchestrator.generation.outcome import failure_error
 from orchestrator.generation.runner import Router, now_utc
 from orchestrator.generation.states import ACTIVE, TERMINAL, UNSUCCESSFUL, ErrorCode, JobStatus
 from orchestrator.generation.validation import resolve
 from orchestrator.generation.worker import WorkerPool
 from orchestrator.ids import new_id
-from orchestrator.limits.budget import BudgetLedger, DatabaseBudgetLedger
+from orchestrator.limits.budget import BudgetLedger, DatabaseBudgetLedger, budget_exceeded
 from orchestrator.limits.concurrency import ConcurrencyGate, principal_slot
+from orchestrator.limits.pricing import require_known_price, reservation_price
+from orchestrator.limits.rate import RateLimiter
 from orchestrator.logs import log_submitted
 from orchestrator.settings import Settings
 
@@ -143,6 +151,17 @@ def _fingerprinted(params: SubmitParams) -> dict[str, Any]:
     }
 
 
+def check_idempotency_key(key: str | None) -> None:
+    """An empty key would be one key for the whole project: refuse it rather than replay strangers."""
+    if key is not None and not key.strip():
+        raise APIError(
+            "Idempotency-Key header must not be empty: send a unique value per request, or omit it",
+            param="Idempotency-Key",
+            code="invalid_idempotency_key",
+            status_code=400,
+        )
+
+
 def month_start(now: datetime) -> datetime:
     return now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
@@ -161,8 +180,10 @@ class GenerationService:
         settings: Settings,
         gate: ConcurrencyGate,
         budget: BudgetLedger | None = None,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         self.gate = gate
+        self.rate_limiter = rate_limiter
         self.db = db
         self.catalog = catalog
         self.router = router
@@ -189,17 +210,21 @@ class GenerationService:
         idempotency_key: str | None = None,
         preferences: Preferences = Preferences(),
         endpoint: str = "generate",
+        attempt: ClientAttempt | None = None,
     ) -> GenerationOutcome:
         """Submit one generation and wait for it (or not, with ``respond_async``).
 
         With an ``idempotency_key``, claiming the key, the budget check and the job row are one
         write transaction; a retry replays the first answer, rebuilt from the job (fresh URLs,
-        current state). The worker's finish is the only other write.
+        current state). The worker's finish is the only other write. Without one, an SDK
+        ``attempt`` that is a retry joins the job of its call's first attempt (see
+        :meth:`IdempotencyService.claim_attempt`).
         """
+        check_idempotency_key(idempotency_key)
         self.check_input(params.prompt, params.metadata)
         max_wait = preferences.max_wait(self.settings.sync_wait_seconds)
         job, price = self.quote(principal, params)
-        claim = None
+        claim: tuple[str, str, str | ClientAttempt] | None = None
         if idempotency_key is not None:
             variant = "async" if preferences.respond_async else "sync"
             claim = (
@@ -207,6 +232,9 @@ class GenerationService:
                 endpoint,
                 request_fingerprint(endpoint, _fingerprinted(params), variant),
             )
+        elif attempt is not None:
+            fingerprint = request_fingerprint(endpoint, _fingerprinted(params), "sdk")
+            claim = (sdk_scope_key(principal.subject, fingerprint), endpoint, attempt)
         replay, job = await self._submit(principal, job, price, claim)
         if replay is not None:
             return await self._replay(principal, replay, preferences, max_wait)
@@ -239,6 +267,7 @@ class GenerationService:
         response body; with an ``idempotency_key`` that body is what a retry replays, and a batch
         whose first request died resumes, reusing the jobs it already created.
         """
+        check_idempotency_key(idempotency_key)
         settings = self.settings
         if len(params.prompts) > settings.max_batch_prompts:
             raise InvalidRequest(
@@ -273,6 +302,8 @@ class GenerationService:
         async def run_one(index: int, prompt: str) -> BatchEntry:
             async with gate:
                 try:
+                    if index not in existing:
+                        await self._count_batch_item(principal, index)
                     job = existing.get(index) or await self.submit(
                         principal,
                         SubmitParams(prompt=prompt, batch_id=batch_id, batch_index=index, **params.shared),
@@ -301,6 +332,20 @@ class GenerationService:
         return BatchReply(body, replayed=False)
 
     # ------------------------------------------------------------------ building blocks
+
+    async def _count_batch_item(self, principal: Principal, index: int) -> None:
+        """Each prompt of a batch is one request against the rate limit; the first was counted
+        when the batch request itself was admitted."""
+        if index == 0 or self.rate_limiter is None:
+            return
+        per_minute = principal.rate_limit_per_minute or self.settings.default_rate_limit_per_minute
+        decision = await self.rate_limiter.check(principal.subject, per_minute)
+        if not decision.allowed:
+            raise RateLimited(
+                f"rate limit of {per_minute} requests per minute reached at this prompt (each prompt "
+                f"of a batch counts as one request); retry it after {decision.headers()['Retry-After']} s",
+                headers=decision.headers(),
+            )
 
     def check_prompt(self, prompt: str, param: str = "prompt") -> None:
         limit = self.settings.max_prompt_length
@@ -341,8 +386,16 @@ class GenerationService:
             reason = self.router.unavailable_reason(resolved.model)
             if reason is not None:
                 raise ModelNotAvailable(reason, param="model", status_code=503)
-        route = self.router.price_route(resolved.model)
-        price = route_price(resolved.model, route, resolved.size, resolved.quality, resolved.n)
+        # Reserve the most any route that may serve it would charge; the runner charges the server.
+        routes = self.router.candidate_routes(resolved.model, livemode=principal.livemode)
+        price = reservation_price(resolved.model, routes, resolved.size, resolved.quality, resolved.n)
+        require_known_price(
+            price,
+            budgeted=principal.monthly_budget is not None,
+            model=resolved.model.name,
+            size=resolved.size,
+            quality=resolved.quality,
+        )
         now = now_utc()
         job = Generation(
             id=new_id("gen"),
@@ -383,12 +436,12 @@ class GenerationService:
         principal: Principal,
         job: Generation,
         price: Decimal | None,
-        claim: tuple[str, str, str] | None,
+        claim: tuple[str, str, str | ClientAttempt] | None,
     ) -> tuple[Replay | None, Generation]:
         """One write transaction: claim the idempotency key (or find its replay), check the
         budget, insert the job (already leased to this process when a slot is free)."""
         lock = (
-            self._budget_locks[principal.key_id]
+            self._budget_locks[principal.budget_pool_id or principal.key_id]
             if principal.monthly_budget is not None and principal.key_id
             else contextlib.nullcontext()
         )
@@ -396,7 +449,11 @@ class GenerationService:
         async def insert(session: AsyncSession) -> tuple[Replay | None, bool]:
             if claim is not None:
                 key, endpoint, fingerprint = claim
-                replay = await self.idempotency.claim(session, principal.project, key, endpoint, fingerprint)
+                replay = (
+                    await self.idempotency.claim_attempt(session, principal.project, key, fingerprint)
+                    if isinstance(fingerprint, ClientAttempt)
+                    else await self.idempotency.claim(session, principal.project, key, endpoint, fingerprint)
+                )
                 if replay is not None:
                     return replay, False
             repo = GenerationRepository(session)
@@ -407,14 +464,10 @@ class GenerationService:
                     cost_micros=to_micros(price),
                     budget_micros=to_micros(principal.monthly_budget),
                     since=month_start(job.created_at),
+                    pool_id=principal.budget_pool_id,
                 )
-                spent = check.spent_micros
                 if not check.allowed:
-                    raise BudgetExceeded(
-                        f"this key's monthly budget of ${principal.monthly_budget} would be exceeded: "
-                        f"${from_micros(spent)} spent or reserved this month, this request costs ${price}",
-                        extra={"budget": float(principal.monthly_budget), "spent": from_micros(spent)},
-                    )
+                    raise budget_exceeded(check, price)
             if direct:
                 assert self.pool is not None
                 self.pool.lease(job)
@@ -428,8 +481,12 @@ class GenerationService:
         slot = principal_slot(principal.project, principal.subject)
         admitted = await self.gate.admit(slot, principal.max_concurrent or self.default_max_concurrent)
         # A job skips the queue when a local worker slot is free and its principal has nothing
-        # waiting and room under its cap (so queued jobs keep their order).
-        direct = admitted and self.pool is not None and self.pool.has_capacity
+        # waiting and room under its cap (so queued jobs keep their order). When the count is not
+        # the deployment's (Redis down, or several processes without it) every job goes through
+        # the database claim instead, which caps running jobs across processes.
+        direct = (
+            admitted and self.pool is not None and self.pool.has_capacity and self.gate.degraded() is None
+        )
         try:
             async with lock:
                 replay, _ = await self.db.transaction(insert)
