@@ -123,6 +123,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from orchestrator.app import create_app
     from orchestrator.db.migrate import upgrade_to_head
+    from orchestrator.http_guard import HttpLimits, guarded_protocol
     from orchestrator.limits.deployment import default_workers, workers_refusal
 
     settings = _settings()
@@ -133,11 +134,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.no_access_log:
         settings.access_log = False
         os.environ["ORCHESTRATOR_ACCESS_LOG"] = "false"  # for worker processes
-    _announce_database(settings)
-    _run_db(settings, lambda: upgrade_to_head(settings.db_url))
-    settings.signing_key()  # created once here, before any worker process reads it
-    _print_start_banner(settings)
-    _configure_logging(settings)
     # PostgreSQL with Redis scales with processes (one per core by default); SQLite has one writer
     # anyway, and without Redis several processes would each count the limits on their own.
     workers = args.workers or default_workers(settings)
@@ -152,6 +148,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "running jobs are capped by the database only (/readyz reports it)",
             file=sys.stderr,
         )
+    _announce_database(settings)
+    _run_db(settings, lambda: upgrade_to_head(settings.db_url))
+    settings.signing_key()  # created once here, before any worker process reads it
+    _print_start_banner(settings)
+    _configure_logging(settings)
     if workers > 1:
         # Each process builds its own app from the environment; they share the database queue.
         os.environ["ORCHESTRATOR_AUTO_MIGRATE"] = "false"
@@ -167,9 +168,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_config=None,  # configure_logging already routes uvicorn's loggers
         log_level=settings.log_level,
         loop="uvloop",
-        http="httptools",
         access_log=False,  # replaced by the orchestrator.access line
         timeout_graceful_shutdown=15,
+        # Header size, header and body timeouts, connection cap: see orchestrator.http_guard.
+        http=guarded_protocol(HttpLimits.from_settings(settings)),
+        timeout_keep_alive=settings.http_keep_alive_seconds,
     )
     return 0
 

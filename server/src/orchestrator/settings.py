@@ -107,6 +107,23 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_000_000
     max_metadata_keys: int = 32
 
+    # HTTP limits, per process, enforced by `serve` before a request reaches the app
+    http_max_header_bytes: int = Field(
+        default=32 * 1024, ge=1024, description="Request line and headers together; larger gets 431."
+    )
+    http_header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Time to send the request line and headers; slower gets 408."
+    )
+    http_body_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Time to send the whole body after the headers; slower gets 408."
+    )
+    http_max_connections: int = Field(
+        default=1000, ge=1, description="Open connections per process; idle ones are shed first, then 503."
+    )
+    http_keep_alive_seconds: int = Field(
+        default=5, ge=1, description="An idle kept-alive connection is closed after this long."
+    )
+
     # Storage
     storage_backend: Literal["local", "s3"] = Field(
         default="local", description="`local` (data_dir/images) or `s3` (any S3-compatible store)."
