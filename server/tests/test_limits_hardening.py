@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 from decimal import Decimal
@@ -16,6 +17,7 @@ from typing import Any
 import httpx
 import openai
 import yaml
+from conftest import free_port
 from sqlalchemy import func, select
 from support import cli_env
 
@@ -24,6 +26,7 @@ from orchestrator.limits.deployment import default_workers, workers_refusal
 from orchestrator.settings import Settings
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"
+SLOW = {"prompt": "slow", "model": "dall-e-2"}
 
 
 async def _jobs(server: Any, **where: Any) -> list[Generation]:
@@ -170,15 +173,26 @@ def test_without_redis_serve_defaults_to_one_process_and_refuses_more() -> None:
 
 def test_serve_with_several_processes_and_no_redis_refuses_to_start(tmp_path, database_url) -> None:
     env = cli_env(tmp_path / "data", database_url)
-    out = subprocess.run(
-        [sys.executable, "-m", "orchestrator.cli", "serve", "--port", "1", "--workers", "3"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert out.returncode != 0
-    assert "--workers 3 without Redis" in out.stderr and "ORCHESTRATOR_PER_PROCESS_LIMITS" in out.stderr
+    command = [
+        sys.executable,
+        "-m",
+        "orchestrator.cli",
+        "serve",
+        "--port",
+        str(free_port()),
+        "--workers",
+        "3",
+    ]
+    # Its own session: if it did start (the old behaviour), every process it forked is ended.
+    proc = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _, stderr = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise AssertionError("serve started 3 processes without Redis") from None
+    assert proc.returncode != 0
+    assert "--workers 3 without Redis" in stderr and "ORCHESTRATOR_PER_PROCESS_LIMITS" in stderr
 
 
 async def test_per_process_limits_split_the_rate_limit_and_readyz_says_so(start_server) -> None:
@@ -236,3 +250,60 @@ async def test_signed_image_responses_forbid_content_sniffing(api) -> None:
     async with httpx.AsyncClient(timeout=10) as plain:
         image = await plain.get(url)
     assert image.status_code == 200 and image.headers["x-content-type-options"] == "nosniff"
+
+
+# ---------------------------------------------------------------- event streams
+
+
+async def _open_stream(api: httpx.AsyncClient, generation_id: str) -> Any:
+    stream = api.stream("GET", f"/api/v1/generations/{generation_id}/events")
+    response = await stream.__aenter__()
+    return stream, response
+
+
+async def test_event_streams_are_capped_per_key(start_server) -> None:
+    server = await start_server(max_streams_per_key=2, offline_latency_seconds=30)
+    key = await server.create_key()
+    async with server.client(key) as api:
+        made = await api.post(
+            "/api/v1/generate",
+            json={"prompt": "slow", "model": "dall-e-2"},
+            headers={"Prefer": "respond-async"},
+        )
+        job = made.json()["id"]
+        held = [await _open_stream(api, job) for _ in range(2)]
+        assert all(response.status_code == 200 for _, response in held)
+        refused = await api.get(f"/api/v1/generations/{job}/events")
+        assert refused.status_code == 429 and refused.json()["error"]["code"] == "too_many_streams"
+        await held[0][0].__aexit__(None, None, None)
+        again = await _open_stream(api, job)  # a closed stream gives its slot back
+        assert again[1].status_code == 200
+        for stream, _ in [held[1], again]:
+            await stream.__aexit__(None, None, None)
+        await api.post(f"/api/v1/generations/{job}/cancel")
+
+
+async def test_an_event_stream_ends_when_its_key_is_revoked(start_server) -> None:
+    server = await start_server(offline_latency_seconds=30)
+    admin = await server.create_key()
+    reader = await server.create_key(scopes=("generate", "read"))
+    async with server.client(reader) as api, server.client(admin) as admin_api:
+        made = await api.post(
+            "/api/v1/generate",
+            json={"prompt": "slow", "model": "dall-e-2"},
+            headers={"Prefer": "respond-async"},
+        )
+        job = made.json()["id"]
+        async with api.stream("GET", f"/api/v1/generations/{job}/events") as response:
+            lines = response.aiter_lines()
+            assert (await asyncio.wait_for(anext(lines), 5)).startswith("retry:")
+            keys = (await admin_api.get("/api/v1/keys")).json()["data"]
+            reader_id = next(k["id"] for k in keys if reader.startswith(k["prefix"]))
+            assert (await admin_api.delete(f"/api/v1/keys/{reader_id}")).status_code == 200
+
+            async def rest() -> list[str]:
+                return [line async for line in lines]
+
+            tail = await asyncio.wait_for(rest(), 5)  # ends: not held until the job's 30 s
+        assert "event: revoked" in tail
+        await admin_api.post(f"/api/v1/generations/{job}/cancel")

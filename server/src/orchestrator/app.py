@@ -52,6 +52,7 @@ from orchestrator.limits.deployment import per_process_share
 from orchestrator.limits.rate import InProcessRateLimiter, RateLimiter
 from orchestrator.limits.redis_concurrency import RedisConcurrencyGate
 from orchestrator.limits.redis_rate import RedisRateLimiter
+from orchestrator.limits.streams import StreamSlots
 from orchestrator.logs import JobLifecycleLog
 from orchestrator.observability.metrics import Metrics, MetricsMiddleware
 from orchestrator.providers.offline import OfflineRenderer
@@ -222,6 +223,7 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
         webhook_dispatcher=dispatcher,
         redis=redis,
         concurrency=gate,
+        streams=StreamSlots(settings.max_streams_per_key),
         bus=None
         if redis is None
         else RedisEventBus(redis, hub, channel=f"{settings.redis_key_prefix}events"),

@@ -150,6 +150,9 @@ class Settings(BaseSettings):
     # Limits (defaults applied to keys that set none)
     default_rate_limit_per_minute: int = 600
     default_max_concurrent: int = 16
+    max_streams_per_key: int = Field(
+        default=20, ge=1, description="Event streams (SSE) one key may hold open, per process."
+    )
     idempotency_ttl_seconds: int = 24 * 3600
 
     redis_url: str | None = Field(

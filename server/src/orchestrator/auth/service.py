@@ -56,6 +56,7 @@ class KeyService:
         # that key share one query instead of each sending their own.
         self._inflight: dict[str, asyncio.Future[Principal | None]] = {}
         self._used: set[str] = set()
+        self._alive: dict[str, tuple[float, bool]] = {}
 
     async def authenticate(self, token: str) -> Principal:
         """An API key (checked offline first by its checksum) or, when configured, a JWT."""
@@ -146,6 +147,24 @@ class KeyService:
         async with self.db.read() as session:
             return await KeyRepository(session).all(project=project, mode=mode)
 
+    async def still_valid(self, principal: Principal) -> bool:
+        """Whether ``principal``'s key is still unrevoked (read at most once a second per key), for
+        long-lived requests that must end when their key does. Bearer tokens stay valid."""
+        key_id = principal.key_id
+        if key_id is None:
+            return True
+        cached = self._alive.get(key_id)
+        now = time.monotonic()
+        if cached is None or cached[0] <= now:
+            async with self.db.read() as session:
+                record = await KeyRepository(session).get(key_id)
+            alive = record is not None and record.revoked_at is None
+            if len(self._alive) > 50_000:
+                self._alive.clear()
+            cached = (now + _CACHE_SECONDS, alive)
+            self._alive[key_id] = cached
+        return cached[1]
+
     async def revoke(self, key_id: str, *, project: str | None, mode: str | None = None) -> ApiKey:
         """Revoke a key of ``project`` (and of ``mode`` when given: another mode's key is a 404)."""
 
@@ -159,6 +178,7 @@ class KeyService:
 
         record = await self.db.transaction(revoke)
         self._cache.pop(record.key_hash, None)
+        self._alive.pop(record.id, None)
         return record
 
     async def flush_last_used(self) -> None:
