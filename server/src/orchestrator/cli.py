@@ -140,8 +140,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     refusal = workers_refusal(settings, workers)
     if refusal is not None:
         raise UserError(refusal)
-    settings.workers = workers
-    os.environ["ORCHESTRATOR_WORKERS"] = str(workers)  # for worker processes
+    # Processes sharing the limits: these, or more when the operator counts other hosts too.
+    settings.workers = max(settings.workers, workers) if "workers" in settings.model_fields_set else workers
+    os.environ["ORCHESTRATOR_WORKERS"] = str(settings.workers)  # for worker processes
     if workers > 1 and settings.redis_url is None:
         print(
             f"warning: {workers} processes without Redis: each rate limit is split {workers} ways and "
