@@ -45,6 +45,7 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff check server clients/python bench
 	$(BIN)/ruff format --check server clients/python bench
 	cd server && ../$(BIN)/mypy src
+	cd server && ../$(BIN)/lint-imports
 	cd clients/python && ../../$(BIN)/mypy src
 
 test-server: $(DEV_STAMP) $(CHROMIUM)

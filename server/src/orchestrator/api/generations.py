@@ -29,7 +29,7 @@ from orchestrator.auth.principal import Principal
 from orchestrator.container import Services
 from orchestrator.db.models import Generation
 from orchestrator.db.repositories.generations import HistoryFilter
-from orchestrator.errors import InvalidRequest, NotFound, RateLimited
+from orchestrator.errors import ErrorCode, InvalidRequest, NotFound, RateLimited
 
 router = APIRouter(tags=["generations"])
 
@@ -77,7 +77,7 @@ async def list_generations(
         metadata=metadata,
         batch_id=batch_id,
     )
-    rows, has_more = await services.generations.history(principal, filters, cursor, limit)
+    rows, has_more = await services.reading.history(principal, filters, cursor, limit)
     base = base_url(request, services)
     return GenerationPage(
         data=[generation_out(g, services, base) for g in rows],
@@ -99,7 +99,7 @@ def metadata_filters(params: Iterable[tuple[str, str]]) -> tuple[tuple[str, str]
         if problem is None and len(value) > 1000:
             problem = "value must be at most 1000 characters"
         if problem is not None:
-            raise InvalidRequest(f"{name}: {problem}", param=name, code="invalid_field")
+            raise InvalidRequest(f"{name}: {problem}", param=name, code=ErrorCode.INVALID_FIELD)
         pairs.append((key, value))
     return tuple(pairs)
 
@@ -107,7 +107,7 @@ def metadata_filters(params: Iterable[tuple[str, str]]) -> tuple[tuple[str, str]
 def _known_id(generation_id: str) -> str:
     # Not one of our ids (too long, NUL, ...): simply not found, without asking the database.
     if not safe_id(generation_id):
-        raise NotFound("no such generation", param="id", code="generation_not_found")
+        raise NotFound("no such generation", param="id", code=ErrorCode.GENERATION_NOT_FOUND)
     return generation_id
 
 
@@ -121,7 +121,7 @@ async def get_generation(
     generation_id: str, request: Request, principal: ReadScope, services: ServicesDep
 ) -> GenerationResponse:
     """One generation: also the status of a job submitted with `Prefer: respond-async`."""
-    job = await services.generations.get(principal, _known_id(generation_id))
+    job = await services.reading.get(principal, _known_id(generation_id))
     return generation_out(job, services, base_url(request, services))
 
 
@@ -143,13 +143,12 @@ async def generation_events(
 
     A key holds at most `ORCHESTRATOR_MAX_STREAMS_PER_KEY` streams open (429 beyond), and its
     streams end within about a second of its revocation."""
-    await services.generations.get(principal, _known_id(generation_id))  # 404 before the stream starts
+    await services.reading.get(principal, _known_id(generation_id))  # 404 before the stream starts
     lease = services.streams.acquire(principal.subject)
     if lease is None:
         raise RateLimited(
             f"this key already holds {services.streams.per_principal} open event streams; close one "
             "or poll the generation",
-            code="too_many_streams",
         )
     base = base_url(request, services)
 
@@ -186,7 +185,7 @@ async def _until_revoked(
 
     async def pump() -> None:
         try:
-            async for item in services.generations.events(generation_id):
+            async for item in services.waiting.events(generation_id):
                 await queue.put(item)
         finally:
             await queue.put(None)

@@ -21,8 +21,12 @@ async def healthz() -> dict[str, str]:
 
 
 class Readiness(BaseModel):
-    status: Literal["ok", "unavailable"]
+    status: Literal["ok", "degraded", "unavailable"]
     checks: dict[str, str] = Field(description="`ok`, or `error: <kind>` for each dependency.")
+    degraded: list[str] | None = Field(
+        default=None,
+        description="Present while serving with a fallback (e.g. Redis unreachable): which, and its effect.",
+    )
 
 
 def _gate_degraded(services: Services) -> str | None:

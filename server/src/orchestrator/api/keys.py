@@ -14,7 +14,7 @@ from orchestrator.api.schemas import KeyCreate, KeyCreated, KeyList, KeyOut
 from orchestrator.auth.delegation import KeyLimits, budget_pool_for, limits_for_new_key
 from orchestrator.auth.principal import Principal
 from orchestrator.db.models import ApiKey
-from orchestrator.errors import NotFound
+from orchestrator.errors import ErrorCode, NotFound
 
 router = APIRouter(tags=["keys"])
 
@@ -82,7 +82,7 @@ async def revoke_key(key_id: str, principal: AdminScope, services: ServicesDep) 
     """Revoke a key: it stops working at once here, and within seconds in other processes.
     A test key can revoke test keys only (a live key is a 404 to it)."""
     if not safe_id(key_id):
-        raise NotFound(f"no API key {key_id[:40]!r}", param="id", code="key_not_found")
+        raise NotFound(f"no API key {key_id[:40]!r}", param="id", code=ErrorCode.KEY_NOT_FOUND)
     return key_out(
         await services.keys.revoke(key_id, project=principal.project, mode=visible_mode(principal))
     )

@@ -13,10 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
+from orchestrator.core.slots import principal_slot
 
-def principal_slot(project: str, subject: str) -> str:
-    """The gate's name for a principal (an API key id, or ``jwt:<sub>`` for tokens)."""
-    return f"{project}/{subject}"
+__all__ = ["ConcurrencyGate", "InProcessConcurrencyGate", "principal_slot"]
 
 
 class ConcurrencyGate(Protocol):

@@ -8,28 +8,19 @@ has a known price cannot be checked against a budget at all, so a budgeted key i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from decimal import Decimal
 
-from orchestrator.catalog.catalog import ModelSpec, Route, route_price
-from orchestrator.errors import APIError
+from orchestrator.errors import InvalidRequest
 
 
-def reservation_price(
-    model: ModelSpec, routes: Sequence[Route], size: str, quality: str, n: int
-) -> Decimal | None:
-    """The most any of ``routes`` would charge for the request; None when any price is unknown."""
-    prices = [route_price(model, route, size, quality, n) for route in routes]
-    if not prices or any(price is None for price in prices):
+def reservation_price(prices: Iterable[Decimal | None]) -> Decimal | None:
+    """The most any route that may serve the request would charge (its quote included); None when
+    any of those prices is unknown."""
+    known = list(prices)
+    if not known or any(price is None for price in known):
         return None
-    return max(price for price in prices if price is not None)
-
-
-class PriceUnknown(APIError):
-    """A budgeted key asked for something the catalog has no price for."""
-
-    status_code = 422
-    code = "price_unknown"
+    return max(price for price in known if price is not None)
 
 
 def require_known_price(
@@ -37,7 +28,7 @@ def require_known_price(
 ) -> None:
     """Refuse an unpriced request for a key with a budget: it could not be checked, never admit it."""
     if budgeted and price is None:
-        raise PriceUnknown(
+        raise InvalidRequest(
             f"the catalog has no price for {model} at size {size}, quality {quality}; a key with a "
             "monthly budget can only run priced requests (choose another size or quality, or use a "
             "key without a budget)",
