@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from provider_emulators import fal as fal_emu
+from provider_emulators import replicate as replicate_emu
 from pydantic import SecretStr
 
-from orchestrator.emulators import fal as fal_emu
-from orchestrator.emulators import replicate as replicate_emu
 from orchestrator.settings import ProviderCredentials
 
 BODY = {"prompt": "fall back", "model": "flux-schnell"}
