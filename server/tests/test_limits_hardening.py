@@ -141,6 +141,28 @@ async def test_one_openai_sdk_call_makes_one_generation_and_one_charge(start_ser
     assert len(await _jobs(server, prompt="one call")) == 2
 
 
+async def test_the_openai_door_answers_before_the_sdk_read_timeout(start_server) -> None:
+    # The SDK would give up reading after 4 s and retry; the server answers its 504 first (at
+    # about 2 s) and the retries join the same generation.
+    server = await start_server(offline_latency_seconds=30)
+    key = await server.create_key()
+    client = openai.OpenAI(api_key=key, base_url=server.url + "/v1", timeout=4, max_retries=1)
+
+    def call() -> BaseException:
+        try:
+            client.images.generate(model="dall-e-2", prompt="timed")
+        except openai.APIError as exc:
+            return exc
+        raise AssertionError("a 30 s job finished")
+
+    error = await asyncio.wait_for(asyncio.to_thread(call), 60)
+    assert isinstance(error, openai.APIStatusError) and error.status_code == 504, error
+    jobs = await _jobs(server, prompt="timed")
+    assert len(jobs) == 1
+    async with server.client(key) as api:
+        await api.post(f"/api/v1/generations/{jobs[0].id}/cancel")
+
+
 # ---------------------------------------------------------------- rate limits
 
 
