@@ -40,7 +40,7 @@ class ConcurrencyGate(Protocol):
 
     def degraded(self) -> str | None:
         """Why this count is not the deployment's (then every job goes through the database
-        claim, which caps running jobs exactly), or None."""
+        claim, which caps running jobs across processes), or None."""
         ...
 
 

@@ -4,7 +4,7 @@ Rate limits and concurrency counts live in Redis when it is configured; without 
 counts on its own, so N processes would let a key through N times. ``serve`` therefore runs one
 process without Redis, refuses ``--workers N`` unless the operator accepts per-process limits
 explicitly, and then splits each rate limit N ways (the sum never exceeds the limit) while running
-every job through the database claim (which caps running jobs exactly).
+every job through the database claim (which caps running jobs across processes).
 """
 
 from __future__ import annotations
