@@ -15,6 +15,8 @@ gives every emulator the same pieces:
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import colorsys
 import dataclasses
 import email.parser
@@ -352,6 +354,46 @@ def parse_multipart(body: bytes, content_type: str) -> dict[str, str | bytes] | 
         raw = payload if isinstance(payload, bytes) else b""
         fields[name] = raw if part.get_filename() is not None else raw.decode("utf-8", "replace")
     return fields
+
+
+def parse_multipart_parts(body: bytes, content_type: str) -> list[tuple[str, str | bytes]] | None:
+    """Like :func:`parse_multipart`, but every part in order, so repeated names (``image[]``)
+    are all kept. ``None`` when the body is not multipart."""
+    if not content_type.lower().startswith("multipart/form-data") or "boundary=" not in content_type:
+        return None
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        return None
+    parts: list[tuple[str, str | bytes]] = []
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            continue
+        payload = part.get_payload(decode=True)
+        raw = payload if isinstance(payload, bytes) else b""
+        parts.append((name, raw if part.get_filename() is not None else raw.decode("utf-8", "replace")))
+    return parts
+
+
+def image_info(data: bytes) -> tuple[str, int, int, str] | None:
+    """``(format, width, height, mode)`` of image bytes, or ``None`` when they are not an image."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return (image.format or "").upper(), image.width, image.height, image.mode
+    except (OSError, ValueError):
+        return None
+
+
+def decode_data_uri(uri: str) -> bytes | None:
+    """The bytes of a base64 ``data:`` URI, or ``None`` when it is not one."""
+    header, sep, payload = uri.partition(",")
+    if not sep or not header.startswith("data:") or not header.endswith(";base64"):
+        return None
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (ValueError, binascii.Error):
+        return None
 
 
 # --------------------------------------------------------------------------- serving

@@ -343,6 +343,11 @@ def _decode_data_url(url: str, *, provider: str) -> ProviderImage:
     return sniff_image(data, provider=provider)
 
 
+def data_uri(data: bytes, content_type: str) -> str:
+    """``data`` as a base64 ``data:`` URI."""
+    return f"data:{content_type};base64,{base64.b64encode(data).decode()}"
+
+
 def decode_b64_image(payload: str, *, provider: str, display: str) -> ProviderImage:
     """Decode a base64 image field (OpenAI ``b64_json``, Stability ``image``) and sniff it."""
     try:

@@ -40,6 +40,10 @@ class ProviderInput:
     content_type: str
     width: int
     height: int
+    url: str | None = None
+    """A URL the provider itself can fetch this image from (e.g. a presigned storage URL), for
+    providers whose endpoint takes only an image URL (Freepik remove-background). ``None``: the
+    adapter sends the bytes (upload, base64 or a ``data:`` URI, as its provider accepts)."""
 
 
 @dataclass(frozen=True, slots=True)
