@@ -202,11 +202,13 @@ class StabilityState(EmulatorState):
     faults: StabilityFaults = field(default_factory=StabilityFaults)
     result_seconds: float = 0.2
     """Time an asynchronous result (upscale/creative) stays ``in-progress``."""
+    expire_results: bool = False
+    """Polls answer 404 ``generation_not_found``, as for a result past its 24 h retention."""
     results: dict[str, Pending] = field(default_factory=dict)
 
     def reset(self) -> None:
         super().reset()
-        self.result_seconds = 0.2
+        self.result_seconds, self.expire_results = 0.2, False
         self.results.clear()
 
 
@@ -490,7 +492,7 @@ def create_app(state: StabilityState | None = None) -> Starlette:
         if not state.key_ok(bearer(request)):
             return _error(401, "unauthorized", "authorization: invalid or missing api key")
         result_id = request.path_params["id"]
-        pending = state.results.get(result_id)
+        pending = None if state.expire_results else state.results.get(result_id)
         if pending is None:
             return _error(
                 404, "generation_not_found", "id: the generation either does not exist or has expired."

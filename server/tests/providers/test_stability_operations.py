@@ -5,7 +5,6 @@ Every request carries a deadline 10 s ahead, which bounds each test.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import time
 from typing import Any
@@ -189,10 +188,10 @@ async def test_moderated_edit_is_content_policy(
     assert info.value.provider_code == "content_moderation"
 
 
-async def test_unknown_result_id_while_polling_is_retryable(
+async def test_result_gone_while_polling_is_retryable(
     stability_emulator: Emulator, http_client: httpx.AsyncClient
 ) -> None:
-    stability_emulator.state.result_seconds = 5
+    stability_emulator.state.expire_results = True
     adapter = StabilityProvider(
         http_client,
         credential=SecretStr(DEFAULT_API_KEY),
@@ -200,17 +199,7 @@ async def test_unknown_result_id_while_polling_is_retryable(
         poll_interval=0.05,
         max_poll_errors=0,
     )
-
-    async def forget(_: float) -> None:
-        pass
-
-    task = adapter.generate(req("upscale/creative", Operation.UPSCALE), forget)
-    # The result expires (24 h at Stability) before we collect it: emulate by forgetting it.
-    running = asyncio.ensure_future(task)
-    async with asyncio.timeout(10):
-        while not stability_emulator.state.results:  # the submit has been answered
-            await asyncio.sleep(0.01)
-    stability_emulator.state.results.clear()
     with pytest.raises(ProviderError) as info:
-        await running
+        await adapter.generate(req("upscale/creative", Operation.UPSCALE), no_progress)
     assert info.value.kind is ProviderErrorKind.RETRYABLE and info.value.status_code == 404
+    assert "does not exist or has expired" in info.value.message
