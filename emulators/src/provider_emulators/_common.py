@@ -137,6 +137,8 @@ class EmulatorState:
     requests: list[RecordedRequest] = field(default_factory=list)
     files: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     """Result files served under ``/_files/{token}``: token -> (bytes, content type)."""
+    file_expiry: dict[str, float] = field(default_factory=dict)
+    """token -> ``time.monotonic()`` after which the file answers as expired."""
     stopping: bool = False
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -168,12 +170,16 @@ class EmulatorState:
         with self._lock:
             self.requests.clear()
             self.files.clear()
+            self.file_expiry.clear()
 
-    def add_file(self, data: bytes, content_type: str, *, name: str) -> str:
-        """Serve ``data`` and return its path (``/_files/{token}/{name}``)."""
+    def add_file(self, data: bytes, content_type: str, *, name: str, ttl: float | None = None) -> str:
+        """Serve ``data`` and return its path (``/_files/{token}/{name}``); after ``ttl`` seconds
+        the URL answers like an expired one."""
         token = hashlib.sha256(data + name.encode() + str(self.next_id()).encode()).hexdigest()[:24]
         with self._lock:
             self.files[token] = (data, content_type)
+            if ttl is not None:
+                self.file_expiry[token] = time.monotonic() + ttl
             while len(self.files) > MAX_FILES:  # long CLI runs: the oldest results "expire"
                 del self.files[next(iter(self.files))]
         return f"{FILES_PREFIX}/{token}/{name}"
@@ -274,7 +280,8 @@ def control_routes(state: EmulatorState) -> list[BaseRoute]:
     async def file(request: Request) -> Response:
         await record_request(state, request)
         token = request.path_params["token"]
-        if state.faults.expire_urls or token not in state.files:
+        expired = time.monotonic() > state.file_expiry.get(token, float("inf"))
+        if state.faults.expire_urls or expired or token not in state.files:
             # CDN-style expiry: the object is gone (S3/GCS signed URLs answer 403, others 404).
             return Response(
                 b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
