@@ -49,6 +49,15 @@ export interface GenerationError {
   message: string;
 }
 
+/** One provider call that failed before the generation's outcome (the attempt trail). */
+export interface FailedAttempt {
+  provider: string;
+  /** The provider's own model id. */
+  model: string;
+  code: string;
+  message: string;
+}
+
 /**
  * A generation, which is also a job: `status` tells where it is. Returned by `submit`,
  * `getGeneration`, `waitFor`, `cancel`, history and events.
@@ -82,20 +91,31 @@ export interface Generation {
   revisedPrompt: string | null;
   batchId: string | null;
   error: GenerationError | null;
+  /** Provider calls that failed before the outcome (retried elsewhere, or deciding it), oldest first. */
+  failedAttempts: FailedAttempt[];
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
 }
 
 /**
- * A finished, successful generation: what `generate()` resolves to. The seed's
- * `GenerationResponse`, with the image URLs and timing guaranteed present.
+ * A finished, successful generation: what `generate()` resolves to (it resolves only on success).
+ * Assignable to the client reference's `GenerationResponse` under `tsc --strict`: the fields that
+ * a queued, failed or canceled job leaves null are always set here. Nulls stay on `Generation`
+ * (history items, jobs, events).
  */
 export interface GenerationResponse extends Generation {
   status: "succeeded";
   imageUrl: string;
   thumbnailUrl: string;
   processingTime: number;
+  /** The style applied; `""` when none was (the model has no default style and none was asked). */
+  style: string;
+  /**
+   * USD charged (see `currency`). `NaN` in the rare case the server reports no price (an
+   * operator's catalog without one for this size and quality): never a made-up 0.
+   */
+  cost: number;
 }
 
 /** One page of history. */

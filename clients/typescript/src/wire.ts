@@ -14,6 +14,7 @@ export type SchemaName =
   | "GenerationResponse"
   | "ImageOut"
   | "ErrorInfo"
+  | "FailedAttempt"
   | "GenerationPage"
   | "ModelInfo"
   | "ModelList"
@@ -68,6 +69,7 @@ const generation = {
   revised_prompt: f("revisedPrompt", "string", true),
   batch_id: f("batchId", "string", true),
   error: f("error", { ref: "ErrorInfo" }, true),
+  failed_attempts: f("failedAttempts", { array: { ref: "FailedAttempt" } }),
   created_at: f("createdAt", "datetime"),
   started_at: f("startedAt", "datetime", true),
   finished_at: f("finishedAt", "datetime", true),
@@ -82,6 +84,13 @@ const imageOut = {
 };
 
 const errorInfo = { code: f("code", "string"), message: f("message", "string") };
+
+const failedAttempt = {
+  provider: f("provider", "string"),
+  model: f("model", "string"),
+  code: f("code", "string"),
+  message: f("message", "string"),
+};
 
 const generationPage = {
   object: f("object", "string"),
@@ -227,6 +236,7 @@ export const SCHEMAS = {
   GenerationResponse: generation,
   ImageOut: imageOut,
   ErrorInfo: errorInfo,
+  FailedAttempt: failedAttempt,
   GenerationPage: generationPage,
   ModelInfo: modelInfo,
   ModelList: modelList,
@@ -323,6 +333,7 @@ export type WireTypeChecks = [
   Same<CamelNames<Schemas["GenerationResponse"]>, keyof T.Generation>,
   Same<CamelNames<Schemas["ImageOut"]>, keyof T.ImageInfo>,
   Same<CamelNames<Schemas["ErrorInfo"]>, keyof T.GenerationError>,
+  Same<CamelNames<Schemas["FailedAttempt"]>, keyof T.FailedAttempt>,
   Same<CamelNames<Schemas["GenerationPage"]>, keyof T.GenerationPageData>,
   Same<CamelNames<Schemas["ModelInfo"]>, keyof T.ModelInfo>,
   Same<CamelNames<Schemas["ModelList"]>, keyof T.ModelList>,

@@ -314,6 +314,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await build_services(settings, metrics)
         app.state.services = services
+        # Keys live in one database: say which, so a key made elsewhere is easy to explain.
+        logger.info("database: %s (chosen by %s)", settings.database_label(), settings.database_chosen_by)
         # Start-up objects (catalog, app, engines) never become garbage: keep the collector from
         # rescanning them, and let young collections run less often. With thousands of jobs in
         # flight, full collections otherwise cost more per request the more requests are alive.

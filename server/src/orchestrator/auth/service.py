@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.accounting.money import from_micros, to_micros
 from orchestrator.auth.jwt import JWTError, JWTVerifier
-from orchestrator.auth.keys import generate_key, hash_key, key_prefix, parse_key
+from orchestrator.auth.keys import ParsedKey, generate_key, hash_key, key_prefix, parse_key
 from orchestrator.auth.principal import SCOPES, Principal
 from orchestrator.core.clock import now_utc
 from orchestrator.db.engine import Database
@@ -46,6 +46,17 @@ def principal_for(key: ApiKey) -> Principal:
     )
 
 
+def unknown_key_message(key: ParsedKey) -> str:
+    """What to check when a well-formed key is not found. It names only what the caller sent and
+    this server's own database, never whether the key exists anywhere else."""
+    return (
+        f"invalid API key: no active {key.mode}-mode key {key.prefix}… in this server's database. "
+        "Keys work only on the server whose database holds them: GET /readyz names this server's "
+        "database; create keys with the server's ORCHESTRATOR_DATA_DIR or ORCHESTRATOR_DATABASE_URL "
+        "(`orchestrator keys list` shows the database it reads)"
+    )
+
+
 class KeyService:
     def __init__(self, db: Database, jwt: JWTVerifier | None = None) -> None:
         self.db = db
@@ -66,7 +77,9 @@ class KeyService:
                 )
             principal = await self._lookup(parsed.hash)
             if principal is None:
-                raise AuthenticationFailed("invalid API key", description="unknown or revoked API key")
+                raise AuthenticationFailed(
+                    unknown_key_message(parsed), description="unknown or revoked API key"
+                )
             self._used.add(principal.subject)
             return principal
         if self.jwt is not None and self.jwt.enabled and token.count(".") == 2:
