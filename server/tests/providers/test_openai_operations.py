@@ -22,6 +22,7 @@ from orchestrator.providers.base import (
     Operation,
     ProviderError,
     ProviderErrorKind,
+    ProviderImage,
     ProviderInput,
     ProviderRequest,
 )
@@ -230,3 +231,49 @@ async def test_emulator_streams_partial_images_then_completed(
     assert [e.get("partial_image_index") for e in events[:2]] == [0, 1]
     final = Image.open(io.BytesIO(base64.b64decode(events[-1]["b64_json"])))
     assert final.size == (1024, 1024) and events[-1]["usage"]["total_tokens"] > 0
+
+
+@pytest.mark.parametrize("operation", [Operation.GENERATE, Operation.EDIT])
+async def test_partial_images_are_relayed_as_they_stream_then_the_final_image(
+    openai_emulator: Emulator, http_client: httpx.AsyncClient, operation: Operation
+) -> None:
+    partials: list[tuple[int, int, int]] = []
+
+    async def on_partial(index: int, image: ProviderImage) -> None:
+        partials.append((index, image.width or 0, image.height or 0))
+
+    images = (png(64, 64),) if operation is Operation.EDIT else ()
+    request = req(operation=operation, images=images, partial_images=2, on_partial_image=on_partial)
+    result = await provider(openai_emulator, http_client).generate(request, no_progress)
+
+    assert partials == [(0, 256, 256), (1, 512, 512)]
+    (image,) = result.images
+    assert (image.width, image.height) == (1024, 1024)
+    assert result.usage is not None and result.usage["total_tokens"] > 0
+    (sent,) = openai_emulator.state.calls("/v1/images/")
+    body = (
+        sent.json() if operation is Operation.GENERATE else dict(sent_parts(openai_emulator, "/v1/images/"))
+    )
+    assert str(body["stream"]).lower() == "true" and str(body["partial_images"]) == "2"
+
+
+async def test_without_a_partial_callback_nothing_is_streamed(
+    openai_emulator: Emulator, http_client: httpx.AsyncClient
+) -> None:
+    await provider(openai_emulator, http_client).generate(req(partial_images=2), no_progress)
+    (sent,) = openai_emulator.state.calls("/v1/images/generations")
+    assert "stream" not in sent.json()
+
+
+async def test_refusal_before_streaming_is_content_policy(
+    openai_emulator: Emulator, http_client: httpx.AsyncClient
+) -> None:
+    async def on_partial(index: int, image: ProviderImage) -> None:
+        raise AssertionError("no partial image after a refusal")
+
+    openai_emulator.state.faults.update(refuse=1)
+    with pytest.raises(ProviderError) as info:
+        await provider(openai_emulator, http_client).generate(
+            req(partial_images=1, on_partial_image=on_partial), no_progress
+        )
+    assert info.value.kind is ProviderErrorKind.CONTENT_POLICY

@@ -145,6 +145,7 @@ class HttpAdapter:
         *,
         headers: dict[str, str] | None = None,
         polling: bool = False,
+        on_line: Callable[[str], Awaitable[None]] | None = None,
         **content: Any,
     ) -> httpx.Response:
         """Send ``method path`` (relative to the base URL) with the credential, bounded by
@@ -152,7 +153,8 @@ class HttpAdapter:
 
         ``content`` is passed to ``httpx`` (``json=``, ``data=``, ``files=``). URLs are always built
         from the configured base, never from one a provider returned, so the credential only ever
-        goes to the host the operator configured.
+        goes to the host the operator configured. ``on_line`` receives a Server-Sent Events answer
+        line by line (see :func:`_http.send`).
         """
         request = self._client.build_request(
             method,
@@ -160,7 +162,9 @@ class HttpAdapter:
             headers={**self._auth_headers(self._secret), **(headers or {})},
             **content,
         )
-        response = await _http.send(self._client, request, provider=self.name, deadline=deadline)
+        response = await _http.send(
+            self._client, request, provider=self.name, deadline=deadline, on_line=on_line
+        )
         if response.status_code >= 400:
             raise self._error(response, polling=polling)
         return response

@@ -7,8 +7,9 @@
 
 The gpt-image options (``quality``, ``background``, ``output_format``, ``output_compression``,
 ``moderation``) are sent from the request's fields on GPT image models and refused on DALL·E.
-Streaming (``stream``/``partial_images``) is not used by this adapter: it always waits for the
-final image.
+When the request asks for ``partial_images`` and gives ``on_partial_image`` (GPT image models,
+``n == 1``), the call is made with ``stream: true``: each ``*.partial_image`` event is decoded and
+passed on as it arrives, and the ``*.completed`` event carries the final image and usage.
 
 GPT image models always answer ``b64_json``; DALL·E models are asked for ``b64_json`` too (one
 round trip, no expiring URL), unless the route's params ask for ``response_format: url``, in
@@ -18,6 +19,7 @@ which case the URLs are downloaded. ``request.params`` holds the route's native 
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -106,6 +108,17 @@ class OpenAIProvider(HttpAdapter):
         body["model"], body["prompt"] = model, request.prompt
         return body
 
+    @staticmethod
+    def streams(request: ProviderRequest) -> bool:
+        """Whether ``request`` is sent with ``stream: true`` (partial images wanted and possible)."""
+        return (
+            request.partial_images > 0
+            and request.on_partial_image is not None
+            and request.n == 1
+            and not is_dalle(request.provider_model)
+            and request.operation in (Operation.GENERATE, Operation.EDIT)
+        )
+
     def build_form(self, request: ProviderRequest) -> tuple[str, dict[str, str], list[tuple[str, Any]]]:
         """``(path, form fields, files)`` of an edit or variation (exposed for tests)."""
         model = request.provider_model
@@ -149,13 +162,23 @@ class OpenAIProvider(HttpAdapter):
 
     async def generate(self, request: ProviderRequest, on_progress: ProgressCallback) -> ProviderResult:
         self._check_operation(request)
+        stream = _Stream(self, request) if self.streams(request) else None
+        extra = {"stream": True, "partial_images": min(3, request.partial_images)} if stream else {}
+        on_line = stream.feed if stream is not None else None
         if request.operation is Operation.GENERATE:
+            body = {**self.build_body(request), **extra}
             response = await self._send(
-                "POST", "/images/generations", request.deadline, json=self.build_body(request)
+                "POST", "/images/generations", request.deadline, json=body, on_line=on_line
             )
         else:
             path, form, files = self.build_form(request)
-            response = await self._send("POST", path, request.deadline, data=form, files=files)
+            form.update({key: _form_value(value) for key, value in extra.items()})
+            response = await self._send(
+                "POST", path, request.deadline, data=form, files=files, on_line=on_line
+            )
+        if stream is not None and response.headers.get("content-type", "").startswith("text/event-stream"):
+            await on_progress(1.0)
+            return stream.result(response.headers.get("x-request-id"))
         payload = _http.json_body(response, provider=self.name, display=self.display)
         if not isinstance(payload, dict) or not isinstance(payload.get("data"), list) or not payload["data"]:
             raise self._malformed("no 'data' list in the images response")
@@ -198,6 +221,52 @@ class OpenAIProvider(HttpAdapter):
         elif code in _BILLING_CODES or type_ in _BILLING_CODES:
             kind = ProviderErrorKind.AUTH  # out of quota is a 429 at OpenAI, but waiting won't help
         return ErrorInfo(message, code or type_, kind)
+
+
+class _Stream:
+    """Reads OpenAI's image Server-Sent Events: partial images out as they come, the final kept."""
+
+    def __init__(self, adapter: OpenAIProvider, request: ProviderRequest) -> None:
+        self._adapter = adapter
+        self._callback = request.on_partial_image
+        self._final: ProviderImage | None = None
+        self._usage: dict[str, Any] | None = None
+
+    async def feed(self, line: str) -> None:
+        if not line.startswith("data:"):
+            return  # "event:" lines repeat the type; blank lines end an event
+        try:
+            event = json.loads(line[5:].strip())
+        except ValueError as exc:
+            raise self._adapter._malformed("a streamed event is not JSON") from exc
+        if not isinstance(event, dict):
+            raise self._adapter._malformed("a streamed event is not a JSON object")
+        kind = str(event.get("type", ""))
+        if kind == "error" or "error" in event:
+            error = event.get("error") if isinstance(event.get("error"), dict) else event
+            code = str(error.get("code") or "stream_error")
+            message = str(error.get("message") or "the stream reported an error")
+            if code in _REFUSAL_CODES:
+                raise self._adapter._refused(message, code)
+            raise self._adapter._fail(ProviderErrorKind.RETRYABLE, f"OpenAI stream failed: {message}", code)
+        payload = event.get("b64_json")
+        if not isinstance(payload, str):
+            return
+        if kind.endswith(".partial_image"):
+            index = event.get("partial_image_index")
+            if self._callback is not None:
+                await self._callback(
+                    index if isinstance(index, int) else 0, self._adapter._decode_b64(payload)
+                )
+        elif kind.endswith(".completed"):
+            self._final = self._adapter._decode_b64(payload)
+            usage = event.get("usage")
+            self._usage = usage if isinstance(usage, dict) else None
+
+    def result(self, request_id: str | None) -> ProviderResult:
+        if self._final is None:
+            raise self._adapter._malformed("the stream ended without a completed event")
+        return ProviderResult(images=[self._final], provider_job_id=request_id, usage=self._usage)
 
 
 def _ext(content_type: str) -> str:
