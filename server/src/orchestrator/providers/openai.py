@@ -243,7 +243,8 @@ class _Stream:
             raise self._adapter._malformed("a streamed event is not a JSON object")
         kind = str(event.get("type", ""))
         if kind == "error" or "error" in event:
-            error = event.get("error") if isinstance(event.get("error"), dict) else event
+            nested = event.get("error")
+            error: dict[str, Any] = nested if isinstance(nested, dict) else event
             code = str(error.get("code") or "stream_error")
             message = str(error.get("message") or "the stream reported an error")
             if code in _REFUSAL_CODES:
