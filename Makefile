@@ -34,6 +34,17 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -q
 	$(SUDO) apt-get install -y -q chromium
 
+# axe-core, injected into the dashboard by its browser tests (accessibility), from the lock file.
+BROWSER_TOOLS := server/tests/browser
+AXE_STAMP := $(BROWSER_TOOLS)/node_modules/.installed
+
+$(AXE_STAMP): $(BROWSER_TOOLS)/package.json $(BROWSER_TOOLS)/package-lock.json
+	@command -v npm >/dev/null || { \
+		echo "dashboard tests: npm not found; installing nodejs and npm with apt-get"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq nodejs npm; }
+	cd $(BROWSER_TOOLS) && npm ci --no-audit --no-fund
+	touch $(AXE_STAMP)
+
 ## Run the server: SQLite, images on local disk, test mode ready (http://127.0.0.1:8000).
 serve: $(STAMP)
 	$(BIN)/orchestrator serve
@@ -49,10 +60,10 @@ lint: $(DEV_STAMP)
 	cd server && ../$(BIN)/lint-imports
 	cd clients/python && ../../$(BIN)/mypy src
 
-test-server: $(DEV_STAMP) $(CHROMIUM)
+test-server: $(DEV_STAMP) $(CHROMIUM) $(AXE_STAMP)
 	$(WITH_SERVICES) --redis -- sh -c 'cd server && ORCHESTRATOR_TEST_DATABASE=sqlite ../$(PYTEST) -q -rs --ignore=tests/providers/test_diffusers_local.py --ignore=tests/scaleout --ignore=tests/fuzz'
 
-test-postgres: $(DEV_STAMP) $(CHROMIUM)
+test-postgres: $(DEV_STAMP) $(CHROMIUM) $(AXE_STAMP)
 	$(WITH_SERVICES) --postgres --redis -- sh -c 'cd server && ORCHESTRATOR_TEST_DATABASE=postgresql ../$(PYTEST) -q -rs --ignore=tests/providers/test_diffusers_local.py --ignore=tests/scaleout --ignore=tests/fuzz'
 
 # Several `orchestrator serve` processes on one PostgreSQL, Redis and S3 (moto, started by the tests).
@@ -185,4 +196,4 @@ test-bench-smoke: $(DEV_STAMP) $(WRK)
 	$(BIN)/python bench/run.py --smoke
 
 clean:
-	rm -rf $(VENV) .venv-py* data $(DIST) $(TS)/node_modules $(TS)/dist
+	rm -rf $(VENV) .venv-py* data $(DIST) $(TS)/node_modules $(TS)/dist $(BROWSER_TOOLS)/node_modules

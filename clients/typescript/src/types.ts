@@ -176,6 +176,8 @@ export interface UsageStats {
   totalImages: number;
   totalCost: number;
   failedGenerations: number;
+  /** Canceled in the range (never charged). */
+  canceledGenerations: number;
   unpricedGenerations: number;
   currency: string;
   byModel: UsageBucket[];
@@ -222,6 +224,8 @@ export interface KeyCreateRequest {
   maxConcurrent?: number | null;
   /** USD per calendar month. */
   monthlyBudget?: number | null;
+  /** When the key stops working (not after the creating key's own expiry). */
+  expiresAt?: Date | null;
 }
 
 /** An API key (never its secret, except in `KeyCreated.key`). */
@@ -239,6 +243,8 @@ export interface ApiKey {
   createdAt: Date;
   lastUsedAt: Date | null;
   revokedAt: Date | null;
+  /** When the key stops working; null: never. */
+  expiresAt: Date | null;
 }
 
 /** A new key: the secret is in this response only. */
@@ -246,9 +252,17 @@ export interface KeyCreated extends ApiKey {
   key: string;
 }
 
+/** The server's limits for keys that set none of their own. */
+export interface KeyDefaults {
+  rateLimitPerMinute: number;
+  maxConcurrent: number;
+}
+
 export interface KeyList {
   object: "list";
   data: ApiKey[];
+  /** What `null` limits mean on this server. */
+  defaults: KeyDefaults | null;
 }
 
 /** Response metadata, kept on every object parsed from an HTTP response (not enumerable). */

@@ -151,6 +151,11 @@ class Settings(BaseSettings):
         default=False,
         description="Allow webhook URLs on loopback, link-local or private addresses (tests, LANs).",
     )
+    gallery_undo_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How long a deleted gallery image can be restored before its files are removed.",
+    )
     webhook_max_attempts: int = Field(default=12, ge=1, description="Deliveries tried before giving up.")
     webhook_retry_base_seconds: float = Field(
         default=5.0, gt=0, description="First retry delay; doubles with each attempt (capped at 1 h)."

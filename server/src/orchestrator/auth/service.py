@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,6 +44,7 @@ def principal_for(key: ApiKey) -> Principal:
         monthly_budget=None
         if key.monthly_budget_micros is None
         else Decimal(str(from_micros(key.monthly_budget_micros))),
+        expires_at=key.expires_at,
     )
 
 
@@ -80,6 +82,8 @@ class KeyService:
                 raise AuthenticationFailed(
                     unknown_key_message(parsed), description="unknown or revoked API key"
                 )
+            if principal.expires_at is not None and principal.expires_at <= now_utc():
+                raise AuthenticationFailed("this API key has expired", description="expired API key")
             self._used.add(principal.subject)
             return principal
         if self.jwt is not None and self.jwt.enabled and token.count(".") == 2:
@@ -130,10 +134,13 @@ class KeyService:
         rate_limit_per_minute: int | None = None,
         max_concurrent: int | None = None,
         monthly_budget: Decimal | None = None,
+        expires_at: datetime | None = None,
     ) -> NewKey:
         unknown = sorted(set(scopes) - set(SCOPES))
         if unknown:
             raise InvalidRequest(f"unknown scopes {unknown}; allowed: {', '.join(SCOPES)}", param="scopes")
+        if expires_at is not None and expires_at <= now_utc():
+            raise InvalidRequest("expires_at must be in the future", param="expires_at")
         secret = generate_key(mode)
         record = ApiKey(
             id=new_id("key"),
@@ -147,6 +154,7 @@ class KeyService:
             max_concurrent=max_concurrent,
             monthly_budget_micros=None if monthly_budget is None else to_micros(monthly_budget),
             created_at=now_utc(),
+            expires_at=expires_at,
         )
         await self.db.transaction(lambda session: KeyRepository(session).add(record))
         return NewKey(record, secret)
