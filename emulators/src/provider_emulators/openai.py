@@ -58,6 +58,9 @@ DEFAULT_API_KEY = "sk-emulator-openai"
 class OpenAIFaults(Faults):
     insufficient_quota: int = 0
     """Next N requests answer 429 ``insufficient_quota`` (out of credit: waiting will not help)."""
+    refuse_output: int = 0
+    """Next N streamed requests send their partial images, then an ``error`` event
+    ``moderation_blocked`` instead of the completed image (output moderation)."""
 
 
 @dataclass
@@ -561,6 +564,7 @@ def create_app(state: OpenAIState | None = None) -> Starlette:
                 headers=headers,
                 width=width,
                 height=height,
+                refuse_output=state.faults.take("refuse_output"),
             )
         data: list[dict[str, Any]] = []
         for index, image in enumerate(images):
@@ -684,6 +688,7 @@ def _stream(
     headers: dict[str, str],
     width: int,
     height: int,
+    refuse_output: bool = False,
 ) -> StreamingResponse:
     """``partials`` partial-image events, then the completed event, as OpenAI streams them."""
 
@@ -706,6 +711,18 @@ def _stream(
                 **common,
             }
             yield f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
+        if refuse_output:
+            error = {
+                "type": "error",
+                "error": {
+                    "type": "image_generation_user_error",
+                    "code": "moderation_blocked",
+                    "message": "Your request was rejected by the safety system. safety_violations=[sexual].",
+                    "param": None,
+                },
+            }
+            yield f"event: error\ndata: {json.dumps(error)}\n\n".encode()
+            return
         done = {
             "type": f"{prefix}.completed",
             "b64_json": base64.b64encode(image).decode(),

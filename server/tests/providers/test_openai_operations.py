@@ -277,3 +277,21 @@ async def test_refusal_before_streaming_is_content_policy(
             req(partial_images=1, on_partial_image=on_partial), no_progress
         )
     assert info.value.kind is ProviderErrorKind.CONTENT_POLICY
+
+
+async def test_output_refused_mid_stream_is_content_policy_after_the_partials(
+    openai_emulator: Emulator, http_client: httpx.AsyncClient
+) -> None:
+    partials: list[int] = []
+
+    async def on_partial(index: int, image: ProviderImage) -> None:
+        partials.append(index)
+
+    openai_emulator.state.faults.update(refuse_output=1)
+    with pytest.raises(ProviderError) as info:
+        await provider(openai_emulator, http_client).generate(
+            req(partial_images=2, on_partial_image=on_partial), no_progress
+        )
+    assert partials == [0, 1]
+    assert info.value.kind is ProviderErrorKind.CONTENT_POLICY
+    assert info.value.provider_code == "moderation_blocked"
