@@ -184,8 +184,11 @@ class JobLifecycle:
         slot = job_slot(job)
         admitted = await self.gate.admit(slot, cap)
         # A job skips the queue when a local worker slot is free and its principal has room under
-        # its cap (so queued jobs keep their order).
-        start = self.dispatcher.offer(job, plan) if admitted and self.dispatcher is not None else None
+        # its cap (so queued jobs keep their order). When the gate's count is not the deployment's
+        # (Redis down, or several processes without it) every job goes through the database
+        # claim instead, which caps running jobs across processes.
+        direct = admitted and self.dispatcher is not None and self.gate.degraded() is None
+        start = self.dispatcher.offer(job, plan) if direct and self.dispatcher is not None else None
 
         async def insert(session: AsyncSession) -> T | None:
             stop = await checks(session)

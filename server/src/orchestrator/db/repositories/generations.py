@@ -359,6 +359,18 @@ class GenerationRepository:
         )
         return int(value or 0)
 
+    async def pool_spend(self, *, pool_id: str, since: datetime) -> int:
+        """:meth:`committed_spend` of a budget pool: its owner key and every key drawing from it."""
+        members = select(ApiKey.id).where(or_(ApiKey.id == pool_id, ApiKey.budget_pool_id == pool_id))
+        value = await self.session.scalar(
+            select(func.coalesce(func.sum(Generation.cost_micros), 0)).where(
+                Generation.api_key_id.in_(members),
+                Generation.created_at >= since,
+                Generation.status.in_((*ACTIVE, JobStatus.SUCCEEDED)),
+            )
+        )
+        return int(value or 0)
+
     async def count_queued(self) -> int:
         """Jobs waiting for a worker, across every project and process."""
         return int(await self.session.scalar(select(func.count()).where(Generation.status == "queued")) or 0)
