@@ -1,8 +1,15 @@
-"""Server test fixtures: a real app on a real loopback port, on SQLite or PostgreSQL.
+"""Server test fixtures: a real app on SQLite or PostgreSQL, on a loopback port or in process.
 
 Set ``ORCHESTRATOR_TEST_DATABASE=postgresql`` to run the suite against the PostgreSQL at
 ``ORCHESTRATOR_TEST_PG_URL`` (default: the local server, user postgres). There is no silent skip:
 if PostgreSQL was asked for and is not there, the session fails.
+
+Speed: the schema is migrated once per test session (per xdist worker) into a template, and every
+test gets a copy of it (SQLite: a file copy; PostgreSQL: ``CREATE DATABASE … TEMPLATE``), so no
+test runs Alembic unless it means to. ``server``/``start_server`` serve the app under uvicorn on a
+real socket; a module or test marked ``@pytest.mark.asgi`` gets the same app served in process
+(httpx's ASGITransport, the lifespan run as a server runs it): use that wherever a socket adds
+nothing, and reach the app only through ``server.client()`` there (``server.url`` is not a socket).
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -43,15 +51,6 @@ REDIS_URL = os.environ.get("ORCHESTRATOR_TEST_REDIS_URL", "redis://127.0.0.1:637
 PG_ADMIN_URL = os.environ.get(
     "ORCHESTRATOR_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
-TABLES = (
-    "images",
-    "generations",
-    "idempotency_keys",
-    "api_keys",
-    "webhook_deliveries",
-    "webhook_endpoints",
-)
-REDIS_URL = os.environ.get("ORCHESTRATOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 # Every run gets its own key namespace, so parallel test runs sharing one Redis never collide.
 REDIS_RUN_PREFIX = f"orch-test-{uuid.uuid4().hex[:10]}:"
 AWS_TEST_ENV = {
@@ -127,36 +126,67 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _pg_url(name: str) -> str:
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
 @pytest.fixture(scope="session")
-async def pg_database() -> AsyncIterator[str | None]:
-    """A fresh PostgreSQL database for the session, migrated to head (None on SQLite runs)."""
+async def template_database(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """The schema, migrated once for the session: a SQLite file, or a PostgreSQL database that
+    serves as ``CREATE DATABASE … TEMPLATE`` (nothing may stay connected to it)."""
     if BACKEND != "postgresql":
-        yield None
+        path = tmp_path_factory.mktemp("template") / "orchestrator.db"
+        await upgrade_to_head(f"sqlite+aiosqlite:///{path}")
+        yield str(path)
         return
-    name = f"orch_test_{uuid.uuid4().hex[:10]}"
+    name = f"orch_tmpl_{uuid.uuid4().hex[:10]}"
     admin = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     async with admin.connect() as conn:
         await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    await upgrade_to_head(url)
     try:
-        yield url
+        await upgrade_to_head(_pg_url(name))
+        yield name
     finally:
         async with admin.connect() as conn:
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         await admin.dispose()
 
 
-@pytest.fixture
-async def database_url(pg_database: str | None, tmp_path: Path) -> AsyncIterator[str]:
-    if pg_database is None:
-        yield f"sqlite+aiosqlite:///{tmp_path / 'orchestrator.db'}"
+@pytest.fixture(scope="session")
+async def pg_admin() -> AsyncIterator[Any]:
+    """One AUTOCOMMIT connection pool to the PostgreSQL maintenance database (None on SQLite)."""
+    if BACKEND != "postgresql":
+        yield None
         return
-    engine = create_async_engine(pg_database)
-    async with engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-    await engine.dispose()
-    yield pg_database
+    admin = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_size=1)
+    try:
+        yield admin
+    finally:
+        await admin.dispose()
+
+
+@pytest.fixture
+async def database_url(template_database: str, pg_admin: Any, tmp_path: Path) -> AsyncIterator[str]:
+    """This test's own database, already at the newest schema and empty."""
+    if BACKEND != "postgresql":
+        path = tmp_path / "orchestrator.db"
+        shutil.copyfile(template_database, path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    name = f"orch_test_{uuid.uuid4().hex[:10]}"
+    async with pg_admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"'))
+    try:
+        yield _pg_url(name)
+    finally:
+        async with pg_admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def pg_database(database_url: str) -> str | None:
+    """This test's PostgreSQL database URL (None on SQLite runs); the same as ``database_url``."""
+    return database_url if BACKEND == "postgresql" else None
 
 
 @pytest.fixture
@@ -220,7 +250,7 @@ def make_settings(tmp_path: Path, database_url: str) -> Callable[..., Settings]:
             "database_url": database_url,
             "secret_key": "test-secret",
             "job_poll_interval": 0.2,
-            "auto_migrate": True,
+            "auto_migrate": False,  # database_url is at the newest schema already
         }
         values.update(overrides)
         return Settings(**values)
@@ -230,12 +260,18 @@ def make_settings(tmp_path: Path, database_url: str) -> Callable[..., Settings]:
 
 @dataclass
 class RunningServer:
+    """A started app: ``url`` on a loopback socket, or ``http://testserver`` served in process."""
+
     url: str
     settings: Settings
     app: Any
+    in_process: bool = False
 
     def client(self, key: str | None = None, **kwargs: Any) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
+        if self.in_process:
+            # A 500 comes back as a response, as it would over a socket, not as a raised exception.
+            kwargs.setdefault("transport", httpx.ASGITransport(app=self.app, raise_app_exceptions=False))
         return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=30, **kwargs)
 
     async def create_key(
@@ -252,26 +288,73 @@ class RunningServer:
         return str(new.secret)
 
 
+class AppLifespan:
+    """Runs an ASGI app's lifespan protocol as uvicorn does: start-up before the first request,
+    shutdown at the end, a failed start-up raised."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._to_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._from_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    async def startup(self) -> None:
+        scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": {}}
+        self._task = asyncio.create_task(self.app(scope, self._to_app.get, self._from_app.put))
+        await self._to_app.put({"type": "lifespan.startup"})
+        await self._expect("lifespan.startup.complete")
+
+    async def shutdown(self) -> None:
+        assert self._task is not None
+        await self._to_app.put({"type": "lifespan.shutdown"})
+        await self._expect("lifespan.shutdown.complete")
+        await self._task
+
+    async def _expect(self, wanted: str) -> None:
+        assert self._task is not None
+        answer = asyncio.ensure_future(self._from_app.get())
+        await asyncio.wait({answer, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        if not answer.done():
+            answer.cancel()
+            self._task.result()  # the app's own exception, if it raised one
+            raise RuntimeError(f"the app ended its lifespan before {wanted}")
+        message = answer.result()
+        if message["type"] != wanted:
+            if self._task.done():
+                self._task.result()
+            raise RuntimeError(f"{message['type']}: {message.get('message', '')}")
+
+
 @pytest.fixture
 async def start_server(
-    make_settings: Callable[..., Settings],
+    request: pytest.FixtureRequest, make_settings: Callable[..., Settings]
 ) -> AsyncIterator[Callable[..., Awaitable[RunningServer]]]:
-    """Start the app under uvicorn on a free loopback port, in this event loop."""
+    """Start the app in this event loop: under uvicorn on a loopback socket, or in process for
+    tests marked ``asgi``."""
+    in_process = request.node.get_closest_marker("asgi") is not None
     servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
+    lifespans: list[AppLifespan] = []
 
     async def start(**overrides: Any) -> RunningServer:
         settings = make_settings(**overrides)
         app = create_app(settings)
-        port = free_port()
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
-        )
+        if in_process:
+            lifespan = AppLifespan(app)
+            await lifespan.startup()
+            lifespans.append(lifespan)
+            return RunningServer(url="http://testserver", settings=settings, app=app, in_process=True)
+        # Bound here, handed to uvicorn: no other process can take the port in between.
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
         server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve())
+        task = asyncio.create_task(server.serve(sockets=[sock]))
         servers.append((server, task))
         while not server.started:
             if task.done():
                 task.result()
+                raise RuntimeError("uvicorn stopped during start-up")
             await asyncio.sleep(0.01)
         return RunningServer(url=f"http://127.0.0.1:{port}", settings=settings, app=app)
 
@@ -279,6 +362,8 @@ async def start_server(
     for server, task in servers:
         server.should_exit = True
         await task
+    for lifespan in lifespans:
+        await lifespan.shutdown()
 
 
 @pytest.fixture
