@@ -268,7 +268,7 @@ class RunningServer:
     in_process: bool = False
 
     def client(self, key: str | None = None, **kwargs: Any) -> httpx.AsyncClient:
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        headers = ({"Authorization": f"Bearer {key}"} if key else {}) | kwargs.pop("headers", {})
         if self.in_process:
             # A 500 comes back as a response, as it would over a socket, not as a raised exception.
             kwargs.setdefault("transport", httpx.ASGITransport(app=self.app, raise_app_exceptions=False))
@@ -390,27 +390,41 @@ def serve_process(
     procs: list[subprocess.Popen[bytes]] = []
 
     def start(**extra: str) -> tuple[subprocess.Popen[bytes], str]:
-        port = free_port()
-        env = cli_env(tmp_path / "data", database_url, **extra)
-        with open(tmp_path / f"serve-{port}.log", "wb") as log:  # read it when a test fails
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "orchestrator.cli", "serve", "--port", str(port), "--workers", "1"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        procs.append(proc)
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    return proc, url
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None:
-                raise RuntimeError("server exited during start-up")
-            time.sleep(0.05)
-        raise RuntimeError("server did not start")
+        for _ in range(3):  # another test process may take the free port first: pick another
+            port = free_port()
+            env = cli_env(tmp_path / "data", database_url, **extra)
+            log_path = tmp_path / f"serve-{port}.log"  # read it when a test fails
+            with open(log_path, "wb") as log:
+                proc = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "orchestrator.cli",
+                        "serve",
+                        "--port",
+                        str(port),
+                        "--workers",
+                        "1",
+                    ],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            procs.append(proc)
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while proc.poll() is None and time.monotonic() < deadline:
+                try:
+                    if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                        return proc, url
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.05)
+            if proc.poll() is None:
+                raise RuntimeError(f"server did not answer within 60 s; see {log_path}")
+            if b"address already in use" not in log_path.read_bytes():
+                raise RuntimeError(f"server exited during start-up; see {log_path}")
+        raise RuntimeError("no free port for the server")
 
     yield start
     for proc in procs:

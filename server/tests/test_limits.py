@@ -8,8 +8,11 @@ from decimal import Decimal
 
 import httpx
 import jwt
+import pytest
 
 from orchestrator.limits.rate import InProcessRateLimiter
+
+pytestmark = pytest.mark.asgi  # the app served in process: no test here needs a socket
 
 GEN = {"prompt": "a paper boat", "model": "dall-e-3"}
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from support import sample_value
+
+pytestmark = pytest.mark.asgi  # the app served in process: no test here needs a socket
 
 
 async def scrape(api: httpx.AsyncClient) -> dict[str, Any]:
@@ -106,7 +109,7 @@ async def test_path_ids_never_become_label_values(api: httpx.AsyncClient) -> Non
 
 async def test_metrics_token_guards_the_endpoint(start_server) -> None:
     server = await start_server(metrics_token="scrape-secret")
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with server.client() as client:
         assert (await client.get("/metrics")).status_code == 401
         wrong = await client.get("/metrics", headers={"Authorization": "Bearer nope"})
         assert wrong.status_code == 401

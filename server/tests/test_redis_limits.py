@@ -11,6 +11,8 @@ from redis.asyncio import Redis
 from orchestrator.limits.redis_concurrency import RedisConcurrencyGate
 from orchestrator.limits.redis_rate import RedisRateLimiter
 
+pytestmark = pytest.mark.asgi  # the app served in process: no test here needs a socket
+
 
 @pytest.fixture
 async def redis() -> Redis:
