@@ -7,9 +7,11 @@ import sys
 import time
 
 import httpx
+import pytest
 from support import cli_env, run_cli
 
 
+@pytest.mark.timeout(180)  # several `orchestrator` processes start here: slow on a busy machine
 def test_cli_keys_lifecycle_and_models(tmp_path, database_url) -> None:
     env = cli_env(tmp_path / "data", database_url)
     created = run_cli(
@@ -58,6 +60,7 @@ async def test_health_and_request_ids(server) -> None:
         assert missing.status_code == 404 and missing.json()["error"]["type"] == "not_found"
 
 
+@pytest.mark.timeout(180)  # several `orchestrator` processes start here: slow on a busy machine
 def test_serve_with_two_worker_processes_shares_one_queue(tmp_path, database_url) -> None:
     from conftest import free_port
 

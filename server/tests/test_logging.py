@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 from conftest import free_port
 from support import cli_env, run_cli
 
@@ -86,6 +87,7 @@ async def test_a_canceled_job_is_logged(start_server, session_logs) -> None:
     assert "job canceled" in [r["event"] for r in lines]
 
 
+@pytest.mark.timeout(180)  # several `orchestrator` processes start here: slow on a busy machine
 def test_serve_writes_one_format_for_every_logger(tmp_path, database_url) -> None:
     env = cli_env(tmp_path / "data", database_url, ORCHESTRATOR_LOG_FORMAT="json")
     key = run_cli(["keys", "create", "--name", "logs", "--json"], env)["key"]
