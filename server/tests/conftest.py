@@ -4,12 +4,12 @@ Set ``ORCHESTRATOR_TEST_DATABASE=postgresql`` to run the suite against the Postg
 ``ORCHESTRATOR_TEST_PG_URL`` (default: the local server, user postgres). There is no silent skip:
 if PostgreSQL was asked for and is not there, the session fails.
 
-Speed: the schema is migrated once per test session (per xdist worker) into a template, and every
-test gets a copy of it (SQLite: a file copy; PostgreSQL: ``CREATE DATABASE … TEMPLATE``), so no
-test runs Alembic unless it means to. ``server``/``start_server`` serve the app under uvicorn on a
-real socket; a module or test marked ``@pytest.mark.asgi`` gets the same app served in process
-(httpx's ASGITransport, the lifespan run as a server runs it): use that wherever a socket adds
-nothing, and reach the app only through ``server.client()`` there (``server.url`` is not a socket).
+Speed: the schema is migrated once per test session (per xdist worker), never per test: on SQLite
+every test gets a copy of a migrated file, on PostgreSQL the session's database emptied.
+``server``/``start_server`` serve the app under uvicorn on a real socket; a module or test marked
+``@pytest.mark.asgi`` gets the same app served in process (httpx's ASGITransport, the lifespan run
+as a server runs it): use that wherever a socket adds nothing, and reach the app only through
+``server.client()`` there (``server.url`` is not a socket).
 """
 
 from __future__ import annotations
@@ -35,13 +35,14 @@ import httpx
 import pytest
 import uvicorn
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from support import cli_env
 
 from orchestrator import emulators
 from orchestrator.app import create_app
 from orchestrator.auth import service as key_service
 from orchestrator.db.migrate import upgrade_to_head
+from orchestrator.db.models import Base
 from orchestrator.logs import configure_logging, formatter
 from orchestrator.settings import Settings
 
@@ -131,21 +132,29 @@ def _pg_url(name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-async def template_database(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    """The schema, migrated once for the session: a SQLite file, or a PostgreSQL database that
-    serves as ``CREATE DATABASE … TEMPLATE`` (nothing may stay connected to it)."""
-    if BACKEND != "postgresql":
-        path = tmp_path_factory.mktemp("template") / "orchestrator.db"
-        await upgrade_to_head(f"sqlite+aiosqlite:///{path}")
-        yield str(path)
+async def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Path | None]:
+    """A SQLite file migrated once for the session, copied for every test (None on PostgreSQL runs)."""
+    if BACKEND == "postgresql":
+        yield None
         return
-    name = f"orch_tmpl_{uuid.uuid4().hex[:10]}"
+    path = tmp_path_factory.mktemp("template") / "orchestrator.db"
+    await upgrade_to_head(f"sqlite+aiosqlite:///{path}")
+    yield path
+
+
+@pytest.fixture(scope="session")
+async def pg_database() -> AsyncIterator[str | None]:
+    """A fresh PostgreSQL database for the session, migrated to head (None on SQLite runs)."""
+    if BACKEND != "postgresql":
+        yield None
+        return
+    name = f"orch_test_{uuid.uuid4().hex[:10]}"
     admin = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     async with admin.connect() as conn:
         await conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
         await upgrade_to_head(_pg_url(name))
-        yield name
+        yield _pg_url(name)
     finally:
         async with admin.connect() as conn:
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -153,40 +162,52 @@ async def template_database(tmp_path_factory: pytest.TempPathFactory) -> AsyncIt
 
 
 @pytest.fixture(scope="session")
-async def pg_admin() -> AsyncIterator[Any]:
-    """One AUTOCOMMIT connection pool to the PostgreSQL maintenance database (None on SQLite)."""
-    if BACKEND != "postgresql":
+async def _pg_cleaner(pg_database: str | None) -> AsyncIterator[AsyncEngine | None]:
+    """One pooled connection to the session database, for emptying it between tests."""
+    if pg_database is None:
         yield None
         return
-    admin = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_size=1)
+    engine = create_async_engine(pg_database, pool_size=1)
     try:
-        yield admin
+        yield engine
     finally:
-        await admin.dispose()
+        await engine.dispose()
+
+
+async def _empty_pg_database(engine: AsyncEngine) -> None:
+    """Every table of the schema emptied, children first, and its id sequences restarted.
+
+    Measured against ``CREATE DATABASE … TEMPLATE`` (plus ``DROP DATABASE``, which checkpoints) and
+    ``TRUNCATE … RESTART IDENTITY CASCADE`` (new files for every table and index): on this busy
+    machine 0.14 s against 1.1-1.7 s and 0.42 s a test. The tables come from the ORM metadata, so
+    a new table is emptied too.
+    """
+    async with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            await conn.execute(table.delete())
+        sequences = await conn.scalars(
+            text("SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")
+        )
+        for sequence in list(sequences):
+            await conn.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
 
 
 @pytest.fixture
-async def database_url(template_database: str, pg_admin: Any, tmp_path: Path) -> AsyncIterator[str]:
-    """This test's own database, already at the newest schema and empty."""
-    if BACKEND != "postgresql":
+async def database_url(
+    sqlite_template: Path | None, pg_database: str | None, _pg_cleaner: AsyncEngine | None, tmp_path: Path
+) -> AsyncIterator[str]:
+    """This test's database: at the newest schema and empty (no migration runs per test).
+
+    SQLite: a copy of the session's migrated file. PostgreSQL: the session's database, emptied.
+    """
+    if sqlite_template is not None:
         path = tmp_path / "orchestrator.db"
-        shutil.copyfile(template_database, path)
+        shutil.copyfile(sqlite_template, path)
         yield f"sqlite+aiosqlite:///{path}"
         return
-    name = f"orch_test_{uuid.uuid4().hex[:10]}"
-    async with pg_admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"'))
-    try:
-        yield _pg_url(name)
-    finally:
-        async with pg_admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-@pytest.fixture
-def pg_database(database_url: str) -> str | None:
-    """This test's PostgreSQL database URL (None on SQLite runs); the same as ``database_url``."""
-    return database_url if BACKEND == "postgresql" else None
+    assert pg_database is not None and _pg_cleaner is not None
+    await _empty_pg_database(_pg_cleaner)
+    yield pg_database
 
 
 @pytest.fixture

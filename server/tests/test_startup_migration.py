@@ -1,7 +1,7 @@
 """Start-up migration: a server started on an empty database brings it to the newest schema first.
 
-Every other test starts on a copy of a database migrated once per session, so this is the test
-that the app's own ``auto_migrate`` start-up path runs at all.
+Every other test starts on a database migrated once per session, so this is the test that the
+app's own ``auto_migrate`` start-up path runs at all.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 from alembic.script import ScriptDirectory
-from conftest import BACKEND, _pg_url
+from conftest import BACKEND, PG_ADMIN_URL, _pg_url
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -20,19 +20,21 @@ pytestmark = pytest.mark.asgi
 
 
 @pytest.fixture
-async def empty_database_url(tmp_path, pg_admin):
+async def empty_database_url(tmp_path):
     """An empty database (no schema), dropped after the server that uses it has stopped."""
     if BACKEND != "postgresql":
         yield f"sqlite+aiosqlite:///{tmp_path / 'empty' / 'orchestrator.db'}"
         return
     name = f"orch_empty_{uuid.uuid4().hex[:10]}"
-    async with pg_admin.connect() as conn:
+    admin = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
         await conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
         yield _pg_url(name)
     finally:
-        async with pg_admin.connect() as conn:
+        async with admin.connect() as conn:
             await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
 
 
 async def test_start_up_migrates_an_empty_database_to_head(empty_database_url, start_server) -> None:
