@@ -18,10 +18,10 @@ SERVER_SUITE := --ignore=tests/providers/test_diffusers_local.py --ignore=tests/
 .PHONY: serve test check lint openapi test-server test-postgres test-scaleout test-fuzz test-clients test-typescript test-diffusers test-php test-ruby bench clean
 
 # Runtime only (what `make serve` needs); the dev tools come on top for the test targets.
-$(STAMP): requirements.lock server/pyproject.toml clients/python/pyproject.toml
+$(STAMP): requirements.lock server/pyproject.toml clients/python/pyproject.toml emulators/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e server -e clients/python
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e server -e clients/python -e emulators
 	touch $(STAMP)
 
 $(DEV_STAMP): $(STAMP) requirements-dev.lock
@@ -49,9 +49,11 @@ test: lint test-server test-postgres test-scaleout test-fuzz test-clients test-t
 check: lint test-server
 
 lint: $(DEV_STAMP)
-	$(BIN)/ruff check server clients/python bench
-	$(BIN)/ruff format --check server clients/python bench
+	$(BIN)/ruff check server clients/python bench emulators
+	$(BIN)/ruff format --check server clients/python bench emulators
 	cd server && ../$(BIN)/mypy src
+	cd emulators && ../$(BIN)/mypy src
+	cd server && ../$(BIN)/lint-imports
 	cd clients/python && ../../$(BIN)/mypy src
 
 test-server: $(DEV_STAMP) $(CHROMIUM)

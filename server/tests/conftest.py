@@ -32,13 +32,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import provider_emulators as emulators
 import pytest
 import uvicorn
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from support import cli_env
 
-from orchestrator import emulators
 from orchestrator.app import create_app
 from orchestrator.auth import service as key_service
 from orchestrator.db.migrate import upgrade_to_head

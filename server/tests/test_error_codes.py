@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 
+from orchestrator.api.middleware import RequestContextMiddleware
+from orchestrator.core.states import TERMINAL, JobStatus
+from orchestrator.errors import ERRORS, APIError, ErrorCode, InvalidRequest
 from orchestrator.generation.outcome import failure_error
-from orchestrator.generation.states import ERRORS, TERMINAL, ErrorCode, JobStatus
 
 SPEC = Path(__file__).resolve().parents[2] / "clients" / "spec" / "conformance.json"
 
@@ -71,3 +73,57 @@ def test_failed_job_cases_match_how_the_server_answers_that_job(case: dict[str, 
 def test_terminal_states_are_one_set() -> None:
     assert {JobStatus(s) for s in TERMINAL} == {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED}
     assert all(JobStatus(s).terminal for s in TERMINAL) and not JobStatus.RUNNING.terminal
+
+
+def test_the_conformance_file_lists_every_code_of_the_servers_table() -> None:
+    """The SDKs learn every code from clients/spec/conformance.json; regenerate its
+    ``error_codes`` section from the table when this fails."""
+    listed = json.loads(SPEC.read_text())["error_codes"]["codes"]
+    table = {
+        code.value: {
+            "status": spec.status,
+            "also": sorted(spec.also),
+            "type": spec.type.value,
+            "retryable": spec.retryable,
+            "meaning": spec.meaning,
+        }
+        for code, spec in ERRORS.items()
+    }
+    assert listed == table
+
+
+def test_the_openapi_document_publishes_every_code_with_its_status() -> None:
+    document = json.loads((SPEC.parents[2] / "openapi.json").read_text())
+    code = document["components"]["schemas"]["ErrorBody"]["properties"]["code"]
+    enum = set(code.get("enum") or document["components"]["schemas"]["ErrorCode"]["enum"])
+    assert enum == {c.value for c in ErrorCode}
+    for member, spec in ERRORS.items():
+        assert f"`{member.value}` ({'/'.join(str(s) for s in sorted(spec.statuses))}," in code["description"]
+
+
+def test_an_error_takes_its_status_and_type_from_the_table() -> None:
+    error = InvalidRequest("x", code=ErrorCode.GENERATION_FINISHED)
+    assert (error.status_code, error.type) == (409, "invalid_request_error")
+    with pytest.raises(ValueError, match="never answered with 418"):
+        APIError("x", code=ErrorCode.NOT_FOUND, status_code=418)
+
+
+async def test_the_413_body_comes_from_the_table() -> None:
+    sent: list[dict[str, Any]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:  # never reached: the body is too big
+        await receive()
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"x" * 100, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    middleware = RequestContextMiddleware(app, max_body_bytes=10)
+    scope = {"type": "http", "method": "POST", "path": "/api/v1/generate", "headers": [], "query_string": b""}
+    await middleware(scope, receive, send)
+    spec = ERRORS[ErrorCode.PAYLOAD_TOO_LARGE]
+    assert sent[0]["status"] == spec.status == 413
+    body = json.loads(sent[1]["body"])["error"]
+    assert (body["code"], body["type"]) == ("payload_too_large", spec.type.value)

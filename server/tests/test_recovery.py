@@ -91,15 +91,17 @@ async def test_a_late_worker_cleans_up_only_its_own_files(server, api) -> None:
     made = (await api.post("/api/v1/generate", json={"prompt": "kept", "model": "dall-e-2"})).json()
     services = server.app.state.services
     runner = services.pool.runner
-    stale = await services.generations._reload(made["id"])
+    stale = await services.waiting.load(made["id"])
     stale.attempts = 7  # as if this worker had claimed an earlier attempt and then stalled
     async with _httpx.AsyncClient() as anonymous:
         png = (await anonymous.get(made["image_url"])).content
+    from orchestrator.generation.lifecycle import Success
     from orchestrator.providers.base import ProviderImage
 
     image = await runner._store(stale, 0, ProviderImage(data=png, content_type="image/png"))
     assert services.storage.local_path(image.storage_key).exists()
-    await runner._finish(stale, "ghost-worker", {"status": "failed"}, [image])  # lease long gone
+    success = Success("offline", "test-render", None, None, None, 0, None, None, 0.1, [image])
+    await runner._record(stale, "ghost-worker", success)  # lease long gone: refused, files deleted
     assert not services.storage.local_path(image.storage_key).exists()
     async with _httpx.AsyncClient() as anonymous:
         assert (await anonymous.get(made["image_url"])).status_code == 200  # the real result survives

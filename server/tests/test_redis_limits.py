@@ -8,6 +8,7 @@ import pytest
 from conftest import REDIS_URL
 from redis.asyncio import Redis
 
+from orchestrator.api.health import Readiness
 from orchestrator.limits.redis_concurrency import RedisConcurrencyGate
 from orchestrator.limits.redis_rate import RedisRateLimiter
 
@@ -58,6 +59,7 @@ async def test_readyz_reports_the_fallback_and_requests_still_pass(start_server)
     body = ready.json()
     assert body["status"] == "degraded" and body["checks"]["redis"].startswith("error")
     assert any("per process" in reason for reason in body["degraded"])
+    Readiness.model_validate(body)  # /readyz is declared as it answers
 
 
 async def test_server_with_redis_limits_and_readyz(start_server, redis_prefix) -> None:

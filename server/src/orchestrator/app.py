@@ -35,17 +35,24 @@ from orchestrator.auth.jwt import JWTVerifier
 from orchestrator.auth.service import KeyService
 from orchestrator.catalog.catalog import load_catalog
 from orchestrator.container import Services
+from orchestrator.core.clock import now_utc
 from orchestrator.dashboard import routes as dashboard
 from orchestrator.db.engine import Database
 from orchestrator.db.migrate import upgrade_to_head
 from orchestrator.db.repositories.idempotency import IdempotencyRepository
 from orchestrator.db.repositories.webhooks import WebhookRepository
 from orchestrator.errors import install_error_handlers
+from orchestrator.generation.batch import BatchService
 from orchestrator.generation.bus import RedisEventBus
 from orchestrator.generation.events import EventHub
-from orchestrator.generation.routing import BreakerPolicy, RetryPolicy, RouteExecutor
-from orchestrator.generation.runner import JobRunner, Router, now_utc
+from orchestrator.generation.idempotency import IdempotencyService
+from orchestrator.generation.lifecycle import JobLifecycle
+from orchestrator.generation.reading import ReadService
+from orchestrator.generation.request import Planner
+from orchestrator.generation.routing import BreakerPolicy, RetryPolicy, RouteExecutor, Router
+from orchestrator.generation.runner import JobRunner
 from orchestrator.generation.service import GenerationService
+from orchestrator.generation.waiting import WaitService
 from orchestrator.generation.worker import WorkerPool
 from orchestrator.limits.concurrency import ConcurrencyGate, InProcessConcurrencyGate
 from orchestrator.limits.rate import InProcessRateLimiter, RateLimiter
@@ -149,20 +156,20 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
     hub.add_listener(metrics.on_job_event)
     executor = _executor(settings, metrics)
     storage = _storage(settings)
+    lifecycle = JobLifecycle(db=db, hub=hub, gate=gate)
+    planner = Planner(catalog, router)
     runner = JobRunner(
-        db=db,
-        router=router,
+        lifecycle=lifecycle,
+        planner=planner,
         executor=executor,
         storage=storage,
-        hub=hub,
         thumbnails=ThreadPoolExecutor(settings.thumbnail_workers, thread_name_prefix="thumbnails"),
         thumbnail_size=settings.thumbnail_size,
         deadline_seconds=settings.job_deadline_seconds,
-        gate=gate,
     )
     pool = (
         WorkerPool(
-            db=db,
+            lifecycle=lifecycle,
             runner=runner,
             hub=hub,
             concurrency=settings.worker_concurrency,
@@ -179,14 +186,17 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
         breakers=lambda: {name: str(state) for name, state in executor.breaker_states().items()},
         running=lambda: 0 if pool is None else len(pool.active),
     )
+    lifecycle.dispatcher = pool
+    reading = ReadService(db)
+    waiting = WaitService(db=db, hub=hub, poll_interval=settings.job_poll_interval)
+    idempotency = IdempotencyService(db, lock_seconds=settings.sync_wait_seconds + 30)
     generations_service = GenerationService(
-        db=db,
-        catalog=catalog,
-        router=router,
-        hub=hub,
-        pool=pool,
+        planner=planner,
+        lifecycle=lifecycle,
+        waiting=waiting,
+        reading=reading,
+        idempotency=idempotency,
         settings=settings,
-        gate=gate,
     )
     dispatcher = (
         WebhookDispatcher(
@@ -210,6 +220,11 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
         hub=hub,
         keys=KeyService(db, _jwt_verifier(settings)),
         generations=generations_service,
+        batches=BatchService(
+            generations=generations_service, reading=reading, idempotency=idempotency, settings=settings
+        ),
+        reading=reading,
+        waiting=waiting,
         pool=pool,
         storage=storage,
         signer=UrlSigner(settings.signing_key(), settings.image_url_ttl_seconds),
@@ -232,6 +247,38 @@ async def _purge_idempotency_keys(session: AsyncSession, ttl_seconds: int) -> in
 
 async def _purge_webhook_deliveries(session: AsyncSession) -> int:
     return await WebhookRepository(session).purge(now_utc() - WEBHOOK_LOG_RETENTION)
+
+
+async def _start_components(stack: contextlib.AsyncExitStack, services: Services) -> None:
+    """Start every long-lived part in dependency order; ``stack`` closes them in reverse, each one
+    even when another's start-up or shutdown raised (no hand-ordered, exception-unsafe list)."""
+    stack.push_async_callback(services.db.dispose)
+    if services.redis is not None:
+        stack.push_async_callback(services.redis.aclose)
+    await services.storage.start()
+    stack.push_async_callback(services.storage.aclose)
+    stack.push_async_callback(services.rate_limiter.aclose)
+    stack.push_async_callback(services.http.aclose)
+    for provider in services.router.providers.values():
+        stack.push_async_callback(provider.aclose)
+    stack.push_async_callback(services.keys.flush_last_used)
+    if services.bus is not None:
+        await services.bus.start()
+        stack.push_async_callback(services.bus.stop)
+    if services.webhook_dispatcher is not None:
+        await services.webhook_dispatcher.start()
+        stack.push_async_callback(services.webhook_dispatcher.stop)
+    if services.pool is not None:
+        await services.pool.start()
+        stack.push_async_callback(services.pool.stop)
+    chores = asyncio.create_task(_housekeeping(services), name="housekeeping")
+    stack.push_async_callback(_cancel, chores)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _housekeeping(services: Services) -> None:
@@ -260,37 +307,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # flight, full collections otherwise cost more per request the more requests are alive.
         gc.freeze()
         gc.set_threshold(10_000, 20, 50)
-        if isinstance(services.storage, S3Storage):
-            await services.storage.start()
-        if services.bus is not None:
-            await services.bus.start()
-        if services.pool is not None:
-            await services.pool.start()
-        if services.webhook_dispatcher is not None:
-            await services.webhook_dispatcher.start()
-        chores = asyncio.create_task(_housekeeping(services), name="housekeeping")
-        try:
+        async with contextlib.AsyncExitStack() as stack:
+            await _start_components(stack, services)
             yield
-        finally:
-            chores.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await chores
-            if services.pool is not None:
-                await services.pool.stop()
-            if services.webhook_dispatcher is not None:
-                await services.webhook_dispatcher.stop()
-            if services.bus is not None:
-                await services.bus.stop()
-            await services.keys.flush_last_used()
-            for provider in services.router.providers.values():
-                await provider.aclose()
-            await services.http.aclose()
-            await services.rate_limiter.aclose()
-            if isinstance(services.storage, S3Storage):
-                await services.storage.aclose()
-            if services.redis is not None:
-                await services.redis.aclose()
-            await services.db.dispose()
 
     app = FastAPI(
         title="Freepik AI Orchestrator",

@@ -10,10 +10,13 @@ from redis.asyncio import Redis
 from orchestrator.auth.service import KeyService
 from orchestrator.catalog.catalog import Catalog
 from orchestrator.db.engine import Database
+from orchestrator.generation.batch import BatchService
 from orchestrator.generation.bus import RedisEventBus
 from orchestrator.generation.events import EventHub
-from orchestrator.generation.runner import Router
+from orchestrator.generation.reading import ReadService
+from orchestrator.generation.routing import Router
 from orchestrator.generation.service import GenerationService
+from orchestrator.generation.waiting import WaitService
 from orchestrator.generation.worker import WorkerPool
 from orchestrator.limits.concurrency import ConcurrencyGate
 from orchestrator.limits.rate import RateLimiter
@@ -34,6 +37,9 @@ class Services:
     hub: EventHub
     keys: KeyService
     generations: GenerationService
+    batches: BatchService
+    reading: ReadService
+    waiting: WaitService
     pool: WorkerPool | None
     storage: Storage
     signer: UrlSigner

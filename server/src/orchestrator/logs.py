@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 import sys
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from orchestrator.generation.events import JobEvent
-
 FORMATS = ("console", "json")
+
+if TYPE_CHECKING:  # the listener's argument type only: generation imports this module
+    from orchestrator.generation.events import JobEvent
 
 access_logger = logging.getLogger("orchestrator.access")
 jobs_logger = logging.getLogger("orchestrator.jobs")

@@ -13,14 +13,13 @@ from typing import Any
 
 import httpx
 import pytest
-
-from orchestrator.emulators import fal as fal_emu
-from orchestrator.emulators import freepik as freepik_emu
-from orchestrator.emulators import midjourney as midjourney_emu
-from orchestrator.emulators import openai as openai_emu
-from orchestrator.emulators import replicate as replicate_emu
-from orchestrator.emulators import stability as stability_emu
-from orchestrator.emulators._common import RunningEmulator, start_emulator
+from provider_emulators import fal as fal_emu
+from provider_emulators import freepik as freepik_emu
+from provider_emulators import midjourney as midjourney_emu
+from provider_emulators import openai as openai_emu
+from provider_emulators import replicate as replicate_emu
+from provider_emulators import stability as stability_emu
+from provider_emulators._common import RunningEmulator, start_emulator
 
 Emulator = RunningEmulator[Any]
 """Any running emulator (``.base_url``, ``.state``); test modules may narrow the state type."""

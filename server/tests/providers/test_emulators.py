@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import io
 import time
+from pathlib import Path
 
 import httpx
+import provider_emulators
 import pytest
 from PIL import Image
-
-from orchestrator.emulators import openai as openai_emu
-from orchestrator.emulators import replicate as replicate_emu
-from orchestrator.emulators import stability as stability_emu
-from orchestrator.emulators.__main__ import available
-from orchestrator.emulators._common import Faults, RunningEmulator, make_image
+from provider_emulators import openai as openai_emu
+from provider_emulators import replicate as replicate_emu
+from provider_emulators import stability as stability_emu
+from provider_emulators.__main__ import available
+from provider_emulators._common import Faults, RunningEmulator, make_image
 
 OpenAIEmu = RunningEmulator[openai_emu.OpenAIState]
 StabilityEmu = RunningEmulator[stability_emu.StabilityState]
@@ -118,6 +120,30 @@ async def test_openai_validation_and_auth_bodies(
     assert (
         unknown.status_code == 404
         and unknown.json()["error"]["message"] == "Invalid URL (POST /v1/images/nope)"
+    )
+
+
+async def test_openai_quality_auto_is_every_models_default_and_the_rest_is_per_model(
+    openai_emulator: OpenAIEmu, http_client: httpx.AsyncClient
+) -> None:
+    # The API reference: `auto` (default) for every model; low/medium/high GPT image only;
+    # hd/standard dall-e-3; standard dall-e-2.
+    url = f"{openai_emulator.base_url}/v1/images/generations"
+    key = bearer(openai_emu.DEFAULT_API_KEY)
+    for model, quality in (
+        ("dall-e-3", "auto"),
+        ("dall-e-3", "hd"),
+        ("dall-e-2", "auto"),
+        ("gpt-image-1", "low"),
+    ):
+        body = {"model": model, "prompt": "x", "quality": quality, "size": "1024x1024"}
+        assert (await http_client.post(url, json=body, headers=key)).status_code == 200, (model, quality)
+    refused = await http_client.post(
+        url, json={"model": "dall-e-2", "prompt": "x", "quality": "hd"}, headers=key
+    )
+    assert refused.status_code == 400
+    assert (
+        refused.json()["error"]["message"] == "Invalid value: 'hd'. Supported values are: 'auto', 'standard'."
     )
 
 
@@ -256,3 +282,17 @@ async def test_replicate_prefer_wait_holds_until_done(
     assert response.status_code == 201 and response.json()["status"] == "succeeded"
     image = await http_client.get(response.json()["output"][0])
     assert Image.open(io.BytesIO(image.content)).size == (1024, 1024)
+
+
+def test_the_emulators_never_import_the_orchestrator() -> None:
+    # Written from the providers' API references: an emulator that borrowed an adapter's table
+    # would share its misreadings, and no test could catch them.
+    package = Path(provider_emulators.__file__).parent
+    imported: set[str] = set()
+    for source in package.glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+    assert imported and not {name for name in imported if name.split(".")[0] == "orchestrator"}

@@ -10,12 +10,13 @@ import time
 
 import httpx
 import pytest
+from provider_emulators import openai as openai_emu
+from provider_emulators import replicate as replicate_emu
+from provider_emulators import stability as stability_emu
+from provider_emulators._common import RunningEmulator
+from pydantic import SecretStr
 
 from orchestrator.catalog.catalog import Route
-from orchestrator.emulators import openai as openai_emu
-from orchestrator.emulators import replicate as replicate_emu
-from orchestrator.emulators import stability as stability_emu
-from orchestrator.emulators._common import RunningEmulator
 from orchestrator.generation.routing import (
     BreakerPolicy,
     BreakerState,
@@ -49,7 +50,8 @@ async def no_progress(_: float) -> None:
 def openai_route(
     emulator: OpenAIEmu, client: httpx.AsyncClient, deadline: float | None = None
 ) -> RouteAttempt:
-    adapter = OpenAIProvider(client, api_key=openai_emu.DEFAULT_API_KEY, base_url=f"{emulator.base_url}/v1")
+    adapter = OpenAIProvider(client, credential=SecretStr(openai_emu.DEFAULT_API_KEY),
+                             base_url=f"{emulator.base_url}/v1")  # fmt: skip
     request = ProviderRequest(
         prompt="a cat", provider_model="gpt-image-1", width=1024, height=1024, params={"quality": "low"},
         deadline=deadline or time.monotonic() + 10,
@@ -60,7 +62,8 @@ def openai_route(
 def stability_route(
     emulator: StabilityEmu, client: httpx.AsyncClient, deadline: float | None = None
 ) -> RouteAttempt:
-    adapter = StabilityProvider(client, api_key=stability_emu.DEFAULT_API_KEY, base_url=emulator.base_url)
+    adapter = StabilityProvider(client, credential=SecretStr(stability_emu.DEFAULT_API_KEY),
+                                base_url=emulator.base_url)  # fmt: skip
     request = ProviderRequest(
         prompt="a cat",
         provider_model="core",
@@ -72,8 +75,8 @@ def stability_route(
 
 
 def replicate_route(emulator: ReplicateEmu, client: httpx.AsyncClient) -> RouteAttempt:
-    adapter = ReplicateProvider(client, api_token=replicate_emu.DEFAULT_API_KEY, base_url=emulator.base_url,
-                                poll_interval=0.02)  # fmt: skip
+    adapter = ReplicateProvider(client, credential=SecretStr(replicate_emu.DEFAULT_API_KEY),
+                                base_url=emulator.base_url, poll_interval=0.02)  # fmt: skip
     request = ProviderRequest(prompt="a cat", provider_model="black-forest-labs/flux-schnell", width=1024,
                               height=1024, deadline=time.monotonic() + 1.5)  # fmt: skip
     return RouteAttempt(Route(provider="replicate", model="black-forest-labs/flux-schnell"), adapter, request)

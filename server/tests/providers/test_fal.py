@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image
+from provider_emulators._common import RunningEmulator
+from provider_emulators.fal import DEFAULT_API_KEY, FalState
 from pydantic import SecretStr
 
-from orchestrator.emulators._common import RunningEmulator
-from orchestrator.emulators.fal import DEFAULT_API_KEY, FalState
 from orchestrator.providers import fal
 from orchestrator.providers.base import ProviderError, ProviderErrorKind, ProviderRequest
 from orchestrator.providers.fal import FalProvider, build_input, from_settings, split_model
@@ -23,7 +23,13 @@ MODEL = "fal-ai/flux/schnell"
 
 
 def provider(emulator: Emulator, client: httpx.AsyncClient, key: str = DEFAULT_API_KEY) -> FalProvider:
-    return FalProvider(client, SecretStr(key), emulator.base_url, poll_interval=0.02, max_poll_interval=0.05)
+    return FalProvider(
+        client,
+        credential=SecretStr(key),
+        base_url=emulator.base_url,
+        poll_interval=0.02,
+        max_poll_interval=0.05,
+    )
 
 
 def req(width: int = 1024, height: int = 768, **kwargs: Any) -> ProviderRequest:
@@ -188,6 +194,20 @@ async def test_too_many_status_errors_give_up(fal_emulator: Emulator, http_clien
 
     assert info.value.kind is ProviderErrorKind.RETRYABLE
     assert fal_emulator.state.count("/status") == 6  # max_poll_errors (5) + the one that gives up
+
+
+async def test_a_queued_request_the_provider_lost_is_retryable_not_invalid(
+    fal_emulator: Emulator, http_client: httpx.AsyncClient
+) -> None:
+    async def on_progress(fraction: float) -> None:
+        fal_emulator.state.jobs.clear()  # submitted, then forgotten upstream: status answers 404
+
+    with pytest.raises(ProviderError) as info:
+        await provider(fal_emulator, http_client).generate(req(), on_progress)
+
+    # Another route (or a new request) may well succeed: this must not read as our bad input.
+    assert info.value.kind is ProviderErrorKind.RETRYABLE and info.value.status_code == 404
+    assert fal_emulator.state.count("/status") == 6  # ridden out like any transient poll error
 
 
 async def test_hung_provider_times_out_by_deadline(

@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image
+from provider_emulators._common import RunningEmulator
+from provider_emulators.freepik import DEFAULT_API_KEY, FreepikState
 from pydantic import SecretStr
 
-from orchestrator.emulators._common import RunningEmulator
-from orchestrator.emulators.freepik import DEFAULT_API_KEY, FreepikState
 from orchestrator.providers.base import ProviderError, ProviderErrorKind, ProviderRequest
 from orchestrator.providers.freepik import FreepikProvider, fold_seed, from_settings, nearest_aspect
 from orchestrator.settings import ProviderCredentials
@@ -28,9 +28,9 @@ def provider(
 ) -> FreepikProvider:
     return FreepikProvider(
         client,
-        SecretStr(key),
-        emulator.base_url,
-        key_header=header,
+        credential=SecretStr(key),
+        base_url=emulator.base_url,
+        auth_header=header,
         poll_interval=0.02,
         max_poll_interval=0.05,
     )
@@ -117,6 +117,30 @@ async def test_flux_dev_fans_out_one_task_per_image(
     assert all(b["aspect_ratio"] == "social_story_9_16" for b in bodies)
     assert result.provider_job_id is not None and len(result.provider_job_id.split(",")) == 2
     assert result.images[0].data != result.images[1].data
+
+
+async def test_imagen3_makes_n_images_in_one_task_at_an_aspect_it_accepts(
+    freepik_emulator: Emulator, http_client: httpx.AsyncClient
+) -> None:
+    # 2:1 is in the full aspect enum but not in imagen3's five: the nearest one it accepts is sent.
+    request = req("imagen3", 2048, 1024, n=3, seed=5)
+    result = await provider(freepik_emulator, http_client).generate(request, no_progress)
+
+    calls = freepik_emulator.state.calls("/v1/ai/text-to-image/imagen3", "POST")
+    assert [c.json() for c in calls] == [
+        {"prompt": "a quiet harbour", "aspect_ratio": "widescreen_16_9", "num_images": 3}
+    ]  # imagen3 has no seed field: sending one would be refused
+    assert [(i.width, i.height) for i in result.images] == [(1408, 768)] * 3
+    assert len({i.data for i in result.images}) == 3
+    task_id = result.provider_job_id
+    assert task_id is not None and freepik_emulator.state.count(f"/imagen3/{task_id}", "GET") >= 1
+
+
+async def test_unknown_text_to_image_model_is_an_invalid_request(
+    freepik_emulator: Emulator, http_client: httpx.AsyncClient
+) -> None:
+    error = await fails(freepik_emulator, http_client, req("no-such-model"))
+    assert error.kind is ProviderErrorKind.INVALID_REQUEST and error.status_code == 404
 
 
 async def test_custom_key_header(freepik_emulator: Emulator, http_client: httpx.AsyncClient) -> None:

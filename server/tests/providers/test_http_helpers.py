@@ -5,8 +5,8 @@ from __future__ import annotations
 import email.utils
 
 import pytest
+from provider_emulators._common import make_image
 
-from orchestrator.emulators._common import make_image
 from orchestrator.providers import _http
 from orchestrator.providers.base import ProviderError, ProviderErrorKind
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
+from provider_emulators import openai as openai_emu
+from provider_emulators._common import start_emulator
 from support import sample_value
-
-from orchestrator.emulators import openai as openai_emu
-from orchestrator.emulators._common import start_emulator
 
 from .test_through_orchestrator import live_server
 

@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image
+from provider_emulators._common import RunningEmulator
+from provider_emulators.midjourney import DEFAULT_API_KEY, MidjourneyState
 from pydantic import SecretStr
 
-from orchestrator.emulators._common import RunningEmulator
-from orchestrator.emulators.midjourney import DEFAULT_API_KEY, MidjourneyState
 from orchestrator.providers.base import ProviderError, ProviderErrorKind, ProviderRequest
 from orchestrator.providers.midjourney import (
     MidjourneyProvider,
@@ -30,8 +30,8 @@ def provider(emulator: Emulator, client: httpx.AsyncClient, secret: str | None =
              base: str | None = None) -> MidjourneyProvider:  # fmt: skip
     return MidjourneyProvider(
         client,
-        base or emulator.base_url,
-        SecretStr(secret) if secret is not None else None,
+        credential=SecretStr(secret) if secret is not None else None,
+        base_url=base or emulator.base_url,
         poll_interval=0.02,
         max_poll_interval=0.05,
     )

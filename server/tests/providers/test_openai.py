@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image
+from provider_emulators._common import RunningEmulator
+from provider_emulators.openai import DEFAULT_API_KEY, OpenAIState
 from pydantic import SecretStr
 
-from orchestrator.emulators._common import RunningEmulator
-from orchestrator.emulators.openai import DEFAULT_API_KEY, OpenAIState
 from orchestrator.providers.base import ProviderError, ProviderErrorKind, ProviderRequest
 from orchestrator.providers.openai import OpenAIProvider, from_settings, wire_size
 from orchestrator.settings import ProviderCredentials
@@ -21,7 +21,7 @@ Emulator = RunningEmulator[OpenAIState]
 
 
 def provider(emulator: Emulator, client: httpx.AsyncClient, key: str = DEFAULT_API_KEY) -> OpenAIProvider:
-    return OpenAIProvider(client, api_key=key, base_url=f"{emulator.base_url}/v1")
+    return OpenAIProvider(client, credential=SecretStr(key), base_url=f"{emulator.base_url}/v1")
 
 
 def req(model: str = "gpt-image-1", width: int = 1024, height: int = 1024, **kwargs: Any) -> ProviderRequest:
@@ -201,7 +201,7 @@ async def test_hung_provider_ends_at_the_deadline_with_timeout(
 
 
 async def test_unreachable_provider_is_retryable(http_client: httpx.AsyncClient) -> None:
-    dead = OpenAIProvider(http_client, api_key="k", base_url="http://127.0.0.1:9/v1")
+    dead = OpenAIProvider(http_client, credential=SecretStr("k"), base_url="http://127.0.0.1:9/v1")
     with pytest.raises(ProviderError) as info:
         await dead.generate(req(), no_progress)
     assert info.value.kind is ProviderErrorKind.RETRYABLE and info.value.provider_code == "connection_error"

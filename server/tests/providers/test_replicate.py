@@ -7,10 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
+from provider_emulators._common import RunningEmulator
+from provider_emulators.replicate import DEFAULT_API_KEY, ReplicateState
 from pydantic import SecretStr
 
-from orchestrator.emulators._common import RunningEmulator
-from orchestrator.emulators.replicate import DEFAULT_API_KEY, ReplicateState
 from orchestrator.providers.base import ProviderError, ProviderErrorKind, ProviderRequest
 from orchestrator.providers.replicate import ReplicateProvider, from_settings
 from orchestrator.settings import ProviderCredentials
@@ -21,7 +21,11 @@ SCHNELL = "black-forest-labs/flux-schnell"
 
 def provider(emulator: Emulator, client: httpx.AsyncClient, key: str = DEFAULT_API_KEY) -> ReplicateProvider:
     return ReplicateProvider(
-        client, api_token=key, base_url=emulator.base_url, poll_interval=0.02, max_poll_interval=0.05
+        client,
+        credential=SecretStr(key),
+        base_url=emulator.base_url,
+        poll_interval=0.02,
+        max_poll_interval=0.05,
     )
 
 
@@ -164,6 +168,17 @@ async def test_server_errors_while_polling_do_not_fail_the_prediction(
     assert len(result.images) == 1
     assert replicate_emulator.state.count("/predictions", method="POST") == 1  # never re-created
     assert replicate_emulator.state.faults.server_errors == 0  # both failures were served
+
+
+async def test_polls_through_the_configured_base_not_the_advertised_url(
+    replicate_emulator: Emulator, http_client: httpx.AsyncClient
+) -> None:
+    # Reached through a proxy, Replicate still answers urls.get on api.replicate.com: the token must
+    # only ever go to the configured base (here the advertised host is a dead port).
+    replicate_emulator.state.advertised_base = "http://127.0.0.1:9"
+    result = await provider(replicate_emulator, http_client).generate(req(), no_progress)
+    assert len(result.images) == 1
+    assert replicate_emulator.state.count(f"/v1/predictions/{result.provider_job_id}", method="GET") >= 1
 
 
 async def test_expired_output_url_is_retryable(

@@ -7,10 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
+from provider_emulators._common import RunningEmulator, parse_multipart
+from provider_emulators.stability import DEFAULT_API_KEY, StabilityState
 from pydantic import SecretStr
 
-from orchestrator.emulators._common import RunningEmulator, parse_multipart
-from orchestrator.emulators.stability import DEFAULT_API_KEY, StabilityState
 from orchestrator.providers.base import ProviderError, ProviderErrorKind, ProviderRequest
 from orchestrator.providers.stability import StabilityProvider, endpoint_for, from_settings
 from orchestrator.settings import ProviderCredentials
@@ -19,7 +19,7 @@ Emulator = RunningEmulator[StabilityState]
 
 
 def provider(emulator: Emulator, client: httpx.AsyncClient, key: str = DEFAULT_API_KEY) -> StabilityProvider:
-    return StabilityProvider(client, api_key=key, base_url=emulator.base_url)
+    return StabilityProvider(client, credential=SecretStr(key), base_url=emulator.base_url)
 
 
 def req(model: str = "sd3.5-large", width: int = 1024, height: int = 1024, **kwargs: Any) -> ProviderRequest:

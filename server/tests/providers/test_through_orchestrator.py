@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from provider_emulators import fal as fal_emu
+from provider_emulators import freepik as freepik_emu
+from provider_emulators import midjourney as midjourney_emu
+from provider_emulators import openai as openai_emu
+from provider_emulators import replicate as replicate_emu
+from provider_emulators import stability as stability_emu
 from pydantic import SecretStr
 
-from orchestrator.emulators import fal as fal_emu
-from orchestrator.emulators import freepik as freepik_emu
-from orchestrator.emulators import midjourney as midjourney_emu
-from orchestrator.emulators import openai as openai_emu
-from orchestrator.emulators import replicate as replicate_emu
-from orchestrator.emulators import stability as stability_emu
 from orchestrator.settings import ProviderCredentials
 
 pytestmark = pytest.mark.asgi  # the app served in process: no test here needs a socket

@@ -15,6 +15,8 @@ const COMPONENTS = API.components.schemas;
 const NOT_DESCRIBED = {
   ErrorBody: "read by errorFor() in errors.ts (checked below)",
   ErrorEnvelope: "read by errorFor() in errors.ts",
+  ErrorCode: "the server's error table (clients/spec/conformance.json error_codes); errors map by type and status",
+  ErrorType: "the envelope's type, mapped by errorFor() in errors.ts",
   HTTPValidationError: "FastAPI's default; the server answers validation errors with ErrorEnvelope",
   ValidationError: "part of HTTPValidationError",
   Readiness: "the body of /readyz, an operations probe the client does not call",

@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 
 from orchestrator.auth.principal import Principal
 from orchestrator.container import Services
-from orchestrator.errors import AuthenticationFailed, PermissionDenied, RateLimited
+from orchestrator.errors import AuthenticationFailed, ErrorCode, PermissionDenied, RateLimited
 
 
 async def get_services(request: Request) -> Services:
@@ -27,7 +27,7 @@ def _credentials(request: Request) -> str:
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationFailed(
                 "Authorization header must be 'Bearer <API key or token>'",
-                code="invalid_authorization_header",
+                code=ErrorCode.INVALID_AUTHORIZATION_HEADER,
                 description="use the Bearer scheme",
             )
         return token.strip()
@@ -35,7 +35,8 @@ def _credentials(request: Request) -> str:
     if api_key:
         return api_key.strip()
     raise AuthenticationFailed(
-        "no API key: send 'Authorization: Bearer sk-…' or 'X-API-Key: sk-…'", code="missing_credentials"
+        "no API key: send 'Authorization: Bearer sk-…' or 'X-API-Key: sk-…'",
+        code=ErrorCode.MISSING_CREDENTIALS,
     )
 
 

@@ -18,14 +18,8 @@ from orchestrator.api.schemas import (
     GenerationResponse,
 )
 from orchestrator.container import Services
-from orchestrator.generation.service import (
-    BatchEntry,
-    BatchOutcome,
-    BatchParams,
-    GenerationOutcome,
-    Preferences,
-    SubmitParams,
-)
+from orchestrator.generation.batch import BatchEntry, BatchOutcome, BatchParams
+from orchestrator.generation.params import GenerationOutcome, Preferences, SubmitParams
 
 router = APIRouter(tags=["generation"])
 
@@ -158,32 +152,29 @@ async def generate_batch(
 ) -> JSONResponse:
     """One generation per prompt, `batch_size` at a time; results in prompt order. One failure does
     not sink the others: each item carries its generation or its error."""
-    base = base_url(request, services)
-    request_id = request.state.request_id
-
-    def render(outcome: BatchOutcome) -> dict[str, Any]:
-        items = [_batch_item(entry, services, base, request_id) for entry in outcome.entries]
-        costs = [item.generation.cost for item in items if item.status == "succeeded" and item.generation]
-        return BatchResponse(
-            id=outcome.batch_id,
-            data=items,
-            succeeded=sum(i.status == "succeeded" for i in items),
-            failed=sum(i.status == "failed" for i in items),
-            total_cost=None
-            if any(c is None for c in costs)
-            else round(sum(c for c in costs if c is not None), 6),
-        ).model_dump(mode="json")
-
     params = BatchParams(
         prompts=body.prompts,
         batch_size=body.batch_size,
         shared=body.model_dump(exclude={"prompts", "batch_size"}),
     )
-    reply = await services.generations.generate_batch(
-        principal, params, idempotency_key=idempotency_key, render=render
-    )
-    headers = {"Idempotent-Replayed": "true"} if reply.replayed else None
-    return JSONResponse(reply.body, headers=headers)
+    outcome = await services.batches.generate_batch(principal, params, idempotency_key=idempotency_key)
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+    return JSONResponse(_batch_body(outcome, services, request), headers=headers)
+
+
+def _batch_body(outcome: BatchOutcome, services: Services, request: Request) -> dict[str, Any]:
+    base = base_url(request, services)
+    items = [_batch_item(entry, services, base, request.state.request_id) for entry in outcome.entries]
+    costs = [item.generation.cost for item in items if item.status == "succeeded" and item.generation]
+    return BatchResponse(
+        id=outcome.batch_id,
+        data=items,
+        succeeded=sum(i.status == "succeeded" for i in items),
+        failed=sum(i.status == "failed" for i in items),
+        total_cost=None
+        if any(c is None for c in costs)
+        else round(sum(c for c in costs if c is not None), 6),
+    ).model_dump(mode="json")
 
 
 def _batch_item(entry: BatchEntry, services: Services, base: str, request_id: str) -> BatchItem:

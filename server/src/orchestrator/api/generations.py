@@ -23,7 +23,7 @@ from orchestrator.api.inputs import (
 from orchestrator.api.presenters import base_url, generation_out
 from orchestrator.api.schemas import GenerationPage, GenerationResponse
 from orchestrator.db.repositories.generations import HistoryFilter
-from orchestrator.errors import InvalidRequest, NotFound
+from orchestrator.errors import ErrorCode, InvalidRequest, NotFound
 
 router = APIRouter(tags=["generations"])
 
@@ -71,7 +71,7 @@ async def list_generations(
         metadata=metadata,
         batch_id=batch_id,
     )
-    rows, has_more = await services.generations.history(principal, filters, cursor, limit)
+    rows, has_more = await services.reading.history(principal, filters, cursor, limit)
     base = base_url(request, services)
     return GenerationPage(
         data=[generation_out(g, services, base) for g in rows],
@@ -93,7 +93,7 @@ def metadata_filters(params: Iterable[tuple[str, str]]) -> tuple[tuple[str, str]
         if problem is None and len(value) > 1000:
             problem = "value must be at most 1000 characters"
         if problem is not None:
-            raise InvalidRequest(f"{name}: {problem}", param=name, code="invalid_field")
+            raise InvalidRequest(f"{name}: {problem}", param=name, code=ErrorCode.INVALID_FIELD)
         pairs.append((key, value))
     return tuple(pairs)
 
@@ -101,7 +101,7 @@ def metadata_filters(params: Iterable[tuple[str, str]]) -> tuple[tuple[str, str]
 def _known_id(generation_id: str) -> str:
     # Not one of our ids (too long, NUL, ...): simply not found, without asking the database.
     if not safe_id(generation_id):
-        raise NotFound("no such generation", param="id", code="generation_not_found")
+        raise NotFound("no such generation", param="id", code=ErrorCode.GENERATION_NOT_FOUND)
     return generation_id
 
 
@@ -115,7 +115,7 @@ async def get_generation(
     generation_id: str, request: Request, principal: ReadScope, services: ServicesDep
 ) -> GenerationResponse:
     """One generation: also the status of a job submitted with `Prefer: respond-async`."""
-    job = await services.generations.get(principal, _known_id(generation_id))
+    job = await services.reading.get(principal, _known_id(generation_id))
     return generation_out(job, services, base_url(request, services))
 
 
@@ -134,12 +134,12 @@ async def generation_events(
     generation_id: str, request: Request, principal: ReadScope, services: ServicesDep
 ) -> StreamingResponse:
     """Server-Sent Events until the job is terminal: queued → running (progress) → outcome."""
-    await services.generations.get(principal, _known_id(generation_id))  # 404 before the stream starts
+    await services.reading.get(principal, _known_id(generation_id))  # 404 before the stream starts
     base = base_url(request, services)
 
     async def stream() -> AsyncIterator[str]:
         yield "retry: 2000\n\n"
-        async for name, job in services.generations.events(generation_id):
+        async for name, job in services.waiting.events(generation_id):
             if job is None:
                 yield ": keep-alive\n\n"
                 continue

@@ -20,8 +20,12 @@ async def healthz() -> dict[str, str]:
 
 
 class Readiness(BaseModel):
-    status: Literal["ok", "unavailable"]
+    status: Literal["ok", "degraded", "unavailable"]
     checks: dict[str, str] = Field(description="`ok`, or `error: <kind>` for each dependency.")
+    degraded: list[str] | None = Field(
+        default=None,
+        description="Present while serving with a fallback (e.g. Redis unreachable): which, and its effect.",
+    )
 
 
 @router.get(
@@ -54,9 +58,9 @@ async def readyz(services: ServicesDep) -> JSONResponse:
         limits = services.rate_limiter.degraded()
         if limits is not None or checks["redis"] != "ok":
             degraded.append(limits or "Redis unreachable: rate limits fall back to per-process limits")
-        gate = getattr(services.concurrency, "degraded", None)
-        if gate is not None and gate() is not None:
-            degraded.append(gate())
+        gate = None if services.concurrency is None else services.concurrency.degraded()
+        if gate is not None:
+            degraded.append(gate)
         if services.bus is not None and not services.bus.healthy:
             degraded.append("Redis unreachable: other processes' jobs are seen by polling")
     status = "unavailable" if not ready else "degraded" if degraded else "ok"

@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse, Response
 from orchestrator.api.deps import ServicesDep
 from orchestrator.api.presenters import IMAGE_ROUTE
 from orchestrator.api.schemas import ErrorEnvelope
-from orchestrator.errors import APIError, NotFound, StorageUnavailable
+from orchestrator.errors import APIError, ErrorCode, NotFound, StorageUnavailable
 from orchestrator.storage.base import StorageError
 
 router = APIRouter(tags=["images"])
@@ -35,9 +35,7 @@ async def get_image(
     if not services.signer.verify(IMAGE_ROUTE + key, expires, sig):
         raise APIError(
             "this image URL is invalid or has expired; fetch the generation again for a fresh one",
-            code="invalid_signature",
-            status_code=403,
-            type="permission_error",
+            code=ErrorCode.INVALID_SIGNATURE,
         )
     media_type = _TYPES.get(key.rsplit(".", 1)[-1])
     if media_type is None:

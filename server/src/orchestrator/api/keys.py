@@ -13,7 +13,7 @@ from orchestrator.api.inputs import safe_id
 from orchestrator.api.schemas import KeyCreate, KeyCreated, KeyList, KeyOut
 from orchestrator.auth.delegation import KeyLimits, limits_for_new_key
 from orchestrator.db.models import ApiKey
-from orchestrator.errors import NotFound
+from orchestrator.errors import ErrorCode, NotFound
 
 router = APIRouter(tags=["keys"])
 
@@ -71,5 +71,5 @@ async def list_keys(principal: AdminScope, services: ServicesDep) -> KeyList:
 async def revoke_key(key_id: str, principal: AdminScope, services: ServicesDep) -> KeyOut:
     """Revoke a key: it stops working at once here, and within seconds in other processes."""
     if not safe_id(key_id):
-        raise NotFound(f"no API key {key_id[:40]!r}", param="id", code="key_not_found")
+        raise NotFound(f"no API key {key_id[:40]!r}", param="id", code=ErrorCode.KEY_NOT_FOUND)
     return key_out(await services.keys.revoke(key_id, project=principal.project))

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from orchestrator.api.deps import ServicesDep
 from orchestrator.db.repositories.generations import GenerationRepository
-from orchestrator.errors import AuthenticationFailed
+from orchestrator.errors import AuthenticationFailed, ErrorCode
 from orchestrator.observability.metrics import CONTENT_TYPE
 
 router = APIRouter(tags=["health"])
@@ -27,7 +27,9 @@ async def metrics(request: Request, services: ServicesDep) -> Response:
     if token is not None:
         given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
-            raise AuthenticationFailed("/metrics needs the metrics token", code="invalid_metrics_token")
+            raise AuthenticationFailed(
+                "/metrics needs the metrics token", code=ErrorCode.INVALID_METRICS_TOKEN
+            )
     async with services.db.read() as session:
         services.metrics.jobs_queued.set(await GenerationRepository(session).count_queued())
     return Response(services.metrics.exposition(), media_type=CONTENT_TYPE)

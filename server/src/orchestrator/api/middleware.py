@@ -17,6 +17,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from orchestrator.errors import ErrorCode, InvalidRequest
 from orchestrator.logs import access_logger, begin_request, end_request
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -122,21 +123,14 @@ class RequestContextMiddleware:
             await self._too_large(send, request_id)
 
     async def _too_large(self, send: Send, request_id: str) -> None:
-        body = json.dumps(
-            {
-                "error": {
-                    "type": "invalid_request_error",
-                    "code": "payload_too_large",
-                    "message": f"request body exceeds {self.max_body_bytes} bytes",
-                    "param": None,
-                    "request_id": request_id,
-                }
-            }
-        ).encode()
+        error = InvalidRequest(
+            f"request body exceeds {self.max_body_bytes} bytes", code=ErrorCode.PAYLOAD_TOO_LARGE
+        )
+        body = json.dumps(error.body(request_id)).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": error.status_code,
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),

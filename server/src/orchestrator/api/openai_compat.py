@@ -19,11 +19,11 @@ from pydantic import BaseModel, Field, StrictInt
 from orchestrator.api.deps import GenerateScope, ReadScope, ServicesDep
 from orchestrator.api.inputs import SafeText
 from orchestrator.api.presenters import base_url, image_url
-from orchestrator.api.schemas import ErrorEnvelope, StrictBody
+from orchestrator.api.schemas import ErrorEnvelope, Prompt, StrictBody
 from orchestrator.catalog.catalog import ModelSpec
-from orchestrator.errors import APIError, ModelNotAvailable
-from orchestrator.generation.service import Preferences, SubmitParams
-from orchestrator.generation.states import ErrorCode, JobStatus
+from orchestrator.core.states import JobStatus
+from orchestrator.errors import APIError, ErrorCode, ModelNotAvailable
+from orchestrator.generation.params import Preferences, SubmitParams
 
 PREFIX = "/v1"
 router = APIRouter(prefix=PREFIX, tags=["openai-compatible"])
@@ -41,7 +41,7 @@ def openai_status(status: int) -> int:
 class ImageGenerationRequest(StrictBody):
     """OpenAI's `images.generate` body. Options a gateway cannot honour are refused, not ignored."""
 
-    prompt: SafeText = Field(min_length=1, description="What to draw.")
+    prompt: Prompt
     model: SafeText = Field(
         default="dall-e-2", min_length=1, max_length=64, description="Any catalog model (OpenAI's default)."
     )
@@ -146,7 +146,6 @@ async def create_image(
             f"follow it at /api/v1/generations/{job.id}",
             code=ErrorCode.GENERATION_PENDING,
             status_code=504,
-            type="timeout",
             headers=headers,
             extra={"generation_id": job.id},
         )

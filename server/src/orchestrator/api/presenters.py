@@ -6,10 +6,10 @@ from fastapi import Request
 
 from orchestrator.accounting.money import from_micros
 from orchestrator.api.inputs import present_metadata
-from orchestrator.api.schemas import ErrorInfo, GenerationResponse, ImageOut
+from orchestrator.api.schemas import ErrorInfo, FailedAttempt, GenerationResponse, ImageOut
 from orchestrator.container import Services
+from orchestrator.core.states import UNSUCCESSFUL, JobStatus
 from orchestrator.db.models import Generation
-from orchestrator.generation.states import UNSUCCESSFUL, JobStatus
 
 IMAGE_ROUTE = "/api/v1/images/"
 
@@ -61,6 +61,7 @@ def generation_out(job: Generation, services: Services, base: str) -> Generation
         error=ErrorInfo(code=job.error_code, message=job.error_message or "")
         if job.status in UNSUCCESSFUL and job.error_code
         else None,
+        failed_attempts=[FailedAttempt.model_validate(a) for a in job.attempt_trail or ()],
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,

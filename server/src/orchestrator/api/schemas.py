@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from orchestrator.api.inputs import MAX_BUDGET_USD, Metadata, SafeText, safe_text
+from orchestrator.errors import ErrorCode, ErrorType, describe_codes
 
 Scope = Literal["generate", "read", "admin"]
 JobStatus = Literal["queued", "running", "succeeded", "failed", "canceled"]
@@ -38,7 +39,8 @@ class GenerationParams(StrictBody):
     metadata: Metadata = Field(default_factory=dict)
 
 
-# A prompt must contain something to draw: blank prompts are refused (422).
+# A prompt must contain something to draw: blank prompts are refused (422). Every door's request
+# model uses this type; it is the one blank check (the length limit is a setting: the service).
 Prompt = Annotated[
     str,
     Field(
@@ -105,6 +107,15 @@ class ErrorInfo(BaseModel):
     message: str
 
 
+class FailedAttempt(BaseModel):
+    """One provider call that failed before the generation's outcome."""
+
+    provider: str
+    model: str = Field(description="The provider's own model id.")
+    code: str = Field(description="The provider's error code, `circuit_open`, or the failure's kind.")
+    message: str
+
+
 class GenerationResponse(BaseModel):
     """A generation (also a job): the seed's fields plus status, images, cost and timing."""
 
@@ -133,6 +144,11 @@ class GenerationResponse(BaseModel):
     revised_prompt: str | None = None
     batch_id: str | None = None
     error: ErrorInfo | None
+    failed_attempts: list[FailedAttempt] = Field(
+        default_factory=list,
+        description="The attempt trail: provider calls that failed (and were retried elsewhere, or "
+        "decided the failure) before the outcome, oldest first.",
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -276,8 +292,8 @@ class KeyList(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    type: str
-    code: str
+    type: ErrorType
+    code: ErrorCode = Field(description=describe_codes())
     message: str
     param: str | None
     request_id: str | None

@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from orchestrator.accounting.money import from_micros
-from orchestrator.accounting.repository import Bucket, UsageRepository
 from orchestrator.api.deps import ReadScope, ServicesDep
 from orchestrator.api.generate import ERRORS
 from orchestrator.api.inputs import MAX_USAGE_DAYS, day_end
 from orchestrator.api.schemas import UsageBucket, UsageStats
+from orchestrator.db.repositories.usage import Bucket, UsageRepository
 from orchestrator.errors import InvalidRequest
 
 router = APIRouter(tags=["usage"])

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from orchestrator.auth.principal import Principal
-from orchestrator.errors import APIError
+from orchestrator.errors import APIError, ErrorCode, PermissionDenied
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,8 +22,8 @@ class KeyLimits:
     monthly_budget: Decimal | None
 
 
-def _refuse(message: str, *, param: str, code: str) -> APIError:
-    return APIError(message, param=param, code=code, status_code=403, type="permission_error")
+def _refuse(message: str, *, param: str, code: ErrorCode) -> APIError:
+    return PermissionDenied(message, param=param, code=code)
 
 
 def _within(requested: int | Decimal | None, own: int | Decimal | None, *, param: str, unit: str) -> None:
@@ -32,7 +32,7 @@ def _within(requested: int | Decimal | None, own: int | Decimal | None, *, param
             f"{param} {requested}{unit} exceeds the creating key's own {own}{unit}; a key cannot create "
             "one with higher limits (a live admin key can)",
             param=param,
-            code="limit_exceeds_creator",
+            code=ErrorCode.LIMIT_EXCEEDS_CREATOR,
         )
 
 
@@ -42,7 +42,7 @@ def limits_for_new_key(creator: Principal, mode: str, requested: KeyLimits) -> K
         raise _refuse(
             "a test key can only create test keys; use a live admin key to create live keys",
             param="mode",
-            code="mode_not_allowed",
+            code=ErrorCode.MODE_NOT_ALLOWED,
         )
     if creator.livemode:
         return requested

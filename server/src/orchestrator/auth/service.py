@@ -13,11 +13,11 @@ from orchestrator.accounting.money import from_micros, to_micros
 from orchestrator.auth.jwt import JWTError, JWTVerifier
 from orchestrator.auth.keys import generate_key, hash_key, key_prefix, parse_key
 from orchestrator.auth.principal import SCOPES, Principal
+from orchestrator.core.clock import now_utc
 from orchestrator.db.engine import Database
 from orchestrator.db.models import ApiKey
 from orchestrator.db.repositories.keys import KeyRepository
-from orchestrator.errors import AuthenticationFailed, InvalidRequest, NotFound
-from orchestrator.generation.runner import now_utc
+from orchestrator.errors import AuthenticationFailed, ErrorCode, InvalidRequest, NotFound
 from orchestrator.ids import new_id
 
 # How long a key lookup is reused. Another process's revocation takes effect here within this
@@ -74,7 +74,7 @@ class KeyService:
                 return await self.jwt.verify(token)
             except JWTError as exc:
                 raise AuthenticationFailed(
-                    f"invalid bearer token: {exc}", code="invalid_token", description=str(exc)
+                    f"invalid bearer token: {exc}", code=ErrorCode.INVALID_TOKEN, description=str(exc)
                 ) from exc
         raise AuthenticationFailed(
             "invalid API key: keys start with sk-test- or sk-live-", description="not an API key"
@@ -147,7 +147,7 @@ class KeyService:
             repo = KeyRepository(session)
             record = await repo.get(key_id, project=project)
             if record is None:
-                raise NotFound(f"no API key {key_id!r}", param="id", code="key_not_found")
+                raise NotFound(f"no API key {key_id!r}", param="id", code=ErrorCode.KEY_NOT_FOUND)
             await repo.revoke(record, now_utc())
             return record
 

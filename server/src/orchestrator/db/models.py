@@ -105,6 +105,8 @@ class Generation(Base):
     provider_cost_micros: Mapped[int | None] = mapped_column(BigInteger)
     provider_usage: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     revised_prompt: Mapped[str | None] = mapped_column(Text)
+    attempt_trail: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    """Failed provider calls before the outcome: provider, model, code, message (oldest first)."""
     created_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]

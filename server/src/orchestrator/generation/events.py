@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from orchestrator.generation.states import TERMINAL
+from orchestrator.core.states import TERMINAL
 
 if TYPE_CHECKING:
     from orchestrator.db.models import Generation
@@ -57,6 +57,8 @@ class EventHub:
         # a job need not wake the dispatcher (jobs from other processes are found by polling).
         self.queue_may_have_work = True
         self._listeners: list[EventListener] = []
+        self.running_here: set[str] = set()
+        """Jobs a worker of this process is running: their events are published here."""
 
     def add_listener(self, listener: EventListener) -> None:
         """Call ``listener`` with every event of every job (metrics, logs). It runs inline, so it
@@ -70,6 +72,10 @@ class EventHub:
     def shared(self) -> bool:
         """Whether events from other processes reach this hub right now."""
         return self._bus is not None and self._bus.healthy
+
+    def reports(self, generation_id: str) -> bool:
+        """Whether ``generation_id``'s end will be published in this process (no need to poll)."""
+        return generation_id in self.running_here
 
     def backstop(self, poll_interval: float) -> float:
         """How long a waiter for a job running elsewhere may sleep before re-reading it: short

@@ -16,11 +16,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from orchestrator.core.clock import now_utc
 from orchestrator.db.engine import Database
 from orchestrator.db.models import IdempotencyRecord
 from orchestrator.db.repositories.idempotency import IdempotencyRepository
-from orchestrator.errors import Conflict
-from orchestrator.generation.runner import now_utc
+from orchestrator.errors import Conflict, ErrorCode
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +71,7 @@ class IdempotencyService:
                 "this Idempotency-Key was already used with a different request; use a new key for a "
                 "new request",
                 param="Idempotency-Key",
-                code="idempotency_key_reused",
+                code=ErrorCode.IDEMPOTENCY_KEY_REUSED,
             )
         if existing.status == "done":
             body = json.loads(existing.response_body) if existing.response_body else None
@@ -82,7 +82,7 @@ class IdempotencyService:
             raise Conflict(
                 "a request with this Idempotency-Key is still in progress; retry shortly",
                 param="Idempotency-Key",
-                code="idempotency_key_in_use",
+                code=ErrorCode.IDEMPOTENCY_KEY_IN_USE,
                 headers={"Retry-After": "1"},
             )
         # The first request died before doing anything durable: this one takes over.
@@ -97,6 +97,3 @@ class IdempotencyService:
                 project, key, status=status, body=json.dumps(body, default=str), generation_id=generation_id
             )
         )
-
-    async def release(self, project: str, key: str) -> None:
-        await self.db.transaction(lambda session: IdempotencyRepository(session).release(project, key))

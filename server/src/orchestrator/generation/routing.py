@@ -24,10 +24,10 @@ import enum
 import logging
 import random as _random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from orchestrator.catalog.catalog import Route
+from orchestrator.catalog.catalog import Catalog, ModelSpec, Route
 from orchestrator.providers.base import (
     ProgressCallback,
     Provider,
@@ -36,8 +36,12 @@ from orchestrator.providers.base import (
     ProviderRequest,
     ProviderResult,
 )
+from orchestrator.providers.registry import missing_credential
 
 logger = logging.getLogger(__name__)
+
+OFFLINE_ROUTE = Route(provider="offline", model="test-render")
+"""Test-mode requests are served by the deterministic offline renderer, whatever the model."""
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -77,6 +81,42 @@ class RouteOutcome:
     route: Route
     result: ProviderResult
     failures: list[FailedAttempt] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteChoice:
+    route: Route
+    provider: Provider
+
+
+class Router:
+    """Maps a public model to the routes this deployment can use right now."""
+
+    def __init__(self, catalog: Catalog, providers: Mapping[str, Provider], offline: Provider) -> None:
+        self.catalog = catalog
+        self.providers = providers
+        self.offline = offline
+
+    def routes(self, model: ModelSpec, *, livemode: bool) -> list[RouteChoice]:
+        if not livemode:
+            return [RouteChoice(OFFLINE_ROUTE, self.offline)]
+        return [
+            RouteChoice(r, self.providers[r.provider]) for r in model.routes if r.provider in self.providers
+        ]
+
+    def unavailable_reason(self, model: ModelSpec) -> str | None:
+        """Why live requests for ``model`` cannot run, naming the credentials that would fix it."""
+        if any(r.provider in self.providers for r in model.routes):
+            return None
+        needed = " or ".join(dict.fromkeys(missing_credential(r.provider) for r in model.routes))
+        return f"no provider for {model.name} is configured; set {needed}"
+
+    def price_route(self, model: ModelSpec) -> Route:
+        """The route whose price a request is quoted at before it runs (the first usable one)."""
+        choices = self.routes(model, livemode=True)
+        if choices:
+            return choices[0].route
+        return model.routes[0]
 
 
 class RoutingError(ProviderError):

@@ -1,38 +1,38 @@
-"""Running one claimed job: route it, call the provider, store images, price it, record the outcome."""
+"""Running one claimed job: route it, call the provider, store images, report the outcome.
+
+The runner decides nothing about the job's state: it hands a :class:`Success` or a
+:class:`Failure` to the lifecycle, which records it (or refuses it, when the job was canceled or
+taken over meanwhile; then the runner deletes the files it stored).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
 
 from orchestrator.accounting.money import to_micros
-from orchestrator.catalog.catalog import Catalog, ModelSpec, Route, parse_size, route_price
-from orchestrator.db.engine import Database
+from orchestrator.catalog.catalog import Route
 from orchestrator.db.models import Generation, Image
-from orchestrator.db.repositories.generations import GenerationRepository
-from orchestrator.db.repositories.webhooks import WebhookRepository
-from orchestrator.generation.events import EventHub, JobEvent
-from orchestrator.generation.routing import RouteAttempt, RouteExecutor
-from orchestrator.generation.states import ErrorCode, JobStatus
-from orchestrator.limits.concurrency import ConcurrencyGate, principal_slot
+from orchestrator.errors import ErrorCode
+from orchestrator.generation.lifecycle import Attempt, Failure, JobLifecycle, Success, Superseded
+from orchestrator.generation.request import NoRoute, Planner, ResolvedRequest
+from orchestrator.generation.routing import (
+    OFFLINE_ROUTE,
+    FailedAttempt,
+    RouteAttempt,
+    RouteExecutor,
+    RoutingError,
+)
 from orchestrator.providers.base import (
-    Provider,
     ProviderError,
     ProviderErrorKind,
     ProviderImage,
     ProviderRequest,
 )
-from orchestrator.providers.registry import missing_credential
 from orchestrator.storage.base import Storage, StorageError
 from orchestrator.storage.images import (
     EXTENSIONS,
@@ -44,8 +44,6 @@ from orchestrator.storage.images import (
 
 logger = logging.getLogger(__name__)
 
-OFFLINE_ROUTE = Route(provider="offline", model="test-render")
-
 # How each provider failure is reported: (error code, HTTP status on the synchronous endpoint).
 FAILURE_CODES: Mapping[ProviderErrorKind, ErrorCode] = {
     ProviderErrorKind.RETRYABLE: ErrorCode.PROVIDER_ERROR,
@@ -56,196 +54,147 @@ FAILURE_CODES: Mapping[ProviderErrorKind, ErrorCode] = {
 }
 
 
-class NoRoute(Exception):
-    """No configured provider can serve the model (live mode)."""
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class RouteChoice:
-    route: Route
-    provider: Provider
-
-
-class Router:
-    """Maps a public model to the routes this deployment can use right now."""
-
-    def __init__(self, catalog: Catalog, providers: Mapping[str, Provider], offline: Provider) -> None:
-        self.catalog = catalog
-        self.providers = providers
-        self.offline = offline
-
-    def routes(self, model: ModelSpec, *, livemode: bool) -> list[RouteChoice]:
-        if not livemode:
-            return [RouteChoice(OFFLINE_ROUTE, self.offline)]
-        return [
-            RouteChoice(r, self.providers[r.provider]) for r in model.routes if r.provider in self.providers
-        ]
-
-    def unavailable_reason(self, model: ModelSpec) -> str | None:
-        """Why live requests for ``model`` cannot run, naming the credentials that would fix it."""
-        if any(r.provider in self.providers for r in model.routes):
-            return None
-        needed = " or ".join(dict.fromkeys(missing_credential(r.provider) for r in model.routes))
-        return f"no provider for {model.name} is configured; set {needed}"
-
-    def price_route(self, model: ModelSpec) -> Route:
-        """The route whose price a request is quoted at before it runs (the first usable one)."""
-        choices = self.routes(model, livemode=True)
-        if choices:
-            return choices[0].route
-        return model.routes[0]
+def _trail(failures: Sequence[FailedAttempt]) -> tuple[Attempt, ...]:
+    return tuple(Attempt(f.provider, f.model, f.code, f.message) for f in failures)
 
 
 class JobRunner:
     def __init__(
         self,
         *,
-        db: Database,
-        router: Router,
+        lifecycle: JobLifecycle,
+        planner: Planner,
         executor: RouteExecutor,
         storage: Storage,
-        hub: EventHub,
         thumbnails: Executor,
         thumbnail_size: int,
         deadline_seconds: float,
-        gate: ConcurrencyGate,
     ) -> None:
-        self.gate = gate
-        self.db = db
-        self.router = router
+        self.lifecycle = lifecycle
+        self.planner = planner
         self.executor = executor
         self.storage = storage
-        self.hub = hub
         self.thumbnails = thumbnails
         self.thumbnail_size = thumbnail_size
         self.deadline_seconds = deadline_seconds
 
-    async def run(self, job: Generation, owner: str) -> None:
-        """Run ``job`` to a terminal state. Cancellation propagates (the job was canceled or lost)."""
+    async def run(self, job: Generation, owner: str, plan: ResolvedRequest | None = None) -> None:
+        """Run ``job`` to a terminal state. Cancellation propagates (the job was canceled or lost).
+
+        ``plan`` is the request as resolved at submission; a job claimed from the queue is
+        planned from its stored row.
+        """
         started = time.monotonic()
-        self.hub.publish(JobEvent(job.id, JobStatus.RUNNING, job.progress))
+        self.lifecycle.started(job)
+
+        async def fail(
+            code: str, message: str, provider: str | None = None, trail: Sequence[Attempt] = ()
+        ) -> None:
+            elapsed = round(time.monotonic() - started, 4)
+            await self.lifecycle.fail(job, owner, Failure(code, message, provider, elapsed, tuple(trail)))
+
         try:
-            values, images = await self._generate(job, owner, started)
+            success = await self._generate(job, owner, plan or self.planner.plan_stored(job), started)
         except ProviderError as exc:
             code = FAILURE_CODES[exc.kind]
             logger.info("job %s failed at %s: %s (%s)", job.id, exc.provider, code, exc.message)
-            await self._finish(job, owner, self._failure(code, exc.message, exc.provider, started))
+            trail = _trail(exc.failures) if isinstance(exc, RoutingError) else ()
+            await fail(code, exc.message, exc.provider, trail)
         except NoRoute as exc:
-            await self._finish(
-                job, owner, self._failure(ErrorCode.MODEL_NOT_AVAILABLE, str(exc), None, started)
-            )
+            await fail(ErrorCode.MODEL_NOT_AVAILABLE, str(exc))
         except StorageError as exc:
             logger.warning("job %s: could not store the result: %s", job.id, exc)
-            await self._finish(job, owner, self._failure(ErrorCode.STORAGE_ERROR, str(exc), None, started))
+            await fail(ErrorCode.STORAGE_ERROR, str(exc))
         except (InvalidImage, OSError) as exc:
             logger.warning("job %s: could not store the result: %s", job.id, exc)
-            await self._finish(
-                job, owner, self._failure(ErrorCode.PROVIDER_ERROR, f"unusable result: {exc}", None, started)
-            )
+            await fail(ErrorCode.PROVIDER_ERROR, f"unusable result: {exc}")
         except asyncio.CancelledError:
             raise
         except Exception:
             logger.exception("job %s crashed", job.id)
-            await self._finish(
-                job,
-                owner,
-                self._failure(
-                    ErrorCode.INTERNAL_ERROR,
-                    "the job failed inside the orchestrator; it was not charged",
-                    None,
-                    started,
-                ),
-            )
+            await fail(ErrorCode.INTERNAL_ERROR, "the job failed inside the orchestrator; it was not charged")
         else:
-            await self._finish(job, owner, values, images)
+            await self._record(job, owner, success)
 
-    async def _generate(
-        self, job: Generation, owner: str, started: float
-    ) -> tuple[dict[str, Any], list[Image]]:
-        model = self.router.catalog.get(job.model)
-        if model is None:
-            raise NoRoute(f"model {job.model!r} is no longer in the catalog")
-        choices = self.router.routes(model, livemode=job.livemode)
-        if not choices:
-            raise NoRoute(self.router.unavailable_reason(model) or "no route")
-        width, height = parse_size(job.size)
+    async def _record(self, job: Generation, owner: str, success: Success) -> None:
+        """Report the success; when it is refused, delete the files this worker stored."""
+        if isinstance(await self.lifecycle.succeed(job, owner, success), Superseded):
+            logger.info("job %s was canceled or taken over; dropping this worker's result", job.id)
+            for image in success.images:
+                await self.storage.delete(image.storage_key)
+                await self.storage.delete(image.thumbnail_key)
+
+    async def _generate(self, job: Generation, owner: str, plan: ResolvedRequest, started: float) -> Success:
+        if not plan.routes:
+            raise NoRoute(self.planner.router.unavailable_reason(plan.model) or "no route")
         deadline = started + self.deadline_seconds
         attempts = [
-            RouteAttempt(c.route, c.provider, self._request(job, c.route, width, height, deadline))
-            for c in choices
+            RouteAttempt(p.route, p.provider, self._request(job, plan, p.route, deadline))
+            for p in plan.routes
         ]
         last_write = started  # quick jobs never write progress; long ones at most once a second
 
         async def on_progress(fraction: float) -> None:
             nonlocal last_write
-            fraction = max(0.0, min(1.0, fraction))
-            self.hub.publish(JobEvent(job.id, JobStatus.RUNNING, fraction))
-            if time.monotonic() - last_write >= 1.0:  # keep progress writes off the hot path
+            store = time.monotonic() - last_write >= 1.0  # keep progress writes off the hot path
+            if store:
                 last_write = time.monotonic()
-                await self.db.transaction(
-                    lambda session: GenerationRepository(session).set_progress(job.id, owner, fraction)
-                )
+            await self.lifecycle.progress(job, owner, max(0.0, min(1.0, fraction)), store=store)
 
         outcome = await self.executor.execute(attempts, on_progress)
         result = outcome.result
         if len(result.images) < job.n:
-            raise ProviderError(
-                ProviderErrorKind.RETRYABLE,
-                f"asked for {job.n} images, got {len(result.images)}",
-                provider=outcome.route.provider,
+            raise RoutingError(
+                ProviderError(
+                    ProviderErrorKind.RETRYABLE,
+                    f"asked for {job.n} images, got {len(result.images)}",
+                    provider=outcome.route.provider,
+                ),
+                outcome.failures,
             )
         images = [await self._store(job, index, image) for index, image in enumerate(result.images[: job.n])]
-        price = route_price(model, outcome.route, job.size, job.quality, job.n)
-        values: dict[str, Any] = {
-            "status": JobStatus.SUCCEEDED,
-            "progress": 1.0,
-            "provider": outcome.route.provider,
-            "provider_model": outcome.route.model,
-            "provider_job_id": result.provider_job_id,
-            "seed": result.seed if result.seed is not None else job.seed,
-            "revised_prompt": result.revised_prompt,
-            "cost_micros": None if price is None else to_micros(price),
-            "provider_cost_micros": None
+        return Success(
+            provider=outcome.route.provider,
+            provider_model=outcome.route.model,
+            provider_job_id=result.provider_job_id,
+            seed=result.seed if result.seed is not None else job.seed,
+            revised_prompt=result.revised_prompt,
+            cost_micros=plan.price_of(outcome.route),
+            provider_cost_micros=None
             if result.provider_cost is None
             else to_micros(Decimal(str(result.provider_cost))),
-            "provider_usage": result.usage,
-            "finished_at": now_utc(),
-            "processing_time": round(time.monotonic() - started, 4),
-            "error_code": None,
-            "error_message": None,
-        }
-        return values, images
+            provider_usage=result.usage,
+            processing_time=round(time.monotonic() - started, 4),
+            images=images,
+            trail=_trail(outcome.failures),
+        )
 
     def _request(
-        self, job: Generation, route: Route, width: int, height: int, deadline: float
+        self, job: Generation, plan: ResolvedRequest, route: Route, deadline: float
     ) -> ProviderRequest:
         params = {
             **route.params,
-            **route.quality_params.get(job.quality, {}),
-            **route.native_styles.get(job.style or "", {}),
+            **route.quality_params.get(plan.quality, {}),
+            **route.native_styles.get(plan.style or "", {}),
         }
         prompt = (
             job.prompt
             if route is OFFLINE_ROUTE
-            else self.router.catalog.styled_prompt(job.prompt, job.style, route)
+            else self.planner.catalog.styled_prompt(job.prompt, plan.style, route)
         )
         return ProviderRequest(
             prompt=prompt,
             provider_model=route.model,
-            width=width,
-            height=height,
-            n=job.n,
-            quality=job.quality,
-            style=job.style,
+            width=plan.width,
+            height=plan.height,
+            n=plan.n,
+            quality=plan.quality,
+            style=plan.style,
             seed=job.seed,
             negative_prompt=job.negative_prompt,
             params=params,
             deadline=deadline,
-            catalog_model=job.model,
+            catalog_model=plan.model.name,
         )
 
     async def _store(self, job: Generation, index: int, image: ProviderImage | bytes) -> Image:
@@ -280,41 +229,3 @@ class JobRunner:
             height=info.height,
             bytes=len(data),
         )
-
-    @staticmethod
-    def _failure(code: str, message: str, provider: str | None, started: float) -> dict[str, Any]:
-        return {
-            "status": JobStatus.FAILED,
-            "error_code": code,
-            "error_message": message,
-            "provider": provider,
-            "cost_micros": 0,  # failed generations are never charged
-            "finished_at": now_utc(),
-            "processing_time": round(time.monotonic() - started, 4),
-        }
-
-    async def _finish(
-        self, job: Generation, owner: str, values: dict[str, Any], images: list[Image] | None = None
-    ) -> None:
-        async def record(session: AsyncSession) -> bool:
-            if not await GenerationRepository(session).finish(
-                job.id, owner, values, images or [], attempt=job.attempts
-            ):
-                return False
-            # Same transaction: the webhook event exists if and only if the outcome does.
-            await WebhookRepository(session).enqueue(job, values, now_utc())
-            return True
-
-        recorded = await self.db.transaction(record)
-        if recorded:
-            await self.gate.release(principal_slot(job.project, job.subject or job.api_key_id or ""))
-            for name, value in values.items():
-                setattr(job, name, value)
-            set_committed_value(job, "images", images or [])  # a detached copy: no lazy load
-            job.lease_owner = job.lease_expires_at = None
-            self.hub.publish(JobEvent(job.id, job.status, job.progress, job))
-        else:
-            logger.info("job %s was canceled or taken over; dropping this worker's result", job.id)
-            for image in images or []:
-                await self.storage.delete(image.storage_key)
-                await self.storage.delete(image.thumbnail_key)

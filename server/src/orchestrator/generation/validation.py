@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from orchestrator.catalog.catalog import Catalog, ModelSpec, parse_size
-from orchestrator.errors import InvalidRequest, ModelNotAvailable
+from orchestrator.errors import ErrorCode, InvalidRequest, ModelNotAvailable
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,34 +47,38 @@ def resolve(
         raise InvalidRequest(
             f"size {size!r} is not supported by {model}; allowed: {_allowed(spec.sizes)}",
             param="size",
-            code="unsupported_value",
+            code=ErrorCode.UNSUPPORTED_VALUE,
         )
     quality = quality or spec.quality
     if quality not in spec.qualities:
         raise InvalidRequest(
             f"quality {quality!r} is not supported by {model}; allowed: {_allowed(spec.qualities)}",
             param="quality",
-            code="unsupported_value",
+            code=ErrorCode.UNSUPPORTED_VALUE,
         )
     style = style or spec.default_style
     if style is not None and style not in spec.styles:
         raise InvalidRequest(
             f"style {style!r} is not supported by {model}; allowed: {_allowed(spec.styles)}",
             param="style",
-            code="unsupported_value",
+            code=ErrorCode.UNSUPPORTED_VALUE,
         )
     limit = min(spec.max_n, max_n)
     if n > limit:
-        raise InvalidRequest(f"n must be at most {limit} for {model}", param="n", code="unsupported_value")
+        raise InvalidRequest(
+            f"n must be at most {limit} for {model}", param="n", code=ErrorCode.UNSUPPORTED_VALUE
+        )
     if seed is not None and not spec.supports_seed:
         raise InvalidRequest(
-            f"{model} does not support a seed; remove the field", param="seed", code="unsupported_value"
+            f"{model} does not support a seed; remove the field",
+            param="seed",
+            code=ErrorCode.UNSUPPORTED_VALUE,
         )
     if negative_prompt is not None and not spec.supports_negative_prompt:
         raise InvalidRequest(
             f"{model} does not support negative_prompt; remove the field",
             param="negative_prompt",
-            code="unsupported_value",
+            code=ErrorCode.UNSUPPORTED_VALUE,
         )
     width, height = parse_size(size)
     return ResolvedParams(spec, size, width, height, quality, style, n)

@@ -14,18 +14,14 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from orchestrator.db.engine import Database
+from orchestrator.core.states import JobStatus
 from orchestrator.db.models import Generation
-from orchestrator.db.repositories.generations import GenerationRepository
-from orchestrator.db.repositories.webhooks import WebhookRepository
 from orchestrator.generation.events import EventHub, JobEvent
-from orchestrator.generation.runner import JobRunner, now_utc
-from orchestrator.generation.states import JobStatus
+from orchestrator.generation.lifecycle import JobLifecycle, StartJob
+from orchestrator.generation.request import ResolvedRequest
+from orchestrator.generation.runner import JobRunner
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +30,7 @@ class WorkerPool:
     def __init__(
         self,
         *,
-        db: Database,
+        lifecycle: JobLifecycle,
         runner: JobRunner,
         hub: EventHub,
         concurrency: int,
@@ -44,7 +40,7 @@ class WorkerPool:
         poll_interval: float,
         default_max_concurrent: int,
     ) -> None:
-        self.db = db
+        self.lifecycle = lifecycle
         self.runner = runner
         self.hub = hub
         self.concurrency = concurrency
@@ -59,6 +55,7 @@ class WorkerPool:
         self._stopping = False
 
     async def start(self) -> None:
+        self.hub.on_terminal(self._on_job_end)
         await self.recover()
         self._loops = [
             asyncio.create_task(self._dispatch_loop(), name="jobs-dispatch"),
@@ -79,67 +76,38 @@ class WorkerPool:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
 
-    @property
-    def has_capacity(self) -> bool:
-        return not self._stopping and len(self.active) < self.concurrency
-
-    def lease(self, job: Generation) -> None:
-        """Mark a job that is about to be inserted as already claimed by this process.
-
-        Submission uses this to skip the queue when a slot is free: the row is still written
-        before any provider is called, but the insert and the claim are one transaction.
+    def offer(self, job: Generation, plan: ResolvedRequest | None = None) -> StartJob | None:
+        """Take a job that is about to be inserted if a worker slot is free: it is marked claimed
+        by this process (the insert and the claim are one write; the row is still written before
+        any provider is called), and the returned function starts it once the row is committed.
         """
-        now = now_utc()
-        job.status = JobStatus.RUNNING
-        job.lease_owner = self.owner
-        job.lease_expires_at = now + self.lease_duration
-        job.deadline_at = now + self.deadline
-        job.started_at = now
-        job.attempts = 1
+        if self._stopping or len(self.active) >= self.concurrency:
+            return None
+        self.lifecycle.mark_claimed(job, owner=self.owner, lease=self.lease_duration, deadline=self.deadline)
+        return lambda: self._start(job, plan)
 
-    def adopt(self, job: Generation) -> None:
-        """Start running a job leased with :meth:`lease` (after its row is committed)."""
-        self._start(job)
-
-    def _start(self, job: Generation) -> None:
+    def _start(self, job: Generation, plan: ResolvedRequest | None = None) -> None:
         stale = self.active.get(job.id)
         if stale is not None:
             # This process lost the job's lease (it stalled) and has now claimed it again: the
             # old run must stop, and its result is refused anyway (fenced by attempt number).
             stale.cancel()
-        self.active[job.id] = asyncio.create_task(self._run(job), name=f"job-{job.id}")
+        self.active[job.id] = asyncio.create_task(self._run(job, plan), name=f"job-{job.id}")
+        self.hub.running_here.add(job.id)
 
-    def runs_here(self, generation_id: str) -> bool:
-        return generation_id in self.active
+    def _on_job_end(self, event: JobEvent) -> None:
+        """A job canceled here or in another process stops running here at once."""
+        if event.status == JobStatus.CANCELED:
+            self._stop_local(event.generation_id)
 
-    def cancel_local(self, generation_id: str) -> bool:
+    def _stop_local(self, generation_id: str) -> None:
         task = self.active.get(generation_id)
-        if task is None:
-            return False
-        task.cancel()
-        return True
+        if task is not None:
+            task.cancel()
 
     async def recover(self) -> None:
-        """Requeue or fail jobs whose lease expired (their worker crashed or was killed), then
-        recount every principal's active jobs (this also sees jobs other processes ended)."""
-
-        async def work(session: AsyncSession) -> tuple[list[str], list[str]]:
-            now = now_utc()
-            requeued, failed = await GenerationRepository(session).recover_expired(
-                now=now, max_attempts=self.max_attempts
-            )
-            await WebhookRepository(session).enqueue_ids(failed, now)  # with the outcome, atomically
-            return requeued, failed
-
-        requeued, failed = await self.db.transaction(work)
-        async with self.db.read() as session:
-            counts = await GenerationRepository(session).active_counts()
-        await self.runner.gate.reset(counts)
-        for generation_id in failed:
-            self.hub.publish(JobEvent(generation_id, JobStatus.FAILED, 0.0))
-        if requeued or failed:
-            logger.warning("recovered lost jobs: %d requeued, %d failed", len(requeued), len(failed))
-            self.hub.wake_workers()
+        """Requeue or fail jobs whose lease expired; see :meth:`JobLifecycle.recover`."""
+        await self.lifecycle.recover(max_attempts=self.max_attempts)
 
     async def _dispatch_loop(self) -> None:
         while not self._stopping:
@@ -163,27 +131,24 @@ class WorkerPool:
                 await asyncio.wait_for(self.hub.work_available.wait(), timeout=self.poll_interval)
 
     async def _claim(self, limit: int) -> list[Generation]:
-        return await self.db.transaction(
-            lambda session: GenerationRepository(session).claim(
-                owner=self.owner,
-                limit=limit,
-                now=now_utc(),
-                lease=self.lease_duration,
-                deadline=self.deadline,
-                default_max_concurrent=self.default_max_concurrent,
-                for_update=not self.db.is_sqlite,
-            )
+        return await self.lifecycle.claim(
+            owner=self.owner,
+            limit=limit,
+            lease=self.lease_duration,
+            deadline=self.deadline,
+            default_max_concurrent=self.default_max_concurrent,
         )
 
-    async def _run(self, job: Generation) -> None:
+    async def _run(self, job: Generation, plan: ResolvedRequest | None) -> None:
         try:
-            await self.runner.run(job, self.owner)
+            await self.runner.run(job, self.owner, plan)
         except asyncio.CancelledError:
             logger.info("job %s stopped in this worker (canceled or lease lost)", job.id)
-            self.hub.publish(JobEvent(job.id, "lost", job.progress))
+            self.lifecycle.lost(job)
         finally:
             if self.active.get(job.id) is asyncio.current_task():  # not a newer run of the same job
                 del self.active[job.id]
+                self.hub.running_here.discard(job.id)
             if self.hub.queue_may_have_work:
                 # A slot (and maybe a key's concurrency slot) is free for a waiting job; this
                 # process has the free slot, so only its own dispatcher needs waking.
@@ -197,20 +162,15 @@ class WorkerPool:
             if not ids:
                 continue
             try:
-                held = await self.db.transaction(self._extend_leases(ids))
+                held = await self.lifecycle.extend_leases(
+                    owner=self.owner, ids=ids, lease=self.lease_duration
+                )
             except Exception:
                 logger.exception("lease heartbeat failed")
                 continue
             for generation_id in set(ids) - held:
                 # Canceled elsewhere, or taken over after we stalled: stop working on it.
-                self.cancel_local(generation_id)
-
-    def _extend_leases(self, ids: list[str]) -> Callable[[AsyncSession], Awaitable[set[str]]]:
-        def work(session: AsyncSession) -> Awaitable[set[str]]:
-            until = now_utc() + self.lease_duration
-            return GenerationRepository(session).extend_leases(owner=self.owner, ids=ids, until=until)
-
-        return work
+                self._stop_local(generation_id)
 
     async def _recovery_loop(self) -> None:
         while True:

@@ -13,10 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
+from orchestrator.core.slots import principal_slot
 
-def principal_slot(project: str, subject: str) -> str:
-    """The gate's name for a principal (an API key id, or ``jwt:<sub>`` for tokens)."""
-    return f"{project}/{subject}"
+__all__ = ["ConcurrencyGate", "InProcessConcurrencyGate", "principal_slot"]
 
 
 class ConcurrencyGate(Protocol):
@@ -37,6 +36,10 @@ class ConcurrencyGate(Protocol):
 
     def active(self, slot: str) -> int:
         """The current count (for health pages and tests)."""
+        ...
+
+    def degraded(self) -> str | None:
+        """Why the cap is weaker than configured right now (a shared store unreachable), or None."""
         ...
 
 
@@ -63,3 +66,7 @@ class InProcessConcurrencyGate:
 
     def active(self, slot: str) -> int:
         return self._counts.get(slot, 0)
+
+    def degraded(self) -> None:
+        """One process's count is exact for that process: never degraded."""
+        return None

@@ -19,7 +19,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from typing import Any, TypeVar
 
 import httpx
@@ -59,6 +59,13 @@ def timeout_error(provider: str, what: str = "the provider") -> ProviderError:
     )
 
 
+def retryable(provider: str, message: str, code: str, status_code: int | None = None) -> ProviderError:
+    """A transient upstream fault: retried, then the next route is tried."""
+    return ProviderError(
+        ProviderErrorKind.RETRYABLE, message, provider=provider, status_code=status_code, provider_code=code
+    )
+
+
 async def send(
     client: httpx.AsyncClient,
     request: httpx.Request,
@@ -88,28 +95,17 @@ async def send(
     except TimeoutError:
         if left is not None:
             raise timeout_error(provider) from None
-        raise ProviderError(
-            ProviderErrorKind.RETRYABLE,
-            f"no response from {provider} within {budget:.0f}s",
-            provider=provider,
-            provider_code="upstream_timeout",
+        raise retryable(
+            provider, f"no response from {provider} within {budget:.0f}s", "upstream_timeout"
         ) from None
     except httpx.TimeoutException as exc:
         if deadline is not None and clock() >= deadline - 0.01:
             raise timeout_error(provider) from exc
-        raise ProviderError(
-            ProviderErrorKind.RETRYABLE,
-            f"{provider} timed out ({type(exc).__name__})",
-            provider=provider,
-            provider_code="upstream_timeout",
-        ) from exc
+        raise retryable(provider, f"{provider} timed out ({type(exc).__name__})", "upstream_timeout") from exc
     except httpx.TransportError as exc:
         # Connection refused/reset, TLS and protocol errors: the provider is unreachable right now.
-        raise ProviderError(
-            ProviderErrorKind.RETRYABLE,
-            f"could not reach {provider}: {type(exc).__name__}: {exc}",
-            provider=provider,
-            provider_code="connection_error",
+        raise retryable(
+            provider, f"could not reach {provider}: {type(exc).__name__}: {exc}", "connection_error"
         ) from exc
     return response
 
@@ -215,12 +211,11 @@ def json_body(response: httpx.Response, *, provider: str, display: str) -> Any:
     try:
         return response.json()
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ProviderError(
-            ProviderErrorKind.RETRYABLE,
+        raise retryable(
+            provider,
             f"{display} returned malformed JSON (HTTP {response.status_code}): {exc}",
-            provider=provider,
-            status_code=response.status_code,
-            provider_code="malformed_response",
+            "malformed_response",
+            response.status_code,
         ) from exc
 
 
@@ -235,12 +230,7 @@ def error_json(response: httpx.Response) -> dict[str, Any]:
 
 def malformed(provider: str, display: str, what: str) -> ProviderError:
     """A 2xx whose JSON is valid but does not have the shape the provider documents."""
-    return ProviderError(
-        ProviderErrorKind.RETRYABLE,
-        f"{display} returned an unexpected response: {what}",
-        provider=provider,
-        provider_code="malformed_response",
-    )
+    return retryable(provider, f"{display} returned an unexpected response: {what}", "malformed_response")
 
 
 # --------------------------------------------------------------------------- polling
@@ -287,11 +277,8 @@ def sniff_image(data: bytes, *, provider: str) -> ProviderImage:
             fmt = image.format or ""
             width, height = image.size
     except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise ProviderError(
-            ProviderErrorKind.RETRYABLE,
-            f"{provider} returned {len(data)} bytes that are not an image",
-            provider=provider,
-            provider_code="malformed_response",
+        raise retryable(
+            provider, f"{provider} returned {len(data)} bytes that are not an image", "malformed_response"
         ) from exc
     content_type = Image.MIME.get(fmt.upper(), f"image/{fmt.lower() or 'octet-stream'}")
     return ProviderImage(data=data, content_type=content_type, width=width, height=height)
@@ -317,12 +304,11 @@ async def download_image(
     request = client.build_request("GET", url, headers=dict(headers or {}))
     response = await send(client, request, provider=provider, deadline=deadline)
     if response.status_code in (403, 404, 410):
-        raise ProviderError(
-            ProviderErrorKind.RETRYABLE,
+        raise retryable(
+            provider,
             f"{provider} result URL has expired or is gone (HTTP {response.status_code})",
-            provider=provider,
-            status_code=response.status_code,
-            provider_code="result_url_expired",
+            "result_url_expired",
+            response.status_code,
         )
     if response.status_code >= 400:
         kind = kind_for_status(response.status_code)
@@ -351,11 +337,8 @@ def _decode_data_url(url: str, *, provider: str) -> ProviderImage:
     try:
         data = base64.b64decode(payload, validate=True) if header.endswith(";base64") else payload.encode()
     except (binascii.Error, ValueError) as exc:
-        raise ProviderError(
-            ProviderErrorKind.RETRYABLE,
-            f"{provider} returned an undecodable data URL",
-            provider=provider,
-            provider_code="malformed_response",
+        raise retryable(
+            provider, f"{provider} returned an undecodable data URL", "malformed_response"
         ) from exc
     return sniff_image(data, provider=provider)
 
@@ -404,7 +387,7 @@ async def pause_for_retry_after(retry_after: float | None, deadline: float | Non
         await asyncio.sleep(retry_after if left is None else min(retry_after, left))
 
 
-def monotonic_progress(on_progress: ProgressCallback) -> ProgressCallback:
+def monotonic_progress(on_progress: ProgressCallback) -> Callable[[float], Coroutine[Any, Any, None]]:
     """Report each fraction once and never go backwards (status polls repeat themselves)."""
     last = -1.0
 

@@ -16,9 +16,35 @@ ProgressCallback = Callable[[float], Awaitable[None]]
 """Called with a fraction in [0, 1] as the provider reports progress."""
 
 
+class Operation(enum.StrEnum):
+    """What a job does. Text to image is ``generate``; the rest take input images."""
+
+    GENERATE = "generate"
+    EDIT = "edit"
+    """Prompt + one or more images + an optional mask (transparent where to paint)."""
+    VARIATION = "variation"
+    """One image, no prompt: more images like it."""
+    UPSCALE = "upscale"
+    """One image, enlarged ``scale`` times."""
+    REMOVE_BACKGROUND = "remove_background"
+    """One image, its background made transparent."""
+    IMAGE_TO_IMAGE = "image_to_image"
+    """Prompt + one image; ``strength`` in [0, 1] says how far from the image to go."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderInput:
+    """An input image, already checked (format, size, pixels) and stored by us."""
+
+    data: bytes
+    content_type: str
+    width: int
+    height: int
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderRequest:
-    """One generation, already validated and mapped onto the route's vocabulary."""
+    """One job, already validated and mapped onto the route's vocabulary."""
 
     prompt: str
     provider_model: str
@@ -37,6 +63,23 @@ class ProviderRequest:
     """Absolute ``time.monotonic()`` by which the adapter must give up (``ProviderErrorKind.TIMEOUT``)."""
     catalog_model: str = ""
     """Our public model name, used by the offline renderer."""
+    operation: Operation = Operation.GENERATE
+    images: tuple[ProviderInput, ...] = ()
+    """Input images, in the caller's order (empty for ``generate``)."""
+    mask: ProviderInput | None = None
+    """For ``edit``: a PNG with alpha, the size of the first image; transparent pixels are repainted."""
+    strength: float | None = None
+    """For ``image_to_image``: 0 keeps the image, 1 ignores it."""
+    scale: int | None = None
+    """For ``upscale``: the factor (2, 4, …)."""
+    output_format: str | None = None
+    """``png``, ``jpeg`` or ``webp`` where the route can choose (gpt-image); None: the provider's default."""
+    output_compression: int | None = None
+    """0-100 for jpeg/webp output where the route supports it."""
+    background: str | None = None
+    """``transparent``, ``opaque`` or ``auto`` where the route supports it (gpt-image)."""
+    moderation: str | None = None
+    """``low`` or ``auto`` where the route supports it (gpt-image)."""
 
 
 @dataclass(frozen=True, slots=True)

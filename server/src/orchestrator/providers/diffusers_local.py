@@ -28,7 +28,7 @@ import io
 import random
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -43,10 +43,11 @@ from orchestrator.providers.base import (
     ProviderRequest,
     ProviderResult,
 )
+from orchestrator.providers.registry import PROVIDERS
 from orchestrator.settings import ProviderCredentials
 
 PROVIDER = "diffusers"
-SETTING = "ORCHESTRATOR_DIFFUSERS_MODEL_PATH"
+SETTING = PROVIDERS[PROVIDER].credential
 SEED_MAX = 2**32 - 1
 
 # Arguments the adapter owns; a route param of the same name would silently fight them.
@@ -91,7 +92,7 @@ class DiffusersProvider:
         loop = asyncio.get_running_loop()
         stop = threading.Event()
         reports: list[concurrent.futures.Future[None]] = []
-        report = _monotonic(on_progress)
+        report = _http.monotonic_progress(on_progress)
 
         def progress(fraction: float) -> None:
             # Called on the worker thread: hop back onto the event loop, never block the step.
@@ -221,19 +222,6 @@ class DiffusersProvider:
             image.save(buffer, "PNG")
             images.append(ProviderImage(buffer.getvalue(), "image/png", image.width, image.height))
         return images
-
-
-def _monotonic(on_progress: ProgressCallback) -> Callable[[float], Coroutine[Any, Any, None]]:
-    """Report each fraction once and never go backwards."""
-    last = -1.0
-
-    async def report(fraction: float) -> None:
-        nonlocal last
-        if fraction > last:
-            last = fraction
-            await on_progress(fraction)
-
-    return report
 
 
 def from_settings(credentials: ProviderCredentials, client: httpx.AsyncClient) -> Provider | None:

@@ -19,31 +19,21 @@ only); route ``params`` on top (Mystic ``resolution`` and ``model`` come from th
 
 from __future__ import annotations
 
-import asyncio
 import math
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import httpx
-from pydantic import SecretStr
 
 from orchestrator.providers import _http
 from orchestrator.providers.base import (
     ProgressCallback,
-    Provider,
-    ProviderError,
     ProviderErrorKind,
-    ProviderImage,
     ProviderRequest,
     ProviderResult,
 )
+from orchestrator.providers.http_adapter import ErrorInfo, HttpAdapter
 from orchestrator.settings import ProviderCredentials
-
-PROVIDER = "freepik"
-DISPLAY = "Freepik"
-CREDENTIAL = "ORCHESTRATOR_FREEPIK_API_KEY"
-
-T = TypeVar("T")
 
 ASPECTS: dict[str, float] = {
     "square_1_1": 1.0,
@@ -96,29 +86,14 @@ def fold_seed(seed: int, low: int, high: int) -> int:
     return seed if low <= seed <= high else low + seed % (high - low + 1)
 
 
-class FreepikProvider:
+class FreepikProvider(HttpAdapter):
     """Freepik's image endpoints behind the common adapter interface."""
 
-    name = PROVIDER
-
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        key: SecretStr,
-        base_url: str = "https://api.freepik.com",
-        *,
-        key_header: str = "x-freepik-api-key",
-        poll_interval: float = 0.5,
-        max_poll_interval: float = 3.0,
-        max_poll_errors: int = 5,
-    ) -> None:
-        self._client = client
-        self._key = key
-        self._base = base_url.rstrip("/")
-        self._key_header = key_header
-        self._poll_interval = poll_interval
-        self._max_poll_interval = max_poll_interval
-        self._max_poll_errors = max_poll_errors
+    name = "freepik"
+    display = "Freepik"
+    default_base_url = "https://api.freepik.com"
+    # The header is configurable: the 2026 Magnific rebrand documents X-Magnific-API-Key.
+    auth_header, auth_scheme = "x-freepik-api-key", ""
 
     async def generate(self, request: ProviderRequest, on_progress: ProgressCallback) -> ProviderResult:
         """Run ``request`` on the route's Freepik model."""
@@ -139,23 +114,20 @@ class FreepikProvider:
 
         async def one(index: int, body: dict[str, Any]) -> tuple[str, list[str]]:
             created = await self._call("POST", path, request.deadline, json=body)
-            task_id = _task(created).get("task_id")
+            task_id = self._task(created).get("task_id")
             if not isinstance(task_id, str) or not task_id:
-                raise _http.malformed(PROVIDER, DISPLAY, "task response has no task_id")
+                raise self._malformed("task response has no task_id")
             urls = await self._wait(f"{path}/{task_id}", request.deadline, lambda f: tick(index, f))
             return task_id, urls
 
-        results = await _gather([one(i, body) for i, body in enumerate(bodies)])
+        results = await self._gather([one(i, body) for i, body in enumerate(bodies)])
         urls = [url for _, task_urls in results for url in task_urls]
-        images = await _download_all(self._client, urls, request.deadline)
+        images = await self._download_all(urls, request.deadline)
         return ProviderResult(
             images=images,
             provider_job_id=",".join(task_id for task_id, _ in results),
             seed=bodies[0].get("seed"),
         )
-
-    async def aclose(self) -> None:
-        """Nothing to release: the HTTP client is shared and closed by its owner."""
 
     # ------------------------------------------------------------------ request bodies
 
@@ -195,95 +167,51 @@ class FreepikProvider:
         response = await self._call("POST", "/v1/ai/text-to-image", request.deadline, json=body)
         data = response.get("data") if isinstance(response, dict) else None
         if not isinstance(data, list) or not data:
-            raise _http.malformed(PROVIDER, DISPLAY, "response has no data[]")
+            raise self._malformed("response has no data[]")
         flagged = sum(1 for item in data if isinstance(item, dict) and item.get("has_nsfw") is True)
         if flagged:
             # With filter_nsfw (the default) flagged images are blanked: nothing worth delivering.
-            raise ProviderError(
-                ProviderErrorKind.CONTENT_POLICY,
-                f"{DISPLAY} refused the request: {flagged} of {len(data)} images were flagged as NSFW",
-                provider=PROVIDER,
-                provider_code="nsfw_content",
-            )
+            raise self._refused(f"{flagged} of {len(data)} images were flagged as NSFW", "nsfw_content")
         images = []
         for item in data:
             payload = item.get("base64") if isinstance(item, dict) else None
             if not isinstance(payload, str):
-                raise _http.malformed(PROVIDER, DISPLAY, "data[] item has no base64 image")
-            images.append(_http.decode_b64_image(payload, provider=PROVIDER, display=DISPLAY))
+                raise self._malformed("data[] item has no base64 image")
+            images.append(self._decode_b64(payload))
         meta = response.get("meta") if isinstance(response.get("meta"), dict) else {}
         seed = meta.get("seed", body.get("seed"))
         return ProviderResult(images=images, seed=seed if isinstance(seed, int) else None)
 
-    async def _wait(
-        self, path: str, deadline: float | None, progress: Callable[[float], Awaitable[None]]
-    ) -> list[str]:
-        errors = 0
-
-        async def check() -> list[str] | None:
-            nonlocal errors
-            try:
-                task = _task(await self._call("GET", path, deadline, polling=True))
-            except ProviderError as exc:
-                # The task exists and is paid for: ride out transient errors, within a bound.
-                errors += 1
-                if exc.kind is not ProviderErrorKind.RETRYABLE or errors > self._max_poll_errors:
-                    raise
-                await _http.pause_for_retry_after(exc.retry_after, deadline)
-                return None
-            errors = 0
+    async def _wait(self, path: str, deadline: float | None, progress: ProgressCallback) -> list[str]:
+        async def step(body: Any) -> list[str] | None:
+            task = self._task(body)
             status = task.get("status")
             if status in ("CREATED", "IN_PROGRESS"):
                 await progress(PROGRESS[str(status)])
                 return None
             if status == "FAILED":
                 # Freepik gives no reason; most failures are transient on their side.
-                raise ProviderError(
+                raise self._fail(
                     ProviderErrorKind.RETRYABLE,
-                    f"{DISPLAY} task {task.get('task_id')} failed",
-                    provider=PROVIDER,
-                    provider_code="task_failed",
+                    f"{self.display} task {task.get('task_id')} failed",
+                    "task_failed",
                 )
             if status != "COMPLETED":
-                raise _http.malformed(PROVIDER, DISPLAY, f"unknown task status {status!r}")
+                raise self._malformed(f"unknown task status {status!r}")
             generated = task.get("generated")
             if not isinstance(generated, list) or not all(isinstance(u, str) and u for u in generated):
-                raise _http.malformed(PROVIDER, DISPLAY, "generated is not a list of URLs")
+                raise self._malformed("generated is not a list of URLs")
             if not generated:
                 # NSFW filtering (always on for standard keys) removes flagged results; a completed
                 # task with nothing in it is the only trace a refusal leaves.
-                raise ProviderError(
-                    ProviderErrorKind.CONTENT_POLICY,
-                    f"{DISPLAY} refused the request: the task completed without images (NSFW filter)",
-                    provider=PROVIDER,
-                    provider_code="nsfw_filtered",
-                )
+                raise self._refused("the task completed without images (NSFW filter)", "nsfw_filtered")
             await progress(PROGRESS["COMPLETED"])
             return [str(u) for u in generated]
 
-        return await _http.poll_until(
-            check,
-            provider=PROVIDER,
-            deadline=deadline,
-            interval=self._poll_interval,
-            max_interval=self._max_poll_interval,
-        )
+        return await self._poll(lambda: self._call("GET", path, deadline, polling=True), step, deadline)
 
-    async def _call(
-        self, method: str, path: str, deadline: float | None, *, json: Any = None, polling: bool = False
-    ) -> Any:
-        request = self._client.build_request(
-            method,
-            self._base + path,
-            json=json,
-            headers={self._key_header: self._key.get_secret_value(), "Accept": "application/json"},
-        )
-        response = await _http.send(self._client, request, provider=PROVIDER, deadline=deadline)
-        if response.status_code >= 400:
-            raise self._error(response, polling=polling)
-        return _http.json_body(response, provider=PROVIDER, display=DISPLAY)
-
-    def _error(self, response: httpx.Response, *, polling: bool) -> ProviderError:
+    def _describe_error(self, response: httpx.Response) -> ErrorInfo:
+        """Freepik answers ``{"message"}``, or problem+json with ``invalid_params``."""
         body = _http.error_json(response)
         message = str(body.get("message") or response.text[:300])
         invalid = body.get("invalid_params")
@@ -292,58 +220,20 @@ class FreepikProvider:
                 f"{p.get('name')}: {p.get('reason')}" if isinstance(p, dict) else str(p) for p in invalid
             )
             message = f"{message} ({reasons})"
-        kind: ProviderErrorKind | None = None
-        if polling and response.status_code == 404:
-            # A task we just created is not found: lost on their side; a new one may succeed.
-            kind = ProviderErrorKind.RETRYABLE
-        return _http.status_error(
-            PROVIDER,
-            DISPLAY,
-            response,
-            message,
-            kind=kind,
-            credential=CREDENTIAL,
-            secret=self._key.get_secret_value(),
-        )
+        return ErrorInfo(message)
+
+    def _task(self, body: Any) -> dict[str, Any]:
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict):
+            raise self._malformed("task response has no data object")
+        return data
 
 
-def _task(body: Any) -> dict[str, Any]:
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, dict):
-        raise _http.malformed(PROVIDER, DISPLAY, "task response has no data object")
-    return data
-
-
-# ---------------------------------------------------------------------- small local helpers
-
-
-async def _gather(coros: Sequence[Awaitable[T]]) -> list[T]:
-    """Run ``coros`` concurrently; the first :class:`ProviderError` cancels the rest and is raised."""
-    try:
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(_await(c)) for c in coros]
-    except* ProviderError as failures:
-        raise failures.exceptions[0] from None
-    return [task.result() for task in tasks]
-
-
-async def _await(awaitable: Awaitable[T]) -> T:
-    return await awaitable
-
-
-async def _download_all(
-    client: httpx.AsyncClient, urls: list[str], deadline: float | None
-) -> list[ProviderImage]:
-    return await _gather([_http.download_image(client, url, deadline, provider=PROVIDER) for url in urls])
-
-
-def from_settings(credentials: ProviderCredentials, client: httpx.AsyncClient) -> Provider | None:
+def from_settings(credentials: ProviderCredentials, client: httpx.AsyncClient) -> FreepikProvider | None:
     """The Freepik adapter, or ``None`` when ``ORCHESTRATOR_FREEPIK_API_KEY`` is unset."""
-    if credentials.freepik_api_key is None:
-        return None
-    return FreepikProvider(
+    return FreepikProvider.configured(
         client,
         credentials.freepik_api_key,
         credentials.freepik_base_url,
-        key_header=credentials.freepik_api_key_header,
+        auth_header=credentials.freepik_api_key_header,
     )

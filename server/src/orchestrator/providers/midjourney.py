@@ -23,26 +23,20 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
 
 from orchestrator.providers import _http
 from orchestrator.providers.base import (
     ProgressCallback,
-    Provider,
     ProviderError,
     ProviderErrorKind,
     ProviderRequest,
     ProviderResult,
 )
+from orchestrator.providers.http_adapter import ErrorInfo, HttpAdapter
 from orchestrator.settings import ProviderCredentials
-
-PROVIDER = "midjourney"
-DISPLAY = "Midjourney proxy"
-SECRET_SETTING = "ORCHESTRATOR_MIDJOURNEY_API_SECRET"
 
 COMMON_RATIOS: tuple[tuple[int, int], ...] = (
     (1, 1), (4, 3), (3, 4), (3, 2), (2, 3), (16, 9), (9, 16), (5, 4), (4, 5),
@@ -93,59 +87,44 @@ def parse_progress(value: Any) -> float | None:
     return min(1.0, float(match.group(1)) / 100) if match else None
 
 
-class MidjourneyProvider:
+class MidjourneyProvider(HttpAdapter):
     """Submits IMAGINE tasks to a midjourney-proxy and downloads the resulting grid."""
 
-    name = PROVIDER
+    name = "midjourney"
+    display = "Midjourney proxy"
+    default_base_url = "http://127.0.0.1:8080"  # never used: the proxy's URL is required
+    auth_header, auth_scheme = "mj-api-secret", ""  # sent only when a secret is configured
+    credential_setting = "ORCHESTRATOR_MIDJOURNEY_API_SECRET"
+    """The proxy is enabled by its base URL; the secret is what it rejects."""
+    poll_interval = 1.0
 
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        base_url: str,
-        secret: SecretStr | None = None,
-        *,
-        poll_interval: float = 1.0,
-        max_poll_interval: float = 3.0,
-        max_poll_errors: int = 5,
-    ) -> None:
-        self._client = client
-        base = base_url.rstrip("/")
-        self._base = (base.removesuffix("/mj") if base.endswith("/mj") else base) + "/mj"
-        self._secret = secret
-        self._poll_interval = poll_interval
-        self._max_poll_interval = max_poll_interval
-        self._max_poll_errors = max_poll_errors
+    @classmethod
+    def _normalise_base(cls, base_url: str) -> str:
+        # The proxy's servlet context path: added unless the configured URL already ends in it.
+        return base_url.rstrip("/").removesuffix("/mj") + "/mj"
 
     async def generate(self, request: ProviderRequest, on_progress: ProgressCallback) -> ProviderResult:
         """Submit ``/imagine``, follow the task to ``SUCCESS`` and download the grid image."""
         if not request.prompt.strip():
-            raise ProviderError(
-                ProviderErrorKind.INVALID_REQUEST,
-                f"{DISPLAY} needs a non-empty prompt",
-                provider=PROVIDER,
-                provider_code="empty_prompt",
-            )
+            raise self._invalid("needs a non-empty prompt", "empty_prompt")
         if request.n != 1:
-            raise ProviderError(
-                ProviderErrorKind.INVALID_REQUEST,
-                f"{DISPLAY} makes one grid per request; n={request.n} is not supported",
-                provider=PROVIDER,
-                provider_code="unsupported_n",
+            raise self._invalid(
+                f"makes one grid per request; n={request.n} is not supported", "unsupported_n"
             )
         task_id = await self._submit(build_prompt(request), request.deadline)
         image_url = await self._wait(task_id, request.deadline, _http.monotonic_progress(on_progress))
-        image = await _http.download_image(self._client, image_url, request.deadline, provider=PROVIDER)
-        return ProviderResult(images=[image], provider_job_id=task_id, seed=request.seed)
-
-    async def aclose(self) -> None:
-        """Nothing to release: the HTTP client is shared and closed by its owner."""
+        images = await self._download_all([image_url], request.deadline)
+        return ProviderResult(images=images, provider_job_id=task_id, seed=request.seed)
 
     # ------------------------------------------------------------------ internals
+
+    def _invalid(self, what: str, code: str) -> ProviderError:
+        return self._fail(ProviderErrorKind.INVALID_REQUEST, f"{self.display} {what}", code)
 
     async def _submit(self, prompt: str, deadline: float | None) -> str:
         body = await self._call("POST", "/submit/imagine", deadline, json={"prompt": prompt})
         if not isinstance(body, dict):
-            raise _http.malformed(PROVIDER, DISPLAY, "submit answer is not a JSON object")
+            raise self._malformed("submit answer is not a JSON object")
         code = body.get("code")
         description = str(body.get("description") or "")
         raw_properties = body.get("properties")
@@ -153,64 +132,42 @@ class MidjourneyProvider:
         result = body.get("result")
         if code in ACCEPTED:
             if result is None or not str(result).strip():
-                raise _http.malformed(PROVIDER, DISPLAY, f"code {code} without a task id")
+                raise self._malformed(f"code {code} without a task id")
             return str(result)
         if code == 24:
             word = properties.get("bannedWord")
-            detail = f" (banned word: {word})" if word else ""
-            raise ProviderError(
-                ProviderErrorKind.CONTENT_POLICY,
-                f"{DISPLAY} refused the request: banned prompt{detail}",
-                provider=PROVIDER,
-                provider_code="banned_prompt",
-            )
+            raise self._refused(f"banned prompt{f' (banned word: {word})' if word else ''}", "banned_prompt")
         if code == 4:
-            raise ProviderError(
-                ProviderErrorKind.INVALID_REQUEST,
-                f"{DISPLAY} rejected the request: {description or 'validation error'}",
-                provider=PROVIDER,
-                provider_code="validation_error",
+            raise self._invalid(
+                f"rejected the request: {description or 'validation error'}", "validation_error"
             )
         # 23 queue full, 9 system failure, 3 no account instance and anything unknown: the proxy
         # (or its Discord accounts) is busy or unwell right now.
         codes = {23: "queue_full", 9: "system_error", 3: "not_found"}
-        raise ProviderError(
+        raise self._fail(
             ProviderErrorKind.RETRYABLE,
-            f"{DISPLAY} could not take the task (code {code}): {description or 'no description'}",
-            provider=PROVIDER,
-            provider_code=codes.get(code, f"code_{code}") if isinstance(code, int) else "unknown_code",
+            f"{self.display} could not take the task (code {code}): {description or 'no description'}",
+            codes.get(code, f"code_{code}") if isinstance(code, int) else "unknown_code",
         )
 
-    async def _wait(
-        self, task_id: str, deadline: float | None, progress: Callable[[float], Awaitable[None]]
-    ) -> str:
-        errors = 0
+    async def _wait(self, task_id: str, deadline: float | None, progress: ProgressCallback) -> str:
+        async def fetch() -> dict[str, Any]:
+            task = await self._call("GET", f"/task/{task_id}/fetch", deadline, polling=True)
+            if not isinstance(task, dict):
+                # The controller answers an unknown id with an empty 200: the proxy lost it.
+                raise self._fail(
+                    ProviderErrorKind.RETRYABLE,
+                    f"{self.display} does not know task {task_id}",
+                    "task_not_found",
+                )
+            return task
 
-        async def check() -> str | None:
-            nonlocal errors
-            try:
-                task = await self._call("GET", f"/task/{task_id}/fetch", deadline)
-                if not isinstance(task, dict):
-                    # The controller answers an unknown id with an empty 200: the proxy lost it.
-                    raise ProviderError(
-                        ProviderErrorKind.RETRYABLE,
-                        f"{DISPLAY} does not know task {task_id}",
-                        provider=PROVIDER,
-                        provider_code="task_not_found",
-                    )
-            except ProviderError as exc:
-                # The task is submitted: ride out transient errors, within a bound.
-                errors += 1
-                if exc.kind is not ProviderErrorKind.RETRYABLE or errors > self._max_poll_errors:
-                    raise
-                await _http.pause_for_retry_after(exc.retry_after, deadline)
-                return None
-            errors = 0
+        async def step(task: dict[str, Any]) -> str | None:
             status = task.get("status")
             if status == "SUCCESS":
                 url = task.get("imageUrl")
                 if not isinstance(url, str) or not url:
-                    raise _http.malformed(PROVIDER, DISPLAY, "SUCCESS task without imageUrl")
+                    raise self._malformed("SUCCESS task without imageUrl")
                 return url
             if status == "FAILURE":
                 raise _failure(task_id, str(task.get("failReason") or ""))
@@ -222,62 +179,45 @@ class MidjourneyProvider:
             # Any other status (forks add e.g. MODAL) is treated as still running.
             return None
 
-        return await _http.poll_until(
-            check,
-            provider=PROVIDER,
-            deadline=deadline,
-            interval=self._poll_interval,
-            max_interval=self._max_poll_interval,
-        )
+        return await self._poll(fetch, step, deadline)
 
-    async def _call(self, method: str, path: str, deadline: float | None, *, json: Any = None) -> Any:
-        headers = {"Accept": "application/json"}
-        if self._secret is not None:
-            headers["mj-api-secret"] = self._secret.get_secret_value()
-        request = self._client.build_request(method, self._base + path, json=json, headers=headers)
-        response = await _http.send(self._client, request, provider=PROVIDER, deadline=deadline)
-        if response.status_code >= 400:
-            raise self._error(response)
-        if not response.content.strip():
-            return None
-        return _http.json_body(response, provider=PROVIDER, display=DISPLAY)
-
-    def _error(self, response: httpx.Response) -> ProviderError:
-        secret = self._secret.get_secret_value() if self._secret is not None else None
+    def _error(self, response: httpx.Response, *, polling: bool = False) -> ProviderError:
         if response.status_code == 401:
             # The proxy answers 401 with an empty body; say which setting to look at.
-            why = "wrong" if self._secret is not None else "missing (the proxy requires one)"
-            return ProviderError(
+            why = "wrong" if self._credential is not None else "missing (the proxy requires one)"
+            return self._fail(
                 ProviderErrorKind.AUTH,
-                f"{DISPLAY} rejected {SECRET_SETTING}: the mj-api-secret is {why}",
-                provider=PROVIDER,
-                status_code=401,
-                provider_code="unauthorized",
+                f"{self.display} rejected {self._setting}: the mj-api-secret is {why}",
+                "unauthorized",
+                401,
             )
+        return super()._error(response, polling=polling)
+
+    def _describe_error(self, response: httpx.Response) -> ErrorInfo:
         body = _http.error_json(response)
-        message = str(body.get("message") or body.get("error") or response.text[:200])
-        return _http.status_error(
-            PROVIDER, DISPLAY, response, message, credential=SECRET_SETTING, secret=secret
-        )
+        return ErrorInfo(str(body.get("message") or body.get("error") or response.text[:200]))
 
 
 def _failure(task_id: str, reason: str) -> ProviderError:
     """Classify a ``FAILURE`` task by its ``failReason`` (Midjourney embed titles, proxy texts)."""
+    display = MidjourneyProvider.display
     lowered = reason.lower()
     if any(word in lowered for word in _REFUSAL_WORDS):
         kind, code = ProviderErrorKind.CONTENT_POLICY, "banned_prompt"
-        text = f"{DISPLAY} refused the request: {reason}"
+        text = f"{display} refused the request: {reason}"
     elif "invalid" in lowered or "unrecognized" in lowered:
         kind, code = ProviderErrorKind.INVALID_REQUEST, "invalid_parameter"
         text = f"Midjourney rejected the request: {reason}"
     else:  # "任务超时" (proxy timeout), queue/Discord hiccups
         kind, code = ProviderErrorKind.RETRYABLE, "task_failed"
-        text = f"{DISPLAY} task {task_id} failed: {reason or 'no reason given'}"
-    return ProviderError(kind, text, provider=PROVIDER, provider_code=code)
+        text = f"{display} task {task_id} failed: {reason or 'no reason given'}"
+    return MidjourneyProvider._fail(kind, text, code)
 
 
-def from_settings(credentials: ProviderCredentials, client: httpx.AsyncClient) -> Provider | None:
+def from_settings(credentials: ProviderCredentials, client: httpx.AsyncClient) -> MidjourneyProvider | None:
     """The Midjourney adapter, or ``None`` when ``ORCHESTRATOR_MIDJOURNEY_BASE_URL`` is unset."""
     if not credentials.midjourney_base_url:
         return None
-    return MidjourneyProvider(client, credentials.midjourney_base_url, credentials.midjourney_api_secret)
+    return MidjourneyProvider(
+        client, credential=credentials.midjourney_api_secret, base_url=credentials.midjourney_base_url
+    )

@@ -16,18 +16,13 @@ import httpx
 from orchestrator.providers import _http
 from orchestrator.providers.base import (
     ProgressCallback,
-    Provider,
-    ProviderError,
     ProviderErrorKind,
     ProviderImage,
     ProviderRequest,
     ProviderResult,
 )
+from orchestrator.providers.http_adapter import ErrorInfo, HttpAdapter
 from orchestrator.settings import ProviderCredentials
-
-NAME = "openai"
-DISPLAY = "OpenAI"
-CREDENTIAL = "ORCHESTRATOR_OPENAI_API_KEY"
 
 SIZES: dict[str, tuple[str, ...]] = {
     "dall-e-2": ("256x256", "512x512", "1024x1024"),
@@ -53,26 +48,12 @@ def wire_size(model: str, width: int, height: int) -> str:
     return _http.nearest_size(width, height, SIZES.get(model, GPT_IMAGE_SIZES))
 
 
-class OpenAIProvider:
-    """Talks to OpenAI (or any gateway speaking its Images API) through a shared httpx client."""
+class OpenAIProvider(HttpAdapter):
+    """Talks to OpenAI (or any gateway speaking its Images API)."""
 
-    name = NAME
-
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        *,
-        api_key: str,
-        base_url: str = "https://api.openai.com/v1",
-        organization: str | None = None,
-    ) -> None:
-        self._client = client
-        self._api_key = api_key
-        self._url = base_url.rstrip("/") + "/images/generations"
-        self._organization = organization
-
-    def __repr__(self) -> str:  # never show the key
-        return f"OpenAIProvider(url={self._url!r})"
+    name = "openai"
+    display = "OpenAI"
+    default_base_url = "https://api.openai.com/v1"
 
     def build_body(self, request: ProviderRequest) -> dict[str, Any]:
         """The JSON body for ``request`` (exposed for tests and debugging)."""
@@ -92,31 +73,23 @@ class OpenAIProvider:
         return body
 
     async def generate(self, request: ProviderRequest, on_progress: ProgressCallback) -> ProviderResult:
-        headers = {"Authorization": f"Bearer {self._api_key}"}
-        if self._organization:
-            headers["OpenAI-Organization"] = self._organization
-        http_request = self._client.build_request(
-            "POST", self._url, json=self.build_body(request), headers=headers
+        response = await self._send(
+            "POST", "/images/generations", request.deadline, json=self.build_body(request)
         )
-        response = await _http.send(self._client, http_request, provider=NAME, deadline=request.deadline)
-        if response.status_code >= 400:
-            raise self._error(response)
-        payload = _http.json_body(response, provider=NAME, display=DISPLAY)
+        payload = _http.json_body(response, provider=self.name, display=self.display)
         if not isinstance(payload, dict) or not isinstance(payload.get("data"), list) or not payload["data"]:
-            raise _http.malformed(NAME, DISPLAY, "no 'data' list in the images response")
+            raise self._malformed("no 'data' list in the images response")
         images: list[ProviderImage] = []
         revised: str | None = None
         for item in payload["data"]:
             if not isinstance(item, dict):
-                raise _http.malformed(NAME, DISPLAY, "'data' item is not an object")
+                raise self._malformed("'data' item is not an object")
             if isinstance(item.get("b64_json"), str):
-                images.append(_http.decode_b64_image(item["b64_json"], provider=NAME, display=DISPLAY))
+                images.append(self._decode_b64(item["b64_json"]))
             elif isinstance(item.get("url"), str):
-                images.append(
-                    await _http.download_image(self._client, item["url"], request.deadline, provider=NAME)
-                )
+                images.extend(await self._download_all([item["url"]], request.deadline))
             else:
-                raise _http.malformed(NAME, DISPLAY, "image has neither 'b64_json' nor 'url'")
+                raise self._malformed("image has neither 'b64_json' nor 'url'")
             if revised is None and isinstance(item.get("revised_prompt"), str):
                 revised = item["revised_prompt"]
         await on_progress(1.0)
@@ -130,8 +103,8 @@ class OpenAIProvider:
             usage=usage if isinstance(usage, dict) else None,
         )
 
-    def _error(self, response: httpx.Response) -> ProviderError:
-        """Classify an OpenAI error response (body ``{"error": {message, type, param, code}}``)."""
+    def _describe_error(self, response: httpx.Response) -> ErrorInfo:
+        """OpenAI's error body is ``{"error": {message, type, param, code}}``."""
         error = _http.error_json(response).get("error")
         error = error if isinstance(error, dict) else {}
         code = error.get("code") if isinstance(error.get("code"), str) else None
@@ -144,28 +117,15 @@ class OpenAIProvider:
             kind = ProviderErrorKind.CONTENT_POLICY
         elif code in _BILLING_CODES or type_ in _BILLING_CODES:
             kind = ProviderErrorKind.AUTH  # out of quota is a 429 at OpenAI, but waiting won't help
-        return _http.status_error(
-            NAME,
-            DISPLAY,
-            response,
-            message,
-            code=code or type_,
-            kind=kind,
-            credential=CREDENTIAL,
-            secret=self._api_key,
-        )
-
-    async def aclose(self) -> None:
-        """Nothing to release: the pooled client belongs to the application."""
+        return ErrorInfo(message, code or type_, kind)
 
 
-def from_settings(credentials: ProviderCredentials, client: httpx.AsyncClient) -> Provider | None:
+def from_settings(credentials: ProviderCredentials, client: httpx.AsyncClient) -> OpenAIProvider | None:
     """Build the adapter when ``ORCHESTRATOR_OPENAI_API_KEY`` is set."""
-    if credentials.openai_api_key is None:
-        return None
-    return OpenAIProvider(
+    organization = credentials.openai_organization
+    return OpenAIProvider.configured(
         client,
-        api_key=credentials.openai_api_key.get_secret_value(),
-        base_url=credentials.openai_base_url,
-        organization=credentials.openai_organization,
+        credentials.openai_api_key,
+        credentials.openai_base_url,
+        headers={"OpenAI-Organization": organization} if organization else None,
     )

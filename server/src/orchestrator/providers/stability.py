@@ -16,18 +16,13 @@ import httpx
 from orchestrator.providers import _http
 from orchestrator.providers.base import (
     ProgressCallback,
-    Provider,
-    ProviderError,
     ProviderErrorKind,
     ProviderImage,
     ProviderRequest,
     ProviderResult,
 )
+from orchestrator.providers.http_adapter import ErrorInfo, HttpAdapter
 from orchestrator.settings import ProviderCredentials
-
-NAME = "stability"
-DISPLAY = "Stability AI"
-CREDENTIAL = "ORCHESTRATOR_STABILITY_API_KEY"
 
 ASPECT_RATIOS = ("21:9", "16:9", "3:2", "5:4", "1:1", "4:5", "2:3", "9:16", "9:21")
 _ENDPOINTS = frozenset({"ultra", "core"})
@@ -44,23 +39,15 @@ def endpoint_for(model: str) -> tuple[str, str | None]:
     return "sd3", model
 
 
-class StabilityProvider:
-    """Talks to Stability's REST API through a shared httpx client."""
+class StabilityProvider(HttpAdapter):
+    """Talks to Stability's REST API."""
 
-    name = NAME
-
-    def __init__(
-        self, client: httpx.AsyncClient, *, api_key: str, base_url: str = "https://api.stability.ai"
-    ) -> None:
-        self._client = client
-        self._api_key = api_key
-        self._base_url = base_url.rstrip("/")
-
-    def __repr__(self) -> str:  # never show the key
-        return f"StabilityProvider(base_url={self._base_url!r})"
+    name = "stability"
+    display = "Stability AI"
+    default_base_url = "https://api.stability.ai"
 
     def build_form(self, request: ProviderRequest, index: int = 0) -> tuple[str, dict[str, str]]:
-        """``(url, form fields)`` for image number ``index`` of ``request``."""
+        """``(path, form fields)`` for image number ``index`` of ``request``."""
         endpoint, model = endpoint_for(request.provider_model)
         form: dict[str, str] = {
             "prompt": request.prompt,
@@ -76,7 +63,7 @@ class StabilityProvider:
             form["negative_prompt"] = request.negative_prompt
         # Route-native parameters: style_preset, cfg_scale, output_format, ...
         form.update({key: _form_value(value) for key, value in request.params.items()})
-        return f"{self._base_url}/v2beta/stable-image/generate/{endpoint}", form
+        return f"/v2beta/stable-image/generate/{endpoint}", form
 
     async def generate(self, request: ProviderRequest, on_progress: ProgressCallback) -> ProviderResult:
         images: list[ProviderImage] = []
@@ -94,36 +81,30 @@ class StabilityProvider:
     async def _one(
         self, request: ProviderRequest, index: int
     ) -> tuple[ProviderImage, int | None, str | None]:
-        url, form = self.build_form(request, index)
-        http_request = self._client.build_request(
+        path, form = self.build_form(request, index)
+        response = await self._send(
             "POST",
-            url,
+            path,
+            request.deadline,
             data=form,
             # Stability requires multipart even without a file; an empty part forces httpx to send it.
             files={"none": ("", b"")},
-            headers={"authorization": f"Bearer {self._api_key}", "accept": "image/*"},
+            headers={"accept": "image/*"},
         )
-        response = await _http.send(self._client, http_request, provider=NAME, deadline=request.deadline)
-        if response.status_code >= 400:
-            raise self._error(response)
         finish = response.headers.get("finish-reason", "SUCCESS").upper()
         if finish == "CONTENT_FILTERED":
             # Stability blurs the output and still answers 200: we never hand that image out.
-            raise ProviderError(
-                ProviderErrorKind.CONTENT_POLICY,
-                f"{DISPLAY} refused the request: the output was blurred by its content filter",
-                provider=NAME,
-                status_code=response.status_code,
-                provider_code="content_filtered",
+            raise self._refused(
+                "the output was blurred by its content filter", "content_filtered", response.status_code
             )
         if finish not in ("SUCCESS", ""):
-            raise _http.malformed(NAME, DISPLAY, f"finish-reason {finish!r}")
-        image = _http.sniff_image(response.content, provider=NAME)
+            raise self._malformed(f"finish-reason {finish!r}")
+        image = _http.sniff_image(response.content, provider=self.name)
         raw_seed = response.headers.get("seed", "")
         return image, int(raw_seed) if raw_seed.isdigit() else None, response.headers.get("x-request-id")
 
-    def _error(self, response: httpx.Response) -> ProviderError:
-        """Classify a Stability error (body ``{id, name, errors: [...]}``)."""
+    def _describe_error(self, response: httpx.Response) -> ErrorInfo:
+        """Stability's error body is ``{id, name, errors: [...]}``."""
         body = _http.error_json(response)
         name = body.get("name") if isinstance(body.get("name"), str) else None
         errors = body.get("errors")
@@ -136,19 +117,7 @@ class StabilityProvider:
             kind = ProviderErrorKind.CONTENT_POLICY
         elif response.status_code == 403:
             kind = ProviderErrorKind.AUTH
-        return _http.status_error(
-            NAME,
-            DISPLAY,
-            response,
-            message,
-            code=name,
-            kind=kind,
-            credential=CREDENTIAL,
-            secret=self._api_key,
-        )
-
-    async def aclose(self) -> None:
-        """Nothing to release: the pooled client belongs to the application."""
+        return ErrorInfo(message, name, kind)
 
 
 def _form_value(value: Any) -> str:
@@ -157,12 +126,6 @@ def _form_value(value: Any) -> str:
     return str(value)
 
 
-def from_settings(credentials: ProviderCredentials, client: httpx.AsyncClient) -> Provider | None:
+def from_settings(credentials: ProviderCredentials, client: httpx.AsyncClient) -> StabilityProvider | None:
     """Build the adapter when ``ORCHESTRATOR_STABILITY_API_KEY`` is set."""
-    if credentials.stability_api_key is None:
-        return None
-    return StabilityProvider(
-        client,
-        api_key=credentials.stability_api_key.get_secret_value(),
-        base_url=credentials.stability_base_url,
-    )
+    return StabilityProvider.configured(client, credentials.stability_api_key, credentials.stability_base_url)

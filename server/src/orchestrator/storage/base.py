@@ -12,6 +12,14 @@ class StorageError(OSError):
 
 
 class Storage(Protocol):
+    async def start(self) -> None:
+        """Open connections (called once by the app's lifespan before the first request)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what :meth:`start` opened."""
+        ...
+
     async def put(self, key: str, data: bytes, content_type: str) -> None:
         """Store ``data`` under ``key`` atomically (readers never see a partial object)."""
         ...

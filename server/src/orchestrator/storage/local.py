@@ -36,6 +36,12 @@ class LocalStorage:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
 
+    async def start(self) -> None:
+        """Nothing to open: the folder is made on the first write."""
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()
         if not path.is_relative_to(self.root):

@@ -18,9 +18,9 @@ import httpx
 from standardwebhooks.webhooks import Webhook
 
 from orchestrator import __version__
+from orchestrator.core.clock import now_utc
 from orchestrator.db.engine import Database
 from orchestrator.db.repositories.webhooks import DueDelivery, WebhookRepository
-from orchestrator.generation.runner import now_utc
 from orchestrator.webhooks.targets import TargetNotAllowed, check_target
 
 logger = logging.getLogger(__name__)

@@ -7,11 +7,11 @@ import secrets
 from collections.abc import Sequence
 
 from orchestrator.auth.principal import Principal
+from orchestrator.core.clock import now_utc
 from orchestrator.db.engine import Database
 from orchestrator.db.models import WebhookDelivery, WebhookEndpoint
 from orchestrator.db.repositories.webhooks import WebhookRepository
-from orchestrator.errors import InvalidRequest, NotFound
-from orchestrator.generation.runner import now_utc
+from orchestrator.errors import ErrorCode, InvalidRequest, NotFound
 from orchestrator.ids import new_id
 from orchestrator.webhooks.targets import TargetNotAllowed, check_target
 
@@ -32,7 +32,7 @@ class WebhookService:
         try:
             await check_target(url, allow_private=self.allow_private)
         except TargetNotAllowed as exc:
-            raise InvalidRequest(f"url {exc}", param="url", code="webhook_url_not_allowed") from exc
+            raise InvalidRequest(f"url {exc}", param="url", code=ErrorCode.WEBHOOK_URL_NOT_ALLOWED) from exc
         endpoint = WebhookEndpoint(
             id=new_id("whk"),
             project=principal.project,
@@ -60,7 +60,9 @@ class WebhookService:
                 endpoint_id, project=principal.project, livemode=principal.livemode
             )
         if endpoint is None:  # another project's endpoint is indistinguishable from none
-            raise NotFound(f"no webhook endpoint {endpoint_id!r}", param="id", code="webhook_not_found")
+            raise NotFound(
+                f"no webhook endpoint {endpoint_id!r}", param="id", code=ErrorCode.WEBHOOK_NOT_FOUND
+            )
         return endpoint
 
     async def delete(self, principal: Principal, endpoint_id: str) -> WebhookEndpoint:

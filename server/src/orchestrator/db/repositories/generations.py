@@ -12,10 +12,10 @@ from sqlalchemy import Table, func, or_, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from orchestrator.core.states import ACTIVE, JobStatus
 from orchestrator.db.json_values import metadata_value
 from orchestrator.db.models import ApiKey, Generation, Image
-from orchestrator.generation.states import ACTIVE, ErrorCode, JobStatus
-from orchestrator.limits.concurrency import principal_slot
+from orchestrator.errors import ErrorCode
 
 _GENERATIONS: Table = Generation.__table__  # type: ignore[assignment]
 _IMAGES: Table = Image.__table__  # type: ignore[assignment]
@@ -50,15 +50,15 @@ class GenerationRepository:
         """Insert a new job row (Core SQL: the object stays a plain, session-free value)."""
         await self.session.execute(_GENERATIONS.insert(), _row(generation))
 
-    async def active_counts(self) -> dict[str, int]:
-        """Queued plus running jobs per principal slot (see ``limits.concurrency``)."""
+    async def active_counts(self) -> dict[tuple[str, str], int]:
+        """Queued plus running jobs per (project, principal): the parts of ``core.slots``'s key."""
         owner = func.coalesce(Generation.subject, Generation.api_key_id)
         rows = await self.session.execute(
             select(Generation.project, owner, func.count())
             .where(Generation.status.in_(ACTIVE), owner.is_not(None))
             .group_by(Generation.project, owner)
         )
-        return {principal_slot(project, subject): int(n) for project, subject, n in rows.all()}
+        return {(project, subject): int(n) for project, subject, n in rows.all()}
 
     async def get(self, generation_id: str, *, project: str | None = None) -> Generation | None:
         """One generation; with ``project`` set, only if it belongs to that project."""
@@ -239,16 +239,17 @@ class GenerationRepository:
             )
         return True
 
-    async def cancel(self, generation: Generation, now: datetime) -> bool:
+    async def cancel(self, generation_id: str, now: datetime, message: str) -> bool:
+        """Cancel a job that is still queued or running (False: it already ended)."""
         result = await self.session.execute(
             update(Generation)
-            .where(Generation.id == generation.id, Generation.status.in_(ACTIVE))
+            .where(Generation.id == generation_id, Generation.status.in_(ACTIVE))
             .values(
                 status=JobStatus.CANCELED,
                 finished_at=now,
                 cost_micros=0,
                 error_code=ErrorCode.CANCELED,
-                error_message="canceled by request",
+                error_message=message,
                 lease_owner=None,
                 lease_expires_at=None,
             )
@@ -256,7 +257,9 @@ class GenerationRepository:
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
-    async def recover_expired(self, *, now: datetime, max_attempts: int) -> tuple[list[str], list[str]]:
+    async def recover_expired(
+        self, *, now: datetime, max_attempts: int, message: str
+    ) -> tuple[list[str], list[str]]:
         """Jobs whose worker vanished (lease expired): requeue them, or fail them after
         ``max_attempts`` takeovers or past their deadline. Returns (requeued, failed) ids."""
         expired = (Generation.status == JobStatus.RUNNING) & (Generation.lease_expires_at < now)
@@ -271,8 +274,7 @@ class GenerationRepository:
                         finished_at=now,
                         cost_micros=0,
                         error_code=ErrorCode.WORKER_LOST,
-                        error_message="the worker running this job stopped and the job could not be "
-                        "resumed; it was not charged",
+                        error_message=message,
                         lease_owner=None,
                         lease_expires_at=None,
                     )

@@ -49,16 +49,6 @@ class IdempotencyRepository:
             .execution_options(synchronize_session=False)
         )
 
-    async def release(self, project: str, key: str) -> None:
-        """Forget an in-progress key whose request failed before doing anything durable."""
-        await self.session.execute(
-            delete(IdempotencyRecord).where(
-                IdempotencyRecord.project == project,
-                IdempotencyRecord.key == key,
-                IdempotencyRecord.status == "in_progress",
-            )
-        )
-
     async def purge(self, older_than: datetime) -> int:
         result = await self.session.execute(
             delete(IdempotencyRecord).where(IdempotencyRecord.created_at < older_than)

@@ -1,4 +1,4 @@
-"""``python -m orchestrator.emulators <provider> [--host H] [--port P] [--api-key K]``."""
+"""``python -m provider_emulators <provider> [--host H] [--port P] [--api-key K]``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 
 import uvicorn
 
-import orchestrator.emulators as package
+import provider_emulators as package
 
 
 def available() -> list[str]:
@@ -19,7 +19,7 @@ def available() -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m orchestrator.emulators",
+        prog="python -m provider_emulators",
         description="Run a loopback emulator of an image provider's HTTP API.",
     )
     parser.add_argument("provider", choices=available())

@@ -1,4 +1,4 @@
-"""Usage aggregation SQL. Totals are sums of the costs stored on each generation."""
+"""All SQL about usage: totals and buckets summed from the costs stored on each generation."""
 
 from __future__ import annotations
 

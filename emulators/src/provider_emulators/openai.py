@@ -5,7 +5,7 @@ per-model validation of ``size``/``quality``/``n``/``style``/``response_format``
 ``{"error": {message, type, param, code}}``, GPT image models answering ``b64_json`` with
 ``usage``, DALL·E answering URLs (served here, valid until ``expire_urls``) or ``b64_json``,
 and the response headers real clients read (``x-request-id``, ``openai-processing-ms``,
-``x-ratelimit-*``). Fault knobs: the common :class:`~orchestrator.emulators._common.Faults` plus
+``x-ratelimit-*``). Fault knobs: the common :class:`~provider_emulators._common.Faults` plus
 ``insufficient_quota`` (:class:`OpenAIFaults`); ``refuse`` answers ``content_policy_violation``
 (DALL·E) or ``moderation_blocked`` (GPT image).
 
@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from orchestrator.emulators._common import (
+from provider_emulators._common import (
     MIME,
     EmulatorState,
     FaultResponses,
@@ -54,27 +54,50 @@ class OpenAIState(EmulatorState):
     faults: OpenAIFaults = field(default_factory=OpenAIFaults)
 
 
-GPT_IMAGE_MODELS = frozenset(
-    {
-        "gpt-image-1",
-        "gpt-image-1-mini",
-        "gpt-image-1.5",
-        "chatgpt-image-latest",
-        "gpt-image-2",
-        "gpt-image-2-2026-04-21",
-    }
-)
-DALLE_SIZES = {
-    "dall-e-2": ("256x256", "512x512", "1024x1024"),
-    "dall-e-3": ("1024x1024", "1792x1024", "1024x1792"),
+@dataclass(frozen=True, slots=True)
+class ImageModel:
+    """What ``POST /v1/images/generations`` accepts for one model (OpenAI's API reference)."""
+
+    sizes: tuple[str, ...] | None
+    """Allowed ``size`` values; ``None``: any ``WxH`` with both sides multiples of 16, aspect
+    between 1:3 and 3:1, at most 3840x2160 pixels (gpt-image-2), or ``auto``."""
+    qualities: tuple[str, ...]
+    max_n: int
+    max_prompt: int
+    gpt_image: bool
+    """GPT image models answer ``b64_json`` only and take background/moderation/output_* fields;
+    DALL·E models take ``response_format`` (and dall-e-3 ``style``)."""
+    default_size: str
+    styles: tuple[str, ...] = ()
+    """Allowed ``style`` values; empty: the model has no ``style`` parameter."""
+
+
+_GPT_SIZES = ("1024x1024", "1536x1024", "1024x1536", "auto")
+_GPT_QUALITIES = ("auto", "low", "medium", "high")
+_GPT = ImageModel(_GPT_SIZES, _GPT_QUALITIES, 10, 32000, True, "auto")
+_GPT_FREE_SIZE = ImageModel(None, _GPT_QUALITIES, 10, 32000, True, "auto")
+MODELS: dict[str, ImageModel] = {
+    "gpt-image-1": _GPT,
+    "gpt-image-1-mini": _GPT,
+    "gpt-image-1.5": _GPT,
+    "chatgpt-image-latest": _GPT,
+    "gpt-image-2": _GPT_FREE_SIZE,
+    "gpt-image-2-2026-04-21": _GPT_FREE_SIZE,
+    "dall-e-2": ImageModel(
+        ("256x256", "512x512", "1024x1024"), ("auto", "standard"), 10, 1000, False, "1024x1024"
+    ),
+    "dall-e-3": ImageModel(
+        ("1024x1024", "1792x1024", "1024x1792"),
+        ("auto", "standard", "hd"),
+        1,
+        4000,
+        False,
+        "1024x1024",
+        styles=("vivid", "natural"),
+    ),
 }
-GPT_SIZES = ("1024x1024", "1536x1024", "1024x1536", "auto")
-QUALITIES = {
-    "dall-e-2": ("standard",),
-    "dall-e-3": ("standard", "hd"),
-}
-GPT_QUALITIES = ("auto", "low", "medium", "high")
-PROMPT_LIMIT = {"dall-e-2": 1000, "dall-e-3": 4000}
+DEFAULT_MODEL = "dall-e-2"
+"""The model used when the request names none."""
 KNOWN_FIELDS = frozenset(
     {
         "prompt",
@@ -126,6 +149,10 @@ def _invalid_value(param: str, value: Any, allowed: tuple[str, ...]) -> _Invalid
     )
 
 
+def _unknown_parameter(param: str) -> _Invalid:
+    return _Invalid(_error(400, f"Unknown parameter: '{param}'.", param=param, code="unknown_parameter"))
+
+
 def _rate_limited(retry_after: float) -> Response:
     return _error(
         429,
@@ -162,9 +189,7 @@ def _validate(body: dict[str, Any]) -> tuple[str, str, int, str, str]:
     """Validate like OpenAI; returns (model, size, n, quality, response_format)."""
     unknown = sorted(set(body) - KNOWN_FIELDS)
     if unknown:
-        raise _Invalid(
-            _error(400, f"Unknown parameter: '{unknown[0]}'.", param=unknown[0], code="unknown_parameter")
-        )
+        raise _unknown_parameter(unknown[0])
     prompt = body.get("prompt")
     if not isinstance(prompt, str) or not prompt:
         raise _Invalid(
@@ -175,15 +200,16 @@ def _validate(body: dict[str, Any]) -> tuple[str, str, int, str, str]:
                 code="missing_required_parameter",
             )
         )
-    model = body.get("model", "dall-e-2")
+    model = body.get("model", DEFAULT_MODEL)
     if not isinstance(model, str):
         raise _Invalid(
             _error(400, "Invalid type for 'model': expected a string.", param="model", code="invalid_type")
         )
-    if model not in GPT_IMAGE_MODELS and model not in DALLE_SIZES:
+    spec = MODELS.get(model)
+    if spec is None:
         raise _Invalid(_error(404, "The model does not exist.", code="model_not_found"))
-    gpt = model in GPT_IMAGE_MODELS
-    limit = 32000 if gpt else PROMPT_LIMIT[model]
+    gpt = spec.gpt_image
+    limit = spec.max_prompt
     if len(prompt) > limit:
         raise _Invalid(
             _error(
@@ -195,7 +221,7 @@ def _validate(body: dict[str, Any]) -> tuple[str, str, int, str, str]:
             )
         )
     n = body.get("n", 1)
-    max_n = 1 if model == "dall-e-3" else 10
+    max_n = spec.max_n
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise _Invalid(
             _error(
@@ -215,24 +241,19 @@ def _validate(body: dict[str, Any]) -> tuple[str, str, int, str, str]:
                 code="integer_above_max_value",
             )
         )
-    size = body.get("size", "auto" if gpt else "1024x1024")
-    if gpt and model.startswith("gpt-image-2"):
+    size = body.get("size", spec.default_size)
+    if spec.sizes is None:
         _validate_free_size(size)
-    else:
-        allowed = GPT_SIZES if gpt else DALLE_SIZES[model]
-        if size not in allowed:
-            raise _invalid_value("size", size, allowed)
-    quality = body.get("quality", "auto" if gpt else "standard")
-    q_allowed = GPT_QUALITIES if gpt else QUALITIES[model]
-    if quality not in q_allowed:
-        raise _invalid_value("quality", quality, q_allowed)
+    elif size not in spec.sizes:
+        raise _invalid_value("size", size, spec.sizes)
+    quality = body.get("quality", "auto")
+    if quality not in spec.qualities:
+        raise _invalid_value("quality", quality, spec.qualities)
     response_format = body.get("response_format")
     if gpt:
         for param in ("response_format", "style"):
             if param in body:
-                raise _Invalid(
-                    _error(400, f"Unknown parameter: '{param}'.", param=param, code="unknown_parameter")
-                )
+                raise _unknown_parameter(param)
         output_format = body.get("output_format", "png")
         if output_format not in ("png", "jpeg", "webp"):
             raise _invalid_value("output_format", output_format, ("png", "jpeg", "webp"))
@@ -240,18 +261,14 @@ def _validate(body: dict[str, Any]) -> tuple[str, str, int, str, str]:
     else:
         for param in GPT_ONLY:
             if param in body:
-                raise _Invalid(
-                    _error(400, f"Unknown parameter: '{param}'.", param=param, code="unknown_parameter")
-                )
+                raise _unknown_parameter(param)
         response_format = response_format or "url"
         if response_format not in ("url", "b64_json"):
             raise _invalid_value("response_format", response_format, ("url", "b64_json"))
-        if "style" in body and (model != "dall-e-3" or body["style"] not in ("vivid", "natural")):
-            if model != "dall-e-3":
-                raise _Invalid(
-                    _error(400, "Unknown parameter: 'style'.", param="style", code="unknown_parameter")
-                )
-            raise _invalid_value("style", body["style"], ("vivid", "natural"))
+        if "style" in body and not spec.styles:
+            raise _unknown_parameter("style")
+        if "style" in body and body["style"] not in spec.styles:
+            raise _invalid_value("style", body["style"], spec.styles)
     return model, str(size), n, str(quality), str(response_format)
 
 
@@ -327,7 +344,7 @@ def create_app(state: OpenAIState | None = None) -> Starlette:
             model, size, n, quality, response_format = _validate(body)
         except _Invalid as invalid:
             return invalid.response
-        gpt = model in GPT_IMAGE_MODELS
+        gpt = MODELS[model].gpt_image
         number = state.next_id()
         request_id = f"req_{hashlib.sha256(str(number).encode()).hexdigest()[:32]}"
         if state.faults.take("refuse"):

@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from orchestrator.emulators._common import (
+from provider_emulators._common import (
     MIME,
     EmulatorState,
     FaultResponses,
@@ -129,11 +129,15 @@ class ReplicateState(EmulatorState):
     """Time a prediction spends ``starting``."""
     run_seconds: float = 0.4
     """Time it then spends ``processing`` before it ``succeeded``."""
+    advertised_base: str | None = None
+    """Base URL written into a prediction's ``urls``: Replicate answers with its own
+    ``https://api.replicate.com`` even when it was reached through a proxy. ``None``: the base
+    URL the request came in on."""
     predictions: dict[str, Prediction] = field(default_factory=dict)
 
     def reset(self) -> None:
         super().reset()
-        self.start_seconds, self.run_seconds = 0.1, 0.4
+        self.start_seconds, self.run_seconds, self.advertised_base = 0.1, 0.4, None
         self.predictions.clear()
 
 
@@ -272,7 +276,7 @@ def create_app(state: ReplicateState | None = None) -> Starlette:
             else prediction.created + state.start_seconds + state.run_seconds
         )
         wall = time.time() - now  # monotonic -> wall clock offset for the timestamps
-        url = f"{base_url}/v1/predictions/{prediction.id}"
+        url = f"{state.advertised_base or base_url}/v1/predictions/{prediction.id}"
         return {
             "id": prediction.id,
             "model": prediction.model,

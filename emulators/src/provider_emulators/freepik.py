@@ -4,7 +4,11 @@ Wire format (providers.md §4):
 
 - ``POST /v1/ai/text-to-image`` — classic fast, synchronous: ``data[].base64`` + ``has_nsfw``;
 - ``POST /v1/ai/mystic`` then ``GET /v1/ai/mystic/{task_id}``;
-- ``POST /v1/ai/text-to-image/flux-dev`` then ``GET /v1/ai/text-to-image/flux-dev/{task_id}``.
+- ``POST /v1/ai/text-to-image/{model}`` then ``GET /v1/ai/text-to-image/{model}/{task_id}`` for the
+  async text-to-image models in :data:`TEXT_TO_IMAGE` (``flux-dev``, ``imagen3``).
+
+The tables below (aspect enums, per-endpoint fields and ranges) are written from Freepik's API
+reference, not from the orchestrator's adapter.
 
 Async tasks go ``CREATED`` → ``IN_PROGRESS`` → ``COMPLETED`` over :attr:`FreepikState.created_seconds`
 and :attr:`FreepikState.run_seconds`, with ``generated`` URLs served by the emulator itself.
@@ -35,7 +39,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from orchestrator.emulators._common import (
+from provider_emulators._common import (
     EmulatorState,
     FaultResponses,
     apply_faults,
@@ -50,39 +54,36 @@ Handler = Callable[[Request], Awaitable[Response]]
 DEFAULT_API_KEY = "FPSX-emulator-key"
 DEFAULT_KEY_HEADER = "x-freepik-api-key"
 
-ASPECTS: dict[str, float] = {
-    "square_1_1": 1.0,
-    "classic_4_3": 4 / 3,
-    "traditional_3_4": 3 / 4,
-    "widescreen_16_9": 16 / 9,
-    "social_story_9_16": 9 / 16,
-    "smartphone_horizontal_20_9": 20 / 9,
-    "smartphone_vertical_9_20": 9 / 20,
-    "standard_3_2": 3 / 2,
-    "portrait_2_3": 2 / 3,
-    "horizontal_2_1": 2.0,
-    "vertical_1_2": 0.5,
-    "social_5_4": 5 / 4,
-    "social_post_4_5": 4 / 5,
-}
-FLUX_DEV_ASPECTS = (
+ASPECT_RATIOS = (
     "square_1_1",
     "classic_4_3",
     "traditional_3_4",
     "widescreen_16_9",
     "social_story_9_16",
+    "smartphone_horizontal_20_9",
+    "smartphone_vertical_9_20",
     "standard_3_2",
     "portrait_2_3",
     "horizontal_2_1",
     "vertical_1_2",
+    "social_5_4",
     "social_post_4_5",
 )
+"""The ``aspect_ratio`` / ``image.size`` enum, in the reference's order (default ``square_1_1``)."""
+
+
+def ratio_of(aspect: str) -> float:
+    """Width / height of an aspect enum value: its name ends in ``_W_H``."""
+    *_, width, height = aspect.split("_")
+    return int(width) / int(height)
+
+
 MYSTIC_MODELS = ("realism", "fluid", "zen", "flexible", "super_real", "editorial_portraits")
 MYSTIC_ENGINES = ("automatic", "magnific_illusio", "magnific_sharpy", "magnific_sparkle")
 RESOLUTION_SCALE = {"1k": 0.5, "2k": 1.0, "4k": 2.0}
 
-# Output sizes where they are known (classic fast and Mystic 2k sizes match the catalog); other
-# aspects are derived from the ratio at the same pixel budget.
+# Output sizes where they are known; other aspects are derived from the ratio at the square's
+# pixel budget.
 _CLASSIC_SIZES = {
     "square_1_1": (1024, 1024),
     "classic_4_3": (1152, 864),
@@ -106,6 +107,52 @@ _FLUX_DEV_SIZES = {
     "standard_3_2": (1216, 832),
     "portrait_2_3": (832, 1216),
 }
+_IMAGEN3_SIZES = {  # Imagen 3's own output sizes per aspect ratio
+    "square_1_1": (1024, 1024),
+    "social_story_9_16": (768, 1408),
+    "widescreen_16_9": (1408, 768),
+    "traditional_3_4": (896, 1280),
+    "classic_4_3": (1280, 896),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TextToImageModel:
+    """One async ``/v1/ai/text-to-image/{model}`` endpoint's request rules."""
+
+    aspects: tuple[str, ...]
+    sizes: dict[str, tuple[int, int]]
+    seed: tuple[int, int] | None = None
+    """Accepted ``seed`` range; ``None``: the endpoint has no ``seed`` field."""
+    max_images: int | None = None
+    """Upper bound of ``num_images``; ``None``: one image per task, no ``num_images`` field."""
+    enums: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+TEXT_TO_IMAGE: dict[str, TextToImageModel] = {
+    "flux-dev": TextToImageModel(
+        # Ten of the thirteen: no 20:9, 9:20 or 5:4.
+        aspects=tuple(
+            a
+            for a in ASPECT_RATIOS
+            if a not in ("smartphone_horizontal_20_9", "smartphone_vertical_9_20", "social_5_4")
+        ),
+        sizes=_FLUX_DEV_SIZES,
+        seed=(1, 4_294_967_295),
+    ),
+    "imagen3": TextToImageModel(
+        aspects=("square_1_1", "social_story_9_16", "widescreen_16_9", "traditional_3_4", "classic_4_3"),
+        sizes=_IMAGEN3_SIZES,
+        max_images=4,
+        enums=(
+            ("person_generation", ("dont_allow", "allow_adult", "allow_all")),
+            (
+                "safety_settings",
+                ("block_low_and_above", "block_medium_and_above", "block_only_high", "block_none"),
+            ),
+        ),
+    ),
+}
 
 
 def output_size(table: dict[str, tuple[int, int]], aspect: str, scale: float = 1.0) -> tuple[int, int]:
@@ -114,7 +161,7 @@ def output_size(table: dict[str, tuple[int, int]], aspect: str, scale: float = 1
         width, height = table[aspect]
     else:
         side = table["square_1_1"][0]
-        ratio = ASPECTS[aspect]
+        ratio = ratio_of(aspect)
         width = int(round(side * ratio**0.5 / 16)) * 16
         height = int(round(side / ratio**0.5 / 16)) * 16
     return int(width * scale), int(height * scale)
@@ -124,11 +171,13 @@ def output_size(table: dict[str, tuple[int, int]], aspect: str, scale: float = 1
 class FreepikTask:
     task_id: str
     kind: str
-    """``mystic`` or ``flux-dev``: tasks are only visible under their own endpoint."""
+    """``mystic`` or a text-to-image model: tasks are only visible under their own endpoint."""
     width: int
     height: int
     seed: int
     created_at: float
+    count: int = 1
+    """Images the task produces (``num_images`` where the endpoint has it)."""
     refused: bool = False
     failed: bool = False
     generated: list[str] = field(default_factory=list)
@@ -272,16 +321,17 @@ def create_app(state: FreepikState | None = None) -> Starlette:
         status = state.status_of(task)
         if status == "COMPLETED" and not task.generated and not task.refused:
             base = str(request.base_url).rstrip("/")
-            data = make_image(task.width, task.height, task.seed)
-            path = state.add_file(data, "image/png", name=f"{task.task_id}.png")
-            task.generated.append(base + path)
+            for index in range(task.count):
+                data = make_image(task.width, task.height, task.seed + index)
+                path = state.add_file(data, "image/png", name=f"{task.task_id}-{index}.png")
+                task.generated.append(base + path)
         return {
             "generated": task.generated if status == "COMPLETED" else [],
             "task_id": task.task_id,
             "status": status,
         }
 
-    def new_task(kind: str, width: int, height: int, seed: int) -> FreepikTask:
+    def new_task(kind: str, width: int, height: int, seed: int, count: int = 1) -> FreepikTask:
         task = FreepikTask(
             task_id=str(uuid.uuid4()),
             kind=kind,
@@ -289,6 +339,7 @@ def create_app(state: FreepikState | None = None) -> Starlette:
             height=height,
             seed=seed,
             created_at=time.monotonic(),
+            count=count,
             refused=state.faults.take("refuse"),
             failed=state.take_failure(),
         )
@@ -311,7 +362,7 @@ def create_app(state: FreepikState | None = None) -> Starlette:
             checks.fail("image", "Parameter 'image' must be an object")
             image = {}
         aspect = image.get("size", "square_1_1")
-        checks.enum("image.size", list(ASPECTS), aspect)
+        checks.enum("image.size", ASPECT_RATIOS, aspect)
         if checks.errors:
             return _invalid(checks.errors)
         width, height = output_size(_CLASSIC_SIZES, aspect)
@@ -349,7 +400,7 @@ def create_app(state: FreepikState | None = None) -> Starlette:
         if not any(body.get(k) for k in ("prompt", "structure_reference", "style_reference")):
             checks.fail("prompt", "Parameter 'prompt' is required")
         checks.enum("resolution", list(RESOLUTION_SCALE))
-        checks.enum("aspect_ratio", list(ASPECTS))
+        checks.enum("aspect_ratio", ASPECT_RATIOS)
         checks.enum("model", MYSTIC_MODELS)
         checks.enum("engine", MYSTIC_ENGINES)
         for name in ("structure_strength", "adherence", "hdr", "creative_detailing"):
@@ -363,27 +414,43 @@ def create_app(state: FreepikState | None = None) -> Starlette:
         task = new_task("mystic", width, height, state.next_id())
         return ok({"data": {"generated": [], "task_id": task.task_id, "status": "CREATED"}})
 
-    async def flux_dev(request: Request) -> Response:
+    async def text_to_image(request: Request) -> Response:
         early, body = await guard(request)
         if early is not None:
             return early
+        name = request.path_params["model"]
+        model = TEXT_TO_IMAGE.get(name)
+        if model is None:
+            return _message("Not found", 404)
         checks = _Checks(body)
         checks.string("prompt", required=True)
-        checks.enum("aspect_ratio", FLUX_DEV_ASPECTS)
-        checks.number("seed", 1, 4_294_967_295, integer=True)
+        checks.enum("aspect_ratio", model.aspects)
+        if model.seed is not None:
+            checks.number("seed", *model.seed, integer=True)
+        elif "seed" in body:
+            checks.fail("seed", "Parameter 'seed' is not allowed")
+        if model.max_images is not None:
+            checks.number("num_images", 1, model.max_images, integer=True)
+        elif "num_images" in body:
+            checks.fail("num_images", "Parameter 'num_images' is not allowed")
+        for field_name, allowed in model.enums:
+            checks.enum(field_name, allowed)
         if checks.errors:
             return _invalid(checks.errors)
-        width, height = output_size(_FLUX_DEV_SIZES, body.get("aspect_ratio", "square_1_1"))
-        task = new_task("flux-dev", width, height, int(body.get("seed") or state.next_id()))
+        width, height = output_size(model.sizes, body.get("aspect_ratio", "square_1_1"))
+        seed = int(body.get("seed") or state.next_id())
+        task = new_task(name, width, height, seed, int(body.get("num_images", 1)))
         return ok({"data": {"generated": [], "task_id": task.task_id, "status": "CREATED"}})
 
-    def getter(kind: str) -> tuple[Handler, Handler]:
+    def getter(kind: str | None) -> tuple[Handler, Handler]:
+        """GET one task and list tasks of ``kind`` (``None``: the ``{model}`` in the path)."""
+
         async def get_task(request: Request) -> Response:
             early, _ = await guard(request)
             if early is not None:
                 return early
             task = state.tasks.get(request.path_params["task_id"])
-            if task is None or task.kind != kind:
+            if task is None or task.kind != (kind or request.path_params["model"]):
                 return _message("Not found", 404)
             return ok({"data": task_view(request, task)})
 
@@ -391,22 +458,23 @@ def create_app(state: FreepikState | None = None) -> Starlette:
             early, _ = await guard(request)
             if early is not None:
                 return early
-            views = [task_view(request, t) for t in state.tasks.values() if t.kind == kind]
+            wanted = kind or request.path_params["model"]
+            views = [task_view(request, t) for t in state.tasks.values() if t.kind == wanted]
             return ok({"data": views})
 
         return get_task, list_tasks
 
     get_mystic, list_mystic = getter("mystic")
-    get_flux, list_flux = getter("flux-dev")
+    get_model_task, list_model_tasks = getter(None)
     routes = [
         *control_routes(state),
         Route("/v1/ai/text-to-image", classic, methods=["POST"]),
         Route("/v1/ai/mystic", mystic, methods=["POST"]),
         Route("/v1/ai/mystic", list_mystic, methods=["GET"]),
         Route("/v1/ai/mystic/{task_id}", get_mystic, methods=["GET"]),
-        Route("/v1/ai/text-to-image/flux-dev", flux_dev, methods=["POST"]),
-        Route("/v1/ai/text-to-image/flux-dev", list_flux, methods=["GET"]),
-        Route("/v1/ai/text-to-image/flux-dev/{task_id}", get_flux, methods=["GET"]),
+        Route("/v1/ai/text-to-image/{model}", text_to_image, methods=["POST"]),
+        Route("/v1/ai/text-to-image/{model}", list_model_tasks, methods=["GET"]),
+        Route("/v1/ai/text-to-image/{model}/{task_id}", get_model_task, methods=["GET"]),
     ]
     app = Starlette(routes=routes)
     app.state.emulator = state

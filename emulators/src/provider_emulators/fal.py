@@ -10,7 +10,7 @@ with ``request_id`` and the status/result/cancel URLs, which are built from ``ow
 As on fal, the queue accepts any JSON object: the *model* validates its input when it runs, so a
 bad input shows up as a FastAPI-style 422 on the result request, not on submit.
 
-Faults (:class:`~orchestrator.emulators._common.Faults`): ``refuse`` refuses the next generations
+Faults (:class:`~provider_emulators._common.Faults`): ``refuse`` refuses the next generations
 the way :attr:`FalState.refusal` says: ``"output"`` flags the images (``has_nsfw_concepts: [true]``
 and black frames, as fal's safety checker does), ``"input"`` fails the run with fal's typed 422
 ``content_policy_violation`` model error. ``expire_urls`` makes result file URLs answer 403; the
@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from orchestrator.emulators._common import (
+from provider_emulators._common import (
     MIME,
     EmulatorState,
     FaultResponses,

@@ -1,0 +1,379 @@
+"""Every state change of a job, in one place: submit, claim, progress, succeed, fail, cancel, recover.
+
+A job ends in one of four ways (succeeded, failed, canceled, failed after its worker was lost),
+and each ending does the same four things, here and nowhere else:
+
+1. the fenced update of the row: it applies only if the job is still where the caller believes
+   (running under this worker's lease and attempt; for a cancel, still queued or running);
+2. in the same transaction, the webhook outbox rows, so the event exists iff the outcome does;
+3. after the commit, the principal's concurrency slot is given back;
+4. one event carrying the final row (waiters, SSE streams, metrics, logs, other processes).
+
+The runner, the worker pool, cancel and recovery call this module; none of them combines the
+repositories, the event hub and the gate by hand.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+
+from orchestrator.core.clock import now_utc
+from orchestrator.core.slots import principal_slot
+from orchestrator.core.states import JobStatus
+from orchestrator.db.engine import Database
+from orchestrator.db.models import Generation, Image
+from orchestrator.db.repositories.generations import GenerationRepository
+from orchestrator.db.repositories.webhooks import WebhookRepository
+from orchestrator.generation.events import EventHub, JobEvent
+from orchestrator.generation.request import ResolvedRequest
+from orchestrator.limits.concurrency import ConcurrencyGate
+from orchestrator.logs import log_submitted
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+CANCELED_MESSAGE = "canceled by request"
+WORKER_LOST_MESSAGE = (
+    "the worker running this job stopped and the job could not be resumed; it was not charged"
+)
+
+
+# ---------------------------------------------------------------------------- what a worker reports
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One failed call to a provider on the way to the outcome (the attempt trail)."""
+
+    provider: str
+    model: str
+    code: str
+    message: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"provider": self.provider, "model": self.model, "code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class Success:
+    """A provider served the job and its images are stored."""
+
+    provider: str
+    provider_model: str
+    provider_job_id: str | None
+    seed: int | None
+    revised_prompt: str | None
+    cost_micros: int | None
+    provider_cost_micros: int | None
+    provider_usage: dict[str, Any] | None
+    processing_time: float
+    images: Sequence[Image]
+    trail: Sequence[Attempt] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """The job cannot succeed; it is never charged."""
+
+    code: str
+    message: str
+    provider: str | None
+    processing_time: float
+    trail: Sequence[Attempt] = ()
+
+
+# ---------------------------------------------------------------------------- outcomes
+
+
+@dataclass(frozen=True, slots=True)
+class Succeeded:
+    job: Generation
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    job: Generation
+
+
+@dataclass(frozen=True, slots=True)
+class Canceled:
+    job: Generation
+
+
+@dataclass(frozen=True, slots=True)
+class Superseded:
+    """The worker's result was refused: the job was canceled or taken over meanwhile."""
+
+    generation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class NotActive:
+    """A cancel came too late: the job had already ended."""
+
+    job: Generation
+
+
+@dataclass(frozen=True, slots=True)
+class Recovered:
+    """One recovery pass: jobs whose lease expired were requeued, or failed with ``worker_lost``."""
+
+    requeued: tuple[str, ...] = ()
+    failed: tuple[Generation, ...] = field(default_factory=tuple)
+
+
+Ending = Succeeded | Failed | Superseded
+CancelOutcome = Canceled | NotActive
+
+
+# ---------------------------------------------------------------------------- the lifecycle
+
+
+def job_slot(job: Generation) -> str:
+    return principal_slot(job.project, job.subject, job.api_key_id)
+
+
+StartJob = Callable[[], None]
+"""Starts a job that a worker pool took at submission, once its row is committed."""
+
+
+class JobDispatcher(Protocol):
+    """What the lifecycle needs of a worker pool at submission: one entry point."""
+
+    def offer(self, job: Generation, plan: ResolvedRequest) -> StartJob | None:
+        """Take ``job`` now if a slot is free (mark it claimed before it is inserted, and return
+        the function that starts it after the commit), or None to leave it to the queue."""
+        ...
+
+
+class JobLifecycle:
+    def __init__(self, *, db: Database, hub: EventHub, gate: ConcurrencyGate) -> None:
+        self.db = db
+        self.hub = hub
+        self.gate = gate
+        self.dispatcher: JobDispatcher | None = None
+
+    # -------------------------------------------------------------- submit
+
+    async def submit(
+        self,
+        job: Generation,
+        plan: ResolvedRequest,
+        *,
+        cap: int,
+        checks: Callable[[AsyncSession], Awaitable[T | None]],
+        after_insert: Callable[[AsyncSession], Awaitable[None]] | None = None,
+        lock: contextlib.AbstractAsyncContextManager[Any] | None = None,
+    ) -> T | None:
+        """Write ``job`` as queued (or already claimed by a local worker) in one transaction with
+        ``checks`` (idempotency claim, budget), which may stop the insert by returning a value.
+
+        Returns that value (nothing was written), or None once the job is written and started or
+        queued. The slot is counted before the write, so parallel submissions see each other,
+        and given back when the job is not written after all.
+        """
+        slot = job_slot(job)
+        admitted = await self.gate.admit(slot, cap)
+        # A job skips the queue when a local worker slot is free and its principal has room under
+        # its cap (so queued jobs keep their order).
+        start = self.dispatcher.offer(job, plan) if admitted and self.dispatcher is not None else None
+
+        async def insert(session: AsyncSession) -> T | None:
+            stop = await checks(session)
+            if stop is not None:
+                return stop
+            await GenerationRepository(session).add(job)
+            if after_insert is not None:
+                await after_insert(session)
+            return None
+
+        try:
+            async with lock or contextlib.nullcontext():
+                stopped = await self.db.transaction(insert)
+        except BaseException:
+            await self.gate.release(slot)
+            raise
+        if stopped is not None:
+            await self.gate.release(slot)
+            return stopped
+        log_submitted(job.id, job.model, job.api_key_id)
+        if start is not None:
+            start()
+        else:
+            self.hub.wake_workers()
+        return None
+
+    # -------------------------------------------------------------- claim, leases, progress
+
+    @staticmethod
+    def mark_claimed(job: Generation, *, owner: str, lease: timedelta, deadline: timedelta) -> None:
+        """Claim a job that is about to be inserted (the insert and the claim are one write)."""
+        now = now_utc()
+        job.status = JobStatus.RUNNING
+        job.lease_owner = owner
+        job.lease_expires_at = now + lease
+        job.deadline_at = now + deadline
+        job.started_at = now
+        job.attempts = 1
+
+    async def claim(
+        self, *, owner: str, limit: int, lease: timedelta, deadline: timedelta, default_max_concurrent: int
+    ) -> list[Generation]:
+        """Move up to ``limit`` queued jobs to running under ``owner``'s lease (oldest first)."""
+        return await self.db.transaction(
+            lambda session: GenerationRepository(session).claim(
+                owner=owner,
+                limit=limit,
+                now=now_utc(),
+                lease=lease,
+                deadline=deadline,
+                default_max_concurrent=default_max_concurrent,
+                for_update=not self.db.is_sqlite,
+            )
+        )
+
+    async def extend_leases(self, *, owner: str, ids: list[str], lease: timedelta) -> set[str]:
+        """Heartbeat: the ids ``owner`` still holds (the others were canceled or taken over)."""
+        until = now_utc() + lease
+        return await self.db.transaction(
+            lambda session: GenerationRepository(session).extend_leases(owner=owner, ids=ids, until=until)
+        )
+
+    def started(self, job: Generation) -> None:
+        self.hub.publish(JobEvent(job.id, JobStatus.RUNNING, job.progress))
+
+    async def progress(self, job: Generation, owner: str, fraction: float, *, store: bool) -> None:
+        """Tell listeners; with ``store``, also write it (throttled by the caller)."""
+        self.hub.publish(JobEvent(job.id, JobStatus.RUNNING, fraction))
+        if store:
+            await self.db.transaction(
+                lambda session: GenerationRepository(session).set_progress(job.id, owner, fraction)
+            )
+
+    def lost(self, job: Generation) -> None:
+        """This process stopped running ``job`` (canceled, or its lease was lost)."""
+        self.hub.publish(JobEvent(job.id, "lost", job.progress))
+
+    # -------------------------------------------------------------- endings
+
+    async def succeed(self, job: Generation, owner: str, success: Success) -> Succeeded | Superseded:
+        values: dict[str, Any] = {
+            "status": JobStatus.SUCCEEDED,
+            "progress": 1.0,
+            "provider": success.provider,
+            "provider_model": success.provider_model,
+            "provider_job_id": success.provider_job_id,
+            "seed": success.seed,
+            "revised_prompt": success.revised_prompt,
+            "cost_micros": success.cost_micros,
+            "provider_cost_micros": success.provider_cost_micros,
+            "provider_usage": success.provider_usage,
+            "attempt_trail": [a.as_json() for a in success.trail],
+            "finished_at": now_utc(),
+            "processing_time": success.processing_time,
+            "error_code": None,
+            "error_message": None,
+        }
+        if await self._finish(job, owner, values, success.images):
+            return Succeeded(job)
+        return Superseded(job.id)
+
+    async def fail(self, job: Generation, owner: str, failure: Failure) -> Failed | Superseded:
+        values: dict[str, Any] = {
+            "status": JobStatus.FAILED,
+            "error_code": failure.code,
+            "error_message": failure.message,
+            "provider": failure.provider,
+            "cost_micros": 0,  # failed generations are never charged
+            "attempt_trail": [a.as_json() for a in failure.trail],
+            "finished_at": now_utc(),
+            "processing_time": failure.processing_time,
+        }
+        if await self._finish(job, owner, values, ()):
+            return Failed(job)
+        return Superseded(job.id)
+
+    async def _finish(
+        self, job: Generation, owner: str, values: dict[str, Any], images: Sequence[Image]
+    ) -> bool:
+        async def record(session: AsyncSession) -> bool:
+            if not await GenerationRepository(session).finish(
+                job.id, owner, values, images, attempt=job.attempts
+            ):
+                return False
+            await WebhookRepository(session).enqueue(job, values, now_utc())
+            return True
+
+        if not await self.db.transaction(record):
+            return False
+        for name, value in values.items():
+            setattr(job, name, value)
+        set_committed_value(job, "images", list(images))  # a detached copy: no lazy load
+        job.lease_owner = job.lease_expires_at = None
+        await self._ended(job)
+        return True
+
+    async def cancel(self, generation_id: str) -> CancelOutcome:
+        """Cancel a queued or running job; a job that already ended is left as it is."""
+
+        async def cancel(session: AsyncSession) -> CancelOutcome:
+            repo = GenerationRepository(session)
+            if await repo.cancel(generation_id, now_utc(), CANCELED_MESSAGE):
+                job = await repo.get(generation_id)
+                assert job is not None
+                await WebhookRepository(session).enqueue(job, {}, now_utc())
+                return Canceled(job)
+            job = await repo.get(generation_id)
+            assert job is not None, "jobs are never deleted"
+            return NotActive(job)
+
+        outcome = await self.db.transaction(cancel)
+        if isinstance(outcome, Canceled):
+            await self._ended(outcome.job)
+        return outcome
+
+    async def recover(self, *, max_attempts: int) -> Recovered:
+        """Requeue or fail jobs whose lease expired (their worker crashed or was killed), then
+        recount every principal's active jobs (this also sees jobs other processes ended)."""
+
+        async def work(session: AsyncSession) -> Recovered:
+            now = now_utc()
+            repo = GenerationRepository(session)
+            requeued, failed = await repo.recover_expired(
+                now=now, max_attempts=max_attempts, message=WORKER_LOST_MESSAGE
+            )
+            rows = await repo.get_many(failed)
+            outbox = WebhookRepository(session)
+            for job in rows:
+                await outbox.enqueue(job, {}, now)  # with the outcome, atomically
+            return Recovered(tuple(requeued), tuple(rows))
+
+        recovered = await self.db.transaction(work)
+        async with self.db.read() as session:
+            counts = await GenerationRepository(session).active_counts()
+        # The recount is what gives back the slots of jobs whose process died.
+        await self.gate.reset(
+            {principal_slot(project, subject): n for (project, subject), n in counts.items()}
+        )
+        for job in recovered.failed:
+            self.hub.publish(JobEvent(job.id, job.status, job.progress, job))
+        if recovered.requeued or recovered.failed:
+            logger.warning(
+                "recovered lost jobs: %d requeued, %d failed", len(recovered.requeued), len(recovered.failed)
+            )
+            self.hub.wake_workers()
+        return recovered
+
+    async def _ended(self, job: Generation) -> None:
+        await self.gate.release(job_slot(job))
+        # The event carries the final row, as every terminal event does, so listeners can count it.
+        self.hub.publish(JobEvent(job.id, job.status, job.progress, job))

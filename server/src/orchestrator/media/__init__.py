@@ -1,0 +1,1 @@
+"""Image bytes in and out: checking images users send, and writing provenance into images we store."""
