@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
+
 T = TypeVar("T")
 
 
@@ -81,3 +83,17 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"gave up after {within} s waiting for {what or 'the condition'}: {value!r}")
         await asyncio.sleep(0.02)
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes] | None = None, *, within: float = 60) -> None:
+    """Wait until the server at ``url`` answers ``/healthz`` (failing at once if ``proc`` exits)."""
+
+    def probe() -> int | None:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"the server exited with {proc.returncode} before it answered")
+        try:
+            return httpx.get(url + "/healthz", timeout=1).status_code
+        except httpx.TransportError:
+            return None
+
+    wait_until(probe, lambda status: status == 200, within=within, what=f"{url}/healthz")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
-from support import cli_env, run_cli
+from support import cli_env, run_cli, wait_healthy
 
 
 @pytest.mark.timeout(180)  # several `orchestrator` processes start here: slow on a busy machine
@@ -75,12 +74,7 @@ def test_serve_with_two_worker_processes_shares_one_queue(tmp_path, database_url
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
-            try:
-                if httpx.get(url + "/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
+        wait_healthy(url, proc)
         headers = {"Authorization": f"Bearer {key}"}
         with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
             made = [
