@@ -49,6 +49,15 @@ export interface GenerationError {
   message: string;
 }
 
+/** One provider call that failed before the generation's outcome (the attempt trail). */
+export interface FailedAttempt {
+  provider: string;
+  /** The provider's own model id. */
+  model: string;
+  code: string;
+  message: string;
+}
+
 /**
  * A generation, which is also a job: `status` tells where it is. Returned by `submit`,
  * `getGeneration`, `waitFor`, `cancel`, history and events.
@@ -82,20 +91,31 @@ export interface Generation {
   revisedPrompt: string | null;
   batchId: string | null;
   error: GenerationError | null;
+  /** Provider calls that failed before the outcome (retried elsewhere, or deciding it), oldest first. */
+  failedAttempts: FailedAttempt[];
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
 }
 
 /**
- * A finished, successful generation: what `generate()` resolves to. The seed's
- * `GenerationResponse`, with the image URLs and timing guaranteed present.
+ * A finished, successful generation: what `generate()` resolves to (it resolves only on success).
+ * Assignable to the client reference's `GenerationResponse` under `tsc --strict`: the fields that
+ * a queued, failed or canceled job leaves null are always set here. Nulls stay on `Generation`
+ * (history items, jobs, events).
  */
 export interface GenerationResponse extends Generation {
   status: "succeeded";
   imageUrl: string;
   thumbnailUrl: string;
   processingTime: number;
+  /** The style applied; `""` when none was (the model has no default style and none was asked). */
+  style: string;
+  /**
+   * USD charged (see `currency`). `NaN` in the rare case the server reports no price (an
+   * operator's catalog without one for this size and quality): never a made-up 0.
+   */
+  cost: number;
 }
 
 /** One page of history. */
@@ -156,6 +176,8 @@ export interface UsageStats {
   totalImages: number;
   totalCost: number;
   failedGenerations: number;
+  /** Canceled in the range (never charged). */
+  canceledGenerations: number;
   unpricedGenerations: number;
   currency: string;
   byModel: UsageBucket[];
@@ -202,6 +224,8 @@ export interface KeyCreateRequest {
   maxConcurrent?: number | null;
   /** USD per calendar month. */
   monthlyBudget?: number | null;
+  /** When the key stops working (not after the creating key's own expiry). */
+  expiresAt?: Date | null;
 }
 
 /** An API key (never its secret, except in `KeyCreated.key`). */
@@ -219,6 +243,8 @@ export interface ApiKey {
   createdAt: Date;
   lastUsedAt: Date | null;
   revokedAt: Date | null;
+  /** When the key stops working; null: never. */
+  expiresAt: Date | null;
 }
 
 /** A new key: the secret is in this response only. */
@@ -226,9 +252,17 @@ export interface KeyCreated extends ApiKey {
   key: string;
 }
 
+/** The server's limits for keys that set none of their own. */
+export interface KeyDefaults {
+  rateLimitPerMinute: number;
+  maxConcurrent: number;
+}
+
 export interface KeyList {
   object: "list";
   data: ApiKey[];
+  /** What `null` limits mean on this server. */
+  defaults: KeyDefaults | null;
 }
 
 /** Response metadata, kept on every object parsed from an HTTP response (not enumerable). */

@@ -14,6 +14,7 @@ export type SchemaName =
   | "GenerationResponse"
   | "ImageOut"
   | "ErrorInfo"
+  | "FailedAttempt"
   | "GenerationPage"
   | "ModelInfo"
   | "ModelList"
@@ -25,6 +26,7 @@ export type SchemaName =
   | "KeyOut"
   | "KeyCreated"
   | "KeyList"
+  | "KeyDefaults"
   | "GenerateRequest"
   | "BatchRequest"
   | "KeyCreate";
@@ -68,6 +70,7 @@ const generation = {
   revised_prompt: f("revisedPrompt", "string", true),
   batch_id: f("batchId", "string", true),
   error: f("error", { ref: "ErrorInfo" }, true),
+  failed_attempts: f("failedAttempts", { array: { ref: "FailedAttempt" } }),
   created_at: f("createdAt", "datetime"),
   started_at: f("startedAt", "datetime", true),
   finished_at: f("finishedAt", "datetime", true),
@@ -82,6 +85,13 @@ const imageOut = {
 };
 
 const errorInfo = { code: f("code", "string"), message: f("message", "string") };
+
+const failedAttempt = {
+  provider: f("provider", "string"),
+  model: f("model", "string"),
+  code: f("code", "string"),
+  message: f("message", "string"),
+};
 
 const generationPage = {
   object: f("object", "string"),
@@ -131,6 +141,7 @@ const usageStats = {
   total_images: f("totalImages", "integer"),
   total_cost: f("totalCost", "number"),
   failed_generations: f("failedGenerations", "integer"),
+  canceled_generations: f("canceledGenerations", "integer"),
   unpriced_generations: f("unpricedGenerations", "integer"),
   currency: f("currency", "string"),
   by_model: f("byModel", { array: { ref: "UsageBucket" } }),
@@ -181,11 +192,21 @@ const keyOut = {
   created_at: f("createdAt", "datetime"),
   last_used_at: f("lastUsedAt", "datetime", true),
   revoked_at: f("revokedAt", "datetime", true),
+  expires_at: f("expiresAt", "datetime", true),
 };
 
 const keyCreated = { ...keyOut, key: f("key", "string") };
 
-const keyList = { object: f("object", "string"), data: f("data", { array: { ref: "KeyOut" } }) };
+const keyDefaults = {
+  rate_limit_per_minute: f("rateLimitPerMinute", "integer"),
+  max_concurrent: f("maxConcurrent", "integer"),
+};
+
+const keyList = {
+  object: f("object", "string"),
+  data: f("data", { array: { ref: "KeyOut" } }),
+  defaults: f("defaults", { ref: "KeyDefaults" }, true),
+};
 
 // Request bodies. Optional fields are left out when undefined, so server defaults apply.
 const generateRequest = {
@@ -220,6 +241,7 @@ const keyCreate = {
   rate_limit_per_minute: f("rateLimitPerMinute", "integer", true),
   max_concurrent: f("maxConcurrent", "integer", true),
   monthly_budget: f("monthlyBudget", "number", true),
+  expires_at: f("expiresAt", "datetime", true),
 };
 
 /** The field descriptions of every schema. */
@@ -227,6 +249,7 @@ export const SCHEMAS = {
   GenerationResponse: generation,
   ImageOut: imageOut,
   ErrorInfo: errorInfo,
+  FailedAttempt: failedAttempt,
   GenerationPage: generationPage,
   ModelInfo: modelInfo,
   ModelList: modelList,
@@ -238,6 +261,7 @@ export const SCHEMAS = {
   KeyOut: keyOut,
   KeyCreated: keyCreated,
   KeyList: keyList,
+  KeyDefaults: keyDefaults,
   GenerateRequest: generateRequest,
   BatchRequest: batchRequest,
   KeyCreate: keyCreate,
@@ -323,6 +347,7 @@ export type WireTypeChecks = [
   Same<CamelNames<Schemas["GenerationResponse"]>, keyof T.Generation>,
   Same<CamelNames<Schemas["ImageOut"]>, keyof T.ImageInfo>,
   Same<CamelNames<Schemas["ErrorInfo"]>, keyof T.GenerationError>,
+  Same<CamelNames<Schemas["FailedAttempt"]>, keyof T.FailedAttempt>,
   Same<CamelNames<Schemas["GenerationPage"]>, keyof T.GenerationPageData>,
   Same<CamelNames<Schemas["ModelInfo"]>, keyof T.ModelInfo>,
   Same<CamelNames<Schemas["ModelList"]>, keyof T.ModelList>,
@@ -334,6 +359,7 @@ export type WireTypeChecks = [
   Same<CamelNames<Schemas["KeyOut"]>, keyof T.ApiKey>,
   Same<CamelNames<Schemas["KeyCreated"]>, keyof T.KeyCreated>,
   Same<CamelNames<Schemas["KeyList"]>, keyof T.KeyList>,
+  Same<CamelNames<Schemas["KeyDefaults"]>, keyof T.KeyDefaults>,
   Same<CamelNames<Schemas["GenerateRequest"]>, keyof T.GenerationRequest>,
   Same<CamelNames<Schemas["BatchRequest"]>, keyof T.BatchRequest>,
   Same<CamelNames<Schemas["KeyCreate"]>, keyof T.KeyCreateRequest>,
