@@ -7,6 +7,7 @@ import re
 import time
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 
 pytestmark = pytest.mark.asgi  # the app served in process: no test here needs a socket
