@@ -19,11 +19,15 @@ def test_killed_process_mid_job_is_recovered(serve_process, tmp_path, database_u
     env = cli_env(tmp_path / "data", database_url)
     key = run_cli(["keys", "create", "--name", "crash", "--json"], env)["key"]
     headers = {"Authorization": f"Bearer {key}"}
-    slow = {
-        "ORCHESTRATOR_OFFLINE_LATENCY_SECONDS": "30",
+    # A short lease, so the takeover comes quickly; a third attempt to spare, because on a busy
+    # machine the first process can itself miss a heartbeat and take a job over once before the
+    # kill (the job must still finish, charged once: that is what this test is about).
+    leases = {
         "ORCHESTRATOR_JOB_LEASE_SECONDS": "2",
         "ORCHESTRATOR_JOB_POLL_INTERVAL": "0.2",
+        "ORCHESTRATOR_JOB_MAX_ATTEMPTS": "3",
     }
+    slow = {"ORCHESTRATOR_OFFLINE_LATENCY_SECONDS": "30", **leases}
     proc, url = serve_process(**slow)
     ids = []
     for i in range(3):
@@ -42,7 +46,7 @@ def test_killed_process_mid_job_is_recovered(serve_process, tmp_path, database_u
     os.kill(proc.pid, signal.SIGKILL)  # no graceful shutdown, leases left dangling
     proc.wait()
 
-    _, url = serve_process(ORCHESTRATOR_JOB_LEASE_SECONDS="2", ORCHESTRATOR_JOB_POLL_INTERVAL="0.2")
+    _, url = serve_process(**leases)
     jobs = wait_until(
         lambda: _statuses(url, headers, ids),
         lambda jobs: all(j["status"] in ("succeeded", "failed") for j in jobs),
