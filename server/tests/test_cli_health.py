@@ -63,7 +63,13 @@ async def test_health_and_request_ids(server) -> None:
 def test_serve_with_two_worker_processes_shares_one_queue(tmp_path, database_url) -> None:
     from conftest import free_port
 
-    env = cli_env(tmp_path / "data", database_url, ORCHESTRATOR_OFFLINE_LATENCY_SECONDS="0.2")
+    # No Redis here: two processes must be allowed explicitly (limits are then split between them).
+    env = cli_env(
+        tmp_path / "data",
+        database_url,
+        ORCHESTRATOR_OFFLINE_LATENCY_SECONDS="0.2",
+        ORCHESTRATOR_PER_PROCESS_LIMITS="true",
+    )
     key = run_cli(["keys", "create", "--name", "multi", "--json"], env)["key"]
     port = free_port()
     proc = subprocess.Popen(

@@ -111,7 +111,7 @@ async def test_concurrency_gate_counts_locally_when_redis_is_unreachable(redis_p
     dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2, socket_timeout=0.2)
     gate = RedisConcurrencyGate(dead, prefix=redis_prefix)
     assert [await gate.admit("p/key_a", 1) for _ in range(2)] == [True, False]  # never an exception
-    assert "per process" in (gate.degraded() or "")
+    assert "database claim" in (gate.degraded() or "")
     await gate.release("p/key_a")
     assert gate.active("p/key_a") == 1
     await dead.aclose()
