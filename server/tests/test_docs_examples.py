@@ -91,6 +91,7 @@ def live(serve_process, tmp_path, database_url) -> tuple[str, str, dict[str, str
     return url, key["key"], env
 
 
+@pytest.mark.timeout(180)  # starts `orchestrator serve` and runs the documented commands as processes
 def test_readme_curl_quick_start_runs(live, tmp_path) -> None:
     url, _, env = live
     [quick_start] = [b for b in blocks(README, "bash") if "curl" in b]
@@ -119,6 +120,7 @@ def test_readme_curl_quick_start_runs(live, tmp_path) -> None:
     assert history["data"][0]["id"] == generated["id"]
 
 
+@pytest.mark.timeout(180)  # starts `orchestrator serve` and runs the documented commands as processes
 def test_readme_python_block_runs(live) -> None:
     url, key, _ = live
     [block] = [b for b in blocks(README, "python") if "freepik_ai_orchestrator" in b]
@@ -126,6 +128,7 @@ def test_readme_python_block_runs(live) -> None:
     assert re.match(rf"{re.escape(url)}/\S+ 0\.04\d*\n", printed), printed
 
 
+@pytest.mark.timeout(180)  # starts `orchestrator serve` and runs the documented commands as processes
 def test_readme_openai_sdk_block_runs(live) -> None:
     url, key, _ = live
     [block] = [b for b in blocks(README, "python") if "from openai import" in b]
@@ -133,6 +136,7 @@ def test_readme_openai_sdk_block_runs(live) -> None:
     assert re.match(rf"{re.escape(url)}/api/v1/images/\S+\n", printed), printed
 
 
+@pytest.mark.timeout(180)  # starts `orchestrator serve` and runs the documented commands as processes
 def test_client_readme_blocks_run(live, tmp_path, monkeypatch) -> None:
     from freepik_ai_orchestrator import OrchestrationClient
 

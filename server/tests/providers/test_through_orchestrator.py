@@ -12,7 +12,6 @@ import io
 from datetime import date, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from PIL import Image
 from provider_emulators import fal as fal_emu
@@ -24,6 +23,8 @@ from provider_emulators import stability as stability_emu
 from pydantic import SecretStr
 
 from orchestrator.settings import ProviderCredentials
+
+pytestmark = pytest.mark.asgi  # the app served in process: no test here needs a socket
 
 RANGE = {
     "start_date": str(date.today() - timedelta(days=1)),
@@ -103,7 +104,7 @@ async def test_live_generation_is_stored_priced_and_recorded(
         body = response.json()
         assert body["livemode"] is True and body["provider"] == provider and body["cost"] == cost
         assert emulator.state.count() >= 1  # the provider was really called
-        async with httpx.AsyncClient() as anonymous:
+        async with server.client() as anonymous:  # no key: the URL's signature is the credential
             image = await anonymous.get(body["image_url"])
             thumb = await anonymous.get(body["thumbnail_url"])
         assert image.status_code == 200 and thumb.headers["content-type"] == "image/webp"
