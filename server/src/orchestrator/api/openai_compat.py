@@ -10,6 +10,7 @@ error object; invalid requests answer 400 as OpenAI does (see :func:`openai_stat
 from __future__ import annotations
 
 import base64
+import math
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Request
@@ -23,6 +24,7 @@ from orchestrator.api.schemas import ErrorEnvelope, Prompt, StrictBody
 from orchestrator.catalog.catalog import ModelSpec
 from orchestrator.core.states import JobStatus
 from orchestrator.errors import APIError, ErrorCode, ModelNotAvailable
+from orchestrator.generation.idempotency import ClientAttempt
 from orchestrator.generation.params import Preferences, SubmitParams
 
 PREFIX = "/v1"
@@ -123,13 +125,18 @@ async def create_image(
     services: ServicesDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """OpenAI's `POST /v1/images/generations`, answered when the generation has finished."""
+    """OpenAI's `POST /v1/images/generations`, answered when the generation has finished.
+
+    The OpenAI SDKs retry a 5xx or a timed-out call without an `Idempotency-Key`; their retries
+    (`x-stainless-retry-count` ≥ 1) join the first attempt's generation instead of starting another,
+    and the wait ends before the SDK's own read timeout (`x-stainless-read-timeout`)."""
     outcome = await services.generations.generate(
         principal,
         _params(body),
         idempotency_key=idempotency_key,
-        preferences=Preferences(),
+        preferences=sdk_preferences(request),
         endpoint="openai",
+        attempt=sdk_attempt(request),
     )
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
     job = outcome.job
@@ -143,7 +150,8 @@ async def create_image(
     if job.status != JobStatus.SUCCEEDED:
         raise APIError(
             f"generation {job.id} is still {job.status} after the server's wait; "
-            f"follow it at /api/v1/generations/{job.id}",
+            f"follow it at /api/v1/generations/{job.id} (a retry of this call joins the same "
+            "generation when it carries the same Idempotency-Key, or is an OpenAI SDK's own retry)",
             code=ErrorCode.GENERATION_PENDING,
             status_code=504,
             headers=headers,
@@ -162,6 +170,31 @@ async def create_image(
     created = int((job.finished_at or job.created_at).timestamp())
     payload = ImagesResponse(created=created, data=data).model_dump(mode="json", exclude_none=True)
     return JSONResponse(payload, headers=headers)
+
+
+# Answer this long before the SDK gives up reading, so it gets our 504 (naming the generation)
+# rather than a timeout of its own.
+_READ_TIMEOUT_MARGIN = 2.0
+
+
+def sdk_attempt(request: Request) -> ClientAttempt | None:
+    """Which attempt of an SDK call this is, when the client numbers them (OpenAI's SDKs do)."""
+    value = request.headers.get("x-stainless-retry-count", "")
+    if not (value.isascii() and value.isdigit()) or len(value) > 3:
+        return None
+    return ClientAttempt(int(value))
+
+
+def sdk_preferences(request: Request) -> Preferences:
+    """Wait at most until shortly before the SDK's announced read timeout (and the server's cap)."""
+    value = request.headers.get("x-stainless-read-timeout", "")
+    try:
+        timeout = float(value) if value and len(value) < 16 else None
+    except ValueError:
+        timeout = None
+    if timeout is None or not math.isfinite(timeout) or timeout <= 0:
+        return Preferences()
+    return Preferences(wait=max(timeout - _READ_TIMEOUT_MARGIN, timeout / 2))
 
 
 def _with_headers(error: APIError, headers: dict[str, str]) -> APIError:
