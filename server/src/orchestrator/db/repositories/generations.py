@@ -324,8 +324,11 @@ class GenerationRepository:
         )
         return rows[:limit], len(rows) > limit
 
-    async def average_times(self, *, models: Sequence[str], sample: int = 50) -> dict[str, float]:
-        """Mean processing time over each model's most recent successful generations."""
+    async def average_times(
+        self, *, models: Sequence[str], livemode: bool, sample: int = 50
+    ) -> dict[str, float]:
+        """Mean processing time over each model's most recent successful generations of one mode
+        (test renders never shape what a live key is told, nor the reverse)."""
         ranked = (
             select(
                 Generation.model,
@@ -336,6 +339,7 @@ class GenerationRepository:
             )
             .where(
                 Generation.status == JobStatus.SUCCEEDED,
+                Generation.livemode == livemode,
                 Generation.model.in_(models),
                 Generation.processing_time.is_not(None),
             )
