@@ -12,6 +12,8 @@ from orchestrator.api.health import Readiness
 from orchestrator.limits.redis_concurrency import RedisConcurrencyGate
 from orchestrator.limits.redis_rate import RedisRateLimiter
 
+pytestmark = pytest.mark.asgi  # the app served in process: no test here needs a socket
+
 
 @pytest.fixture
 async def redis() -> Redis:
@@ -61,7 +63,9 @@ async def test_readyz_reports_the_fallback_and_requests_still_pass(start_server)
 
 
 async def test_server_with_redis_limits_and_readyz(start_server, redis_prefix) -> None:
-    server = await start_server(redis_url=REDIS_URL, redis_key_prefix=redis_prefix)
+    # A patient client: on a busy machine a Redis answer can take longer than the production 0.5 s,
+    # and the fallback (which this test is not about) would then admit more than the shared limit.
+    server = await start_server(redis_url=REDIS_URL, redis_key_prefix=redis_prefix, redis_timeout_seconds=10)
     key = await server.create_key(rate_limit_per_minute=5)
     async with server.client(key) as api:
         responses = await asyncio.gather(*(api.get("/api/v1/models/dall-e-3") for _ in range(8)))

@@ -112,8 +112,9 @@ def _redis(settings: Settings) -> Redis | None:
     if not settings.redis_url:
         return None
     # Short timeouts: a dead Redis must cost a request milliseconds (then the fallback), not seconds.
+    timeout = settings.redis_timeout_seconds
     return Redis.from_url(
-        settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5, health_check_interval=30
+        settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=30
     )
 
 

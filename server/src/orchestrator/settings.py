@@ -160,6 +160,11 @@ class Settings(BaseSettings):
         description="Shares rate limits, concurrency caps and job wake-ups across processes.",
     )
     redis_key_prefix: str = Field(default="orchestrator:", description="Namespace of every Redis key.")
+    redis_timeout_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        description="How long one Redis call may take before the in-process fallback answers instead.",
+    )
     workers: int = Field(
         default=1,
         ge=1,

@@ -69,40 +69,25 @@ def _job_error(job: Generation) -> APIError | None:
 
 
 def _stored_error(error: APIError) -> dict[str, Any]:
-    return {
-        "message": error.message,
-        "param": error.param,
-        "code": error.code,
-        "status": error.status_code,
-        "extra": error.extra,
-    }
+    """An entry's error as stored for a retry: its envelope (no request id) and its status."""
+    stored = error.body(None)["error"]
+    del stored["request_id"], stored["type"]  # the type follows from the code
+    return {**stored, "status": error.status_code}
 
 
 def _restored_error(stored: dict[str, Any]) -> APIError:
-    return APIError(
-        stored["message"],
-        param=stored["param"],
-        code=ErrorCode(stored["code"]),
-        status_code=stored["status"],
-        extra=stored["extra"],
-    )
+    fields = dict(stored)
+    message, code, param, status = (fields.pop(k) for k in ("message", "code", "param", "status"))
+    return APIError(message, code=ErrorCode(code), param=param, status_code=status, extra=fields)
 
 
+@dataclass(kw_only=True)
 class BatchService:
-    def __init__(
-        self,
-        *,
-        generations: GenerationService,
-        reading: ReadService,
-        idempotency: IdempotencyService,
-        settings: Settings,
-        rate_limiter: RateLimiter | None = None,
-    ) -> None:
-        self.rate_limiter = rate_limiter
-        self.generations = generations
-        self.reading = reading
-        self.idempotency = idempotency
-        self.settings = settings
+    generations: GenerationService
+    reading: ReadService
+    idempotency: IdempotencyService
+    settings: Settings
+    rate_limiter: RateLimiter | None = None
 
     def _check(self, principal: Principal, params: BatchParams) -> None:
         settings = self.settings

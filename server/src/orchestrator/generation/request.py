@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from orchestrator.accounting.money import to_micros
-from orchestrator.catalog.catalog import Catalog, ModelSpec, Route, parse_size, route_price
+from orchestrator.catalog.catalog import Catalog, Route, parse_size, route_price
 from orchestrator.db.models import Generation
 from orchestrator.errors import ModelNotAvailable
 from orchestrator.generation.routing import Router
@@ -30,14 +30,9 @@ class PricedRoute:
 
 
 @dataclass(frozen=True, slots=True)
-class ResolvedRequest:
-    model: ModelSpec
-    size: str
+class ResolvedRequest(ResolvedParams):
     width: int
     height: int
-    quality: str
-    style: str | None
-    n: int
     routes: tuple[PricedRoute, ...]
     """Usable routes in the order they are tried (test mode: the offline renderer)."""
     price: Decimal | None
@@ -69,39 +64,37 @@ class Planner:
 
     def plan(self, params: ResolvedParams, *, livemode: bool) -> ResolvedRequest:
         """Plan validated fields; in live mode, refuse a model no configured provider serves."""
-        model = params.model
         if livemode:
-            reason = self.router.unavailable_reason(model)
+            reason = self.router.unavailable_reason(params.model)
             if reason is not None:
                 raise ModelNotAvailable(reason, param="model", status_code=503)
-        return self._plan(model, params.size, params.quality, params.style, params.n, livemode=livemode)
+        return self._plan(params, livemode=livemode)
 
     def plan_stored(self, job: Generation) -> ResolvedRequest:
         """Plan a job claimed from the queue, from the fields stored when it was submitted."""
         model = self.catalog.get(job.model)
         if model is None:
             raise NoRoute(f"model {job.model!r} is no longer in the catalog")
-        return self._plan(model, job.size, job.quality, job.style, job.n, livemode=job.livemode)
+        return self._plan(
+            ResolvedParams(model, job.size, job.quality, job.style, job.n), livemode=job.livemode
+        )
 
-    def _plan(
-        self, model: ModelSpec, size: str, quality: str, style: str | None, n: int, *, livemode: bool
-    ) -> ResolvedRequest:
-        width, height = parse_size(size)
+    def _plan(self, fields: ResolvedParams, *, livemode: bool) -> ResolvedRequest:
+        model, size, quality, n = fields.model, fields.size, fields.quality, fields.n
         routes = tuple(
             PricedRoute(c.route, c.provider, route_price(model, c.route, size, quality, n))
             for c in self.router.routes(model, livemode=livemode)
         )
         # Test-mode jobs are quoted what the live request would cost, as they always were.
-        quoted = self.router.price_route(model)
+        quoted = route_price(model, self.router.price_route(model), size, quality, n)
         return ResolvedRequest(
-            model=model,
-            size=size,
-            width=width,
-            height=height,
-            quality=quality,
-            style=style,
-            n=n,
-            routes=routes,
-            price=route_price(model, quoted, size, quality, n),
-            price_version=self.catalog.price_version,
+            model,
+            size,
+            quality,
+            fields.style,
+            n,
+            *parse_size(size),
+            routes,
+            quoted,
+            self.catalog.price_version,
         )

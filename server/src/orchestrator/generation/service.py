@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -55,30 +56,22 @@ def month_start(now: datetime) -> datetime:
     return now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
+@dataclass(kw_only=True)
 class GenerationService:
     """Submitting a generation and waiting for it; canceling one."""
 
-    def __init__(
-        self,
-        *,
-        planner: Planner,
-        lifecycle: JobLifecycle,
-        waiting: WaitService,
-        reading: ReadService,
-        idempotency: IdempotencyService,
-        settings: Settings,
-        budget: BudgetLedger | None = None,
-    ) -> None:
-        self.planner = planner
-        self.lifecycle = lifecycle
-        self.waiting = waiting
-        self.reading = reading
-        self.idempotency = idempotency
-        self.settings = settings
-        self.budget: BudgetLedger = budget or DatabaseBudgetLedger()
-        # Queues a key's budgeted submissions in this process before they reach the ledger's
-        # database lock (which is what serialises them across processes).
-        self._budget_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+    planner: Planner
+    lifecycle: JobLifecycle
+    waiting: WaitService
+    reading: ReadService
+    idempotency: IdempotencyService
+    settings: Settings
+    budget: BudgetLedger = field(default_factory=DatabaseBudgetLedger)
+    # Queues a key's budgeted submissions in this process before they reach the ledger's
+    # database lock (which is what serialises them across processes).
+    _budget_locks: defaultdict[str, asyncio.Lock] = field(
+        default_factory=lambda: defaultdict(asyncio.Lock), init=False, repr=False
+    )
 
     # ------------------------------------------------------------------ use cases
 
@@ -173,17 +166,7 @@ class GenerationService:
 
     def quote(self, principal: Principal, params: SubmitParams) -> tuple[Generation, ResolvedRequest]:
         """Validate, resolve and price the request; build its job row (not yet saved)."""
-        fields = resolve(
-            self.planner.catalog,
-            model=params.model,
-            size=params.size,
-            quality=params.quality,
-            style=params.style,
-            n=params.n,
-            seed=params.seed,
-            negative_prompt=params.negative_prompt,
-            max_n=self.settings.max_images_per_request,
-        )
+        fields = resolve(self.planner.catalog, params, max_n=self.settings.max_images_per_request)
         plan = self.planner.plan(fields, livemode=principal.livemode)
         # A budget reserves the most any route that may serve it would charge (the runner charges
         # the route that served); without a price it cannot be checked, so it is refused.

@@ -13,13 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
-from orchestrator.core.slots import principal_slot
-
-__all__ = ["ConcurrencyGate", "InProcessConcurrencyGate", "principal_slot"]
-
 
 class ConcurrencyGate(Protocol):
-    """Active-job counts per principal. An in-process and a shared (Redis) version exist."""
+    """Active-job counts per principal slot (``core.slots.principal_slot``). An in-process and a
+    shared (Redis) version exist."""
 
     async def admit(self, slot: str, cap: int) -> bool:
         """Count one more active job for ``slot``; True if it was under ``cap`` before (so the
