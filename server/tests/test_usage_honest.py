@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete
@@ -89,6 +90,7 @@ async def _history(api: httpx.AsyncClient) -> list[dict[str, Any]]:
         cursor = page["next_cursor"]
 
 
+@pytest.mark.timeout(300)
 async def test_usage_totals_equal_history_for_every_status_and_group(start_server) -> None:
     # No workers: queued rows must stay queued while both views are read.
     server = await start_server(run_workers=False)
