@@ -238,11 +238,15 @@ class GenerationRepository:
             )
         return True
 
-    async def cancel(self, generation_id: str, values: Mapping[str, Any]) -> bool:
-        """Record a cancel (``values``) on a job still queued or running (False: it already ended)."""
+    async def cancel(
+        self, generation_id: str, values: Mapping[str, Any], *, only_queued: bool = False
+    ) -> bool:
+        """Record a cancel (``values``) on a job still queued or running, or only if still queued
+        (False: it already ended, or a worker took it)."""
+        statuses = (JobStatus.QUEUED,) if only_queued else ACTIVE
         result = await self.session.execute(
             update(Generation)
-            .where(Generation.id == generation_id, Generation.status.in_(ACTIVE))
+            .where(Generation.id == generation_id, Generation.status.in_(statuses))
             .values(**values, lease_owner=None, lease_expires_at=None)
             .execution_options(synchronize_session=False)
         )
