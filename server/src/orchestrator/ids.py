@@ -20,3 +20,9 @@ def new_id(prefix: str) -> str:
     """A ULID with a type prefix: 48 bits of milliseconds, then 80 random bits."""
     millis = time.time_ns() // 1_000_000
     return f"{prefix}_{_encode(millis, 10)}{_encode(int.from_bytes(os.urandom(10), 'big'), 16)}"
+
+
+def is_id(value: str, prefix: str) -> bool:
+    """Whether ``value`` has the shape :func:`new_id` gives ids of ``prefix`` (no lookup)."""
+    body = value.removeprefix(f"{prefix}_")
+    return body != value and len(body) == 26 and all(c in _ALPHABET for c in body)

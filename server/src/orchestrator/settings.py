@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     # Jobs
     worker_concurrency: int = Field(default=256, ge=1, description="Jobs one process runs at once.")
     run_workers: bool = Field(default=True, description="Run the job worker pool inside `serve`.")
+    cancel_on_abandon: bool = Field(
+        default=True,
+        description="Cancel a synchronous caller's job at $0 when it disconnects while the job is "
+        "still queued (a running job always completes and is charged once).",
+    )
     job_lease_seconds: float = Field(default=30.0, gt=0)
     job_max_attempts: int = Field(default=2, ge=1, description="Takeovers of a lost job before it fails.")
     job_deadline_seconds: float = Field(default=300.0, gt=0)

@@ -205,12 +205,33 @@ class ModelList(ResponseModel):
 
 
 class UsageBucket(ResponseModel):
-    """Usage for one group (a model, a day, a key or a metadata value)."""
+    """Usage for one group (a model, a day, a key, a provider or a metadata value).
+    ``generations`` counts every status; ``images`` and ``cost`` count succeeded generations."""
 
     key: str
+    name: str | None = None
+    """For ``group_by="key"``: the key's name."""
     generations: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    canceled: int = 0
+    active: int = 0
+    """Still queued or running."""
     images: int = 0
     cost: float = 0.0
+
+
+class BudgetStatus(ResponseModel):
+    """This month's spend against a budget: the calling key's (``scope="key"``) or its pool's."""
+
+    scope: str
+    key_id: str
+    monthly_budget: float
+    spent: float = 0.0
+    reserved: float = 0.0
+    """Held by queued or running generations."""
+    remaining: float = 0.0
+    period_start: date
 
 
 class UsageStats(ResponseModel):
@@ -221,17 +242,22 @@ class UsageStats(ResponseModel):
     end_date: date
     livemode: bool | None = None
     total_generations: int = 0
+    """Every generation created in the range, whatever its status (the history count)."""
+    succeeded_generations: int = 0
     total_images: int = 0
     total_cost: float = 0.0
     failed_generations: int = 0
     canceled_generations: int = 0
     """Canceled in the range (never charged)."""
+    active_generations: int = 0
+    """Still queued or running."""
     unpriced_generations: int = 0
     currency: str | None = None
     by_model: list[UsageBucket] = Field(default_factory=list)
     by_day: list[UsageBucket] = Field(default_factory=list)
     group_by: str | None = None
     groups: list[UsageBucket] | None = None
+    budget: list[BudgetStatus] = Field(default_factory=list)
 
 
 class BatchError(ResponseModel):

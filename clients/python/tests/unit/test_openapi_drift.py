@@ -32,6 +32,7 @@ MODELLED: dict[str, type[pydantic.BaseModel]] = {
     "ModelList": models.ModelList,
     "UsageStats": models.UsageStats,
     "UsageBucket": models.UsageBucket,
+    "BudgetStatus": models.BudgetStatus,
     "BatchResponse": models.BatchResponse,
     "BatchItem": models.BatchItem,
     "WebhookOut": webhook_models.WebhookEndpoint,

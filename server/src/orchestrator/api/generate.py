@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, Response
 
 from orchestrator.api.deps import GenerateScope, ServicesDep
+from orchestrator.api.disconnect import hang_up
 from orchestrator.api.presenters import base_url, generation_out
 from orchestrator.api.schemas import (
     BatchItem,
@@ -131,7 +132,11 @@ async def generate(
         metadata=body.metadata,
     )
     outcome = await services.generations.generate(
-        principal, params, idempotency_key=idempotency_key, preferences=parse_prefer(prefer)
+        principal,
+        params,
+        idempotency_key=idempotency_key,
+        preferences=parse_prefer(prefer),
+        abandoned=hang_up(request),
     )
     return _job_response(outcome, services, request)
 

@@ -30,6 +30,7 @@ from orchestrator.container import Services
 from orchestrator.db.models import Generation
 from orchestrator.db.repositories.generations import HistoryFilter
 from orchestrator.errors import ErrorCode, InvalidRequest, NotFound, RateLimited
+from orchestrator.ids import is_id
 
 router = APIRouter(tags=["generations"])
 
@@ -48,7 +49,8 @@ async def list_generations(
         ),
     ] = 20,
     cursor: Annotated[
-        SafeText | None, Query(max_length=64, description="`next_cursor` of the previous page.")
+        SafeText | None,
+        Query(max_length=64, description="`next_cursor` of the previous page (422 if it is not one)."),
     ] = None,
     model: Annotated[SafeText | None, Query(max_length=64)] = None,
     status: Literal["queued", "running", "succeeded", "failed", "canceled"] | None = None,
@@ -67,6 +69,10 @@ async def list_generations(
     cap = services.settings.max_page_size
     if limit > cap:
         raise InvalidRequest(f"limit must be at most {cap}", param="limit")
+    if cursor is not None and not is_id(cursor, "gen"):
+        raise InvalidRequest(
+            "cursor must be the `next_cursor` of a previous page (a generation id)", param="cursor"
+        )
     metadata = metadata_filters(request.query_params.multi_items())
     filters = HistoryFilter(
         model=model,

@@ -45,15 +45,15 @@ def model_info(spec: ModelSpec, services: Services, average: float | None, livem
     )
 
 
-async def _averages(services: Services, names: list[str]) -> dict[str, float]:
-    return await services.reading.average_times(names)
+async def _averages(services: Services, names: list[str], livemode: bool) -> dict[str, float]:
+    return await services.reading.average_times(names, livemode=livemode)
 
 
 @router.get("/models", operation_id="listModels", response_model=ModelList, responses=ERRORS)
 async def list_models(principal: ReadScope, services: ServicesDep) -> ModelList:
     """Every catalog model. `available` says whether this key can use it now (test keys: always)."""
     names = list(services.catalog.models)
-    averages = await _averages(services, names)
+    averages = await _averages(services, names, principal.livemode)
     return ModelList(
         data=[
             model_info(services.catalog.models[n], services, averages.get(n), principal.livemode)
@@ -72,5 +72,5 @@ async def get_model(
             f"model {name!r} does not exist; available models: {', '.join(sorted(services.catalog.models))}",
             param="name",
         )
-    averages = await _averages(services, [name])
+    averages = await _averages(services, [name], principal.livemode)
     return model_info(spec, services, averages.get(name), principal.livemode)

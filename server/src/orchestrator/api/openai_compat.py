@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StrictInt
 
 from orchestrator.api.deps import GenerateScope, ReadScope, ServicesDep
+from orchestrator.api.disconnect import hang_up
 from orchestrator.api.inputs import SafeText
 from orchestrator.api.presenters import base_url, image_url
 from orchestrator.api.schemas import ErrorEnvelope, Prompt, StrictBody
@@ -137,6 +138,7 @@ async def create_image(
         preferences=sdk_preferences(request),
         endpoint="openai",
         attempt=sdk_attempt(request),
+        abandoned=hang_up(request),
     )
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
     job = outcome.job

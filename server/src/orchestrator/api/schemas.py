@@ -210,9 +210,26 @@ class ModelList(BaseModel):
 
 class UsageBucket(BaseModel):
     key: str
-    generations: int
-    images: int
-    cost: float
+    name: str | None = Field(default=None, description="For `group_by=key`: the key's name.")
+    generations: int = Field(description="Generations of every status in this group.")
+    succeeded: int = 0
+    failed: int = 0
+    canceled: int = 0
+    active: int = Field(default=0, description="Still queued or running.")
+    images: int = Field(description="Images of succeeded generations.")
+    cost: float = Field(description="Charged: the stored cost of succeeded generations.")
+
+
+class BudgetStatus(BaseModel):
+    scope: Literal["key", "pool"] = Field(
+        description="`key`: the calling key's own budget; `pool`: the budget of the key it draws from."
+    )
+    key_id: str
+    monthly_budget: float
+    spent: float = Field(description="Charged this month (UTC), succeeded generations.")
+    reserved: float = Field(description="Held by queued or running generations this month.")
+    remaining: float = Field(description="monthly_budget - spent - reserved (never below 0).")
+    period_start: date
 
 
 class UsageStats(BaseModel):
@@ -220,17 +237,25 @@ class UsageStats(BaseModel):
     start_date: date
     end_date: date
     livemode: bool
-    total_generations: int
-    total_images: int
-    total_cost: float
+    total_generations: int = Field(
+        description="Every generation created in the range, whatever its status: the history count."
+    )
+    succeeded_generations: int = 0
     failed_generations: int
     canceled_generations: int = Field(default=0, description="Canceled in the range (never charged).")
+    active_generations: int = Field(default=0, description="Still queued or running.")
+    total_images: int = Field(description="Images of succeeded generations.")
+    total_cost: float = Field(description="Charged: the sum of the stored costs of succeeded generations.")
     unpriced_generations: int = Field(description="Succeeded generations whose price is unknown.")
     currency: str
     by_model: list[UsageBucket]
     by_day: list[UsageBucket]
     group_by: str | None = None
     groups: list[UsageBucket] | None = None
+    budget: list[BudgetStatus] = Field(
+        default_factory=list,
+        description="This month's budgets of the calling key and of the pool it draws from, where set.",
+    )
 
 
 class KeyCreate(StrictBody):

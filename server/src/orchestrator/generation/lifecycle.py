@@ -331,13 +331,15 @@ class JobLifecycle:
         await self._ended(job)
         return True
 
-    async def cancel(self, generation_id: str) -> CancelOutcome:
-        """Cancel a queued or running job; a job that already ended is left as it is."""
+    async def cancel(self, generation_id: str, *, only_queued: bool = False) -> CancelOutcome:
+        """Cancel a queued or running job; a job that already ended is left as it is. With
+        ``only_queued`` a job a worker has already taken is left running too (cancel-on-abandon:
+        nothing has been paid yet only while it is queued)."""
 
         async def cancel(session: AsyncSession) -> CancelOutcome:
             repo = GenerationRepository(session)
             values = _unsuccessful(JobStatus.CANCELED, ErrorCode.CANCELED, CANCELED_MESSAGE)
-            canceled = await repo.cancel(generation_id, values)
+            canceled = await repo.cancel(generation_id, values, only_queued=only_queued)
             job = await repo.get(generation_id)
             assert job is not None, "jobs are never deleted"
             if not canceled:

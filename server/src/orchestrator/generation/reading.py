@@ -41,7 +41,8 @@ class ReadService:
                 project=principal.project, batch_id=batch_id
             )
 
-    async def average_times(self, models: list[str]) -> dict[str, float]:
-        """Mean processing time of each model's recent successful generations (all projects)."""
+    async def average_times(self, models: list[str], *, livemode: bool) -> dict[str, float]:
+        """Mean processing time of each model's recent successful generations of one mode (all
+        projects): a live key is never shown times measured on test renders."""
         async with self.db.read() as session:
-            return await GenerationRepository(session).average_times(models=models)
+            return await GenerationRepository(session).average_times(models=models, livemode=livemode)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -84,6 +85,7 @@ class GenerationService:
         preferences: Preferences = Preferences(),
         endpoint: str = "generate",
         attempt: ClientAttempt | None = None,
+        abandoned: Callable[[], Awaitable[None]] | None = None,
     ) -> GenerationOutcome:
         """Submit one generation and wait for it (or not, with ``respond_async``).
 
@@ -92,6 +94,9 @@ class GenerationService:
         current state). The worker's finish is the only other write. Without one, an SDK
         ``attempt`` that is a retry joins the job of its call's first attempt (see
         :meth:`IdempotencyService.claim_attempt`).
+
+        ``abandoned`` returns when a synchronous caller has hung up: a job still queued then is
+        canceled at $0 (``cancel_on_abandon``); a running one completes and is charged once.
         """
         check_idempotency_key(idempotency_key)
         self.check_input(params.prompt, params.metadata)
@@ -108,8 +113,27 @@ class GenerationService:
         if replay is not None:
             return await self._replay(principal, replay, preferences, max_wait)
         if not preferences.respond_async:
-            job = await self.waiting.wait(job, max_wait)
+            job = await self._wait_unless_abandoned(job, max_wait, abandoned)
         return GenerationOutcome(job, accepted=preferences.respond_async)
+
+    async def _wait_unless_abandoned(
+        self, job: Generation, max_wait: float, abandoned: Callable[[], Awaitable[None]] | None
+    ) -> Generation:
+        """Wait for ``job``; if the caller hangs up first while it is still queued, cancel it
+        through the lifecycle's one cancel path (a job a worker already took is left to finish)."""
+        if abandoned is None or not self.settings.cancel_on_abandon:
+            return await self.waiting.wait(job, max_wait)
+        waiting = asyncio.ensure_future(self.waiting.wait(job, max_wait))
+        hung_up = asyncio.ensure_future(abandoned())
+        try:
+            await asyncio.wait((waiting, hung_up), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            hung_up.cancel()
+        if waiting.done():
+            return waiting.result()
+        waiting.cancel()
+        outcome = await self.lifecycle.cancel(job.id, only_queued=True)
+        return outcome.job
 
     async def _replay(
         self, principal: Principal, replay: Replay, preferences: Preferences, max_wait: float

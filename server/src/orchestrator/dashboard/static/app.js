@@ -676,7 +676,8 @@ async function loadUsage() {
     const stat = (id, name, value, shown) => h("div", { class: "stat", id, dataset: { value } }, h("span", {}, name), h("strong", {}, shown ?? value));
     $("#usage-totals").replaceChildren(
       stat("usage-total-cost", "Total cost", usage.total_cost, money(usage.total_cost)),
-      stat("usage-total-generations", "Succeeded", usage.total_generations),
+      stat("usage-total-generations", "Generations", usage.total_generations),
+      stat("usage-succeeded", "Succeeded", usage.succeeded_generations),
       stat("usage-total-images", "Images", usage.total_images),
       stat("usage-failed", "Failed", usage.failed_generations),
       stat("usage-canceled", "Canceled", usage.canceled_generations),
@@ -710,7 +711,8 @@ function exportUsage() {
   for (const b of days) rows.push(["day", b.key, b.generations, b.images, b.cost]);
   for (const b of usage.by_model) rows.push(["model", b.key, b.generations, b.images, b.cost]);
   for (const b of usage.groups || []) rows.push(["api_key", keyLabel(b), b.generations, b.images, b.cost]);
-  rows.push(["total", "succeeded", usage.total_generations, usage.total_images, usage.total_cost]);
+  rows.push(["total", "all", usage.total_generations, usage.total_images, usage.total_cost]);
+  rows.push(["total", "succeeded", usage.succeeded_generations, usage.total_images, usage.total_cost]);
   rows.push(["total", "failed", usage.failed_generations, 0, 0]);
   rows.push(["total", "canceled", usage.canceled_generations, 0, 0]);
   const text = rows.map((row) => row.map(csvCell).join(",")).join("\n") + "\n";

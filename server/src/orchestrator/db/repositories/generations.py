@@ -238,11 +238,15 @@ class GenerationRepository:
             )
         return True
 
-    async def cancel(self, generation_id: str, values: Mapping[str, Any]) -> bool:
-        """Record a cancel (``values``) on a job still queued or running (False: it already ended)."""
+    async def cancel(
+        self, generation_id: str, values: Mapping[str, Any], *, only_queued: bool = False
+    ) -> bool:
+        """Record a cancel (``values``) on a job still queued or running, or only if still queued
+        (False: it already ended, or a worker took it)."""
+        statuses = (JobStatus.QUEUED,) if only_queued else ACTIVE
         result = await self.session.execute(
             update(Generation)
-            .where(Generation.id == generation_id, Generation.status.in_(ACTIVE))
+            .where(Generation.id == generation_id, Generation.status.in_(statuses))
             .values(**values, lease_owner=None, lease_expires_at=None)
             .execution_options(synchronize_session=False)
         )
@@ -307,8 +311,11 @@ class GenerationRepository:
         )
         return rows[:limit], len(rows) > limit
 
-    async def average_times(self, *, models: Sequence[str], sample: int = 50) -> dict[str, float]:
-        """Mean processing time over each model's most recent successful generations."""
+    async def average_times(
+        self, *, models: Sequence[str], livemode: bool, sample: int = 50
+    ) -> dict[str, float]:
+        """Mean processing time over each model's most recent successful generations of one mode
+        (test renders never shape what a live key is told, nor the reverse)."""
         ranked = (
             select(
                 Generation.model,
@@ -319,6 +326,7 @@ class GenerationRepository:
             )
             .where(
                 Generation.status == JobStatus.SUCCEEDED,
+                Generation.livemode == livemode,
                 Generation.model.in_(models),
                 Generation.processing_time.is_not(None),
             )
