@@ -17,6 +17,7 @@ use Freepik\AiOrchestrator\Http\StreamedResponse;
 use Freepik\AiOrchestrator\Http\StreamingTransport;
 use Freepik\AiOrchestrator\Http\Transport;
 use Freepik\AiOrchestrator\Http\TransportException;
+use Freepik\AiOrchestrator\Internal\CallOptions;
 use Freepik\AiOrchestrator\Model\BatchError;
 use Freepik\AiOrchestrator\Model\BatchItem;
 use Freepik\AiOrchestrator\Model\BatchResult;
@@ -32,12 +33,14 @@ use Freepik\AiOrchestrator\Model\WebhookEndpoint;
 /**
  * Client for the Freepik AI Orchestrator API.
  *
- * Every method takes named arguments with the Python client's parameter names in camelCase.
+ * Every method takes named arguments with the Python client's parameter names in camelCase:
+ * what the request sends (body fields, ids, filters), then `options:` (RequestOptions: timeout,
+ * retries, idempotency key, headers, waiting) for how this one call is made.
  * Errors are thrown as subclasses of OrchestrationException.
  */
 final class OrchestrationClient
 {
-    public const VERSION = '0.2.0';
+    public const VERSION = '0.3.0';
     public const DEFAULT_BASE_URL = 'http://localhost:8000';
     /**
      * Seconds one call may take, retries and the wait for a generation included: the slow
@@ -117,10 +120,15 @@ final class OrchestrationClient
      *
      * If the server hands back the job before it finishes (202), this waits for it (up to
      * `waitTimeout` seconds). A failed generation throws the mapped exception (e.g.
-     * ProviderException, ContentPolicyException) with `generationId` set. With `wait: false`
-     * the queued job is returned at once (see submit()).
+     * ProviderException, ContentPolicyException) with `generationId` set. With
+     * `options: new RequestOptions(wait: false)` the queued job is returned at once (see submit()).
      *
      * @param array<string, mixed>|null $metadata
+     * @param string|null $idempotencyKey deprecated: use `options: new RequestOptions(idempotencyKey: …)`
+     * @param float|null $timeout deprecated: use `options: new RequestOptions(timeout: …)`
+     * @param bool $wait deprecated: use `options: new RequestOptions(wait: …)`
+     * @param float|null $waitTimeout deprecated: use `options: new RequestOptions(waitTimeout: …)`
+     * @param RequestOptions|null $options how this call is made; its fields win over the deprecated arguments
      */
     public function generate(
         string $prompt,
@@ -136,6 +144,7 @@ final class OrchestrationClient
         ?float $timeout = null,
         bool $wait = true,
         ?float $waitTimeout = self::DEFAULT_WAIT_TIMEOUT,
+        ?RequestOptions $options = null,
     ): GenerationResponse {
         $body = self::body([
             'prompt' => $prompt,
@@ -148,7 +157,18 @@ final class OrchestrationClient
             'negative_prompt' => $negativePrompt,
             'metadata' => $metadata === null ? null : (object) $metadata,
         ]);
-        $callTimeout = $timeout ?? $this->timeout;
+        return $this->createGeneration(
+            $body,
+            $this->callOptions($options, $timeout, $idempotencyKey),
+            $options?->wait ?? $wait,
+            self::waitLimit($options, $waitTimeout),
+        );
+    }
+
+    /** @param array<string, mixed> $body */
+    private function createGeneration(array $body, CallOptions $call, bool $wait, ?float $waitTimeout): GenerationResponse
+    {
+        $callTimeout = $call->timeout;
         if (!$wait) {
             $prefer = 'respond-async';
         } elseif ($callTimeout !== null) {
@@ -157,22 +177,24 @@ final class OrchestrationClient
         } else {
             $prefer = null;
         }
-        $response = $this->post('/generate', $body, $idempotencyKey, $timeout, $prefer === null ? [] : ['Prefer' => $prefer]);
+        $response = $this->post('/generate', $body, $call, $prefer === null ? [] : ['Prefer' => $prefer]);
         $generation = $this->generation($response);
         if (!$wait) {
             return $generation;
         }
         if (!$generation->isTerminal()) {
-            $generation = $this->waitFor($generation->id, timeout: $waitTimeout);
+            $generation = $this->poll($generation->id, $waitTimeout, 0.5, $call);
         }
         return $this->finished($generation);
     }
 
     /**
      * Create a generation job and return it without waiting (`status` is queued). Follow it
-     * with waitFor() or getGeneration().
+     * with waitFor() or getGeneration(). `options->wait` and `options->waitTimeout` do not apply.
      *
      * @param array<string, mixed>|null $metadata
+     * @param string|null $idempotencyKey deprecated: use `options: new RequestOptions(idempotencyKey: …)`
+     * @param float|null $timeout deprecated: use `options: new RequestOptions(timeout: …)`
      */
     public function submit(
         string $prompt,
@@ -186,39 +208,59 @@ final class OrchestrationClient
         ?string $negativePrompt = null,
         ?string $idempotencyKey = null,
         ?float $timeout = null,
+        ?RequestOptions $options = null,
     ): GenerationResponse {
-        return $this->generate(
-            prompt: $prompt,
-            model: $model,
-            style: $style,
-            size: $size,
-            quality: $quality,
-            metadata: $metadata,
-            n: $n,
-            seed: $seed,
-            negativePrompt: $negativePrompt,
-            idempotencyKey: $idempotencyKey,
-            timeout: $timeout,
-            wait: false,
-        );
+        $body = self::body([
+            'prompt' => $prompt,
+            'model' => $model,
+            'style' => $style,
+            'size' => $size,
+            'quality' => $quality,
+            'n' => $n,
+            'seed' => $seed,
+            'negative_prompt' => $negativePrompt,
+            'metadata' => $metadata === null ? null : (object) $metadata,
+        ]);
+        return $this->createGeneration($body, $this->callOptions($options, $timeout, $idempotencyKey), false, null);
     }
 
-    /** Fetch one generation (also a job's current status). */
-    public function getGeneration(string $generationId, ?float $timeout = null): GenerationResponse
+    /**
+     * Fetch one generation (also a job's current status).
+     *
+     * @param float|null $timeout deprecated: use `options: new RequestOptions(timeout: …)`
+     */
+    public function getGeneration(string $generationId, ?float $timeout = null, ?RequestOptions $options = null): GenerationResponse
     {
-        return $this->generation($this->get('/generations/' . self::pathId($generationId), [], $timeout));
+        return $this->fetchGeneration($generationId, $this->callOptions($options, $timeout));
+    }
+
+    private function fetchGeneration(string $generationId, CallOptions $call): GenerationResponse
+    {
+        return $this->generation($this->get('/generations/' . self::pathId($generationId), [], $call));
     }
 
     /**
      * Poll a job until it succeeds, fails or is canceled, and return it (without throwing for a
      * failed job). Throws ApiTimeoutException after `timeout` seconds (null: wait forever);
      * the job keeps running on the server.
+     *
+     * @param float|null $timeout seconds to wait in all; `options->waitTimeout` wins when set
+     * @param RequestOptions|null $options `timeout`, `maxRetries` and `headers` apply to each poll
      */
-    public function waitFor(string $generationId, ?float $timeout = self::DEFAULT_WAIT_TIMEOUT, float $pollInterval = 0.5): GenerationResponse
+    public function waitFor(
+        string $generationId,
+        ?float $timeout = self::DEFAULT_WAIT_TIMEOUT,
+        float $pollInterval = 0.5,
+        ?RequestOptions $options = null,
+    ): GenerationResponse {
+        return $this->poll($generationId, self::waitLimit($options, $timeout), $pollInterval, $this->callOptions($options));
+    }
+
+    private function poll(string $generationId, ?float $timeout, float $pollInterval, CallOptions $call): GenerationResponse
     {
         $deadline = $timeout === null ? null : $this->clock->monotonic() + $timeout;
         for ($polls = 0; ; $polls++) {
-            $generation = $this->getGeneration($generationId);
+            $generation = $this->fetchGeneration($generationId, $call);
             if ($generation->isTerminal()) {
                 return $generation;
             }
@@ -244,19 +286,24 @@ final class OrchestrationClient
      * made when iteration starts. A stream that drops before the job finishes is reopened (with
      * Last-Event-ID) up to `maxRetries` times, then ApiConnectionException is thrown.
      *
-     * @param float|null $timeout seconds the stream may stay silent (default 300)
+     * @param float|null $timeout deprecated: use `options: new RequestOptions(timeout: …)`
+     * @param RequestOptions|null $options `timeout`: seconds the stream may stay silent (default
+     *        300); `maxRetries`: reconnects and retries of the opening request; `headers`
      * @return \Generator<int, GenerationEvent>
      */
-    public function streamEvents(string $generationId, ?float $timeout = null): \Generator
+    public function streamEvents(string $generationId, ?float $timeout = null, ?RequestOptions $options = null): \Generator
     {
         $url = $this->url('/generations/' . self::pathId($generationId) . '/events');
+        $idle = $options?->timeout ?? $timeout ?? self::EVENTS_IDLE_TIMEOUT;
+        $idle = is_infinite($idle) ? 86400.0 : $idle; // curl needs a finite low-speed window
+        $maxRetries = $options?->maxRetries ?? $this->maxRetries;
         $lastEventId = null;
         for ($reconnects = 0; ; $reconnects++) {
-            $headers = ['Accept' => 'text/event-stream', 'Cache-Control' => 'no-cache'];
+            $headers = self::mergeHeaders($options?->headers ?? [], ['Accept' => 'text/event-stream', 'Cache-Control' => 'no-cache']);
             if ($lastEventId !== null) {
                 $headers['Last-Event-ID'] = $lastEventId;
             }
-            $stream = $this->open($url, $headers, $timeout ?? self::EVENTS_IDLE_TIMEOUT);
+            $stream = $this->open($url, $headers, $idle, $maxRetries);
             $decoder = new Internal\SseDecoder();
             $dropped = null;
             try {
@@ -288,7 +335,7 @@ final class OrchestrationClient
             }
             // The stream ended before the job did (a proxy cut it, or the server restarted):
             // reconnect; the server starts again with the job's current state.
-            if ($reconnects >= $this->maxRetries) {
+            if ($reconnects >= $maxRetries) {
                 throw new ApiConnectionException(
                     "the event stream of {$generationId} ended before the job finished ({$reconnects} reconnects); "
                     . 'use waitFor() to poll it instead',
@@ -300,12 +347,23 @@ final class OrchestrationClient
         }
     }
 
-    /** Cancel a job that has not finished. Throws ConflictException if it already has. */
-    public function cancel(string $generationId, ?string $idempotencyKey = null, ?float $timeout = null): GenerationResponse
-    {
-        return $this->generation(
-            $this->post('/generations/' . self::pathId($generationId) . '/cancel', null, $idempotencyKey, $timeout)
-        );
+    /**
+     * Cancel a job that has not finished. Throws ConflictException if it already has.
+     *
+     * @param string|null $idempotencyKey deprecated: use `options: new RequestOptions(idempotencyKey: …)`
+     * @param float|null $timeout deprecated: use `options: new RequestOptions(timeout: …)`
+     */
+    public function cancel(
+        string $generationId,
+        ?string $idempotencyKey = null,
+        ?float $timeout = null,
+        ?RequestOptions $options = null,
+    ): GenerationResponse {
+        return $this->generation($this->post(
+            '/generations/' . self::pathId($generationId) . '/cancel',
+            null,
+            $this->callOptions($options, $timeout, $idempotencyKey),
+        ));
     }
 
     /**
@@ -317,6 +375,10 @@ final class OrchestrationClient
      *
      * @param list<string> $prompts
      * @param array<string, mixed>|null $metadata
+     * @param string|null $idempotencyKey deprecated: use `options: new RequestOptions(idempotencyKey: …)`
+     * @param float|null $timeout deprecated: use `options: new RequestOptions(timeout: …)`
+     * @param float|null $waitTimeout deprecated: use `options: new RequestOptions(waitTimeout: …)`
+     * @param RequestOptions|null $options how this call is made; its fields win over the deprecated arguments
      */
     public function generateBatch(
         array $prompts,
@@ -333,7 +395,10 @@ final class OrchestrationClient
         ?string $idempotencyKey = null,
         ?float $timeout = null,
         ?float $waitTimeout = self::DEFAULT_WAIT_TIMEOUT,
+        ?RequestOptions $options = null,
     ): BatchResult {
+        $call = $this->callOptions($options, $timeout, $idempotencyKey);
+        $waitTimeout = self::waitLimit($options, $waitTimeout);
         foreach ($prompts as $prompt) {
             if (!is_string($prompt)) {
                 throw new \InvalidArgumentException('prompts must be a list of strings');
@@ -351,7 +416,7 @@ final class OrchestrationClient
             'negative_prompt' => $negativePrompt,
             'metadata' => $metadata === null ? null : (object) $metadata,
         ]);
-        $response = $this->post('/generate/batch', $body, $idempotencyKey, $timeout);
+        $response = $this->post('/generate/batch', $body, $call);
         $batch = $this->parse($response, static fn (array $data): BatchResult => BatchResult::fromArray($data, $response->header('x-request-id')));
 
         $pending = [];
@@ -365,7 +430,7 @@ final class OrchestrationClient
             $finished = [];
             foreach ($pending as $id) {
                 $left = $deadline === null ? null : max(0.0, $deadline - $this->clock->monotonic());
-                $finished[$id] = $this->waitFor($id, timeout: $left);
+                $finished[$id] = $this->poll($id, $left, 0.5, $call);
             }
             $batch = self::resolveBatch($batch, $finished);
         }
@@ -382,6 +447,8 @@ final class OrchestrationClient
      * every later page lazily (`->data` is just this page).
      *
      * @param array<string, mixed>|null $metadata filters on metadata values (sent as metadata.<key>)
+     * @param float|null $timeout deprecated: use `options: new RequestOptions(timeout: …)`
+     * @param RequestOptions|null $options applies to this page and every later page fetched
      * @return Page<GenerationResponse>
      */
     public function getGenerationHistory(
@@ -395,6 +462,7 @@ final class OrchestrationClient
         ?string $cursor = null,
         ?string $model = null,
         ?float $timeout = null,
+        ?RequestOptions $options = null,
     ): Page {
         if ($filterByModel !== null && $model !== null && $filterByModel !== $model) {
             throw new \InvalidArgumentException('filterByModel and model name the same filter; pass one of them');
@@ -421,7 +489,7 @@ final class OrchestrationClient
         foreach ($metadata ?? [] as $key => $value) {
             $params[] = ["metadata.{$key}", self::queryValue($value)];
         }
-        return $this->historyPage($params, $cursor, $timeout);
+        return $this->historyPage($params, $cursor, $this->callOptions($options, $timeout));
     }
 
     // ------------------------------------------------------------------ catalog and usage
@@ -429,37 +497,45 @@ final class OrchestrationClient
     /**
      * Every model in the catalog, with its capabilities, pricing and availability.
      *
+     * @param float|null $timeout deprecated: use `options: new RequestOptions(timeout: …)`
      * @return list<ModelInfo>
      */
-    public function listModels(?float $timeout = null): array
+    public function listModels(?float $timeout = null, ?RequestOptions $options = null): array
     {
         return $this->parse(
-            $this->get('/models', [], $timeout),
+            $this->get('/models', [], $this->callOptions($options, $timeout)),
             static fn (array $data): array => Internal\Data::objects($data, 'data', ModelInfo::fromArray(...)),
         );
     }
 
-    /** One model; throws ModelNotAvailableException for an unknown name. */
-    public function getModelInfo(string $name, ?float $timeout = null): ModelInfo
+    /**
+     * One model; throws ModelNotAvailableException for an unknown name.
+     *
+     * @param float|null $timeout deprecated: use `options: new RequestOptions(timeout: …)`
+     */
+    public function getModelInfo(string $name, ?float $timeout = null, ?RequestOptions $options = null): ModelInfo
     {
-        return $this->parse($this->get('/models/' . self::pathId($name), [], $timeout), ModelInfo::fromArray(...));
+        return $this->parse($this->get('/models/' . self::pathId($name), [], $this->callOptions($options, $timeout)), ModelInfo::fromArray(...));
     }
 
     /**
      * Usage and cost between two dates (inclusive), optionally grouped by `model`, `day`, `key`
      * or `metadata.<key>`. Dates are `YYYY-MM-DD` strings or DateTimeInterface.
+     *
+     * @param float|null $timeout deprecated: use `options: new RequestOptions(timeout: …)`
      */
     public function getUsageStats(
         \DateTimeInterface|string $startDate,
         \DateTimeInterface|string $endDate,
         ?string $groupBy = null,
         ?float $timeout = null,
+        ?RequestOptions $options = null,
     ): UsageStats {
         $params = [['start_date', self::dateParam($startDate)], ['end_date', self::dateParam($endDate)]];
         if ($groupBy !== null) {
             $params[] = ['group_by', $groupBy];
         }
-        return $this->parse($this->get('/usage', $params, $timeout), UsageStats::fromArray(...));
+        return $this->parse($this->get('/usage', $params, $this->callOptions($options, $timeout)), UsageStats::fromArray(...));
     }
 
     // ------------------------------------------------------------------ webhooks
@@ -469,6 +545,8 @@ final class OrchestrationClient
      * keep it to verify deliveries with Webhook::verify(). `events`: null for every event.
      *
      * @param list<string>|null $events
+     * @param string|null $idempotencyKey deprecated: use `options: new RequestOptions(idempotencyKey: …)`
+     * @param float|null $timeout deprecated: use `options: new RequestOptions(timeout: …)`
      */
     public function createWebhook(
         string $url,
@@ -476,32 +554,41 @@ final class OrchestrationClient
         ?string $description = null,
         ?string $idempotencyKey = null,
         ?float $timeout = null,
+        ?RequestOptions $options = null,
     ): WebhookEndpoint {
         if ($url === '') {
             throw new \InvalidArgumentException('url must be the http(s) URL that receives the events');
         }
         $body = array_filter(['url' => $url, 'events' => $events, 'description' => $description], static fn ($v): bool => $v !== null);
-        return $this->parse($this->post('/webhooks', $body, $idempotencyKey, $timeout), WebhookEndpoint::fromArray(...));
+        return $this->parse($this->post('/webhooks', $body, $this->callOptions($options, $timeout, $idempotencyKey)), WebhookEndpoint::fromArray(...));
     }
 
-    /** @return list<WebhookEndpoint> every endpoint of the project, without secrets */
-    public function listWebhooks(?float $timeout = null): array
+    /**
+     * @param float|null $timeout deprecated: use `options: new RequestOptions(timeout: …)`
+     * @return list<WebhookEndpoint> every endpoint of the project, without secrets
+     */
+    public function listWebhooks(?float $timeout = null, ?RequestOptions $options = null): array
     {
         return $this->parse(
-            $this->get('/webhooks', [], $timeout),
+            $this->get('/webhooks', [], $this->callOptions($options, $timeout)),
             static fn (array $data): array => Internal\Data::objects($data, 'data', WebhookEndpoint::fromArray(...)),
         );
     }
 
-    public function getWebhook(string $webhookId, ?float $timeout = null): WebhookEndpoint
+    /** @param float|null $timeout deprecated: use `options: new RequestOptions(timeout: …)` */
+    public function getWebhook(string $webhookId, ?float $timeout = null, ?RequestOptions $options = null): WebhookEndpoint
     {
-        return $this->parse($this->get('/webhooks/' . self::pathId($webhookId), [], $timeout), WebhookEndpoint::fromArray(...));
+        return $this->parse(
+            $this->get('/webhooks/' . self::pathId($webhookId), [], $this->callOptions($options, $timeout)),
+            WebhookEndpoint::fromArray(...),
+        );
     }
 
     /**
      * Change `enabled`, `events` or `description` (`clearDescription: true` removes it).
      *
      * @param list<string>|null $events
+     * @param float|null $timeout deprecated: use `options: new RequestOptions(timeout: …)`
      */
     public function updateWebhook(
         string $webhookId,
@@ -510,6 +597,7 @@ final class OrchestrationClient
         ?string $description = null,
         bool $clearDescription = false,
         ?float $timeout = null,
+        ?RequestOptions $options = null,
     ): WebhookEndpoint {
         $body = array_filter(['enabled' => $enabled, 'events' => $events, 'description' => $description], static fn ($v): bool => $v !== null);
         if ($clearDescription) {
@@ -519,42 +607,63 @@ final class OrchestrationClient
             throw new \InvalidArgumentException('updateWebhook() needs enabled, events or description');
         }
         $json = json_encode($body, JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE);
-        $response = $this->send('PATCH', $this->url('/webhooks/' . self::pathId($webhookId)), ['Content-Type' => 'application/json'], $json, $timeout);
+        $response = $this->send('PATCH', $this->url('/webhooks/' . self::pathId($webhookId)), ['Content-Type' => 'application/json'], $json, $this->callOptions($options, $timeout));
         return $this->parse($response, WebhookEndpoint::fromArray(...));
     }
 
-    /** Stop deliveries to the endpoint until resumeWebhook(); events meanwhile are not sent. */
-    public function pauseWebhook(string $webhookId, ?float $timeout = null): WebhookEndpoint
+    /**
+     * Stop deliveries to the endpoint until resumeWebhook(); events meanwhile are not sent.
+     *
+     * @param float|null $timeout deprecated: use `options: new RequestOptions(timeout: …)`
+     */
+    public function pauseWebhook(string $webhookId, ?float $timeout = null, ?RequestOptions $options = null): WebhookEndpoint
     {
-        return $this->updateWebhook($webhookId, enabled: false, timeout: $timeout);
+        return $this->updateWebhook($webhookId, enabled: false, timeout: $timeout, options: $options);
     }
 
-    public function resumeWebhook(string $webhookId, ?float $timeout = null): WebhookEndpoint
+    /** @param float|null $timeout deprecated: use `options: new RequestOptions(timeout: …)` */
+    public function resumeWebhook(string $webhookId, ?float $timeout = null, ?RequestOptions $options = null): WebhookEndpoint
     {
-        return $this->updateWebhook($webhookId, enabled: true, timeout: $timeout);
+        return $this->updateWebhook($webhookId, enabled: true, timeout: $timeout, options: $options);
     }
 
-    /** Delete the endpoint; returns it as it was. */
-    public function deleteWebhook(string $webhookId, ?float $timeout = null): WebhookEndpoint
+    /**
+     * Delete the endpoint; returns it as it was.
+     *
+     * @param float|null $timeout deprecated: use `options: new RequestOptions(timeout: …)`
+     */
+    public function deleteWebhook(string $webhookId, ?float $timeout = null, ?RequestOptions $options = null): WebhookEndpoint
     {
-        $response = $this->send('DELETE', $this->url('/webhooks/' . self::pathId($webhookId)), [], null, $timeout);
+        $response = $this->send('DELETE', $this->url('/webhooks/' . self::pathId($webhookId)), [], null, $this->callOptions($options, $timeout));
         return $this->parse($response, WebhookEndpoint::fromArray(...));
     }
 
-    /** @return list<WebhookDelivery> the endpoint's recent deliveries, newest first */
-    public function listWebhookDeliveries(string $webhookId, ?float $timeout = null): array
+    /**
+     * @param float|null $timeout deprecated: use `options: new RequestOptions(timeout: …)`
+     * @return list<WebhookDelivery> the endpoint's recent deliveries, newest first
+     */
+    public function listWebhookDeliveries(string $webhookId, ?float $timeout = null, ?RequestOptions $options = null): array
     {
         return $this->parse(
-            $this->get('/webhooks/' . self::pathId($webhookId) . '/deliveries', [], $timeout),
+            $this->get('/webhooks/' . self::pathId($webhookId) . '/deliveries', [], $this->callOptions($options, $timeout)),
             static fn (array $data): array => Internal\Data::objects($data, 'data', WebhookDelivery::fromArray(...)),
         );
     }
 
-    /** Send a signed `webhook.test` event to the endpoint; returns its delivery. */
-    public function sendTestWebhook(string $webhookId, ?string $idempotencyKey = null, ?float $timeout = null): WebhookDelivery
-    {
+    /**
+     * Send a signed `webhook.test` event to the endpoint; returns its delivery.
+     *
+     * @param string|null $idempotencyKey deprecated: use `options: new RequestOptions(idempotencyKey: …)`
+     * @param float|null $timeout deprecated: use `options: new RequestOptions(timeout: …)`
+     */
+    public function sendTestWebhook(
+        string $webhookId,
+        ?string $idempotencyKey = null,
+        ?float $timeout = null,
+        ?RequestOptions $options = null,
+    ): WebhookDelivery {
         return $this->parse(
-            $this->post('/webhooks/' . self::pathId($webhookId) . '/test', null, $idempotencyKey, $timeout),
+            $this->post('/webhooks/' . self::pathId($webhookId) . '/test', null, $this->callOptions($options, $timeout, $idempotencyKey)),
             WebhookDelivery::fromArray(...),
         );
     }
@@ -571,6 +680,8 @@ final class OrchestrationClient
      * DestinationExistsException names it, before anything is fetched when every name is known.
      * Files are written to `<name>.part` and renamed when complete.
      *
+     * @param float|null $timeout deprecated: use `options: new RequestOptions(timeout: …)`
+     * @param RequestOptions|null $options applies to each file fetched (`headers` only go to this server)
      * @return list<string>
      */
     public function download(
@@ -580,7 +691,9 @@ final class OrchestrationClient
         bool $overwrite = false,
         ?float $timeout = null,
         ?int $index = null,
+        ?RequestOptions $options = null,
     ): array {
+        $call = $this->callOptions($options, $timeout);
         $targets = self::downloadTargets($image, $thumbnail);
         if ($index !== null) {
             if (!isset($targets[$index])) {
@@ -601,7 +714,7 @@ final class OrchestrationClient
         }
         $written = [];
         foreach ($targets as [$url, $stem, $extension]) {
-            $written[] = $this->downloadOne($url, $stem, $extension, $directory, $overwrite, $timeout);
+            $written[] = $this->downloadOne($url, $stem, $extension, $directory, $overwrite, $call);
         }
         return $written;
     }
@@ -664,20 +777,20 @@ final class OrchestrationClient
      * @param array<string, mixed>|null $body
      * @param array<string, string> $headers
      */
-    private function post(string $path, ?array $body, ?string $idempotencyKey, ?float $timeout, array $headers = []): Response
+    private function post(string $path, ?array $body, CallOptions $call, array $headers = []): Response
     {
         // One key per logical call, made here once, so every retry of the call reuses it.
-        $headers['Idempotency-Key'] = $idempotencyKey ?? self::uuid4();
+        $headers['Idempotency-Key'] = $call->idempotencyKey ?? self::uuid4();
         if ($body === null) {
-            return $this->send('POST', $this->url($path), $headers, '', $timeout); // Content-Length: 0
+            return $this->send('POST', $this->url($path), $headers, '', $call); // Content-Length: 0
         }
         $headers['Content-Type'] = 'application/json';
         $json = json_encode($body, JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_PRESERVE_ZERO_FRACTION);
-        return $this->send('POST', $this->url($path), $headers, $json, $timeout);
+        return $this->send('POST', $this->url($path), $headers, $json, $call);
     }
 
     /** @param list<array{0: string, 1: string}> $params */
-    private function get(string $path, array $params, ?float $timeout): Response
+    private function get(string $path, array $params, CallOptions $call): Response
     {
         $url = $this->url($path);
         if ($params !== []) {
@@ -686,14 +799,15 @@ final class OrchestrationClient
                 $params,
             ));
         }
-        return $this->send('GET', $url, [], null, $timeout);
+        return $this->send('GET', $url, [], null, $call);
     }
 
     /**
      * Send with retries; return a successful response or throw.
      *
      * The call's timeout bounds every attempt and the waits between them: an attempt gets what
-     * is left, and a retry whose wait would not fit is not made.
+     * is left, and a retry whose wait would not fit is not made. The call's own headers win over
+     * its per-call headers, which win over the client's defaultHeaders.
      *
      * @param array<string, string> $headers
      */
@@ -702,11 +816,12 @@ final class OrchestrationClient
         string $url,
         array $headers,
         ?string $body,
-        ?float $timeout,
+        CallOptions $call,
         bool $authenticated = true,
         bool $followRedirects = false,
     ): Response {
-        $response = $this->attempts($method, $url, $headers, $body, $timeout ?? $this->timeout, $authenticated, $followRedirects, null);
+        $headers = self::mergeHeaders($call->headers, $headers);
+        $response = $this->attempts($method, $url, $headers, $body, $call->timeout, $call->maxRetries, $authenticated, $followRedirects, null);
         assert($response instanceof Response);
         return $response;
     }
@@ -716,9 +831,9 @@ final class OrchestrationClient
      *
      * @param array<string, string> $headers
      */
-    private function open(string $url, array $headers, float $idleTimeout): StreamedResponse
+    private function open(string $url, array $headers, float $idleTimeout, int $maxRetries): StreamedResponse
     {
-        $response = $this->attempts('GET', $url, $headers, null, null, true, false, $idleTimeout);
+        $response = $this->attempts('GET', $url, $headers, null, null, $maxRetries, true, false, $idleTimeout);
         assert($response instanceof StreamedResponse);
         return $response;
     }
@@ -734,6 +849,7 @@ final class OrchestrationClient
         array $headers,
         ?string $body,
         ?float $budget,
+        int $maxRetries,
         bool $authenticated,
         bool $followRedirects,
         ?float $idleTimeout,
@@ -769,7 +885,7 @@ final class OrchestrationClient
                     $response = $stream->buffer();
                 }
             } catch (TransportException $exception) {
-                $decision = RetryPolicy::decide($retries, $this->maxRetries, $this->retryBackoff, null, [], $this->clock->now(), ($this->random)());
+                $decision = RetryPolicy::decide($retries, $maxRetries, $this->retryBackoff, null, [], $this->clock->now(), ($this->random)());
                 if (!$decision->retry || !self::fits($decision->delay, $deadline, $this->clock)) {
                     $class = $exception->timedOut ? ApiTimeoutException::class : ApiConnectionException::class;
                     $what = $exception->timedOut ? 'request timed out' : 'connection error';
@@ -784,7 +900,7 @@ final class OrchestrationClient
             $decoded = $response->json();
             $decision = RetryPolicy::decide(
                 $retries,
-                $this->maxRetries,
+                $maxRetries,
                 $this->retryBackoff,
                 $response->status,
                 $response->headers,
@@ -817,7 +933,50 @@ final class OrchestrationClient
         if ($authenticated && $this->token !== null) {
             $headers['Authorization'] = 'Bearer ' . $this->token;
         }
-        return array_merge($headers, $this->defaultHeaders, $extra);
+        return self::mergeHeaders(self::mergeHeaders($headers, $this->defaultHeaders), $extra);
+    }
+
+    /**
+     * One call's settings: RequestOptions first, then the deprecated per-call arguments, then
+     * the client's settings. `INF` means no limit.
+     */
+    private function callOptions(?RequestOptions $options, ?float $timeout = null, ?string $idempotencyKey = null): CallOptions
+    {
+        $timeout = $options?->timeout ?? $timeout ?? $this->timeout;
+        return new CallOptions(
+            $timeout === null || is_infinite($timeout) ? null : $timeout,
+            $options?->maxRetries ?? $this->maxRetries,
+            $options?->idempotencyKey ?? $idempotencyKey,
+            $options?->headers ?? [],
+        );
+    }
+
+    /** Seconds to wait for unfinished jobs (null: no limit); `options->waitTimeout` wins. */
+    private static function waitLimit(?RequestOptions $options, ?float $waitTimeout): ?float
+    {
+        $limit = $options?->waitTimeout ?? $waitTimeout;
+        return $limit === null || is_infinite($limit) ? null : $limit;
+    }
+
+    /**
+     * `$base` with `$overrides` applied; a name given in both (in any letter case) takes the
+     * override's spelling and value.
+     *
+     * @param array<string, string> $base
+     * @param array<string, string> $overrides
+     * @return array<string, string>
+     */
+    private static function mergeHeaders(array $base, array $overrides): array
+    {
+        foreach ($overrides as $name => $value) {
+            foreach (array_keys($base) as $existing) {
+                if (strcasecmp($existing, $name) === 0) {
+                    unset($base[$existing]);
+                }
+            }
+            $base[$name] = $value;
+        }
+        return $base;
     }
 
     private static function fits(float $delay, ?float $deadline, Clock $clock): bool
@@ -880,10 +1039,10 @@ final class OrchestrationClient
      * @param list<array{0: string, 1: string}> $params
      * @return Page<GenerationResponse>
      */
-    private function historyPage(array $params, ?string $cursor, ?float $timeout): Page
+    private function historyPage(array $params, ?string $cursor, CallOptions $call): Page
     {
         $query = $cursor === null ? $params : [...$params, ['cursor', $cursor]];
-        $response = $this->get('/generations', $query, $timeout);
+        $response = $this->get('/generations', $query, $call);
         return $this->parse($response, fn (array $data): Page => new Page(
             data: Internal\Data::objects(
                 $data,
@@ -893,7 +1052,7 @@ final class OrchestrationClient
             hasMore: Internal\Data::optBool($data, 'has_more') ?? false,
             nextCursor: Internal\Data::optStr($data, 'next_cursor'),
             cursor: $cursor,
-            fetch: fn (string $next): Page => $this->historyPage($params, $next, $timeout),
+            fetch: fn (string $next): Page => $this->historyPage($params, $next, $call),
         ));
     }
 
@@ -986,11 +1145,15 @@ final class OrchestrationClient
         ?string $extension,
         string $directory,
         bool $overwrite,
-        ?float $timeout,
+        CallOptions $call,
     ): string {
         $absolute = parse_url($url, PHP_URL_SCHEME) !== null ? $url : $this->baseUrl . '/' . ltrim($url, '/');
-        // Signed URLs need no credentials: never hand our key to another host (a CDN, a bucket).
-        $response = $this->send('GET', $absolute, ['Accept' => '*/*'], null, $timeout, $this->sameOrigin($absolute), true);
+        // Signed URLs need no credentials: never hand our key (nor per-call headers) to another host (a CDN, a bucket).
+        $sameOrigin = $this->sameOrigin($absolute);
+        if (!$sameOrigin) {
+            $call = new CallOptions($call->timeout, $call->maxRetries, null, []);
+        }
+        $response = $this->send('GET', $absolute, ['Accept' => '*/*'], null, $call, $sameOrigin, true);
         $extension ??= self::extensionFor($response->header('content-type')) ?? 'bin';
         $path = "{$directory}/{$stem}.{$extension}";
         if (!$overwrite) {
