@@ -15,14 +15,24 @@ from pydantic import BaseModel, Field
 from orchestrator.api.deps import GenerateScope, ReadScope, ServicesDep
 from orchestrator.api.generate import ERRORS
 from orchestrator.api.generations import metadata_filters
-from orchestrator.api.inputs import MAX_PAGE_SIZE, SafeText, clamp_instant, safe_id
+from orchestrator.api.inputs import SafeText, clamp_instant, safe_id
+from orchestrator.api.listing import (
+    CreatedBefore,
+    CreatedSince,
+    ModelName,
+    PageCursor,
+    PageSize,
+    PromptContains,
+    StatusFilter,
+    check_page_size,
+)
 from orchestrator.api.presenters import base_url, generation_out
 from orchestrator.api.schemas import GenerationResponse, StrictBody
 from orchestrator.auth.principal import Principal
 from orchestrator.container import Services
 from orchestrator.db.models import Board, Generation
 from orchestrator.db.repositories.gallery import GallerySearch, GalleryState
-from orchestrator.errors import ErrorCode, InvalidRequest, NotFound
+from orchestrator.errors import ErrorCode, NotFound
 from orchestrator.gallery.service import MAX_ARCHIVE_GENERATIONS
 
 router = APIRouter(tags=["gallery"])
@@ -124,18 +134,14 @@ async def search_gallery(
     request: Request,
     principal: ReadScope,
     services: ServicesDep,
-    limit: Annotated[
-        int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"Page size, 1 to {MAX_PAGE_SIZE}.")
-    ] = 24,
-    cursor: Annotated[
-        SafeText | None, Query(max_length=64, description="`next_cursor` of the previous page.")
-    ] = None,
-    q: Annotated[SafeText | None, Query(max_length=200, description="Text the prompt contains.")] = None,
-    model: Annotated[SafeText | None, Query(max_length=64)] = None,
-    status: Literal["queued", "running", "succeeded", "failed", "canceled"] | None = None,
+    limit: PageSize = 24,
+    cursor: PageCursor = None,
+    q: PromptContains = None,
+    model: ModelName = None,
+    status: StatusFilter = None,
     seed: Annotated[int | None, Query(ge=0, le=4_294_967_294)] = None,
-    since: Annotated[datetime | None, Query(description="Created at or after (ISO 8601).")] = None,
-    until: Annotated[datetime | None, Query(description="Created before (ISO 8601).")] = None,
+    since: CreatedSince = None,
+    until: CreatedBefore = None,
     board_id: Annotated[
         SafeText | None, Query(max_length=64, description="Only this board's images.")
     ] = None,
@@ -144,9 +150,7 @@ async def search_gallery(
     """Newest first, deleted generations left out. `metadata.<key>=<value>` filters on metadata."""
     if board_id is not None and not safe_id(board_id):
         raise NotFound("no such board", param="board_id", code=ErrorCode.NOT_FOUND)
-    cap = services.settings.max_page_size
-    if limit > cap:
-        raise InvalidRequest(f"limit must be at most {cap}", param="limit")
+    check_page_size(limit, services)
     search = GallerySearch(
         query=q,
         model=model,

@@ -6,8 +6,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Iterable
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
@@ -16,12 +15,21 @@ from starlette.background import BackgroundTask
 from orchestrator.api.deps import GenerateScope, ReadScope, ServicesDep
 from orchestrator.api.generate import ERRORS
 from orchestrator.api.inputs import (
-    MAX_PAGE_SIZE,
     METADATA_FILTER_KEY,
     SafeText,
     clamp_instant,
     safe_id,
     text_problem,
+)
+from orchestrator.api.listing import (
+    CreatedBefore,
+    CreatedSince,
+    ModelName,
+    PageCursor,
+    PageSize,
+    PromptContains,
+    StatusFilter,
+    check_page_size,
 )
 from orchestrator.api.presenters import base_url, generation_out
 from orchestrator.api.schemas import GenerationPage, GenerationResponse
@@ -39,34 +47,17 @@ async def list_generations(
     request: Request,
     principal: ReadScope,
     services: ServicesDep,
-    limit: Annotated[
-        int,
-        Query(
-            ge=1,
-            le=MAX_PAGE_SIZE,
-            description=f"Page size, 1 to {MAX_PAGE_SIZE} (a server may set a lower cap: 422 above it).",
-        ),
-    ] = 20,
-    cursor: Annotated[
-        SafeText | None, Query(max_length=64, description="`next_cursor` of the previous page.")
-    ] = None,
-    model: Annotated[SafeText | None, Query(max_length=64)] = None,
-    status: Literal["queued", "running", "succeeded", "failed", "canceled"] | None = None,
-    since: Annotated[
-        datetime | None,
-        Query(description="Created at or after (ISO 8601; no offset = UTC; clamped to years 1970-9999)."),
-    ] = None,
-    until: Annotated[
-        datetime | None,
-        Query(description="Created before (ISO 8601; no offset = UTC; clamped to years 1970-9999)."),
-    ] = None,
-    q: Annotated[SafeText | None, Query(max_length=200, description="Text the prompt contains.")] = None,
+    limit: PageSize = 20,
+    cursor: PageCursor = None,
+    model: ModelName = None,
+    status: StatusFilter = None,
+    since: CreatedSince = None,
+    until: CreatedBefore = None,
+    q: PromptContains = None,
     batch_id: Annotated[SafeText | None, Query(max_length=32)] = None,
 ) -> GenerationPage:
     """Newest first. Filter on your metadata with `metadata.<key>=<value>` query parameters."""
-    cap = services.settings.max_page_size
-    if limit > cap:
-        raise InvalidRequest(f"limit must be at most {cap}", param="limit")
+    check_page_size(limit, services)
     metadata = metadata_filters(request.query_params.multi_items())
     filters = HistoryFilter(
         model=model,
