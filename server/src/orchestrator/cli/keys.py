@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -38,22 +39,27 @@ def _with_keys(action: Callable[[Any], Any], *, may_create: bool) -> Any:
     return run_db(settings, work)
 
 
-def _key_json(key: Any, secret: str | None = None) -> dict[str, Any]:
-    from orchestrator.accounting.money import from_micros
+# The API's key object (one presenter: ``api.keys.key_out``) less the fields this JSON never had.
+_JSON_FIELDS = {
+    "id",
+    "name",
+    "project",
+    "mode",
+    "prefix",
+    "scopes",
+    "rate_limit_per_minute",
+    "max_concurrent",
+    "monthly_budget",
+    "created_at",
+    "revoked_at",
+}
 
-    out = {
-        "id": key.id,
-        "name": key.name,
-        "project": key.project,
-        "mode": key.mode,
-        "prefix": key.prefix,
-        "scopes": key.scopes,
-        "rate_limit_per_minute": key.rate_limit_per_minute,
-        "max_concurrent": key.max_concurrent,
-        "monthly_budget": from_micros(key.monthly_budget_micros),
-        "created_at": key.created_at.isoformat(),
-        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
-    }
+
+def _key_json(key: Any, secret: str | None = None) -> dict[str, Any]:
+    from orchestrator.api.keys import key_out
+
+    fields = key_out(key).model_dump(include=_JSON_FIELDS)
+    out = {name: v.isoformat() if isinstance(v, datetime) else v for name, v in fields.items()}
     if secret is not None:
         out["key"] = secret
     return out
