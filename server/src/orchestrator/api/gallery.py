@@ -15,17 +15,8 @@ from pydantic import BaseModel, Field
 from orchestrator.api.deps import GenerateScope, ReadScope, ServicesDep
 from orchestrator.api.generate import ERRORS
 from orchestrator.api.generations import metadata_filters
-from orchestrator.api.inputs import SafeText, clamp_instant, safe_id
-from orchestrator.api.listing import (
-    CreatedBefore,
-    CreatedSince,
-    ModelName,
-    PageCursor,
-    PageSize,
-    PromptContains,
-    StatusFilter,
-    check_page_size,
-)
+from orchestrator.api.inputs import SafeText, safe_id
+from orchestrator.api.listing import ListQuery, PageSize, check_page_size
 from orchestrator.api.presenters import base_url, generation_out
 from orchestrator.api.schemas import GenerationResponse, StrictBody
 from orchestrator.auth.principal import Principal
@@ -134,14 +125,9 @@ async def search_gallery(
     request: Request,
     principal: ReadScope,
     services: ServicesDep,
+    filters: ListQuery,
     limit: PageSize = 24,
-    cursor: PageCursor = None,
-    q: PromptContains = None,
-    model: ModelName = None,
-    status: StatusFilter = None,
     seed: Annotated[int | None, Query(ge=0, le=4_294_967_294)] = None,
-    since: CreatedSince = None,
-    until: CreatedBefore = None,
     board_id: Annotated[
         SafeText | None, Query(max_length=64, description="Only this board's images.")
     ] = None,
@@ -152,17 +138,17 @@ async def search_gallery(
         raise NotFound("no such board", param="board_id", code=ErrorCode.NOT_FOUND)
     check_page_size(limit, services)
     search = GallerySearch(
-        query=q,
-        model=model,
-        status=status,
+        query=filters.query,
+        model=filters.model,
+        status=filters.status,
         seed=seed,
-        since=clamp_instant(since),
-        until=clamp_instant(until),
+        since=filters.since,
+        until=filters.until,
         metadata=metadata_filters(request.query_params.multi_items()),
         board_id=board_id,
         starred=starred,
     )
-    rows, has_more = await services.gallery.search(principal, search, cursor, limit)
+    rows, has_more = await services.gallery.search(principal, search, filters.cursor, limit)
     base = base_url(request, services)
     return GalleryPage(
         data=[_item(g, s, services, base) for g, s in rows],

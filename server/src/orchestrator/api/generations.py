@@ -17,20 +17,10 @@ from orchestrator.api.generate import ERRORS
 from orchestrator.api.inputs import (
     METADATA_FILTER_KEY,
     SafeText,
-    clamp_instant,
     safe_id,
     text_problem,
 )
-from orchestrator.api.listing import (
-    CreatedBefore,
-    CreatedSince,
-    ModelName,
-    PageCursor,
-    PageSize,
-    PromptContains,
-    StatusFilter,
-    check_page_size,
-)
+from orchestrator.api.listing import ListQuery, PageSize, check_page_size
 from orchestrator.api.presenters import base_url, generation_out
 from orchestrator.api.schemas import GenerationPage, GenerationResponse
 from orchestrator.auth.principal import Principal
@@ -47,28 +37,22 @@ async def list_generations(
     request: Request,
     principal: ReadScope,
     services: ServicesDep,
+    filters: ListQuery,
     limit: PageSize = 20,
-    cursor: PageCursor = None,
-    model: ModelName = None,
-    status: StatusFilter = None,
-    since: CreatedSince = None,
-    until: CreatedBefore = None,
-    q: PromptContains = None,
     batch_id: Annotated[SafeText | None, Query(max_length=32)] = None,
 ) -> GenerationPage:
     """Newest first. Filter on your metadata with `metadata.<key>=<value>` query parameters."""
     check_page_size(limit, services)
-    metadata = metadata_filters(request.query_params.multi_items())
-    filters = HistoryFilter(
-        model=model,
-        status=status,
-        since=clamp_instant(since),
-        until=clamp_instant(until),
-        query=q,
-        metadata=metadata,
+    history = HistoryFilter(
+        model=filters.model,
+        status=filters.status,
+        since=filters.since,
+        until=filters.until,
+        query=filters.query,
+        metadata=metadata_filters(request.query_params.multi_items()),
         batch_id=batch_id,
     )
-    rows, has_more = await services.reading.history(principal, filters, cursor, limit)
+    rows, has_more = await services.reading.history(principal, history, filters.cursor, limit)
     base = base_url(request, services)
     return GenerationPage(
         data=[generation_out(g, services, base) for g in rows],

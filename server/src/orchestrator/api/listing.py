@@ -3,12 +3,13 @@ validate and document alike."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import Query
+from fastapi import Depends, Query
 
-from orchestrator.api.inputs import MAX_PAGE_SIZE, SafeText
+from orchestrator.api.inputs import MAX_PAGE_SIZE, SafeText, clamp_instant
 from orchestrator.container import Services
 from orchestrator.errors import InvalidRequest
 
@@ -41,3 +42,36 @@ def check_page_size(limit: int, services: Services) -> None:
     cap = services.settings.max_page_size
     if limit > cap:
         raise InvalidRequest(f"limit must be at most {cap}", param="limit")
+
+
+@dataclass(frozen=True, slots=True)
+class ListFilters:
+    """The filters every list endpoint takes, parsed: instants in UTC, clamped to what is stored."""
+
+    cursor: str | None
+    query: str | None
+    model: str | None
+    status: str | None
+    since: datetime | None
+    until: datetime | None
+
+
+def list_filters(
+    cursor: PageCursor = None,
+    q: PromptContains = None,
+    model: ModelName = None,
+    status: StatusFilter = None,
+    since: CreatedSince = None,
+    until: CreatedBefore = None,
+) -> ListFilters:
+    return ListFilters(
+        cursor=cursor,
+        query=q,
+        model=model,
+        status=status,
+        since=clamp_instant(since),
+        until=clamp_instant(until),
+    )
+
+
+ListQuery = Annotated[ListFilters, Depends(list_filters)]
