@@ -165,14 +165,21 @@ async def download_selection(
     return _zip("images", await services.gallery.selection_archive(principal, body.ids))
 
 
+async def _current_item(
+    principal: Principal, generation_id: str, request: Request, services: Services
+) -> GalleryItem:
+    """The generation as the gallery shows it now (after a change, its new state)."""
+    generation, state = await services.gallery.item(principal, generation_id)
+    return _item(generation, state, services, base_url(request, services))
+
+
 @router.get(
     "/gallery/{generation_id}", operation_id="getGalleryItem", response_model=GalleryItem, responses=ERRORS
 )
 async def get_item(
     generation_id: str, request: Request, principal: ReadScope, services: ServicesDep
 ) -> GalleryItem:
-    generation, state = await services.gallery.item(principal, _generation_id(generation_id))
-    return _item(generation, state, services, base_url(request, services))
+    return await _current_item(principal, _generation_id(generation_id), request, services)
 
 
 @router.put(
@@ -186,8 +193,7 @@ async def star(
 ) -> GalleryItem:
     """Star (pin) a generation; starring twice is harmless."""
     await services.gallery.star(principal, _generation_id(generation_id), starred=True)
-    generation, state = await services.gallery.item(principal, generation_id)
-    return _item(generation, state, services, base_url(request, services))
+    return await _current_item(principal, generation_id, request, services)
 
 
 @router.delete(
@@ -200,8 +206,7 @@ async def unstar(
     generation_id: str, request: Request, principal: GenerateScope, services: ServicesDep
 ) -> GalleryItem:
     await services.gallery.star(principal, _generation_id(generation_id), starred=False)
-    generation, state = await services.gallery.item(principal, generation_id)
-    return _item(generation, state, services, base_url(request, services))
+    return await _current_item(principal, generation_id, request, services)
 
 
 @router.delete(
@@ -225,8 +230,7 @@ async def restore_item(
 ) -> GalleryItem:
     """Undo a delete within its window (404 once the files are removed)."""
     await services.gallery.restore(principal, _generation_id(generation_id))
-    generation, state = await services.gallery.item(principal, generation_id)
-    return _item(generation, state, services, base_url(request, services))
+    return await _current_item(principal, generation_id, request, services)
 
 
 @router.get("/boards", operation_id="listBoards", response_model=BoardList, responses=ERRORS)
