@@ -15,14 +15,15 @@ from pydantic import BaseModel, Field
 from orchestrator.api.deps import GenerateScope, ReadScope, ServicesDep
 from orchestrator.api.generate import ERRORS
 from orchestrator.api.generations import metadata_filters
-from orchestrator.api.inputs import MAX_PAGE_SIZE, SafeText, clamp_instant, safe_id
+from orchestrator.api.inputs import SafeText, safe_id
+from orchestrator.api.listing import ListQuery, PageSize, check_page_size
 from orchestrator.api.presenters import base_url, generation_out
 from orchestrator.api.schemas import GenerationResponse, StrictBody
 from orchestrator.auth.principal import Principal
 from orchestrator.container import Services
 from orchestrator.db.models import Board, Generation
 from orchestrator.db.repositories.gallery import GallerySearch, GalleryState
-from orchestrator.errors import ErrorCode, InvalidRequest, NotFound
+from orchestrator.errors import ErrorCode, NotFound
 from orchestrator.gallery.service import MAX_ARCHIVE_GENERATIONS
 
 router = APIRouter(tags=["gallery"])
@@ -124,18 +125,9 @@ async def search_gallery(
     request: Request,
     principal: ReadScope,
     services: ServicesDep,
-    limit: Annotated[
-        int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"Page size, 1 to {MAX_PAGE_SIZE}.")
-    ] = 24,
-    cursor: Annotated[
-        SafeText | None, Query(max_length=64, description="`next_cursor` of the previous page.")
-    ] = None,
-    q: Annotated[SafeText | None, Query(max_length=200, description="Text the prompt contains.")] = None,
-    model: Annotated[SafeText | None, Query(max_length=64)] = None,
-    status: Literal["queued", "running", "succeeded", "failed", "canceled"] | None = None,
+    filters: ListQuery,
+    limit: PageSize = 24,
     seed: Annotated[int | None, Query(ge=0, le=4_294_967_294)] = None,
-    since: Annotated[datetime | None, Query(description="Created at or after (ISO 8601).")] = None,
-    until: Annotated[datetime | None, Query(description="Created before (ISO 8601).")] = None,
     board_id: Annotated[
         SafeText | None, Query(max_length=64, description="Only this board's images.")
     ] = None,
@@ -144,21 +136,19 @@ async def search_gallery(
     """Newest first, deleted generations left out. `metadata.<key>=<value>` filters on metadata."""
     if board_id is not None and not safe_id(board_id):
         raise NotFound("no such board", param="board_id", code=ErrorCode.NOT_FOUND)
-    cap = services.settings.max_page_size
-    if limit > cap:
-        raise InvalidRequest(f"limit must be at most {cap}", param="limit")
+    check_page_size(limit, services)
     search = GallerySearch(
-        query=q,
-        model=model,
-        status=status,
+        query=filters.query,
+        model=filters.model,
+        status=filters.status,
         seed=seed,
-        since=clamp_instant(since),
-        until=clamp_instant(until),
+        since=filters.since,
+        until=filters.until,
         metadata=metadata_filters(request.query_params.multi_items()),
         board_id=board_id,
         starred=starred,
     )
-    rows, has_more = await services.gallery.search(principal, search, cursor, limit)
+    rows, has_more = await services.gallery.search(principal, search, filters.cursor, limit)
     base = base_url(request, services)
     return GalleryPage(
         data=[_item(g, s, services, base) for g, s in rows],
@@ -175,14 +165,21 @@ async def download_selection(
     return _zip("images", await services.gallery.selection_archive(principal, body.ids))
 
 
+async def _current_item(
+    principal: Principal, generation_id: str, request: Request, services: Services
+) -> GalleryItem:
+    """The generation as the gallery shows it now (after a change, its new state)."""
+    generation, state = await services.gallery.item(principal, generation_id)
+    return _item(generation, state, services, base_url(request, services))
+
+
 @router.get(
     "/gallery/{generation_id}", operation_id="getGalleryItem", response_model=GalleryItem, responses=ERRORS
 )
 async def get_item(
     generation_id: str, request: Request, principal: ReadScope, services: ServicesDep
 ) -> GalleryItem:
-    generation, state = await services.gallery.item(principal, _generation_id(generation_id))
-    return _item(generation, state, services, base_url(request, services))
+    return await _current_item(principal, _generation_id(generation_id), request, services)
 
 
 @router.put(
@@ -196,8 +193,7 @@ async def star(
 ) -> GalleryItem:
     """Star (pin) a generation; starring twice is harmless."""
     await services.gallery.star(principal, _generation_id(generation_id), starred=True)
-    generation, state = await services.gallery.item(principal, generation_id)
-    return _item(generation, state, services, base_url(request, services))
+    return await _current_item(principal, generation_id, request, services)
 
 
 @router.delete(
@@ -210,8 +206,7 @@ async def unstar(
     generation_id: str, request: Request, principal: GenerateScope, services: ServicesDep
 ) -> GalleryItem:
     await services.gallery.star(principal, _generation_id(generation_id), starred=False)
-    generation, state = await services.gallery.item(principal, generation_id)
-    return _item(generation, state, services, base_url(request, services))
+    return await _current_item(principal, generation_id, request, services)
 
 
 @router.delete(
@@ -235,8 +230,7 @@ async def restore_item(
 ) -> GalleryItem:
     """Undo a delete within its window (404 once the files are removed)."""
     await services.gallery.restore(principal, _generation_id(generation_id))
-    generation, state = await services.gallery.item(principal, generation_id)
-    return _item(generation, state, services, base_url(request, services))
+    return await _current_item(principal, generation_id, request, services)
 
 
 @router.get("/boards", operation_id="listBoards", response_model=BoardList, responses=ERRORS)

@@ -6,8 +6,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Iterable
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
@@ -16,13 +15,12 @@ from starlette.background import BackgroundTask
 from orchestrator.api.deps import GenerateScope, ReadScope, ServicesDep
 from orchestrator.api.generate import ERRORS
 from orchestrator.api.inputs import (
-    MAX_PAGE_SIZE,
     METADATA_FILTER_KEY,
     SafeText,
-    clamp_instant,
     safe_id,
     text_problem,
 )
+from orchestrator.api.listing import ListQuery, PageSize, check_page_size
 from orchestrator.api.presenters import base_url, generation_out
 from orchestrator.api.schemas import GenerationPage, GenerationResponse
 from orchestrator.auth.principal import Principal
@@ -40,50 +38,26 @@ async def list_generations(
     request: Request,
     principal: ReadScope,
     services: ServicesDep,
-    limit: Annotated[
-        int,
-        Query(
-            ge=1,
-            le=MAX_PAGE_SIZE,
-            description=f"Page size, 1 to {MAX_PAGE_SIZE} (a server may set a lower cap: 422 above it).",
-        ),
-    ] = 20,
-    cursor: Annotated[
-        SafeText | None,
-        Query(max_length=64, description="`next_cursor` of the previous page (422 if it is not one)."),
-    ] = None,
-    model: Annotated[SafeText | None, Query(max_length=64)] = None,
-    status: Literal["queued", "running", "succeeded", "failed", "canceled"] | None = None,
-    since: Annotated[
-        datetime | None,
-        Query(description="Created at or after (ISO 8601; no offset = UTC; clamped to years 1970-9999)."),
-    ] = None,
-    until: Annotated[
-        datetime | None,
-        Query(description="Created before (ISO 8601; no offset = UTC; clamped to years 1970-9999)."),
-    ] = None,
-    q: Annotated[SafeText | None, Query(max_length=200, description="Text the prompt contains.")] = None,
+    filters: ListQuery,
+    limit: PageSize = 20,
     batch_id: Annotated[SafeText | None, Query(max_length=32)] = None,
 ) -> GenerationPage:
     """Newest first. Filter on your metadata with `metadata.<key>=<value>` query parameters."""
-    cap = services.settings.max_page_size
-    if limit > cap:
-        raise InvalidRequest(f"limit must be at most {cap}", param="limit")
-    if cursor is not None and not is_id(cursor, "gen"):
+    check_page_size(limit, services)
+    if filters.cursor is not None and not is_id(filters.cursor, "gen"):
         raise InvalidRequest(
             "cursor must be the `next_cursor` of a previous page (a generation id)", param="cursor"
         )
-    metadata = metadata_filters(request.query_params.multi_items())
-    filters = HistoryFilter(
-        model=model,
-        status=status,
-        since=clamp_instant(since),
-        until=clamp_instant(until),
-        query=q,
-        metadata=metadata,
+    history = HistoryFilter(
+        model=filters.model,
+        status=filters.status,
+        since=filters.since,
+        until=filters.until,
+        query=filters.query,
+        metadata=metadata_filters(request.query_params.multi_items()),
         batch_id=batch_id,
     )
-    rows, has_more = await services.reading.history(principal, filters, cursor, limit)
+    rows, has_more = await services.reading.history(principal, history, filters.cursor, limit)
     base = base_url(request, services)
     return GenerationPage(
         data=[generation_out(g, services, base) for g in rows],
