@@ -44,6 +44,7 @@ PG_ADMIN_URL = os.environ.get(
     "ORCHESTRATOR_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
 TABLES = (
+    "generation_sources",
     "images",
     "generations",
     "idempotency_keys",

@@ -56,6 +56,14 @@ async def list_generations(
     ] = None,
     q: Annotated[SafeText | None, Query(max_length=200, description="Text the prompt contains.")] = None,
     batch_id: Annotated[SafeText | None, Query(max_length=32)] = None,
+    operation: Annotated[
+        Literal["generate", "edit", "variation", "upscale", "remove_background", "image_to_image"] | None,
+        Query(description="Only jobs of this operation."),
+    ] = None,
+    source: Annotated[
+        SafeText | None,
+        Query(max_length=40, description="Only jobs that took an image of this generation as input."),
+    ] = None,
 ) -> GenerationPage:
     """Newest first. Filter on your metadata with `metadata.<key>=<value>` query parameters."""
     cap = services.settings.max_page_size
@@ -70,6 +78,8 @@ async def list_generations(
         query=q,
         metadata=metadata,
         batch_id=batch_id,
+        operation=operation,
+        source=None if source is None else source.split(":", 1)[0],
     )
     rows, has_more = await services.reading.history(principal, filters, cursor, limit)
     base = base_url(request, services)
@@ -114,9 +124,11 @@ def _known_id(generation_id: str) -> str:
 async def get_generation(
     generation_id: str, request: Request, principal: ReadScope, services: ServicesDep
 ) -> GenerationResponse:
-    """One generation: also the status of a job submitted with `Prefer: respond-async`."""
+    """One generation: also the status of a job submitted with `Prefer: respond-async`. Shows its
+    chain: `sources` and `parents` (what it was made from) and `children` (what was made from it)."""
     job = await services.reading.get(principal, _known_id(generation_id))
-    return generation_out(job, services, base_url(request, services))
+    children = await services.reading.children(principal, job.id)
+    return generation_out(job, services, base_url(request, services), children)
 
 
 @router.get(

@@ -42,8 +42,8 @@ async def get_usage(
     group_by: Annotated[
         str | None,
         Query(
-            pattern=r"^(model|day|key|metadata\.[A-Za-z0-9_.-]{1,64})$",
-            description="Extra breakdown: `model`, `day`, `key` or `metadata.<key>`.",
+            pattern=r"^(model|day|key|operation|metadata\.[A-Za-z0-9_.-]{1,64})$",
+            description="Extra breakdown: `model`, `day`, `key`, `operation` or `metadata.<key>`.",
         ),
     ] = None,
 ) -> UsageStats:

@@ -69,13 +69,16 @@ class UsageRepository:
     async def grouped(
         self, project: str, livemode: bool, start: datetime, end: datetime, dimension: str
     ) -> list[Bucket]:
-        """Succeeded generations grouped by ``model``, ``day``, ``key`` or ``metadata.<name>``."""
+        """Succeeded generations grouped by ``model``, ``day``, ``key``, ``operation`` or
+        ``metadata.<name>``."""
         if dimension == "model":
             column: ColumnElement[Any] = Generation.model.expression
         elif dimension == "day":
             column = self._day()
         elif dimension == "key":
             column = Generation.api_key_id.expression
+        elif dimension == "operation":
+            column = Generation.operation.expression
         elif dimension.startswith("metadata."):
             column = metadata_value(dimension.removeprefix("metadata."), self.session.get_bind().dialect.name)
         else:
