@@ -61,6 +61,13 @@ const NOT_CALLED = {
   getWebhook: "webhook management (operators)",
   deleteWebhook: "webhook management (operators)",
   listWebhookDeliveries: "webhook management (operators)",
+  editImage: "image operations: SDK support is the next step",
+  createImageVariation: "image operations: SDK support is the next step",
+  upscaleImage: "image operations: SDK support is the next step",
+  removeImageBackground: "image operations: SDK support is the next step",
+  imageToImage: "image operations: SDK support is the next step",
+  openaiEditImage: "OpenAI-compatible surface, for OpenAI's own SDKs",
+  openaiCreateImageVariation: "OpenAI-compatible surface, for OpenAI's own SDKs",
 };
 
 function expectedKind(prop) {
