@@ -62,8 +62,9 @@ AWS_TEST_ENV = {
 }
 
 
-# What must never reach a log line: issued API keys, provider credentials, image-URL signatures.
-_LEAK_PATTERNS = re.compile(r"sk-(?:test|live)-[A-Za-z0-9]{20,}|[?&]sig=|Bearer\s+\S{8,}")
+# What must never reach a log line: issued API keys, provider credentials, image-URL signatures,
+# webhook signing secrets.
+_LEAK_PATTERNS = re.compile(r"sk-(?:test|live)-[A-Za-z0-9]{20,}|[?&]sig=|Bearer\s+\S{8,}|whsec_")
 
 
 class LogCollector(logging.Handler):

@@ -62,6 +62,7 @@ from orchestrator.limits.redis_concurrency import RedisConcurrencyGate
 from orchestrator.limits.redis_rate import RedisRateLimiter
 from orchestrator.logs import JobLifecycleLog
 from orchestrator.observability.metrics import Metrics, MetricsMiddleware
+from orchestrator.outbound.guard import Policy
 from orchestrator.providers.offline import OfflineRenderer
 from orchestrator.providers.registry import build_providers
 from orchestrator.providers.transport import provider_client
@@ -71,6 +72,7 @@ from orchestrator.storage.local import LocalStorage
 from orchestrator.storage.permissions import private_dir, private_sqlite_files
 from orchestrator.storage.s3 import S3Storage
 from orchestrator.storage.signing import UrlSigner
+from orchestrator.webhooks.delivery import Deliverer
 from orchestrator.webhooks.dispatcher import WebhookDispatcher
 from orchestrator.webhooks.service import WebhookService
 
@@ -202,14 +204,19 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
         settings=settings,
         inputs=InputService(db=db, storage=storage, settings=settings),
     )
+    webhook_policy = Policy(
+        allow_private=settings.webhook_allow_private_targets,
+        private_setting="ORCHESTRATOR_WEBHOOK_ALLOW_PRIVATE_TARGETS",
+    )
     dispatcher = (
         WebhookDispatcher(
             db=db,
+            deliverer=Deliverer(policy=webhook_policy, deadline=settings.webhook_timeout_seconds),
             max_attempts=settings.webhook_max_attempts,
             retry_base=settings.webhook_retry_base_seconds,
-            timeout=settings.webhook_timeout_seconds,
             poll_interval=max(settings.job_poll_interval, 1.0),
-            allow_private=settings.webhook_allow_private_targets,
+            concurrency=settings.webhook_concurrency,
+            endpoint_concurrency=settings.webhook_endpoint_concurrency,
         )
         if settings.run_workers
         else None
@@ -234,7 +241,12 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
         signer=UrlSigner(settings.signing_key(), settings.image_url_ttl_seconds),
         rate_limiter=_rate_limiter(settings, redis),
         http=http,
-        webhooks=WebhookService(db, allow_private=settings.webhook_allow_private_targets),
+        webhooks=WebhookService(
+            db,
+            policy=webhook_policy,
+            max_endpoints=settings.webhook_max_endpoints,
+            on_enqueue=dispatcher.wake if dispatcher is not None else lambda: None,
+        ),
         webhook_dispatcher=dispatcher,
         redis=redis,
         concurrency=gate,

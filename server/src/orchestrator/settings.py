@@ -180,7 +180,16 @@ class Settings(BaseSettings):
     webhook_retry_base_seconds: float = Field(
         default=5.0, gt=0, description="First retry delay; doubles with each attempt (capped at 1 h)."
     )
-    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Total deadline of one delivery attempt: DNS, connect, send, answer."
+    )
+    webhook_max_endpoints: int = Field(
+        default=16, ge=1, description="Webhook endpoints per project and mode (test/live)."
+    )
+    webhook_concurrency: int = Field(default=16, ge=1, description="Deliveries in flight per process.")
+    webhook_endpoint_concurrency: int = Field(
+        default=2, ge=1, description="Deliveries in flight to one endpoint, per process."
+    )
 
     # Observability
     metrics_enabled: bool = Field(default=True, description="Serve Prometheus metrics at /metrics.")

@@ -29,6 +29,7 @@ const NOT_DESCRIBED = {
   WebhookCreated: "webhook management",
   WebhookList: "webhook management",
   WebhookOut: "webhook management",
+  WebhookUpdate: "webhook management",
   DeliveryList: "webhook management",
   DeliveryOut: "webhook management",
 };
@@ -59,6 +60,8 @@ const NOT_CALLED = {
   createWebhook: "webhook management (operators)",
   listWebhooks: "webhook management (operators)",
   getWebhook: "webhook management (operators)",
+  updateWebhook: "webhook management (operators)",
+  testWebhook: "webhook management (operators)",
   deleteWebhook: "webhook management (operators)",
   listWebhookDeliveries: "webhook management (operators)",
   editImage: "image operations: SDK support is the next step",

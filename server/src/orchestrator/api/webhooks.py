@@ -10,8 +10,10 @@ from pydantic import BaseModel, Field
 
 from orchestrator.api.deps import AdminScope, ServicesDep
 from orchestrator.api.generate import ERRORS
+from orchestrator.api.inputs import SafeText
 from orchestrator.api.schemas import StrictBody
 from orchestrator.db.models import WebhookDelivery, WebhookEndpoint
+from orchestrator.webhooks.delivery import ANSWER_CAP
 
 router = APIRouter(tags=["webhooks"])
 
@@ -26,13 +28,25 @@ class WebhookCreate(StrictBody):
     url: str = Field(
         min_length=1,
         max_length=2048,
-        description="http(s) URL that receives POSTed events; public addresses only unless the "
-        "operator allows private ones.",
+        description="http(s) URL that receives POSTed events: no credentials, fragment, control "
+        "or whitespace characters; the host a valid DNS name or address. Public addresses only "
+        "unless the operator allows private ones. Stored normalised (IDNA host, percent-encoded path).",
     )
     events: list[EventType] = Field(
         default_factory=_all_events, min_length=1, description="Event types to send."
     )
-    description: str | None = Field(default=None, max_length=256)
+    description: SafeText | None = Field(default=None, max_length=256)
+
+
+class WebhookUpdate(StrictBody):
+    enabled: bool | None = Field(
+        default=None,
+        strict=True,
+        description="`false` pauses the endpoint (what it is still owed is canceled, and no events "
+        "are queued for it); `true` resumes it, also after a 410 disabled it.",
+    )
+    events: list[EventType] | None = Field(default=None, min_length=1, description="Event types to send.")
+    description: SafeText | None = Field(default=None, max_length=256, description="`null` clears it.")
 
 
 class WebhookOut(BaseModel):
@@ -60,12 +74,22 @@ class WebhookList(BaseModel):
 
 class DeliveryOut(BaseModel):
     id: str = Field(description="The `webhook-id` header, identical on every retry.")
-    event_type: str
-    status: Literal["pending", "delivered", "failed", "canceled"]
+    object: Literal["webhook_delivery"] = "webhook_delivery"
+    event_type: str = Field(description="A generation event, or `webhook.test`.")
+    status: Literal["pending", "retrying", "delivered", "dead", "canceled"] = Field(
+        description="`pending`: not attempted yet; `retrying`: an attempt failed, the next is at "
+        "`next_attempt_at`; `delivered`: answered 2xx; `dead`: given up (attempts exhausted, 410, "
+        "or an unusable URL); `canceled`: the endpoint was paused or disabled first."
+    )
     attempts: int
-    last_status_code: int | None
-    last_error: str | None
+    last_status_code: int | None = Field(description="Status of the last answer, if there was one.")
+    last_error: str | None = Field(
+        description=f"Why the last attempt failed: the status and the start of the answer (answers "
+        f"over {ANSWER_CAP // 1024} KiB fail), no answer within the deadline, or a refused URL."
+    )
     created_at: datetime
+    last_attempt_at: datetime | None
+    next_attempt_at: datetime | None = Field(description="When the next attempt is due; null once final.")
     delivered_at: datetime | None
 
 
@@ -88,7 +112,21 @@ def webhook_out(endpoint: WebhookEndpoint) -> WebhookOut:
 
 
 def delivery_out(delivery: WebhookDelivery) -> DeliveryOut:
-    return DeliveryOut.model_validate(delivery, from_attributes=True)
+    status = delivery.status
+    if status not in ("pending", "retrying", "delivered", "dead", "canceled"):
+        status = "dead"  # a state this version does not know of is final for it
+    return DeliveryOut(
+        id=delivery.id,
+        event_type=delivery.event_type,
+        status=status,
+        attempts=delivery.attempts,
+        last_status_code=delivery.last_status_code,
+        last_error=delivery.last_error,
+        created_at=delivery.created_at,
+        last_attempt_at=delivery.last_attempt_at,
+        next_attempt_at=delivery.next_attempt_at if status in ("pending", "retrying") else None,
+        delivered_at=delivery.delivered_at,
+    )
 
 
 @router.post(
@@ -116,6 +154,36 @@ async def get_webhook(webhook_id: str, principal: AdminScope, services: Services
     return webhook_out(await services.webhooks.get(principal, webhook_id))
 
 
+@router.patch(
+    "/webhooks/{webhook_id}", operation_id="updateWebhook", response_model=WebhookOut, responses=ERRORS
+)
+async def update_webhook(
+    webhook_id: str, body: WebhookUpdate, principal: AdminScope, services: ServicesDep
+) -> WebhookOut:
+    """Pause or resume an endpoint, or change its events or description (fields left out stay)."""
+    endpoint = await services.webhooks.update(
+        principal,
+        webhook_id,
+        enabled=body.enabled,
+        events=body.events,
+        description=body.description,
+        clear_description="description" in body.model_fields_set and body.description is None,
+    )
+    return webhook_out(endpoint)
+
+
+@router.post(
+    "/webhooks/{webhook_id}/test",
+    operation_id="testWebhook",
+    response_model=DeliveryOut,
+    status_code=202,
+    responses=ERRORS,
+)
+async def test_webhook(webhook_id: str, principal: AdminScope, services: ServicesDep) -> DeliveryOut:
+    """Queue a signed `webhook.test` event for this endpoint; follow it in its deliveries."""
+    return delivery_out(await services.webhooks.send_test(principal, webhook_id))
+
+
 @router.delete(
     "/webhooks/{webhook_id}", operation_id="deleteWebhook", response_model=WebhookOut, responses=ERRORS
 )
@@ -131,7 +199,8 @@ async def delete_webhook(webhook_id: str, principal: AdminScope, services: Servi
     responses=ERRORS,
 )
 async def list_deliveries(webhook_id: str, principal: AdminScope, services: ServicesDep) -> DeliveryList:
-    """The endpoint's most recent deliveries, newest first."""
+    """The endpoint's 50 most recent deliveries, newest first, with their state, attempts and
+    last answer."""
     return DeliveryList(
         data=[delivery_out(d) for d in await services.webhooks.deliveries(principal, webhook_id)]
     )

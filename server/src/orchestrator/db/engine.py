@@ -97,7 +97,9 @@ class _WriterThread:
     @staticmethod
     async def _create(url: str, echo: bool) -> AsyncEngine:
         # Every write transaction ends explicitly, so skip the rollback-on-return round trip.
-        engine = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0, pool_reset_on_return=None)
+        engine = create_async_engine(
+            url, echo=echo, hide_parameters=True, pool_size=1, max_overflow=0, pool_reset_on_return=None
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "connect", _sqlite_manual_transactions)
         event.listen(engine.sync_engine, "begin", _begin_immediate)
@@ -178,7 +180,9 @@ class Database:
         self._writer: _WriterThread | None = None
         if self.is_sqlite:
             self._writer = _WriterThread(url, echo)
-            self.read_engine = create_async_engine(url, echo=echo, pool_size=8, max_overflow=8)
+            self.read_engine = create_async_engine(
+                url, echo=echo, hide_parameters=True, pool_size=8, max_overflow=8
+            )
             event.listen(self.read_engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.read_engine.sync_engine, "connect", _sqlite_manual_transactions)
             event.listen(self.read_engine.sync_engine, "begin", _begin_deferred)
@@ -187,6 +191,7 @@ class Database:
             self.read_engine = create_async_engine(
                 url,
                 echo=echo,
+                hide_parameters=True,  # bound values hold secrets (webhook signing secrets, …)
                 pool_size=pool_size,
                 max_overflow=pool_size,
                 pool_pre_ping=True,

@@ -221,8 +221,11 @@ class WebhookDelivery(Base):
     event_type: Mapped[str] = mapped_column(String(64))
     payload: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16))
+    """``pending``, ``retrying`` (an attempt failed, another is due at ``next_attempt_at``),
+    ``delivered``, ``dead`` (given up: the dead letter) or ``canceled`` (endpoint disabled)."""
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
+    last_attempt_at: Mapped[datetime | None]
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime]

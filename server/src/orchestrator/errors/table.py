@@ -43,6 +43,8 @@ class ErrorCode(enum.StrEnum):
     INVALID_BODY = "invalid_body"
     HTTP_ERROR = "http_error"
     WEBHOOK_URL_NOT_ALLOWED = "webhook_url_not_allowed"
+    WEBHOOK_LIMIT_REACHED = "webhook_limit_reached"
+    WEBHOOK_DISABLED = "webhook_disabled"
     INVALID_API_KEY = "invalid_api_key"
     INVALID_TOKEN = "invalid_token"
     INVALID_AUTHORIZATION_HEADER = "invalid_authorization_header"
@@ -129,7 +131,15 @@ ERRORS: Mapping[ErrorCode, ErrorSpec] = {
         _T.INVALID_REQUEST, 400, "Another HTTP-level refusal, with the status it was sent with."
     ),
     ErrorCode.WEBHOOK_URL_NOT_ALLOWED: _row(
-        _T.INVALID_REQUEST, 422, "The webhook URL is not a public http(s) target (or is malformed)."
+        _T.INVALID_REQUEST,
+        422,
+        "The webhook URL is malformed or not a public http(s) target; the message names the rule.",
+    ),
+    ErrorCode.WEBHOOK_LIMIT_REACHED: _row(
+        _T.INVALID_REQUEST, 409, "The project has as many webhook endpoints as allowed; delete one first."
+    ),
+    ErrorCode.WEBHOOK_DISABLED: _row(
+        _T.INVALID_REQUEST, 409, "The webhook endpoint is paused or disabled; resume it first."
     ),
     ErrorCode.INVALID_API_KEY: _row(_T.AUTHENTICATION, 401, "The API key is unknown, revoked or expired."),
     ErrorCode.INVALID_TOKEN: _row(_T.AUTHENTICATION, 401, "The bearer JWT failed verification."),

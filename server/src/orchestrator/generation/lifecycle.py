@@ -31,11 +31,11 @@ from orchestrator.core.states import JobStatus
 from orchestrator.db.engine import Database
 from orchestrator.db.models import Generation, Image
 from orchestrator.db.repositories.generations import GenerationRepository
-from orchestrator.db.repositories.webhooks import WebhookRepository
 from orchestrator.generation.events import EventHub, JobEvent
 from orchestrator.generation.request import ResolvedRequest
 from orchestrator.limits.concurrency import ConcurrencyGate
 from orchestrator.logs import log_submitted
+from orchestrator.webhooks.outbox import enqueue_generation_event
 
 logger = logging.getLogger(__name__)
 
@@ -310,7 +310,7 @@ class JobLifecycle:
                 job.id, owner, values, images, attempt=job.attempts
             ):
                 return False
-            await WebhookRepository(session).enqueue(job, values, now_utc())
+            await enqueue_generation_event(session, job, values, now_utc())
             return True
 
         if not await self.db.transaction(record):
@@ -330,7 +330,7 @@ class JobLifecycle:
             if await repo.cancel(generation_id, now_utc(), CANCELED_MESSAGE):
                 job = await repo.get(generation_id)
                 assert job is not None
-                await WebhookRepository(session).enqueue(job, {}, now_utc())
+                await enqueue_generation_event(session, job, {}, now_utc())
                 return Canceled(job)
             job = await repo.get(generation_id)
             assert job is not None, "jobs are never deleted"
@@ -352,9 +352,8 @@ class JobLifecycle:
                 now=now, max_attempts=max_attempts, message=WORKER_LOST_MESSAGE
             )
             rows = await repo.get_many(failed)
-            outbox = WebhookRepository(session)
             for job in rows:
-                await outbox.enqueue(job, {}, now)  # with the outcome, atomically
+                await enqueue_generation_event(session, job, {}, now)  # with the outcome, atomically
             return Recovered(tuple(requeued), tuple(rows))
 
         recovered = await self.db.transaction(work)

@@ -11,6 +11,8 @@ from orchestrator.accounting.money import from_micros
 from orchestrator.db.models import Generation
 
 EVENT_TYPES = ("generation.succeeded", "generation.failed", "generation.canceled")
+TEST_EVENT = "webhook.test"
+"""Sent on request to one endpoint only (``POST /webhooks/{id}/test``), never subscribed to."""
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -40,6 +42,15 @@ def generation_event(job: Generation, changes: Mapping[str, Any], now: datetime)
         "created_at": _iso(job.created_at),
         "finished_at": _iso(field("finished_at")),
     }
-    event_type = f"generation.{status}"
+    return _render(f"generation.{status}", data, now)
+
+
+def test_event(endpoint_id: str, livemode: bool, now: datetime) -> tuple[str, str]:
+    """(event type, JSON body) of a test delivery to one endpoint."""
+    data = {"object": "webhook_test", "endpoint_id": endpoint_id, "livemode": livemode}
+    return _render(TEST_EVENT, data, now)
+
+
+def _render(event_type: str, data: Mapping[str, Any], now: datetime) -> tuple[str, str]:
     body = {"type": event_type, "timestamp": _iso(now), "data": data}
     return event_type, json.dumps(body, separators=(",", ":"), default=str)

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.db.models import Generation, WebhookDelivery, WebhookEndpoint
-from orchestrator.ids import new_id
-from orchestrator.webhooks.events import generation_event
+from orchestrator.db.models import WebhookDelivery, WebhookEndpoint
+
+DUE_STATUSES = ("pending", "retrying")
+"""Deliveries still to be attempted; ``delivered``, ``dead`` and ``canceled`` are final."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,8 +20,8 @@ class DueDelivery:
     id: str
     endpoint_id: str
     url: str
-    secret: str
-    payload: str
+    secret: str = field(repr=False)
+    payload: str = field(repr=False)
     attempts: int
     created_at: datetime
 
@@ -29,6 +29,22 @@ class DueDelivery:
 class WebhookRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def lock_project(self, project: str, livemode: bool) -> None:
+        """Serialise endpoint registration per project (PostgreSQL; SQLite has one writer)."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            await self.session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                {"key": f"webhooks:{project}:{livemode}"},
+            )
+
+    async def count_endpoints(self, *, project: str, livemode: bool) -> int:
+        value = await self.session.scalar(
+            select(func.count())
+            .select_from(WebhookEndpoint)
+            .where(WebhookEndpoint.project == project, WebhookEndpoint.livemode == livemode)
+        )
+        return int(value or 0)
 
     async def add_endpoint(self, endpoint: WebhookEndpoint) -> None:
         self.session.add(endpoint)
@@ -53,83 +69,83 @@ class WebhookRepository:
             )
         ).scalar_one_or_none()
 
+    async def update_endpoint(self, endpoint_id: str, **values: object) -> None:
+        await self.session.execute(
+            update(WebhookEndpoint)
+            .where(WebhookEndpoint.id == endpoint_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
     async def delete_endpoint(self, endpoint_id: str) -> None:
         # Explicit, since SQLite does not enforce ON DELETE CASCADE without a pragma.
         await self.session.execute(delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id))
         await self.session.execute(delete(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id))
 
-    async def enqueue(self, job: Generation, changes: Mapping[str, Any], now: datetime) -> int:
-        """Write one outbox row per enabled endpoint that wants this job's terminal event.
-        Call in the transaction that records the outcome, so the event exists iff the outcome does."""
-        endpoints = (
+    async def subscribed_endpoints(self, *, project: str, livemode: bool, event_type: str) -> list[str]:
+        """Ids of the enabled endpoints of a project that want ``event_type``."""
+        rows = (
             await self.session.execute(
                 select(WebhookEndpoint.id, WebhookEndpoint.events).where(
-                    WebhookEndpoint.project == job.project,
-                    WebhookEndpoint.livemode == job.livemode,
+                    WebhookEndpoint.project == project,
+                    WebhookEndpoint.livemode == livemode,
                     WebhookEndpoint.status == "enabled",
                 )
             )
         ).all()
-        if not endpoints:
-            return 0
-        event_type, payload = generation_event(job, changes, now)
-        rows = [
-            WebhookDelivery(
-                id=new_id("msg"),
-                endpoint_id=endpoint_id,
-                event_type=event_type,
-                payload=payload,
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
-            for endpoint_id, events in endpoints
-            if event_type in events
-        ]
-        self.session.add_all(rows)
-        await self.session.flush()
-        return len(rows)
+        return [endpoint_id for endpoint_id, events in rows if event_type in events]
 
-    async def enqueue_ids(self, generation_ids: Sequence[str], now: datetime) -> int:
-        """Like :meth:`enqueue`, for jobs whose terminal state is already written (recovery)."""
-        if not generation_ids:
-            return 0
-        jobs = (
-            await self.session.execute(select(Generation).where(Generation.id.in_(generation_ids)))
-        ).scalars()
-        total = 0
-        for job in list(jobs):
-            total += await self.enqueue(job, {}, now)
-        return total
+    async def add_deliveries(self, deliveries: Sequence[WebhookDelivery]) -> None:
+        self.session.add_all(deliveries)
+        await self.session.flush()
 
     async def next_due(self) -> datetime | None:
-        """When the earliest pending delivery is due (None: nothing pending)."""
+        """When the earliest delivery still to be attempted is due (None: none is)."""
         value: datetime | None = await self.session.scalar(
-            select(func.min(WebhookDelivery.next_attempt_at)).where(WebhookDelivery.status == "pending")
+            select(func.min(WebhookDelivery.next_attempt_at)).where(WebhookDelivery.status.in_(DUE_STATUSES))
         )
         return value
 
     async def claim_due(
-        self, *, now: datetime, limit: int, hold: timedelta, for_update: bool
+        self,
+        *,
+        now: datetime,
+        limit: int,
+        per_endpoint: int,
+        busy: dict[str, int],
+        hold: timedelta,
+        for_update: bool,
     ) -> list[DueDelivery]:
-        """Take up to ``limit`` due deliveries. Their next attempt moves ``hold`` ahead first, so a
-        process that dies mid-delivery leaves them to be retried by anyone after ``hold``."""
+        """Take up to ``limit`` due deliveries, at most ``per_endpoint`` minus ``busy[endpoint]``
+        of any one endpoint, so one endpoint's backlog never takes every slot. Their next attempt
+        moves ``hold`` ahead first, so a process that dies mid-delivery leaves them to be retried
+        by anyone after ``hold``."""
         stmt = (
-            select(WebhookDelivery.id)
-            .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
+            select(WebhookDelivery.id, WebhookDelivery.endpoint_id)
+            .where(WebhookDelivery.status.in_(DUE_STATUSES), WebhookDelivery.next_attempt_at <= now)
             .order_by(WebhookDelivery.next_attempt_at)
-            .limit(limit)
+            .limit(max(limit * 8, 64))
         )
+        full = [e for e, n in busy.items() if n >= per_endpoint]
+        if full:
+            stmt = stmt.where(WebhookDelivery.endpoint_id.not_in(full))
         if for_update:
             stmt = stmt.with_for_update(skip_locked=True)
-        ids = list((await self.session.execute(stmt)).scalars())
+        taken: dict[str, int] = dict(busy)
+        ids: list[str] = []
+        for delivery_id, endpoint_id in (await self.session.execute(stmt)).all():
+            if taken.get(endpoint_id, 0) >= per_endpoint:
+                continue
+            taken[endpoint_id] = taken.get(endpoint_id, 0) + 1
+            ids.append(delivery_id)
+            if len(ids) >= limit:
+                break
         if not ids:
             return []
         await self.session.execute(
             update(WebhookDelivery)
             .where(WebhookDelivery.id.in_(ids))
-            .values(next_attempt_at=now + hold, attempts=WebhookDelivery.attempts + 1)
+            .values(next_attempt_at=now + hold, attempts=WebhookDelivery.attempts + 1, last_attempt_at=now)
             .execution_options(synchronize_session=False)
         )
         rows = await self.session.execute(
@@ -178,29 +194,25 @@ class WebhookRepository:
         await self.session.execute(
             update(WebhookDelivery)
             .where(WebhookDelivery.id == delivery_id)
-            .values(next_attempt_at=at, last_status_code=status_code, last_error=error)
+            .values(status="retrying", next_attempt_at=at, last_status_code=status_code, last_error=error)
             .execution_options(synchronize_session=False)
         )
 
     async def disable_endpoint(self, endpoint_id: str, reason: str) -> None:
-        await self.session.execute(
-            update(WebhookEndpoint)
-            .where(WebhookEndpoint.id == endpoint_id)
-            .values(status="disabled", disabled_reason=reason)
-            .execution_options(synchronize_session=False)
-        )
+        """Stop an endpoint; what it was still owed is canceled."""
+        await self.update_endpoint(endpoint_id, status="disabled", disabled_reason=reason)
         await self.session.execute(
             update(WebhookDelivery)
-            .where(WebhookDelivery.endpoint_id == endpoint_id, WebhookDelivery.status == "pending")
+            .where(WebhookDelivery.endpoint_id == endpoint_id, WebhookDelivery.status.in_(DUE_STATUSES))
             .values(status="canceled", last_error="endpoint disabled")
             .execution_options(synchronize_session=False)
         )
 
     async def purge(self, before: datetime) -> int:
-        """Forget finished deliveries created before ``before`` (pending ones are kept)."""
+        """Forget final deliveries created before ``before`` (those still to be attempted are kept)."""
         result = await self.session.execute(
             delete(WebhookDelivery).where(
-                WebhookDelivery.status != "pending", WebhookDelivery.created_at < before
+                WebhookDelivery.status.not_in(DUE_STATUSES), WebhookDelivery.created_at < before
             )
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
