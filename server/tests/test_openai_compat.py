@@ -188,7 +188,9 @@ async def test_openai_gpt_image_options_are_refused_on_models_without_them(serve
 
 
 @pytest.mark.parametrize("case", ["bomb", "truncated", "gif", "huge"])
-async def test_openai_edit_refuses_bad_inputs_with_nothing_stored_or_charged(server, test_key, api, case) -> None:
+async def test_openai_edit_refuses_bad_inputs_with_nothing_stored_or_charged(
+    server, test_key, api, case
+) -> None:
     from image_inputs import gif, png_bomb, truncated_png
 
     data = {
