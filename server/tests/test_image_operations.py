@@ -270,3 +270,91 @@ async def test_input_urls_to_loopback_or_redirecting_to_private_addresses_are_re
         assert (await api.get("/api/v1/generations")).json()["data"] == []
     assert _stored_files(server) == []
     redirect.close()
+
+
+async def test_a_retried_operation_with_the_same_idempotency_key_is_one_job_and_one_charge(
+    server, api
+) -> None:
+    source = png(64, 64, (1, 2, 3))
+    answers = []
+    for _ in range(2):
+        answers.append(
+            await api.post(
+                "/api/v1/images/upscale",
+                data={"model": "magnific-upscaler", "factor": "2"},
+                files={"image": ("a.png", source, "image/png")},
+                headers={"Idempotency-Key": "upscale-once"},
+            )
+        )
+    assert [a.status_code for a in answers] == [200, 200]
+    assert answers[0].json()["id"] == answers[1].json()["id"]
+    assert answers[1].headers.get("idempotent-replayed") == "true"
+    assert len((await api.get("/api/v1/generations")).json()["data"]) == 1
+    assert (await _usage(api))["total_cost"] == 0.10
+    # One input file stored, for the one job.
+    assert len([p for p in _stored_files(server) if "/in-" in str(p)]) == 1
+
+
+async def test_the_budget_is_reserved_before_the_call_and_a_refusal_stores_nothing(server) -> None:
+    from decimal import Decimal
+
+    key = await server.create_key(monthly_budget=Decimal("0.15"))
+    async with server.client(key) as api:
+        first = await api.post(
+            "/api/v1/images/upscale",
+            data={"model": "magnific-upscaler", "factor": "2"},
+            files={"image": ("a.png", png(32, 32), "image/png")},
+        )
+        assert first.status_code == 200, first.text
+        stored = _stored_files(server)
+        second = await api.post(
+            "/api/v1/images/upscale",
+            data={"model": "magnific-upscaler", "factor": "2"},
+            files={"image": ("b.png", png(32, 32, (9, 9, 9)), "image/png")},
+        )
+        assert second.status_code == 402, second.text
+        assert _stored_files(server) == stored  # the second input was stored, then removed again
+        assert len((await api.get("/api/v1/generations")).json()["data"]) == 1
+
+
+async def test_metrics_count_operations_by_label(server, api) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+    from support import sample_value
+
+    await api.post(
+        "/api/v1/images/remove-background",
+        data={"model": "freepik-remove-background"},
+        files={"image": ("a.png", png(32, 32), "image/png")},
+    )
+    text = (await api.get("/metrics")).text
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert (
+        sample_value(
+            families, "orchestrator_generations_total", operation="remove_background", status="succeeded"
+        )
+        == 1
+    )
+    assert sample_value(families, "orchestrator_generations_total", operation="upscale") == 0
+
+
+def test_fallback_only_moves_between_routes_that_support_the_operation() -> None:
+    from orchestrator.catalog.catalog import load_catalog
+    from orchestrator.generation.request import Planner
+    from orchestrator.generation.routing import Router
+    from orchestrator.providers.offline import OfflineRenderer
+
+    catalog = load_catalog()
+    offline = OfflineRenderer()
+    # Live providers for every route of flux-dev; only replicate and fal serve its image_to_image.
+    router = Router(catalog, {"replicate": offline, "fal": offline, "freepik": offline}, offline)
+    planner = Planner(catalog, router)
+    model = catalog.models["flux-dev"]
+    plan = planner.plan_operation(
+        model, "image_to_image", size="1024x1024", n=1, params={"strength": 0.5}, livemode=True
+    )
+    assert [(p.route.provider, p.route.provider_model("image_to_image")) for p in plan.routes] == [
+        ("replicate", "black-forest-labs/flux-dev"),
+        ("fal", "fal-ai/flux/dev/image-to-image"),
+    ]
+    generate = planner.plan_operation(model, "generate", size="1024x1024", n=1, params={}, livemode=True)
+    assert [p.route.provider for p in generate.routes] == ["replicate", "fal", "freepik"]
