@@ -242,15 +242,13 @@ async def _stream(
         assert outcome.stored is not None
         status, stored = outcome.stored
         return JSONResponse(stored, status_code=openai_status(status))
-    services_ = services
 
     async def events() -> AsyncIterator[str]:
         final = job
         if final.status in (JobStatus.QUEUED, JobStatus.RUNNING):
-            final = await services_.generations.wait(final, services_.settings.sync_wait_seconds)
+            final = await services.generations.wait(final, services.settings.sync_wait_seconds)
         if final.status != JobStatus.SUCCEEDED:
-            error = outcome.error if outcome.job is not None and outcome.job.status == final.status else None
-            error = error or GenerationOutcome(final).error or _pending(final, {})
+            error = GenerationOutcome(final).error or _pending(final, {})
             body = {
                 "type": "error",
                 "error": {"message": error.message, "code": str(error.code), "type": "error"},
@@ -259,7 +257,7 @@ async def _stream(
             return
         created = int((final.finished_at or final.created_at).timestamp())
         for image in final.images:
-            encoded = base64.b64encode(await services_.storage.get(image.storage_key)).decode()
+            encoded = base64.b64encode(await services.storage.get(image.storage_key)).decode()
             event = {
                 "type": f"{kind}.completed",
                 "b64_json": encoded,
