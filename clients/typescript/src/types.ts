@@ -43,6 +43,28 @@ export interface ImageInfo {
   contentType: string;
 }
 
+/** A provider call that failed before the outcome (`Generation.failedAttempts`). */
+export interface FailedAttempt {
+  provider: string;
+  /** The provider's own model id. */
+  model: string;
+  code: string;
+  message: string;
+}
+
+/** An input image of an image operation (`Generation.sources`). */
+export interface GenerationSource {
+  role: string;
+  /** `upload`, `url`, or `generation` (an image of `generationId`). */
+  origin: string;
+  generationId: string | null;
+  index: number | null;
+  url: string;
+  width: number;
+  height: number;
+  contentType: string;
+}
+
 /** Why a generation failed (`Generation.error`). */
 export interface GenerationError {
   code: string;
@@ -81,7 +103,16 @@ export interface Generation {
   processingTime: number | null;
   revisedPrompt: string | null;
   batchId: string | null;
+  /** `generate`, or the image operation (edit, variation, upscale, remove_background, image_to_image). */
+  operation: string;
+  operationParams: Record<string, unknown>;
+  sources: GenerationSource[];
+  /** Generations whose images this one took as input. */
+  parents: string[];
+  /** Generations made from this one's images (`getGeneration` only; `null` elsewhere). */
+  children: string[] | null;
   error: GenerationError | null;
+  failedAttempts: FailedAttempt[];
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
