@@ -11,7 +11,7 @@ PYTEST := $(BIN)/pytest -p no:cacheprovider
 # ORCHESTRATOR_TEST_REDIS_URL), else starts throwaway ones; with CI set, a missing one fails.
 WITH_SERVICES := $(BIN)/python scripts/with_test_services.py
 
-.PHONY: serve test lint openapi test-server test-postgres test-scaleout test-fuzz test-clients test-typescript test-diffusers test-php test-ruby bench clean
+.PHONY: serve test lint dist dist-python test-python-versions openapi test-server test-postgres test-scaleout test-fuzz test-clients test-typescript test-diffusers test-php test-ruby test-bench-smoke bench clean
 
 # Runtime only (what `make serve` needs); the dev tools come on top for the test targets.
 $(STAMP): requirements.lock server/pyproject.toml clients/python/pyproject.toml emulators/pyproject.toml
@@ -34,12 +34,23 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -q
 	$(SUDO) apt-get install -y -q chromium
 
+# axe-core, injected into the dashboard by its browser tests (accessibility), from the lock file.
+BROWSER_TOOLS := server/tests/browser
+AXE_STAMP := $(BROWSER_TOOLS)/node_modules/.installed
+
+$(AXE_STAMP): $(BROWSER_TOOLS)/package.json $(BROWSER_TOOLS)/package-lock.json
+	@command -v npm >/dev/null || { \
+		echo "dashboard tests: npm not found; installing nodejs and npm with apt-get"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq nodejs npm; }
+	cd $(BROWSER_TOOLS) && npm ci --no-audit --no-fund
+	touch $(AXE_STAMP)
+
 ## Run the server: SQLite, images on local disk, test mode ready (http://127.0.0.1:8000).
 serve: $(STAMP)
 	$(BIN)/orchestrator serve
 
 ## Run every test: lint and types, the server on SQLite and on PostgreSQL, providers, clients.
-test: lint test-server test-postgres test-scaleout test-fuzz test-clients test-typescript test-diffusers test-php test-ruby
+test: lint test-server test-postgres test-scaleout test-fuzz test-clients test-python-versions test-typescript test-diffusers test-php test-ruby test-bench-smoke
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check server clients/python bench emulators
@@ -49,10 +60,10 @@ lint: $(DEV_STAMP)
 	cd server && ../$(BIN)/lint-imports
 	cd clients/python && ../../$(BIN)/mypy src
 
-test-server: $(DEV_STAMP) $(CHROMIUM)
+test-server: $(DEV_STAMP) $(CHROMIUM) $(AXE_STAMP)
 	$(WITH_SERVICES) --redis -- sh -c 'cd server && ORCHESTRATOR_TEST_DATABASE=sqlite ../$(PYTEST) -q -rs --ignore=tests/providers/test_diffusers_local.py --ignore=tests/scaleout --ignore=tests/fuzz'
 
-test-postgres: $(DEV_STAMP) $(CHROMIUM)
+test-postgres: $(DEV_STAMP) $(CHROMIUM) $(AXE_STAMP)
 	$(WITH_SERVICES) --postgres --redis -- sh -c 'cd server && ORCHESTRATOR_TEST_DATABASE=postgresql ../$(PYTEST) -q -rs --ignore=tests/providers/test_diffusers_local.py --ignore=tests/scaleout --ignore=tests/fuzz'
 
 # Several `orchestrator serve` processes on one PostgreSQL, Redis and S3 (moto, started by the tests).
@@ -68,6 +79,33 @@ test-fuzz: $(DEV_STAMP)
 
 test-clients: $(DEV_STAMP)
 	cd clients/python && ../../$(PYTEST) -q -rs
+
+# The Python client's unit suite on the other Pythons it claims (3.10, 3.12, 3.13; the main
+# virtualenv's 3.11 runs everything above). A missing interpreter is skipped locally, an error in CI.
+PYTHON_VERSIONS := 3.10 3.12 3.13
+test-python-versions: $(DEV_STAMP)
+	$(BIN)/python scripts/test_python_versions.py $(PYTHON_VERSIONS)
+
+# Release packages, built and checked, into dist/<sdk>/. Each SDK adds a dist-<sdk> target and
+# lists it here (the npm tarball, the Composer zip and the gem are still to come).
+DIST := dist
+DIST_TARGETS := dist-python
+dist: $(DIST_TARGETS)
+	@echo "dist: built and checked:" && ls -1 $(DIST)/*/
+
+# Python: wheel and sdist of clients/python with the locked build backend (no download at build
+# time), `twine check --strict` on both, then the wheel alone unpacked into a scratch folder and
+# imported from there (ahead of the editable install), its freepik-ai command included.
+SMOKE := $(DIST)/python/.smoke
+dist-python: $(DEV_STAMP)
+	rm -rf $(DIST)/python
+	$(BIN)/python -m build --no-isolation --sdist --wheel --outdir $(DIST)/python clients/python
+	$(BIN)/twine check --strict $(DIST)/python/*
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --target $(SMOKE) $(DIST)/python/*.whl
+	PYTHONPATH=$(SMOKE) $(BIN)/python -c 'import sys, freepik_ai_orchestrator as f, freepik_ai_orchestrator.cli; \
+		assert f.__file__.startswith(sys.argv[1]), f.__file__; print("dist-python: imports", f.__version__, "from the wheel")' $(CURDIR)/$(SMOKE)
+	PYTHONPATH=$(SMOKE) $(SMOKE)/bin/freepik-ai --help >/dev/null
+	rm -rf $(SMOKE)
 
 # TypeScript client: node/npm from apt when missing, dev tools (typescript) from the lock file,
 # then build, type-check (strict) and run the unit tests and, against real servers started by
@@ -140,9 +178,22 @@ endif
 
 openapi: $(STAMP)
 	$(BIN)/orchestrator openapi -o openapi.json
+	$(BIN)/orchestrator openapi --markdown -o docs/api.md
 
-bench: $(DEV_STAMP)
+# The load generator of the benchmark (Debian's wrk), installed when missing.
+WRK := /usr/bin/wrk
+
+$(WRK):
+	@echo "Installing Debian's wrk for the benchmark (apt-get install wrk)"
+	$(SUDO) apt-get update -q
+	$(SUDO) apt-get install -y -q wrk
+
+bench: $(DEV_STAMP) $(WRK)
 	$(BIN)/python bench/run.py
 
+# A few seconds of the benchmark (our server only, no timing judged), so `make bench` cannot rot.
+test-bench-smoke: $(DEV_STAMP) $(WRK)
+	$(BIN)/python bench/run.py --smoke
+
 clean:
-	rm -rf $(VENV) data $(TS)/node_modules $(TS)/dist
+	rm -rf $(VENV) .venv-py* data $(DIST) $(TS)/node_modules $(TS)/dist $(BROWSER_TOOLS)/node_modules

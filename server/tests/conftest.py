@@ -51,6 +51,10 @@ TABLES = (
     "api_keys",
     "webhook_deliveries",
     "webhook_endpoints",
+    "board_items",
+    "boards",
+    "gallery_marks",
+    "audit_events",
 )
 REDIS_URL = os.environ.get("ORCHESTRATOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 # Every run gets its own key namespace, so parallel test runs sharing one Redis never collide.

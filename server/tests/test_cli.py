@@ -37,9 +37,10 @@ def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
 )
 def test_key_options_get_the_apis_rules(tmp_path, database_url, option, value, named) -> None:
     env = cli_env(tmp_path / "data", database_url)
+    run_cli(["migrate"], env)
     args = ["keys", "create", "--name", "x", option, value]
     line = one_line_error(cli(args, env))
-    assert named in line
+    assert named in line and "Input should" not in line
     assert run_cli(["keys", "list", "--json"], env) == []  # nothing was created
 
 
@@ -50,6 +51,7 @@ def test_user_errors_are_one_line_and_name_the_culprit(tmp_path, database_url) -
     unreachable = {**env, "ORCHESTRATOR_DATABASE_URL": "postgresql+asyncpg://me:hunter2@127.0.0.1:1/db"}
     line = one_line_error(cli(["keys", "list"], unreachable))
     assert "127.0.0.1:1/db" in line and "hunter2" not in cli(["keys", "list"], unreachable).stderr
+    run_cli(["migrate"], env)
     assert "no API key 'key_nope'" in one_line_error(cli(["keys", "revoke", "key_nope"], env))
     wrong_driver = {**env, "ORCHESTRATOR_DATABASE_URL": "postgresql://me:hunter2@db/x"}
     line = one_line_error(cli(["migrate"], wrong_driver))
@@ -94,3 +96,77 @@ def test_version_and_help_text_on_every_option(capsys) -> None:
                 assert action.help, f"{p.prog} {action.option_strings} has no help"
                 if action.default not in (None, False):
                     assert "%(default)s" in p.formatter_class(p.prog)._get_help_string(action)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "rule"),
+    [
+        ("--rate-limit", "0", "--rate-limit 0: must be from 1 to 1000000"),
+        ("--max-concurrent", "100000", "--max-concurrent 100000: must be from 1 to 10000"),
+        ("--name", "", "--name '': must be 1 to 128 characters"),
+        ("--monthly-budget", "-3", "--monthly-budget -3.0: must be from 0 to 1000000"),
+    ],
+)
+def test_option_errors_name_the_option_and_the_allowed_range_in_our_words(
+    tmp_path, database_url, option, value, rule
+) -> None:
+    env = cli_env(tmp_path / "data", database_url)
+    line = one_line_error(cli(["keys", "create", "--name", "x", option, value], env))
+    assert line == f"orchestrator: error: {rule}"
+
+
+def test_a_bad_setting_names_the_allowed_range(tmp_path, database_url) -> None:
+    env = cli_env(tmp_path / "data", database_url, ORCHESTRATOR_PORT="70000")
+    line = one_line_error(cli(["models"], env))
+    assert line == "orchestrator: error: bad setting ORCHESTRATOR_PORT='70000': must be from 1 to 65535"
+
+
+@pytest.mark.parametrize(
+    "command", [["models", "--bogus"], ["keys", "list", "--bogus"], ["serve", "--port", "x"]]
+)
+def test_a_usage_error_points_to_that_commands_help(tmp_path, database_url, command) -> None:
+    line = one_line_error(cli(command, cli_env(tmp_path / "data", database_url)))
+    prog = "orchestrator " + " ".join(word for word in command[:2] if not word.startswith("-"))
+    assert line.startswith(f"{prog}: error: ") and line.endswith(f"(see {prog} --help)"), line
+
+
+READ_ONLY = [["keys", "list"], ["keys", "list", "--json"], ["keys", "revoke", "key_01ABC"]]
+
+
+@pytest.mark.parametrize("command", READ_ONLY, ids=" ".join)
+def test_read_only_commands_never_create_a_data_dir_or_database(tmp_path, command) -> None:
+    typo = tmp_path / "dta"
+    env = cli_env(typo, "unused")
+    del env["ORCHESTRATOR_DATABASE_URL"]
+    line = one_line_error(cli(command, env))
+    assert f"no database at {typo / 'orchestrator.db'} (chosen by ORCHESTRATOR_DATA_DIR={typo})" in line
+    missing = tmp_path / "nonexistent" / "dir" / "x.db"
+    env = cli_env(tmp_path / "data", f"sqlite+aiosqlite:///{missing}")
+    line = one_line_error(cli(command, env))
+    assert f"no database at {missing} (chosen by ORCHESTRATOR_DATABASE_URL)" in line
+    assert not typo.exists() and not (tmp_path / "nonexistent").exists() and not (tmp_path / "data").exists()
+
+
+def test_commands_that_need_no_database_create_none(tmp_path) -> None:
+    env = cli_env(tmp_path / "dta", f"sqlite+aiosqlite:///{tmp_path / 'nowhere' / 'x.db'}")
+    for command in (["models", "--json"], ["openapi"]):
+        done = cli(command, env)
+        assert done.returncode == 0, done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_serve_on_a_taken_port_says_so_in_one_line_and_exits_2(tmp_path, database_url) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = cli(["serve", "--port", str(port)], cli_env(tmp_path / "data", database_url))
+        from_env = cli(["serve"], cli_env(tmp_path / "data", database_url, ORCHESTRATOR_PORT=str(port)))
+    assert done.stderr.splitlines() == [
+        f"orchestrator: error: port {port} on 127.0.0.1 is already in use (set by --port): stop the other "
+        f"server or pick another port, e.g. `orchestrator serve --port {port + 1}`"
+    ]
+    assert done.returncode == 2 and from_env.returncode == 2
+    assert "(set by ORCHESTRATOR_PORT)" in from_env.stderr and len(from_env.stderr.splitlines()) == 1

@@ -68,3 +68,44 @@ async def test_usage_without_dates_covers_the_current_month(api) -> None:
     assert usage["total_generations"] == 1
     only_end = (await api.get("/api/v1/usage", params={"end_date": "2025-02-14"})).json()
     assert only_end["start_date"] == "2025-02-01" and only_end["total_generations"] == 0
+
+
+async def test_an_unknown_key_gets_what_to_check_and_nothing_about_where_keys_exist(server) -> None:
+    from orchestrator.auth.keys import generate_key, key_prefix
+
+    revoked = await server.create_key(mode="live")
+    services = server.app.state.services
+    await services.keys.revoke((await services.keys.list(project="default"))[0].id, project=None)
+    never_stored = generate_key("live")
+    messages = []
+    for key in (revoked, never_stored):
+        async with server.client(key) as api:
+            answer = await api.get("/api/v1/models")
+        assert answer.status_code == 401
+        message = answer.json()["error"]["message"]
+        assert f"live-mode key {key_prefix(key)}…" in message and "GET /readyz" in message
+        assert "ORCHESTRATOR_DATA_DIR" in message and key[len(key_prefix(key)) :] not in message
+        messages.append(message.replace(key_prefix(key), "<prefix>"))
+    # A revoked key and one that never existed here read the same: nothing tells them apart.
+    assert messages[0] == messages[1]
+
+
+def test_the_server_names_its_database_at_start_up_and_in_readyz(
+    serve_process, tmp_path, database_url
+) -> None:
+    from orchestrator.settings import Settings
+
+    proc, url = serve_process()
+    settings = Settings(database_url=database_url)
+    ready = httpx.get(url + "/readyz", timeout=10).json()
+    # Anyone may read /readyz: the database's name and id, never a server path, host or user.
+    assert ready["database"] == settings.database_public_label()
+    assert ready["database"].endswith(f"(id {settings.database_id()})")
+    assert str(tmp_path) not in ready["database"] and "127.0.0.1" not in ready["database"]
+    assert "postgres@" not in ready["database"]
+    banner = (tmp_path / f"serve-{url.rsplit(':', 1)[1]}.log").read_text()
+    assert f"database: {settings.database_label()}, chosen by ORCHESTRATOR_DATABASE_URL" in banner
+    # The CLI prints the same id, so the two can be compared at a glance.
+    assert f"(id {settings.database_id()})" in banner.splitlines()[0]
+    # The first key must land in this database: the hint repeats the setting that chose it.
+    assert "ORCHESTRATOR_DATABASE_URL=<the server's> .venv/bin/orchestrator keys create" in banner

@@ -22,9 +22,10 @@ from orchestrator.generation.events import JobEvent
 GEN = {"prompt": "a quiet harbour", "model": "dall-e-3"}
 
 
-async def _metrics(api: httpx.AsyncClient) -> dict[str, Any]:
-    text = (await api.get("/metrics")).text
-    return {family.name: family for family in text_string_to_metric_families(text)}
+async def _metrics(scraper: httpx.AsyncClient) -> dict[str, Any]:
+    answer = await scraper.get("/metrics")  # a live admin key: what /metrics is served to
+    assert answer.status_code == 200, answer.text
+    return {family.name: family for family in text_string_to_metric_families(answer.text)}
 
 
 def _counted(families: dict[str, Any], model: str, provider: str, status: str) -> float:
@@ -43,6 +44,7 @@ async def test_every_ending_writes_the_row_one_outbox_event_a_released_slot_and_
     published: list[JobEvent] = []
     services.hub.add_listener(lambda event: published.append(event) if event.terminal else None)
     key = await server.create_key()
+    scraper_key = await server.create_key(mode="live")
 
     async def check(job_id: str, status: str) -> None:
         """The four things, for one ended job."""
@@ -66,10 +68,10 @@ async def test_every_ending_writes_the_row_one_outbox_event_a_released_slot_and_
 
     async with asyncio.timeout(90):
         with webhook_receiver() as receiver:
-            async with server.client(key) as api:
+            async with server.client(key) as api, server.client(scraper_key) as scraper:
                 created = await api.post("/api/v1/webhooks", json={"url": receiver.url})
                 assert created.status_code == 201, created.text
-                before = await _metrics(api)
+                before = await _metrics(scraper)
 
                 succeeded = await api.post("/api/v1/generate", json=GEN)
                 assert succeeded.status_code == 200, succeeded.text
@@ -108,7 +110,7 @@ async def test_every_ending_writes_the_row_one_outbox_event_a_released_slot_and_
                     await asyncio.wait(running, timeout=20)
                 assert not services.pool.active
                 await check(lost["id"], "failed")
-                after = await _metrics(api)
+                after = await _metrics(scraper)
 
     def moved(provider: str, status: str) -> float:
         return _counted(after, "dall-e-3", provider, status) - _counted(before, "dall-e-3", provider, status)

@@ -179,7 +179,7 @@ export class BatchResult implements Iterable<BatchItem> {
 
   /** The successful generations, in prompt order. */
   get generations(): GenerationResponse[] {
-    return this.data.filter((i) => i.ok).map((i) => i.generation as GenerationResponse);
+    return this.data.filter((i) => i.ok && i.generation !== null).map((i) => asResult(i.generation as Generation));
   }
 
   /** The items that failed. */
@@ -939,8 +939,26 @@ function failure(generation: Generation): Record<string, unknown> {
 
 /** The generation if it succeeded; otherwise the error the synchronous endpoint would answer. */
 function finished(generation: Generation): GenerationResponse {
-  if (generation.status === "succeeded") return generation as GenerationResponse;
+  if (generation.status === "succeeded") return asResult(generation);
   throw errorFor(null, { error: failure(generation) });
+}
+
+/**
+ * A succeeded generation as `generate()` promises it (clients/spec/conformance.json,
+ * `result_types`): no style is `""`, an unknown price `NaN`. A copy, so the history item or batch
+ * item it came from keeps the server's nulls; response metadata is carried over.
+ */
+function asResult(generation: Generation): GenerationResponse {
+  const result = {
+    ...generation,
+    style: generation.style ?? "",
+    cost: generation.cost ?? Number.NaN,
+  } as GenerationResponse;
+  for (const key of ["_requestId", "_idempotentReplayed"]) {
+    const meta = Object.getOwnPropertyDescriptor(generation, key);
+    if (meta) Object.defineProperty(result, key, meta);
+  }
+  return result;
 }
 
 function resolveBatch(batch: BatchResponseData, done: Map<string, Generation>): BatchResponseData {

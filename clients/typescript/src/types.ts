@@ -43,15 +43,6 @@ export interface ImageInfo {
   contentType: string;
 }
 
-/** A provider call that failed before the outcome (`Generation.failedAttempts`). */
-export interface FailedAttempt {
-  provider: string;
-  /** The provider's own model id. */
-  model: string;
-  code: string;
-  message: string;
-}
-
 /** An input image of an image operation (`Generation.sources`). */
 export interface GenerationSource {
   role: string;
@@ -67,6 +58,15 @@ export interface GenerationSource {
 
 /** Why a generation failed (`Generation.error`). */
 export interface GenerationError {
+  code: string;
+  message: string;
+}
+
+/** One provider call that failed before the generation's outcome (the attempt trail). */
+export interface FailedAttempt {
+  provider: string;
+  /** The provider's own model id. */
+  model: string;
   code: string;
   message: string;
 }
@@ -119,14 +119,23 @@ export interface Generation {
 }
 
 /**
- * A finished, successful generation: what `generate()` resolves to. The seed's
- * `GenerationResponse`, with the image URLs and timing guaranteed present.
+ * A finished, successful generation: what `generate()` resolves to (it resolves only on success).
+ * Assignable to the client reference's `GenerationResponse` under `tsc --strict`: the fields that
+ * a queued, failed or canceled job leaves null are always set here. Nulls stay on `Generation`
+ * (history items, jobs, events).
  */
 export interface GenerationResponse extends Generation {
   status: "succeeded";
   imageUrl: string;
   thumbnailUrl: string;
   processingTime: number;
+  /** The style applied; `""` when none was (the model has no default style and none was asked). */
+  style: string;
+  /**
+   * USD charged (see `currency`). `NaN` in the rare case the server reports no price (an
+   * operator's catalog without one for this size and quality): never a made-up 0.
+   */
+  cost: number;
 }
 
 /** One page of history. */
@@ -187,6 +196,8 @@ export interface UsageStats {
   totalImages: number;
   totalCost: number;
   failedGenerations: number;
+  /** Canceled in the range (never charged). */
+  canceledGenerations: number;
   unpricedGenerations: number;
   currency: string;
   byModel: UsageBucket[];
@@ -233,6 +244,8 @@ export interface KeyCreateRequest {
   maxConcurrent?: number | null;
   /** USD per calendar month. */
   monthlyBudget?: number | null;
+  /** When the key stops working (not after the creating key's own expiry). */
+  expiresAt?: Date | null;
 }
 
 /** An API key (never its secret, except in `KeyCreated.key`). */
@@ -250,6 +263,8 @@ export interface ApiKey {
   createdAt: Date;
   lastUsedAt: Date | null;
   revokedAt: Date | null;
+  /** When the key stops working; null: never. */
+  expiresAt: Date | null;
 }
 
 /** A new key: the secret is in this response only. */
@@ -257,9 +272,17 @@ export interface KeyCreated extends ApiKey {
   key: string;
 }
 
+/** The server's limits for keys that set none of their own. */
+export interface KeyDefaults {
+  rateLimitPerMinute: number;
+  maxConcurrent: number;
+}
+
 export interface KeyList {
   object: "list";
   data: ApiKey[];
+  /** What `null` limits mean on this server. */
+  defaults: KeyDefaults | null;
 }
 
 /** Response metadata, kept on every object parsed from an HTTP response (not enumerable). */

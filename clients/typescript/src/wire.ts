@@ -27,6 +27,7 @@ export type SchemaName =
   | "KeyOut"
   | "KeyCreated"
   | "KeyList"
+  | "KeyDefaults"
   | "GenerateRequest"
   | "BatchRequest"
   | "KeyCreate";
@@ -157,6 +158,7 @@ const usageStats = {
   total_images: f("totalImages", "integer"),
   total_cost: f("totalCost", "number"),
   failed_generations: f("failedGenerations", "integer"),
+  canceled_generations: f("canceledGenerations", "integer"),
   unpriced_generations: f("unpricedGenerations", "integer"),
   currency: f("currency", "string"),
   by_model: f("byModel", { array: { ref: "UsageBucket" } }),
@@ -207,11 +209,21 @@ const keyOut = {
   created_at: f("createdAt", "datetime"),
   last_used_at: f("lastUsedAt", "datetime", true),
   revoked_at: f("revokedAt", "datetime", true),
+  expires_at: f("expiresAt", "datetime", true),
 };
 
 const keyCreated = { ...keyOut, key: f("key", "string") };
 
-const keyList = { object: f("object", "string"), data: f("data", { array: { ref: "KeyOut" } }) };
+const keyDefaults = {
+  rate_limit_per_minute: f("rateLimitPerMinute", "integer"),
+  max_concurrent: f("maxConcurrent", "integer"),
+};
+
+const keyList = {
+  object: f("object", "string"),
+  data: f("data", { array: { ref: "KeyOut" } }),
+  defaults: f("defaults", { ref: "KeyDefaults" }, true),
+};
 
 // Request bodies. Optional fields are left out when undefined, so server defaults apply.
 const generateRequest = {
@@ -246,6 +258,7 @@ const keyCreate = {
   rate_limit_per_minute: f("rateLimitPerMinute", "integer", true),
   max_concurrent: f("maxConcurrent", "integer", true),
   monthly_budget: f("monthlyBudget", "number", true),
+  expires_at: f("expiresAt", "datetime", true),
 };
 
 /** The field descriptions of every schema. */
@@ -266,6 +279,7 @@ export const SCHEMAS = {
   KeyOut: keyOut,
   KeyCreated: keyCreated,
   KeyList: keyList,
+  KeyDefaults: keyDefaults,
   GenerateRequest: generateRequest,
   BatchRequest: batchRequest,
   KeyCreate: keyCreate,
@@ -364,6 +378,7 @@ export type WireTypeChecks = [
   Same<CamelNames<Schemas["KeyOut"]>, keyof T.ApiKey>,
   Same<CamelNames<Schemas["KeyCreated"]>, keyof T.KeyCreated>,
   Same<CamelNames<Schemas["KeyList"]>, keyof T.KeyList>,
+  Same<CamelNames<Schemas["KeyDefaults"]>, keyof T.KeyDefaults>,
   Same<CamelNames<Schemas["GenerateRequest"]>, keyof T.GenerationRequest>,
   Same<CamelNames<Schemas["BatchRequest"]>, keyof T.BatchRequest>,
   Same<CamelNames<Schemas["KeyCreate"]>, keyof T.KeyCreateRequest>,

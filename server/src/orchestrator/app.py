@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator import __version__
 from orchestrator.api import (
+    gallery,
     generate,
     generations,
     health,
@@ -43,6 +44,7 @@ from orchestrator.db.migrate import upgrade_to_head
 from orchestrator.db.repositories.idempotency import IdempotencyRepository
 from orchestrator.db.repositories.webhooks import WebhookRepository
 from orchestrator.errors import install_error_handlers
+from orchestrator.gallery.service import GalleryService
 from orchestrator.generation.batch import BatchService
 from orchestrator.generation.bus import RedisEventBus
 from orchestrator.generation.events import EventHub
@@ -247,6 +249,7 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
             max_endpoints=settings.webhook_max_endpoints,
             on_enqueue=dispatcher.wake if dispatcher is not None else lambda: None,
         ),
+        gallery=GalleryService(db, storage, undo_seconds=settings.gallery_undo_seconds),
         webhook_dispatcher=dispatcher,
         redis=redis,
         concurrency=gate,
@@ -306,6 +309,7 @@ async def _housekeeping(services: Services) -> None:
             await services.keys.flush_last_used()
             await services.db.transaction(functools.partial(_purge_idempotency_keys, ttl_seconds=ttl))
             await services.db.transaction(_purge_webhook_deliveries)
+            await services.gallery.purge_due()
         except Exception:
             logger.exception("housekeeping failed")
 
@@ -318,6 +322,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await build_services(settings, metrics)
         app.state.services = services
+        # Keys live in one database: say which, so a key made elsewhere is easy to explain.
+        logger.info("database: %s (chosen by %s)", settings.database_label(), settings.database_chosen_by)
         # Start-up objects (catalog, app, engines) never become garbage: keep the collector from
         # rescanning them, and let young collections run less often. With thousands of jobs in
         # flight, full collections otherwise cost more per request the more requests are alive.
@@ -349,7 +355,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.metrics_enabled:
         app.add_middleware(MetricsMiddleware, metrics=metrics)
         app.include_router(metrics_api.router)
-    for module in (generate, generations, operations, models, usage, keys, webhooks, images):
+    for module in (generate, generations, operations, gallery, models, usage, keys, webhooks, images):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(openai_compat.router)
     app.include_router(health.router)

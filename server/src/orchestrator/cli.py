@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import os
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -28,13 +29,44 @@ class UserError(Exception):
     """A mistake the user can fix; printed as one line, never with a traceback."""
 
 
+def _in_our_words(error: Any, allowed: str | None = None) -> str:
+    """A validation error as a rule the user can follow (``allowed`` names the whole range)."""
+    kind, ctx = error.get("type", ""), error.get("ctx") or {}
+    bounds = ("greater_than_equal", "less_than_equal", "greater_than", "less_than")
+    if allowed and kind in (*bounds, "string_too_short", "string_too_long"):
+        return f"must be {allowed}"
+    words = {
+        "int_parsing": "must be a whole number",
+        "int_type": "must be a whole number",
+        "int_from_float": "must be a whole number",
+        "float_parsing": "must be a number",
+        "float_type": "must be a number",
+        "finite_number": "must be a finite number",
+        "bool_parsing": "must be true or false",
+        "missing": "is required",
+        "greater_than_equal": f"must be at least {ctx.get('ge')}",
+        "greater_than": f"must be more than {ctx.get('gt')}",
+        "less_than_equal": f"must be at most {ctx.get('le')}",
+        "less_than": f"must be less than {ctx.get('lt')}",
+        "string_too_short": f"must be at least {ctx.get('min_length')} character(s)",
+        "string_too_long": f"must be at most {ctx.get('max_length')} character(s)",
+        "literal_error": f"must be one of {ctx.get('expected')}",
+    }
+    if kind in words:
+        return words[kind]
+    message = str(error.get("msg", "is not valid"))
+    return message.replace("Input should be", "must be").replace("Value error, ", "")
+
+
 def _settings_error(exc: ValidationError) -> UserError:
     problems = []
     for error in exc.errors():
         name = "ORCHESTRATOR_" + "_".join(str(part) for part in error["loc"] if part != "providers").upper()
         secret = any(word in name for word in ("SECRET", "KEY", "TOKEN", "PASSWORD", "URL"))
         shown = "" if secret else f"={error.get('input')!r}"  # never echo a credential
-        problems.append(f"{name}{shown}: {error['msg']}")
+        allowed = _allowed_range(Settings, str(error["loc"][0])) if len(error["loc"]) == 1 else None
+        rule = _in_our_words(error, allowed)
+        problems.append(f"{name}{shown}: {rule}" if error["loc"] else rule)
     return UserError("bad setting " + "; ".join(problems))
 
 
@@ -80,13 +112,33 @@ def _announce_database(settings: Settings) -> None:
         path = Path(settings.db_url.split("///", 1)[1])
         if not path.exists():
             note = " (new: ORCHESTRATOR_DATA_DIR or ORCHESTRATOR_DATABASE_URL chooses another)"
-    print(f"database: {_redact(settings.db_url)}{note}", file=sys.stderr)
+    print(f"database: {_redact(settings.db_url)} (id {settings.database_id()}){note}", file=sys.stderr)
+
+
+def _require_existing_database(settings: Settings) -> None:
+    """Read-only commands never create a database (or its folder): a typo in the data dir must
+    not look like an empty database."""
+    _check_database_url(settings.db_url)
+    if not settings.is_sqlite:
+        return  # a missing PostgreSQL database is refused by the server itself
+    from sqlalchemy.engine import make_url
+
+    path = make_url(settings.db_url).database
+    if path and path != ":memory:" and not Path(path).exists():
+        raise UserError(
+            f"no database at {path} (chosen by {settings.database_chosen_by}): give this command "
+            "the server's ORCHESTRATOR_DATA_DIR or ORCHESTRATOR_DATABASE_URL, or create one with "
+            "`orchestrator migrate`"
+        )
 
 
 def _database_error(settings: Settings, exc: BaseException) -> UserError:
     lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     reason = lines[0] if lines else type(exc).__name__
-    return UserError(f"cannot use the database at {_redact(settings.db_url)}: {reason}")
+    return UserError(
+        f"cannot use the database at {_redact(settings.db_url)} "
+        f"(chosen by {settings.database_chosen_by}): {reason}"
+    )
 
 
 def _run_db(settings: Settings, work: Callable[[], Any]) -> Any:
@@ -132,6 +184,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.no_access_log:
         settings.access_log = False
         os.environ["ORCHESTRATOR_ACCESS_LOG"] = "false"  # for worker processes
+    _check_port_free(settings.host, settings.port, "--port" if args.port else "ORCHESTRATOR_PORT")
     _announce_database(settings)
     _run_db(settings, lambda: upgrade_to_head(settings.db_url))
     settings.signing_key()  # created once here, before any worker process reads it
@@ -161,6 +214,33 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_port_free(host: str, port: int, setting: str) -> None:
+    """Say plainly when the port is taken, before uvicorn buries it in its logs (and exits 3)."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise UserError(f"cannot listen on {host} (ORCHESTRATOR_HOST / --host): {exc.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                other = port + 1 if port < 65535 else 8000
+                raise UserError(
+                    f"port {port} on {host} is already in use (set by {setting}): stop the other "
+                    f"server or pick another port, e.g. `orchestrator serve --port {other}`"
+                ) from None
+            raise UserError(
+                f"cannot listen on {host}:{port} (ORCHESTRATOR_HOST or --host, ORCHESTRATOR_PORT or "
+                f"--port): {exc.strerror}"
+            ) from None
+
+
 def _print_start_banner(settings: Settings) -> None:
     from orchestrator.db.engine import Database
     from orchestrator.db.repositories.keys import KeyRepository
@@ -175,14 +255,21 @@ def _print_start_banner(settings: Settings) -> None:
 
     where = f"http://{settings.host}:{settings.port}"
     print(
-        f"Freepik AI Orchestrator {__version__} on {where} (data in {settings.data_dir.resolve()}); "
+        f"Freepik AI Orchestrator {__version__} on {where} (database: {settings.database_label()}, "
+        f"chosen by {settings.database_chosen_by}; data in {settings.data_dir.resolve()}); "
         f"API reference: {where}/docs",
         file=sys.stderr,
     )
     if _run_db(settings, count) == 0:
+        # The key must land in this server's database: repeat the setting that chose it.
+        same = ""
+        if settings.database_chosen_by.startswith("ORCHESTRATOR_DATA_DIR="):
+            same = f"ORCHESTRATOR_DATA_DIR={shlex.quote(str(settings.data_dir))} "
+        elif settings.database_chosen_by == "ORCHESTRATOR_DATABASE_URL":
+            same = "ORCHESTRATOR_DATABASE_URL=<the server's> "
         print(
             "No API keys yet. Create a test-mode key (works with every model, no provider account):\n"
-            "  .venv/bin/orchestrator keys create --name me --mode test --scopes generate read admin\n"
+            f"  {same}.venv/bin/orchestrator keys create --name me --mode test --scopes generate read admin\n"
             f"then: curl {where}/api/v1/models -H 'Authorization: Bearer <key>'",
             file=sys.stderr,
         )
@@ -198,12 +285,16 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_keys(action: Callable[[Any], Any]) -> Any:
+def _with_keys(action: Callable[[Any], Any], *, may_create: bool) -> Any:
+    """Run ``action(KeyService)``; only a command that writes (``may_create``) may create the
+    database."""
     from orchestrator.auth.service import KeyService
     from orchestrator.db.engine import Database
     from orchestrator.db.migrate import upgrade_to_head
 
     settings = _settings()
+    if not may_create:
+        _require_existing_database(settings)
     _announce_database(settings)
 
     async def work() -> Any:
@@ -249,6 +340,28 @@ _KEY_OPTIONS = {
 }
 
 
+def _allowed_range(model: Any, field: str) -> str | None:
+    """'from 1 to 10000' for a field with both bounds, read from the API's own schema."""
+    info = model.model_fields.get(field)
+    if info is None:
+        return None
+
+    def bound(name: str) -> Any:
+        return next((getattr(m, name) for m in info.metadata if getattr(m, name, None) is not None), None)
+
+    shortest, longest = bound("min_length"), bound("max_length")
+    if shortest is not None and longest is not None:
+        return f"{shortest} to {longest} characters"
+    low, high = bound("ge"), bound("le")
+    if low is None or high is None:
+        return None
+
+    def shown(value: float) -> str:
+        return str(int(value)) if float(value).is_integer() else str(value)
+
+    return f"from {shown(low)} to {shown(high)}"
+
+
 def _validated_key(args: argparse.Namespace) -> Any:
     """The same rules as ``POST /api/v1/keys``: its request schema validates the options."""
     from orchestrator.api.schemas import KeyCreate
@@ -267,7 +380,8 @@ def _validated_key(args: argparse.Namespace) -> Any:
         problems = []
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else ""
-            problems.append(f"{_KEY_OPTIONS.get(field, field)} {error.get('input')!r}: {error['msg']}")
+            rule = _in_our_words(error, _allowed_range(KeyCreate, field))
+            problems.append(f"{_KEY_OPTIONS.get(field, field)} {error.get('input')!r}: {rule}")
         raise UserError("; ".join(problems)) from None
     if not 1 <= len(args.project) <= 64:
         raise UserError(f"--project {args.project!r}: must be 1 to 64 characters")
@@ -288,7 +402,7 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
             monthly_budget=None if body.monthly_budget is None else Decimal(str(body.monthly_budget)),
         )
 
-    new = _with_keys(action)
+    new = _with_keys(action, may_create=True)
     if args.json:
         print(json.dumps(_key_json(new.record, new.secret)))
     else:
@@ -316,7 +430,7 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
     async def action(keys: Any) -> Any:
         return await keys.list(project=args.project)
 
-    rows = _with_keys(action)
+    rows = _with_keys(action, may_create=False)
     if args.json:
         print(json.dumps([_key_json(k) for k in rows]))
         return 0
@@ -351,7 +465,7 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
         except NotFound as exc:
             raise UserError(exc.message) from None
 
-    key = _with_keys(action)
+    key = _with_keys(action, may_create=False)
     print(f"revoked {key.id}")
     return 0
 
@@ -420,8 +534,20 @@ def openapi_document() -> dict[str, Any]:
     return create_app(Settings(auto_migrate=False)).openapi()
 
 
+def api_reference_markdown() -> str:
+    """``docs/api.md``: the reference page rendered from the app's OpenAPI document."""
+    from orchestrator.api_reference import operation_scopes, render_markdown
+    from orchestrator.app import create_app
+
+    app = create_app(Settings(auto_migrate=False))
+    return render_markdown(app.openapi(), operation_scopes(app))
+
+
 def cmd_openapi(args: argparse.Namespace) -> int:
-    text = json.dumps(openapi_document(), indent=2, sort_keys=True) + "\n"
+    if args.markdown:
+        text = api_reference_markdown()
+    else:
+        text = json.dumps(openapi_document(), indent=2, sort_keys=True) + "\n"
     if args.output:
         try:
             with open(args.output, "w", encoding="utf-8") as handle:
@@ -444,9 +570,9 @@ def _positive_int(text: str) -> int:
 
 
 def _port(text: str) -> int:
-    value = _positive_int(text)
-    if value > 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1-65535)")
+    value = _whole(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port: use 1 to 65535")
     return value
 
 
@@ -495,6 +621,7 @@ def build_parser() -> argparse.ArgumentParser:
         created: argparse.ArgumentParser = parent.add_parser(
             name, help=text, description=text, formatter_class=_Formatter
         )
+        created.set_defaults(parser=created)  # the innermost command's, for usage errors
         return created
 
     serve = command(sub, "serve", "run the API server (and its job workers)")
@@ -563,13 +690,19 @@ def build_parser() -> argparse.ArgumentParser:
     models.set_defaults(func=cmd_models)
     openapi = command(sub, "openapi", "print the OpenAPI document")
     openapi.add_argument("--output", "-o", help="write to this file instead of stdout")
+    openapi.add_argument(
+        "--markdown", action="store_true", help="print the human reference (docs/api.md) instead"
+    )
     openapi.set_defaults(func=cmd_openapi)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)  # exits 2 with a one-line message on bad options
+    # Exits 2 with a one-line message on bad options, pointing to the command's own help.
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        getattr(args, "parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         code: int = args.func(args)
     except UserError as exc:

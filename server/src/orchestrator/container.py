@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from orchestrator.auth.service import KeyService
 from orchestrator.catalog.catalog import Catalog
 from orchestrator.db.engine import Database
+from orchestrator.gallery.service import GalleryService
 from orchestrator.generation.batch import BatchService
 from orchestrator.generation.bus import RedisEventBus
 from orchestrator.generation.events import EventHub
@@ -47,6 +48,7 @@ class Services:
     http: httpx.AsyncClient
     metrics: Metrics
     webhooks: WebhookService
+    gallery: GalleryService
     webhook_dispatcher: WebhookDispatcher | None = None
     redis: Redis | None = None
     bus: RedisEventBus | None = None

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -51,7 +51,7 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy async URL; defaults to SQLite in data_dir."
     )
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(default=8000, ge=1, le=65535)
     public_base_url: str | None = Field(
         default=None, description="Absolute base for image URLs; defaults to the request's own base URL."
     )
@@ -176,6 +176,11 @@ class Settings(BaseSettings):
         default=False,
         description="Allow webhook URLs on loopback, link-local or private addresses (tests, LANs).",
     )
+    gallery_undo_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How long a deleted gallery image can be restored before its files are removed.",
+    )
     webhook_max_attempts: int = Field(default=12, ge=1, description="Deliveries tried before giving up.")
     webhook_retry_base_seconds: float = Field(
         default=5.0, gt=0, description="First retry delay; doubles with each attempt (capped at 1 h)."
@@ -194,16 +199,67 @@ class Settings(BaseSettings):
     # Observability
     metrics_enabled: bool = Field(default=True, description="Serve Prometheus metrics at /metrics.")
     metrics_token: SecretStr | None = Field(
-        default=None, description="When set, /metrics requires `Authorization: Bearer <token>`."
+        default=None,
+        description="Lets a scraper read /metrics with `Authorization: Bearer <token>`; "
+        "otherwise only a live admin key can.",
     )
 
     providers: ProviderCredentials = Field(default_factory=ProviderCredentials)
+
+    _database_chosen_by: str = PrivateAttr(default="ORCHESTRATOR_DATABASE_URL")
 
     @model_validator(mode="after")
     def _fill_database_url(self) -> Settings:
         if self.database_url is None:
             self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'orchestrator.db').resolve()}"
+            explicit = "data_dir" in self.model_fields_set
+            self._database_chosen_by = (
+                f"ORCHESTRATOR_DATA_DIR={self.data_dir}"
+                if explicit
+                else "ORCHESTRATOR_DATA_DIR (unset: ./data)"
+            )
         return self
+
+    @property
+    def database_chosen_by(self) -> str:
+        """The setting that chose the database, for messages that name it."""
+        return self._database_chosen_by
+
+    def _database_parts(self) -> tuple[str, str, str]:
+        """(backend, where, name): a SQLite file's folder and name, or a server's host:port and
+        database name; never a user or password."""
+        from sqlalchemy.engine import make_url
+
+        try:
+            url = make_url(self.db_url)
+        except Exception:  # unparsable: the scheme alone
+            return self.db_url.split("://", 1)[0], "", ""
+        if url.get_backend_name() == "sqlite":
+            file = Path(url.database or ":memory:")
+            file = file if str(file) == ":memory:" else file.resolve()
+            return "sqlite", str(file.parent), file.name
+        port = f":{url.port}" if url.port else ""
+        return url.get_backend_name(), f"{url.host or ''}{port}", url.database or ""
+
+    def database_id(self) -> str:
+        """A short fingerprint of the database, equal wherever the same database is used."""
+        import hashlib
+
+        return hashlib.sha256("|".join(self._database_parts()).encode()).hexdigest()[:8]
+
+    def database_label(self) -> str:
+        """The database for operators (start-up line, CLI): a SQLite file's path, or a server's
+        host, port and database name, with its id."""
+        backend, where, name = self._database_parts()
+        if backend == "sqlite":
+            return f"sqlite:{Path(where) / name} (id {self.database_id()})"
+        return f"{backend}://{where}/{name} (id {self.database_id()})"
+
+    def database_public_label(self) -> str:
+        """The database as shown to anyone (``/readyz``): its name and id, no server path or host."""
+        backend, where, name = self._database_parts()
+        shown = f"…/{Path(where).name}/{name}" if backend == "sqlite" else f"…/{name}"
+        return f"{backend} {shown} (id {self.database_id()})"
 
     @property
     def db_url(self) -> str:

@@ -11,6 +11,13 @@ from ._client import OrchestrationClient
 from ._response import APIResponse
 from ._types import NOT_GIVEN, NotGiven
 from ._version import __version__
+from ._webhook_models import (
+    WEBHOOK_EVENTS,
+    WebhookDelivery,
+    WebhookDeliveryList,
+    WebhookEndpoint,
+    WebhookEndpointCreated,
+)
 from .exceptions import (
     APIConnectionError,
     APIStatusError,
@@ -19,6 +26,7 @@ from .exceptions import (
     BudgetExceededError,
     ConflictError,
     ContentPolicyError,
+    DestinationExistsError,
     InternalServerError,
     InvalidRequestError,
     ModelNotAvailableError,
@@ -33,9 +41,11 @@ from .models import (
     BatchError,
     BatchItem,
     BatchResult,
+    FailedAttempt,
     GenerationError,
     GenerationEvent,
     GenerationResponse,
+    GenerationResult,
     ImageInfo,
     ModelInfo,
     UsageBucket,
@@ -47,6 +57,7 @@ from .webhooks import WebhookVerificationError, verify_webhook
 __all__ = [
     "DEFAULT_TIMEOUT",
     "NOT_GIVEN",
+    "WEBHOOK_EVENTS",
     "APIConnectionError",
     "APIResponse",
     "APIStatusError",
@@ -60,9 +71,12 @@ __all__ = [
     "BudgetExceededError",
     "ConflictError",
     "ContentPolicyError",
+    "DestinationExistsError",
+    "FailedAttempt",
     "GenerationError",
     "GenerationEvent",
     "GenerationResponse",
+    "GenerationResult",
     "ImageInfo",
     "InternalServerError",
     "InvalidRequestError",
@@ -79,6 +93,10 @@ __all__ = [
     "SyncPage",
     "UsageBucket",
     "UsageStats",
+    "WebhookDelivery",
+    "WebhookDeliveryList",
+    "WebhookEndpoint",
+    "WebhookEndpointCreated",
     "WebhookVerificationError",
     "__version__",
     "verify_webhook",

@@ -1,4 +1,9 @@
-"""The asynchronous client. Mirrors ``_client.py`` method for method."""
+"""The asynchronous client, and the source of the synchronous one.
+
+``_client.py`` is generated from this file by ``scripts/unasync.py`` (``async``/``await`` removed,
+async names swapped for their sync twins, the blocks marked ``# unasync:`` exchanged); a test fails
+when it is stale. Edit this file, then run ``python scripts/unasync.py``.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal, overload
 
 import httpx
 
@@ -31,6 +36,13 @@ from ._response import AsyncOrchestrationClientWithRawResponse
 from ._retry import DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BACKOFF
 from ._sse import SSEDecoder
 from ._types import NOT_GIVEN, NotGiven, TimeoutTypes
+from ._webhook_models import (
+    WebhookDelivery,
+    WebhookDeliveryList,
+    WebhookEndpoint,
+    WebhookEndpointCreated,
+    WebhookEndpointList,
+)
 from .exceptions import APITimeoutError
 from .models import (
     BatchResponse,
@@ -38,6 +50,7 @@ from .models import (
     GenerationEvent,
     GenerationList,
     GenerationResponse,
+    GenerationResult,
     ModelInfo,
     ModelList,
     UsageStats,
@@ -48,8 +61,7 @@ __all__ = ["AsyncOrchestrationClient"]
 
 
 class AsyncOrchestrationClient(BaseClient):
-    """Asynchronous client for the Freepik AI Orchestrator API (same arguments and methods as
-    :class:`OrchestrationClient`; every method is a coroutine).
+    """Client for the Freepik AI Orchestrator API (asynchronous: every method is a coroutine).
 
     Args:
         base_url: Server URL; default ``$ORCHESTRATOR_BASE_URL`` or ``http://localhost:8000``.
@@ -88,7 +100,13 @@ class AsyncOrchestrationClient(BaseClient):
         default_headers: Mapping[str, str] | None = None,
     ) -> None:
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
+            # unasync: sync
+            # raise TypeError(
+            #     "http_client must be an httpx.Client (use AsyncOrchestrationClient for AsyncClient)"
+            # )
+            # unasync: async
             raise TypeError("http_client must be an httpx.AsyncClient (use OrchestrationClient for Client)")
+            # unasync: end
         super().__init__(
             base_url=base_url,
             api_key=api_key,
@@ -189,6 +207,75 @@ class AsyncOrchestrationClient(BaseClient):
 
     # ---------------------------------------------------------------- generations
 
+    @overload
+    async def generate(
+        self,
+        prompt: str,
+        model: str,
+        style: str | None = None,
+        size: str | None = None,
+        quality: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        n: int | None = None,
+        seed: int | None = None,
+        negative_prompt: str | None = None,
+        idempotency_key: str | None = None,
+        wait: Literal[True] = True,
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> GenerationResult: ...
+
+    @overload
+    async def generate(
+        self,
+        prompt: str,
+        model: str,
+        style: str | None = None,
+        size: str | None = None,
+        quality: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        n: int | None = None,
+        seed: int | None = None,
+        negative_prompt: str | None = None,
+        idempotency_key: str | None = None,
+        wait: Literal[False],
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> GenerationResponse: ...
+
+    @overload
+    async def generate(
+        self,
+        prompt: str,
+        model: str,
+        style: str | None = None,
+        size: str | None = None,
+        quality: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        n: int | None = None,
+        seed: int | None = None,
+        negative_prompt: str | None = None,
+        idempotency_key: str | None = None,
+        wait: bool,
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> GenerationResponse | GenerationResult: ...
+
     async def generate(
         self,
         prompt: str,
@@ -209,8 +296,8 @@ class AsyncOrchestrationClient(BaseClient):
         extra_headers: Headers | None = None,
         extra_query: Query | None = None,
         extra_body: Body | None = None,
-    ) -> GenerationResponse:
-        """Generate an image and return the finished generation.
+    ) -> GenerationResponse | GenerationResult:
+        """Generate an image and return the finished generation (a :class:`GenerationResult`).
 
         If the server hands back the job before it finishes (202), this waits for it. The whole
         call ends within ``timeout`` and within ``wait_timeout`` seconds (whichever is shorter),
@@ -485,8 +572,13 @@ class AsyncOrchestrationClient(BaseClient):
         pending = self._pending_in_batch(batch)
         if pending:
             polls = call.without_body()
+            # unasync: sync (one job after the other)
+            # finished = {job_id: self._wait(polls, job_id, 0.5) for job_id in pending}
+            # unasync: async (all jobs at once)
             jobs = await asyncio.gather(*(self._wait(polls, job_id, 0.5) for job_id in pending))
-            batch = self._resolve_batch(batch, {job.id: job for job in jobs})
+            finished = {job.id: job for job in jobs}
+            # unasync: end
+            batch = self._resolve_batch(batch, finished)
         result = BatchResult(batch)
         if raise_on_error:
             for item in result:
@@ -622,6 +714,200 @@ class AsyncOrchestrationClient(BaseClient):
         )
         options = self._get(call, "/usage", self._usage_params(start_date, end_date, group_by))
         return self._parse(UsageStats, await self._request(options))
+
+    # ---------------------------------------------------------------- webhooks (admin scope)
+
+    async def create_webhook(
+        self,
+        url: str,
+        events: list[str] | tuple[str, ...] | None = None,
+        description: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> WebhookEndpointCreated:
+        """Register an endpoint for this project's generation events (``events``: some of
+        ``WEBHOOK_EVENTS``, default all). The answer's ``secret`` is shown only here: keep it to
+        check deliveries with :func:`verify_webhook`."""
+        call = self._call_options(timeout, max_retries, extra_headers, extra_query, extra_body)
+        body = self._webhook_create_body(url, events, description)
+        options = self._post(call, "/webhooks", body, idempotency_key=idempotency_key)
+        return self._parse(WebhookEndpointCreated, await self._request(options))
+
+    async def list_webhooks(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> list[WebhookEndpoint]:
+        """This project's webhook endpoints."""
+        call = self._call_options(
+            timeout,
+            max_retries,
+            extra_headers,
+            extra_query,
+            extra_body,
+            sends_body=False,
+            method="list_webhooks",
+        )
+        return self._parse(WebhookEndpointList, await self._request(self._get(call, "/webhooks"))).data
+
+    async def get_webhook(
+        self,
+        webhook_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> WebhookEndpoint:
+        """One endpoint; :class:`NotFoundError` when it is not this project's."""
+        call = self._call_options(
+            timeout,
+            max_retries,
+            extra_headers,
+            extra_query,
+            extra_body,
+            sends_body=False,
+            method="get_webhook",
+        )
+        options = self._get(call, f"/webhooks/{self._path_id(webhook_id)}")
+        return self._parse(WebhookEndpoint, await self._request(options))
+
+    async def delete_webhook(
+        self,
+        webhook_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> WebhookEndpoint:
+        """Remove an endpoint (its pending deliveries are dropped) and return it as it was."""
+        call = self._call_options(
+            timeout,
+            max_retries,
+            extra_headers,
+            extra_query,
+            extra_body,
+            sends_body=False,
+            method="delete_webhook",
+        )
+        options = self._delete(call, f"/webhooks/{self._path_id(webhook_id)}")
+        return self._parse(WebhookEndpoint, await self._request(options))
+
+    async def list_webhook_deliveries(
+        self,
+        webhook_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> WebhookDeliveryList:
+        """The endpoint's most recent deliveries, newest first (``.data``)."""
+        call = self._call_options(
+            timeout,
+            max_retries,
+            extra_headers,
+            extra_query,
+            extra_body,
+            sends_body=False,
+            method="list_webhook_deliveries",
+        )
+        options = self._get(call, f"/webhooks/{self._path_id(webhook_id)}/deliveries")
+        return self._parse(WebhookDeliveryList, await self._request(options))
+
+    async def update_webhook(
+        self,
+        webhook_id: str,
+        *,
+        enabled: bool | None = None,
+        events: list[str] | tuple[str, ...] | None = None,
+        description: str | NotGiven | None = NOT_GIVEN,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> WebhookEndpoint:
+        """Pause (``enabled=False``: what it is still owed is canceled) or resume an endpoint
+        (also after the server disabled it), or change its events or description (``None``
+        clears it). What is left out stays."""
+        call = self._call_options(timeout, max_retries, extra_headers, extra_query, extra_body)
+        body = self._webhook_update_body(enabled, events, description)
+        options = self._patch(call, f"/webhooks/{self._path_id(webhook_id)}", body)
+        return self._parse(WebhookEndpoint, await self._request(options))
+
+    async def pause_webhook(
+        self,
+        webhook_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> WebhookEndpoint:
+        """Stop sending events to an endpoint (``update_webhook(id, enabled=False)``)."""
+        return await self.update_webhook(
+            webhook_id,
+            enabled=False,
+            timeout=timeout,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            extra_body=extra_body,
+        )
+
+    async def resume_webhook(
+        self,
+        webhook_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> WebhookEndpoint:
+        """Send events to an endpoint again (``update_webhook(id, enabled=True)``)."""
+        return await self.update_webhook(
+            webhook_id,
+            enabled=True,
+            timeout=timeout,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            extra_body=extra_body,
+        )
+
+    async def send_test_webhook(
+        self,
+        webhook_id: str,
+        *,
+        idempotency_key: str | None = None,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> WebhookDelivery:
+        """Queue a signed ``webhook.test`` event for the endpoint and return its delivery; follow
+        it with :meth:`list_webhook_deliveries`."""
+        call = self._call_options(timeout, max_retries, extra_headers, extra_query, extra_body)
+        path = f"/webhooks/{self._path_id(webhook_id)}/test"
+        options = self._post(call, path, None, idempotency_key=idempotency_key)
+        return self._parse(WebhookDelivery, await self._request(options))
 
     # ---------------------------------------------------------------- images
 

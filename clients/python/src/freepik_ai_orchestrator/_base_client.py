@@ -43,6 +43,7 @@ from .models import (
     BatchResponse,
     GenerationEvent,
     GenerationResponse,
+    GenerationResult,
     ResponseModel,
 )
 
@@ -211,7 +212,8 @@ class BaseClient:
             # Checked last, so a bad argument is reported as such even without a key.
             raise OrchestrationError(
                 "no credentials: pass api_key='sk-...' (or bearer_token=...) or set the "
-                "ORCHESTRATOR_API_KEY environment variable"
+                "ORCHESTRATOR_API_KEY environment variable",
+                code="missing_credentials",
             )
         token = api_key or bearer_token or ""
         if not token.isascii() or not token.isprintable() or token != token.strip():
@@ -526,6 +528,38 @@ class BaseClient:
         options.stream = True
         return options
 
+    def _webhook_create_body(
+        self, url: str, events: list[str] | tuple[str, ...] | None, description: str | None
+    ) -> dict[str, Any]:
+        if not isinstance(url, str) or not url:
+            raise ValueError("url must be the http(s) URL that receives the events")
+        if isinstance(events, str):
+            raise TypeError("events must be a list of event types, not a string")
+        return _body(url=url, events=list(events) if events is not None else None, description=description)
+
+    @staticmethod
+    def _webhook_update_body(
+        enabled: bool | None, events: list[str] | tuple[str, ...] | None, description: str | NotGiven | None
+    ) -> dict[str, Any]:
+        if enabled is not None and not isinstance(enabled, bool):
+            raise TypeError("enabled must be True, False or None")
+        if isinstance(events, str):
+            raise TypeError("events must be a list of event types, not a string")
+        body = _body(enabled=enabled, events=list(events) if events is not None else None)
+        if not isinstance(description, NotGiven):
+            body["description"] = description  # None clears it
+        if not body:
+            raise ValueError("update_webhook() needs enabled, events or description")
+        return body
+
+    def _patch(self, call: CallOptions, path: str, body: dict[str, Any]) -> RequestOptions:
+        if call.extra_body is not None:
+            body = {**body, **call.extra_body}
+        return RequestOptions("PATCH", self._url(path), call, json_body=body)
+
+    def _delete(self, call: CallOptions, path: str) -> RequestOptions:
+        return RequestOptions("DELETE", self._url(path), call)
+
     def _download_options(self, call: CallOptions, url: str) -> RequestOptions:
         absolute = url if urlsplit(url).scheme else f"{self.base_url}/{url.lstrip('/')}"
         return RequestOptions(
@@ -731,10 +765,10 @@ class BaseClient:
         return error
 
     @classmethod
-    def _finished(cls, generation: GenerationResponse) -> GenerationResponse:
+    def _finished(cls, generation: GenerationResponse) -> GenerationResult:
         """``generation`` if it succeeded; otherwise the exception the sync endpoint would raise."""
         if generation.status == "succeeded":
-            return generation
+            return GenerationResult.from_generation(generation)
         raise exception_for_error(None, {"error": cls._failure(generation)})
 
     @staticmethod

@@ -1,4 +1,8 @@
-"""The synchronous client. Mirrors ``_async_client.py`` method for method."""
+"""The synchronous client.
+
+Generated from ``_async_client.py`` by ``scripts/unasync.py``: do not edit; change the async
+client and run ``python scripts/unasync.py``.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal, overload
 
 import httpx
 
@@ -31,6 +35,13 @@ from ._response import OrchestrationClientWithRawResponse
 from ._retry import DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BACKOFF
 from ._sse import SSEDecoder
 from ._types import NOT_GIVEN, NotGiven, TimeoutTypes
+from ._webhook_models import (
+    WebhookDelivery,
+    WebhookDeliveryList,
+    WebhookEndpoint,
+    WebhookEndpointCreated,
+    WebhookEndpointList,
+)
 from .exceptions import APITimeoutError
 from .models import (
     BatchResponse,
@@ -38,6 +49,7 @@ from .models import (
     GenerationEvent,
     GenerationList,
     GenerationResponse,
+    GenerationResult,
     ModelInfo,
     ModelList,
     UsageStats,
@@ -188,6 +200,75 @@ class OrchestrationClient(BaseClient):
 
     # ---------------------------------------------------------------- generations
 
+    @overload
+    def generate(
+        self,
+        prompt: str,
+        model: str,
+        style: str | None = None,
+        size: str | None = None,
+        quality: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        n: int | None = None,
+        seed: int | None = None,
+        negative_prompt: str | None = None,
+        idempotency_key: str | None = None,
+        wait: Literal[True] = True,
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> GenerationResult: ...
+
+    @overload
+    def generate(
+        self,
+        prompt: str,
+        model: str,
+        style: str | None = None,
+        size: str | None = None,
+        quality: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        n: int | None = None,
+        seed: int | None = None,
+        negative_prompt: str | None = None,
+        idempotency_key: str | None = None,
+        wait: Literal[False],
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> GenerationResponse: ...
+
+    @overload
+    def generate(
+        self,
+        prompt: str,
+        model: str,
+        style: str | None = None,
+        size: str | None = None,
+        quality: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        n: int | None = None,
+        seed: int | None = None,
+        negative_prompt: str | None = None,
+        idempotency_key: str | None = None,
+        wait: bool,
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> GenerationResponse | GenerationResult: ...
+
     def generate(
         self,
         prompt: str,
@@ -208,8 +289,8 @@ class OrchestrationClient(BaseClient):
         extra_headers: Headers | None = None,
         extra_query: Query | None = None,
         extra_body: Body | None = None,
-    ) -> GenerationResponse:
-        """Generate an image and return the finished generation.
+    ) -> GenerationResponse | GenerationResult:
+        """Generate an image and return the finished generation (a :class:`GenerationResult`).
 
         If the server hands back the job before it finishes (202), this waits for it. The whole
         call ends within ``timeout`` and within ``wait_timeout`` seconds (whichever is shorter),
@@ -621,6 +702,200 @@ class OrchestrationClient(BaseClient):
         )
         options = self._get(call, "/usage", self._usage_params(start_date, end_date, group_by))
         return self._parse(UsageStats, self._request(options))
+
+    # ---------------------------------------------------------------- webhooks (admin scope)
+
+    def create_webhook(
+        self,
+        url: str,
+        events: list[str] | tuple[str, ...] | None = None,
+        description: str | None = None,
+        *,
+        idempotency_key: str | None = None,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> WebhookEndpointCreated:
+        """Register an endpoint for this project's generation events (``events``: some of
+        ``WEBHOOK_EVENTS``, default all). The answer's ``secret`` is shown only here: keep it to
+        check deliveries with :func:`verify_webhook`."""
+        call = self._call_options(timeout, max_retries, extra_headers, extra_query, extra_body)
+        body = self._webhook_create_body(url, events, description)
+        options = self._post(call, "/webhooks", body, idempotency_key=idempotency_key)
+        return self._parse(WebhookEndpointCreated, self._request(options))
+
+    def list_webhooks(
+        self,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> list[WebhookEndpoint]:
+        """This project's webhook endpoints."""
+        call = self._call_options(
+            timeout,
+            max_retries,
+            extra_headers,
+            extra_query,
+            extra_body,
+            sends_body=False,
+            method="list_webhooks",
+        )
+        return self._parse(WebhookEndpointList, self._request(self._get(call, "/webhooks"))).data
+
+    def get_webhook(
+        self,
+        webhook_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> WebhookEndpoint:
+        """One endpoint; :class:`NotFoundError` when it is not this project's."""
+        call = self._call_options(
+            timeout,
+            max_retries,
+            extra_headers,
+            extra_query,
+            extra_body,
+            sends_body=False,
+            method="get_webhook",
+        )
+        options = self._get(call, f"/webhooks/{self._path_id(webhook_id)}")
+        return self._parse(WebhookEndpoint, self._request(options))
+
+    def delete_webhook(
+        self,
+        webhook_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> WebhookEndpoint:
+        """Remove an endpoint (its pending deliveries are dropped) and return it as it was."""
+        call = self._call_options(
+            timeout,
+            max_retries,
+            extra_headers,
+            extra_query,
+            extra_body,
+            sends_body=False,
+            method="delete_webhook",
+        )
+        options = self._delete(call, f"/webhooks/{self._path_id(webhook_id)}")
+        return self._parse(WebhookEndpoint, self._request(options))
+
+    def list_webhook_deliveries(
+        self,
+        webhook_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> WebhookDeliveryList:
+        """The endpoint's most recent deliveries, newest first (``.data``)."""
+        call = self._call_options(
+            timeout,
+            max_retries,
+            extra_headers,
+            extra_query,
+            extra_body,
+            sends_body=False,
+            method="list_webhook_deliveries",
+        )
+        options = self._get(call, f"/webhooks/{self._path_id(webhook_id)}/deliveries")
+        return self._parse(WebhookDeliveryList, self._request(options))
+
+    def update_webhook(
+        self,
+        webhook_id: str,
+        *,
+        enabled: bool | None = None,
+        events: list[str] | tuple[str, ...] | None = None,
+        description: str | NotGiven | None = NOT_GIVEN,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> WebhookEndpoint:
+        """Pause (``enabled=False``: what it is still owed is canceled) or resume an endpoint
+        (also after the server disabled it), or change its events or description (``None``
+        clears it). What is left out stays."""
+        call = self._call_options(timeout, max_retries, extra_headers, extra_query, extra_body)
+        body = self._webhook_update_body(enabled, events, description)
+        options = self._patch(call, f"/webhooks/{self._path_id(webhook_id)}", body)
+        return self._parse(WebhookEndpoint, self._request(options))
+
+    def pause_webhook(
+        self,
+        webhook_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> WebhookEndpoint:
+        """Stop sending events to an endpoint (``update_webhook(id, enabled=False)``)."""
+        return self.update_webhook(
+            webhook_id,
+            enabled=False,
+            timeout=timeout,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            extra_body=extra_body,
+        )
+
+    def resume_webhook(
+        self,
+        webhook_id: str,
+        *,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> WebhookEndpoint:
+        """Send events to an endpoint again (``update_webhook(id, enabled=True)``)."""
+        return self.update_webhook(
+            webhook_id,
+            enabled=True,
+            timeout=timeout,
+            max_retries=max_retries,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            extra_body=extra_body,
+        )
+
+    def send_test_webhook(
+        self,
+        webhook_id: str,
+        *,
+        idempotency_key: str | None = None,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> WebhookDelivery:
+        """Queue a signed ``webhook.test`` event for the endpoint and return its delivery; follow
+        it with :meth:`list_webhook_deliveries`."""
+        call = self._call_options(timeout, max_retries, extra_headers, extra_query, extra_body)
+        path = f"/webhooks/{self._path_id(webhook_id)}/test"
+        options = self._post(call, path, None, idempotency_key=idempotency_key)
+        return self._parse(WebhookDelivery, self._request(options))
 
     # ---------------------------------------------------------------- images
 

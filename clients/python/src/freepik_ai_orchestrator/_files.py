@@ -9,13 +9,15 @@ Naming rules (also in the README):
 * Otherwise ``dest`` is a **file** path (``"sunset.png"``), valid only for a single image.
 * The extension comes from the image's content type, else the URL, else the response's
   ``Content-Type``.
-* An existing file is never replaced unless ``overwrite=True``: :class:`FileExistsError` names it.
+* An existing file is never replaced unless ``overwrite=True``: :class:`DestinationExistsError` (a
+  :class:`FileExistsError`) names it.
+
+The same rules, as cases, are in ``clients/spec/conformance.json`` (``downloads``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import tempfile
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import IO
 from urllib.parse import unquote, urlsplit
 
+from .exceptions import DestinationExistsError
 from .models import GenerationResponse, ImageInfo
 
 DownloadSource = str | GenerationResponse | ImageInfo
@@ -108,8 +111,8 @@ def plan(source: DownloadSource, dest: str | os.PathLike[str], *, thumbnail: boo
     sources = _sources(source, thumbnail)
     if _is_folder(target, raw):
         if target.exists() and not target.is_dir():
-            raise FileExistsError(
-                errno.EEXIST, f"{target} exists and is not a folder (give a file name with an extension)"
+            raise DestinationExistsError(
+                f"{target} exists and is not a folder (give a file name with an extension)", str(target)
             )
         files = []
         for url, stem, suffix in sources:
@@ -131,11 +134,8 @@ def refuse_existing(path: Path, overwrite: bool) -> None:
         raise _exists(path)
 
 
-def _exists(path: Path) -> FileExistsError:
-    error = FileExistsError(
-        errno.EEXIST, f"{path} already exists; pass overwrite=True to replace it", str(path)
-    )
-    return error
+def _exists(path: Path) -> DestinationExistsError:
+    return DestinationExistsError(f"{path} already exists; pass overwrite=True to replace it", str(path))
 
 
 def open_partial(path: Path) -> tuple[IO[bytes], Path]:

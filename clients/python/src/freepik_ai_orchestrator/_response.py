@@ -126,6 +126,15 @@ class OrchestrationClientWithRawResponse:
         self.get_model_info = _wrap(client.get_model_info)
         self.get_usage_stats = _wrap(client.get_usage_stats)
         self.download = _wrap(client.download)
+        self.create_webhook = _wrap(client.create_webhook)
+        self.list_webhooks = _wrap(client.list_webhooks)
+        self.get_webhook = _wrap(client.get_webhook)
+        self.delete_webhook = _wrap(client.delete_webhook)
+        self.list_webhook_deliveries = _wrap(client.list_webhook_deliveries)
+        self.update_webhook = _wrap(client.update_webhook)
+        self.pause_webhook = _wrap(client.pause_webhook)
+        self.resume_webhook = _wrap(client.resume_webhook)
+        self.send_test_webhook = _wrap(client.send_test_webhook)
 
 
 class AsyncOrchestrationClientWithRawResponse:
@@ -144,3 +153,12 @@ class AsyncOrchestrationClientWithRawResponse:
         self.get_model_info = _wrap_async(client.get_model_info)
         self.get_usage_stats = _wrap_async(client.get_usage_stats)
         self.download = _wrap_async(client.download)
+        self.create_webhook = _wrap_async(client.create_webhook)
+        self.list_webhooks = _wrap_async(client.list_webhooks)
+        self.get_webhook = _wrap_async(client.get_webhook)
+        self.delete_webhook = _wrap_async(client.delete_webhook)
+        self.list_webhook_deliveries = _wrap_async(client.list_webhook_deliveries)
+        self.update_webhook = _wrap_async(client.update_webhook)
+        self.pause_webhook = _wrap_async(client.pause_webhook)
+        self.resume_webhook = _wrap_async(client.resume_webhook)
+        self.send_test_webhook = _wrap_async(client.send_test_webhook)

@@ -2,7 +2,9 @@
 
 Tree::
 
-    OrchestrationError
+    OrchestrationError                also: a missing API key (code ``missing_credentials``)
+    ├── DestinationExistsError        download() would replace a file (also a FileExistsError)
+    ├── WebhookVerificationError      a webhook is not authentic (``webhooks`` module)
     ├── APIConnectionError            the request never got an HTTP answer
     │   └── APITimeoutError           ... because a timeout expired
     └── APIStatusError                the server answered with an error status
@@ -25,6 +27,7 @@ Every exception carries ``message``, ``status_code``, ``code``, ``type``, ``para
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,6 +39,7 @@ __all__ = [
     "BudgetExceededError",
     "ConflictError",
     "ContentPolicyError",
+    "DestinationExistsError",
     "InternalServerError",
     "InvalidRequestError",
     "ModelNotAvailableError",
@@ -90,6 +94,27 @@ class OrchestrationError(Exception):
         if details:
             parts.append("(" + ", ".join(details) + ")")
         return " ".join(parts)
+
+
+class DestinationExistsError(OrchestrationError, FileExistsError):
+    """``download()`` would replace an existing file (``overwrite=False``). Also a
+    :class:`FileExistsError` (``errno`` EEXIST, ``filename`` the path), so ``except
+    FileExistsError`` keeps working."""
+
+    def __init__(self, message: str, path: str) -> None:
+        FileExistsError.__init__(self, errno.EEXIST, message, path)
+        self.message = message
+        self.status_code = None
+        self.code = "file_exists"
+        self.type = None
+        self.param = None
+        self.request_id = None
+        self.generation_id = None
+        self.body = None
+        self.headers = {}
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class APIConnectionError(OrchestrationError):

@@ -11,6 +11,7 @@ answered a retried POST from its idempotency record instead of running it again)
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -25,10 +26,12 @@ __all__ = [
     "BatchItem",
     "BatchResponse",
     "BatchResult",
+    "FailedAttempt",
     "GenerationError",
     "GenerationEvent",
     "GenerationList",
     "GenerationResponse",
+    "GenerationResult",
     "ImageInfo",
     "ModelInfo",
     "ModelList",
@@ -71,6 +74,16 @@ class GenerationError(ResponseModel):
     message: str | None = None
 
 
+class FailedAttempt(ResponseModel):
+    """One provider call that failed before the generation's outcome (the attempt trail)."""
+
+    provider: str
+    model: str
+    """The provider's own model id."""
+    code: str
+    message: str
+
+
 class GenerationResponse(ResponseModel):
     """A generation, which is also a job: ``status`` is queued, running, succeeded, failed or
     canceled. ``image_url`` is the first image; ``images`` lists all of them."""
@@ -102,6 +115,9 @@ class GenerationResponse(ResponseModel):
     revised_prompt: str | None = None
     batch_id: str | None = None
     error: GenerationError | None = None
+    failed_attempts: list[FailedAttempt] = Field(default_factory=list)
+    """Provider calls that failed (and were retried elsewhere, or decided the failure) before the
+    outcome, oldest first."""
     created_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -115,6 +131,38 @@ class GenerationResponse(ResponseModel):
     def is_terminal(self) -> bool:
         """``True`` once the job has succeeded, failed or been canceled."""
         return self.status in TERMINAL_STATUSES
+
+
+class GenerationResult(GenerationResponse):
+    """What ``generate()`` returns: a generation that succeeded (it raises otherwise), so the
+    fields the client reference declares as plain values are never ``None`` here. ``style`` is
+    ``""`` when no style was applied; ``cost`` is ``nan`` only if the server reports no price (an
+    operator's catalog without one), never a made-up 0. History items, jobs and events stay
+    :class:`GenerationResponse`, whose fields may be ``None``."""
+
+    image_url: str
+    thumbnail_url: str
+    style: str
+    size: str
+    quality: str
+    cost: float
+    processing_time: float
+    created_at: datetime
+
+    @classmethod
+    def from_generation(cls, generation: GenerationResponse) -> GenerationResult:
+        """The succeeded ``generation``, its unset style and price filled as described above."""
+        data = generation.model_dump()
+        for name in ("style", "size", "quality", "thumbnail_url"):
+            if data.get(name) is None:
+                data[name] = "" if name != "thumbnail_url" else (data.get("image_url") or "")
+        for name in ("cost", "processing_time"):
+            if data.get(name) is None:
+                data[name] = math.nan
+        result = cls.model_validate(data)
+        result._request_id = generation._request_id
+        result._idempotent_replayed = generation._idempotent_replayed
+        return result
 
 
 class GenerationList(ResponseModel):

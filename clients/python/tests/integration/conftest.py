@@ -179,3 +179,18 @@ def patient_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSer
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def webhook_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server allowed to deliver webhooks to loopback receivers (the tests' own), retrying fast."""
+    server = _launch(
+        tmp_path_factory.mktemp("orchestrator-webhooks"),
+        "webhooks",
+        webhook_allow_private_targets="true",
+        webhook_retry_base_seconds="0.2",
+    )
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -120,6 +120,28 @@ def test_readme_async_example_saves_five_files(live_server: LiveServer, tmp_path
     assert len(files) == 5 and all(re.fullmatch(r"gen_\w+-0\.png", f) for f in files), files
 
 
+def test_readme_quick_start_runs_twice(live_server: LiveServer, tmp_path: Path) -> None:
+    readme = (CLIENT_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Quick start\n", 1)[1]
+    snippet = re.search(r"```python\n(.*?)```", section, re.S)
+    assert snippet, "the README's Quick start has no python snippet"
+    code = snippet.group(1).replace('"http://localhost:8000"', repr(live_server.url))
+    code = code.replace('"sk-test-…"', repr(live_server.key))
+    assert live_server.key in code, "the snippet's key placeholder changed"
+    for run in (1, 2):
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        assert done.returncode == 0, f"run {run}: {done.stderr}"
+    files = sorted(p.name for p in (tmp_path / "images").iterdir())
+    assert len(files) == 2 and all(re.fullmatch(r"gen_\w+-0\.png", f) for f in files), files
+
+
 # ------------------------------------------------------------------------------ options, raw
 
 

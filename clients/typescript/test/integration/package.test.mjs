@@ -134,10 +134,8 @@ const asSeed: SeedGenerationRequest = {
 const request: GenerationRequest = asSeed;
 const back: SeedGenerationRequest = request;
 
-// A GenerationResponse has every field of the reference's declaration, with its type; style and
-// cost may also be null ("no style", "price unknown").
-type OrNull<T, K extends keyof T> = Omit<T, K> & { [P in K]: T[P] | null };
-const asSeedResponse = (r: GenerationResponse): OrNull<SeedGenerationResponse, "style" | "cost"> => r;
+// A GenerationResponse has every field of the reference's declaration, with its type.
+const asSeedResponse = (r: GenerationResponse): SeedGenerationResponse => r;
 
 export async function main(): Promise<void> {
   const client = new OrchestrationClient({ baseUrl: "http://localhost:8000", apiKey: "your-api-key" });
@@ -146,8 +144,8 @@ export async function main(): Promise<void> {
   const url: string = seedView.imageUrl;
   const thumbnail: string = seedView.thumbnailUrl;
   const createdAt: Date = seedView.createdAt;
-  const seconds: number = seedView.processingTime;
-  console.log(url, thumbnail, createdAt.getTime(), seconds, back.prompt);
+  const seconds: number = seedView.processingTime + seedView.cost;
+  console.log(url, thumbnail, createdAt.getTime(), seconds, seedView.style, back.prompt);
 }
 `;
     writeFileSync(join(project, "seed-types.ts"), source);

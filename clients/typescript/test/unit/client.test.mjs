@@ -105,6 +105,22 @@ describe("generate", () => {
     assert.ok(!Object.keys(response).includes("_requestId"));
   });
 
+  test("the result promises a style and a cost; history items keep the server's nulls", async () => {
+    const unpriced = generation({ style: null, cost: null });
+    const server = new FakeServer().add(
+      json(200, unpriced, { "x-request-id": "req_7" }),
+      json(200, { object: "list", data: [unpriced], has_more: false, next_cursor: null }),
+    );
+    const client = fakeClient(server);
+    const response = await client.generate({ prompt: "p", model: "flux-dev" });
+    assert.equal(response.style, "");
+    assert.ok(Number.isNaN(response.cost));
+    assert.equal(response._requestId, "req_7");
+    const page = await client.getGenerationHistory();
+    assert.equal(page.data[0].style, null);
+    assert.equal(page.data[0].cost, null);
+  });
+
   test("a 202 is waited for, polling with growing pauses", async () => {
     const server = new FakeServer().add(
       json(202, generation({ status: "queued", image_url: null })),

@@ -31,6 +31,13 @@ const NOT_DESCRIBED = {
   WebhookOut: "webhook management",
   WebhookUpdate: "webhook management",
   DeliveryList: "webhook management",
+  GalleryItem: "the team gallery is used from the dashboard and plain HTTP, not from this client",
+  GalleryPage: "the team gallery",
+  Deleted: "the team gallery",
+  BoardName: "the team gallery",
+  BoardOut: "the team gallery",
+  BoardList: "the team gallery",
+  GenerationIds: "the team gallery",
   DeliveryOut: "webhook management",
 };
 
@@ -71,6 +78,20 @@ const NOT_CALLED = {
   imageToImage: "image operations: SDK support is the next step",
   openaiEditImage: "OpenAI-compatible surface, for OpenAI's own SDKs",
   openaiCreateImageVariation: "OpenAI-compatible surface, for OpenAI's own SDKs",
+  searchGallery: "the team gallery (dashboard, plain HTTP)",
+  getGalleryItem: "the team gallery",
+  starGalleryItem: "the team gallery",
+  unstarGalleryItem: "the team gallery",
+  deleteGalleryItem: "the team gallery",
+  restoreGalleryItem: "the team gallery",
+  downloadGalleryItems: "the team gallery",
+  listBoards: "the team gallery",
+  createBoard: "the team gallery",
+  renameBoard: "the team gallery",
+  deleteBoard: "the team gallery",
+  addBoardItems: "the team gallery",
+  removeBoardItem: "the team gallery",
+  downloadBoard: "the team gallery",
 };
 
 function expectedKind(prop) {

@@ -58,6 +58,7 @@ def _authorizer(scope: str):  # type: ignore[no-untyped-def]
         request.state.response_headers.update(decision.headers())
         return principal
 
+    authorize.required_scope = scope  # type: ignore[attr-defined]  # read by api_reference
     return authorize
 
 

@@ -22,6 +22,10 @@ async def healthz() -> dict[str, str]:
 class Readiness(BaseModel):
     status: Literal["ok", "degraded", "unavailable"]
     checks: dict[str, str] = Field(description="`ok`, or `error: <kind>` for each dependency.")
+    database: str = Field(
+        description="The database this server uses: its name and id (the id the CLI and the "
+        "start-up line print too). API keys work only on the server whose database holds them."
+    )
     degraded: list[str] | None = Field(
         default=None,
         description="Present while serving with a fallback (e.g. Redis unreachable): which, and its effect.",
@@ -64,7 +68,11 @@ async def readyz(services: ServicesDep) -> JSONResponse:
         if services.bus is not None and not services.bus.healthy:
             degraded.append("Redis unreachable: other processes' jobs are seen by polling")
     status = "unavailable" if not ready else "degraded" if degraded else "ok"
-    body: dict[str, object] = {"status": status, "checks": checks}
+    body: dict[str, object] = {
+        "status": status,
+        "checks": checks,
+        "database": services.settings.database_public_label(),
+    }
     if degraded:
         body["degraded"] = degraded
     return JSONResponse(body, status_code=200 if ready else 503)

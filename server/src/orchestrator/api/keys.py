@@ -10,8 +10,8 @@ from orchestrator.accounting.money import from_micros
 from orchestrator.api.deps import AdminScope, ServicesDep
 from orchestrator.api.generate import ERRORS
 from orchestrator.api.inputs import safe_id
-from orchestrator.api.schemas import KeyCreate, KeyCreated, KeyList, KeyOut
-from orchestrator.auth.delegation import KeyLimits, limits_for_new_key
+from orchestrator.api.schemas import KeyCreate, KeyCreated, KeyDefaults, KeyList, KeyOut
+from orchestrator.auth.delegation import KeyLimits, expiry_for_new_key, limits_for_new_key
 from orchestrator.db.models import ApiKey
 from orchestrator.errors import ErrorCode, NotFound
 
@@ -32,6 +32,7 @@ def key_out(key: ApiKey) -> KeyOut:
         created_at=key.created_at,
         last_used_at=key.last_used_at,
         revoked_at=key.revoked_at,
+        expires_at=key.expires_at,
     )
 
 
@@ -58,13 +59,21 @@ async def create_key(body: KeyCreate, principal: AdminScope, services: ServicesD
         rate_limit_per_minute=limits.rate_limit_per_minute,
         max_concurrent=limits.max_concurrent,
         monthly_budget=limits.monthly_budget,
+        expires_at=expiry_for_new_key(principal, body.expires_at),
     )
     return KeyCreated(**key_out(new.record).model_dump(), key=new.secret)
 
 
 @router.get("/keys", operation_id="listKeys", response_model=KeyList, responses=ERRORS)
 async def list_keys(principal: AdminScope, services: ServicesDep) -> KeyList:
-    return KeyList(data=[key_out(k) for k in await services.keys.list(project=principal.project)])
+    settings = services.settings
+    return KeyList(
+        data=[key_out(k) for k in await services.keys.list(project=principal.project)],
+        defaults=KeyDefaults(
+            rate_limit_per_minute=settings.default_rate_limit_per_minute,
+            max_concurrent=settings.default_max_concurrent,
+        ),
+    )
 
 
 @router.delete("/keys/{key_id}", operation_id="revokeKey", response_model=KeyOut, responses=ERRORS)

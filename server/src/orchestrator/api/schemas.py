@@ -257,6 +257,7 @@ class UsageStats(BaseModel):
     total_images: int
     total_cost: float
     failed_generations: int
+    canceled_generations: int = Field(default=0, description="Canceled in the range (never charged).")
     unpriced_generations: int = Field(description="Succeeded generations whose price is unknown.")
     currency: str
     by_model: list[UsageBucket]
@@ -297,6 +298,11 @@ class KeyCreate(StrictBody):
         description="USD per calendar month. At most the creating key's own budget, unless it is a "
         "live admin key; unset = the creator's budget (or none).",
     )
+    expires_at: datetime | None = Field(
+        default=None,
+        description="When the key stops working (ISO 8601, in the future; no offset = UTC). Not after "
+        "the creating key's own expiry; unset = the creator's expiry (or never).",
+    )
 
 
 class KeyOut(BaseModel):
@@ -313,15 +319,27 @@ class KeyOut(BaseModel):
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    expires_at: datetime | None = None
 
 
 class KeyCreated(KeyOut):
     key: str = Field(description="The secret. Shown once; only its hash is stored.")
 
 
+class KeyDefaults(BaseModel):
+    """The server's limits for keys that set none of their own."""
+
+    rate_limit_per_minute: int
+    max_concurrent: int
+
+
 class KeyList(BaseModel):
     object: Literal["list"] = "list"
     data: list[KeyOut]
+    defaults: KeyDefaults | None = Field(
+        default=None,
+        description="What `null` limits mean on this server (requests per minute, jobs at once).",
+    )
 
 
 class ErrorBody(BaseModel):

@@ -78,6 +78,7 @@ async def get_usage(
         total_images=totals.images,
         total_cost=from_micros(totals.cost_micros) or 0.0,
         failed_generations=totals.failed,
+        canceled_generations=totals.canceled,
         unpriced_generations=totals.unpriced,
         currency=services.catalog.currency,
         by_model=[_bucket(b) for b in by_model],

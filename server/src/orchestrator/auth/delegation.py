@@ -9,6 +9,7 @@ the creator is a live admin, who sets limits for the project.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from orchestrator.auth.principal import Principal
@@ -58,3 +59,20 @@ def limits_for_new_key(creator: Principal, mode: str, requested: KeyLimits) -> K
         max_concurrent=requested.max_concurrent or creator.max_concurrent,
         monthly_budget=creator.monthly_budget if budget is None else budget,
     )
+
+
+def expiry_for_new_key(creator: Principal, requested: datetime | None) -> datetime | None:
+    """A created key never outlives its creator: unset inherits the creator's expiry, later is a 403."""
+    if requested is not None and requested.tzinfo is None:
+        requested = requested.replace(tzinfo=UTC)
+    if creator.expires_at is None:
+        return requested
+    if requested is None:
+        return creator.expires_at
+    if requested > creator.expires_at:
+        raise _refuse(
+            "expires_at is after the creating key's own expiry; a key cannot create one that outlives it",
+            param="expires_at",
+            code=ErrorCode.LIMIT_EXCEEDS_CREATOR,
+        )
+    return requested

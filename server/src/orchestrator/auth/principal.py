@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 SCOPES = ("generate", "read", "admin")
@@ -19,6 +20,8 @@ class Principal:
     rate_limit_per_minute: int | None = None
     max_concurrent: int | None = None
     monthly_budget: Decimal | None = None
+    expires_at: datetime | None = None
+    """When the key stops working (None: never)."""
 
     def has(self, scope: str) -> bool:
         return scope in self.scopes or "admin" in self.scopes

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.accounting.money import from_micros, to_micros
 from orchestrator.auth.jwt import JWTError, JWTVerifier
-from orchestrator.auth.keys import generate_key, hash_key, key_prefix, parse_key
+from orchestrator.auth.keys import ParsedKey, generate_key, hash_key, key_prefix, parse_key
 from orchestrator.auth.principal import SCOPES, Principal
 from orchestrator.core.clock import now_utc
 from orchestrator.db.engine import Database
@@ -43,6 +44,18 @@ def principal_for(key: ApiKey) -> Principal:
         monthly_budget=None
         if key.monthly_budget_micros is None
         else Decimal(str(from_micros(key.monthly_budget_micros))),
+        expires_at=key.expires_at,
+    )
+
+
+def unknown_key_message(key: ParsedKey) -> str:
+    """What to check when a well-formed key is not found. It names only what the caller sent and
+    this server's own database, never whether the key exists anywhere else."""
+    return (
+        f"invalid API key: no active {key.mode}-mode key {key.prefix}… in this server's database. "
+        "Keys work only on the server whose database holds them: GET /readyz names this server's "
+        "database; create keys with the server's ORCHESTRATOR_DATA_DIR or ORCHESTRATOR_DATABASE_URL "
+        "(`orchestrator keys list` shows the database it reads)"
     )
 
 
@@ -66,7 +79,11 @@ class KeyService:
                 )
             principal = await self._lookup(parsed.hash)
             if principal is None:
-                raise AuthenticationFailed("invalid API key", description="unknown or revoked API key")
+                raise AuthenticationFailed(
+                    unknown_key_message(parsed), description="unknown or revoked API key"
+                )
+            if principal.expires_at is not None and principal.expires_at <= now_utc():
+                raise AuthenticationFailed("this API key has expired", description="expired API key")
             self._used.add(principal.subject)
             return principal
         if self.jwt is not None and self.jwt.enabled and token.count(".") == 2:
@@ -117,10 +134,13 @@ class KeyService:
         rate_limit_per_minute: int | None = None,
         max_concurrent: int | None = None,
         monthly_budget: Decimal | None = None,
+        expires_at: datetime | None = None,
     ) -> NewKey:
         unknown = sorted(set(scopes) - set(SCOPES))
         if unknown:
             raise InvalidRequest(f"unknown scopes {unknown}; allowed: {', '.join(SCOPES)}", param="scopes")
+        if expires_at is not None and expires_at <= now_utc():
+            raise InvalidRequest("expires_at must be in the future", param="expires_at")
         secret = generate_key(mode)
         record = ApiKey(
             id=new_id("key"),
@@ -134,6 +154,7 @@ class KeyService:
             max_concurrent=max_concurrent,
             monthly_budget_micros=None if monthly_budget is None else to_micros(monthly_budget),
             created_at=now_utc(),
+            expires_at=expires_at,
         )
         await self.db.transaction(lambda session: KeyRepository(session).add(record))
         return NewKey(record, secret)

@@ -63,6 +63,8 @@ class ApiKey(Base):
     created_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    """After this instant the key is refused (None: never expires)."""
 
 
 class Generation(Base):
@@ -230,3 +232,65 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
+
+
+class Board(Base):
+    """A named collection of a project's generations (gallery); one per project is the default."""
+
+    __tablename__ = "boards"
+    __table_args__ = (
+        Index("ix_boards_project", "project", "livemode"),
+        Index("ux_boards_name", "project", "livemode", "name", unique=True),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    project: Mapped[str] = mapped_column(String(64))
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    name: Mapped[str] = mapped_column(String(128))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+
+class BoardItem(Base):
+    __tablename__ = "board_items"
+    __table_args__ = (Index("ix_board_items_generation", "generation_id"),)
+
+    board_id: Mapped[str] = mapped_column(ForeignKey("boards.id", ondelete="CASCADE"), primary_key=True)
+    generation_id: Mapped[str] = mapped_column(
+        ForeignKey("generations.id", ondelete="CASCADE"), primary_key=True
+    )
+    added_at: Mapped[datetime]
+
+
+class GalleryMark(Base):
+    """Per-generation gallery state kept beside the job row: star, soft delete, purge of files.
+
+    The generation row itself is never deleted, so spend history stays exact."""
+
+    __tablename__ = "gallery_marks"
+    __table_args__ = (Index("ix_gallery_marks_purge", "purged_at", "purge_after"),)
+
+    generation_id: Mapped[str] = mapped_column(
+        ForeignKey("generations.id", ondelete="CASCADE"), primary_key=True
+    )
+    project: Mapped[str] = mapped_column(String(64))
+    starred_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
+    purge_after: Mapped[datetime | None]
+    """End of the undo window: after it the stored files are removed."""
+    purged_at: Mapped[datetime | None]
+
+
+class AuditEvent(Base):
+    """Who did what to which object (gallery deletions and restores, file purges)."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_project", "project", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    project: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]

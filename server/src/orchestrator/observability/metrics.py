@@ -2,8 +2,11 @@
 route executor, and read at scrape time for the gauges that describe the present.
 
 Labels are bounded on purpose: routes are templates (``/api/v1/generations/{generation_id}``),
-never raw paths; models, providers and error kinds come from the catalog and code, never from
-callers. A request that matches no route is counted under the route ``unmatched``.
+never raw paths, and methods are the standard ones, anything else counted as ``other``; models,
+providers and error kinds come from the catalog and code, never from callers. A request that
+matches no route is counted under the route ``unmatched``; static files under their mount's
+template (``/docs-assets/{path}``). ``_created`` samples are left out: they double the output and
+say nothing a counter's reset does not.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ from collections.abc import Callable, Iterable, Mapping
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orchestrator.generation.events import JobEvent
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 TERMINAL = frozenset({"succeeded", "failed", "canceled"})
 BREAKER_LEVELS = {"closed": 0, "half_open": 1, "open": 2}
 _HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
@@ -123,7 +128,24 @@ class Metrics:
             self.provider_errors.labels(provider, error_kind).inc()
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        return generate_latest(_WithoutCreated(self.registry))
+
+
+class _WithoutCreated:
+    """A registry view that drops ``*_created`` samples (collect() builds fresh families)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterable[Metric]:
+        for family in self._registry.collect():
+            family.samples = [s for s in family.samples if not s.name.endswith("_created")]
+            yield family
+
+
+def method_label(method: str) -> str:
+    """The request's method if standard, else ``other``: callers choose methods freely."""
+    return method if method in KNOWN_METHODS else "other"
 
 
 class MetricsMiddleware:
@@ -142,7 +164,7 @@ class MetricsMiddleware:
         """
         route = scope.get("route")
         if route is None:
-            return "unmatched"
+            return self._mount_template(scope)
         if self._paths is None and "app" in scope:
             self._paths = {
                 operation["operationId"]: path
@@ -153,6 +175,16 @@ class MetricsMiddleware:
         operation_id = getattr(route, "operation_id", None)
         found = (self._paths or {}).get(operation_id) if operation_id else None
         return found or getattr(route, "path", None) or "unmatched"
+
+    @staticmethod
+    def _mount_template(scope: Scope) -> str:
+        """``/docs-assets/{path}`` for a file of a mounted app (the API reference's assets)."""
+        endpoint = scope.get("endpoint")
+        if endpoint is not None and "app" in scope:
+            for mount in scope["app"].routes:
+                if isinstance(mount, Mount) and mount.app is endpoint:
+                    return f"{mount.path}/{{path}}"
+        return "unmatched"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -171,6 +203,6 @@ class MetricsMiddleware:
             await self.app(scope, receive, record_status)
         finally:
             template = self._template(scope)
-            method = scope.get("method", "GET")
+            method = method_label(scope.get("method", "GET"))
             self.metrics.http_requests.labels(method, template, str(status)).inc()
             self.metrics.http_latency.labels(method, template).observe(time.perf_counter() - started)

@@ -29,6 +29,7 @@ class Totals:
     cost_micros: int
     unpriced: int
     failed: int
+    canceled: int = 0
 
 
 class UsageRepository:
@@ -61,6 +62,7 @@ class UsageRepository:
                     func.coalesce(func.sum(Generation.cost_micros).filter(ok), 0),
                     func.count().filter(ok, Generation.cost_micros.is_(None)),
                     func.count().filter(Generation.status == "failed"),
+                    func.count().filter(Generation.status == "canceled"),
                 ).where(*scope)
             )
         ).one()

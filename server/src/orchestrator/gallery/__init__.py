@@ -1,0 +1,1 @@
+"""The team gallery: search, stars, boards, soft delete with undo, zip downloads."""
