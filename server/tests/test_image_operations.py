@@ -361,3 +361,30 @@ def test_fallback_only_moves_between_routes_that_support_the_operation() -> None
     ]
     generate = planner.plan_operation(model, "generate", size="1024x1024", n=1, params={}, livemode=True)
     assert [p.route.provider for p in generate.routes] == ["replicate", "fal", "freepik"]
+
+
+async def test_an_async_operation_streams_its_job_events_to_the_end(server, api) -> None:
+    accepted = await api.post(
+        "/api/v1/images/upscale",
+        data={"model": "magnific-upscaler", "factor": "2"},
+        files={"image": ("a.png", png(32, 32), "image/png")},
+        headers={"Prefer": "respond-async"},
+    )
+    assert accepted.status_code == 202, accepted.text
+    job_id = accepted.json()["id"]
+    names = []
+    async with api.stream("GET", f"/api/v1/generations/{job_id}/events") as stream:
+        async for line in stream.aiter_lines():
+            if line.startswith("event: "):
+                names.append(line.removeprefix("event: "))
+    assert names[-1] == "succeeded"
+    done = (await api.get(f"/api/v1/generations/{job_id}")).json()
+    assert done["operation"] == "upscale" and done["images"][0]["width"] == 64
+
+
+async def test_provenance_chunks_can_be_turned_off(start_server) -> None:
+    server = await start_server(provenance_chunks=False)
+    key = await server.create_key()
+    async with server.client(key) as api:
+        body = (await api.post("/api/v1/generate", json={"prompt": "plain", "model": "dall-e-2"})).json()
+    assert "generation_id" not in read_provenance(await _bytes(body["image_url"]))
