@@ -211,3 +211,20 @@ async def test_openai_edit_refuses_bad_inputs_with_nothing_stored_or_charged(
     images_dir = server.settings.data_dir / "images"
     assert not images_dir.exists() or not any(p.is_file() for p in images_dir.rglob("*"))
     assert (await api.get("/api/v1/generations")).json()["data"] == []
+
+
+async def test_openai_edit_honours_quality_in_the_price(server, test_key, api) -> None:
+    from image_inputs import png
+
+    sdk = client(server, test_key)
+    await sdk.images.edit(
+        model="gpt-image-1", image=("a.png", png(1024, 1024), "image/png"), prompt="x", quality="high"
+    )
+    with pytest.raises(openai.BadRequestError) as refused:
+        await sdk.images.edit(
+            model="gpt-image-1", image=("a.png", png(64, 64), "image/png"), prompt="x", quality="max"
+        )
+    assert refused.value.body["param"] == "quality"  # type: ignore[index]
+    await sdk.close()
+    history = (await api.get("/api/v1/generations", params={"operation": "edit"})).json()["data"]
+    assert [(g["quality"], g["cost"]) for g in history] == [("high", 0.167)]

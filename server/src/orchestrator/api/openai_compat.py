@@ -407,18 +407,13 @@ async def edit_image(
         _choice(form, "moderation", ("low", "auto")),
     )
     quality = form.get("quality")
-    if quality not in (None, "auto", "standard"):
-        raise InvalidRequest(
-            "quality is not supported on edits here; remove the field or send auto",
-            param="quality",
-            code=ErrorCode.UNSUPPORTED_VALUE,
-        )
     params = SubmitParams(
         prompt=prompt,
         model=model,
         style=None,
         size=None if form.get("size") in (None, "auto") else form.get("size"),
-        quality=None,
+        # OpenAI's dall-e-2 edits send `standard`: the default of a model with one quality.
+        quality=None if quality in (None, "auto", "standard") else quality,
         n=_int_field(form, "n", 1) or 1,
         seed=None,
         negative_prompt=None,

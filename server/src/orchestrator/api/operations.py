@@ -91,6 +91,7 @@ class EditRequest(_OperationBody, _Outputs):
         default=None, max_length=2048, description="A PNG with alpha, the first image's size. " + _IMAGE_DOC
     )
     n: int = Field(default=1, ge=1, strict=True)
+    quality: SafeText | None = Field(default=None, max_length=16, description="One of the model's qualities.")
     size: SafeText | None = Field(
         default=None, max_length=16, description="`WIDTHxHEIGHT`; default: the input's."
     )
@@ -246,7 +247,7 @@ def _params(
         model=body.model,
         style=None,
         size=fields.get("size"),
-        quality=None,
+        quality=fields.get("quality"),
         n=fields.get("n", 1),
         seed=fields.get("seed"),
         negative_prompt=fields.get("negative_prompt"),

@@ -89,6 +89,7 @@ class Planner:
         n: int,
         params: dict[str, Any],
         livemode: bool,
+        quality: str | None = None,
     ) -> ResolvedRequest:
         """Plan an image operation already validated (``validation.resolve_operation``)."""
         if livemode:
@@ -96,7 +97,14 @@ class Planner:
             if reason is not None:
                 raise ModelNotAvailable(reason, param="model", status_code=503)
         return self._plan(
-            model, size, model.quality, None, n, livemode=livemode, operation=operation, params=params
+            model,
+            size,
+            quality or model.quality,
+            None,
+            n,
+            livemode=livemode,
+            operation=operation,
+            params=params,
         )
 
     def unavailable_reason(self, model: ModelSpec, operation: str) -> str | None:

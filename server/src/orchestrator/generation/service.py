@@ -145,6 +145,13 @@ class GenerationService:
             **({"strength": op.strength} if op.strength is not None else {}),
             **options,
         }
+        if params.quality is not None and params.quality not in op.model.qualities:
+            raise InvalidRequest(
+                f"quality {params.quality!r} is not supported by {op.model.name}; "
+                f"allowed: {', '.join(op.model.qualities)}",
+                param="quality",
+                code=ErrorCode.UNSUPPORTED_VALUE,
+            )
         plan = self.planner.plan_operation(
             op.model,
             params.operation,
@@ -152,6 +159,7 @@ class GenerationService:
             n=params.n,
             params=operation_params,
             livemode=principal.livemode,
+            quality=params.quality,
         )
         job = self._job(principal, params, plan)
         claim = None
