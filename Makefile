@@ -10,8 +10,12 @@ PYTEST := $(BIN)/pytest -p no:cacheprovider
 # Uses the PostgreSQL/Redis answering on the usual ports (or ORCHESTRATOR_TEST_PG_URL /
 # ORCHESTRATOR_TEST_REDIS_URL), else starts throwaway ones; with CI set, a missing one fails.
 WITH_SERVICES := $(BIN)/python scripts/with_test_services.py
+# The server suite in two processes (pytest-xdist): much of it waits on sockets and subprocesses.
+# Each process migrates its own template database once and checks its own logs for secrets.
+XDIST ?= -n 2 --dist worksteal
+SERVER_SUITE := --ignore=tests/providers/test_diffusers_local.py --ignore=tests/scaleout --ignore=tests/fuzz
 
-.PHONY: serve test lint dist dist-python test-python-versions openapi test-server test-postgres test-scaleout test-fuzz test-clients test-typescript test-diffusers test-php test-ruby test-bench-smoke bench clean
+.PHONY: serve test check lint dist dist-python test-python-versions openapi test-server test-postgres test-scaleout test-fuzz test-clients test-typescript test-diffusers test-php test-ruby test-bench-smoke bench clean
 
 # Runtime only (what `make serve` needs); the dev tools come on top for the test targets.
 $(STAMP): requirements.lock server/pyproject.toml clients/python/pyproject.toml emulators/pyproject.toml
@@ -52,6 +56,9 @@ serve: $(STAMP)
 ## Run every test: lint and types, the server on SQLite and on PostgreSQL, providers, clients.
 test: lint test-server test-postgres test-scaleout test-fuzz test-clients test-python-versions test-typescript test-diffusers test-php test-ruby test-bench-smoke
 
+## The inner loop (about 3 minutes on a quiet machine): lint, then the server suite on SQLite.
+check: lint test-server
+
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check server clients/python bench emulators
 	$(BIN)/ruff format --check server clients/python bench emulators
@@ -61,10 +68,10 @@ lint: $(DEV_STAMP)
 	cd clients/python && ../../$(BIN)/mypy src
 
 test-server: $(DEV_STAMP) $(CHROMIUM) $(AXE_STAMP)
-	$(WITH_SERVICES) --redis -- sh -c 'cd server && ORCHESTRATOR_TEST_DATABASE=sqlite ../$(PYTEST) -q -rs --ignore=tests/providers/test_diffusers_local.py --ignore=tests/scaleout --ignore=tests/fuzz'
+	$(WITH_SERVICES) --redis -- sh -c 'cd server && ORCHESTRATOR_TEST_DATABASE=sqlite ../$(PYTEST) -q -rs $(XDIST) $(SERVER_SUITE)'
 
 test-postgres: $(DEV_STAMP) $(CHROMIUM) $(AXE_STAMP)
-	$(WITH_SERVICES) --postgres --redis -- sh -c 'cd server && ORCHESTRATOR_TEST_DATABASE=postgresql ../$(PYTEST) -q -rs --ignore=tests/providers/test_diffusers_local.py --ignore=tests/scaleout --ignore=tests/fuzz'
+	$(WITH_SERVICES) --postgres --redis -- sh -c 'cd server && ORCHESTRATOR_TEST_DATABASE=postgresql ../$(PYTEST) -q -rs $(XDIST) $(SERVER_SUITE)'
 
 # Several `orchestrator serve` processes on one PostgreSQL, Redis and S3 (moto, started by the tests).
 test-scaleout: $(DEV_STAMP)

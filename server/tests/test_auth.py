@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 from datetime import date, timedelta
 
-import httpx
 import jwt
+import pytest
 
 from orchestrator.auth.keys import generate_key, parse_key
+
+pytestmark = pytest.mark.asgi  # the app served in process: no test here needs a socket
 
 USAGE_RANGE = {
     "start_date": str(date.today() - timedelta(days=1)),
@@ -43,7 +45,7 @@ async def test_missing_malformed_and_unknown_keys_are_401_with_challenge(server)
 
 
 async def test_x_api_key_header_works(server, test_key: str) -> None:
-    async with httpx.AsyncClient(base_url=server.url, headers={"X-API-Key": test_key}) as client:
+    async with server.client(headers={"X-API-Key": test_key}) as client:
         assert (await client.get("/api/v1/models")).status_code == 200
 
 

@@ -10,6 +10,8 @@ import httpx
 import jwt
 import pytest
 
+pytestmark = pytest.mark.asgi  # the app served in process: no test here needs a socket
+
 SECRET = "s3cret-for-tests-0123456789abcdef"
 GEN = {"prompt": "a lighthouse at dusk", "model": "flux-dev"}
 
@@ -81,7 +83,7 @@ async def test_signed_tokens_with_unusable_claims_are_401(start_server, claims: 
 
 async def test_non_ascii_credentials_and_signatures_are_refused(server) -> None:
     raw_key = b"sk-test-" + b"\xe9" * 38  # the right length, so the checksum comparison runs
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with server.client() as client:
         key = await client.get("/api/v1/models", headers={"X-API-Key": raw_key})
         assert key.status_code == 401
         image = await client.get("/api/v1/images/x.png", params={"expires": "99999999999", "sig": "é"})
@@ -126,7 +128,7 @@ async def test_live_admin_keys_set_any_limits(server) -> None:
 
 async def test_a_key_pasted_into_a_url_is_not_logged(server, test_key: str) -> None:
     # The session's log collector fails the run if any log line holds an issued key.
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with server.client() as client:
         image = await client.get(f"/api/v1/images/{test_key}", params={"expires": "1", "sig": "x"})
         assert image.status_code == 403
         async with server.client(test_key) as api:

@@ -44,6 +44,7 @@ def test_key_options_get_the_apis_rules(tmp_path, database_url, option, value, n
     assert run_cli(["keys", "list", "--json"], env) == []  # nothing was created
 
 
+@pytest.mark.timeout(180)  # several `orchestrator` processes start here: slow on a busy machine
 def test_user_errors_are_one_line_and_name_the_culprit(tmp_path, database_url) -> None:
     env = cli_env(tmp_path / "data", database_url)
     bad_level = one_line_error(cli(["models"], {**env, "ORCHESTRATOR_LOG_LEVEL": "loud"}))
@@ -60,6 +61,7 @@ def test_user_errors_are_one_line_and_name_the_culprit(tmp_path, database_url) -
     assert one_line_error(cli(["serve", "--port", "0"], env)).startswith("usage:") is False
 
 
+@pytest.mark.timeout(180)  # several `orchestrator` processes start here: slow on a busy machine
 def test_every_command_names_its_database_and_lists_tables(tmp_path, database_url) -> None:
     env = cli_env(tmp_path / "data", database_url)
     created = cli(["keys", "create", "--name", "table", "--json"], env)

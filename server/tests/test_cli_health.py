@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import httpx
-from support import cli_env, run_cli
+import pytest
+from support import cli_env, run_cli, wait_healthy
 
 
+@pytest.mark.timeout(180)  # several `orchestrator` processes start here: slow on a busy machine
 def test_cli_keys_lifecycle_and_models(tmp_path, database_url) -> None:
     env = cli_env(tmp_path / "data", database_url)
     created = run_cli(
@@ -58,10 +59,17 @@ async def test_health_and_request_ids(server) -> None:
         assert missing.status_code == 404 and missing.json()["error"]["type"] == "not_found"
 
 
+@pytest.mark.timeout(180)  # several `orchestrator` processes start here: slow on a busy machine
 def test_serve_with_two_worker_processes_shares_one_queue(tmp_path, database_url) -> None:
     from conftest import free_port
 
-    env = cli_env(tmp_path / "data", database_url, ORCHESTRATOR_OFFLINE_LATENCY_SECONDS="0.2")
+    # No Redis here: two processes must be allowed explicitly (limits are then split between them).
+    env = cli_env(
+        tmp_path / "data",
+        database_url,
+        ORCHESTRATOR_OFFLINE_LATENCY_SECONDS="0.2",
+        ORCHESTRATOR_PER_PROCESS_LIMITS="true",
+    )
     key = run_cli(["keys", "create", "--name", "multi", "--json"], env)["key"]
     port = free_port()
     proc = subprocess.Popen(
@@ -72,12 +80,7 @@ def test_serve_with_two_worker_processes_shares_one_queue(tmp_path, database_url
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
-            try:
-                if httpx.get(url + "/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
+        wait_healthy(url, proc)
         headers = {"Authorization": f"Bearer {key}"}
         with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
             made = [

@@ -41,6 +41,7 @@ FRAGMENTS = {
     "state.faults.update(server_errors=2)": "sketches an emulator test",
     "new_server_field": "sends a field only a newer server knows (what extra_body is for)",
     "async with AsyncOrchestrationClient() as client:\n    ...": "shows both context managers at once",
+    "request_body_bytes": "a receiver's handler: the body and headers come from the reader's web framework",
 }
 
 
@@ -82,11 +83,15 @@ def check_fragment(block: str) -> None:
 @pytest.fixture
 def live(serve_process, tmp_path, database_url) -> tuple[str, str, dict[str, str]]:
     env = cli_env(tmp_path / "data", database_url)
-    key = run_cli(["keys", "create", "--name", "docs", "--scopes", "generate", "read", "--json"], env)
-    _, url = serve_process()
+    key = run_cli(
+        ["keys", "create", "--name", "docs", "--scopes", "generate", "read", "admin", "--json"], env
+    )
+    # The client README registers a webhook; here it points at a closed loopback port.
+    _, url = serve_process(ORCHESTRATOR_WEBHOOK_ALLOW_PRIVATE_TARGETS="true")
     return url, key["key"], env
 
 
+@pytest.mark.timeout(180)  # starts `orchestrator serve` and runs the documented commands as processes
 def test_readme_curl_quick_start_runs(live, tmp_path) -> None:
     url, _, env = live
     [quick_start] = [b for b in blocks(README, "bash") if "curl" in b]
@@ -115,6 +120,7 @@ def test_readme_curl_quick_start_runs(live, tmp_path) -> None:
     assert history["data"][0]["id"] == generated["id"]
 
 
+@pytest.mark.timeout(180)  # starts `orchestrator serve` and runs the documented commands as processes
 def test_readme_python_block_runs(live) -> None:
     url, key, _ = live
     [block] = [b for b in blocks(README, "python") if "freepik_ai_orchestrator" in b]
@@ -122,6 +128,7 @@ def test_readme_python_block_runs(live) -> None:
     assert re.match(rf"{re.escape(url)}/\S+ 0\.04\d*\n", printed), printed
 
 
+@pytest.mark.timeout(180)  # starts `orchestrator serve` and runs the documented commands as processes
 def test_readme_openai_sdk_block_runs(live) -> None:
     url, key, _ = live
     [block] = [b for b in blocks(README, "python") if "from openai import" in b]
@@ -129,6 +136,7 @@ def test_readme_openai_sdk_block_runs(live) -> None:
     assert re.match(rf"{re.escape(url)}/api/v1/images/\S+\n", printed), printed
 
 
+@pytest.mark.timeout(180)  # starts `orchestrator serve` and runs the documented commands as processes
 def test_client_readme_blocks_run(live, tmp_path, monkeypatch) -> None:
     from freepik_ai_orchestrator import OrchestrationClient
 
@@ -144,10 +152,12 @@ def test_client_readme_blocks_run(live, tmp_path, monkeypatch) -> None:
         with OrchestrationClient(base_url=url, api_key=key) as client:
             response = client.generate(prompt="the doc's earlier answer", model="dall-e-3")
             namespace = {"__name__": "__readme__", "client": client, "response": response}
+            block = block.replace("https://example.com/hooks", "http://127.0.0.1:9/hooks")
             run_python(put_in(block, url, key), namespace)
         ran += 1
     assert ran >= 6, f"only {ran} client README blocks ran"
-    assert (tmp_path / "sunset.png").stat().st_size > 0  # the quick start's download
+    downloads = list((tmp_path / "images").glob("gen_*-0.png"))  # the quick start's download
+    assert downloads and all(path.stat().st_size > 0 for path in downloads)
 
 
 def test_docs_python_blocks_compile_and_import() -> None:

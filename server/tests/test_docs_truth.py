@@ -35,6 +35,10 @@ UPSTREAM_PATHS = {
         "/v1/ai/text-to-image/{model}/{task_id}",
         "/v1/ai/mystic",
         "/v1/ai/mystic/{task_id}",
+        "/v1/ai/image-upscaler",
+        "/v1/ai/image-upscaler/{task_id}",
+        "/v1/ai/beta/remove-background",
+        "/v1/files",  # Replicate
     }
 }
 

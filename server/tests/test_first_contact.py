@@ -8,6 +8,9 @@ import time
 from datetime import UTC, datetime
 
 import httpx
+import pytest
+
+pytestmark = pytest.mark.asgi  # the app served in process: no test here needs a socket
 
 
 async def test_revocation_reaches_another_instance_within_two_seconds(start_server) -> None:
@@ -45,7 +48,7 @@ async def test_a_burst_of_one_key_costs_one_lookup(server) -> None:
 
 
 async def test_docs_pages_load_every_asset_from_the_app(server) -> None:
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with server.client() as client:
         for page in ("/docs", "/redoc"):
             html = (await client.get(page)).text
             assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", html)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 
 import httpx
 from PIL import Image
+from support import eventually
 
 SEED_GENERATE = {
     "prompt": "A beautiful sunset over mountains",
@@ -132,24 +132,28 @@ async def test_async_job_then_poll_and_events(start_server) -> None:
 
 
 async def test_cancel_running_job_is_not_charged(start_server) -> None:
-    server = await start_server(offline_latency_seconds=5)
+    server = await start_server(offline_latency_seconds=30)
     key = await server.create_key()
     async with server.client(key) as api:
         job = (
             await api.post("/api/v1/generate", json=SEED_GENERATE, headers={"Prefer": "respond-async"})
         ).json()
-        for _ in range(100):
-            if (await api.get(f"/api/v1/generations/{job['id']}")).json()["status"] == "running":
-                break
-            await asyncio.sleep(0.02)
+        pool = server.app.state.services.pool
+        await eventually(
+            lambda: _json(api.get(f"/api/v1/generations/{job['id']}")),
+            lambda state: state["status"] == "running" and job["id"] in pool.active,
+            what="the job running in this worker",
+        )
         canceled = await api.post(f"/api/v1/generations/{job['id']}/cancel")
         assert canceled.status_code == 200 and canceled.json()["status"] == "canceled"
         assert canceled.json()["cost"] == 0
         again = await api.post(f"/api/v1/generations/{job['id']}/cancel")
         assert again.status_code == 409 and again.json()["error"]["code"] == "generation_finished"
-        await asyncio.sleep(0.2)
-        assert (await api.get(f"/api/v1/generations/{job['id']}")).json()["status"] == "canceled"
-        assert not server.app.state.services.pool.active  # the worker task was stopped
+        # The worker task was stopped (it would otherwise render for 30 s) ...
+        await eventually(lambda: _value(not pool.active), bool, within=10, what="the worker task to stop")
+        # ... and, stopped, it wrote nothing over the canceled outcome.
+        final = (await api.get(f"/api/v1/generations/{job['id']}")).json()
+        assert final["status"] == "canceled" and final["cost"] == 0 and final["image_url"] is None
 
 
 async def test_validation_errors_name_field_and_rule(api: httpx.AsyncClient) -> None:
@@ -236,3 +240,11 @@ async def test_prefer_wait_caps_the_synchronous_wait(start_server) -> None:
         finished = await api.post("/api/v1/generate", json=SEED_GENERATE, headers={"Prefer": "wait=10"})
         assert finished.status_code == 200 and finished.json()["status"] == "succeeded"
         assert (await api.get(f"/api/v1/generations/{job_id}")).json()["status"] in ("running", "succeeded")
+
+
+async def _json(response) -> dict:
+    return (await response).json()
+
+
+async def _value(value):
+    return value

@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from orchestrator.db.models import Generation
+
+pytestmark = pytest.mark.asgi  # the app served in process: no test here needs a socket
 
 TODAY = date.today()
 RANGE = {"start_date": str(TODAY - timedelta(days=1)), "end_date": str(TODAY + timedelta(days=1))}

@@ -6,6 +6,9 @@ import asyncio
 from datetime import date, timedelta
 
 import httpx
+import pytest
+
+pytestmark = pytest.mark.asgi  # the app served in process: no test here needs a socket
 
 USAGE_RANGE = {
     "start_date": str(date.today() - timedelta(days=1)),

@@ -9,6 +9,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+pytestmark = pytest.mark.asgi  # the app served in process: no test here needs a socket
+
 TODAY = date.today()
 RANGE = {"start_date": str(TODAY - timedelta(days=1)), "end_date": str(TODAY + timedelta(days=1))}
 GEN = {"prompt": "a quiet harbour", "model": "dall-e-3"}

@@ -8,10 +8,51 @@ from decimal import Decimal
 
 import httpx
 import jwt
+import pytest
+from support import eventually
 
 from orchestrator.limits.rate import InProcessRateLimiter
 
+pytestmark = pytest.mark.asgi  # the app served in process: no test here needs a socket
+
 GEN = {"prompt": "a paper boat", "model": "dall-e-3"}
+
+
+class RunningJobs:
+    """Which jobs run at once, from every job event the server publishes (none is missed, unlike
+    polling the API, which a busy machine can make too slow to see a short run)."""
+
+    def __init__(self) -> None:
+        self.now: set[str] = set()
+        self.snapshots: list[frozenset[str]] = []
+
+    @classmethod
+    def watch(cls, server) -> RunningJobs:
+        running = cls()
+        server.app.state.services.hub.add_listener(running.hear)
+        return running
+
+    def hear(self, event) -> None:
+        if event.status == "running":
+            self.now.add(event.generation_id)
+        else:
+            self.now.discard(event.generation_id)
+        self.snapshots.append(frozenset(self.now))
+
+    @property
+    def most(self) -> int:
+        return max(map(len, self.snapshots), default=0)
+
+    def most_of(self, ids) -> int:
+        wanted = set(ids)
+        return max((len(s & wanted) for s in self.snapshots), default=0)
+
+
+async def _all_ended(api: httpx.AsyncClient, jobs: list[dict]) -> list[str]:
+    async def states() -> list[str]:
+        return [(await api.get(f"/api/v1/generations/{j['id']}")).json()["status"] for j in jobs]
+
+    return await eventually(states, lambda s: all(x in ("succeeded", "failed", "canceled") for x in s))
 
 
 def test_gcra_allows_burst_then_spaces_requests() -> None:
@@ -56,20 +97,15 @@ async def test_429_with_usable_retry_after(server) -> None:
 
 async def test_concurrency_cap_makes_extra_jobs_wait(start_server) -> None:
     server = await start_server(offline_latency_seconds=0.3)
+    running = RunningJobs.watch(server)
     key = await server.create_key(max_concurrent=1)
     async with server.client(key) as api:
         jobs = [
             (await api.post("/api/v1/generate", json=GEN, headers={"Prefer": "respond-async"})).json()
             for _ in range(3)
         ]
-        most_running = 0
-        for _ in range(200):
-            states = [(await api.get(f"/api/v1/generations/{j['id']}")).json()["status"] for j in jobs]
-            most_running = max(most_running, states.count("running"))
-            if all(s == "succeeded" for s in states):
-                break
-            await asyncio.sleep(0.03)
-        assert states == ["succeeded"] * 3 and most_running == 1
+        states = await _all_ended(api, jobs)
+        assert states == ["succeeded"] * 3 and running.most == 1
 
 
 async def test_monthly_budget_is_enforced_with_402(server) -> None:
@@ -96,6 +132,7 @@ async def test_bearer_token_principals_are_capped_like_keys(start_server) -> Non
     """A token has no key row; its jobs are capped per (project, subject) with the key default."""
     secret = "s3cret-for-tests-0123456789abcdef"
     server = await start_server(jwt_secret=secret, offline_latency_seconds=0.3, default_max_concurrent=2)
+    running = RunningJobs.watch(server)
     claims = {"project": "gamma", "scope": "generate read", "mode": "test", "exp": int(time.time()) + 120}
     token = jwt.encode({**claims, "sub": "user-1"}, secret, algorithm="HS256")
     other = jwt.encode({**claims, "sub": "user-2"}, secret, algorithm="HS256")
@@ -107,12 +144,6 @@ async def test_bearer_token_principals_are_capped_like_keys(start_server) -> Non
         # Another subject of the same project has its own cap: it is not queued behind user-1.
         second = await api_other.post("/api/v1/generate", json=GEN, headers={"Prefer": "respond-async"})
         assert second.json()["status"] == "running"
-        most_running = 0
-        for _ in range(300):
-            states = [(await api.get(f"/api/v1/generations/{j['id']}")).json()["status"] for j in jobs]
-            most_running = max(most_running, states.count("running"))
-            if all(s == "succeeded" for s in states):
-                break
-            await asyncio.sleep(0.03)
+        states = await _all_ended(api, jobs)
     assert states == ["succeeded"] * 6
-    assert most_running == 2
+    assert running.most_of(j["id"] for j in jobs) == 2

@@ -10,8 +10,9 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 from conftest import free_port
-from support import cli_env, run_cli
+from support import cli_env, run_cli, wait_healthy
 
 
 async def wait_for_records(logs, logger: str, match: dict[str, Any], count: int = 1) -> list[dict[str, Any]]:
@@ -86,6 +87,7 @@ async def test_a_canceled_job_is_logged(start_server, session_logs) -> None:
     assert "job canceled" in [r["event"] for r in lines]
 
 
+@pytest.mark.timeout(180)  # several `orchestrator` processes start here: slow on a busy machine
 def test_serve_writes_one_format_for_every_logger(tmp_path, database_url) -> None:
     env = cli_env(tmp_path / "data", database_url, ORCHESTRATOR_LOG_FORMAT="json")
     key = run_cli(["keys", "create", "--name", "logs", "--json"], env)["key"]
@@ -100,12 +102,7 @@ def test_serve_writes_one_format_for_every_logger(tmp_path, database_url) -> Non
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
+        wait_healthy(url, proc)
         answer = httpx.get(
             url + "/api/v1/models",
             headers={"Authorization": f"Bearer {key}", "X-Request-ID": "trace-serve-1"},

@@ -14,6 +14,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from support import sample_value
 
+pytestmark = pytest.mark.asgi  # the app served in process: no test here needs a socket
+
 
 @pytest.fixture
 async def scraper(server) -> AsyncIterator[httpx.AsyncClient]:
@@ -143,7 +145,7 @@ async def test_metrics_are_closed_to_anonymous_callers_test_keys_and_non_admins(
 
 async def test_metrics_token_guards_the_endpoint(start_server) -> None:
     server = await start_server(metrics_token="scrape-secret")
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with server.client() as client:
         assert (await client.get("/metrics")).status_code == 401
         wrong = await client.get("/metrics", headers={"Authorization": "Bearer nope"})
         assert wrong.status_code == 401

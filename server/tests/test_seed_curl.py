@@ -25,6 +25,7 @@ def curl_examples() -> list[str]:
     return [b for b in blocks if b.lstrip().startswith("curl")]
 
 
+@pytest.mark.timeout(180)  # `orchestrator serve` and the CLI as processes
 def test_seed_curl_examples_run_as_written(serve_process, tmp_path, database_url) -> None:
     examples = curl_examples()
     assert len(examples) == 3

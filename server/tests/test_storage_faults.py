@@ -12,6 +12,8 @@ import textwrap
 import httpx
 import pytest
 
+pytestmark = pytest.mark.asgi  # the app served in process: no test here needs a socket
+
 GEN = {"prompt": "a quiet harbour", "model": "dall-e-3"}
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import free_port
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "with_test_services.py"
@@ -40,6 +41,7 @@ def closed_ports_env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
+@pytest.mark.timeout(240)  # may start a throwaway PostgreSQL and Redis (its own limit is 180 s)
 def test_throwaway_services_start_when_nothing_answers_and_are_removed() -> None:
     env = closed_ports_env()
     done = run(env, sys.executable, "-c", PROBE)

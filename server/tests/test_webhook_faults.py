@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from hostile_receivers import HUGE_BYTES, hostile_receiver
 from support import cli_env, run_cli
 from webhook_receiver import webhook_receiver
@@ -53,6 +54,7 @@ async def _wait_final(api: httpx.AsyncClient, endpoint_ids: list[str], count: in
         await asyncio.sleep(0.2)
 
 
+@pytest.mark.timeout(240)  # two `orchestrator serve` processes, and up to 90 s for the deliveries to settle
 async def test_hostile_receivers_never_delay_other_projects_grow_memory_or_survive_a_restart(
     serve_process, tmp_path, database_url
 ) -> None:

@@ -15,6 +15,8 @@ gives every emulator the same pieces:
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import colorsys
 import dataclasses
 import email.parser
@@ -135,6 +137,8 @@ class EmulatorState:
     requests: list[RecordedRequest] = field(default_factory=list)
     files: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     """Result files served under ``/_files/{token}``: token -> (bytes, content type)."""
+    file_expiry: dict[str, float] = field(default_factory=dict)
+    """token -> ``time.monotonic()`` after which the file answers as expired."""
     stopping: bool = False
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -166,12 +170,16 @@ class EmulatorState:
         with self._lock:
             self.requests.clear()
             self.files.clear()
+            self.file_expiry.clear()
 
-    def add_file(self, data: bytes, content_type: str, *, name: str) -> str:
-        """Serve ``data`` and return its path (``/_files/{token}/{name}``)."""
+    def add_file(self, data: bytes, content_type: str, *, name: str, ttl: float | None = None) -> str:
+        """Serve ``data`` and return its path (``/_files/{token}/{name}``); after ``ttl`` seconds
+        the URL answers like an expired one."""
         token = hashlib.sha256(data + name.encode() + str(self.next_id()).encode()).hexdigest()[:24]
         with self._lock:
             self.files[token] = (data, content_type)
+            if ttl is not None:
+                self.file_expiry[token] = time.monotonic() + ttl
             while len(self.files) > MAX_FILES:  # long CLI runs: the oldest results "expire"
                 del self.files[next(iter(self.files))]
         return f"{FILES_PREFIX}/{token}/{name}"
@@ -272,7 +280,8 @@ def control_routes(state: EmulatorState) -> list[BaseRoute]:
     async def file(request: Request) -> Response:
         await record_request(state, request)
         token = request.path_params["token"]
-        if state.faults.expire_urls or token not in state.files:
+        expired = time.monotonic() > state.file_expiry.get(token, float("inf"))
+        if state.faults.expire_urls or expired or token not in state.files:
             # CDN-style expiry: the object is gone (S3/GCS signed URLs answer 403, others 404).
             return Response(
                 b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
@@ -352,6 +361,46 @@ def parse_multipart(body: bytes, content_type: str) -> dict[str, str | bytes] | 
         raw = payload if isinstance(payload, bytes) else b""
         fields[name] = raw if part.get_filename() is not None else raw.decode("utf-8", "replace")
     return fields
+
+
+def parse_multipart_parts(body: bytes, content_type: str) -> list[tuple[str, str | bytes]] | None:
+    """Like :func:`parse_multipart`, but every part in order, so repeated names (``image[]``)
+    are all kept. ``None`` when the body is not multipart."""
+    if not content_type.lower().startswith("multipart/form-data") or "boundary=" not in content_type:
+        return None
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        return None
+    parts: list[tuple[str, str | bytes]] = []
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            continue
+        payload = part.get_payload(decode=True)
+        raw = payload if isinstance(payload, bytes) else b""
+        parts.append((name, raw if part.get_filename() is not None else raw.decode("utf-8", "replace")))
+    return parts
+
+
+def image_info(data: bytes) -> tuple[str, int, int, str] | None:
+    """``(format, width, height, mode)`` of image bytes, or ``None`` when they are not an image."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return (image.format or "").upper(), image.width, image.height, image.mode
+    except (OSError, ValueError):
+        return None
+
+
+def decode_data_uri(uri: str) -> bytes | None:
+    """The bytes of a base64 ``data:`` URI, or ``None`` when it is not one."""
+    header, sep, payload = uri.partition(",")
+    if not sep or not header.startswith("data:") or not header.endswith(";base64"):
+        return None
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (ValueError, binascii.Error):
+        return None
 
 
 # --------------------------------------------------------------------------- serving

@@ -7,6 +7,11 @@ with ``request_id`` and the status/result/cancel URLs, which are built from ``ow
 ``GET .../requests/{id}`` returns the model output (flux shape: ``images[].url``, ``seed``,
 ``has_nsfw_concepts``); ``PUT .../requests/{id}/cancel`` cancels.
 
+Image-to-image and edit endpoints (a submit path containing ``image-to-image``, ``kontext``,
+``redux`` or ``edit``, e.g. ``fal-ai/flux/dev/image-to-image``, ``fal-ai/flux-pro/kontext``) take
+``image_url`` (an ``https`` URL or a base64 ``data:`` URI; ``image_urls`` on ``.../multi``),
+``strength`` in [0, 1] where the model has it, and answer images the size of the input.
+
 As on fal, the queue accepts any JSON object: the *model* validates its input when it runs, so a
 bad input shows up as a FastAPI-style 422 on the result request, not on submit.
 
@@ -39,6 +44,8 @@ from provider_emulators._common import (
     FaultResponses,
     apply_faults,
     control_routes,
+    decode_data_uri,
+    image_info,
     make_image,
     malformed_json,
     record_request,
@@ -122,9 +129,62 @@ def _black_frame(width: int, height: int, fmt: str) -> bytes:
     return out.getvalue()
 
 
-def _validation_errors(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """The flux model's input checks, in FastAPI's 422 ``detail`` list shape."""
+IMAGE_INPUT_MARKERS = ("image-to-image", "kontext", "redux", "edit")
+"""Submit paths containing one of these are image-input models (``image_url`` required)."""
+
+
+def takes_image(endpoint: str) -> bool:
+    return any(marker in endpoint for marker in IMAGE_INPUT_MARKERS)
+
+
+def input_size(data: dict[str, Any]) -> tuple[int, int] | None:
+    """Size of the first input image when it is a data URI; ``None`` otherwise."""
+    urls = data.get("image_urls")
+    url = urls[0] if isinstance(urls, list) and urls else data.get("image_url")
+    raw = decode_data_uri(url) if isinstance(url, str) else None
+    info = image_info(raw) if raw is not None else None
+    return (info[1], info[2]) if info is not None else None
+
+
+def _image_errors(data: dict[str, Any], endpoint: str) -> list[dict[str, Any]]:
+    """Checks of the image-input models: ``image_url`` (or ``image_urls``) and ``strength``."""
     errors: list[dict[str, Any]] = []
+    multi = endpoint.endswith("/multi")
+    name = "image_urls" if multi else "image_url"
+    value = data.get(name)
+    urls = value if multi and isinstance(value, list) else [value]
+    if value is None:
+        return [{"loc": ["body", name], "msg": "field required", "type": "value_error.missing"}]
+    for url in urls:
+        if not isinstance(url, str) or not (
+            url.startswith(("https://", "http://")) or decode_data_uri(url) is not None
+        ):
+            errors.append({"loc": ["body", name], "msg": "invalid or empty URL", "type": "value_error.url"})
+        elif url.startswith("data:") and image_info(decode_data_uri(url) or b"") is None:
+            errors.append(
+                {
+                    "loc": ["body", name],
+                    "msg": "Failed to load the image. Please ensure the image file is not corrupted.",
+                    "type": "image_load_error",
+                }
+            )
+    strength = data.get("strength")
+    if strength is not None and (
+        not isinstance(strength, int | float) or isinstance(strength, bool) or not 0 <= strength <= 1
+    ):
+        errors.append(
+            {
+                "loc": ["body", "strength"],
+                "msg": "ensure this value is between 0 and 1",
+                "type": "value_error",
+            }
+        )
+    return errors
+
+
+def _validation_errors(data: dict[str, Any], endpoint: str = "") -> list[dict[str, Any]]:
+    """The flux model's input checks, in FastAPI's 422 ``detail`` list shape."""
+    errors: list[dict[str, Any]] = _image_errors(data, endpoint) if takes_image(endpoint) else []
 
     def err(loc: str, msg: str, type_: str) -> None:
         errors.append({"loc": ["body", loc], "msg": msg, "type": type_})
@@ -254,7 +314,7 @@ def create_app(state: FalState | None = None) -> Starlette:
                 else None
             )
         else:
-            errors = _validation_errors(job.input) or job.refused == "input"
+            errors = _validation_errors(job.input, job.endpoint) or job.refused == "input"
             body.update(
                 logs=[] if with_logs else None,
                 metrics={"inference_time": state.run_seconds},
@@ -275,7 +335,7 @@ def create_app(state: FalState | None = None) -> Starlette:
             return _detail("Request was cancelled", 400)
         if state.status_of(job) != "COMPLETED":
             return _detail("Request is still in progress", 400)
-        errors = _validation_errors(job.input)
+        errors = _validation_errors(job.input, job.endpoint)
         if errors:
             return _detail(errors, 422, {"X-Fal-Retryable": "false"})
         if job.refused == "input":
@@ -289,7 +349,7 @@ def create_app(state: FalState | None = None) -> Starlette:
             }
             return _detail([refusal], 422, {"X-Fal-Retryable": "false"})
         flagged = job.refused == "output"
-        width, height = _size(job.input)
+        width, height = (input_size(job.input) if takes_image(job.endpoint) else None) or _size(job.input)
         n = int(job.input.get("num_images", 1))
         seed = job.input.get("seed")
         if seed is None:  # fal picks a random seed and reports it; derive one so replays are stable

@@ -15,6 +15,17 @@ and :attr:`FreepikState.run_seconds`, with ``generated`` URLs served by the emul
 The API key travels in a configurable header (:attr:`FreepikState.key_header`, default
 ``x-freepik-api-key``); errors are ``{"message": ...}`` or problem+json with ``invalid_params``.
 
+Image operations:
+
+- ``POST /v1/ai/image-upscaler`` (Magnific): base64 ``image``, ``scale_factor`` ``2x``-``16x``,
+  ``optimized_for``, ``prompt``, ``creativity``/``hdr``/``resemblance``/``fractality`` (-10..10),
+  ``engine``; an async task polled at ``GET /v1/ai/image-upscaler/{task-id}``; outputs over
+  25.3 million pixels are refused;
+- ``POST /v1/ai/beta/remove-background`` (``application/x-www-form-urlencoded`` ``image_url``):
+  synchronous, answers ``original``/``high_resolution``/``preview``/``url`` URLs that expire after
+  :attr:`FreepikState.result_url_ttl` seconds (5 minutes at Freepik). The emulator reads a
+  ``data:`` URI itself and fetches an ``http(s)`` URL (loopback in tests).
+
 ``refuse`` fault: classic fast answers ``has_nsfw: true`` with a black frame; async tasks end
 ``COMPLETED`` with an empty ``generated`` list (NSFW results are filtered; Freepik does not
 document a refusal status, this is the emulator's reading of ``filter_nsfw``).
@@ -23,11 +34,16 @@ document a refusal status, this is the emulator's reading of ``filter_nsfw``).
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import binascii
 import functools
 import io
 import json
+import math
 import time
+import urllib.parse
+import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -44,6 +60,8 @@ from provider_emulators._common import (
     FaultResponses,
     apply_faults,
     control_routes,
+    decode_data_uri,
+    image_info,
     make_image,
     malformed_json,
     record_request,
@@ -194,12 +212,15 @@ class FreepikState(EmulatorState):
     """Time it then reports ``IN_PROGRESS`` before ``COMPLETED``."""
     fail_tasks: int = 0
     """Next N async tasks end ``FAILED`` (Freepik gives no reason)."""
+    result_url_ttl: float = 300.0
+    """Seconds remove-background result URLs stay valid (5 minutes at Freepik)."""
     tasks: dict[str, FreepikTask] = field(default_factory=dict)
 
     def reset(self) -> None:
         """Healthy again, default timing and header, no tasks, empty request log."""
         super().reset()
         self.key_header, self.created_seconds, self.run_seconds = DEFAULT_KEY_HEADER, 0.05, 0.2
+        self.result_url_ttl = 300.0
         self.fail_tasks = 0
         self.tasks.clear()
 
@@ -230,6 +251,52 @@ def _invalid(params: list[dict[str, str]]) -> JSONResponse:
         400,
         media_type="application/problem+json",
     )
+
+
+UPSCALE_FACTORS = {"2x": 2, "4x": 4, "8x": 8, "16x": 16}
+UPSCALE_OPTIMIZED_FOR = (
+    "standard",
+    "soft_portraits",
+    "hard_portraits",
+    "art_n_illustration",
+    "videogame_assets",
+    "nature_n_landscapes",
+    "films_n_photography",
+    "3d_renders",
+    "science_fiction_n_horror",
+)
+UPSCALE_MAX_PIXELS = 25_300_000
+"""The upscaled image can't exceed 25.3 million pixels (Freepik's reference)."""
+
+
+def _fetch_image_url(url: str) -> bytes | None:
+    """The bytes behind ``image_url``: a ``data:`` URI, or an http(s) URL fetched (briefly)."""
+    if url.startswith("data:"):
+        return decode_data_uri(url)
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        return None
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - http(s) only
+            data: bytes = response.read(20 * 1024 * 1024 + 1)
+            return data
+    except (OSError, ValueError):
+        return None
+
+
+def _cutout(data: bytes) -> bytes:
+    """The subject of ``data`` on a transparent background (a centred opaque rectangle)."""
+    with Image.open(io.BytesIO(data)) as source:
+        image = source.convert("RGBA")
+    width, height = image.size
+    alpha = Image.new("L", (width, height), 0)
+    alpha.paste(
+        255,
+        (width // 4, height // 4, max(width // 4 + 1, 3 * width // 4), max(height // 4 + 1, 3 * height // 4)),
+    )
+    image.putalpha(alpha)
+    out = io.BytesIO()
+    image.save(out, "PNG", compress_level=1)
+    return out.getvalue()
 
 
 _FAULTS = FaultResponses(
@@ -442,6 +509,91 @@ def create_app(state: FreepikState | None = None) -> Starlette:
         task = new_task(name, width, height, seed, int(body.get("num_images", 1)))
         return ok({"data": {"generated": [], "task_id": task.task_id, "status": "CREATED"}})
 
+    async def upscaler(request: Request) -> Response:
+        early, body = await guard(request)
+        if early is not None:
+            return early
+        checks = _Checks(body)
+        checks.string("image", required=True, min_length=1)
+        checks.enum("scale_factor", list(UPSCALE_FACTORS))
+        checks.enum("optimized_for", UPSCALE_OPTIMIZED_FOR)
+        checks.enum("engine", MYSTIC_ENGINES)
+        checks.string("prompt")
+        checks.string("webhook_url")
+        for name in ("creativity", "hdr", "resemblance", "fractality"):
+            checks.number(name, -10, 10, integer=True)
+        info = None
+        if isinstance(body.get("image"), str):
+            try:
+                info = image_info(base64.b64decode(body["image"], validate=True))
+            except (ValueError, binascii.Error):
+                info = None
+            if info is None:
+                checks.fail("image", "Parameter 'image' must be a base64 encoded image")
+        if checks.errors:
+            return _invalid(checks.errors)
+        assert info is not None
+        factor = UPSCALE_FACTORS[body.get("scale_factor", "2x")]
+        width, height = info[1] * factor, info[2] * factor
+        if width * height > UPSCALE_MAX_PIXELS:
+            return _invalid(
+                [
+                    {
+                        "name": "image",
+                        "reason": f"The resulted image can't exceed maximum allowed size of 25.3 million "
+                        f"pixels ({width}x{height} requested)",
+                    }
+                ]
+            )
+        task = new_task("image-upscaler", width, height, state.next_id())
+        return ok({"data": {"generated": [], "task_id": task.task_id, "status": "CREATED"}})
+
+    async def remove_background(request: Request) -> Response:
+        raw = await record_request(state, request)
+        presented = request.headers.get(state.key_header)
+        if not presented:
+            return _message("Missing API key", 401)
+        if not state.key_ok(presented):
+            return _message("Invalid API key", 401)
+        fault = await apply_faults(state, _FAULTS)
+        if fault is not None:
+            return fault
+        if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            return _message("Parameter 'image_url' is required", 400)
+        form = urllib.parse.parse_qs(raw.decode("utf-8", "replace"))
+        image_url = (form.get("image_url") or [""])[0]
+        if not image_url:
+            return _invalid([{"name": "image_url", "reason": "Parameter 'image_url' is required"}])
+        data = await asyncio.to_thread(_fetch_image_url, image_url)
+        info = image_info(data) if data is not None else None
+        if data is None or info is None or info[0] not in ("PNG", "JPEG"):
+            return _invalid(
+                [
+                    {
+                        "name": "image_url",
+                        "reason": "Parameter 'image_url' must be the URL of a JPG or PNG image",
+                    }
+                ]
+            )
+        base = str(request.base_url).rstrip("/")
+        result = _cutout(data)
+        ttl = state.result_url_ttl
+        preview_side = max(1, int(math.sqrt(250_000 / (info[1] * info[2])) * min(info[1], info[2])))
+        with Image.open(io.BytesIO(result)) as full:
+            preview_image = full.copy()
+        preview_image.thumbnail((preview_side, preview_side))
+        preview = io.BytesIO()
+        preview_image.save(preview, "PNG")
+        high = base + state.add_file(result, "image/png", name="high.png", ttl=ttl)
+        body = {
+            "original": base
+            + state.add_file(data, f"image/{info[0].lower()}", name="thumbnail.jpg", ttl=ttl),
+            "high_resolution": high,
+            "preview": base + state.add_file(preview.getvalue(), "image/png", name="preview.png", ttl=ttl),
+            "url": high,
+        }
+        return ok(body)
+
     def getter(kind: str | None) -> tuple[Handler, Handler]:
         """GET one task and list tasks of ``kind`` (``None``: the ``{model}`` in the path)."""
 
@@ -466,9 +618,14 @@ def create_app(state: FreepikState | None = None) -> Starlette:
 
     get_mystic, list_mystic = getter("mystic")
     get_model_task, list_model_tasks = getter(None)
+    get_upscaler, list_upscaler = getter("image-upscaler")
     routes = [
         *control_routes(state),
         Route("/v1/ai/text-to-image", classic, methods=["POST"]),
+        Route("/v1/ai/image-upscaler", upscaler, methods=["POST"]),
+        Route("/v1/ai/image-upscaler", list_upscaler, methods=["GET"]),
+        Route("/v1/ai/image-upscaler/{task_id}", get_upscaler, methods=["GET"]),
+        Route("/v1/ai/beta/remove-background", remove_background, methods=["POST"]),
         Route("/v1/ai/mystic", mystic, methods=["POST"]),
         Route("/v1/ai/mystic", list_mystic, methods=["GET"]),
         Route("/v1/ai/mystic/{task_id}", get_mystic, methods=["GET"]),

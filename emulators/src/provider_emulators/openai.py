@@ -1,4 +1,12 @@
-"""Loopback emulator of the OpenAI Images API (``POST /v1/images/generations``).
+"""Loopback emulator of the OpenAI Images API: generations, edits and variations.
+
+- ``POST /v1/images/generations`` (JSON);
+- ``POST /v1/images/edits`` (multipart: ``image`` or up to 16 ``image[]`` for GPT image models,
+  one square PNG under 4 MB for dall-e-2; optional ``mask``, a PNG with alpha of the first
+  image's size);
+- ``POST /v1/images/variations`` (multipart, dall-e-2 only);
+- ``stream: true`` on GPT image models answers Server-Sent Events: ``partial_images`` (0-3)
+  ``image_generation.partial_image`` events (``image_edit.*`` for edits), then ``*.completed``.
 
 Faithful to the wire format in ``providers.md`` §1: Bearer auth with OpenAI's own 401 bodies,
 per-model validation of ``size``/``quality``/``n``/``style``/``response_format`` answered with
@@ -19,12 +27,13 @@ import base64
 import hashlib
 import json
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from provider_emulators._common import (
@@ -35,8 +44,10 @@ from provider_emulators._common import (
     apply_faults,
     bearer,
     control_routes,
+    image_info,
     make_image,
     malformed_json,
+    parse_multipart_parts,
     record_request,
 )
 
@@ -47,6 +58,9 @@ DEFAULT_API_KEY = "sk-emulator-openai"
 class OpenAIFaults(Faults):
     insufficient_quota: int = 0
     """Next N requests answer 429 ``insufficient_quota`` (out of credit: waiting will not help)."""
+    refuse_output: int = 0
+    """Next N streamed requests send their partial images, then an ``error`` event
+    ``moderation_blocked`` instead of the completed image (output moderation)."""
 
 
 @dataclass
@@ -116,6 +130,13 @@ KNOWN_FIELDS = frozenset(
         "user",
     }
 )
+EDIT_MODELS = frozenset({"dall-e-2", *(name for name, spec in MODELS.items() if spec.gpt_image)})
+"""Models ``/v1/images/edits`` accepts (dall-e-3 has no edits)."""
+EDIT_FIELDS = (KNOWN_FIELDS - {"style"}) | {"image", "image[]", "mask", "input_fidelity"}
+VARIATION_FIELDS = frozenset({"image", "model", "n", "size", "response_format", "user"})
+MAX_EDIT_IMAGES = 16
+DALLE2_MAX_BYTES = 4 * 1024 * 1024
+GPT_MAX_BYTES = 50 * 1024 * 1024
 GPT_ONLY = ("background", "moderation", "output_format", "output_compression", "partial_images", "stream")
 
 
@@ -185,9 +206,11 @@ def _mask(key: str) -> str:
     return f"{key[:6]}{'*' * 12}{key[-4:]}" if len(key) > 10 else f"{key[:3]}***"
 
 
-def _validate(body: dict[str, Any]) -> tuple[str, str, int, str, str]:
+def _validate(
+    body: dict[str, Any], known: frozenset[str] = KNOWN_FIELDS, models: frozenset[str] | None = None
+) -> tuple[str, str, int, str, str]:
     """Validate like OpenAI; returns (model, size, n, quality, response_format)."""
-    unknown = sorted(set(body) - KNOWN_FIELDS)
+    unknown = sorted(set(body) - known)
     if unknown:
         raise _unknown_parameter(unknown[0])
     prompt = body.get("prompt")
@@ -208,6 +231,8 @@ def _validate(body: dict[str, Any]) -> tuple[str, str, int, str, str]:
     spec = MODELS.get(model)
     if spec is None:
         raise _Invalid(_error(404, "The model does not exist.", code="model_not_found"))
+    if models is not None and model not in models:
+        raise _invalid_value("model", model, tuple(sorted(models)))
     gpt = spec.gpt_image
     limit = spec.max_prompt
     if len(prompt) > limit:
@@ -246,6 +271,43 @@ def _validate(body: dict[str, Any]) -> tuple[str, str, int, str, str]:
         _validate_free_size(size)
     elif size not in spec.sizes:
         raise _invalid_value("size", size, spec.sizes)
+    if "partial_images" in body:
+        partial = body["partial_images"]
+        if not isinstance(partial, int) or isinstance(partial, bool) or not 0 <= partial <= 3:
+            raise _Invalid(
+                _error(
+                    400,
+                    f"Invalid value for 'partial_images': {partial}. Must be an integer between 0 and 3.",
+                    param="partial_images",
+                    code="invalid_value",
+                )
+            )
+    if "output_compression" in body:
+        compression = body["output_compression"]
+        if not isinstance(compression, int) or isinstance(compression, bool) or not 0 <= compression <= 100:
+            raise _Invalid(
+                _error(
+                    400,
+                    "Invalid 'output_compression': must be an integer between 0 and 100.",
+                    param="output_compression",
+                    code="invalid_value",
+                )
+            )
+    for param, allowed in (
+        ("background", ("transparent", "opaque", "auto")),
+        ("moderation", ("low", "auto")),
+    ):
+        if param in body and body[param] not in allowed:
+            raise _invalid_value(param, body[param], allowed)
+    if body.get("background") == "transparent" and body.get("output_format", "png") == "jpeg":
+        raise _Invalid(
+            _error(
+                400,
+                "Transparent background is not supported for output_format 'jpeg'; use 'png' or 'webp'.",
+                param="background",
+                code="invalid_value",
+            )
+        )
     quality = body.get("quality", "auto")
     if quality not in spec.qualities:
         raise _invalid_value("quality", quality, spec.qualities)
@@ -293,19 +355,114 @@ def _validate_free_size(size: Any) -> None:
         )
 
 
+def _parse_form(parts: list[tuple[str, str | bytes]]) -> tuple[dict[str, Any], list[bytes], bytes | None]:
+    """Multipart parts → (fields as OpenAI reads them, images in order, mask)."""
+    fields: dict[str, Any] = {}
+    images: list[bytes] = []
+    mask: bytes | None = None
+    for name, value in parts:
+        if name in ("image", "image[]"):
+            fields[name] = True
+            images.append(value if isinstance(value, bytes) else value.encode())
+        elif name == "mask":
+            mask = value if isinstance(value, bytes) else value.encode()
+            fields[name] = True
+        else:
+            text = value.decode() if isinstance(value, bytes) else value
+            fields[name] = (
+                int(text)
+                if name in ("n", "output_compression", "partial_images") and _is_int(text)
+                else (text.lower() == "true" if name == "stream" else text)
+            )
+    return fields, images, mask
+
+
+def _is_int(text: str) -> bool:
+    return text.strip().lstrip("-").isdigit()
+
+
+def _check_images(model: str, images: list[bytes], mask: bytes | None, *, variation: bool) -> None:
+    """OpenAI's input-image rules for edits and variations."""
+    if not images:
+        raise _Invalid(
+            _error(
+                400, "Missing required parameter: 'image'.", param="image", code="missing_required_parameter"
+            )
+        )
+    gpt = MODELS[model].gpt_image
+    limit = MAX_EDIT_IMAGES if gpt else 1
+    if len(images) > limit:
+        raise _Invalid(
+            _error(
+                400,
+                f"Invalid 'image': too many images. Expected at most {limit}, got {len(images)}.",
+                param="image",
+                code="array_above_max_length",
+            )
+        )
+    infos = []
+    for data in images:
+        info = image_info(data)
+        allowed = ("PNG", "JPEG", "WEBP") if gpt else ("PNG",)
+        if info is None or info[0] not in allowed:
+            kinds = ", ".join(f"'image/{a.lower()}'" for a in allowed)
+            raise _Invalid(
+                _error(
+                    400,
+                    f"Invalid image file or mode for image 1, please check your image file. "
+                    f"Supported file formats are {kinds}.",
+                    param="image",
+                    code="invalid_image_format",
+                )
+            )
+        if len(data) > (GPT_MAX_BYTES if gpt else DALLE2_MAX_BYTES):
+            raise _Invalid(
+                _error(400, "Invalid 'image': file is too large.", param="image", code="image_too_large")
+            )
+        if not gpt and info[1] != info[2]:
+            raise _Invalid(
+                _error(
+                    400, "Invalid input image - image must be square.", param="image", code="invalid_image"
+                )
+            )
+        infos.append(info)
+    if mask is not None:
+        info = image_info(mask)
+        if info is None or info[0] != "PNG" or info[3] not in ("RGBA", "LA", "PA"):
+            raise _Invalid(
+                _error(
+                    400,
+                    "Invalid mask image format - mask must be a PNG with an alpha channel.",
+                    param="mask",
+                    code="invalid_image_format",
+                )
+            )
+        if (info[1], info[2]) != (infos[0][1], infos[0][2]):
+            raise _Invalid(
+                _error(
+                    400,
+                    "Invalid mask image - mask size does not match image size.",
+                    param="mask",
+                    code="invalid_value",
+                )
+            )
+    if variation and not gpt and infos[0][3] not in ("RGB", "RGBA", "L", "LA", "P", "PA"):
+        raise _Invalid(_error(400, "Invalid input image.", param="image", code="invalid_image"))
+
+
 def create_app(state: OpenAIState | None = None) -> Starlette:
     """The OpenAI Images emulator; its state (knobs, request log) is ``app.state.emulator``."""
     state = state or OpenAIState(api_key=DEFAULT_API_KEY)
 
-    async def generations(request: Request) -> Response:
-        started = time.monotonic()
+    async def authorize(request: Request) -> tuple[bytes, Response | None]:
+        """Record, apply faults, check the key and the quota; a response means: answer with it."""
         raw = await record_request(state, request)
         fault = await apply_faults(state, FAULTS)
         if fault is not None:
-            return fault
+            return raw, fault
         token = bearer(request)
         if token is None:
-            return _error(
+            return raw, _error(
                 401,
                 "You didn't provide an API key. You need to provide your API key in an "
                 "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or "
@@ -314,14 +471,14 @@ def create_app(state: OpenAIState | None = None) -> Starlette:
                 "API key from https://platform.openai.com/account/api-keys.",
             )
         if not state.key_ok(token):
-            return _error(
+            return raw, _error(
                 401,
                 f"Incorrect API key provided: {_mask(token)}. You can find your API key at "
                 "https://platform.openai.com/account/api-keys.",
                 code="invalid_api_key",
             )
         if state.faults.take("insufficient_quota"):
-            return _error(
+            return raw, _error(
                 429,
                 "You exceeded your current quota, please check your plan and billing details. For more "
                 "information on this error, read the docs: "
@@ -329,21 +486,19 @@ def create_app(state: OpenAIState | None = None) -> Starlette:
                 type_="insufficient_quota",
                 code="insufficient_quota",
             )
-        try:
-            body = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return _error(
-                400,
-                "We could not parse the JSON body of your request. (HINT: This likely means "
-                "you aren't using your HTTP library correctly. The OpenAI API expects a JSON "
-                "payload, but what was sent was not valid JSON.)",
-            )
-        if not isinstance(body, dict):
-            return _error(400, "Invalid type for body: expected an object.")
-        try:
-            model, size, n, quality, response_format = _validate(body)
-        except _Invalid as invalid:
-            return invalid.response
+        return raw, None
+
+    def answer(
+        request: Request,
+        body: dict[str, Any],
+        checked: tuple[str, str, int, str, str],
+        *,
+        started: float,
+        event_prefix: str,
+        seed_text: str,
+    ) -> Response:
+        """The images for a validated request: JSON, or Server-Sent Events when streaming."""
+        model, size, n, quality, response_format = checked
         gpt = MODELS[model].gpt_image
         number = state.next_id()
         request_id = f"req_{hashlib.sha256(str(number).encode()).hexdigest()[:32]}"
@@ -369,10 +524,50 @@ def create_app(state: OpenAIState | None = None) -> Starlette:
             size = "1024x1024"
         width, height = (int(v) for v in size.split("x"))
         fmt = str(body.get("output_format", "png")).upper() if gpt else "PNG"
-        data: list[dict[str, Any]] = []
+        images = []
         for index in range(n):
-            seed = int.from_bytes(hashlib.sha256(f"{body['prompt']}:{index}".encode()).digest()[:4], "big")
-            image = make_image(width, height, seed, fmt)
+            seed = int.from_bytes(hashlib.sha256(f"{seed_text}:{index}".encode()).digest()[:4], "big")
+            images.append(make_image(width, height, seed, fmt))
+        headers = {
+            "x-request-id": request_id,
+            "openai-processing-ms": str(int((time.monotonic() - started) * 1000)),
+            "openai-version": "2020-10-01",
+            "openai-organization": "emulator-org",
+            "x-ratelimit-limit-requests": "50",
+            "x-ratelimit-remaining-requests": "49",
+            "x-ratelimit-reset-requests": "1.2s",
+        }
+        shown_quality = "medium" if quality == "auto" else quality
+        usage: dict[str, Any] = {}
+        if gpt:
+            tokens = max(1, len(str(body.get("prompt", ""))) // 4)
+            output = {"low": 272, "medium": 1056, "high": 4160, "auto": 1056}[quality] * n
+            usage = {
+                "input_tokens": tokens,
+                "input_tokens_details": {"image_tokens": 0, "text_tokens": tokens},
+                "output_tokens": output,
+                "total_tokens": tokens + output,
+                "output_tokens_details": {"image_tokens": output, "text_tokens": 0},
+            }
+        if gpt and body.get("stream") is True:
+            return _stream(
+                event_prefix,
+                images[0],
+                partials=int(body.get("partial_images", 0)),
+                common={
+                    "background": body.get("background", "auto"),
+                    "output_format": fmt.lower(),
+                    "quality": quality,
+                    "size": size,
+                },
+                usage=usage,
+                headers=headers,
+                width=width,
+                height=height,
+                refuse_output=state.faults.take("refuse_output"),
+            )
+        data: list[dict[str, Any]] = []
+        for index, image in enumerate(images):
             item: dict[str, Any] = {}
             if response_format == "b64_json":
                 item["b64_json"] = base64.b64encode(image).decode()
@@ -384,33 +579,87 @@ def create_app(state: OpenAIState | None = None) -> Starlette:
             data.append(item)
         payload: dict[str, Any] = {"created": int(time.time()), "data": data}
         if gpt:
-            tokens = max(1, len(body["prompt"]) // 4)
-            output = {"low": 272, "medium": 1056, "high": 4160, "auto": 1056}[quality] * n
             payload.update(
                 background=body.get("background", "opaque"),
                 output_format=fmt.lower(),
-                quality="medium" if quality == "auto" else quality,
+                quality=shown_quality,
                 size=size,
-                usage={
-                    "input_tokens": tokens,
-                    "input_tokens_details": {"image_tokens": 0, "text_tokens": tokens},
-                    "output_tokens": output,
-                    "total_tokens": tokens + output,
-                    "output_tokens_details": {"image_tokens": output, "text_tokens": 0},
-                },
+                usage=usage,
             )
-        headers = {
-            "x-request-id": request_id,
-            "openai-processing-ms": str(int((time.monotonic() - started) * 1000)),
-            "openai-version": "2020-10-01",
-            "openai-organization": "emulator-org",
-            "x-ratelimit-limit-requests": "50",
-            "x-ratelimit-remaining-requests": "49",
-            "x-ratelimit-reset-requests": "1.2s",
-        }
         if state.faults.take("malformed"):
             return malformed_json(200, headers)
         return JSONResponse(payload, headers=headers)
+
+    async def generations(request: Request) -> Response:
+        started = time.monotonic()
+        raw, early = await authorize(request)
+        if early is not None:
+            return early
+        try:
+            body = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return _error(
+                400,
+                "We could not parse the JSON body of your request. (HINT: This likely means "
+                "you aren't using your HTTP library correctly. The OpenAI API expects a JSON "
+                "payload, but what was sent was not valid JSON.)",
+            )
+        if not isinstance(body, dict):
+            return _error(400, "Invalid type for body: expected an object.")
+        try:
+            checked = _validate(body)
+        except _Invalid as invalid:
+            return invalid.response
+        return answer(
+            request, body, checked, started=started, event_prefix="image_generation", seed_text=body["prompt"]
+        )
+
+    async def multipart(request: Request, *, variation: bool) -> Response:
+        started = time.monotonic()
+        raw, early = await authorize(request)
+        if early is not None:
+            return early
+        parts = parse_multipart_parts(raw, request.headers.get("content-type", ""))
+        if parts is None:
+            return _error(
+                400,
+                "Invalid Content-Type header (application/json), expected multipart/form-data. "
+                "(HINT: If you're using curl, you can pass -F 'key=value' to send multipart data.)",
+            )
+        fields, images, mask = _parse_form(parts)
+        gpt_params = {"background", "moderation", "output_format", "output_compression", "stream"}
+        default_model = "gpt-image-1" if gpt_params & set(fields) else DEFAULT_MODEL
+        model = str(fields.get("model", default_model))
+        try:
+            if variation:
+                unknown = sorted(set(fields) - VARIATION_FIELDS)
+                if unknown:
+                    raise _unknown_parameter(unknown[0])
+                if model != "dall-e-2":
+                    raise _invalid_value("model", model, ("dall-e-2",))
+                # Variations have no prompt; validate the rest with generation's rules.
+                plain = {k: v for k, v in fields.items() if k != "image"}
+                checked = _validate({**plain, "prompt": "variation", "model": model}, KNOWN_FIELDS)
+            else:
+                checked = _validate({**fields, "model": model}, EDIT_FIELDS, EDIT_MODELS)
+            _check_images(model, images, mask, variation=variation)
+        except _Invalid as invalid:
+            return invalid.response
+        seed_text = hashlib.sha256(b"".join(images) + str(fields.get("prompt", "")).encode()).hexdigest()
+        return answer(
+            request,
+            {**fields, "model": model},
+            checked,
+            started=started,
+            event_prefix="image_edit",
+            seed_text=seed_text,
+        )
+
+    async def edits(request: Request) -> Response:
+        return await multipart(request, variation=False)
+
+    async def variations(request: Request) -> Response:
+        return await multipart(request, variation=True)
 
     async def unknown(request: Request) -> Response:
         await record_request(state, request)
@@ -419,9 +668,68 @@ def create_app(state: OpenAIState | None = None) -> Starlette:
     app = Starlette(
         routes=[
             Route("/v1/images/generations", generations, methods=["POST"]),
+            Route("/v1/images/edits", edits, methods=["POST"]),
+            Route("/v1/images/variations", variations, methods=["POST"]),
             *control_routes(state),
             Route("/v1/{rest:path}", unknown, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
         ]
     )
     app.state.emulator = state
     return app
+
+
+def _stream(
+    prefix: str,
+    image: bytes,
+    *,
+    partials: int,
+    common: dict[str, Any],
+    usage: dict[str, Any],
+    headers: dict[str, str],
+    width: int,
+    height: int,
+    refuse_output: bool = False,
+) -> StreamingResponse:
+    """``partials`` partial-image events, then the completed event, as OpenAI streams them."""
+
+    async def events() -> AsyncIterator[bytes]:
+        created = int(time.time())
+        fmt = str(common["output_format"]).upper()
+        for index in range(partials):
+            # A coarser, earlier rendering of the same picture stands in for each partial.
+            partial = make_image(
+                max(1, width // (2 ** (partials - index))),
+                max(1, height // (2 ** (partials - index))),
+                index,
+                fmt,
+            )
+            event = {
+                "type": f"{prefix}.partial_image",
+                "b64_json": base64.b64encode(partial).decode(),
+                "created_at": created,
+                "partial_image_index": index,
+                **common,
+            }
+            yield f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
+        if refuse_output:
+            error = {
+                "type": "error",
+                "error": {
+                    "type": "image_generation_user_error",
+                    "code": "moderation_blocked",
+                    "message": "Your request was rejected by the safety system. safety_violations=[sexual].",
+                    "param": None,
+                },
+            }
+            yield f"event: error\ndata: {json.dumps(error)}\n\n".encode()
+            return
+        done = {
+            "type": f"{prefix}.completed",
+            "b64_json": base64.b64encode(image).decode(),
+            "created_at": created,
+            "usage": usage,
+            **common,
+        }
+        yield f"event: {done['type']}\ndata: {json.dumps(done)}\n\n".encode()
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)

@@ -11,6 +11,12 @@
   :attr:`ReplicateState.start_seconds` + :attr:`ReplicateState.run_seconds`, with tqdm-style
   progress in ``logs``; outputs are real images served by the emulator (``/_files/...``).
 
+Image inputs: ``black-forest-labs/flux-kontext-pro`` (``input_image``, ``aspect_ratio``
+``match_input_image``) and ``black-forest-labs/flux-dev`` img2img (``image`` + ``prompt_strength``)
+take a file input as an ``https`` URL, a base64 ``data:`` URI, or a file uploaded with
+``POST /v1/files`` (multipart ``content``; answers the file object whose ``urls.get`` the model
+then reads). Outputs keep the input image's size.
+
 Fault knobs: the common ones; ``refuse`` makes the next predictions end ``failed`` with the
 NSFW message flux models give; ``expire_urls`` makes output URLs answer 403.
 """
@@ -21,6 +27,7 @@ import asyncio
 import hashlib
 import json
 import re
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -40,8 +47,11 @@ from provider_emulators._common import (
     apply_faults,
     bearer,
     control_routes,
+    decode_data_uri,
+    image_info,
     make_image,
     malformed_json,
+    parse_multipart,
     record_request,
 )
 
@@ -66,7 +76,7 @@ NSFW_ERROR = "All generated images contained NSFW content. Try running it again 
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    type: str  # "string" | "integer" | "number" | "boolean" | "enum"
+    type: str  # "string" | "integer" | "number" | "boolean" | "enum" | "uri"
     required: bool = False
     minimum: float | None = None
     maximum: float | None = None
@@ -91,6 +101,8 @@ MODELS: dict[str, dict[str, Field]] = {
     },
     "black-forest-labs/flux-dev": {
         **_COMMON,
+        "image": Field("uri"),
+        "prompt_strength": Field("number", minimum=0, maximum=1),
         "num_outputs": Field("integer", minimum=1, maximum=4),
         "num_inference_steps": Field("integer", minimum=1, maximum=50),
         "guidance": Field("number", minimum=0, maximum=10),
@@ -105,9 +117,20 @@ MODELS: dict[str, dict[str, Field]] = {
         "safety_tolerance": Field("integer", minimum=1, maximum=6),
         "prompt_upsampling": Field("boolean"),
     },
+    "black-forest-labs/flux-kontext-pro": {
+        "prompt": Field("string", required=True),
+        "input_image": Field("uri"),
+        "aspect_ratio": Field("enum", choices=("match_input_image", *ASPECT_SIZES)),
+        "output_format": Field("enum", choices=("jpg", "png")),
+        "safety_tolerance": Field("integer", minimum=0, maximum=6),
+        "prompt_upsampling": Field("boolean"),
+        "seed": Field("integer"),
+    },
 }
-"""Input schemas of the official models the emulator serves (flux-pro returns one URL, not a list)."""
-SINGLE_OUTPUT = frozenset({"black-forest-labs/flux-pro"})
+"""Input schemas of the official models the emulator serves (flux-pro and Kontext return one URL)."""
+SINGLE_OUTPUT = frozenset({"black-forest-labs/flux-pro", "black-forest-labs/flux-kontext-pro"})
+IMAGE_INPUTS = ("input_image", "image")
+"""File inputs whose image sets the output size."""
 
 
 @dataclass
@@ -134,11 +157,24 @@ class ReplicateState(EmulatorState):
     ``https://api.replicate.com`` even when it was reached through a proxy. ``None``: the base
     URL the request came in on."""
     predictions: dict[str, Prediction] = field(default_factory=dict)
+    uploads: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    """Files created with ``POST /v1/files``: id -> (bytes, content type)."""
 
     def reset(self) -> None:
         super().reset()
         self.start_seconds, self.run_seconds, self.advertised_base = 0.1, 0.4, None
         self.predictions.clear()
+        self.uploads.clear()
+
+    def input_bytes(self, url: str) -> bytes | None:
+        """The bytes a model reads from a file input: a data URI or one of our uploads."""
+        if url.startswith("data:"):
+            return decode_data_uri(url)
+        marker = "/v1/files/"
+        if marker in url:
+            upload = self.uploads.get(url.split(marker, 1)[1].split("/", 1)[0])
+            return upload[0] if upload is not None else None
+        return None
 
 
 def _problem(
@@ -200,6 +236,7 @@ def _validate(schema: dict[str, Field], data: Any) -> list[dict[str, str]]:
             "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
             "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
             "boolean": lambda v: isinstance(v, bool),
+            "uri": lambda v: isinstance(v, str) and (v.startswith(("https://", "http://", "data:"))),
         }[spec.type]
         if not expected(value):
             invalid.append(
@@ -308,7 +345,14 @@ def create_app(state: ReplicateState | None = None) -> Starlette:
         }
 
     def _outputs(prediction: Prediction, seed: int, base_url: str) -> Any:
-        width, height = ASPECT_SIZES[str(prediction.input.get("aspect_ratio", "1:1"))]
+        aspect = str(prediction.input.get("aspect_ratio", "1:1"))
+        width, height = ASPECT_SIZES.get(aspect, ASPECT_SIZES["1:1"])
+        for name in IMAGE_INPUTS:
+            source = prediction.input.get(name)
+            info = image_info(state.input_bytes(source) or b"") if isinstance(source, str) else None
+            if info is not None:
+                width, height = info[1], info[2]
+                break
         if prediction.input.get("megapixels") == "0.25":
             width, height = width // 2, height // 2
         ext = str(prediction.input.get("output_format", "webp"))
@@ -347,6 +391,20 @@ def create_app(state: ReplicateState | None = None) -> Starlette:
         if not isinstance(body, dict):
             return _problem(400, "Bad request", "The request body must be a JSON object.")
         invalid = _validate(schema, body.get("input"))
+        for name in IMAGE_INPUTS if not invalid else ():
+            source = body["input"].get(name)
+            if (
+                isinstance(source, str)
+                and not source.startswith("http")
+                and state.input_bytes(source) is None
+            ):
+                invalid.append(
+                    {"type": "format", "field": f"input.{name}", "description": "Does not match format 'uri'"}
+                )
+            elif isinstance(source, str) and "/v1/files/" in source and state.input_bytes(source) is None:
+                invalid.append(
+                    {"type": "format", "field": f"input.{name}", "description": "File not found or expired"}
+                )
         if invalid:
             detail = "".join(f"- {item['field']}: {item['description']}\n" for item in invalid)
             return _problem(422, "Input validation failed", detail, invalid_fields=invalid)
@@ -419,8 +477,40 @@ def create_app(state: ReplicateState | None = None) -> Starlette:
                 prediction.canceled_at = time.monotonic()
         return respond(render(prediction, base(request)), 200)
 
+    async def create_file(request: Request) -> Response:
+        raw = await record_request(state, request)
+        denied = await authed(request)
+        if denied is not None:
+            return denied
+        form = parse_multipart(raw, request.headers.get("content-type", ""))
+        content = form.get("content") if form is not None else None
+        if not isinstance(content, bytes):
+            return _problem(400, "Bad request", "A multipart 'content' file is required.")
+        file_id = secrets.token_hex(12)
+        info = image_info(content)
+        content_type = f"image/{info[0].lower()}" if info is not None else "application/octet-stream"
+        state.uploads[file_id] = (content, content_type)
+        url = f"{state.advertised_base or base(request)}/v1/files/{file_id}"
+        now = time.time()
+        return JSONResponse(
+            {
+                "id": file_id,
+                "name": "file",
+                "content_type": content_type,
+                "size": len(content),
+                "etag": hashlib.md5(content).hexdigest(),  # noqa: S324 - an etag, not security
+                "checksums": {"sha256": hashlib.sha256(content).hexdigest()},
+                "metadata": {},
+                "created_at": _iso(now),
+                "expires_at": _iso(now + 86400),
+                "urls": {"get": url},
+            },
+            201,
+        )
+
     app = Starlette(
         routes=[
+            Route("/v1/files", create_file, methods=["POST"]),
             Route("/v1/models/{owner}/{name}/predictions", create_for_model, methods=["POST"]),
             Route("/v1/predictions", create_for_version, methods=["POST"]),
             Route("/v1/predictions/{id}", get, methods=["GET"]),

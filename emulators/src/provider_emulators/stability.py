@@ -1,4 +1,10 @@
-"""Loopback emulator of Stability AI's v2beta Stable Image generate endpoints.
+"""Loopback emulator of Stability AI's v2beta Stable Image generate, edit and upscale endpoints.
+
+Besides ``generate/*`` it serves ``edit/{inpaint,outpaint,search-and-replace,remove-background}``
+and ``upscale/{fast,conservative}`` synchronously, and ``upscale/creative`` asynchronously:
+``POST`` answers ``{"id"}``, ``GET /v2beta/results/{id}`` answers 202
+``{"id", "status": "in-progress"}`` for :attr:`StabilityState.result_seconds`, then the image
+(404 ``generation_not_found`` for an unknown id). Input images must be jpeg, png or webp.
 
 ``POST /v2beta/stable-image/generate/{ultra,core,sd3}`` with ``multipart/form-data``, as in
 ``providers.md`` §2: parameters are validated *before* auth (400 ``{id, name, errors}`` listing
@@ -16,10 +22,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
+import math
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from PIL import Image
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -33,6 +43,7 @@ from provider_emulators._common import (
     apply_faults,
     bearer,
     control_routes,
+    image_info,
     make_image,
     parse_multipart,
     record_request,
@@ -52,6 +63,29 @@ SIZES_1MP = {
     "9:16": (768, 1344),
     "9:21": (640, 1536),
 }
+
+
+def _image_response(
+    image: bytes, content_type: str, seed: int, accept: str, faults: StabilityFaults
+) -> Response:
+    """A finished image as Stability answers it: bytes with headers, or JSON by ``accept``."""
+    finish = "CONTENT_FILTERED" if faults.take("content_filtered") else "SUCCESS"
+    request_id = secrets.token_hex(16)
+    if faults.take("malformed"):
+        return Response(image[:40], media_type=content_type, headers={"x-request-id": request_id})
+    if accept == "application/json":
+        return JSONResponse(
+            {"image": base64.b64encode(image).decode(), "finish_reason": finish, "seed": seed},
+            headers={"x-request-id": request_id},
+            media_type=f"application/json; type={content_type}",
+        )
+    return Response(
+        image,
+        media_type=content_type,
+        headers={"x-request-id": request_id, "finish-reason": finish, "seed": str(seed)},
+    )
+
+
 STYLE_PRESETS = (
     "enhance",
     "anime",
@@ -119,9 +153,63 @@ class StabilityFaults(Faults):
     """Next N generations succeed with ``finish-reason: CONTENT_FILTERED`` (blurred output)."""
 
 
+EDIT_FIELDS: dict[str, set[str]] = {
+    "edit/inpaint": {
+        "image", "prompt", "mask", "negative_prompt", "grow_mask", "seed", "output_format", "style_preset"
+    },
+    "edit/outpaint": {
+        "image", "left", "right", "up", "down", "creativity", "prompt", "seed", "output_format",
+        "style_preset",
+    },
+    "edit/search-and-replace": {
+        "image", "prompt", "search_prompt", "negative_prompt", "grow_mask", "seed", "output_format",
+        "style_preset",
+    },
+    "edit/remove-background": {"image", "output_format"},
+    "upscale/fast": {"image", "output_format"},
+    "upscale/conservative": {"image", "prompt", "negative_prompt", "seed", "creativity", "output_format"},
+    "upscale/creative": {
+        "image", "prompt", "negative_prompt", "seed", "creativity", "output_format", "style_preset"
+    },
+}  # fmt: skip
+"""Form fields of each edit/upscale endpoint, from Stability's v2beta reference."""
+EDIT_REQUIRED: dict[str, tuple[str, ...]] = {
+    "edit/inpaint": ("image", "prompt"),
+    "edit/outpaint": ("image",),
+    "edit/search-and-replace": ("image", "prompt", "search_prompt"),
+    "edit/remove-background": ("image",),
+    "upscale/fast": ("image",),
+    "upscale/conservative": ("image", "prompt"),
+    "upscale/creative": ("image", "prompt"),
+}
+CREATIVITY = {"edit/outpaint": (0.0, 1.0), "upscale/conservative": (0.2, 0.5), "upscale/creative": (0.1, 0.5)}
+UPSCALE_TARGET_PIXELS = 4 * 1024 * 1024
+"""Conservative and creative upscales aim at about 4 megapixels."""
+
+
+@dataclass
+class Pending:
+    """An asynchronous result: its image, ready after ``ready_at``."""
+
+    image: bytes
+    content_type: str
+    seed: int
+    ready_at: float
+
+
 @dataclass
 class StabilityState(EmulatorState):
     faults: StabilityFaults = field(default_factory=StabilityFaults)
+    result_seconds: float = 0.2
+    """Time an asynchronous result (upscale/creative) stays ``in-progress``."""
+    expire_results: bool = False
+    """Polls answer 404 ``generation_not_found``, as for a result past its 24 h retention."""
+    results: dict[str, Pending] = field(default_factory=dict)
+
+    def reset(self) -> None:
+        super().reset()
+        self.result_seconds, self.expire_results = 0.2, False
+        self.results.clear()
 
 
 def _error_id() -> str:
@@ -197,6 +285,89 @@ def _validate(endpoint: str, form: dict[str, str | bytes]) -> list[str]:
     return problems
 
 
+def _validate_edit(endpoint: str, form: dict[str, str | bytes]) -> list[str]:
+    """Problems with an edit/upscale form, in Stability's ``field: message`` style."""
+    problems = [f"{name}: is not allowed" for name in sorted(set(form) - EDIT_FIELDS[endpoint])]
+    for name in EDIT_REQUIRED[endpoint]:
+        if name not in form or (isinstance(form[name], str) and not str(form[name]).strip()):
+            problems.append(f"{name}: is required")
+    image = form.get("image")
+    info = image_info(image) if isinstance(image, bytes) else None
+    if image is not None and (info is None or info[0] not in ("PNG", "JPEG", "WEBP")):
+        problems.append("image: must be a jpeg, png or webp image")
+    allowed = ("png", "webp") if endpoint == "edit/remove-background" else ("jpeg", "png", "webp")
+    if form.get("output_format", "png") not in allowed:
+        problems.append(f"output_format: must be one of {', '.join(allowed)}")
+    if endpoint in CREATIVITY and "creativity" in form:
+        low, high = CREATIVITY[endpoint]
+        try:
+            ok = low <= float(str(form["creativity"])) <= high
+        except ValueError:
+            ok = False
+        if not ok:
+            problems.append(f"creativity: must be a number between {low:g} and {high:g}")
+    if endpoint == "edit/outpaint":
+        margins = []
+        for side in ("left", "right", "up", "down"):
+            value = str(form.get(side, "0"))
+            if not value.isdigit() or int(value) > 2000:
+                problems.append(f"{side}: must be an integer between 0 and 2000")
+            else:
+                margins.append(int(value))
+        if margins and not any(margins):
+            problems.append("left, right, up, down: at least one must be greater than 0")
+    if info is not None:
+        width, height = info[1], info[2]
+        if endpoint == "upscale/fast" and not (
+            32 <= width <= 1536 and 32 <= height <= 1536 and 1024 <= width * height <= 1_048_576
+        ):
+            problems.append("image: must be 32 to 1536 pixels per side and 1024 to 1048576 pixels in total")
+        elif endpoint == "upscale/creative" and not (
+            min(width, height) >= 64 and width * height <= 1_048_576
+        ):
+            problems.append("image: must be at least 64 pixels per side and at most 1048576 pixels in total")
+        elif width < 64 or height < 64:
+            problems.append("image: must be at least 64 pixels per side")
+        mask = form.get("mask")
+        if isinstance(mask, bytes):
+            mask_info = image_info(mask)
+            if mask_info is None:
+                problems.append("mask: must be an image")
+            elif (mask_info[1], mask_info[2]) != (width, height):
+                problems.append("mask: must have the same dimensions as image")
+    return problems
+
+
+def _edit_output_size(endpoint: str, form: dict[str, str | bytes]) -> tuple[int, int]:
+    info = image_info(form["image"]) if isinstance(form["image"], bytes) else None
+    assert info is not None
+    width, height = info[1], info[2]
+    if endpoint == "edit/outpaint":
+        side = {name: int(str(form.get(name, "0"))) for name in ("left", "right", "up", "down")}
+        return width + side["left"] + side["right"], height + side["up"] + side["down"]
+    if endpoint == "upscale/fast":
+        return width * 4, height * 4
+    if endpoint in ("upscale/conservative", "upscale/creative"):
+        factor = math.sqrt(UPSCALE_TARGET_PIXELS / (width * height))
+        return max(width, round(width * factor)), max(height, round(height * factor))
+    return width, height
+
+
+def _transparent_cutout(width: int, height: int, seed: int, fmt: str) -> bytes:
+    """A subject on a transparent background, as remove-background answers."""
+    with Image.open(io.BytesIO(make_image(width, height, seed))) as source:
+        image = source.convert("RGBA")
+    alpha = Image.new("L", (width, height), 0)
+    alpha.paste(
+        255,
+        (width // 4, height // 4, max(width // 4 + 1, 3 * width // 4), max(height // 4 + 1, 3 * height // 4)),
+    )
+    image.putalpha(alpha)
+    out = io.BytesIO()
+    image.save(out, fmt, **({"compress_level": 1} if fmt == "PNG" else {"lossless": True}))
+    return out.getvalue()
+
+
 def create_app(state: StabilityState | None = None) -> Starlette:
     """The Stability v2beta emulator; its state (knobs, request log) is ``app.state.emulator``."""
     state = state or StabilityState(api_key=DEFAULT_API_KEY)
@@ -262,9 +433,80 @@ def create_app(state: StabilityState | None = None) -> Starlette:
             headers={"x-request-id": request_id, "finish-reason": finish, "seed": str(seed)},
         )
 
+    async def edit(request: Request) -> Response:
+        endpoint = f"{request.path_params['group']}/{request.path_params['endpoint']}"
+        body = await record_request(state, request)
+        fault = await apply_faults(state, FAULTS)
+        if fault is not None:
+            return fault
+        if endpoint not in EDIT_FIELDS:
+            return _error(404, "not_found", f"endpoint: {endpoint} does not exist")
+        form = parse_multipart(body, request.headers.get("content-type", ""))
+        if form is None:
+            return _error(400, "bad_request", "content-type: must be multipart/form-data")
+        problems = _validate_edit(endpoint, form)
+        if problems:  # parameters first, then the key, as on the real service
+            return _error(400, "bad_request", *problems)
+        accept = request.headers.get("accept", "image/*")
+        if accept not in ("image/*", "application/json", "*/*"):
+            return _error(400, "bad_request", "accept: must be image/* or application/json")
+        if not state.key_ok(bearer(request)):
+            return _error(401, "unauthorized", "authorization: invalid or missing api key")
+        faults: StabilityFaults = state.faults
+        if faults.take("refuse"):
+            return _error(
+                403,
+                "content_moderation",
+                "Your request was flagged by our content moderation system, as a result your request was "
+                "denied and you were not charged.",
+            )
+        width, height = _edit_output_size(endpoint, form)
+        seed_field = str(form.get("seed", "0"))
+        image_bytes = form["image"] if isinstance(form["image"], bytes) else b""
+        seed = (
+            int(seed_field)
+            if seed_field.isdigit() and seed_field != "0"
+            else (
+                int.from_bytes(hashlib.sha256(image_bytes + endpoint.encode()).digest()[:4], "big")
+                % 4294967294
+            )
+        )
+        fmt = str(form.get("output_format", "png")).upper()
+        if endpoint == "edit/remove-background":
+            image = _transparent_cutout(width, height, seed, fmt)
+        else:
+            image = make_image(width, height, seed, fmt)
+        if endpoint == "upscale/creative":
+            result_id = secrets.token_hex(32)
+            state.results[result_id] = Pending(
+                image, MIME[fmt], seed, time.monotonic() + state.result_seconds
+            )
+            return JSONResponse({"id": result_id})
+        return _image_response(image, MIME[fmt], seed, accept, faults)
+
+    async def result(request: Request) -> Response:
+        await record_request(state, request)
+        fault = await apply_faults(state, FAULTS)
+        if fault is not None:
+            return fault
+        if not state.key_ok(bearer(request)):
+            return _error(401, "unauthorized", "authorization: invalid or missing api key")
+        result_id = request.path_params["id"]
+        pending = None if state.expire_results else state.results.get(result_id)
+        if pending is None:
+            return _error(
+                404, "generation_not_found", "id: the generation either does not exist or has expired."
+            )
+        if time.monotonic() < pending.ready_at:
+            return JSONResponse({"id": result_id, "status": "in-progress"}, 202)
+        accept = request.headers.get("accept", "*/*")
+        return _image_response(pending.image, pending.content_type, pending.seed, accept, state.faults)
+
     app = Starlette(
         routes=[
             Route("/v2beta/stable-image/generate/{endpoint}", generate, methods=["POST"]),
+            Route("/v2beta/stable-image/{group:str}/{endpoint:str}", edit, methods=["POST"]),
+            Route("/v2beta/results/{id}", result, methods=["GET"]),
             *control_routes(state),
         ]
     )

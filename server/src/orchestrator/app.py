@@ -59,9 +59,11 @@ from orchestrator.generation.service import GenerationService
 from orchestrator.generation.waiting import WaitService
 from orchestrator.generation.worker import WorkerPool
 from orchestrator.limits.concurrency import ConcurrencyGate, InProcessConcurrencyGate
+from orchestrator.limits.deployment import per_process_share
 from orchestrator.limits.rate import InProcessRateLimiter, RateLimiter
 from orchestrator.limits.redis_concurrency import RedisConcurrencyGate
 from orchestrator.limits.redis_rate import RedisRateLimiter
+from orchestrator.limits.streams import StreamSlots
 from orchestrator.logs import JobLifecycleLog
 from orchestrator.observability.metrics import Metrics, MetricsMiddleware
 from orchestrator.outbound.guard import Policy
@@ -112,8 +114,9 @@ def _redis(settings: Settings) -> Redis | None:
     if not settings.redis_url:
         return None
     # Short timeouts: a dead Redis must cost a request milliseconds (then the fallback), not seconds.
+    timeout = settings.redis_timeout_seconds
     return Redis.from_url(
-        settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5, health_check_interval=30
+        settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=30
     )
 
 
@@ -131,7 +134,7 @@ def _storage(settings: Settings) -> Storage:
 
 def _rate_limiter(settings: Settings, redis: Redis | None) -> RateLimiter:
     if redis is None:
-        return InProcessRateLimiter()
+        return InProcessRateLimiter(share=per_process_share(settings))
     return RedisRateLimiter(
         redis, prefix=settings.redis_key_prefix, fallback_processes=settings.rate_limit_fallback_processes
     )
@@ -139,7 +142,7 @@ def _rate_limiter(settings: Settings, redis: Redis | None) -> RateLimiter:
 
 def _concurrency_gate(settings: Settings, redis: Redis | None) -> ConcurrencyGate:
     if redis is None:
-        return InProcessConcurrencyGate()
+        return InProcessConcurrencyGate(processes=per_process_share(settings))
     return RedisConcurrencyGate(redis, prefix=settings.redis_key_prefix)
 
 
@@ -193,6 +196,7 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
         breakers=lambda: {name: str(state) for name, state in executor.breaker_states().items()},
         running=lambda: 0 if pool is None else len(pool.active),
     )
+    rate_limiter = _rate_limiter(settings, redis)
     lifecycle.dispatcher = pool
     reading = ReadService(db)
     waiting = WaitService(db=db, hub=hub, poll_interval=settings.job_poll_interval)
@@ -234,14 +238,18 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
         keys=KeyService(db, _jwt_verifier(settings)),
         generations=generations_service,
         batches=BatchService(
-            generations=generations_service, reading=reading, idempotency=idempotency, settings=settings
+            generations=generations_service,
+            reading=reading,
+            idempotency=idempotency,
+            settings=settings,
+            rate_limiter=rate_limiter,
         ),
         reading=reading,
         waiting=waiting,
         pool=pool,
         storage=storage,
         signer=UrlSigner(settings.signing_key(), settings.image_url_ttl_seconds),
-        rate_limiter=_rate_limiter(settings, redis),
+        rate_limiter=rate_limiter,
         http=http,
         webhooks=WebhookService(
             db,
@@ -253,6 +261,7 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
         webhook_dispatcher=dispatcher,
         redis=redis,
         concurrency=gate,
+        streams=StreamSlots(settings.max_streams_per_key),
         bus=None
         if redis is None
         else RedisEventBus(redis, hub, channel=f"{settings.redis_key_prefix}events"),

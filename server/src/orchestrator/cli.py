@@ -175,6 +175,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from orchestrator.app import create_app
     from orchestrator.db.migrate import upgrade_to_head
+    from orchestrator.http_guard import HttpLimits, guarded_protocol
+    from orchestrator.limits.deployment import default_workers, workers_refusal
 
     settings = _settings()
     if args.host:
@@ -184,14 +186,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.no_access_log:
         settings.access_log = False
         os.environ["ORCHESTRATOR_ACCESS_LOG"] = "false"  # for worker processes
+    # PostgreSQL with Redis scales with processes (one per core by default); SQLite has one writer
+    # anyway, and without Redis several processes would each count the limits on their own.
+    workers = args.workers or default_workers(settings)
+    refusal = workers_refusal(settings, workers)
+    if refusal is not None:
+        raise UserError(refusal)
+    # Processes sharing the limits: these, or more when the operator counts other hosts too.
+    settings.workers = max(settings.workers, workers) if "workers" in settings.model_fields_set else workers
+    os.environ["ORCHESTRATOR_WORKERS"] = str(settings.workers)  # for worker processes
+    if workers > 1 and settings.redis_url is None:
+        print(
+            f"warning: {workers} processes without Redis: each rate limit is split {workers} ways and "
+            "running jobs are capped by the database only (/readyz reports it)",
+            file=sys.stderr,
+        )
     _check_port_free(settings.host, settings.port, "--port" if args.port else "ORCHESTRATOR_PORT")
     _announce_database(settings)
     _run_db(settings, lambda: upgrade_to_head(settings.db_url))
     settings.signing_key()  # created once here, before any worker process reads it
     _print_start_banner(settings)
     _configure_logging(settings)
-    # PostgreSQL scales with processes (one per core by default); SQLite has one writer anyway.
-    workers = args.workers or (1 if settings.is_sqlite else os.cpu_count() or 1)
     if workers > 1:
         # Each process builds its own app from the environment; they share the database queue.
         os.environ["ORCHESTRATOR_AUTO_MIGRATE"] = "false"
@@ -207,9 +222,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_config=None,  # configure_logging already routes uvicorn's loggers
         log_level=settings.log_level,
         loop="uvloop",
-        http="httptools",
         access_log=False,  # replaced by the orchestrator.access line
         timeout_graceful_shutdown=15,
+        # Header size, header and body timeouts, connection cap: see orchestrator.http_guard.
+        http=guarded_protocol(HttpLimits.from_settings(settings)),
+        timeout_keep_alive=settings.http_keep_alive_seconds,
     )
     return 0
 
@@ -637,7 +654,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         metavar="N",
         help="server processes sharing the port and the job queue "
-        "(default: 1 on SQLite, one per core on PostgreSQL)",
+        "(default: one per core on PostgreSQL with Redis, otherwise 1; more than 1 without Redis "
+        "needs ORCHESTRATOR_PER_PROCESS_LIMITS=true)",
     )
     serve.set_defaults(func=cmd_serve)
 

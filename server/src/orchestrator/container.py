@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from redis.asyncio import Redis
@@ -21,6 +21,7 @@ from orchestrator.generation.waiting import WaitService
 from orchestrator.generation.worker import WorkerPool
 from orchestrator.limits.concurrency import ConcurrencyGate
 from orchestrator.limits.rate import RateLimiter
+from orchestrator.limits.streams import StreamSlots
 from orchestrator.observability.metrics import Metrics
 from orchestrator.settings import Settings
 from orchestrator.storage.base import Storage
@@ -53,3 +54,4 @@ class Services:
     redis: Redis | None = None
     bus: RedisEventBus | None = None
     concurrency: ConcurrencyGate | None = None
+    streams: StreamSlots = field(default_factory=lambda: StreamSlots(20))

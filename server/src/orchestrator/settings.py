@@ -132,6 +132,23 @@ class Settings(BaseSettings):
         description="Write prompt, model, seed and generation id into stored PNGs' text chunks.",
     )
 
+    # HTTP limits, per process, enforced by `serve` before a request reaches the app
+    http_max_header_bytes: int = Field(
+        default=32 * 1024, ge=1024, description="Request line and headers together; larger gets 431."
+    )
+    http_header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Time to send the request line and headers; slower gets 408."
+    )
+    http_body_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Time to send the whole body after the headers; slower gets 408."
+    )
+    http_max_connections: int = Field(
+        default=1000, ge=1, description="Open connections per process; idle ones are shed first, then 503."
+    )
+    http_keep_alive_seconds: int = Field(
+        default=5, ge=1, description="An idle kept-alive connection is closed after this long."
+    )
+
     # Storage
     storage_backend: Literal["local", "s3"] = Field(
         default="local", description="`local` (data_dir/images) or `s3` (any S3-compatible store)."
@@ -158,6 +175,9 @@ class Settings(BaseSettings):
     # Limits (defaults applied to keys that set none)
     default_rate_limit_per_minute: int = 600
     default_max_concurrent: int = 16
+    max_streams_per_key: int = Field(
+        default=20, ge=1, description="Event streams (SSE) one key may hold open, per process."
+    )
     idempotency_ttl_seconds: int = 24 * 3600
 
     redis_url: str | None = Field(
@@ -165,6 +185,21 @@ class Settings(BaseSettings):
         description="Shares rate limits, concurrency caps and job wake-ups across processes.",
     )
     redis_key_prefix: str = Field(default="orchestrator:", description="Namespace of every Redis key.")
+    redis_timeout_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        description="How long one Redis call may take before the in-process fallback answers instead.",
+    )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        description="Processes sharing this deployment (set by `serve --workers`; for limits and /readyz).",
+    )
+    per_process_limits: bool = Field(
+        default=False,
+        description="Allow several processes without Redis: each rate limit is split across them and "
+        "running jobs are capped by the database only.",
+    )
     rate_limit_fallback_processes: int = Field(
         default=1,
         ge=1,

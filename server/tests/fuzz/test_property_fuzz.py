@@ -240,6 +240,7 @@ def _fuzz_query_parameters(client: httpx.Client) -> None:
     run()
 
 
+@pytest.mark.timeout(600)  # a bounded budget of examples, about a minute on a quiet machine
 def test_fuzzed_requests_never_fail_or_poison_the_project(client: httpx.Client) -> None:
     _fuzz_generations(client)
     _fuzz_batches_openai_and_keys(client)

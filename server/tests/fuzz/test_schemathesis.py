@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import jwt
+import pytest
 
 SECRET = "schemathesis-secret-0123456789abcdef"
 SEED = 20261202
@@ -36,6 +37,7 @@ def _st() -> str:
     return found
 
 
+@pytest.mark.timeout(600)  # the run itself is capped at 540 s below
 async def test_schemathesis_finds_no_server_error_or_contract_violation(start_server, tmp_path) -> None:
     server = await start_server(
         jwt_secret=SECRET,

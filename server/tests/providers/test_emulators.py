@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import io
+import time
 from pathlib import Path
 
 import httpx
@@ -221,7 +222,9 @@ async def test_replicate_prediction_lifecycle_and_cancel(
     )
     assert prediction["urls"]["get"] == f"{base}/v1/predictions/{prediction['id']}"
     statuses = [prediction["status"]]
+    deadline = time.monotonic() + 30
     while statuses[-1] not in ("succeeded", "failed"):
+        assert time.monotonic() < deadline, f"the prediction never ended: {statuses[-5:]}"
         await asyncio.sleep(0.03)
         statuses.append((await http_client.get(prediction["urls"]["get"], headers=key)).json()["status"])
     assert list(dict.fromkeys(statuses)) == ["starting", "processing", "succeeded"]

@@ -12,7 +12,6 @@ import io
 from datetime import date, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from PIL import Image
 from provider_emulators import fal as fal_emu
@@ -24,6 +23,8 @@ from provider_emulators import stability as stability_emu
 from pydantic import SecretStr
 
 from orchestrator.settings import ProviderCredentials
+
+pytestmark = pytest.mark.asgi  # the app served in process: no test here needs a socket
 
 RANGE = {
     "start_date": str(date.today() - timedelta(days=1)),
@@ -103,7 +104,7 @@ async def test_live_generation_is_stored_priced_and_recorded(
         body = response.json()
         assert body["livemode"] is True and body["provider"] == provider and body["cost"] == cost
         assert emulator.state.count() >= 1  # the provider was really called
-        async with httpx.AsyncClient() as anonymous:
+        async with server.client() as anonymous:  # no key: the URL's signature is the credential
             image = await anonymous.get(body["image_url"])
             thumb = await anonymous.get(body["thumbnail_url"])
         assert image.status_code == 200 and thumb.headers["content-type"] == "image/webp"
@@ -165,6 +166,7 @@ async def test_refusal_is_final_not_retried_not_fallen_back(
         assert error["code"] == "content_policy_violation" and error["generation_id"]
         job = (await api.get(f"/api/v1/generations/{error['generation_id']}")).json()
         assert job["status"] == "failed" and job["cost"] == 0
+        assert [a["provider"] for a in job["failed_attempts"]] == ["replicate"]
     assert replicate_emulator.state.count("/predictions", method="POST") == 1
     assert fal_emulator.state.count() == 0
 
@@ -176,8 +178,14 @@ async def test_fallback_to_second_route_when_first_is_down(
     server, key = await live_server(start_server, replicate=replicate_emulator, fal=fal_emulator)
     async with server.client(key) as api:
         response = await api.post("/api/v1/generate", json={"prompt": "fall back", "model": "flux-schnell"})
-    assert response.status_code == 200, response.text
+        assert response.status_code == 200, response.text
+        job = (await api.get(f"/api/v1/generations/{response.json()['id']}")).json()
     assert response.json()["provider"] == "fal" and response.json()["cost"] == 0.003
+    # The attempt trail: the three failed calls to replicate, each with its reason.
+    trail = job["failed_attempts"]
+    assert [a["provider"] for a in trail] == ["replicate"] * 3 and all(
+        a["code"] and a["message"] for a in trail
+    )
     assert replicate_emulator.state.count("/predictions", method="POST") == 3  # retried, then fell back
     assert fal_emulator.state.count(method="POST") == 1
 

@@ -24,9 +24,12 @@ from standardwebhooks.webhooks import Webhook
 from support import cli_env, run_cli
 from webhook_receiver import webhook_receiver
 
-pytestmark = pytest.mark.skipif(
-    BACKEND != "postgresql", reason="multi-process tests need PostgreSQL: run `make test-scaleout`"
-)
+pytestmark = [
+    pytest.mark.timeout(300),  # several `orchestrator serve` processes per test
+    pytest.mark.skipif(
+        BACKEND != "postgresql", reason="multi-process tests need PostgreSQL: run `make test-scaleout`"
+    ),
+]
 
 GEN = {"prompt": "a lighthouse at dusk", "model": "dall-e-3"}
 PRICE = 0.04  # dall-e-3, standard 1024x1024

@@ -224,6 +224,8 @@ class UsageStats(ResponseModel):
     total_images: int = 0
     total_cost: float = 0.0
     failed_generations: int = 0
+    canceled_generations: int = 0
+    """Canceled in the range (never charged)."""
     unpriced_generations: int = 0
     currency: str | None = None
     by_model: list[UsageBucket] = Field(default_factory=list)

@@ -64,6 +64,14 @@ NOT_MODELLED = {
     "KeyCreated": "API key management",
     "KeyList": "API key management",
     "KeyOut": "API key management",
+    "KeyDefaults": "API key management",
+    "GalleryItem": "the team gallery is used from the dashboard and plain HTTP, not from this client",
+    "GalleryPage": "the team gallery",
+    "Deleted": "the team gallery",
+    "BoardName": "the team gallery",
+    "BoardOut": "the team gallery",
+    "BoardList": "the team gallery",
+    "GenerationIds": "the team gallery",
 }
 # Every operation, and the client methods that call it.
 OPERATIONS = {
@@ -95,6 +103,25 @@ NOT_CALLED = {
     "listKeys": "API key management (server CLI, dashboard)",
     "createKey": "API key management",
     "revokeKey": "API key management",
+    **dict.fromkeys(
+        (
+            "searchGallery",
+            "getGalleryItem",
+            "deleteGalleryItem",
+            "restoreGalleryItem",
+            "starGalleryItem",
+            "unstarGalleryItem",
+            "downloadGalleryItems",
+            "listBoards",
+            "createBoard",
+            "renameBoard",
+            "deleteBoard",
+            "addBoardItems",
+            "removeBoardItem",
+            "downloadBoard",
+        ),
+        "the team gallery (dashboard, plain HTTP)",
+    ),
 }
 
 _JSON_TYPES: dict[str, tuple[type, ...]] = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
@@ -9,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
 
 from orchestrator.api.deps import GenerateScope, ReadScope, ServicesDep
 from orchestrator.api.generate import ERRORS
@@ -22,8 +25,11 @@ from orchestrator.api.inputs import (
 )
 from orchestrator.api.presenters import base_url, generation_out
 from orchestrator.api.schemas import GenerationPage, GenerationResponse
+from orchestrator.auth.principal import Principal
+from orchestrator.container import Services
+from orchestrator.db.models import Generation
 from orchestrator.db.repositories.generations import HistoryFilter
-from orchestrator.errors import ErrorCode, InvalidRequest, NotFound
+from orchestrator.errors import ErrorCode, InvalidRequest, NotFound, RateLimited
 
 router = APIRouter(tags=["generations"])
 
@@ -145,25 +151,82 @@ async def get_generation(
 async def generation_events(
     generation_id: str, request: Request, principal: ReadScope, services: ServicesDep
 ) -> StreamingResponse:
-    """Server-Sent Events until the job is terminal: queued → running (progress) → outcome."""
+    """Server-Sent Events until the job is terminal: queued → running (progress) → outcome.
+
+    A key holds at most `ORCHESTRATOR_MAX_STREAMS_PER_KEY` streams open (429 beyond), and its
+    streams end within about a second of its revocation."""
     await services.reading.get(principal, _known_id(generation_id))  # 404 before the stream starts
+    lease = services.streams.acquire(principal.subject)
+    if lease is None:
+        raise RateLimited(
+            f"this key already holds {services.streams.per_principal} open event streams; close one "
+            "or poll the generation",
+        )
     base = base_url(request, services)
 
     async def stream() -> AsyncIterator[str]:
-        yield "retry: 2000\n\n"
-        async for name, job in services.waiting.events(generation_id):
-            if job is None:
-                yield ": keep-alive\n\n"
-                continue
-            payload: dict[str, Any] = generation_out(job, services, base).model_dump(mode="json")
-            event_id = f"{job.id}:{job.status}:{job.progress:.3f}"
-            yield f"id: {event_id}\nevent: {name}\ndata: {json.dumps(payload)}\n\n"
+        try:
+            yield "retry: 2000\n\n"
+            async for name, job in _until_revoked(services, principal, generation_id):
+                if job is None:
+                    yield ": keep-alive\n\n" if name == "keepalive" else f"event: {name}\ndata: {{}}\n\n"
+                    continue
+                payload: dict[str, Any] = generation_out(job, services, base).model_dump(mode="json")
+                event_id = f"{job.id}:{job.status}:{job.progress:.3f}"
+                yield f"id: {event_id}\nevent: {name}\ndata: {json.dumps(payload)}\n\n"
+        finally:
+            lease.release()
 
     return StreamingResponse(
         stream(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        background=BackgroundTask(lease.release),  # also when the stream never started
     )
+
+
+# How often an open stream checks that its key is still valid.
+_REVOCATION_CHECK_SECONDS = 1.0
+
+
+async def _until_revoked(
+    services: Services, principal: Principal, generation_id: str
+) -> AsyncIterator[tuple[str, Generation | None]]:
+    """The job's events, ending with a ``revoked`` event if the key is revoked meanwhile."""
+    queue: asyncio.Queue[tuple[str, Generation | None] | None] = asyncio.Queue()
+
+    async def pump() -> None:
+        try:
+            async for item in services.waiting.events(generation_id):
+                await queue.put(item)
+        finally:
+            await queue.put(None)
+
+    task = asyncio.create_task(pump())
+    loop = asyncio.get_running_loop()
+    next_check = loop.time() + _REVOCATION_CHECK_SECONDS
+    try:
+        while True:
+            timed_out = False
+            try:
+                item = await asyncio.wait_for(queue.get(), max(0.0, next_check - loop.time()))
+            except TimeoutError:
+                timed_out = True  # nothing new: only the check below is due
+            if loop.time() >= next_check:
+                if not await services.keys.still_valid(principal):
+                    yield "revoked", None
+                    return
+                next_check = loop.time() + _REVOCATION_CHECK_SECONDS
+            if timed_out:
+                continue
+            if item is None:
+                task.result()  # re-raise what ended the pump, if anything did
+                return
+            yield item
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 @router.post(

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from orchestrator.api.deps import ServicesDep
+from orchestrator.container import Services
 
 router = APIRouter(tags=["health"])
 
@@ -32,6 +33,10 @@ class Readiness(BaseModel):
     )
 
 
+def _gate_degraded(services: Services) -> str | None:
+    return None if services.concurrency is None else services.concurrency.degraded()
+
+
 @router.get(
     "/readyz",
     operation_id="readyz",
@@ -41,9 +46,9 @@ class Readiness(BaseModel):
 async def readyz(services: ServicesDep) -> JSONResponse:
     """Database and storage answer; 503 naming what does not.
 
-    Redis is not required to serve: when it is configured but unreachable the answer stays 200,
-    with ``status: degraded`` and ``degraded`` naming the fallback in force (per-process limits,
-    polling for other processes' jobs)."""
+    Redis is not required to serve: when it is configured but unreachable, or several processes
+    run without it, the answer stays 200, with ``status: degraded`` and ``degraded`` naming the
+    fallback in force (per-process limits, polling for other processes' jobs)."""
     checks: dict[str, str] = {}
     for name, probe in (("database", services.db.ping), ("storage", services.storage.check)):
         try:
@@ -53,6 +58,11 @@ async def readyz(services: ServicesDep) -> JSONResponse:
             checks[name] = f"error: {type(exc).__name__}"
     ready = all(v == "ok" for v in checks.values())
     degraded: list[str] = []
+    if services.redis is None:
+        # Several processes without Redis (allowed explicitly): limits are split, say so.
+        for reason in (services.rate_limiter.degraded(), _gate_degraded(services)):
+            if reason is not None:
+                degraded.append(reason)
     if services.redis is not None:
         try:
             await services.redis.ping()
@@ -62,7 +72,7 @@ async def readyz(services: ServicesDep) -> JSONResponse:
         limits = services.rate_limiter.degraded()
         if limits is not None or checks["redis"] != "ok":
             degraded.append(limits or "Redis unreachable: rate limits fall back to per-process limits")
-        gate = None if services.concurrency is None else services.concurrency.degraded()
+        gate = _gate_degraded(services)
         if gate is not None:
             degraded.append(gate)
         if services.bus is not None and not services.bus.healthy:

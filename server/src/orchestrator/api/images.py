@@ -45,7 +45,8 @@ async def get_image(
     if media_type is None:
         raise NotFound("no such image")
     # Immutable content: cache until the URL itself expires.
-    headers = {"Cache-Control": "private, max-age=3600, immutable"}
+    # nosniff: browsers must not second-guess the type of a file a provider produced.
+    headers = {"Cache-Control": "private, max-age=3600, immutable", "X-Content-Type-Options": "nosniff"}
     path = services.storage.local_path(key)
     if path is not None:
         if not path.is_file():

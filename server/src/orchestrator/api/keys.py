@@ -11,7 +11,8 @@ from orchestrator.api.deps import AdminScope, ServicesDep
 from orchestrator.api.generate import ERRORS
 from orchestrator.api.inputs import safe_id
 from orchestrator.api.schemas import KeyCreate, KeyCreated, KeyDefaults, KeyList, KeyOut
-from orchestrator.auth.delegation import KeyLimits, expiry_for_new_key, limits_for_new_key
+from orchestrator.auth.delegation import KeyLimits, budget_pool_for, expiry_for_new_key, limits_for_new_key
+from orchestrator.auth.principal import Principal
 from orchestrator.db.models import ApiKey
 from orchestrator.errors import ErrorCode, NotFound
 
@@ -60,15 +61,24 @@ async def create_key(body: KeyCreate, principal: AdminScope, services: ServicesD
         max_concurrent=limits.max_concurrent,
         monthly_budget=limits.monthly_budget,
         expires_at=expiry_for_new_key(principal, body.expires_at),
+        budget_pool_id=budget_pool_for(principal),
     )
     return KeyCreated(**key_out(new.record).model_dump(), key=new.secret)
 
 
+def visible_mode(principal: Principal) -> str | None:
+    """Keys follow mode: a test key sees and manages test keys only (a leaked one must not be able
+    to read or revoke live keys); a live admin key manages the whole project."""
+    return None if principal.livemode else "test"
+
+
 @router.get("/keys", operation_id="listKeys", response_model=KeyList, responses=ERRORS)
 async def list_keys(principal: AdminScope, services: ServicesDep) -> KeyList:
+    """The project's keys (a test key lists test keys only), with the server's default limits."""
     settings = services.settings
+    keys = await services.keys.list(project=principal.project, mode=visible_mode(principal))
     return KeyList(
-        data=[key_out(k) for k in await services.keys.list(project=principal.project)],
+        data=[key_out(k) for k in keys],
         defaults=KeyDefaults(
             rate_limit_per_minute=settings.default_rate_limit_per_minute,
             max_concurrent=settings.default_max_concurrent,
@@ -78,7 +88,10 @@ async def list_keys(principal: AdminScope, services: ServicesDep) -> KeyList:
 
 @router.delete("/keys/{key_id}", operation_id="revokeKey", response_model=KeyOut, responses=ERRORS)
 async def revoke_key(key_id: str, principal: AdminScope, services: ServicesDep) -> KeyOut:
-    """Revoke a key: it stops working at once here, and within seconds in other processes."""
+    """Revoke a key: it stops working at once here, and within seconds in other processes.
+    A test key can revoke test keys only (a live key is a 404 to it)."""
     if not safe_id(key_id):
         raise NotFound(f"no API key {key_id[:40]!r}", param="id", code=ErrorCode.KEY_NOT_FOUND)
-    return key_out(await services.keys.revoke(key_id, project=principal.project))
+    return key_out(
+        await services.keys.revoke(key_id, project=principal.project, mode=visible_mode(principal))
+    )

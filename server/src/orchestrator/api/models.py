@@ -11,7 +11,6 @@ from orchestrator.api.generate import ERRORS
 from orchestrator.api.schemas import ModelInfo, ModelList
 from orchestrator.catalog.catalog import ModelSpec, price_per_image
 from orchestrator.container import Services
-from orchestrator.db.repositories.generations import GenerationRepository
 from orchestrator.errors import ModelNotAvailable
 
 router = APIRouter(tags=["models"])
@@ -47,8 +46,7 @@ def model_info(spec: ModelSpec, services: Services, average: float | None, livem
 
 
 async def _averages(services: Services, names: list[str]) -> dict[str, float]:
-    async with services.db.read() as session:
-        return await GenerationRepository(session).average_times(models=names)
+    return await services.reading.average_times(names)
 
 
 @router.get("/models", operation_id="listModels", response_model=ModelList, responses=ERRORS)

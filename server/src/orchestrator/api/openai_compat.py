@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
@@ -29,6 +30,7 @@ from orchestrator.container import Services
 from orchestrator.core.states import JobStatus
 from orchestrator.db.models import Generation
 from orchestrator.errors import APIError, ErrorCode, InvalidRequest, ModelNotAvailable
+from orchestrator.generation.idempotency import ClientAttempt
 from orchestrator.generation.params import (
     GenerationOutcome,
     InputRef,
@@ -171,13 +173,18 @@ async def create_image(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """OpenAI's `POST /v1/images/generations`, answered when the generation has finished (or,
-    with `stream: true`, as Server-Sent Events ending with `image_generation.completed`)."""
+    with `stream: true`, as Server-Sent Events ending with `image_generation.completed`).
+
+    The OpenAI SDKs retry a 5xx or a timed-out call without an `Idempotency-Key`; their retries
+    (`x-stainless-retry-count` ≥ 1) join the first attempt's generation instead of starting another,
+    and the wait ends before the SDK's own read timeout (`x-stainless-read-timeout`)."""
     outcome = await services.generations.generate(
         principal,
         _params(body),
         idempotency_key=idempotency_key,
-        preferences=Preferences(respond_async=bool(body.stream)),
+        preferences=Preferences(respond_async=True) if body.stream else sdk_preferences(request),
         endpoint="openai-stream" if body.stream else "openai",
+        attempt=sdk_attempt(request),
     )
     response_format = body.response_format or default_response_format(body.model)
     if body.stream:
@@ -217,7 +224,8 @@ async def _answer(
 def _pending(job: Generation, headers: dict[str, str]) -> APIError:
     return APIError(
         f"generation {job.id} is still {job.status} after the server's wait; "
-        f"follow it at /api/v1/generations/{job.id}",
+        f"follow it at /api/v1/generations/{job.id} (a retry of this call joins the same "
+        "generation when it carries the same Idempotency-Key, or is an OpenAI SDK's own retry)",
         code=ErrorCode.GENERATION_PENDING,
         status_code=504,
         headers=headers,
@@ -490,6 +498,31 @@ async def create_variation(
 
 def _user_metadata(form: dict[str, str]) -> dict[str, Any]:
     return {name: form[name] for name in ("user", "safety_identifier") if form.get(name)}
+
+
+# Answer this long before the SDK gives up reading, so it gets our 504 (naming the generation)
+# rather than a timeout of its own.
+_READ_TIMEOUT_MARGIN = 2.0
+
+
+def sdk_attempt(request: Request) -> ClientAttempt | None:
+    """Which attempt of an SDK call this is, when the client numbers them (OpenAI's SDKs do)."""
+    value = request.headers.get("x-stainless-retry-count", "")
+    if not (value.isascii() and value.isdigit()) or len(value) > 3:
+        return None
+    return ClientAttempt(int(value))
+
+
+def sdk_preferences(request: Request) -> Preferences:
+    """Wait at most until shortly before the SDK's announced read timeout (and the server's cap)."""
+    value = request.headers.get("x-stainless-read-timeout", "")
+    try:
+        timeout = float(value) if value and len(value) < 16 else None
+    except ValueError:
+        timeout = None
+    if timeout is None or not math.isfinite(timeout) or timeout <= 0:
+        return Preferences()
+    return Preferences(wait=max(timeout - _READ_TIMEOUT_MARGIN, timeout / 2))
 
 
 def _with_headers(error: APIError, headers: dict[str, str]) -> APIError:

@@ -37,6 +37,15 @@ def _within(requested: int | Decimal | None, own: int | Decimal | None, *, param
         )
 
 
+def budget_pool_for(creator: Principal) -> str | None:
+    """The budget a key made by ``creator`` draws from: the creator's own pool, so a budgeted key
+    and every key it makes (and they make) spend at most its budget together. Limits set by a live
+    admin are the project's decision and stand alone."""
+    if creator.livemode or creator.monthly_budget is None or creator.key_id is None:
+        return None
+    return creator.budget_pool_id or creator.key_id
+
+
 def limits_for_new_key(creator: Principal, mode: str, requested: KeyLimits) -> KeyLimits:
     """The limits of a key ``creator`` asks for, or a 403 naming the field that oversteps."""
     if mode == "live" and not creator.livemode:

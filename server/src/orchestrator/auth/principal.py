@@ -22,6 +22,8 @@ class Principal:
     monthly_budget: Decimal | None = None
     expires_at: datetime | None = None
     """When the key stops working (None: never)."""
+    budget_pool_id: str | None = None
+    """The key whose budget this key's spending also draws from (set for keys a budgeted key made)."""
 
     def has(self, scope: str) -> bool:
         return scope in self.scopes or "admin" in self.scopes

@@ -45,6 +45,7 @@ def principal_for(key: ApiKey) -> Principal:
         if key.monthly_budget_micros is None
         else Decimal(str(from_micros(key.monthly_budget_micros))),
         expires_at=key.expires_at,
+        budget_pool_id=key.budget_pool_id,
     )
 
 
@@ -68,6 +69,7 @@ class KeyService:
         # that key share one query instead of each sending their own.
         self._inflight: dict[str, asyncio.Future[Principal | None]] = {}
         self._used: set[str] = set()
+        self._alive: dict[str, tuple[float, bool]] = {}
 
     async def authenticate(self, token: str) -> Principal:
         """An API key (checked offline first by its checksum) or, when configured, a JWT."""
@@ -135,6 +137,7 @@ class KeyService:
         max_concurrent: int | None = None,
         monthly_budget: Decimal | None = None,
         expires_at: datetime | None = None,
+        budget_pool_id: str | None = None,
     ) -> NewKey:
         unknown = sorted(set(scopes) - set(SCOPES))
         if unknown:
@@ -153,20 +156,42 @@ class KeyService:
             rate_limit_per_minute=rate_limit_per_minute,
             max_concurrent=max_concurrent,
             monthly_budget_micros=None if monthly_budget is None else to_micros(monthly_budget),
+            budget_pool_id=budget_pool_id,
             created_at=now_utc(),
             expires_at=expires_at,
         )
         await self.db.transaction(lambda session: KeyRepository(session).add(record))
         return NewKey(record, secret)
 
-    async def list(self, *, project: str | None) -> list[ApiKey]:
+    async def list(self, *, project: str | None, mode: str | None = None) -> list[ApiKey]:
+        """The project's keys; with ``mode``, only keys of that mode (what a test key may see)."""
         async with self.db.read() as session:
-            return await KeyRepository(session).all(project=project)
+            return await KeyRepository(session).all(project=project, mode=mode)
 
-    async def revoke(self, key_id: str, *, project: str | None) -> ApiKey:
+    async def still_valid(self, principal: Principal) -> bool:
+        """Whether ``principal``'s key is still unrevoked (read at most once a second per key), for
+        long-lived requests that must end when their key does. Bearer tokens stay valid."""
+        key_id = principal.key_id
+        if key_id is None:
+            return True
+        cached = self._alive.get(key_id)
+        now = time.monotonic()
+        if cached is None or cached[0] <= now:
+            async with self.db.read() as session:
+                record = await KeyRepository(session).get(key_id)
+            alive = record is not None and record.revoked_at is None
+            if len(self._alive) > 50_000:
+                self._alive.clear()
+            cached = (now + _CACHE_SECONDS, alive)
+            self._alive[key_id] = cached
+        return cached[1]
+
+    async def revoke(self, key_id: str, *, project: str | None, mode: str | None = None) -> ApiKey:
+        """Revoke a key of ``project`` (and of ``mode`` when given: another mode's key is a 404)."""
+
         async def revoke(session: AsyncSession) -> ApiKey:
             repo = KeyRepository(session)
-            record = await repo.get(key_id, project=project)
+            record = await repo.get(key_id, project=project, mode=mode)
             if record is None:
                 raise NotFound(f"no API key {key_id!r}", param="id", code=ErrorCode.KEY_NOT_FOUND)
             await repo.revoke(record, now_utc())
@@ -174,6 +199,7 @@ class KeyService:
 
         record = await self.db.transaction(revoke)
         self._cache.pop(record.key_hash, None)
+        self._alive.pop(record.id, None)
         return record
 
     async def flush_last_used(self) -> None:

@@ -60,6 +60,8 @@ class ApiKey(Base):
     rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer)
     max_concurrent: Mapped[int | None] = mapped_column(Integer)
     monthly_budget_micros: Mapped[int | None] = mapped_column(BigInteger)
+    budget_pool_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    """The key whose monthly budget this key also draws from (its budgeted creator's pool)."""
     created_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]

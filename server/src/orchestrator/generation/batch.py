@@ -15,13 +15,14 @@ from typing import Any
 from orchestrator.auth.principal import Principal
 from orchestrator.core.states import UNSUCCESSFUL, JobStatus
 from orchestrator.db.models import Generation
-from orchestrator.errors import APIError, ErrorCode, InvalidRequest
+from orchestrator.errors import APIError, ErrorCode, InvalidRequest, RateLimited
 from orchestrator.generation.idempotency import IdempotencyService, request_fingerprint
 from orchestrator.generation.outcome import failure_error
 from orchestrator.generation.params import SubmitParams
 from orchestrator.generation.reading import ReadService
-from orchestrator.generation.service import GenerationService
+from orchestrator.generation.service import GenerationService, check_idempotency_key
 from orchestrator.ids import new_id
+from orchestrator.limits.rate import RateLimiter
 from orchestrator.settings import Settings
 
 
@@ -68,38 +69,25 @@ def _job_error(job: Generation) -> APIError | None:
 
 
 def _stored_error(error: APIError) -> dict[str, Any]:
-    return {
-        "message": error.message,
-        "param": error.param,
-        "code": error.code,
-        "status": error.status_code,
-        "extra": error.extra,
-    }
+    """An entry's error as stored for a retry: its envelope (no request id) and its status."""
+    stored = error.body(None)["error"]
+    del stored["request_id"], stored["type"]  # the type follows from the code
+    return {**stored, "status": error.status_code}
 
 
 def _restored_error(stored: dict[str, Any]) -> APIError:
-    return APIError(
-        stored["message"],
-        param=stored["param"],
-        code=ErrorCode(stored["code"]),
-        status_code=stored["status"],
-        extra=stored["extra"],
-    )
+    fields = dict(stored)
+    message, code, param, status = (fields.pop(k) for k in ("message", "code", "param", "status"))
+    return APIError(message, code=ErrorCode(code), param=param, status_code=status, extra=fields)
 
 
+@dataclass(kw_only=True)
 class BatchService:
-    def __init__(
-        self,
-        *,
-        generations: GenerationService,
-        reading: ReadService,
-        idempotency: IdempotencyService,
-        settings: Settings,
-    ) -> None:
-        self.generations = generations
-        self.reading = reading
-        self.idempotency = idempotency
-        self.settings = settings
+    generations: GenerationService
+    reading: ReadService
+    idempotency: IdempotencyService
+    settings: Settings
+    rate_limiter: RateLimiter | None = None
 
     def _check(self, principal: Principal, params: BatchParams) -> None:
         settings = self.settings
@@ -122,6 +110,7 @@ class BatchService:
         self, principal: Principal, params: BatchParams, *, idempotency_key: str | None = None
     ) -> BatchOutcome:
         """One generation per prompt; entries in prompt order. One failure does not sink the others."""
+        check_idempotency_key(idempotency_key)
         self._check(principal, params)
         if idempotency_key is None:
             return await self._run(principal, params, new_id("bat"))
@@ -155,6 +144,8 @@ class BatchService:
         async def run_one(index: int, prompt: str) -> BatchEntry:
             async with gate:
                 try:
+                    if index not in existing:
+                        await self._count_item(principal, index)
                     job = existing.get(index) or await self.generations.submit(
                         principal,
                         SubmitParams(prompt=prompt, batch_id=batch_id, batch_index=index, **params.shared),
@@ -166,6 +157,20 @@ class BatchService:
 
         entries = await asyncio.gather(*(run_one(i, p) for i, p in enumerate(params.prompts)))
         return BatchOutcome(batch_id, list(entries))
+
+    async def _count_item(self, principal: Principal, index: int) -> None:
+        """Each prompt of a batch is one request against the rate limit; the first was counted
+        when the batch request itself was admitted."""
+        if index == 0 or self.rate_limiter is None:
+            return
+        per_minute = principal.rate_limit_per_minute or self.settings.default_rate_limit_per_minute
+        decision = await self.rate_limiter.check(principal.subject, per_minute)
+        if not decision.allowed:
+            raise RateLimited(
+                f"rate limit of {per_minute} requests per minute reached at this prompt (each prompt "
+                f"of a batch counts as one request); retry it after {decision.headers()['Retry-After']} s",
+                headers=decision.headers(),
+            )
 
     async def _replay(self, principal: Principal, stored: dict[str, Any]) -> BatchOutcome:
         """The first answer, rebuilt from the stored outcome and the jobs' current state."""

@@ -57,8 +57,7 @@ class EventHub:
         # a job need not wake the dispatcher (jobs from other processes are found by polling).
         self.queue_may_have_work = True
         self._listeners: list[EventListener] = []
-        self.running_here: set[str] = set()
-        """Jobs a worker of this process is running: their events are published here."""
+        self._running_here: set[str] = set()
 
     def add_listener(self, listener: EventListener) -> None:
         """Call ``listener`` with every event of every job (metrics, logs). It runs inline, so it
@@ -73,9 +72,16 @@ class EventHub:
         """Whether events from other processes reach this hub right now."""
         return self._bus is not None and self._bus.healthy
 
+    def running_here(self, generation_id: str, running: bool = True) -> None:
+        """A worker of this process started (or stopped) running ``generation_id``."""
+        if running:
+            self._running_here.add(generation_id)
+        else:
+            self._running_here.discard(generation_id)
+
     def reports(self, generation_id: str) -> bool:
         """Whether ``generation_id``'s end will be published in this process (no need to poll)."""
-        return generation_id in self.running_here
+        return generation_id in self._running_here
 
     def backstop(self, poll_interval: float) -> float:
         """How long a waiter for a job running elsewhere may sleep before re-reading it: short

@@ -22,6 +22,29 @@ from orchestrator.db.models import IdempotencyRecord
 from orchestrator.db.repositories.idempotency import IdempotencyRepository
 from orchestrator.errors import Conflict, ErrorCode
 
+# How long a retried SDK call finds its first attempt's job: longer than any wait plus the SDK's
+# backoff (a few seconds) or its client-side read timeout (10 minutes by default).
+SDK_RETRY_WINDOW = timedelta(minutes=15)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientAttempt:
+    """One attempt of an SDK call, as the OpenAI SDKs number them (``x-stainless-retry-count``)."""
+
+    retry_count: int
+
+    @property
+    def is_retry(self) -> bool:
+        return self.retry_count > 0
+
+
+def sdk_scope_key(subject: str, fingerprint: str) -> str:
+    """The server-side idempotency key shared by the attempts of one SDK call: the caller and the
+    request's fingerprint. It starts with a space, which HTTP strips from header values, so no
+    client's own ``Idempotency-Key`` can collide with it."""
+    digest = hashlib.sha256(f"{subject}\n{fingerprint}".encode()).hexdigest()
+    return f" sdk-call:{digest}"
+
 
 @dataclass(frozen=True, slots=True)
 class Replay:
@@ -87,6 +110,36 @@ class IdempotencyService:
             )
         # The first request died before doing anything durable: this one takes over.
         existing.locked_until = now + self.lock
+        return None
+
+    async def claim_attempt(
+        self, session: AsyncSession, project: str, key: str, attempt: ClientAttempt
+    ) -> Replay | None:
+        """For a request without an ``Idempotency-Key`` from an SDK that numbers its attempts: a
+        retry joins the job of the call's first attempt (when it is recent); a first attempt is a
+        new call, so it takes the scope over (the caller attaches its job)."""
+        now = now_utc()
+        repo = IdempotencyRepository(session)
+        existing = await repo.get(project, key)
+        if (
+            attempt.is_retry
+            and existing is not None
+            and existing.generation_id is not None
+            and existing.created_at >= now - SDK_RETRY_WINDOW
+        ):
+            return Replay(None, None, existing.generation_id)
+        if existing is not None:
+            await repo.forget(project, key)
+        record = IdempotencyRecord(
+            project=project,
+            key=key,
+            endpoint="openai-sdk",
+            request_hash=key[-64:],
+            status="in_progress",
+            created_at=now,
+            locked_until=now,
+        )
+        await repo.try_insert(record)  # False: a concurrent identical call holds it, which is fine
         return None
 
     async def complete(

@@ -18,8 +18,8 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,8 +31,10 @@ from orchestrator.core.states import JobStatus
 from orchestrator.db.engine import Database
 from orchestrator.db.models import Generation, Image
 from orchestrator.db.repositories.generations import GenerationRepository
+from orchestrator.errors import ErrorCode
 from orchestrator.generation.events import EventHub, JobEvent
 from orchestrator.generation.request import ResolvedRequest
+from orchestrator.generation.routing import FailedAttempt
 from orchestrator.limits.concurrency import ConcurrencyGate
 from orchestrator.logs import log_submitted
 from orchestrator.webhooks.outbox import enqueue_generation_event
@@ -51,19 +53,6 @@ WORKER_LOST_MESSAGE = (
 
 
 @dataclass(frozen=True, slots=True)
-class Attempt:
-    """One failed call to a provider on the way to the outcome (the attempt trail)."""
-
-    provider: str
-    model: str
-    code: str
-    message: str
-
-    def as_json(self) -> dict[str, str]:
-        return {"provider": self.provider, "model": self.model, "code": self.code, "message": self.message}
-
-
-@dataclass(frozen=True, slots=True)
 class Success:
     """A provider served the job and its images are stored."""
 
@@ -77,7 +66,8 @@ class Success:
     provider_usage: dict[str, Any] | None
     processing_time: float
     images: Sequence[Image]
-    trail: Sequence[Attempt] = ()
+    trail: Sequence[FailedAttempt] = ()
+    """Failed provider calls before the outcome (the attempt trail)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,25 +78,30 @@ class Failure:
     message: str
     provider: str | None
     processing_time: float
-    trail: Sequence[Attempt] = ()
+    trail: Sequence[FailedAttempt] = ()
+    """Failed provider calls before the outcome (the attempt trail)."""
 
 
 # ---------------------------------------------------------------------------- outcomes
 
 
 @dataclass(frozen=True, slots=True)
-class Succeeded:
+class Ended:
+    """The job reached a terminal state; ``job`` is its final row."""
+
     job: Generation
 
 
-@dataclass(frozen=True, slots=True)
-class Failed:
-    job: Generation
+class Succeeded(Ended):
+    __slots__ = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Canceled:
-    job: Generation
+class Failed(Ended):
+    __slots__ = ()
+
+
+class Canceled(Ended):
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,14 +123,30 @@ class Recovered:
     """One recovery pass: jobs whose lease expired were requeued, or failed with ``worker_lost``."""
 
     requeued: tuple[str, ...] = ()
-    failed: tuple[Generation, ...] = field(default_factory=tuple)
+    failed: tuple[Generation, ...] = ()
 
 
-Ending = Succeeded | Failed | Superseded
 CancelOutcome = Canceled | NotActive
 
 
 # ---------------------------------------------------------------------------- the lifecycle
+
+
+def _unsuccessful(status: str, code: str, message: str, now: datetime | None = None) -> dict[str, Any]:
+    """The values every failed or canceled ending writes: unsuccessful jobs are never charged."""
+    return {
+        "status": status,
+        "error_code": code,
+        "error_message": message,
+        "cost_micros": 0,
+        "finished_at": now or now_utc(),
+    }
+
+
+def _trail(failures: Sequence[FailedAttempt]) -> list[dict[str, str]]:
+    return [
+        {"provider": f.provider, "model": f.model, "code": f.code, "message": f.message} for f in failures
+    ]
 
 
 def job_slot(job: Generation) -> str:
@@ -184,8 +195,11 @@ class JobLifecycle:
         slot = job_slot(job)
         admitted = await self.gate.admit(slot, cap)
         # A job skips the queue when a local worker slot is free and its principal has room under
-        # its cap (so queued jobs keep their order).
-        start = self.dispatcher.offer(job, plan) if admitted and self.dispatcher is not None else None
+        # its cap (so queued jobs keep their order). When the gate's count is not the deployment's
+        # (Redis down, or several processes without it) every job goes through the database
+        # claim instead, which caps running jobs across processes.
+        direct = admitted and self.dispatcher is not None and self.gate.degraded() is None
+        start = self.dispatcher.offer(job, plan) if direct and self.dispatcher is not None else None
 
         async def insert(session: AsyncSession) -> T | None:
             stop = await checks(session)
@@ -277,7 +291,7 @@ class JobLifecycle:
             "cost_micros": success.cost_micros,
             "provider_cost_micros": success.provider_cost_micros,
             "provider_usage": success.provider_usage,
-            "attempt_trail": [a.as_json() for a in success.trail],
+            "attempt_trail": _trail(success.trail),
             "finished_at": now_utc(),
             "processing_time": success.processing_time,
             "error_code": None,
@@ -288,14 +302,9 @@ class JobLifecycle:
         return Superseded(job.id)
 
     async def fail(self, job: Generation, owner: str, failure: Failure) -> Failed | Superseded:
-        values: dict[str, Any] = {
-            "status": JobStatus.FAILED,
-            "error_code": failure.code,
-            "error_message": failure.message,
+        values = _unsuccessful(JobStatus.FAILED, failure.code, failure.message) | {
             "provider": failure.provider,
-            "cost_micros": 0,  # failed generations are never charged
-            "attempt_trail": [a.as_json() for a in failure.trail],
-            "finished_at": now_utc(),
+            "attempt_trail": _trail(failure.trail),
             "processing_time": failure.processing_time,
         }
         if await self._finish(job, owner, values, ()):
@@ -327,14 +336,14 @@ class JobLifecycle:
 
         async def cancel(session: AsyncSession) -> CancelOutcome:
             repo = GenerationRepository(session)
-            if await repo.cancel(generation_id, now_utc(), CANCELED_MESSAGE):
-                job = await repo.get(generation_id)
-                assert job is not None
-                await enqueue_generation_event(session, job, {}, now_utc())
-                return Canceled(job)
+            values = _unsuccessful(JobStatus.CANCELED, ErrorCode.CANCELED, CANCELED_MESSAGE)
+            canceled = await repo.cancel(generation_id, values)
             job = await repo.get(generation_id)
             assert job is not None, "jobs are never deleted"
-            return NotActive(job)
+            if not canceled:
+                return NotActive(job)
+            await enqueue_generation_event(session, job, {}, values["finished_at"])
+            return Canceled(job)
 
         outcome = await self.db.transaction(cancel)
         if isinstance(outcome, Canceled):
@@ -348,8 +357,9 @@ class JobLifecycle:
         async def work(session: AsyncSession) -> Recovered:
             now = now_utc()
             repo = GenerationRepository(session)
+            lost = _unsuccessful(JobStatus.FAILED, ErrorCode.WORKER_LOST, WORKER_LOST_MESSAGE, now)
             requeued, failed = await repo.recover_expired(
-                now=now, max_attempts=max_attempts, message=WORKER_LOST_MESSAGE
+                now=now, max_attempts=max_attempts, failed_values=lost
             )
             rows = await repo.get_many(failed)
             for job in rows:
@@ -364,7 +374,7 @@ class JobLifecycle:
             {principal_slot(project, subject): n for (project, subject), n in counts.items()}
         )
         for job in recovered.failed:
-            self.hub.publish(JobEvent(job.id, job.status, job.progress, job))
+            self._announce(job)
         if recovered.requeued or recovered.failed:
             logger.warning(
                 "recovered lost jobs: %d requeued, %d failed", len(recovered.requeued), len(recovered.failed)
@@ -374,5 +384,8 @@ class JobLifecycle:
 
     async def _ended(self, job: Generation) -> None:
         await self.gate.release(job_slot(job))
+        self._announce(job)
+
+    def _announce(self, job: Generation) -> None:
         # The event carries the final row, as every terminal event does, so listeners can count it.
         self.hub.publish(JobEvent(job.id, job.status, job.progress, job))

@@ -1,4 +1,4 @@
-"""Reading a project's generations: one by id, its history, a batch's members."""
+"""Reading generations: one by id, a project's history, a batch's members, recent timings."""
 
 from __future__ import annotations
 
@@ -45,3 +45,8 @@ class ReadService:
             return await GenerationRepository(session).batch_members(
                 project=principal.project, batch_id=batch_id
             )
+
+    async def average_times(self, models: list[str]) -> dict[str, float]:
+        """Mean processing time of each model's recent successful generations (all projects)."""
+        async with self.db.read() as session:
+            return await GenerationRepository(session).average_times(models=models)

@@ -31,14 +31,9 @@ class PricedRoute:
 
 
 @dataclass(frozen=True, slots=True)
-class ResolvedRequest:
-    model: ModelSpec
-    size: str
+class ResolvedRequest(ResolvedParams):
     width: int
     height: int
-    quality: str
-    style: str | None
-    n: int
     routes: tuple[PricedRoute, ...]
     """Usable routes in the order they are tried (test mode: the offline renderer)."""
     price: Decimal | None
@@ -73,12 +68,11 @@ class Planner:
 
     def plan(self, params: ResolvedParams, *, livemode: bool) -> ResolvedRequest:
         """Plan validated fields; in live mode, refuse a model no configured provider serves."""
-        model = params.model
         if livemode:
-            reason = self.router.unavailable_reason(model)
+            reason = self.router.unavailable_reason(params.model)
             if reason is not None:
                 raise ModelNotAvailable(reason, param="model", status_code=503)
-        return self._plan(model, params.size, params.quality, params.style, params.n, livemode=livemode)
+        return self._plan(params, livemode=livemode)
 
     def plan_operation(
         self,
@@ -96,16 +90,8 @@ class Planner:
             reason = self.unavailable_reason(model, operation)
             if reason is not None:
                 raise ModelNotAvailable(reason, param="model", status_code=503)
-        return self._plan(
-            model,
-            size,
-            quality or model.quality,
-            None,
-            n,
-            livemode=livemode,
-            operation=operation,
-            params=params,
-        )
+        fields = ResolvedParams(model, size, quality or model.quality, None, n)
+        return self._plan(fields, livemode=livemode, operation=operation, params=params)
 
     def unavailable_reason(self, model: ModelSpec, operation: str) -> str | None:
         if operation == "generate":
@@ -121,11 +107,7 @@ class Planner:
         if model is None:
             raise NoRoute(f"model {job.model!r} is no longer in the catalog")
         return self._plan(
-            model,
-            job.size,
-            job.quality,
-            job.style,
-            job.n,
+            ResolvedParams(model, job.size, job.quality, job.style, job.n),
             livemode=job.livemode,
             operation=job.operation or "generate",
             params=dict(job.operation_params or {}),
@@ -133,18 +115,14 @@ class Planner:
 
     def _plan(
         self,
-        model: ModelSpec,
-        size: str,
-        quality: str,
-        style: str | None,
-        n: int,
+        fields: ResolvedParams,
         *,
         livemode: bool,
         operation: str = "generate",
         params: dict[str, Any] | None = None,
     ) -> ResolvedRequest:
+        model, size, quality, n = fields.model, fields.size, fields.quality, fields.n
         params = params or {}
-        width, height = parse_size(size)
         # Upscales are priced by factor; every other operation by its output size.
         key = f"{params.get('scale')}x" if operation == "upscale" else size
         # Fallback only moves between routes that serve the operation (test mode: the renderer).
@@ -154,20 +132,19 @@ class Planner:
             if c.route is OFFLINE_ROUTE or c.route.supports(operation)
         )
         # Test-mode jobs are quoted what the live request would cost, as they always were.
-        quoted = self._price_route(model, operation)
+        quoted = operation_price(model, operation, self._price_route(model, operation), key, quality, n)
         return ResolvedRequest(
-            model=model,
-            size=size,
-            width=width,
-            height=height,
-            quality=quality,
-            style=style,
-            n=n,
-            routes=routes,
-            price=operation_price(model, operation, quoted, key, quality, n),
-            price_version=self.catalog.price_version,
-            operation=operation,
-            operation_params=params,
+            model,
+            size,
+            quality,
+            fields.style,
+            n,
+            *parse_size(size),
+            routes,
+            quoted,
+            self.catalog.price_version,
+            operation,
+            params,
         )
 
     def _price_route(self, model: ModelSpec, operation: str) -> Route:

@@ -12,13 +12,14 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from decimal import Decimal
 
 from orchestrator.accounting.money import to_micros
 from orchestrator.catalog.catalog import Route
 from orchestrator.db.models import Generation, Image
 from orchestrator.errors import ErrorCode
-from orchestrator.generation.lifecycle import Attempt, Failure, JobLifecycle, Success, Superseded
+from orchestrator.generation.lifecycle import Failure, JobLifecycle, Success, Superseded
 from orchestrator.generation.request import NoRoute, Planner, ResolvedRequest
 from orchestrator.generation.routing import (
     OFFLINE_ROUTE,
@@ -57,31 +58,17 @@ FAILURE_CODES: Mapping[ProviderErrorKind, ErrorCode] = {
 }
 
 
-def _trail(failures: Sequence[FailedAttempt]) -> tuple[Attempt, ...]:
-    return tuple(Attempt(f.provider, f.model, f.code, f.message) for f in failures)
-
-
+@dataclass(kw_only=True)
 class JobRunner:
-    def __init__(
-        self,
-        *,
-        lifecycle: JobLifecycle,
-        planner: Planner,
-        executor: RouteExecutor,
-        storage: Storage,
-        thumbnails: Executor,
-        thumbnail_size: int,
-        deadline_seconds: float,
-        provenance: bool = True,
-    ) -> None:
-        self.provenance = provenance
-        self.lifecycle = lifecycle
-        self.planner = planner
-        self.executor = executor
-        self.storage = storage
-        self.thumbnails = thumbnails
-        self.thumbnail_size = thumbnail_size
-        self.deadline_seconds = deadline_seconds
+    lifecycle: JobLifecycle
+    planner: Planner
+    executor: RouteExecutor
+    storage: Storage
+    thumbnails: Executor
+    thumbnail_size: int
+    deadline_seconds: float
+    provenance: bool = True
+    """Write provenance text chunks into stored PNGs."""
 
     async def run(self, job: Generation, owner: str, plan: ResolvedRequest | None = None) -> None:
         """Run ``job`` to a terminal state. Cancellation propagates (the job was canceled or lost).
@@ -93,7 +80,7 @@ class JobRunner:
         self.lifecycle.started(job)
 
         async def fail(
-            code: str, message: str, provider: str | None = None, trail: Sequence[Attempt] = ()
+            code: str, message: str, provider: str | None = None, trail: Sequence[FailedAttempt] = ()
         ) -> None:
             elapsed = round(time.monotonic() - started, 4)
             await self.lifecycle.fail(job, owner, Failure(code, message, provider, elapsed, tuple(trail)))
@@ -103,7 +90,7 @@ class JobRunner:
         except ProviderError as exc:
             code = FAILURE_CODES[exc.kind]
             logger.info("job %s failed at %s: %s (%s)", job.id, exc.provider, code, exc.message)
-            trail = _trail(exc.failures) if isinstance(exc, RoutingError) else ()
+            trail = exc.failures if isinstance(exc, RoutingError) else ()
             await fail(code, exc.message, exc.provider, trail)
         except NoRoute as exc:
             await fail(ErrorCode.MODEL_NOT_AVAILABLE, str(exc))
@@ -176,7 +163,7 @@ class JobRunner:
             provider_usage=result.usage,
             processing_time=round(time.monotonic() - started, 4),
             images=stored,
-            trail=_trail(outcome.failures),
+            trail=tuple(outcome.failures),
         )
 
     async def _inputs(self, job: Generation) -> tuple[tuple[ProviderInput, ...], ProviderInput | None]:

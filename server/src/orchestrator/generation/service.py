@@ -7,13 +7,15 @@ import asyncio
 import contextlib
 import dataclasses
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from orchestrator.accounting.money import from_micros, to_micros
+from orchestrator.accounting.money import to_micros
 from orchestrator.auth.principal import Principal
 from orchestrator.catalog.catalog import parse_size
 from orchestrator.core.clock import now_utc
@@ -21,8 +23,14 @@ from orchestrator.core.states import ACTIVE, JobStatus
 from orchestrator.db.models import Generation, Source
 from orchestrator.db.repositories.generations import GenerationRepository
 from orchestrator.db.repositories.idempotency import IdempotencyRepository
-from orchestrator.errors import APIError, BudgetExceeded, ErrorCode, InvalidRequest
-from orchestrator.generation.idempotency import IdempotencyService, Replay, request_fingerprint
+from orchestrator.errors import APIError, ErrorCode, InvalidRequest
+from orchestrator.generation.idempotency import (
+    ClientAttempt,
+    IdempotencyService,
+    Replay,
+    request_fingerprint,
+    sdk_scope_key,
+)
 from orchestrator.generation.inputs import CheckedInput, InputService
 from orchestrator.generation.lifecycle import Canceled, JobLifecycle
 from orchestrator.generation.params import GenerationOutcome, Preferences, SubmitParams, fingerprinted
@@ -31,42 +39,46 @@ from orchestrator.generation.request import Planner, ResolvedRequest
 from orchestrator.generation.validation import check_output_options, resolve, resolve_operation
 from orchestrator.generation.waiting import WaitService
 from orchestrator.ids import new_id
-from orchestrator.limits.budget import BudgetLedger, DatabaseBudgetLedger
+from orchestrator.limits.budget import BudgetLedger, DatabaseBudgetLedger, budget_exceeded
+from orchestrator.limits.pricing import require_known_price, reservation_price
 from orchestrator.settings import Settings
 
 __all__ = ["GenerationOutcome", "GenerationService", "Preferences", "SubmitParams"]
+
+
+def check_idempotency_key(key: str | None) -> None:
+    """An empty key would be one key for the whole project: refuse it rather than replay strangers."""
+    if key is not None and not key.strip():
+        raise APIError(
+            "Idempotency-Key header must not be empty: send a unique value per request, or omit it",
+            param="Idempotency-Key",
+            code=ErrorCode.INVALID_REQUEST,
+            status_code=400,
+        )
 
 
 def month_start(now: datetime) -> datetime:
     return now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
+@dataclass(kw_only=True)
 class GenerationService:
     """Submitting a generation and waiting for it; canceling one."""
 
-    def __init__(
-        self,
-        *,
-        planner: Planner,
-        lifecycle: JobLifecycle,
-        waiting: WaitService,
-        reading: ReadService,
-        idempotency: IdempotencyService,
-        settings: Settings,
-        inputs: InputService | None = None,
-        budget: BudgetLedger | None = None,
-    ) -> None:
-        self.inputs = inputs
-        self.planner = planner
-        self.lifecycle = lifecycle
-        self.waiting = waiting
-        self.reading = reading
-        self.idempotency = idempotency
-        self.settings = settings
-        self.budget: BudgetLedger = budget or DatabaseBudgetLedger()
-        # Queues a key's budgeted submissions in this process before they reach the ledger's
-        # database lock (which is what serialises them across processes).
-        self._budget_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+    planner: Planner
+    lifecycle: JobLifecycle
+    waiting: WaitService
+    reading: ReadService
+    idempotency: IdempotencyService
+    settings: Settings
+    inputs: InputService | None = None
+    """Reads, checks and stores image operations' inputs (``create_app`` wires it)."""
+    budget: BudgetLedger = field(default_factory=DatabaseBudgetLedger)
+    # Queues a key's budgeted submissions in this process before they reach the ledger's
+    # database lock (which is what serialises them across processes).
+    _budget_locks: defaultdict[str, asyncio.Lock] = field(
+        default_factory=lambda: defaultdict(asyncio.Lock), init=False, repr=False
+    )
 
     # ------------------------------------------------------------------ use cases
 
@@ -78,20 +90,27 @@ class GenerationService:
         idempotency_key: str | None = None,
         preferences: Preferences = Preferences(),
         endpoint: str = "generate",
+        attempt: ClientAttempt | None = None,
     ) -> GenerationOutcome:
         """Submit one generation and wait for it (or not, with ``respond_async``).
 
         With an ``idempotency_key``, claiming the key, the budget check and the job row are one
         write transaction; a retry replays the first answer, rebuilt from the job (fresh URLs,
-        current state). The worker's finish is the only other write.
+        current state). The worker's finish is the only other write. Without one, an SDK
+        ``attempt`` that is a retry joins the job of its call's first attempt (see
+        :meth:`IdempotencyService.claim_attempt`).
         """
+        check_idempotency_key(idempotency_key)
         self.check_input(params.prompt, params.metadata)
         max_wait = preferences.max_wait(self.settings.sync_wait_seconds)
         job, plan = self.quote(principal, params)
-        claim = None
+        claim: tuple[str, str, str | ClientAttempt] | None = None
         if idempotency_key is not None:
             variant = "async" if preferences.respond_async else "sync"
             claim = (idempotency_key, endpoint, request_fingerprint(endpoint, fingerprinted(params), variant))
+        elif attempt is not None:
+            fingerprint = request_fingerprint(endpoint, fingerprinted(params), "sdk")
+            claim = (sdk_scope_key(principal.subject, fingerprint), endpoint, attempt)
         replay = await self._submit(principal, job, plan, claim)
         if replay is not None:
             return await self._replay(principal, replay, preferences, max_wait)
@@ -116,6 +135,7 @@ class GenerationService:
         just before the job row (and deleted again if the row is not written).
         """
         assert self.inputs is not None, "create_app wires the input service"
+        check_idempotency_key(idempotency_key)
         self.check_input(params.prompt, params.metadata)
         max_wait = preferences.max_wait(self.settings.sync_wait_seconds)
         op = resolve_operation(
@@ -161,8 +181,8 @@ class GenerationService:
             livemode=principal.livemode,
             quality=params.quality,
         )
-        job = self._job(principal, params, plan)
-        claim = None
+        job = self._job(principal, params, plan, self._reservation(principal, plan))
+        claim: tuple[str, str, str | ClientAttempt] | None = None
         if idempotency_key is not None:
             variant = "async" if preferences.respond_async else "sync"
             claim = (idempotency_key, endpoint, request_fingerprint(endpoint, fingerprinted(params), variant))
@@ -258,25 +278,30 @@ class GenerationService:
 
     def quote(self, principal: Principal, params: SubmitParams) -> tuple[Generation, ResolvedRequest]:
         """Validate, resolve and price the request; build its job row (not yet saved)."""
-        fields = resolve(
-            self.planner.catalog,
-            model=params.model,
-            size=params.size,
-            quality=params.quality,
-            style=params.style,
-            n=params.n,
-            seed=params.seed,
-            negative_prompt=params.negative_prompt,
-            max_n=self.settings.max_images_per_request,
-        )
+        fields = resolve(self.planner.catalog, params, max_n=self.settings.max_images_per_request)
         options = params.options.as_json()
         check_output_options(fields.model, options)
         plan = self.planner.plan(fields, livemode=principal.livemode)
         if options:
             plan = dataclasses.replace(plan, operation_params=options)
-        return self._job(principal, params, plan), plan
+        return self._job(principal, params, plan, self._reservation(principal, plan)), plan
 
-    def _job(self, principal: Principal, params: SubmitParams, plan: ResolvedRequest) -> Generation:
+    def _reservation(self, principal: Principal, plan: ResolvedRequest) -> Decimal | None:
+        # A budget reserves the most any route that may serve it would charge (the runner charges
+        # the route that served); without a price it cannot be checked, so it is refused.
+        reserved = reservation_price([plan.price, *(route.price for route in plan.routes)])
+        require_known_price(
+            reserved,
+            budgeted=principal.monthly_budget is not None,
+            model=plan.model.name,
+            size=plan.size,
+            quality=plan.quality,
+        )
+        return reserved
+
+    def _job(
+        self, principal: Principal, params: SubmitParams, plan: ResolvedRequest, reserved: Decimal | None
+    ) -> Generation:
         now = now_utc()
         job = Generation(
             id=new_id("gen"),
@@ -298,7 +323,7 @@ class GenerationService:
             batch_index=params.batch_index,
             attempts=0,
             progress=0.0,
-            cost_micros=plan.price_micros,
+            cost_micros=None if reserved is None else to_micros(reserved),
             currency=self.planner.catalog.currency,
             price_version=plan.price_version,
             created_at=now,
@@ -316,22 +341,27 @@ class GenerationService:
         principal: Principal,
         job: Generation,
         plan: ResolvedRequest,
-        claim: tuple[str, str, str] | None,
+        claim: tuple[str, str, str | ClientAttempt] | None,
         sources: list[Source] | None = None,
     ) -> Replay | None:
         """One write transaction: claim the idempotency key (or find its replay), check the
         budget, insert the job (already claimed by a local worker when one is free)."""
         budgeted = principal.monthly_budget is not None and principal.key_id is not None
-        lock = self._budget_locks[principal.key_id] if budgeted and principal.key_id else None
+        pool = principal.budget_pool_id or principal.key_id
+        lock = self._budget_locks[pool] if budgeted and pool else None
 
         async def checks(session: AsyncSession) -> Replay | None:
             if claim is not None:
                 key, endpoint, fingerprint = claim
-                replay = await self.idempotency.claim(session, principal.project, key, endpoint, fingerprint)
+                replay = (
+                    await self.idempotency.claim_attempt(session, principal.project, key, fingerprint)
+                    if isinstance(fingerprint, ClientAttempt)
+                    else await self.idempotency.claim(session, principal.project, key, endpoint, fingerprint)
+                )
                 if replay is not None:
                     return replay
-            if budgeted and plan.price is not None:
-                await self._reserve(session, principal, job, plan)
+            if budgeted and job.cost_micros is not None:
+                await self._reserve(session, principal, job)
             return None
 
         async def attach(session: AsyncSession) -> None:
@@ -349,21 +379,16 @@ class GenerationService:
             lock=lock or contextlib.nullcontext(),
         )
 
-    async def _reserve(
-        self, session: AsyncSession, principal: Principal, job: Generation, plan: ResolvedRequest
-    ) -> None:
-        assert principal.monthly_budget is not None and principal.key_id and plan.price is not None
+    async def _reserve(self, session: AsyncSession, principal: Principal, job: Generation) -> None:
+        """Reserve the job's price against the key's budget (and the pool it draws from)."""
+        assert principal.monthly_budget is not None and principal.key_id and job.cost_micros is not None
         check = await self.budget.reserve(
             session,
             api_key_id=principal.key_id,
-            cost_micros=to_micros(plan.price),
+            cost_micros=job.cost_micros,
             budget_micros=to_micros(principal.monthly_budget),
             since=month_start(job.created_at),
+            pool_id=principal.budget_pool_id,
         )
         if not check.allowed:
-            spent = check.spent_micros
-            raise BudgetExceeded(
-                f"this key's monthly budget of ${principal.monthly_budget} would be exceeded: "
-                f"${from_micros(spent)} spent or reserved this month, this request costs ${plan.price}",
-                extra={"budget": float(principal.monthly_budget), "spent": from_micros(spent)},
-            )
+            raise budget_exceeded(check, Decimal(job.cost_micros) / 1_000_000)

@@ -3,17 +3,37 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
-from orchestrator.catalog.catalog import Catalog, ModelSpec, OperationSpec, parse_size
+from orchestrator.catalog.catalog import Catalog, ModelSpec, OperationSpec
 from orchestrator.errors import ErrorCode, InvalidRequest, ModelNotAvailable
+
+
+class RequestedFields(Protocol):
+    """What a caller asked for (e.g. ``SubmitParams``); ``None`` takes the model's default."""
+
+    @property
+    def model(self) -> str: ...
+    @property
+    def size(self) -> str | None: ...
+    @property
+    def quality(self) -> str | None: ...
+    @property
+    def style(self) -> str | None: ...
+    @property
+    def n(self) -> int: ...
+    @property
+    def seed(self) -> int | None: ...
+    @property
+    def negative_prompt(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
 class ResolvedParams:
+    """The requested fields, checked against the model and with its defaults filled in."""
+
     model: ModelSpec
     size: str
-    width: int
-    height: int
     quality: str
     style: str | None
     n: int
@@ -23,19 +43,10 @@ def _allowed(values: list[str]) -> str:
     return ", ".join(values)
 
 
-def resolve(
-    catalog: Catalog,
-    *,
-    model: str,
-    size: str | None,
-    quality: str | None,
-    style: str | None,
-    n: int,
-    seed: int | None,
-    negative_prompt: str | None,
-    max_n: int,
-) -> ResolvedParams:
+def resolve(catalog: Catalog, request: RequestedFields, *, max_n: int) -> ResolvedParams:
     """Validate against the model's capabilities; every refusal names the field and what is allowed."""
+    model, size, quality, style, n = request.model, request.size, request.quality, request.style, request.n
+    seed, negative_prompt = request.seed, request.negative_prompt
     spec = catalog.get(model)
     if spec is None:
         raise ModelNotAvailable(
@@ -87,8 +98,7 @@ def resolve(
             param="negative_prompt",
             code=ErrorCode.UNSUPPORTED_VALUE,
         )
-    width, height = parse_size(size)
-    return ResolvedParams(spec, size, width, height, quality, style, n)
+    return ResolvedParams(spec, size, quality, style, n)
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,7 +93,7 @@ class WorkerPool:
             # old run must stop, and its result is refused anyway (fenced by attempt number).
             stale.cancel()
         self.active[job.id] = asyncio.create_task(self._run(job, plan), name=f"job-{job.id}")
-        self.hub.running_here.add(job.id)
+        self.hub.running_here(job.id)
 
     def _on_job_end(self, event: JobEvent) -> None:
         """A job canceled here or in another process stops running here at once."""
@@ -148,7 +148,7 @@ class WorkerPool:
         finally:
             if self.active.get(job.id) is asyncio.current_task():  # not a newer run of the same job
                 del self.active[job.id]
-                self.hub.running_here.discard(job.id)
+                self.hub.running_here(job.id, running=False)
             if self.hub.queue_may_have_work:
                 # A slot (and maybe a key's concurrency slot) is free for a waiting job; this
                 # process has the free slot, so only its own dispatcher needs waking.

@@ -13,13 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
-from orchestrator.core.slots import principal_slot
-
-__all__ = ["ConcurrencyGate", "InProcessConcurrencyGate", "principal_slot"]
-
 
 class ConcurrencyGate(Protocol):
-    """Active-job counts per principal. An in-process and a shared (Redis) version exist."""
+    """Active-job counts per principal slot (``core.slots.principal_slot``). An in-process and a
+    shared (Redis) version exist."""
 
     async def admit(self, slot: str, cap: int) -> bool:
         """Count one more active job for ``slot``; True if it was under ``cap`` before (so the
@@ -39,15 +36,20 @@ class ConcurrencyGate(Protocol):
         ...
 
     def degraded(self) -> str | None:
-        """Why the cap is weaker than configured right now (a shared store unreachable), or None."""
+        """Why this count is not the deployment's (then every job goes through the database
+        claim, which caps running jobs across processes), or None."""
         ...
 
 
 class InProcessConcurrencyGate:
-    """The gate for one process: a dict, no locks needed on one event loop."""
+    """The gate for one process: a dict, no locks needed on one event loop.
 
-    def __init__(self) -> None:
+    Exact for one process; with ``processes`` > 1 (several processes and no Redis) it sees only
+    its own jobs, and says so through :meth:`degraded`."""
+
+    def __init__(self, processes: int = 1) -> None:
         self._counts: dict[str, int] = {}
+        self._processes = processes
 
     async def admit(self, slot: str, cap: int) -> bool:
         current = self._counts.get(slot, 0)
@@ -67,6 +69,10 @@ class InProcessConcurrencyGate:
     def active(self, slot: str) -> int:
         return self._counts.get(slot, 0)
 
-    def degraded(self) -> None:
-        """One process's count is exact for that process: never degraded."""
+    def degraded(self) -> str | None:
+        if self._processes > 1:
+            return (
+                f"no Redis with {self._processes} processes: concurrency caps are enforced by the "
+                "database claim only (no job skips the queue)"
+            )
         return None

@@ -51,7 +51,10 @@ class RateLimiter(Protocol):
 class InProcessRateLimiter:
     """GCRA in this process's memory: exact for one process, the fallback for many."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000, share: int = 1
+    ) -> None:
+        self._share = max(1, share)
         self._clock = clock
         self._tat: dict[str, float] = {}
         self._max_keys = max_keys
@@ -74,9 +77,20 @@ class InProcessRateLimiter:
         return RateDecision(True, per_minute, max(0, remaining), new_tat - now, 0.0)
 
     async def check(self, subject: str, per_minute: int) -> RateDecision:
-        return self.hit(subject, per_minute)
+        if self._share == 1:
+            return self.hit(subject, per_minute)
+        # N processes, no Redis: each admits 1/N, so together they never exceed the limit.
+        decision = self.hit(subject, max(1, per_minute // self._share))
+        return RateDecision(
+            decision.allowed, per_minute, decision.remaining, decision.reset_after, decision.retry_after
+        )
 
     def degraded(self) -> str | None:
+        if self._share > 1:
+            return (
+                f"no Redis with {self._share} processes: rate limits are per process, at "
+                f"1/{self._share} of each limit"
+            )
         return None
 
     async def aclose(self) -> None:

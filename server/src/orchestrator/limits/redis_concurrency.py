@@ -87,12 +87,16 @@ class RedisConcurrencyGate:
 
     def degraded(self) -> str | None:
         if self._unreachable:
-            return "Redis unreachable: concurrency caps are counted per process"
+            return "Redis unreachable: concurrency caps are enforced by the database claim only"
         return None
 
     def _down(self, exc: BaseException) -> None:
         if not self._unreachable:
-            logger.error("Redis unreachable (%s): concurrency caps are counted per process", exc)
+            logger.error(
+                "Redis unreachable (%s): every job goes through the database claim, which enforces "
+                "concurrency caps across processes",
+                exc,
+            )
         self._unreachable = True
 
     def _up(self) -> None:

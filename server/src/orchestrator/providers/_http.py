@@ -73,8 +73,12 @@ async def send(
     provider: str,
     deadline: float | None,
     clock: Clock = time.monotonic,
+    on_line: Callable[[str], Awaitable[None]] | None = None,
 ) -> httpx.Response:
     """Send ``request`` bounded by ``deadline``, reading the whole body.
+
+    With ``on_line``, a successful ``text/event-stream`` answer is not buffered: each line is
+    passed to ``on_line`` as it arrives (the returned response then has no body to read).
 
     Transport failures become ``RETRYABLE`` errors; running out of time becomes ``TIMEOUT``.
     httpx timeouts are per read, so a server trickling bytes could outlive them: the total is
@@ -87,9 +91,14 @@ async def send(
     request.extensions["timeout"] = httpx.Timeout(budget, connect=min(budget, 10.0)).as_dict()
     try:
         async with asyncio.timeout(budget):
-            response = await client.send(request)
+            response = await client.send(request, stream=True)
             try:
-                await response.aread()
+                streaming = response.headers.get("content-type", "").startswith("text/event-stream")
+                if on_line is not None and response.status_code < 400 and streaming:
+                    async for line in response.aiter_lines():
+                        await on_line(line)
+                else:
+                    await response.aread()
             finally:
                 await response.aclose()
     except TimeoutError:
@@ -341,6 +350,11 @@ def _decode_data_url(url: str, *, provider: str) -> ProviderImage:
             provider, f"{provider} returned an undecodable data URL", "malformed_response"
         ) from exc
     return sniff_image(data, provider=provider)
+
+
+def data_uri(data: bytes, content_type: str) -> str:
+    """``data`` as a base64 ``data:`` URI."""
+    return f"data:{content_type};base64,{base64.b64encode(data).decode()}"
 
 
 def decode_b64_image(payload: str, *, provider: str, display: str) -> ProviderImage:

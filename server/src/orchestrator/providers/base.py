@@ -40,6 +40,10 @@ class ProviderInput:
     content_type: str
     width: int
     height: int
+    url: str | None = None
+    """A URL the provider itself can fetch this image from (e.g. a presigned storage URL), for
+    providers whose endpoint takes only an image URL (Freepik remove-background). ``None``: the
+    adapter sends the bytes (upload, base64 or a ``data:`` URI, as its provider accepts)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +84,11 @@ class ProviderRequest:
     """``transparent``, ``opaque`` or ``auto`` where the route supports it (gpt-image)."""
     moderation: str | None = None
     """``low`` or ``auto`` where the route supports it (gpt-image)."""
+    partial_images: int = 0
+    """0-3: partial images to stream where the route can (gpt-image, ``n == 1``); each is passed to
+    ``on_partial_image`` as it arrives. Adapters that cannot stream ignore it."""
+    on_partial_image: PartialImageCallback | None = field(default=None, compare=False, repr=False)
+    """Called with ``(index, image)`` for every partial image the provider streams."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +97,10 @@ class ProviderImage:
     content_type: str
     width: int | None = None
     height: int | None = None
+
+
+PartialImageCallback = Callable[[int, ProviderImage], Awaitable[None]]
+"""Receives each streamed partial image: its 0-based index and the image."""
 
 
 @dataclass(frozen=True, slots=True)

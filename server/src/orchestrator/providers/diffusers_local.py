@@ -35,6 +35,7 @@ import httpx
 
 from orchestrator.providers import _http
 from orchestrator.providers.base import (
+    Operation,
     ProgressCallback,
     Provider,
     ProviderError,
@@ -87,6 +88,14 @@ class DiffusersProvider:
 
     async def generate(self, request: ProviderRequest, on_progress: ProgressCallback) -> ProviderResult:
         """Generate ``request.n`` images; waits behind earlier jobs on the worker thread."""
+        if request.operation is not Operation.GENERATE:
+            raise ProviderError(
+                ProviderErrorKind.INVALID_REQUEST,
+                f"the local diffusers pipeline does not support the {request.operation.value!r} "
+                "operation (it supports: generate)",
+                provider=PROVIDER,
+                provider_code="unsupported_operation",
+            )
         if _http.remaining(request.deadline) == 0.0:
             raise _http.timeout_error(PROVIDER, "the local pipeline")
         loop = asyncio.get_running_loop()

@@ -10,6 +10,12 @@ Parameter mapping: ``width``/``height`` → ``image_size: {"width", "height"}``,
 ``num_images``, ``seed`` → ``seed``, ``negative_prompt`` → ``negative_prompt`` (only when set;
 flux ignores it and the catalog does not offer it there), then the route's ``params`` (e.g.
 ``num_inference_steps``, ``output_format``) on top.
+
+``image_to_image`` and ``edit`` run on fal's image-input models (``fal-ai/flux/dev/image-to-image``,
+``fal-ai/flux-pro/kontext``, ``fal-ai/flux-pro/kontext/max/multi``…): the input goes in
+``image_url`` (``image_urls`` for several images), as the input's own URL when it has one, else
+as a base64 ``data:`` URI (fal accepts these wherever it takes a URL); ``strength`` is sent for
+``image_to_image`` and a mask as ``mask_url``. No ``image_size``: these models follow the input.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import httpx
 
 from orchestrator.providers import _http
 from orchestrator.providers.base import (
+    Operation,
     ProgressCallback,
     ProviderErrorKind,
     ProviderRequest,
@@ -43,9 +50,11 @@ class FalProvider(HttpAdapter):
     auth_scheme = "Key"
     poll_interval = 0.25
     max_poll_interval = 2.0
+    operations = frozenset({Operation.GENERATE, Operation.IMAGE_TO_IMAGE, Operation.EDIT})
 
     async def generate(self, request: ProviderRequest, on_progress: ProgressCallback) -> ProviderResult:
         """Submit, poll until ``COMPLETED``, fetch the output and download its images."""
+        self._check_operation(request)
         app_id, endpoint = split_model(request.provider_model)
         progress = _http.monotonic_progress(on_progress)
         submitted = await self._call("POST", f"/{endpoint}", request.deadline, json=build_input(request))
@@ -137,11 +146,19 @@ def split_model(model: str) -> tuple[str, str]:
 
 def build_input(request: ProviderRequest) -> dict[str, Any]:
     """The model input JSON for ``request`` (see the module docstring for the mapping)."""
-    body: dict[str, Any] = {
-        "prompt": request.prompt,
-        "image_size": {"width": request.width, "height": request.height},
-        "num_images": request.n,
-    }
+    body: dict[str, Any] = {"prompt": request.prompt, "num_images": request.n}
+    if request.operation is Operation.GENERATE:
+        body["image_size"] = {"width": request.width, "height": request.height}
+    else:
+        urls = [image.url or FalProvider._data_uri(image) for image in request.images]
+        if len(urls) > 1:
+            body["image_urls"] = urls
+        else:
+            body["image_url"] = urls[0]
+        if request.operation is Operation.IMAGE_TO_IMAGE and request.strength is not None:
+            body["strength"] = request.strength
+        if request.mask is not None:
+            body["mask_url"] = request.mask.url or FalProvider._data_uri(request.mask)
     if request.seed is not None:
         body["seed"] = request.seed
     if request.negative_prompt:

@@ -7,6 +7,19 @@ Route models (providers.md §4):
 - anything else (``flux-dev``, ``imagen3``, ``hyperflux``, ``seedream``, …) →
   ``POST /v1/ai/text-to-image/{model}``, polled at ``GET /v1/ai/text-to-image/{model}/{task_id}``.
 
+Image operations:
+
+- ``upscale`` on route model ``image-upscaler`` (Magnific) → ``POST /v1/ai/image-upscaler`` with the
+  image in base64 and ``scale_factor`` ``2x``/``4x``/``8x``/``16x``, polled at
+  ``GET /v1/ai/image-upscaler/{task_id}``; outputs over 25.3 million pixels are refused before
+  the call;
+- ``remove_background`` on route model ``remove-background`` → ``POST /v1/ai/beta/remove-background``
+  (form field ``image_url``, synchronous). Freepik takes only a URL here and documents no upload
+  path: the adapter sends the input's own ``url`` when the caller provides one (a presigned
+  storage URL), else a ``data:`` URI (a URI by the reference's ``string<uri>`` type, but not
+  confirmed to be accepted live). The answer's URLs expire after 5 minutes, so the result is
+  downloaded at once, in the same call.
+
 The key is sent in a configurable header (``ORCHESTRATOR_FREEPIK_API_KEY_HEADER``, default
 ``x-freepik-api-key``) because the 2026 Magnific rebrand documents ``X-Magnific-API-Key``.
 
@@ -19,6 +32,7 @@ only); route ``params`` on top (Mystic ``resolution`` and ``model`` come from th
 
 from __future__ import annotations
 
+import base64
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -27,6 +41,7 @@ import httpx
 
 from orchestrator.providers import _http
 from orchestrator.providers.base import (
+    Operation,
     ProgressCallback,
     ProviderErrorKind,
     ProviderRequest,
@@ -70,6 +85,12 @@ NUM_IMAGES_MODELS = frozenset({"imagen3"})
 """Async models that take ``num_images``; the others produce one image per task."""
 SEED_RANGES: dict[str, tuple[int, int]] = {"classic": (0, 1_000_000), "flux-dev": (1, 4_294_967_295)}
 
+UPSCALER = "image-upscaler"
+REMOVE_BACKGROUND = "remove-background"
+UPSCALE_FACTORS = (2, 4, 8, 16)
+UPSCALE_MAX_PIXELS = 25_300_000
+"""Magnific refuses an upscaled image over 25.3 million pixels."""
+
 PROGRESS = {"CREATED": 0.05, "IN_PROGRESS": 0.2, "COMPLETED": 0.9}
 """Coarse progress per task status: Freepik reports states, not percentages."""
 
@@ -94,10 +115,25 @@ class FreepikProvider(HttpAdapter):
     default_base_url = "https://api.freepik.com"
     # The header is configurable: the 2026 Magnific rebrand documents X-Magnific-API-Key.
     auth_header, auth_scheme = "x-freepik-api-key", ""
+    operations = frozenset({Operation.GENERATE, Operation.UPSCALE, Operation.REMOVE_BACKGROUND})
+
+    @staticmethod
+    def route_operations(model: str) -> frozenset[Operation]:
+        """What a route model can do."""
+        if model == UPSCALER:
+            return frozenset({Operation.UPSCALE})
+        if model == REMOVE_BACKGROUND:
+            return frozenset({Operation.REMOVE_BACKGROUND})
+        return frozenset({Operation.GENERATE})
 
     async def generate(self, request: ProviderRequest, on_progress: ProgressCallback) -> ProviderResult:
         """Run ``request`` on the route's Freepik model."""
         model = request.provider_model.strip("/")
+        self._check_operation(request, self.route_operations(model))
+        if model == UPSCALER:
+            return await self._upscale(request, on_progress)
+        if model == REMOVE_BACKGROUND:
+            return await self._remove_background(request)
         if model == "classic":
             return await self._classic(request)
         path = "/v1/ai/mystic" if model == "mystic" else f"/v1/ai/text-to-image/{model}"
@@ -182,6 +218,54 @@ class FreepikProvider(HttpAdapter):
         seed = meta.get("seed", body.get("seed"))
         return ProviderResult(images=images, seed=seed if isinstance(seed, int) else None)
 
+    async def _upscale(self, request: ProviderRequest, on_progress: ProgressCallback) -> ProviderResult:
+        image = request.images[0]
+        scale = request.scale or 2
+        if scale not in UPSCALE_FACTORS:
+            raise self._fail(
+                ProviderErrorKind.INVALID_REQUEST,
+                f"Freepik's upscaler enlarges 2x, 4x, 8x or 16x, not {scale}x",
+                "unsupported_scale",
+            )
+        if image.width * image.height * scale * scale > UPSCALE_MAX_PIXELS:
+            raise self._fail(
+                ProviderErrorKind.INVALID_REQUEST,
+                f"{image.width}x{image.height} upscaled {scale}x exceeds Freepik's 25.3 million pixels",
+                "output_too_large",
+            )
+        body: dict[str, Any] = {"image": base64.b64encode(image.data).decode(), "scale_factor": f"{scale}x"}
+        if request.prompt:
+            body["prompt"] = request.prompt
+        body.update(request.params)  # optimized_for, creativity, hdr, resemblance, fractality, engine
+        path = f"/v1/ai/{UPSCALER}"
+        created = await self._call("POST", path, request.deadline, json=body)
+        task_id = self._task(created).get("task_id")
+        if not isinstance(task_id, str) or not task_id:
+            raise self._malformed("task response has no task_id")
+        urls = await self._wait(f"{path}/{task_id}", request.deadline, _http.monotonic_progress(on_progress))
+        images = await self._download_all(urls, request.deadline)
+        return ProviderResult(images=images, provider_job_id=task_id)
+
+    async def _remove_background(self, request: ProviderRequest) -> ProviderResult:
+        image = request.images[0]
+        image_url = image.url or self._data_uri(image)
+        response = await self._send(
+            "POST",
+            "/v1/ai/beta/remove-background",
+            request.deadline,
+            data={"image_url": image_url},
+            headers={"Accept": "application/json"},
+        )
+        body = _http.json_body(response, provider=self.name, display=self.display)
+        url = None
+        if isinstance(body, dict):
+            url = next((body[k] for k in ("high_resolution", "url") if isinstance(body.get(k), str)), None)
+        if not url:
+            raise self._malformed("remove-background answered no high_resolution or url")
+        # The URLs expire after 5 minutes: the image is fetched now, never handed on as a URL.
+        images = await self._download_all([url], request.deadline)
+        return ProviderResult(images=images)
+
     async def _wait(self, path: str, deadline: float | None, progress: ProgressCallback) -> list[str]:
         async def step(body: Any) -> list[str] | None:
             task = self._task(body)
@@ -224,6 +308,9 @@ class FreepikProvider(HttpAdapter):
 
     def _task(self, body: Any) -> dict[str, Any]:
         data = body.get("data") if isinstance(body, dict) else None
+        if isinstance(body, dict) and data is None and "task_id" in body:
+            # Some reference examples show the task unwrapped, with ``task_status`` for ``status``.
+            data = {**body, "status": body.get("status", body.get("task_status"))}
         if not isinstance(data, dict):
             raise self._malformed("task response has no data object")
         return data

@@ -22,7 +22,14 @@ import httpx
 from pydantic import SecretStr
 
 from orchestrator.providers import _http
-from orchestrator.providers.base import ProviderError, ProviderErrorKind, ProviderImage
+from orchestrator.providers.base import (
+    Operation,
+    ProviderError,
+    ProviderErrorKind,
+    ProviderImage,
+    ProviderInput,
+    ProviderRequest,
+)
 from orchestrator.providers.registry import PROVIDERS
 
 T = TypeVar("T")
@@ -60,6 +67,8 @@ class HttpAdapter:
     task exists and is billed, so a blip must not abandon it, but a dead provider must end."""
     cancel_budget: ClassVar[float] = 5.0
     """Seconds granted to a best-effort upstream cancel sent after our own deadline has passed."""
+    operations: ClassVar[frozenset[Operation]] = frozenset({Operation.GENERATE})
+    """The operations this adapter implements; any other is refused by :meth:`_check_operation`."""
 
     def __init__(
         self,
@@ -136,6 +145,7 @@ class HttpAdapter:
         *,
         headers: dict[str, str] | None = None,
         polling: bool = False,
+        on_line: Callable[[str], Awaitable[None]] | None = None,
         **content: Any,
     ) -> httpx.Response:
         """Send ``method path`` (relative to the base URL) with the credential, bounded by
@@ -143,7 +153,8 @@ class HttpAdapter:
 
         ``content`` is passed to ``httpx`` (``json=``, ``data=``, ``files=``). URLs are always built
         from the configured base, never from one a provider returned, so the credential only ever
-        goes to the host the operator configured.
+        goes to the host the operator configured. ``on_line`` receives a Server-Sent Events answer
+        line by line (see :func:`_http.send`).
         """
         request = self._client.build_request(
             method,
@@ -151,7 +162,9 @@ class HttpAdapter:
             headers={**self._auth_headers(self._secret), **(headers or {})},
             **content,
         )
-        response = await _http.send(self._client, request, provider=self.name, deadline=deadline)
+        response = await _http.send(
+            self._client, request, provider=self.name, deadline=deadline, on_line=on_line
+        )
         if response.status_code >= 400:
             raise self._error(response, polling=polling)
         return response
@@ -203,6 +216,32 @@ class HttpAdapter:
     ) -> ProviderError:
         """A failure the adapter itself classifies (a task state, a refusal, a bad route)."""
         return ProviderError(kind, message, provider=cls.name, status_code=status_code, provider_code=code)
+
+    # ------------------------------------------------------------------ operations
+
+    def _check_operation(self, request: ProviderRequest, allowed: frozenset[Operation] | None = None) -> None:
+        """Refuse an operation this adapter (or this route model, ``allowed``) does not implement,
+        so it never silently generates from the prompt alone."""
+        supported = self.operations if allowed is None else allowed
+        if request.operation not in supported:
+            names = ", ".join(sorted(op.value for op in supported)) or "none"
+            raise self._fail(
+                ProviderErrorKind.INVALID_REQUEST,
+                f"{self.display} route {request.provider_model!r} does not support the "
+                f"{request.operation.value!r} operation (it supports: {names})",
+                "unsupported_operation",
+            )
+        if request.operation is not Operation.GENERATE and not request.images:
+            raise self._fail(
+                ProviderErrorKind.INVALID_REQUEST,
+                f"the {request.operation.value!r} operation needs an input image",
+                "missing_image",
+            )
+
+    @staticmethod
+    def _data_uri(image: ProviderInput) -> str:
+        """``image`` as a ``data:`` URI (fal and Replicate accept these wherever a URL is asked)."""
+        return _http.data_uri(image.data, image.content_type)
 
     # ------------------------------------------------------------------ polling and cancelling
 

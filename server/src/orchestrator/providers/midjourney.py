@@ -105,6 +105,7 @@ class MidjourneyProvider(HttpAdapter):
 
     async def generate(self, request: ProviderRequest, on_progress: ProgressCallback) -> ProviderResult:
         """Submit ``/imagine``, follow the task to ``SUCCESS`` and download the grid image."""
+        self._check_operation(request)  # text to image only
         if not request.prompt.strip():
             raise self._invalid("needs a non-empty prompt", "empty_prompt")
         if request.n != 1:

@@ -6,6 +6,12 @@ to hold the call (``Prefer: wait=N``, N bounded by our deadline and Replicate's 
 models answer in one round trip; otherwise ``GET /v1/predictions/{id}`` is polled with backoff.
 When our deadline passes (or the job is cancelled) the prediction is cancelled upstream so it
 stops billing.
+
+``image_to_image`` and ``edit`` run on image-input models: the input image goes in the model's
+file input (``input_image`` for FLUX Kontext, ``image`` otherwise, e.g. flux-dev img2img) and
+``strength`` in ``prompt_strength``; a mask goes in ``mask`` (flux-fill). A file input is the
+image's own URL when it has one, a ``data:`` URI up to :data:`MAX_DATA_URI_BYTES`, and above that a
+file uploaded with ``POST /v1/files`` (the ``urls.get`` of the answer), as Replicate's clients do.
 """
 
 from __future__ import annotations
@@ -19,8 +25,10 @@ import httpx
 
 from orchestrator.providers import _http
 from orchestrator.providers.base import (
+    Operation,
     ProgressCallback,
     ProviderErrorKind,
+    ProviderInput,
     ProviderRequest,
     ProviderResult,
 )
@@ -30,6 +38,16 @@ from orchestrator.settings import ProviderCredentials
 ASPECT_RATIOS = ("1:1", "16:9", "21:9", "3:2", "2:3", "4:5", "5:4", "3:4", "4:3", "9:16", "9:21")
 """flux-* aspect ratios on Replicate."""
 MAX_PREFER_WAIT = 60
+MAX_DATA_URI_BYTES = 256 * 1024
+"""Larger inputs are uploaded through the files API rather than inlined as a data URI."""
+IMAGE_INPUT_FIELDS: dict[str, str] = {
+    "black-forest-labs/flux-kontext-pro": "input_image",
+    "black-forest-labs/flux-kontext-max": "input_image",
+    "black-forest-labs/flux-kontext-dev": "input_image",
+}
+"""The file input of image-input models whose field is not the common ``image``."""
+MATCH_INPUT = frozenset(IMAGE_INPUT_FIELDS)
+"""Models whose ``aspect_ratio`` can follow the input image (``match_input_image``)."""
 TERMINAL = frozenset({"succeeded", "failed", "canceled"})
 
 _REFUSAL = re.compile(r"nsfw|\(E005\)|flagged as sensitive|safety (?:checker|filter)", re.IGNORECASE)
@@ -44,13 +62,32 @@ class ReplicateProvider(HttpAdapter):
     display = "Replicate"
     default_base_url = "https://api.replicate.com"
     max_poll_interval = 4.0
+    operations = frozenset({Operation.GENERATE, Operation.IMAGE_TO_IMAGE, Operation.EDIT})
 
-    def build_create(self, request: ProviderRequest) -> tuple[str, dict[str, Any]]:
-        """``(path, JSON body)`` of the create call."""
-        model_input: dict[str, Any] = {
-            "prompt": request.prompt,
-            "aspect_ratio": _http.nearest_aspect_ratio(request.width, request.height, ASPECT_RATIOS),
-        }
+    def build_create(
+        self, request: ProviderRequest, files: dict[int, str] | None = None
+    ) -> tuple[str, dict[str, Any]]:
+        """``(path, JSON body)`` of the create call; ``files`` maps ``id()`` of uploaded inputs to
+        their URL."""
+        model, _, version = request.provider_model.partition(":")
+        model_input: dict[str, Any] = {"prompt": request.prompt}
+        if request.operation is Operation.GENERATE:
+            model_input["aspect_ratio"] = _http.nearest_aspect_ratio(
+                request.width, request.height, ASPECT_RATIOS
+            )
+        else:
+            uploaded = files or {}
+
+            def reference(image: ProviderInput) -> str:
+                return uploaded.get(id(image)) or image.url or self._data_uri(image)
+
+            model_input[IMAGE_INPUT_FIELDS.get(model, "image")] = reference(request.images[0])
+            if model in MATCH_INPUT:
+                model_input["aspect_ratio"] = "match_input_image"
+            if request.operation is Operation.IMAGE_TO_IMAGE and request.strength is not None:
+                model_input["prompt_strength"] = request.strength
+            if request.mask is not None:
+                model_input["mask"] = reference(request.mask)
         if request.n > 1:  # single-output models (flux-pro) have no num_outputs input at all
             model_input["num_outputs"] = request.n
         if request.seed is not None:
@@ -58,13 +95,35 @@ class ReplicateProvider(HttpAdapter):
         if request.negative_prompt:
             model_input["negative_prompt"] = request.negative_prompt
         model_input.update(request.params)  # route-native inputs: output_format, go_fast, ...
-        model, _, version = request.provider_model.partition(":")
         if version:
             return "/v1/predictions", {"version": request.provider_model, "input": model_input}
         return f"/v1/models/{model}/predictions", {"input": model_input}
 
+    async def _upload(self, image: ProviderInput, deadline: float | None) -> str:
+        """``POST /v1/files`` and the URL the model reads the file from."""
+        response = await self._send(
+            "POST",
+            "/v1/files",
+            deadline,
+            files={"content": ("input", image.data, image.content_type)},
+            headers={"Accept": "application/json"},
+        )
+        body = _http.json_body(response, provider=self.name, display=self.display)
+        urls = body.get("urls") if isinstance(body, dict) else None
+        url = urls.get("get") if isinstance(urls, dict) else None
+        if not isinstance(url, str) or not url:
+            raise self._malformed("file upload answered no urls.get")
+        return url
+
     async def generate(self, request: ProviderRequest, on_progress: ProgressCallback) -> ProviderResult:
-        path, body = self.build_create(request)
+        self._check_operation(request)
+        large = [
+            image
+            for image in (*request.images[:1], *((request.mask,) if request.mask else ()))
+            if image.url is None and len(image.data) > MAX_DATA_URI_BYTES
+        ]
+        files = {id(image): await self._upload(image, request.deadline) for image in large}
+        path, body = self.build_create(request, files)
         wait = _prefer_wait(request.deadline)
         response = await self._send(
             "POST", path, request.deadline, json=body, headers={"Prefer": f"wait={wait}"} if wait else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orchestrator.core.states import ACTIVE, JobStatus
 from orchestrator.db.json_values import metadata_value
 from orchestrator.db.models import ApiKey, Generation, Image, Source
-from orchestrator.errors import ErrorCode
 
 _GENERATIONS: Table = Generation.__table__  # type: ignore[assignment]
 _IMAGES: Table = Image.__table__  # type: ignore[assignment]
@@ -261,29 +260,21 @@ class GenerationRepository:
             )
         return True
 
-    async def cancel(self, generation_id: str, now: datetime, message: str) -> bool:
-        """Cancel a job that is still queued or running (False: it already ended)."""
+    async def cancel(self, generation_id: str, values: Mapping[str, Any]) -> bool:
+        """Record a cancel (``values``) on a job still queued or running (False: it already ended)."""
         result = await self.session.execute(
             update(Generation)
             .where(Generation.id == generation_id, Generation.status.in_(ACTIVE))
-            .values(
-                status=JobStatus.CANCELED,
-                finished_at=now,
-                cost_micros=0,
-                error_code=ErrorCode.CANCELED,
-                error_message=message,
-                lease_owner=None,
-                lease_expires_at=None,
-            )
+            .values(**values, lease_owner=None, lease_expires_at=None)
             .execution_options(synchronize_session=False)
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     async def recover_expired(
-        self, *, now: datetime, max_attempts: int, message: str
+        self, *, now: datetime, max_attempts: int, failed_values: Mapping[str, Any]
     ) -> tuple[list[str], list[str]]:
-        """Jobs whose worker vanished (lease expired): requeue them, or fail them after
-        ``max_attempts`` takeovers or past their deadline. Returns (requeued, failed) ids."""
+        """Jobs whose worker vanished (lease expired): requeue them, or record ``failed_values``
+        after ``max_attempts`` takeovers or past their deadline. Returns (requeued, failed) ids."""
         expired = (Generation.status == JobStatus.RUNNING) & (Generation.lease_expires_at < now)
         give_up = or_(Generation.attempts >= max_attempts, Generation.deadline_at < now)
         failed = list(
@@ -291,15 +282,7 @@ class GenerationRepository:
                 await self.session.execute(
                     update(Generation)
                     .where(expired, give_up)
-                    .values(
-                        status=JobStatus.FAILED,
-                        finished_at=now,
-                        cost_micros=0,
-                        error_code=ErrorCode.WORKER_LOST,
-                        error_message=message,
-                        lease_owner=None,
-                        lease_expires_at=None,
-                    )
+                    .values(**failed_values, lease_owner=None, lease_expires_at=None)
                     .returning(Generation.id)
                     .execution_options(synchronize_session=False)
                 )
@@ -383,6 +366,18 @@ class GenerationRepository:
         value = await self.session.scalar(
             select(func.coalesce(func.sum(Generation.cost_micros), 0)).where(
                 Generation.api_key_id == api_key_id,
+                Generation.created_at >= since,
+                Generation.status.in_((*ACTIVE, JobStatus.SUCCEEDED)),
+            )
+        )
+        return int(value or 0)
+
+    async def pool_spend(self, *, pool_id: str, since: datetime) -> int:
+        """:meth:`committed_spend` of a budget pool: its owner key and every key drawing from it."""
+        members = select(ApiKey.id).where(or_(ApiKey.id == pool_id, ApiKey.budget_pool_id == pool_id))
+        value = await self.session.scalar(
+            select(func.coalesce(func.sum(Generation.cost_micros), 0)).where(
+                Generation.api_key_id.in_(members),
                 Generation.created_at >= since,
                 Generation.status.in_((*ACTIVE, JobStatus.SUCCEEDED)),
             )

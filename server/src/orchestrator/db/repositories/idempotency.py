@@ -49,6 +49,14 @@ class IdempotencyRepository:
             .execution_options(synchronize_session=False)
         )
 
+    async def forget(self, project: str, key: str) -> None:
+        """Delete a key whatever its state (an SDK call scope taken over by a new call)."""
+        await self.session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.project == project, IdempotencyRecord.key == key
+            )
+        )
+
     async def purge(self, older_than: datetime) -> int:
         result = await self.session.execute(
             delete(IdempotencyRecord).where(IdempotencyRecord.created_at < older_than)

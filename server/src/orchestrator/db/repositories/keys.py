@@ -23,16 +23,20 @@ class KeyRepository:
             await self.session.execute(select(ApiKey).where(ApiKey.key_hash == key_hash))
         ).scalar_one_or_none()
 
-    async def get(self, key_id: str, *, project: str | None = None) -> ApiKey | None:
+    async def get(self, key_id: str, *, project: str | None = None, mode: str | None = None) -> ApiKey | None:
         stmt = select(ApiKey).where(ApiKey.id == key_id)
         if project is not None:
             stmt = stmt.where(ApiKey.project == project)
+        if mode is not None:
+            stmt = stmt.where(ApiKey.mode == mode)
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
-    async def all(self, *, project: str | None = None) -> list[ApiKey]:
+    async def all(self, *, project: str | None = None, mode: str | None = None) -> list[ApiKey]:
         stmt = select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)
         if project is not None:
             stmt = stmt.where(ApiKey.project == project)
+        if mode is not None:
+            stmt = stmt.where(ApiKey.mode == mode)
         return list((await self.session.execute(stmt)).scalars())
 
     async def count(self) -> int:
@@ -49,6 +53,11 @@ class KeyRepository:
             .values(last_used_at=now)
             .execution_options(synchronize_session=False)
         )
+
+    async def budget_micros(self, key_id: str) -> int | None:
+        """A key's monthly budget (None: unlimited, or no such key)."""
+        value = await self.session.scalar(select(ApiKey.monthly_budget_micros).where(ApiKey.id == key_id))
+        return None if value is None else int(value)
 
     async def lock(self, key_id: str) -> None:
         """Hold the key's row until the transaction ends, serialising its writers across processes
