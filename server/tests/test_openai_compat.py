@@ -228,3 +228,22 @@ async def test_openai_edit_honours_quality_in_the_price(server, test_key, api) -
     await sdk.close()
     history = (await api.get("/api/v1/generations", params={"operation": "edit"})).json()["data"]
     assert [(g["quality"], g["cost"]) for g in history] == [("high", 0.167)]
+
+
+async def test_an_openai_sdk_retry_of_an_edit_joins_the_first_job(server, test_key, api) -> None:
+    from image_inputs import png
+
+    source = png(64, 64, (5, 6, 7))
+    ids = []
+    async with server.client(test_key) as http:
+        for retry in ("0", "1"):
+            response = await http.post(
+                "/v1/images/edits",
+                data={"model": "dall-e-2", "prompt": "same edit"},
+                files={"image": ("a.png", source, "image/png")},
+                headers={"x-stainless-retry-count": retry},
+            )
+            assert response.status_code == 200, response.text
+            ids.append(response.headers["x-generation-id"])
+    assert ids[0] == ids[1]
+    assert len((await api.get("/api/v1/generations", params={"operation": "edit"})).json()["data"]) == 1

@@ -435,8 +435,9 @@ async def edit_image(
         principal,
         params,
         idempotency_key=idempotency_key,
-        preferences=Preferences(respond_async=stream),
+        preferences=Preferences(respond_async=True) if stream else sdk_preferences(request),
         endpoint="openai-edit-stream" if stream else "openai-edit",
+        attempt=sdk_attempt(request),
     )
     if stream:
         return await _stream(outcome, services, "image_edit", options.background, options.output_format)
@@ -491,7 +492,12 @@ async def create_variation(
         images=tuple(images),
     )
     outcome = await services.generations.operate(
-        principal, params, idempotency_key=idempotency_key, endpoint="openai-variation"
+        principal,
+        params,
+        idempotency_key=idempotency_key,
+        preferences=sdk_preferences(request),
+        endpoint="openai-variation",
+        attempt=sdk_attempt(request),
     )
     return await _answer(outcome, request, services, response_format)
 

@@ -126,6 +126,7 @@ class GenerationService:
         idempotency_key: str | None = None,
         preferences: Preferences = Preferences(),
         endpoint: str = "operation",
+        attempt: ClientAttempt | None = None,
     ) -> GenerationOutcome:
         """Submit one image operation (edit, variation, upscale, remove_background,
         image_to_image) and wait for it, exactly like :meth:`generate`.
@@ -186,6 +187,9 @@ class GenerationService:
         if idempotency_key is not None:
             variant = "async" if preferences.respond_async else "sync"
             claim = (idempotency_key, endpoint, request_fingerprint(endpoint, fingerprinted(params), variant))
+        elif attempt is not None:  # an SDK's own retry joins its first attempt's job
+            fingerprint = request_fingerprint(endpoint, fingerprinted(params), "sdk")
+            claim = (sdk_scope_key(principal.subject, fingerprint), endpoint, attempt)
         sources = await self.inputs.store(job, checked)
         set_committed_value(job, "sources", sources)
         try:
