@@ -15,7 +15,7 @@ WITH_SERVICES := $(BIN)/python scripts/with_test_services.py
 XDIST ?= -n 2 --dist worksteal
 SERVER_SUITE := --ignore=tests/providers/test_diffusers_local.py --ignore=tests/scaleout --ignore=tests/fuzz
 
-.PHONY: serve test check lint dist dist-python test-python-versions openapi test-server test-postgres test-scaleout test-fuzz test-clients test-typescript test-diffusers test-php test-ruby test-bench-smoke bench clean
+.PHONY: serve test check lint dist dist-python dist-typescript dist-php dist-ruby test-typescript-runtimes test-python-versions openapi test-server test-postgres test-scaleout test-fuzz test-clients test-typescript test-diffusers test-php test-ruby test-bench-smoke bench clean
 
 # Runtime only (what `make serve` needs); the dev tools come on top for the test targets.
 $(STAMP): requirements.lock server/pyproject.toml clients/python/pyproject.toml emulators/pyproject.toml
@@ -54,7 +54,7 @@ serve: $(STAMP)
 	$(BIN)/orchestrator serve
 
 ## Run every test: lint and types, the server on SQLite and on PostgreSQL, providers, clients.
-test: lint test-server test-postgres test-scaleout test-fuzz test-clients test-python-versions test-typescript test-diffusers test-php test-ruby test-bench-smoke
+test: lint test-server test-postgres test-scaleout test-fuzz test-clients test-python-versions test-typescript test-typescript-runtimes test-diffusers test-php test-ruby test-bench-smoke
 
 ## The inner loop (about 3 minutes on a quiet machine): lint, then the server suite on SQLite.
 check: lint test-server
@@ -93,10 +93,9 @@ PYTHON_VERSIONS := 3.10 3.12 3.13
 test-python-versions: $(DEV_STAMP)
 	$(BIN)/python scripts/test_python_versions.py $(PYTHON_VERSIONS)
 
-# Release packages, built and checked, into dist/<sdk>/. Each SDK adds a dist-<sdk> target and
-# lists it here (the npm tarball, the Composer zip and the gem are still to come).
+# Release packages, built and checked, into dist/<sdk>/: one dist-<sdk> target per SDK.
 DIST := dist
-DIST_TARGETS := dist-python
+DIST_TARGETS := dist-python dist-typescript dist-php dist-ruby
 dist: $(DIST_TARGETS)
 	@echo "dist: built and checked:" && ls -1 $(DIST)/*/
 
@@ -113,6 +112,54 @@ dist-python: $(DEV_STAMP)
 		assert f.__file__.startswith(sys.argv[1]), f.__file__; print("dist-python: imports", f.__version__, "from the wheel")' $(CURDIR)/$(SMOKE)
 	PYTHONPATH=$(SMOKE) $(SMOKE)/bin/freepik-ai --help >/dev/null
 	rm -rf $(SMOKE)
+
+# TypeScript: the npm tarball (`npm pack`, built by its prepack script), checked by publint
+# (--strict) and @arethetypeswrong/cli (types resolve for node10, node16 CJS/ESM and bundlers),
+# both locked dev dependencies; then installed from the tarball alone into a scratch project and
+# imported there as ESM and CommonJS.
+dist-typescript: clients/typescript/node_modules/.installed
+	rm -rf $(DIST)/typescript && mkdir -p $(DIST)/typescript/.smoke
+	cd $(TS) && npm pack --silent --pack-destination $(CURDIR)/$(DIST)/typescript >/dev/null
+	cd $(TS) && node node_modules/publint/src/cli.js --strict
+	cd $(TS) && node_modules/.bin/attw $(CURDIR)/$(DIST)/typescript/*.tgz
+	cd $(DIST)/typescript/.smoke && echo '{"name": "smoke", "private": true}' > package.json && npm install --no-audit --no-fund --offline ../*.tgz >/dev/null
+	cd $(DIST)/typescript/.smoke && node --input-type=module -e 'import { OrchestrationClient, verifyWebhook } from "@freepik/ai-orchestrator-client"; if (typeof OrchestrationClient !== "function" || typeof verifyWebhook !== "function") process.exit(1)' \
+		&& node -e 'const m = require("@freepik/ai-orchestrator-client"); if (typeof m.OrchestrationClient !== "function") process.exit(1); console.log("dist-typescript: imports", m.VERSION, "from the tarball (ESM and CommonJS)")'
+	rm -rf $(DIST)/typescript/.smoke
+
+# PHP: `composer validate --strict`, a zip by `composer archive` (tests left out), then a scratch
+# project that installs the zip's contents with Composer (a path repository, no Packagist) and
+# uses its autoloader.
+PHP_DIST_VERSION = $(shell sed -n "s/.*const VERSION = '\(.*\)';/\1/p" clients/php/src/OrchestrationClient.php)
+dist-php:
+	@if ! command -v composer >/dev/null || ! php -r 'exit(extension_loaded("zip") ? 0 : 1);'; then \
+		echo "dist-php: installing composer and php-zip with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq composer php-cli php-curl php-zip >/dev/null; fi
+	rm -rf $(DIST)/php && mkdir -p $(DIST)/php/.smoke
+	cd clients/php && composer validate --strict --no-interaction
+	cd clients/php && composer archive --no-interaction --format=zip --dir=$(CURDIR)/$(DIST)/php \
+		--file=freepik-ai-orchestrator-php-$(PHP_DIST_VERSION)
+	cd $(DIST)/php/.smoke && php -r '$$z = new ZipArchive(); $$z->open($$argv[1]) === true && $$z->extractTo("package") || exit(1);' ../*.zip
+	printf '%s\n' '{"name": "smoke/php", "type": "project",' \
+		'"repositories": [{"packagist.org": false}, {"type": "path", "url": "package",' \
+		'"options": {"symlink": false, "versions": {"freepik/ai-orchestrator-php": "$(PHP_DIST_VERSION)"}}}],' \
+		'"require": {"freepik/ai-orchestrator-php": "$(PHP_DIST_VERSION)"}}' > $(DIST)/php/.smoke/composer.json
+	cd $(DIST)/php/.smoke && COMPOSER_HOME=$(CURDIR)/$(DIST)/php/.smoke/.composer composer install --no-interaction --quiet
+	cd $(DIST)/php/.smoke && php -r 'require "vendor/autoload.php"; new Freepik\AiOrchestrator\OrchestrationClient(apiKey: "sk-test-x"); echo "dist-php: installed ", Freepik\AiOrchestrator\OrchestrationClient::VERSION, " from the zip with Composer\n";'
+	rm -rf $(DIST)/php/.smoke
+
+# Ruby: RuboCop (the Debian package) clean, `gem build`, and the gem installed into a scratch
+# GEM_HOME and required from there.
+dist-ruby:
+	@command -v rubocop >/dev/null || { echo "dist-ruby: installing ruby and rubocop with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ruby rubocop >/dev/null; }
+	rm -rf $(DIST)/ruby && mkdir -p $(DIST)/ruby
+	cd clients/ruby && rubocop
+	cd clients/ruby && gem build freepik-ai-orchestrator.gemspec --output $(CURDIR)/$(DIST)/ruby/freepik-ai-orchestrator.gem
+	cd $(DIST)/ruby && mv freepik-ai-orchestrator.gem freepik-ai-orchestrator-$$(ruby -e 'print Gem::Package.new("freepik-ai-orchestrator.gem").spec.version').gem
+	GEM_HOME=$(CURDIR)/$(DIST)/ruby/.smoke gem install --local --no-document $(DIST)/ruby/*.gem >/dev/null
+	GEM_HOME=$(CURDIR)/$(DIST)/ruby/.smoke ruby -e 'gem "freepik-ai-orchestrator"; require "freepik/ai_orchestrator"; raise unless Freepik::AiOrchestrator::OrchestrationError.equal?(Freepik::AiOrchestrator::Error); puts "dist-ruby: installed #{Freepik::AiOrchestrator::VERSION} from the gem"'
+	rm -rf $(DIST)/ruby/.smoke
 
 # TypeScript client: node/npm from apt when missing, dev tools (typescript) from the lock file,
 # then build, type-check (strict) and run the unit tests and, against real servers started by
@@ -134,11 +181,30 @@ test-typescript: $(STAMP) $(TS_STAMP)
 	cd $(TS) && node scripts/build.mjs
 	cd $(TS) && node node_modules/typescript/bin/tsc -p tsconfig.json --noEmit
 	cd $(TS) && $(NODE_TEST) test/unit/
-	$(BIN)/python scripts/with_test_server.py -- \
-		$(NODE_TEST) $(TS)/test/integration/live.test.mjs $(TS)/test/integration/package.test.mjs
+	$(BIN)/python scripts/with_test_server.py --webhook-receiver -- \
+		$(NODE_TEST) $(TS)/test/integration/live.test.mjs $(TS)/test/integration/package.test.mjs \
+		$(TS)/test/integration/webhooks.test.mjs
 	ORCHESTRATOR_TEST_SLOW=1 $(BIN)/python scripts/with_test_server.py \
 		--setting offline_latency_seconds=1.5 --setting sync_wait_seconds=0.3 -- \
 		$(NODE_TEST) $(TS)/test/integration/jobs.test.mjs
+
+# The TypeScript unit suite on the other runtimes the package claims (`engines`: node >= 18; Node 20
+# is the one above): Node 18 and 22 from the `node` npm packages and Bun from the `bun` npm
+# package, pinned here and installed once into .cache/runtimes (npm only: no other download).
+TS_RUNTIMES := node@18.20.8 node@22.23.3 bun@1.4.5
+RUNTIMES := .cache/runtimes
+test-typescript-runtimes: $(TS_STAMP)
+	cd $(TS) && node scripts/build.mjs
+	@for pkg in $(TS_RUNTIMES); do \
+		dir=$(CURDIR)/$(RUNTIMES)/$$pkg; \
+		if [ ! -x $$dir/node_modules/.bin/$${pkg%@*} ]; then \
+			echo "test-typescript-runtimes: installing $$pkg from npm"; \
+			mkdir -p $$dir && (cd $$dir && npm install --no-audit --no-fund --no-save --prefix . $$pkg >/dev/null) || exit 1; \
+		fi; \
+		echo "== TypeScript unit suite on $$pkg ($$($$dir/node_modules/.bin/$${pkg%@*} --version))"; \
+		if [ "$${pkg%@*}" = bun ]; then (cd $(TS) && $$dir/node_modules/.bin/bun test test/unit/) || exit 1; \
+		else (cd $(TS) && $$dir/node_modules/.bin/node --test test/unit/*.test.mjs) || exit 1; fi; \
+	done
 
 # Ruby client: ruby and ruby-minitest come from apt when missing; then lint (ruby -wc), unit tests,
 # the built gem installed into a temporary GEM_HOME, and integration tests against real servers.
@@ -169,7 +235,7 @@ test-php: $(STAMP)
 		n=$$((n + 1)); \
 	done; echo "test-php: lint: $$n files, no syntax errors, strict_types everywhere"
 	$(PHPUNIT_PHP) --testsuite unit
-	$(PHP_TEST_SERVER) -- $(PHPUNIT_PHP) --testsuite integration --exclude-group slow
+	$(PHP_TEST_SERVER) --webhook-receiver -- $(PHPUNIT_PHP) --testsuite integration --exclude-group slow
 	$(PHP_TEST_SERVER) --setting offline_latency_seconds=1.5 --setting sync_wait_seconds=0.3 -- \
 		$(PHPUNIT_PHP) --testsuite integration --group slow
 

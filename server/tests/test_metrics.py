@@ -123,7 +123,7 @@ async def test_path_ids_never_become_label_values(api: httpx.AsyncClient, scrape
 
 
 async def test_metrics_are_closed_to_anonymous_callers_test_keys_and_non_admins(server) -> None:
-    anonymous = httpx.AsyncClient(base_url=server.url)
+    anonymous = server.client()
     async with (
         anonymous,
         server.client(await server.create_key(mode="test")) as test_admin,
@@ -163,7 +163,7 @@ async def test_random_methods_and_paths_leave_the_series_count_bounded(server, s
         text = (await scraper.get("/metrics")).text
         return sum(1 for line in text.splitlines() if line.startswith("orchestrator_http_"))
 
-    async with httpx.AsyncClient(base_url=server.url) as anonymous:
+    async with server.client() as anonymous:
         await anonymous.get("/healthz")  # the one route all the noise below may share with it
         await series()
         before = await series()
@@ -185,7 +185,7 @@ async def test_random_methods_and_paths_leave_the_series_count_bounded(server, s
 
 
 async def test_no_created_samples_and_reference_assets_under_their_own_route(server, scraper) -> None:
-    async with httpx.AsyncClient(base_url=server.url) as anonymous:
+    async with server.client() as anonymous:
         html = (await anonymous.get("/docs")).text
         assert "/docs-assets/swagger-ui.css" in html
         assert (await anonymous.get("/docs-assets/swagger-ui.css")).status_code == 200

@@ -7,6 +7,7 @@ namespace Freepik\AiOrchestrator;
 use Freepik\AiOrchestrator\Exception\ApiConnectionException;
 use Freepik\AiOrchestrator\Exception\ApiStatusException;
 use Freepik\AiOrchestrator\Exception\ApiTimeoutException;
+use Freepik\AiOrchestrator\Exception\DestinationExistsException;
 use Freepik\AiOrchestrator\Exception\ErrorMapper;
 use Freepik\AiOrchestrator\Exception\OrchestrationException;
 use Freepik\AiOrchestrator\Http\CurlTransport;
@@ -25,6 +26,8 @@ use Freepik\AiOrchestrator\Model\GenerationStatus;
 use Freepik\AiOrchestrator\Model\ImageInfo;
 use Freepik\AiOrchestrator\Model\ModelInfo;
 use Freepik\AiOrchestrator\Model\UsageStats;
+use Freepik\AiOrchestrator\Model\WebhookDelivery;
+use Freepik\AiOrchestrator\Model\WebhookEndpoint;
 
 /**
  * Client for the Freepik AI Orchestrator API.
@@ -34,10 +37,13 @@ use Freepik\AiOrchestrator\Model\UsageStats;
  */
 final class OrchestrationClient
 {
-    public const VERSION = '0.1.0';
+    public const VERSION = '0.2.0';
     public const DEFAULT_BASE_URL = 'http://localhost:8000';
-    /** Seconds one call may take, retries included; long enough for a synchronous generation. */
-    public const DEFAULT_TIMEOUT = 120.0;
+    /**
+     * Seconds one call may take, retries and the wait for a generation included: the slow
+     * models take minutes, and every SDK uses the same 600 s (clients/spec/conformance.json).
+     */
+    public const DEFAULT_TIMEOUT = 600.0;
     /** Seconds generate() and generateBatch() wait for jobs the server hands back unfinished (202). */
     public const DEFAULT_WAIT_TIMEOUT = 600.0;
     /** Seconds an event stream may stay silent (the server sends keep-alives well within it). */
@@ -83,8 +89,9 @@ final class OrchestrationClient
         }
         $token = $bearerToken ?? $apiKey;
         if ($token === null || trim($token) === '') {
-            throw new \InvalidArgumentException(
-                'no credential: pass apiKey (or bearerToken), or set ORCHESTRATOR_API_KEY'
+            throw new OrchestrationException(
+                'no credentials: pass apiKey (or bearerToken), or set ORCHESTRATOR_API_KEY',
+                errorCode: 'missing_credentials',
             );
         }
         if ($maxRetries < 0) {
@@ -455,15 +462,114 @@ final class OrchestrationClient
         return $this->parse($this->get('/usage', $params, $timeout), UsageStats::fromArray(...));
     }
 
+    // ------------------------------------------------------------------ webhooks
+
+    /**
+     * Register an endpoint (admin scope). The answer's `secret` (`whsec_…`) is shown only here:
+     * keep it to verify deliveries with Webhook::verify(). `events`: null for every event.
+     *
+     * @param list<string>|null $events
+     */
+    public function createWebhook(
+        string $url,
+        ?array $events = null,
+        ?string $description = null,
+        ?string $idempotencyKey = null,
+        ?float $timeout = null,
+    ): WebhookEndpoint {
+        if ($url === '') {
+            throw new \InvalidArgumentException('url must be the http(s) URL that receives the events');
+        }
+        $body = array_filter(['url' => $url, 'events' => $events, 'description' => $description], static fn ($v): bool => $v !== null);
+        return $this->parse($this->post('/webhooks', $body, $idempotencyKey, $timeout), WebhookEndpoint::fromArray(...));
+    }
+
+    /** @return list<WebhookEndpoint> every endpoint of the project, without secrets */
+    public function listWebhooks(?float $timeout = null): array
+    {
+        return $this->parse(
+            $this->get('/webhooks', [], $timeout),
+            static fn (array $data): array => Internal\Data::objects($data, 'data', WebhookEndpoint::fromArray(...)),
+        );
+    }
+
+    public function getWebhook(string $webhookId, ?float $timeout = null): WebhookEndpoint
+    {
+        return $this->parse($this->get('/webhooks/' . self::pathId($webhookId), [], $timeout), WebhookEndpoint::fromArray(...));
+    }
+
+    /**
+     * Change `enabled`, `events` or `description` (`clearDescription: true` removes it).
+     *
+     * @param list<string>|null $events
+     */
+    public function updateWebhook(
+        string $webhookId,
+        ?bool $enabled = null,
+        ?array $events = null,
+        ?string $description = null,
+        bool $clearDescription = false,
+        ?float $timeout = null,
+    ): WebhookEndpoint {
+        $body = array_filter(['enabled' => $enabled, 'events' => $events, 'description' => $description], static fn ($v): bool => $v !== null);
+        if ($clearDescription) {
+            $body['description'] = null;
+        }
+        if ($body === []) {
+            throw new \InvalidArgumentException('updateWebhook() needs enabled, events or description');
+        }
+        $json = json_encode($body, JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE);
+        $response = $this->send('PATCH', $this->url('/webhooks/' . self::pathId($webhookId)), ['Content-Type' => 'application/json'], $json, $timeout);
+        return $this->parse($response, WebhookEndpoint::fromArray(...));
+    }
+
+    /** Stop deliveries to the endpoint until resumeWebhook(); events meanwhile are not sent. */
+    public function pauseWebhook(string $webhookId, ?float $timeout = null): WebhookEndpoint
+    {
+        return $this->updateWebhook($webhookId, enabled: false, timeout: $timeout);
+    }
+
+    public function resumeWebhook(string $webhookId, ?float $timeout = null): WebhookEndpoint
+    {
+        return $this->updateWebhook($webhookId, enabled: true, timeout: $timeout);
+    }
+
+    /** Delete the endpoint; returns it as it was. */
+    public function deleteWebhook(string $webhookId, ?float $timeout = null): WebhookEndpoint
+    {
+        $response = $this->send('DELETE', $this->url('/webhooks/' . self::pathId($webhookId)), [], null, $timeout);
+        return $this->parse($response, WebhookEndpoint::fromArray(...));
+    }
+
+    /** @return list<WebhookDelivery> the endpoint's recent deliveries, newest first */
+    public function listWebhookDeliveries(string $webhookId, ?float $timeout = null): array
+    {
+        return $this->parse(
+            $this->get('/webhooks/' . self::pathId($webhookId) . '/deliveries', [], $timeout),
+            static fn (array $data): array => Internal\Data::objects($data, 'data', WebhookDelivery::fromArray(...)),
+        );
+    }
+
+    /** Send a signed `webhook.test` event to the endpoint; returns its delivery. */
+    public function sendTestWebhook(string $webhookId, ?string $idempotencyKey = null, ?float $timeout = null): WebhookDelivery
+    {
+        return $this->parse(
+            $this->post('/webhooks/' . self::pathId($webhookId) . '/test', null, $idempotencyKey, $timeout),
+            WebhookDelivery::fromArray(...),
+        );
+    }
+
     // ------------------------------------------------------------------ images
 
     /**
      * Save images into `directory` (created if missing) and return the paths written.
      *
      * A GenerationResponse writes one file per image, named `<generation id>-<index>.<ext>`
-     * (`<generation id>-<index>-thumb.<ext>` with `thumbnail: true`); an ImageInfo or a URL
-     * writes one file named after the URL. An existing file is never replaced unless
-     * `overwrite: true`. Files are written to `<name>.part` and renamed when complete.
+     * (`<generation id>-<index>-thumb.<ext>` with `thumbnail: true`); `image: i` writes only
+     * image `i`, under the same name. An ImageInfo or a URL writes one file named after the
+     * URL (percent-decoded). An existing file is never replaced unless `overwrite: true`:
+     * DestinationExistsException names it, before anything is fetched when every name is known.
+     * Files are written to `<name>.part` and renamed when complete.
      *
      * @return list<string>
      */
@@ -473,8 +579,40 @@ final class OrchestrationClient
         bool $thumbnail = false,
         bool $overwrite = false,
         ?float $timeout = null,
+        ?int $index = null,
     ): array {
-        $targets = []; // [url, file name without extension or null to use the URL's name]
+        $targets = self::downloadTargets($image, $thumbnail);
+        if ($index !== null) {
+            if (!isset($targets[$index])) {
+                throw new \InvalidArgumentException("no image {$index}: there are " . count($targets));
+            }
+            $targets = [$targets[$index]];
+        }
+        $directory = rtrim($directory, '/\\');
+        if (!$overwrite) {
+            foreach ($targets as [, $stem, $extension]) {
+                if ($extension !== null) {
+                    $this->refuseExisting("{$directory}/{$stem}.{$extension}");
+                }
+            }
+        }
+        if (!is_dir($directory) && !@mkdir($directory, 0777, true) && !is_dir($directory)) {
+            throw new OrchestrationException("cannot create the directory {$directory}");
+        }
+        $written = [];
+        foreach ($targets as [$url, $stem, $extension]) {
+            $written[] = $this->downloadOne($url, $stem, $extension, $directory, $overwrite, $timeout);
+        }
+        return $written;
+    }
+
+    /**
+     * [url, file name without extension, extension or null when only the answer can tell].
+     *
+     * @return list<array{0: string, 1: string, 2: string|null}>
+     */
+    private static function downloadTargets(GenerationResponse|ImageInfo|string $image, bool $thumbnail): array
+    {
         if ($image instanceof GenerationResponse) {
             $images = $image->images !== [] ? $image->images : ($image->imageUrl !== null
                 ? [new ImageInfo($image->imageUrl, $image->thumbnailUrl)] : []);
@@ -483,31 +621,41 @@ final class OrchestrationClient
                     "generation {$image->id} has no image (status: {$image->status->value})"
                 );
             }
-            foreach ($images as $index => $info) {
+            $targets = [];
+            foreach (array_values($images) as $i => $info) {
                 $url = $thumbnail ? $info->thumbnailUrl : $info->url;
                 if ($url === null) {
-                    throw new \InvalidArgumentException("image {$index} of generation {$image->id} has no thumbnail");
+                    throw new \InvalidArgumentException("image {$i} of generation {$image->id} has no thumbnail");
                 }
-                $targets[] = [$url, "{$image->id}-{$index}" . ($thumbnail ? '-thumb' : '')];
+                $extension = ($thumbnail ? null : self::extensionFor($info->contentType)) ?? self::urlExtension($url);
+                $targets[] = [$url, "{$image->id}-{$i}" . ($thumbnail ? '-thumb' : ''), $extension];
             }
-        } elseif ($image instanceof ImageInfo) {
+            return $targets;
+        }
+        if ($image instanceof ImageInfo) {
             $url = $thumbnail ? $image->thumbnailUrl : $image->url;
             if ($url === null) {
                 throw new \InvalidArgumentException('this image has no thumbnail');
             }
-            $targets[] = [$url, null];
-        } else {
-            $targets[] = [$image, null];
+            $extension = ($thumbnail ? null : self::extensionFor($image->contentType)) ?? self::urlExtension($url);
+            return [[$url, self::urlStem($url), $extension]];
         }
+        return [[$image, self::urlStem($image), self::urlExtension($image)]];
+    }
 
-        if (!is_dir($directory) && !@mkdir($directory, 0777, true) && !is_dir($directory)) {
-            throw new OrchestrationException("cannot create the directory {$directory}");
-        }
-        $written = [];
-        foreach ($targets as [$url, $stem]) {
-            $written[] = $this->downloadOne($url, $stem, rtrim($directory, '/\\'), $overwrite, $timeout);
-        }
-        return $written;
+    /** The last segment of a URL's path, percent-decoded, without its extension ('image' if none). */
+    private static function urlStem(string $url): string
+    {
+        $name = rawurldecode(basename((string) parse_url($url, PHP_URL_PATH)));
+        $name = str_replace(['/', '\\'], '_', $name);
+        $stem = pathinfo($name, PATHINFO_EXTENSION) === '' ? $name : pathinfo($name, PATHINFO_FILENAME);
+        return trim($stem, '.') === '' ? 'image' : $stem;
+    }
+
+    private static function urlExtension(string $url): ?string
+    {
+        $extension = pathinfo(basename((string) parse_url($url, PHP_URL_PATH)), PATHINFO_EXTENSION);
+        return $extension === '' ? null : strtolower($extension);
     }
 
     // ------------------------------------------------------------------ internals: HTTP
@@ -832,27 +980,23 @@ final class OrchestrationClient
 
     // ------------------------------------------------------------------ internals: downloads
 
-    private function downloadOne(string $url, ?string $stem, string $directory, bool $overwrite, ?float $timeout): string
-    {
+    private function downloadOne(
+        string $url,
+        string $stem,
+        ?string $extension,
+        string $directory,
+        bool $overwrite,
+        ?float $timeout,
+    ): string {
         $absolute = parse_url($url, PHP_URL_SCHEME) !== null ? $url : $this->baseUrl . '/' . ltrim($url, '/');
-        $urlName = basename((string) parse_url($absolute, PHP_URL_PATH));
-        $urlExtension = pathinfo($urlName, PATHINFO_EXTENSION);
-        if ($stem === null) {
-            $stem = $urlName === '' ? 'image' : pathinfo($urlName, PATHINFO_FILENAME);
-        }
-        // Refuse before downloading when the URL already tells the final name.
-        if ($urlExtension !== '' && !$overwrite) {
-            $this->refuseExisting("{$directory}/{$stem}.{$urlExtension}");
-        }
-
         // Signed URLs need no credentials: never hand our key to another host (a CDN, a bucket).
         $response = $this->send('GET', $absolute, ['Accept' => '*/*'], null, $timeout, $this->sameOrigin($absolute), true);
-        $extension = self::extensionFor($response->header('content-type')) ?? ($urlExtension !== '' ? $urlExtension : 'bin');
+        $extension ??= self::extensionFor($response->header('content-type')) ?? 'bin';
         $path = "{$directory}/{$stem}.{$extension}";
         if (!$overwrite) {
             $this->refuseExisting($path);
         }
-        $partial = $path . '.part';
+        $partial = $path . '.' . bin2hex(random_bytes(4)) . '.part';
         try {
             if (file_put_contents($partial, $response->body) !== strlen($response->body) || !rename($partial, $path)) {
                 throw new OrchestrationException("cannot write {$path}");
@@ -868,7 +1012,7 @@ final class OrchestrationClient
     private function refuseExisting(string $path): void
     {
         if (file_exists($path)) {
-            throw new OrchestrationException("{$path} already exists; pass overwrite: true to replace it");
+            throw new DestinationExistsException($path);
         }
     }
 

@@ -16,14 +16,14 @@ client.generate_batch(
 
 # Process multiple prompts efficiently
 prompts = ["Prompt 1", "Prompt 2", "Prompt 3"]
-responses = client.generate_batch(prompts: prompts, model: "dall-e-3")
+responses = client.generate_batch(prompts:, model: "dall-e-3")
 
 # One item per prompt, in order: a generation when it succeeded, an error when it failed.
 responses.each do |item|
   if item.ok?
     puts "#{item.prompt}: #{item.image_url}"
   else
-    puts "#{item.prompt}: failed: #{item.error&.message || 'unknown'}"
+    puts "#{item.prompt}: failed: #{item.error&.message || "unknown"}"
   end
 end
 puts "#{responses.succeeded} succeeded, #{responses.failed} failed, total $#{responses.total_cost}"

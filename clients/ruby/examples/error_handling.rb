@@ -19,7 +19,7 @@ rescue Freepik::AiOrchestrator::RateLimitError => e
   puts "Rate limit exceeded. Retry after: #{e.retry_after}"
 rescue Freepik::AiOrchestrator::ModelNotAvailableError
   puts "Requested model is not available"
-rescue Freepik::AiOrchestrator::OrchestrationError => e
+rescue Freepik::AiOrchestrator::Error => e
   puts "Generation failed: #{e.message}"
 else
   puts "Generated image URL: #{response.image_url}"

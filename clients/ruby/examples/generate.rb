@@ -21,7 +21,7 @@ response = client.generate(
 )
 
 puts "#{response.id}: #{response.status}, #{response.size} #{response.quality}, " \
-     "cost $#{response.cost} #{response.currency}, #{format('%.2f', response.processing_time)} s"
+     "cost $#{response.cost} #{response.currency}, #{format("%.2f", response.processing_time)} s"
 puts "Created at: #{response.created_at.utc.iso8601}"
 puts "Generated image URL: #{response.image_url}"
 client.close

@@ -15,7 +15,7 @@ end
 
 model_info = client.get_model_info("dall-e-3")
 puts "Max resolution: #{model_info.max_resolution}"
-puts "Supported styles: #{model_info.supported_styles.join(', ')}"
+puts "Supported styles: #{model_info.supported_styles.join(", ")}"
 
 stats = client.get_usage_stats(
   start_date: "2024-01-01",
@@ -31,6 +31,6 @@ history = client.get_generation_history(
 # size is this page; each walks every page, fetching the next one as needed.
 puts "History: #{history.size} on the first page, more: #{history.has_more}"
 history.each do |generation|
-  puts "  #{generation.created_at.strftime('%Y-%m-%d %H:%M')} #{generation.id} #{generation.prompt[0, 40].inspect}"
+  puts "  #{generation.created_at.strftime("%Y-%m-%d %H:%M")} #{generation.id} #{generation.prompt[0, 40].inspect}"
 end
 client.close

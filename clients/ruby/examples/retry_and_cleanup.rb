@@ -12,7 +12,7 @@ API_KEY = ENV.fetch("ORCHESTRATOR_API_KEY", "your-api-key")
 def generate_with_retry(client, prompt, max_retries: 3)
   attempt = 0
   begin
-    client.generate(prompt: prompt, model: "dall-e-3")
+    client.generate(prompt:, model: "dall-e-3")
   rescue Freepik::AiOrchestrator::RateLimitError => e
     attempt += 1
     raise if attempt >= max_retries
@@ -26,7 +26,7 @@ client = Freepik::AiOrchestrator::Client.new(base_url: BASE_URL, api_key: API_KE
 begin
   response = client.generate(prompt: "Test", model: "dall-e-3")
   puts "Generated image URL: #{response.image_url}"
-  puts "With retry: #{generate_with_retry(client, 'Test again').image_url}"
+  puts "With retry: #{generate_with_retry(client, "Test again").image_url}"
 ensure
   client.close
 end

@@ -66,7 +66,7 @@ module TestSupport
       text = body.is_a?(String) || body.nil? ? body.to_s : JSON.generate(body)
       headers = headers.to_h { |k, v| [k.to_s.downcase, v.to_s] }
       headers["content-type"] ||= "application/json" unless body.nil? || body.is_a?(String)
-      @queue << Freepik::AiOrchestrator::Response.new(status: status, headers: headers, body: text)
+      @queue << Freepik::AiOrchestrator::Response.new(status:, headers:, body: text)
       self
     end
 

@@ -8,6 +8,7 @@ import {
   APIStatusError,
   APITimeoutError,
   APIUserAbortError,
+  DestinationExistsError,
   OrchestrationError,
   errorFor,
 } from "./errors.js";
@@ -36,6 +37,13 @@ import type {
   ModelInfo,
   ModelList,
   UsageStats,
+  WebhookCreateRequest,
+  WebhookDelivery,
+  WebhookDeliveryList,
+  WebhookEndpoint,
+  WebhookEndpointCreated,
+  WebhookEndpointList,
+  WebhookUpdateRequest,
 } from "./types.js";
 import { VERSION } from "./version.js";
 import { decode, encode, type SchemaName } from "./wire.js";
@@ -134,6 +142,8 @@ export interface DownloadOptions extends RequestOptions {
   thumbnail?: boolean;
   /** Replace files that exist (default: refuse, and write nothing). */
   overwrite?: boolean;
+  /** Save only this image of a generation (its index in `images`), under the same name. */
+  index?: number;
 }
 
 /** One Server-Sent Event of a job. */
@@ -266,7 +276,7 @@ class Call {
 }
 
 interface Outgoing {
-  method: "GET" | "POST" | "DELETE";
+  method: "GET" | "POST" | "PATCH" | "DELETE";
   url: string;
   query?: Array<[string, string]>;
   body?: unknown;
@@ -333,13 +343,14 @@ export class OrchestrationClient {
 
   constructor(options: ClientOptions = {}) {
     if (options.apiKey !== undefined && options.bearerToken !== undefined) {
-      throw new OrchestrationError("pass apiKey or bearerToken, not both");
+      throw new TypeError("pass apiKey or bearerToken, not both");
     }
     this.bearerToken = options.bearerToken;
     this.apiKey = options.bearerToken === undefined ? (options.apiKey ?? readEnv("ORCHESTRATOR_API_KEY")) : undefined;
     if (!this.apiKey && !this.bearerToken) {
       throw new OrchestrationError(
         "no credentials: pass apiKey (or bearerToken) to OrchestrationClient, or set ORCHESTRATOR_API_KEY",
+        { code: "missing_credentials" },
       );
     }
     const maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
@@ -602,6 +613,77 @@ export class OrchestrationClient {
     return this.simple<ApiKey>("KeyOut", options, { method: "DELETE", url: this.url(`/keys/${pathId(keyId)}`) });
   }
 
+  // ------------------------------------------------------------------------------ webhooks
+
+  /**
+   * Register an endpoint (admin scope). The answer's `secret` (`whsec_…`) is shown only here:
+   * keep it to check deliveries with `verifyWebhook()`.
+   */
+  async createWebhook(request: WebhookCreateRequest, options: MutationOptions = {}): Promise<WebhookEndpointCreated> {
+    if (!isRecord(request) || typeof request.url !== "string" || !request.url) {
+      throw new TypeError("pass { url } : the http(s) URL that receives the events");
+    }
+    const call = this.newCall(options);
+    try {
+      const outgoing = this.post("/webhooks", encode("WebhookCreate", request), options);
+      return await this.json<WebhookEndpointCreated>("WebhookCreated", call, outgoing);
+    } finally {
+      call.close();
+    }
+  }
+
+  /** Every endpoint of the project (without secrets). */
+  async listWebhooks(options: RequestOptions = {}): Promise<WebhookEndpoint[]> {
+    const list = await this.simple<WebhookEndpointList>("WebhookList", options, { method: "GET", url: this.url("/webhooks") });
+    return list.data;
+  }
+
+  async getWebhook(webhookId: string, options: RequestOptions = {}): Promise<WebhookEndpoint> {
+    return this.simple<WebhookEndpoint>("WebhookOut", options, { method: "GET", url: this.url(`/webhooks/${pathId(webhookId)}`) });
+  }
+
+  /** Change `enabled`, `events` or `description` (`description: null` clears it). */
+  async updateWebhook(webhookId: string, changes: WebhookUpdateRequest, options: RequestOptions = {}): Promise<WebhookEndpoint> {
+    const body = isRecord(changes) ? encode("WebhookUpdate", changes) : {};
+    if (Object.keys(body).length === 0) throw new TypeError("updateWebhook() needs enabled, events or description");
+    return this.simple<WebhookEndpoint>("WebhookOut", options, {
+      method: "PATCH",
+      url: this.url(`/webhooks/${pathId(webhookId)}`),
+      body,
+    });
+  }
+
+  /** Stop deliveries to the endpoint until `resumeWebhook()`; events meanwhile are not sent. */
+  async pauseWebhook(webhookId: string, options: RequestOptions = {}): Promise<WebhookEndpoint> {
+    return this.updateWebhook(webhookId, { enabled: false }, options);
+  }
+
+  async resumeWebhook(webhookId: string, options: RequestOptions = {}): Promise<WebhookEndpoint> {
+    return this.updateWebhook(webhookId, { enabled: true }, options);
+  }
+
+  /** Delete the endpoint; resolves to it as it was. */
+  async deleteWebhook(webhookId: string, options: RequestOptions = {}): Promise<WebhookEndpoint> {
+    return this.simple<WebhookEndpoint>("WebhookOut", options, { method: "DELETE", url: this.url(`/webhooks/${pathId(webhookId)}`) });
+  }
+
+  /** The endpoint's recent deliveries, newest first. */
+  async listWebhookDeliveries(webhookId: string, options: RequestOptions = {}): Promise<WebhookDelivery[]> {
+    const url = this.url(`/webhooks/${pathId(webhookId)}/deliveries`);
+    return (await this.simple<WebhookDeliveryList>("DeliveryList", options, { method: "GET", url })).data;
+  }
+
+  /** Send a signed `webhook.test` event to the endpoint; resolves to its delivery. */
+  async sendTestWebhook(webhookId: string, options: MutationOptions = {}): Promise<WebhookDelivery> {
+    const call = this.newCall(options);
+    try {
+      const outgoing = this.post(`/webhooks/${pathId(webhookId)}/test`, undefined, options);
+      return await this.json<WebhookDelivery>("DeliveryOut", call, outgoing);
+    } finally {
+      call.close();
+    }
+  }
+
   // ------------------------------------------------------------------------------ images
 
   /**
@@ -617,12 +699,25 @@ export class OrchestrationClient {
   ): Promise<string[]> {
     const fs = await nodeModule<FsPromises>("node:fs/promises");
     const path = await nodeModule<typeof import("node:path")>("node:path");
-    const wanted = downloadTargets(target, options.thumbnail ?? false);
+    let wanted = downloadTargets(target, options.thumbnail ?? false);
+    if (options.index !== undefined) {
+      const one = wanted[options.index];
+      if (!one) throw new TypeError(`no image ${options.index}: there are ${wanted.length}`);
+      wanted = [one];
+    }
+    if (!(options.overwrite ?? false)) {
+      // Refuse before fetching anything when every name is already known.
+      for (const { base, extension } of wanted) {
+        if (extension === null) continue;
+        const destination = path.join(directory, `${base}.${extension}`);
+        if (await fs.access(destination).then(() => true, () => false)) throw new DestinationExistsError(destination);
+      }
+    }
     await fs.mkdir(directory, { recursive: true });
     const written: string[] = [];
     const call = this.newCall(options);
     try {
-      for (const { url, base } of wanted) {
+      for (const { url, base, extension } of wanted) {
         const absolute = new URL(url, this.baseUrl).toString();
         const response = await this.send(call, {
           method: "GET",
@@ -639,7 +734,7 @@ export class OrchestrationClient {
           if (call.signal.aborted) throw call.abortError(`download of ${base}`, err);
           throw new APIConnectionError(`download of ${absolute} was cut off`, { cause: err });
         }
-        const name = hasExtension(base) ? base : `${base}.${extensionFor(response.headers.get("content-type"), absolute)}`;
+        const name = `${base}.${extension ?? extensionFor(response.headers.get("content-type"))}`;
         const destination = path.join(directory, name);
         await writeNew(fs, destination, bytes, options.overwrite ?? false);
         written.push(destination);
@@ -984,29 +1079,54 @@ function resolveBatch(batch: BatchResponseData, done: Map<string, Generation>): 
   return { ...batch, data };
 }
 
-function downloadTargets(target: string | Generation | ImageInfo, thumbnail: boolean): Array<{ url: string; base: string }> {
-  const fromUrl = (url: string): { url: string; base: string } => {
-    const name = new URL(url, "http://x").pathname.split("/").filter(Boolean).pop() ?? "image";
-    return { url, base: decodeURIComponent(name) };
-  };
-  if (typeof target === "string") return [fromUrl(target)];
+interface DownloadTarget {
+  url: string;
+  /** The file name without its extension. */
+  base: string;
+  /** Known before fetching (the image's content type, else the URL's), or null: the answer decides. */
+  extension: string | null;
+}
+
+/** The shared naming rules (clients/spec/conformance.json, "downloads"). */
+function downloadTargets(target: string | Generation | ImageInfo, thumbnail: boolean): DownloadTarget[] {
+  if (typeof target === "string") return [urlTarget(target, null)];
   if (!isRecord(target)) throw new TypeError("download takes a generation, an image or a URL");
   if ("url" in target && !("status" in target)) {
     const image = target as ImageInfo;
     const url = thumbnail ? image.thumbnailUrl : image.url;
     if (!url) throw new TypeError("this image has no thumbnail URL");
-    return [fromUrl(url)];
+    return [urlTarget(url, thumbnail ? null : image.contentType)];
   }
   const generation = target as Generation;
-  const images: Array<string | null> =
+  const images: Array<{ url: string | null; contentType: string | null }> =
     generation.images && generation.images.length > 0
-      ? generation.images.map((i) => (thumbnail ? i.thumbnailUrl : i.url))
-      : [thumbnail ? generation.thumbnailUrl : generation.imageUrl];
-  if (images.some((u) => !u)) {
+      ? generation.images.map((i) => ({ url: thumbnail ? i.thumbnailUrl : i.url, contentType: thumbnail ? null : i.contentType }))
+      : [{ url: thumbnail ? generation.thumbnailUrl : generation.imageUrl, contentType: null }];
+  if (images.some((i) => !i.url)) {
     throw new TypeError(`generation ${generation.id} has no ${thumbnail ? "thumbnail" : "image"} URL (status: ${generation.status})`);
   }
   const suffix = thumbnail ? "-thumb" : "";
-  return images.map((url, index) => ({ url: url as string, base: `${generation.id}-${index}${suffix}` }));
+  return images.map(({ url, contentType }, index) => ({
+    url: url as string,
+    base: `${generation.id}-${index}${suffix}`,
+    extension: knownExtension(contentType) ?? urlExtension(url as string),
+  }));
+}
+
+/** A URL keeps the last segment of its path, percent-decoded ("image" when there is none). */
+function urlTarget(url: string, contentType: string | null): DownloadTarget {
+  const segment = new URL(url, "http://x").pathname.split("/").pop() ?? "";
+  let name: string;
+  try {
+    name = decodeURIComponent(segment);
+  } catch {
+    name = segment;
+  }
+  name = name.replace(/[/\\]/g, "_");
+  const dot = name.lastIndexOf(".");
+  let base = dot > 0 && /^[A-Za-z0-9]{1,5}$/.test(name.slice(dot + 1)) ? name.slice(0, dot) : name;
+  if (/^\.*$/.test(base)) base = "image";
+  return { url, base, extension: knownExtension(contentType) ?? urlExtension(url) };
 }
 
 const EXTENSIONS: Record<string, string> = {
@@ -1017,16 +1137,18 @@ const EXTENSIONS: Record<string, string> = {
   "image/avif": "avif",
 };
 
-function hasExtension(name: string): boolean {
-  return /\.[A-Za-z0-9]{2,5}$/.test(name);
+function knownExtension(contentType: string | null | undefined): string | null {
+  const kind = (contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+  return EXTENSIONS[kind] ?? null;
 }
 
-function extensionFor(contentType: string | null, url: string): string {
-  const kind = (contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
-  const known = EXTENSIONS[kind];
-  if (known) return known;
-  const fromUrl = /\.([A-Za-z0-9]{2,5})$/.exec(new URL(url).pathname);
-  return fromUrl?.[1]?.toLowerCase() ?? "bin";
+function urlExtension(url: string): string | null {
+  const fromUrl = /\.([A-Za-z0-9]{1,5})$/.exec(new URL(url, "http://x").pathname);
+  return fromUrl?.[1]?.toLowerCase() ?? null;
+}
+
+function extensionFor(contentType: string | null): string {
+  return knownExtension(contentType) ?? "bin";
 }
 
 type FsPromises = typeof import("node:fs/promises");
@@ -1044,12 +1166,8 @@ async function writeNew(fs: FsPromises, destination: string, bytes: Uint8Array, 
       () => true,
       () => false,
     );
-  if (!overwrite && (await exists())) {
-    throw new OrchestrationError(`${destination} already exists; pass overwrite: true to replace it`, {
-      code: "file_exists",
-    });
-  }
-  const partial = `${destination}.part`;
+  if (!overwrite && (await exists())) throw new DestinationExistsError(destination);
+  const partial = `${destination}.${Math.random().toString(16).slice(2, 10)}.part`;
   try {
     await fs.writeFile(partial, bytes);
     if (overwrite) await fs.rename(partial, destination);
@@ -1058,10 +1176,7 @@ async function writeNew(fs: FsPromises, destination: string, bytes: Uint8Array, 
         await fs.link(partial, destination); // fails if another writer got there first
       } catch (err) {
         if ((err as { code?: string }).code === "EEXIST") {
-          throw new OrchestrationError(`${destination} already exists; pass overwrite: true to replace it`, {
-            code: "file_exists",
-            cause: err,
-          });
+          throw new DestinationExistsError(destination, { cause: err });
         }
         await fs.copyFile(partial, destination, fs.constants.COPYFILE_EXCL); // no hard links here
       }

@@ -68,6 +68,26 @@ export class OrchestrationError extends Error {
   }
 }
 
+/**
+ * `download()` would replace an existing file and `overwrite` is not set. `filename` names it;
+ * nothing was fetched when every name was known up front.
+ */
+export class DestinationExistsError extends OrchestrationError {
+  /** The path that exists. */
+  readonly filename: string;
+
+  constructor(filename: string, fields: ErrorFields = {}) {
+    super(`${filename} already exists; pass overwrite: true to replace it`, { code: "file_exists", ...fields });
+    this.filename = filename;
+  }
+}
+
+/**
+ * A webhook delivery failed verification: a header is missing, no v1 signature matches, or
+ * its timestamp is outside the tolerance.
+ */
+export class WebhookVerificationError extends OrchestrationError {}
+
 /** No HTTP response was received (DNS, refused connection, reset...). `cause` holds the fetch error. */
 export class APIConnectionError extends OrchestrationError {}
 

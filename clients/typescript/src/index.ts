@@ -28,6 +28,7 @@ export {
   BudgetExceededError,
   ConflictError,
   ContentPolicyError,
+  DestinationExistsError,
   InternalServerError,
   InvalidRequestError,
   ModelNotAvailableError,
@@ -37,8 +38,10 @@ export {
   ProviderError,
   ProviderTimeoutError,
   RateLimitError,
+  WebhookVerificationError,
   type ErrorFields,
 } from "./errors.js";
 export { Page, PagePromise } from "./pagination.js";
+export { DEFAULT_WEBHOOK_TOLERANCE, verifyWebhook, type VerifyWebhookOptions } from "./webhooks.js";
 export type * from "./types.js";
 export { VERSION } from "./version.js";

@@ -285,6 +285,70 @@ export interface KeyList {
   defaults: KeyDefaults | null;
 }
 
+/** The events an endpoint can subscribe to (`webhook.test` goes to one endpoint on request). */
+export type WebhookEventType = "generation.succeeded" | "generation.failed" | "generation.canceled";
+
+/** What `createWebhook()` takes. */
+export interface WebhookCreateRequest {
+  /** The public http(s) URL that receives the events. */
+  url: string;
+  /** Default: every event. */
+  events?: WebhookEventType[];
+  description?: string | null;
+}
+
+/** What `updateWebhook()` takes: at least one field. */
+export interface WebhookUpdateRequest {
+  enabled?: boolean | null;
+  events?: WebhookEventType[] | null;
+  /** `null` clears it. */
+  description?: string | null;
+}
+
+/** A webhook endpoint. `status`: enabled, or disabled (paused, or given up: see `disabledReason`). */
+export interface WebhookEndpoint {
+  id: string;
+  object: "webhook_endpoint";
+  url: string;
+  events: string[];
+  description: string | null;
+  status: string;
+  disabledReason: string | null;
+  livemode: boolean;
+  createdAt: Date;
+}
+
+/** A new endpoint: its `whsec_…` secret is in this response only; keep it to verify deliveries. */
+export interface WebhookEndpointCreated extends WebhookEndpoint {
+  secret: string;
+}
+
+export interface WebhookEndpointList {
+  object: "list";
+  data: WebhookEndpoint[];
+}
+
+/** One event sent (or being sent) to an endpoint; `id` is the `webhook-id` header. */
+export interface WebhookDelivery {
+  id: string;
+  object: "webhook_delivery";
+  eventType: string;
+  /** pending, retrying, delivered or dead. */
+  status: string;
+  attempts: number;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  createdAt: Date;
+  lastAttemptAt: Date | null;
+  nextAttemptAt: Date | null;
+  deliveredAt: Date | null;
+}
+
+export interface WebhookDeliveryList {
+  object: "list";
+  data: WebhookDelivery[];
+}
+
 /** Response metadata, kept on every object parsed from an HTTP response (not enumerable). */
 export interface ResponseMeta {
   /** The server's `X-Request-ID`: quote it when reporting a problem. */

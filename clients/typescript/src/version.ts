@@ -1,2 +1,2 @@
 /** The package version (kept equal to package.json by a unit test). */
-export const VERSION = "0.1.0";
+export const VERSION = "0.2.0";

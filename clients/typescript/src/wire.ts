@@ -30,7 +30,14 @@ export type SchemaName =
   | "KeyDefaults"
   | "GenerateRequest"
   | "BatchRequest"
-  | "KeyCreate";
+  | "KeyCreate"
+  | "WebhookOut"
+  | "WebhookCreated"
+  | "WebhookList"
+  | "DeliveryOut"
+  | "DeliveryList"
+  | "WebhookCreate"
+  | "WebhookUpdate";
 
 type Scalar = "string" | "number" | "integer" | "boolean" | "object" | "date" | "datetime";
 export type FieldKind = Scalar | { ref: SchemaName } | { array: Scalar | { ref: SchemaName } };
@@ -261,6 +268,50 @@ const keyCreate = {
   expires_at: f("expiresAt", "datetime", true),
 };
 
+const webhookOut = {
+  id: f("id", "string"),
+  object: f("object", "string"),
+  url: f("url", "string"),
+  events: f("events", { array: "string" }),
+  description: f("description", "string", true),
+  status: f("status", "string"),
+  disabled_reason: f("disabledReason", "string", true),
+  livemode: f("livemode", "boolean"),
+  created_at: f("createdAt", "datetime"),
+};
+
+const webhookCreated = { ...webhookOut, secret: f("secret", "string") };
+
+const webhookList = { object: f("object", "string"), data: f("data", { array: { ref: "WebhookOut" } }) };
+
+const deliveryOut = {
+  id: f("id", "string"),
+  object: f("object", "string"),
+  event_type: f("eventType", "string"),
+  status: f("status", "string"),
+  attempts: f("attempts", "integer"),
+  last_status_code: f("lastStatusCode", "integer", true),
+  last_error: f("lastError", "string", true),
+  created_at: f("createdAt", "datetime"),
+  last_attempt_at: f("lastAttemptAt", "datetime", true),
+  next_attempt_at: f("nextAttemptAt", "datetime", true),
+  delivered_at: f("deliveredAt", "datetime", true),
+};
+
+const deliveryList = { object: f("object", "string"), data: f("data", { array: { ref: "DeliveryOut" } }) };
+
+const webhookCreate = {
+  url: f("url", "string"),
+  events: f("events", { array: "string" }),
+  description: f("description", "string", true),
+};
+
+const webhookUpdate = {
+  enabled: f("enabled", "boolean", true),
+  events: f("events", { array: "string" }, true),
+  description: f("description", "string", true),
+};
+
 /** The field descriptions of every schema. */
 export const SCHEMAS = {
   GenerationResponse: generation,
@@ -283,6 +334,13 @@ export const SCHEMAS = {
   GenerateRequest: generateRequest,
   BatchRequest: batchRequest,
   KeyCreate: keyCreate,
+  WebhookOut: webhookOut,
+  WebhookCreated: webhookCreated,
+  WebhookList: webhookList,
+  DeliveryOut: deliveryOut,
+  DeliveryList: deliveryList,
+  WebhookCreate: webhookCreate,
+  WebhookUpdate: webhookUpdate,
 } as const satisfies Record<SchemaName, Record<string, FieldSpec>>;
 
 /** Schemas that exist only on the client side (not in `openapi.json`). */
@@ -382,6 +440,13 @@ export type WireTypeChecks = [
   Same<CamelNames<Schemas["GenerateRequest"]>, keyof T.GenerationRequest>,
   Same<CamelNames<Schemas["BatchRequest"]>, keyof T.BatchRequest>,
   Same<CamelNames<Schemas["KeyCreate"]>, keyof T.KeyCreateRequest>,
+  Same<CamelNames<Schemas["WebhookOut"]>, keyof T.WebhookEndpoint>,
+  Same<CamelNames<Schemas["WebhookCreated"]>, keyof T.WebhookEndpointCreated>,
+  Same<CamelNames<Schemas["WebhookList"]>, keyof T.WebhookEndpointList>,
+  Same<CamelNames<Schemas["DeliveryOut"]>, keyof T.WebhookDelivery>,
+  Same<CamelNames<Schemas["DeliveryList"]>, keyof T.WebhookDeliveryList>,
+  Same<CamelNames<Schemas["WebhookCreate"]>, keyof T.WebhookCreateRequest>,
+  Same<CamelNames<Schemas["WebhookUpdate"]>, keyof T.WebhookUpdateRequest>,
 ];
 /** Fails to compile when any check above is `false`. */
 type AllTrue<C extends readonly true[]> = C;

@@ -11,7 +11,7 @@ namespace Freepik\AiOrchestrator\Http;
  */
 final class CurlTransport implements StreamingTransport
 {
-    private const DEFAULT_CONNECT_TIMEOUT = 10.0;
+    public const DEFAULT_CONNECT_TIMEOUT = 10.0;
 
     private ?\CurlHandle $handle = null;
 

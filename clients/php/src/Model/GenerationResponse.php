@@ -16,6 +16,7 @@ final class GenerationResponse
     /**
      * @param list<ImageInfo> $images
      * @param array<string, mixed> $metadata
+     * @param list<FailedAttempt> $failedAttempts provider routes that failed before the one that answered
      * @param array<string, mixed> $raw the whole decoded object, including fields newer servers add
      * @param string|null $requestId the X-Request-ID of the response this came from
      * @param bool $idempotentReplayed true when the server answered a retried POST from its record
@@ -45,6 +46,7 @@ final class GenerationResponse
         public readonly ?string $revisedPrompt = null,
         public readonly ?string $batchId = null,
         public readonly ?GenerationError $error = null,
+        public readonly array $failedAttempts = [],
         public readonly ?\DateTimeImmutable $createdAt = null,
         public readonly ?\DateTimeImmutable $startedAt = null,
         public readonly ?\DateTimeImmutable $finishedAt = null,
@@ -88,6 +90,8 @@ final class GenerationResponse
             revisedPrompt: Data::optStr($data, 'revised_prompt'),
             batchId: Data::optStr($data, 'batch_id'),
             error: $error === [] ? null : GenerationError::fromArray($error),
+            failedAttempts: array_key_exists('failed_attempts', $data) && $data['failed_attempts'] !== null
+                ? Data::objects($data, 'failed_attempts', FailedAttempt::fromArray(...)) : [],
             createdAt: Data::optDate($data, 'created_at'),
             startedAt: Data::optDate($data, 'started_at'),
             finishedAt: Data::optDate($data, 'finished_at'),

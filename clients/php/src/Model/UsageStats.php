@@ -23,6 +23,8 @@ final class UsageStats
         public readonly int $totalImages = 0,
         public readonly float $totalCost = 0.0,
         public readonly int $failedGenerations = 0,
+        /** Canceled in the range (never charged). */
+        public readonly int $canceledGenerations = 0,
         public readonly int $unpricedGenerations = 0,
         public readonly ?string $currency = null,
         public readonly array $byModel = [],
@@ -45,6 +47,7 @@ final class UsageStats
             totalImages: Data::optInt($data, 'total_images') ?? 0,
             totalCost: Data::optFloat($data, 'total_cost') ?? 0.0,
             failedGenerations: Data::optInt($data, 'failed_generations') ?? 0,
+            canceledGenerations: Data::optInt($data, 'canceled_generations') ?? 0,
             unpricedGenerations: Data::optInt($data, 'unpriced_generations') ?? 0,
             currency: Data::optStr($data, 'currency'),
             byModel: Data::objects($data, 'by_model', UsageBucket::fromArray(...)),

@@ -237,8 +237,8 @@ final class LiveTest extends IntegrationTestCase
         try {
             $client->download($response, $dir);
             self::fail('overwrote an existing file');
-        } catch (\Freepik\AiOrchestrator\Exception\OrchestrationException $exception) {
-            self::assertStringContainsString('already exists', $exception->getMessage());
+        } catch (\Freepik\AiOrchestrator\Exception\DestinationExistsException $exception) {
+            self::assertSame($paths[0], $exception->filename);
         }
         self::assertSame($paths, $client->download($response, $dir, overwrite: true));
     }

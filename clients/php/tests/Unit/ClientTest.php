@@ -9,6 +9,7 @@ use Freepik\AiOrchestrator\Exception\ApiTimeoutException;
 use Freepik\AiOrchestrator\Exception\ConflictException;
 use Freepik\AiOrchestrator\Exception\ContentPolicyException;
 use Freepik\AiOrchestrator\Exception\InternalServerException;
+use Freepik\AiOrchestrator\Exception\DestinationExistsException;
 use Freepik\AiOrchestrator\Exception\OrchestrationException;
 use Freepik\AiOrchestrator\Exception\ProviderException;
 use Freepik\AiOrchestrator\Http\Response;
@@ -62,9 +63,14 @@ final class ClientTest extends TestCase
 
     public function testNoCredentialAnywhereIsAClearError(): void
     {
-        $this->expectException(\InvalidArgumentException::class);
-        $this->expectExceptionMessage('ORCHESTRATOR_API_KEY');
-        new OrchestrationClient(transport: $this->transport);
+        try {
+            new OrchestrationClient(transport: $this->transport);
+            self::fail('a client without a credential was made');
+        } catch (OrchestrationException $exception) {
+            self::assertSame(OrchestrationException::class, $exception::class);
+            self::assertSame('missing_credentials', $exception->errorCode);
+            self::assertStringContainsString('ORCHESTRATOR_API_KEY', $exception->getMessage());
+        }
     }
 
     public function testEnvironmentDefaults(): void
@@ -133,10 +139,10 @@ final class ClientTest extends TestCase
             $this->transport->body(0),
         );
         self::assertSame('application/json', $request->header('Content-Type'));
-        self::assertSame('wait=119', $request->header('Prefer'));
+        self::assertSame('wait=599', $request->header('Prefer')); // the 600 s call budget, less 1 s
         self::assertSame('1', $request->header('X-Request-Attempt'));
         self::assertStringStartsWith('freepik-ai-orchestrator-php/', (string) $request->header('User-Agent'));
-        self::assertEqualsWithDelta(120.0, $request->timeout, 1e-9);
+        self::assertEqualsWithDelta(600.0, $request->timeout, 1e-9);
 
         self::assertSame(GenerationStatus::Succeeded, $response->status);
         self::assertEqualsWithDelta(0.08, $response->cost, 1e-12);
@@ -407,8 +413,8 @@ final class ClientTest extends TestCase
             try {
                 $this->client()->download($generation, $dir);
                 self::fail('overwrote a file');
-            } catch (OrchestrationException $exception) {
-                self::assertStringContainsString('already exists', $exception->getMessage());
+            } catch (DestinationExistsException $exception) {
+                self::assertSame("{$dir}/gen_9-0.png", $exception->filename);
             }
             self::assertCount(2, $this->transport->requests, 'nothing is downloaded for a file that would be refused');
 

@@ -8,7 +8,7 @@
 #   response = client.generate(prompt: "A lighthouse at dusk", model: "dall-e-3")
 #   puts response.image_url
 #
-# Standard library only (net/http, json, time, securerandom, uri, fileutils).
+# Standard library only (net/http, json, time, securerandom, uri, fileutils, openssl, base64).
 require_relative "ai_orchestrator/version"
 require_relative "ai_orchestrator/errors"
 require_relative "ai_orchestrator/retry_policy"
@@ -19,3 +19,4 @@ require_relative "ai_orchestrator/clock"
 require_relative "ai_orchestrator/sse"
 require_relative "ai_orchestrator/transport"
 require_relative "ai_orchestrator/client"
+require_relative "ai_orchestrator/webhooks"

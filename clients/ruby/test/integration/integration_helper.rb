@@ -39,7 +39,7 @@ module LiveServer
   end
 
   def live_client(**options)
-    client = AI::Client.new(base_url: base_url, api_key: api_key, **options)
+    client = AI::Client.new(base_url:, api_key:, **options)
     @clients << client
     client
   end
@@ -51,7 +51,7 @@ module LiveServer
   # Runs a Ruby script in a child process (the installed gem, no -Ilib) and returns its output.
   def run_ruby(path, *args, env: {}, chdir: Dir.pwd)
     out, err, status = Open3.capture3({ "ORCHESTRATOR_BASE_URL" => base_url, "ORCHESTRATOR_API_KEY" => api_key }.merge(env),
-                                      RbConfig.ruby, path, *args, chdir: chdir)
+                                      RbConfig.ruby, path, *args, chdir:)
     assert status.success?, "#{File.basename(path)} failed (#{status.exitstatus}):\n#{out}\n#{err}"
     out
   end

@@ -24,7 +24,7 @@ class TestExamples < Minitest::Test
   end
 
   EXPECTED.each do |name, patterns|
-    define_method("test_example_#{name.delete_suffix('.rb')}") do
+    define_method("test_example_#{name.delete_suffix(".rb")}") do
       Dir.mktmpdir do |tmp|
         out = run_ruby(File.join(EXAMPLES, name), *(name == "jobs_and_download.rb" ? [tmp] : []))
         patterns.each { |pattern| assert_match pattern, out, "#{name}:\n#{out}" }

@@ -16,8 +16,8 @@ class TestJobs < Minitest::Test
       @statuses = []
     end
 
-    def call(request, &block)
-      @inner.call(request, &block).tap { |response| @statuses << [request.method, response.status] }
+    def call(request, &)
+      @inner.call(request, &).tap { |response| @statuses << [request.method, response.status] }
     end
 
     def close
@@ -32,7 +32,7 @@ class TestJobs < Minitest::Test
 
   def test_generate_waits_for_a_job_the_server_hands_back
     transport = RecordingTransport.new(base_url)
-    client = live_client(transport: transport)
+    client = live_client(transport:)
     response = client.generate(prompt: "A slow sunset", model: "dall-e-3")
     assert_equal "succeeded", response.status
     assert_equal ["POST", 202], transport.statuses.first, "the server handed the job back"

@@ -15,7 +15,7 @@ class TestLive < Minitest::Test
 
   def test_generate_returns_a_real_png
     response = live_client.generate(prompt: "A beautiful sunset over mountains", model: "dall-e-3",
-                                     style: "photorealistic", metadata: { campaign: "ruby-live" })
+                                    style: "photorealistic", metadata: { campaign: "ruby-live" })
     assert_equal "succeeded", response.status
     assert_equal "photorealistic", response.style
     assert_equal({ "campaign" => "ruby-live" }, response.metadata)
@@ -35,7 +35,7 @@ class TestLive < Minitest::Test
 
   def test_batch_of_three_in_order
     prompts = ["first #{SecureRandom.hex(3)}", "second", "third"]
-    result = live_client.generate_batch(prompts: prompts, model: "dall-e-3", batch_size: 2)
+    result = live_client.generate_batch(prompts:, model: "dall-e-3", batch_size: 2)
     assert_equal prompts, result.map(&:prompt)
     assert_equal [0, 1, 2], result.map(&:index)
     assert_equal prompts, result.generations.map(&:prompt)
@@ -89,7 +89,7 @@ class TestLive < Minitest::Test
   end
 
   def test_a_bad_key_raises_authentication_error
-    client = AI::Client.new(base_url: base_url, api_key: "sk-test-not-a-real-key")
+    client = AI::Client.new(base_url:, api_key: "sk-test-not-a-real-key")
     @clients << client
     error = assert_raises(AI::AuthenticationError) { client.list_models }
     assert_equal 401, error.status
@@ -97,7 +97,7 @@ class TestLive < Minitest::Test
   end
 
   def test_rate_limited_with_retries_off
-    client = AI::Client.new(base_url: base_url, api_key: ENV.fetch("ORCHESTRATOR_TEST_LIMITED_KEY"), max_retries: 0)
+    client = AI::Client.new(base_url:, api_key: ENV.fetch("ORCHESTRATOR_TEST_LIMITED_KEY"), max_retries: 0)
     @clients << client
     error = assert_raises(AI::RateLimitError) { 2.times { client.list_models } }
     assert_equal 429, error.status
@@ -151,7 +151,7 @@ class TestLive < Minitest::Test
       thumbs = client.download(response.id, folder, thumbnail: true)
       assert_equal [File.join(folder, "#{response.id}-0-thumb.webp")], thumbs
       assert_equal "WEBP", File.binread(thumbs.first)[8, 4]
-      assert_raises(Errno::EEXIST) { client.download(response, folder) }
+      assert_raises(AI::DestinationExistsError) { client.download(response, folder) }
       assert_equal paths, client.download(response, folder, overwrite: true)
       assert_equal [File.join(tmp, "1-0.png")], client.download(response.image_url, tmp)
       assert_equal 3, Dir.glob(File.join(tmp, "**", "*")).count { |p| File.file?(p) }

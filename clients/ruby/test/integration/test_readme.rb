@@ -12,8 +12,8 @@ class TestReadme < Minitest::Test
 
   # What each block must print (checked in order of appearance; nil: runs cleanly).
   EXPECTED = [
-    [%r{\Ahttp://\S+/images/\S+\.png\?}, /^gen_/],                         # opening example
-    [%r{^http://\S+\.png}, /^gen_\w+-0\.png$|out\/gen_\w+-0\.png/],         # quick start
+    [%r{\Ahttp://\S+/images/\S+\.png\?}, /^gen_/], # opening example
+    [%r{^http://\S+\.png}, %r{^gen_\w+-0\.png$|out/gen_\w+-0\.png}], # quick start
     [/^\d+$/],                                                                 # Client.open
     [/ succeeded 1024x1024 hd$/, /^Max resolution: 1792x1024$/, /^summer-2024$/, /^true$/],
     [%r{^http://}, /^404 model_not_available: /],                              # errors
@@ -22,18 +22,31 @@ class TestReadme < Minitest::Test
     [/^Prompt 1: http/, /^Prompt 3: http/, /^3$/],                             # batches
     [/^\[\d+, (true|false), /, /^page of \d+$/],                               # pagination
     [/-0\.png$/, /-0-thumb\.webp$/, /^kept the existing file$/, %r{/1-0\.png$}], # downloads
-    [%r{^https://x/1\.png$}]                                                   # testing your code
+    [%r{^https://x/1\.png$}] # testing your code
   ].freeze
 
   def test_the_readme_opens_with_the_shape_of_use
     first = BLOCKS.first
-    assert_includes first, 'client = Freepik::AiOrchestrator::Client.new(base_url: "http://localhost:8000", api_key: "your-api-key")'
+    assert_includes first,
+                    'client = Freepik::AiOrchestrator::Client.new(base_url: "http://localhost:8000", api_key: "your-api-key")'
     assert_includes first, "client.get_generation_history(limit: 10).each { |generation| puts generation.id }"
     assert_includes first, "rescue Freepik::AiOrchestrator::RateLimitError => e"
   end
 
   def test_every_block_is_checked
     assert_equal EXPECTED.size, BLOCKS.size
+  end
+
+  # The quick start saves into a folder, where each generation gets a new name: a second run in
+  # the same directory succeeds and keeps the first image.
+  def test_the_quick_start_runs_twice
+    script = BLOCKS.fetch(1).gsub("http://localhost:8000", base_url).gsub('"sk-test-…"', api_key.inspect)
+    Dir.mktmpdir do |tmp|
+      path = File.join(tmp, "quick_start.rb")
+      File.write(path, script)
+      2.times { run_ruby(path, chdir: tmp) }
+      assert_equal 2, Dir[File.join(tmp, "out", "gen_*-0.png")].size
+    end
   end
 
   BLOCKS.each_with_index do |code, index|

@@ -32,8 +32,9 @@ class TestClient < Minitest::Test
 
   def test_no_credentials_anywhere_is_a_clear_error
     with_env("ORCHESTRATOR_API_KEY" => nil) do
-      error = assert_raises(ArgumentError) { AI::Client.new(base_url: "http://x.test", transport: @transport) }
+      error = assert_raises(AI::Error) { AI::Client.new(base_url: "http://x.test", transport: @transport) }
       assert_match(/ORCHESTRATOR_API_KEY/, error.message)
+      assert_equal "missing_credentials", error.code
     end
   end
 
@@ -81,7 +82,7 @@ class TestClient < Minitest::Test
     request = @transport.requests.last
     assert_equal "POST", request.method
     assert_equal "application/json", request.headers["Content-Type"]
-    assert_equal "wait=119", request.headers["Prefer"]
+    assert_equal "wait=599", request.headers["Prefer"] # the 600 s default call budget, less 1 s
     assert_match(/\A[0-9a-f-]{36}\z/, request.headers["Idempotency-Key"])
   end
 
@@ -130,7 +131,9 @@ class TestClient < Minitest::Test
   end
 
   def test_wait_for_gives_up_at_its_deadline
-    @transport.otherwise { AI::Response.new(status: 200, headers: {}, body: JSON.generate(TestSupport.generation("gen_8", "status" => "running"))) }
+    @transport.otherwise do
+      AI::Response.new(status: 200, headers: {}, body: JSON.generate(TestSupport.generation("gen_8", "status" => "running")))
+    end
     error = assert_raises(AI::APITimeoutError) { client.wait_for("gen_8", timeout: 3, poll_interval: 0.5) }
     assert_equal "gen_8", error.generation_id
     assert_in_delta 3.0, @clock.sleeps.sum, 1e-9
@@ -202,7 +205,8 @@ class TestClient < Minitest::Test
     @transport.json({
                       "object" => "batch", "id" => "bat_1", "succeeded" => 1, "failed" => 1, "total_cost" => 0.04,
                       "data" => [
-                        { "index" => 0, "prompt" => "one", "status" => "succeeded", "generation" => TestSupport.generation("gen_a") },
+                        { "index" => 0, "prompt" => "one", "status" => "succeeded",
+                          "generation" => TestSupport.generation("gen_a") },
                         { "index" => 1, "prompt" => "two", "status" => "pending",
                           "generation" => TestSupport.generation("gen_b", "status" => "running", "image_url" => nil) },
                         { "index" => 2, "prompt" => "three", "status" => "failed",
@@ -262,13 +266,13 @@ class TestClient < Minitest::Test
 
   def sse(status, progress, id: nil)
     data = JSON.generate(TestSupport.generation("gen_e", "status" => status, "progress" => progress))
-    "#{id ? "id: #{id}\n" : ''}event: #{status}\ndata: #{data}\n\n"
+    "#{id ? "id: #{id}\n" : ""}event: #{status}\ndata: #{data}\n\n"
   end
 
   def test_stream_events_parses_the_stream_and_ends_at_the_terminal_event
-    @transport.add(200, "retry: 2000\n\n: ping\n\n#{sse('running', 0.5, id: 'e1')}#{sse('succeeded', 1.0, id: 'e2')}",
+    @transport.add(200, "retry: 2000\n\n: ping\n\n#{sse("running", 0.5, id: "e1")}#{sse("succeeded", 1.0, id: "e2")}",
                    { "Content-Type" => "text/event-stream" })
-    events = client.stream_events("gen_e").to_a
+    events = client(timeout: 30).stream_events("gen_e").to_a
     assert_equal [%w[running e1], %w[succeeded e2]], events.map { |event| [event.event, event.id] }
     assert_in_delta 0.5, events.first.data.progress
     assert events.last.terminal?
@@ -302,14 +306,15 @@ class TestClient < Minitest::Test
   # ------------------------------------------------------------------ downloads
 
   def png_bytes
-    "\x89PNG\r\n\x1A\n#{'x' * 40}".b
+    "\x89PNG\r\n\x1A\n#{"x" * 40}".b
   end
 
   def test_download_writes_one_file_per_image_and_never_overwrites
     generation = AI::GenerationResponse.from_hash(TestSupport.generation("gen_d", "images" => [
-      { "url" => "http://api.test/api/v1/images/1-0.png", "content_type" => "image/png" },
-      { "url" => "https://cdn.test/signed/1-1?sig=x", "content_type" => "image/jpeg" }
-    ]))
+                                                                           { "url" => "http://api.test/api/v1/images/1-0.png",
+                                                                             "content_type" => "image/png" },
+                                                                           { "url" => "https://cdn.test/signed/1-1?sig=x", "content_type" => "image/jpeg" }
+                                                                         ]))
     2.times { @transport.add(200, png_bytes, { "Content-Type" => "image/png" }) }
     Dir.mktmpdir do |tmp|
       folder = File.join(tmp, "new", "folder")
@@ -318,7 +323,7 @@ class TestClient < Minitest::Test
       assert_equal png_bytes, File.binread(paths.first)
       assert_equal "Bearer sk-test-unit", @transport.requests[0].headers["Authorization"]
       assert_nil @transport.requests[1].headers["Authorization"], "the key never goes to another host"
-      assert_raises(Errno::EEXIST) { client.download(generation, folder) }
+      assert_raises(AI::DestinationExistsError) { client.download(generation, folder) }
       assert_equal 2, @transport.requests.size, "nothing downloaded when a file exists"
       2.times { @transport.add(200, "new".b, { "Content-Type" => "image/png" }) }
       client.download(generation, folder, overwrite: true)

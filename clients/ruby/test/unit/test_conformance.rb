@@ -27,7 +27,7 @@ class TestConformance < Minitest::Test
   # ------------------------------------------------------------------ Retry-After parsing
 
   SPEC.fetch("retry_after").fetch("cases").each do |c|
-    define_method("test_retry_after_#{slug(c['name'])}") do
+    define_method("test_retry_after_#{slug(c["name"])}") do
       got = AI::RetryPolicy.parse_retry_after(c["headers"], TestSupport.timestamp(SPEC["retry_after"]["now"]))
       if c["expected"].nil?
         assert_nil got
@@ -40,7 +40,7 @@ class TestConformance < Minitest::Test
   # ------------------------------------------------------------------ backoff
 
   SPEC.fetch("backoff").fetch("cases").each_with_index do |c, i|
-    define_method("test_backoff_#{i}_base_#{slug(c['retry_backoff'])}_n#{c['retries_so_far']}") do
+    define_method("test_backoff_#{i}_base_#{slug(c["retry_backoff"])}_n#{c["retries_so_far"]}") do
       got = AI::RetryPolicy.backoff_delay(c["retries_so_far"], c["retry_backoff"], c["random"])
       assert_in_delta c["expected"], got, TOLERANCE
     end
@@ -51,7 +51,7 @@ class TestConformance < Minitest::Test
   DECISIONS = SPEC.fetch("retry_decisions")
 
   DECISIONS.fetch("cases").each do |c|
-    define_method("test_retry_decision_#{slug(c['name'])}") do
+    define_method("test_retry_decision_#{slug(c["name"])}") do
       decision = AI::RetryPolicy.decide(
         retries_so_far: c["retries_so_far"], max_retries: c["max_retries"], retry_backoff: c["retry_backoff"],
         status: c["status"], headers: c["headers"], now: TestSupport.timestamp(DECISIONS["now"]),
@@ -69,7 +69,7 @@ class TestConformance < Minitest::Test
 
     # The same case through the client: the failure is answered on the first
     # retries_so_far + 1 attempts of a POST, then a success.
-    define_method("test_retry_decision_through_the_client_#{slug(c['name'])}") do
+    define_method("test_retry_decision_through_the_client_#{slug(c["name"])}") do
       @clock.now = TestSupport.timestamp(DECISIONS["now"])
       @clock.random = c["random"]
       attempts = c["retries_so_far"] + 1
@@ -130,7 +130,7 @@ class TestConformance < Minitest::Test
   end
 
   MAPPING.fetch("cases").each do |c|
-    define_method("test_error_mapping_#{slug(c['name'])}") do
+    define_method("test_error_mapping_#{slug(c["name"])}") do
       headers = c["headers"]
       error = AI::Errors.build(
         c["status"], c["body"], headers,
@@ -142,7 +142,7 @@ class TestConformance < Minitest::Test
 
     next if c["status"].nil?
 
-    define_method("test_error_mapping_through_the_client_#{slug(c['name'])}") do
+    define_method("test_error_mapping_through_the_client_#{slug(c["name"])}") do
       @clock.now = TestSupport.timestamp(MAPPING["now"])
       @transport.add(c["status"], c["body"], c["headers"])
       error = assert_raises(AI::OrchestrationError) { client(max_retries: 0).get_generation("gen_1") }
@@ -155,10 +155,10 @@ class TestConformance < Minitest::Test
   # ------------------------------------------------------------------ pagination
 
   SPEC.fetch("pagination").fetch("cases").each do |c|
-    define_method("test_pagination_#{slug(c['name'])}") do
+    define_method("test_pagination_#{slug(c["name"])}") do
       c["pages"].each { |page| @transport.json(page["response"]) }
       query = c["query"]
-      metadata = query.select { |k, _| k.start_with?("metadata.") }.to_h { |k, v| [k.delete_prefix("metadata."), v] }
+      metadata = query.select { |k, _| k.start_with?("metadata.") }.transform_keys { |k| k.delete_prefix("metadata.") }
       first = client.get_generation_history(
         limit: query["limit"]&.to_i, filter_by_model: query["model"], status: query["status"],
         metadata: metadata.empty? ? nil : metadata

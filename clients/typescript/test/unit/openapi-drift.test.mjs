@@ -25,12 +25,6 @@ const NOT_DESCRIBED = {
   ImagesResponse: "the OpenAI-compatible /v1 surface",
   OpenAIModel: "the OpenAI-compatible /v1 surface",
   OpenAIModelList: "the OpenAI-compatible /v1 surface",
-  WebhookCreate: "webhook endpoints are managed by operators (API, dashboard), not from this client",
-  WebhookCreated: "webhook management",
-  WebhookList: "webhook management",
-  WebhookOut: "webhook management",
-  WebhookUpdate: "webhook management",
-  DeliveryList: "webhook management",
   GalleryItem: "the team gallery is used from the dashboard and plain HTTP, not from this client",
   GalleryPage: "the team gallery",
   Deleted: "the team gallery",
@@ -38,7 +32,6 @@ const NOT_DESCRIBED = {
   BoardOut: "the team gallery",
   BoardList: "the team gallery",
   GenerationIds: "the team gallery",
-  DeliveryOut: "webhook management",
 };
 
 // Every API operation and the client method that calls it.
@@ -56,6 +49,13 @@ const OPERATIONS = {
   listModels: ["listModels"],
   getModel: ["getModelInfo"],
   getUsage: ["getUsageStats"],
+  createWebhook: ["createWebhook"],
+  listWebhooks: ["listWebhooks"],
+  getWebhook: ["getWebhook"],
+  updateWebhook: ["updateWebhook", "pauseWebhook", "resumeWebhook"],
+  testWebhook: ["sendTestWebhook"],
+  deleteWebhook: ["deleteWebhook"],
+  listWebhookDeliveries: ["listWebhookDeliveries"],
 };
 const NOT_CALLED = {
   healthz: "operations probe",
@@ -64,13 +64,6 @@ const NOT_CALLED = {
   openaiCreateImage: "OpenAI-compatible surface, for OpenAI's own SDKs",
   openaiListModels: "OpenAI-compatible surface",
   openaiGetModel: "OpenAI-compatible surface",
-  createWebhook: "webhook management (operators)",
-  listWebhooks: "webhook management (operators)",
-  getWebhook: "webhook management (operators)",
-  updateWebhook: "webhook management (operators)",
-  testWebhook: "webhook management (operators)",
-  deleteWebhook: "webhook management (operators)",
-  listWebhookDeliveries: "webhook management (operators)",
   editImage: "image operations: SDK support is the next step",
   createImageVariation: "image operations: SDK support is the next step",
   upscaleImage: "image operations: SDK support is the next step",

@@ -150,9 +150,13 @@ class FreepikProvider(HttpAdapter):
 
         async def one(index: int, body: dict[str, Any]) -> tuple[str, list[str]]:
             created = await self._call("POST", path, request.deadline, json=body)
-            task_id = self._task(created).get("task_id")
+            task = self._task(created)
+            task_id = task.get("task_id")
             if not isinstance(task_id, str) or not task_id:
                 raise self._malformed("task response has no task_id")
+            # The creation answer already says where the task stands: report it before the first poll.
+            if task.get("status") in PROGRESS:
+                await tick(index, PROGRESS[str(task["status"])])
             urls = await self._wait(f"{path}/{task_id}", request.deadline, lambda f: tick(index, f))
             return task_id, urls
 

@@ -26,7 +26,7 @@ module Freepik
     # base_url::      server URL; default $ORCHESTRATOR_BASE_URL or http://localhost:8000
     # api_key::       sk-test-... / sk-live-...; default $ORCHESTRATOR_API_KEY
     # bearer_token::  a JWT, sent instead of an API key
-    # timeout::       seconds one call may take, retries included (default 120; nil: no limit)
+    # timeout::       seconds one call may take, retries included (default 600; nil: no limit)
     # max_retries::   retries after the first attempt (default 2; 0 turns retries off)
     # retry_backoff:: base of the exponential backoff in seconds (default 0.5)
     # default_headers:: headers added to every request
@@ -34,8 +34,9 @@ module Freepik
     # clock::         an object with #now, #monotonic, #sleep(seconds) and #rand (tests)
     class Client
       DEFAULT_BASE_URL = "http://localhost:8000"
-      # Long enough for a synchronous generation; the server answers 202 with the job before.
-      DEFAULT_TIMEOUT = 120.0
+      # One whole call, retries and the wait for a generation included: the slow models take
+      # minutes, and the same 600 s in every SDK (clients/spec/conformance.json).
+      DEFAULT_TIMEOUT = 600.0
       CONNECT_TIMEOUT = 10.0
       # How long #generate waits for a job the server handed back unfinished (202).
       DEFAULT_WAIT_TIMEOUT = 600.0
@@ -68,7 +69,8 @@ module Freepik
 
         api_key = presence(ENV.fetch("ORCHESTRATOR_API_KEY", nil)) if api_key.nil? && bearer_token.nil?
         if presence(api_key).nil? && presence(bearer_token).nil?
-          raise ArgumentError, "no credentials: pass api_key: or bearer_token:, or set ORCHESTRATOR_API_KEY"
+          raise Error.new("no credentials: pass api_key: or bearer_token:, or set ORCHESTRATOR_API_KEY",
+                          code: "missing_credentials")
         end
         unless max_retries.is_a?(Integer) && max_retries >= 0
           raise ArgumentError, "max_retries must be an Integer >= 0 (0 turns retries off), not #{max_retries.inspect}"
@@ -108,8 +110,8 @@ module Freepik
       def generate(prompt:, model:, style: nil, size: nil, quality: nil, metadata: nil, n: nil, seed: nil,
                    negative_prompt: nil, idempotency_key: nil, timeout: nil, wait: true,
                    wait_timeout: DEFAULT_WAIT_TIMEOUT)
-        body = compact_body(prompt: prompt, model: model, style: style, size: size, quality: quality, n: n,
-                            seed: seed, negative_prompt: negative_prompt, metadata: metadata)
+        body = compact_body(prompt:, model:, style:, size:, quality:, n:,
+                            seed:, negative_prompt:, metadata:)
         call_timeout = timeout_for(timeout)
         headers = {}
         if !wait
@@ -119,8 +121,8 @@ module Freepik
           # rather than have the connection cut and the call retried.
           headers["Prefer"] = "wait=#{[1, call_timeout.floor - 1].max}"
         end
-        response = request(:post, "/generate", body: body, headers: headers, timeout: call_timeout,
-                                                idempotency_key: idempotency_key)
+        response = request(:post, "/generate", body:, headers:, timeout: call_timeout,
+                                               idempotency_key:)
         generation = parse(GenerationResponse, response)
         return generation unless wait
 
@@ -132,9 +134,9 @@ module Freepik
       # running). Follow it with #wait_for, #stream_events or #get_generation.
       def submit(prompt:, model:, style: nil, size: nil, quality: nil, metadata: nil, n: nil, seed: nil,
                  negative_prompt: nil, idempotency_key: nil, timeout: nil)
-        generate(prompt: prompt, model: model, style: style, size: size, quality: quality, metadata: metadata,
-                 n: n, seed: seed, negative_prompt: negative_prompt, idempotency_key: idempotency_key,
-                 timeout: timeout, wait: false)
+        generate(prompt:, model:, style:, size:, quality:, metadata:,
+                 n:, seed:, negative_prompt:, idempotency_key:,
+                 timeout:, wait: false)
       end
 
       # Fetches one generation (also a job's current status).
@@ -161,7 +163,7 @@ module Freepik
       # an Enumerator. A stream that ends early is reopened (up to +max_retries+ times).
       # +timeout+ is the longest silence between two events (default 300 s).
       def stream_events(generation_id, timeout: nil, &block)
-        return enum_for(:stream_events, generation_id, timeout: timeout) unless block
+        return enum_for(:stream_events, generation_id, timeout:) unless block
 
         headers = { "Accept" => "text/event-stream" }
         # A stream lasts as long as the job: no deadline for the call, only for the silence
@@ -175,7 +177,7 @@ module Freepik
             finished ||= emit_event(sse, &block)
           end
           begin
-            request(:get, "/generations/#{path_id(generation_id)}/events", headers: headers, timeout: nil,
+            request(:get, "/generations/#{path_id(generation_id)}/events", headers:, timeout: nil,
                                                                            read_timeout: silence) do |chunk|
               decoder.feed(chunk) { |sse| handle.call(sse) } unless finished
             end
@@ -191,7 +193,7 @@ module Freepik
           if reconnects >= @max_retries
             raise APIConnectionError.new(
               "the event stream of #{generation_id} ended before the job finished " \
-              "(#{reconnects} reconnects); use wait_for to poll it instead", generation_id: generation_id
+              "(#{reconnects} reconnects); use wait_for to poll it instead", generation_id:
             ), cause: dropped
           end
           @clock.sleep(RetryPolicy.backoff_delay(reconnects, @retry_backoff, @clock.rand))
@@ -202,7 +204,7 @@ module Freepik
       # Cancels a job that has not finished. Raises ConflictError if it already has.
       def cancel(generation_id, idempotency_key: nil, timeout: nil)
         response = request(:post, "/generations/#{path_id(generation_id)}/cancel", timeout: timeout_for(timeout),
-                                                                                    idempotency_key: idempotency_key)
+                                                                                   idempotency_key:)
         parse(GenerationResponse, response)
       end
 
@@ -215,10 +217,10 @@ module Freepik
                          timeout: nil, wait_timeout: DEFAULT_WAIT_TIMEOUT)
         raise TypeError, "prompts must be an Array of Strings, not a single String" if prompts.is_a?(String)
 
-        body = compact_body(prompts: prompts.to_a, model: model, batch_size: batch_size, style: style, size: size,
-                            quality: quality, n: n, seed: seed, negative_prompt: negative_prompt, metadata: metadata)
-        response = request(:post, "/generate/batch", body: body, timeout: timeout_for(timeout),
-                                                      idempotency_key: idempotency_key)
+        body = compact_body(prompts: prompts.to_a, model:, batch_size:, style:, size:,
+                            quality:, n:, seed:, negative_prompt:, metadata:)
+        response = request(:post, "/generate/batch", body:, timeout: timeout_for(timeout),
+                                                     idempotency_key:)
         batch = parse(BatchResponse, response)
         items = resolve_pending(batch.data, wait_timeout)
         result = batch_result(batch, items)
@@ -266,7 +268,66 @@ module Freepik
       def get_usage_stats(start_date:, end_date:, group_by: nil, timeout: nil)
         params = [["start_date", date_param(start_date, "start_date")], ["end_date", date_param(end_date, "end_date")]]
         params << ["group_by", group_by.to_s] unless group_by.nil?
-        parse(UsageStats, request(:get, "/usage", params: params, timeout: timeout_for(timeout)))
+        parse(UsageStats, request(:get, "/usage", params:, timeout: timeout_for(timeout)))
+      end
+
+      # ------------------------------------------------------------------ webhooks
+
+      # Registers an endpoint (admin scope). The returned WebhookEndpoint's #secret
+      # (<tt>whsec_…</tt>) is shown only here: keep it to verify deliveries
+      # (Freepik::AiOrchestrator.verify_webhook). +events+: nil for every event.
+      def create_webhook(url, events: nil, description: nil, idempotency_key: nil, timeout: nil)
+        raise ArgumentError, "url must be the http(s) URL that receives the events" unless url.is_a?(String) && !url.empty?
+        raise TypeError, "events must be an Array of event types" unless events.nil? || events.is_a?(Array)
+
+        body = { "url" => url, "events" => events, "description" => description }.compact
+        parse(WebhookEndpoint, request(:post, "/webhooks", body:, idempotency_key:,
+                                                           timeout: timeout_for(timeout)))
+      end
+
+      # Every endpoint of the project (an Array of WebhookEndpoint, without secrets).
+      def list_webhooks(timeout: nil)
+        parse(WebhookEndpointList, request(:get, "/webhooks", timeout: timeout_for(timeout))).data
+      end
+
+      def get_webhook(webhook_id, timeout: nil)
+        parse(WebhookEndpoint, request(:get, "/webhooks/#{path_id(webhook_id)}", timeout: timeout_for(timeout)))
+      end
+
+      # Changes +enabled+, +events+ or +description+ (pass <tt>description: nil</tt> to clear it).
+      def update_webhook(webhook_id, enabled: nil, events: nil, description: :unchanged, timeout: nil)
+        body = { "enabled" => enabled, "events" => events }.compact
+        body["description"] = description unless description == :unchanged
+        raise ArgumentError, "update_webhook needs enabled:, events: or description:" if body.empty?
+
+        parse(WebhookEndpoint, request(:patch, "/webhooks/#{path_id(webhook_id)}", body:,
+                                                                                   timeout: timeout_for(timeout)))
+      end
+
+      # Stops deliveries to the endpoint until #resume_webhook; events meanwhile are not sent.
+      def pause_webhook(webhook_id, timeout: nil)
+        update_webhook(webhook_id, enabled: false, timeout:)
+      end
+
+      def resume_webhook(webhook_id, timeout: nil)
+        update_webhook(webhook_id, enabled: true, timeout:)
+      end
+
+      # Deletes the endpoint; returns it as it was.
+      def delete_webhook(webhook_id, timeout: nil)
+        parse(WebhookEndpoint, request(:delete, "/webhooks/#{path_id(webhook_id)}", timeout: timeout_for(timeout)))
+      end
+
+      # The endpoint's recent deliveries (an Array of WebhookDelivery, newest first).
+      def list_webhook_deliveries(webhook_id, timeout: nil)
+        path = "/webhooks/#{path_id(webhook_id)}/deliveries"
+        parse(WebhookDeliveryList, request(:get, path, timeout: timeout_for(timeout))).data
+      end
+
+      # Sends a signed <tt>webhook.test</tt> event to the endpoint; returns its WebhookDelivery.
+      def send_test_webhook(webhook_id, idempotency_key: nil, timeout: nil)
+        parse(WebhookDelivery, request(:post, "/webhooks/#{path_id(webhook_id)}/test",
+                                       idempotency_key:, timeout: timeout_for(timeout)))
       end
 
       # ------------------------------------------------------------------ downloads
@@ -276,15 +337,18 @@ module Freepik
       # +target+ is a GenerationResponse (every image, named <tt><id>-<index>.<ext></tt>), a
       # generation id (fetched first), an ImageInfo or an image URL (named after the URL).
       # <tt>thumbnail: true</tt> saves the thumbnails instead (<tt><id>-<index>-thumb.<ext></tt>).
-      # An existing file is never replaced unless <tt>overwrite: true</tt>: Errno::EEXIST is
+      # An existing file is never replaced unless <tt>overwrite: true</tt>: DestinationExistsError is
       # raised before anything is downloaded.
-      def download(target, directory = ".", thumbnail: false, overwrite: false, timeout: nil)
-        jobs = download_jobs(target, thumbnail).map do |url, stem, extension|
+      # <tt>image: i</tt> saves only a generation's image +i+, under the same name.
+      def download(target, directory = ".", thumbnail: false, overwrite: false, image: nil, timeout: nil)
+        jobs = download_jobs(target, thumbnail)
+        jobs = [jobs.fetch(image) { raise ArgumentError, "no image #{image}: there are #{jobs.size}" }] unless image.nil?
+        jobs = jobs.map do |url, stem, extension|
           [url, File.join(directory.to_s, stem), extension]
         end
         unless overwrite
           taken = jobs.map { |_, base, extension| extension && "#{base}#{extension}" }.compact.find { |path| File.exist?(path) }
-          raise Errno::EEXIST, taken if taken
+          raise DestinationExistsError, taken if taken
         end
         FileUtils.mkdir_p(directory)
         call_timeout = timeout_for(timeout)
@@ -342,7 +406,7 @@ module Freepik
         headers["Idempotency-Key"] = key if key
         headers["Content-Type"] = "application/json" if payload
         headers.merge!(@default_headers).merge!(extra_headers)
-        Request.new(method: method.to_s.upcase, url: uri, headers: headers, body: payload,
+        Request.new(method: method.to_s.upcase, url: uri, headers:, body: payload,
                     open_timeout: remaining ? [remaining, CONNECT_TIMEOUT].min : CONNECT_TIMEOUT,
                     read_timeout: remaining)
       end
@@ -351,7 +415,7 @@ module Freepik
         RetryPolicy.decide(
           retries_so_far: retries, max_retries: @max_retries, retry_backoff: @retry_backoff,
           status: response&.status, headers: response ? response.headers : {}, now: @clock.now,
-          random_value: @clock.rand, body: body
+          random_value: @clock.rand, body:
         )
       end
 
@@ -389,21 +453,22 @@ module Freepik
       end
 
       def parse(klass, response)
+        replayed = response.headers["idempotent-replayed"].to_s.casecmp?("true")
         klass.from_hash(JSON.parse(response.body.to_s), request_id: response.headers["x-request-id"],
-                                                        idempotent_replayed: response.headers["idempotent-replayed"].to_s.casecmp?("true"))
+                                                        idempotent_replayed: replayed)
       rescue JSON::ParserError, ArgumentError => e
-        raise OrchestrationError.new("unexpected response body for #{klass.name}: #{e.message}",
-                                     status: response.status, request_id: response.headers["x-request-id"],
-                                     headers: response.headers)
+        raise Error.new("unexpected response body for #{klass.name}: #{e.message}",
+                        status: response.status, request_id: response.headers["x-request-id"],
+                        headers: response.headers)
       end
 
       # ------------------------------------------------------------------ helpers
 
       def history_page(params, cursor, timeout)
         page_params = params + (cursor.nil? ? [] : [["cursor", cursor.to_s]])
-        response = request(:get, "/generations", params: page_params, timeout: timeout)
+        response = request(:get, "/generations", params: page_params, timeout:)
         listing = parse(GenerationList, response)
-        Page.new(data: listing.data, has_more: listing.has_more, next_cursor: listing.next_cursor, cursor: cursor,
+        Page.new(data: listing.data, has_more: listing.has_more, next_cursor: listing.next_cursor, cursor:,
                  request_id: listing.request_id, fetch: ->(next_cursor) { history_page(params, next_cursor, timeout) })
       end
 
@@ -418,7 +483,7 @@ module Freepik
         raise Errors.build(nil, payload) if payload.is_a?(Hash) && payload["error"].is_a?(Hash) && !payload.key?("id")
 
         generation = GenerationResponse.from_hash(payload)
-        event = GenerationEvent.new(event: name, data: generation, id: id).freeze
+        event = GenerationEvent.new(event: name, data: generation, id:).freeze
         yield event
         event.terminal?
       rescue JSON::ParserError, ArgumentError
@@ -460,19 +525,21 @@ module Freepik
       def resolved_item(item, job)
         error = job.succeeded? ? nil : BatchError.from_hash(failure(job))
         BatchItem.new(index: item.index, prompt: item.prompt, status: job.succeeded? ? "succeeded" : "failed",
-                      generation: job, error: error, extra: item.extra).freeze
+                      generation: job, error:, extra: item.extra).freeze
       end
 
       def batch_result(batch, items)
         if items.each_with_index.all? { |item, index| item.equal?(batch.data[index]) }
-          succeeded, failed, total_cost = batch.succeeded, batch.failed, batch.total_cost
+          succeeded = batch.succeeded
+          failed = batch.failed
+          total_cost = batch.total_cost
         else # totals recomputed after waiting for pending items
           costs = items.select(&:ok?).map { |item| item.generation.cost }
           succeeded = items.count(&:ok?)
           failed = items.size - succeeded
           total_cost = costs.any?(&:nil?) ? nil : costs.sum.round(6)
         end
-        BatchResult.new(id: batch.id, items: items, succeeded: succeeded, failed: failed, total_cost: total_cost,
+        BatchResult.new(id: batch.id, items:, succeeded:, failed:, total_cost:,
                         request_id: batch.request_id)
       end
 
@@ -484,7 +551,7 @@ module Freepik
         if remaining <= 0
           raise APITimeoutError.new(
             "generation #{generation_id} did not finish in time; it keeps running on the server " \
-            "(wait_for it again, or cancel it)", generation_id: generation_id
+            "(wait_for it again, or cancel it)", generation_id:
           )
         end
         [delay, remaining].min
@@ -497,7 +564,7 @@ module Freepik
         when GenerationResponse then generation_downloads(target, thumbnail)
         when ImageInfo
           url = thumbnail ? target.thumbnail_url : target.url
-          raise ArgumentError, "this image has no #{thumbnail ? 'thumbnail' : 'URL'}" if url.nil?
+          raise ArgumentError, "this image has no #{thumbnail ? "thumbnail" : "URL"}" if url.nil?
 
           [[url, url_stem(url), known_extension(thumbnail ? nil : target.content_type, url)]]
         when String then [[target, url_stem(target), known_extension(nil, target)]]
@@ -509,11 +576,11 @@ module Freepik
         images = generation.images.map { |image| [thumbnail ? image.thumbnail_url : image.url, image.content_type] }
         images = [[thumbnail ? generation.thumbnail_url : generation.image_url, nil]] if images.empty?
         if images.any? { |url, _| url.nil? }
-          raise ArgumentError, "generation #{generation.id} has no #{thumbnail ? 'thumbnail' : 'image'} " \
+          raise ArgumentError, "generation #{generation.id} has no #{thumbnail ? "thumbnail" : "image"} " \
                                "(status: #{generation.status})"
         end
         images.each_with_index.map do |(url, content_type), index|
-          [url, "#{generation.id}-#{index}#{'-thumb' if thumbnail}", known_extension(thumbnail ? nil : content_type, url)]
+          [url, "#{generation.id}-#{index}#{"-thumb" if thumbnail}", known_extension(thumbnail ? nil : content_type, url)]
         end
       end
 
@@ -525,9 +592,13 @@ module Freepik
         extension.empty? ? nil : extension
       end
 
+      # The last path segment, percent-decoded (never a path separator or "..").
       def url_stem(url)
         name = File.basename(URI(absolute_url(url)).path)
-        name = "image" if name.empty? || name == "/"
+        name = "" if name == "/"
+        name = name.gsub(/%\h\h/) { |escape| escape[1..].hex.chr }.force_encoding(Encoding::UTF_8).scrub("_")
+        name = name.tr("/\\", "__")
+        name = "image" if name.empty? || name.match?(/\A\.+\z/)
         name.delete_suffix(File.extname(name))
       end
 
@@ -537,12 +608,12 @@ module Freepik
         response = nil
         File.open(partial, "wb") do |file|
           restart = -> { file.rewind && file.truncate(0) } # a retry starts the file again
-          response = request(:get, nil, url: uri, timeout: timeout, authenticated: same_origin?(uri),
+          response = request(:get, nil, url: uri, timeout:, authenticated: same_origin?(uri),
                                         on_retry: restart) { |chunk| file.write(chunk) }
         end
         extension ||= known_extension(response.headers["content-type"], url) || ""
         destination = "#{base}#{extension}"
-        raise Errno::EEXIST, destination if !overwrite && File.exist?(destination)
+        raise DestinationExistsError, destination if !overwrite && File.exist?(destination)
 
         File.rename(partial, destination) # never leave a truncated file under the final name
         destination
@@ -551,7 +622,7 @@ module Freepik
       end
 
       def absolute_url(url)
-        url.match?(%r{\Ahttps?://}i) ? url : "#{@base_url}/#{url.delete_prefix('/')}"
+        url.match?(%r{\Ahttps?://}i) ? url : "#{@base_url}/#{url.delete_prefix("/")}"
       end
 
       # Signed URLs need no credentials; never hand our key to another host (a CDN, S3).
@@ -586,7 +657,7 @@ module Freepik
       end
 
       def compact_body(**fields)
-        fields.reject { |_, value| value.nil? }.transform_keys(&:to_s)
+        fields.compact.transform_keys(&:to_s)
       end
 
       def path_id(value)

@@ -6,7 +6,7 @@ module Freepik
     #
     # Tree (the same as the Python client's):
     #
-    #   OrchestrationError
+    #   Error (alias OrchestrationError, the 0.x name, kept)
     #   ├── APIConnectionError            the request never got an HTTP answer
     #   │   └── APITimeoutError           ... because a timeout expired
     #   └── APIStatusError                the server answered with an error status
@@ -25,7 +25,7 @@ module Freepik
     #
     # Every error carries #message, #status (alias #status_code), #code, #type, #param,
     # #request_id, #generation_id, #body and #headers (nil or empty when unknown).
-    class OrchestrationError < StandardError
+    class Error < StandardError
       attr_reader :status, :code, :type, :param, :request_id, :generation_id, :body, :headers
 
       def initialize(message = nil, status: nil, code: nil, type: nil, param: nil, request_id: nil,
@@ -38,22 +38,20 @@ module Freepik
         @request_id = request_id
         @generation_id = generation_id
         @body = body
-        @headers = (headers || {}).to_h { |k, v| [k.to_s.downcase, v] }.freeze
+        @headers = (headers || {}).transform_keys { |k| k.to_s.downcase }.freeze
         super(@message)
       end
 
       # The server's message alone (#to_s adds status, code and request id).
-      def message
-        @message
-      end
+      attr_reader :message
 
       alias status_code status
 
       def to_s
         details = { "status" => status, "code" => code, "request_id" => request_id }
-                  .reject { |_, value| value.nil? }
+                  .compact
                   .map { |name, value| "#{name}=#{value}" }
-        details.empty? ? @message : "#{@message} (#{details.join(', ')})"
+        details.empty? ? @message : "#{@message} (#{details.join(", ")})"
       end
 
       def inspect
@@ -61,15 +59,33 @@ module Freepik
       end
     end
 
+    # The name of the base class up to 0.3; kept so existing +rescue+ clauses still work.
+    OrchestrationError = Error
+
+    # #download would replace an existing file and +overwrite+ is false. #filename names it;
+    # nothing was fetched when the name was known up front. (Up to 0.3: Errno::EEXIST.)
+    class DestinationExistsError < Error
+      attr_reader :filename
+
+      def initialize(filename)
+        @filename = filename.to_s
+        super("#{@filename} exists; pass overwrite: true to replace it", code: "file_exists")
+      end
+    end
+
+    # A webhook delivery failed verification (a header is missing, no v1 signature matches,
+    # or its timestamp is outside the tolerance).
+    class WebhookVerificationError < Error; end
+
     # No HTTP response was received (DNS, refused connection, reset...). #cause holds the
     # underlying Ruby exception.
-    class APIConnectionError < OrchestrationError; end
+    class APIConnectionError < Error; end
 
     # A timeout expired: the call's, or the deadline given to #wait_for.
     class APITimeoutError < APIConnectionError; end
 
     # The server answered with an error status; #status is always set.
-    class APIStatusError < OrchestrationError; end
+    class APIStatusError < Error; end
 
     # The request was malformed or refused by validation (400, 422).
     class InvalidRequestError < APIStatusError; end
@@ -179,20 +195,20 @@ module Freepik
         type = string_or_nil(error["type"])
         code = string_or_nil(error["code"])
         status = inferred_status(error, type, code) if status.nil?
-        lowered = (headers || {}).to_h { |k, v| [k.to_s.downcase, v] }
+        lowered = (headers || {}).transform_keys { |k| k.to_s.downcase }
         fields = {
-          status: status,
-          code: code,
-          type: type,
+          status:,
+          code:,
+          type:,
           param: string_or_nil(error["param"]),
           request_id: string_or_nil(error["request_id"]) || lowered["x-request-id"],
           generation_id: string_or_nil(error["generation_id"]),
-          body: body,
+          body:,
           headers: lowered
         }
         message = string_or_nil(error["message"]) || fallback_message(status, body, text)
         klass = class_for(status, type, code)
-        return RateLimitError.new(message, retry_after: retry_after, **fields) if klass == RateLimitError
+        return RateLimitError.new(message, retry_after:, **fields) if klass == RateLimitError
 
         klass.new(message, **fields)
       end

@@ -52,7 +52,7 @@ module Freepik
           raise ArgumentError, "#{name} expects a JSON object, not #{hash.class}" unless hash.is_a?(Hash)
 
           missing = required_fields.reject { |field| hash.key?(field.to_s) && !hash[field.to_s].nil? }
-          raise ArgumentError, "#{name} is missing #{missing.join(', ')}" unless missing.empty?
+          raise ArgumentError, "#{name} is missing #{missing.join(", ")}" unless missing.empty?
 
           known = {}
           extra = {}

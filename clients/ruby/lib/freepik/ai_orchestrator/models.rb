@@ -19,6 +19,11 @@ module Freepik
       include Model
     end
 
+    # One provider route that failed before the one that answered (GenerationResponse#failed_attempts).
+    FailedAttempt = Struct.new(:provider, :model, :code, :message, :extra, keyword_init: true) do
+      include Model
+    end
+
     # A generation, which is also a job: #status is queued, running, succeeded, failed or
     # canceled. #image_url is the first image; #images lists all of them. #cost is in USD (see
     # #currency) and nil when the price is unknown, never a made-up 0. #processing_time is in
@@ -27,13 +32,13 @@ module Freepik
       :id, :object, :status, :image_url, :thumbnail_url, :images, :prompt, :model, :style, :size,
       :quality, :n, :seed, :negative_prompt, :metadata, :provider, :livemode, :cost, :currency,
       :price_version, :progress, :processing_time, :revised_prompt, :batch_id, :error,
-      :created_at, :started_at, :finished_at, :extra,
+      :failed_attempts, :created_at, :started_at, :finished_at, :extra,
       keyword_init: true
     ) do
       include Model
       required :id, :status, :prompt, :model
-      defaults object: "generation", images: [], metadata: {}
-      types images: [ImageInfo], error: GenerationError, cost: :float, progress: :float,
+      defaults object: "generation", images: [], metadata: {}, failed_attempts: []
+      types images: [ImageInfo], error: GenerationError, failed_attempts: [FailedAttempt], cost: :float, progress: :float,
             processing_time: :float, created_at: :time, started_at: :time, finished_at: :time
 
       # True once the job has succeeded, failed or been canceled.
@@ -90,14 +95,15 @@ module Freepik
     # Totals for a date range (both ends inclusive); #start_date and #end_date are Dates.
     UsageStats = Struct.new(
       :object, :start_date, :end_date, :livemode, :total_generations, :total_images, :total_cost,
-      :failed_generations, :unpriced_generations, :currency, :by_model, :by_day, :group_by,
-      :groups, :extra,
+      :failed_generations, :canceled_generations, :unpriced_generations, :currency, :by_model,
+      :by_day, :group_by, :groups, :extra,
       keyword_init: true
     ) do
       include Model
       required :start_date, :end_date
       defaults object: "usage", total_generations: 0, total_images: 0, total_cost: 0.0,
-               failed_generations: 0, unpriced_generations: 0, by_model: [], by_day: []
+               failed_generations: 0, canceled_generations: 0, unpriced_generations: 0, by_model: [],
+               by_day: []
       types start_date: :date, end_date: :date, total_cost: :float, by_model: [UsageBucket],
             by_day: [UsageBucket], groups: [UsageBucket]
     end
@@ -211,6 +217,48 @@ module Freepik
       def terminal?
         data.terminal?
       end
+    end
+
+    # A webhook endpoint: where the server POSTs signed events. #status is enabled, paused or
+    # disabled (see #disabled_reason).
+    WebhookEndpoint = Struct.new(
+      :id, :object, :url, :events, :description, :status, :disabled_reason, :livemode, :created_at,
+      :secret, :extra, keyword_init: true
+    ) do
+      include Model
+      required :id, :url
+      defaults object: "webhook_endpoint", events: []
+      types created_at: :time
+
+      # never print the secret
+      def inspect
+        "#<#{self.class.name} id=#{id} url=#{url} status=#{status}>"
+      end
+    end
+
+    # The endpoints of GET /api/v1/webhooks.
+    WebhookEndpointList = Struct.new(:object, :data, :extra, keyword_init: true) do
+      include Model
+      defaults object: "list", data: []
+      types data: [WebhookEndpoint]
+    end
+
+    # One event sent (or being sent) to an endpoint; #id is the +webhook-id+ header.
+    WebhookDelivery = Struct.new(
+      :id, :object, :event_type, :status, :attempts, :last_status_code, :last_error, :created_at,
+      :last_attempt_at, :next_attempt_at, :delivered_at, :extra, keyword_init: true
+    ) do
+      include Model
+      required :id
+      defaults object: "webhook_delivery"
+      types created_at: :time, last_attempt_at: :time, next_attempt_at: :time, delivered_at: :time
+    end
+
+    # The deliveries of GET /api/v1/webhooks/{id}/deliveries, newest first.
+    WebhookDeliveryList = Struct.new(:object, :data, :extra, keyword_init: true) do
+      include Model
+      defaults object: "list", data: []
+      types data: [WebhookDelivery]
     end
   end
 end

@@ -29,7 +29,7 @@ module Freepik
       JITTER = 0.25
 
       NOT_RETRIED_5XX = [501, 505].freeze
-      DECIMAL = /\A[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\z/.freeze
+      DECIMAL = /\A[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\z/
 
       # Whether to send the request again, after how many seconds, and the server's wait hint
       # (kept even when not retrying).
@@ -94,7 +94,7 @@ module Freepik
       # +body+ is the decoded error body, if any.
       def decide(retries_so_far:, max_retries:, retry_backoff:, status:, headers:, now:, random_value:, body: nil)
         retry_after = status.nil? ? nil : parse_retry_after(headers, now)
-        no = Decision.new(retry: false, delay: 0.0, retry_after: retry_after)
+        no = Decision.new(retry: false, delay: 0.0, retry_after:)
         return no if retries_so_far >= max_retries
 
         backoff = backoff_delay(retries_so_far, retry_backoff, random_value)
@@ -105,7 +105,7 @@ module Freepik
         return no if !retry_after.nil? && retry_after > MAX_RETRY_AFTER
         return no if names_generation?(body)
         if should == "true" || retryable_status?(status, !retry_after.nil?)
-          return Decision.new(retry: true, delay: retry_after || backoff, retry_after: retry_after)
+          return Decision.new(retry: true, delay: retry_after || backoff, retry_after:)
         end
 
         no

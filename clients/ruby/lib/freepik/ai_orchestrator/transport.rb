@@ -81,12 +81,12 @@ module Freepik
         http
       end
 
-      def send_on(http, request, &block)
+      def send_on(http, request, &)
         http.open_timeout = request.open_timeout
         http.read_timeout = request.read_timeout
         http.write_timeout = request.read_timeout
         http.start unless http.started?
-        perform(http, request, &block)
+        perform(http, request, &)
       rescue *TIMEOUT_ERRORS, *CONNECTION_ERRORS
         # A half-used connection cannot be trusted for the next request.
         http.finish if http.started?
@@ -102,9 +102,9 @@ module Freepik
           res.each_header { |name, value| headers[name.downcase] = value }
           if block && status >= 200 && status < 300
             res.read_body(&block)
-            answer = Response.new(status: status, headers: headers, body: nil)
+            answer = Response.new(status:, headers:, body: nil)
           else
-            answer = Response.new(status: status, headers: headers, body: res.read_body.to_s)
+            answer = Response.new(status:, headers:, body: res.read_body.to_s)
           end
         end
         answer
