@@ -244,7 +244,7 @@ async def test_openapi_declares_bearer_scheme_and_gallery_operations(server) -> 
         "description": schema["components"]["securitySchemes"]["bearerAuth"]["description"],
     }
     assert schema["paths"]["/api/v1/gallery"]["get"]["security"] == [{"bearerAuth": []}]
-    assert "security" not in schema["paths"]["/api/v1/images/{key}"]["get"]
+    assert "security" not in schema["paths"]["/api/v1/images/{shard}/{rest}"]["get"]
     operations = {op["operationId"] for path in schema["paths"].values() for op in path.values()}
     assert {
         "searchGallery",

@@ -43,6 +43,19 @@ export interface ImageInfo {
   contentType: string;
 }
 
+/** An input image of an image operation (`Generation.sources`). */
+export interface GenerationSource {
+  role: string;
+  /** `upload`, `url`, or `generation` (an image of `generationId`). */
+  origin: string;
+  generationId: string | null;
+  index: number | null;
+  url: string;
+  width: number;
+  height: number;
+  contentType: string;
+}
+
 /** Why a generation failed (`Generation.error`). */
 export interface GenerationError {
   code: string;
@@ -90,8 +103,15 @@ export interface Generation {
   processingTime: number | null;
   revisedPrompt: string | null;
   batchId: string | null;
+  /** `generate`, or the image operation (edit, variation, upscale, remove_background, image_to_image). */
+  operation: string;
+  operationParams: Record<string, unknown>;
+  sources: GenerationSource[];
+  /** Generations whose images this one took as input. */
+  parents: string[];
+  /** Generations made from this one's images (`getGeneration` only; `null` elsewhere). */
+  children: string[] | null;
   error: GenerationError | null;
-  /** Provider calls that failed before the outcome (retried elsewhere, or deciding it), oldest first. */
   failedAttempts: FailedAttempt[];
   createdAt: Date;
   startedAt: Date | null;

@@ -15,6 +15,7 @@ export type SchemaName =
   | "ImageOut"
   | "ErrorInfo"
   | "FailedAttempt"
+  | "SourceOut"
   | "GenerationPage"
   | "ModelInfo"
   | "ModelList"
@@ -76,6 +77,11 @@ const generation = {
   processing_time: f("processingTime", "number", true),
   revised_prompt: f("revisedPrompt", "string", true),
   batch_id: f("batchId", "string", true),
+  operation: f("operation", "string"),
+  operation_params: f("operationParams", "object"),
+  sources: f("sources", { array: { ref: "SourceOut" } }),
+  parents: f("parents", { array: "string" }),
+  children: f("children", { array: "string" }, true),
   error: f("error", { ref: "ErrorInfo" }, true),
   failed_attempts: f("failedAttempts", { array: { ref: "FailedAttempt" } }),
   created_at: f("createdAt", "datetime"),
@@ -98,6 +104,17 @@ const failedAttempt = {
   model: f("model", "string"),
   code: f("code", "string"),
   message: f("message", "string"),
+};
+
+const sourceOut = {
+  role: f("role", "string"),
+  origin: f("origin", "string"),
+  generation_id: f("generationId", "string", true),
+  index: f("index", "integer", true),
+  url: f("url", "string"),
+  width: f("width", "integer"),
+  height: f("height", "integer"),
+  content_type: f("contentType", "string"),
 };
 
 const generationPage = {
@@ -301,6 +318,7 @@ export const SCHEMAS = {
   ImageOut: imageOut,
   ErrorInfo: errorInfo,
   FailedAttempt: failedAttempt,
+  SourceOut: sourceOut,
   GenerationPage: generationPage,
   ModelInfo: modelInfo,
   ModelList: modelList,
@@ -406,6 +424,7 @@ export type WireTypeChecks = [
   Same<CamelNames<Schemas["ImageOut"]>, keyof T.ImageInfo>,
   Same<CamelNames<Schemas["ErrorInfo"]>, keyof T.GenerationError>,
   Same<CamelNames<Schemas["FailedAttempt"]>, keyof T.FailedAttempt>,
+  Same<CamelNames<Schemas["SourceOut"]>, keyof T.GenerationSource>,
   Same<CamelNames<Schemas["GenerationPage"]>, keyof T.GenerationPageData>,
   Same<CamelNames<Schemas["ModelInfo"]>, keyof T.ModelInfo>,
   Same<CamelNames<Schemas["ModelList"]>, keyof T.ModelList>,

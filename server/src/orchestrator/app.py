@@ -26,6 +26,7 @@ from orchestrator.api import (
     keys,
     models,
     openai_compat,
+    operations,
     usage,
     webhooks,
 )
@@ -48,6 +49,7 @@ from orchestrator.generation.batch import BatchService
 from orchestrator.generation.bus import RedisEventBus
 from orchestrator.generation.events import EventHub
 from orchestrator.generation.idempotency import IdempotencyService
+from orchestrator.generation.inputs import InputService
 from orchestrator.generation.lifecycle import JobLifecycle
 from orchestrator.generation.reading import ReadService
 from orchestrator.generation.request import Planner
@@ -173,6 +175,7 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
         thumbnails=ThreadPoolExecutor(settings.thumbnail_workers, thread_name_prefix="thumbnails"),
         thumbnail_size=settings.thumbnail_size,
         deadline_seconds=settings.job_deadline_seconds,
+        provenance=settings.provenance_chunks,
     )
     pool = (
         WorkerPool(
@@ -205,6 +208,7 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
         reading=reading,
         idempotency=idempotency,
         settings=settings,
+        inputs=InputService(db=db, storage=storage, settings=settings),
     )
     webhook_policy = Policy(
         allow_private=settings.webhook_allow_private_targets,
@@ -347,11 +351,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app, dialects=[(openai_compat.PREFIX + "/", openai_compat.openai_status)])
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    upload_paths = frozenset(
+        [API_PREFIX + path for path in operations.PATHS.values()]
+        + [openai_compat.PREFIX + path for path in openai_compat.UPLOAD_PATHS]
+    )
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        upload_paths=upload_paths,
+        max_upload_body_bytes=settings.max_upload_body_bytes,
+    )
     if settings.metrics_enabled:
         app.add_middleware(MetricsMiddleware, metrics=metrics)
         app.include_router(metrics_api.router)
-    for module in (generate, generations, gallery, models, usage, keys, webhooks, images):
+    for module in (generate, generations, operations, gallery, models, usage, keys, webhooks, images):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(openai_compat.router)
     app.include_router(health.router)

@@ -112,6 +112,31 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_000_000
     max_metadata_keys: int = 32
 
+    # Image operations' inputs
+    max_upload_body_bytes: int = Field(
+        default=50_000_000,
+        gt=0,
+        description="Body cap of the image-operation endpoints (uploads); "
+        "every other endpoint keeps max_body_bytes.",
+    )
+    max_input_image_bytes: int = Field(default=20_000_000, gt=0, description="Cap per input image file.")
+    max_input_pixels: int = Field(
+        default=40_000_000, gt=0, description="Cap on an input image's width × height, read from its header."
+    )
+    max_output_pixels: int = Field(
+        default=40_000_000, gt=0, description="Cap on an upscale's output width × height."
+    )
+    input_url_timeout_seconds: float = Field(default=15.0, gt=0, description="Cap on fetching an input URL.")
+    input_url_trusted_hosts: list[str] = Field(
+        default_factory=list,
+        description="`host:port` pairs exempt from the public-address rule (e.g. your own image CDN); "
+        "plain http is accepted from them too.",
+    )
+    provenance_chunks: bool = Field(
+        default=True,
+        description="Write prompt, model, seed and generation id into stored PNGs' text chunks.",
+    )
+
     # HTTP limits, per process, enforced by `serve` before a request reaches the app
     http_max_header_bytes: int = Field(
         default=32 * 1024, ge=1024, description="Request line and headers together; larger gets 431."

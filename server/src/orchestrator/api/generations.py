@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Iterable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
@@ -41,6 +41,14 @@ async def list_generations(
     filters: ListQuery,
     limit: PageSize = 20,
     batch_id: Annotated[SafeText | None, Query(max_length=32)] = None,
+    operation: Annotated[
+        Literal["generate", "edit", "variation", "upscale", "remove_background", "image_to_image"] | None,
+        Query(description="Only jobs of this operation."),
+    ] = None,
+    source: Annotated[
+        SafeText | None,
+        Query(max_length=40, description="Only jobs that took an image of this generation as input."),
+    ] = None,
 ) -> GenerationPage:
     """Newest first. Filter on your metadata with `metadata.<key>=<value>` query parameters."""
     check_page_size(limit, services)
@@ -56,6 +64,8 @@ async def list_generations(
         query=filters.query,
         metadata=metadata_filters(request.query_params.multi_items()),
         batch_id=batch_id,
+        operation=operation,
+        source=None if source is None else source.split(":", 1)[0],
     )
     rows, has_more = await services.reading.history(principal, history, filters.cursor, limit)
     base = base_url(request, services)
@@ -100,9 +110,11 @@ def _known_id(generation_id: str) -> str:
 async def get_generation(
     generation_id: str, request: Request, principal: ReadScope, services: ServicesDep
 ) -> GenerationResponse:
-    """One generation: also the status of a job submitted with `Prefer: respond-async`."""
+    """One generation: also the status of a job submitted with `Prefer: respond-async`. Shows its
+    chain: `sources` and `parents` (what it was made from) and `children` (what was made from it)."""
     job = await services.reading.get(principal, _known_id(generation_id))
-    return generation_out(job, services, base_url(request, services))
+    children = await services.reading.children(principal, job.id)
+    return generation_out(job, services, base_url(request, services), children)
 
 
 @router.get(

@@ -19,7 +19,9 @@ _TYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp", "gif": 
 
 
 @router.get(
-    "/images/{key:path}",
+    # Keys always start with a shard directory, so names like /images/edits (the POST image
+    # operations) are not image paths.
+    "/images/{shard}/{rest:path}",
     operation_id="getImage",
     responses={
         200: {"content": {t: {} for t in _TYPES.values()}},
@@ -27,11 +29,13 @@ _TYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp", "gif": 
     },
 )
 async def get_image(
-    key: str,
+    shard: str,
+    rest: str,
     services: ServicesDep,
     expires: Annotated[int, Query(description="Unix time the URL stops working.")],
     sig: Annotated[str, Query(max_length=64)],
 ) -> Response:
+    key = f"{shard}/{rest}"
     if not services.signer.verify(IMAGE_ROUTE + key, expires, sig):
         raise APIError(
             "this image URL is invalid or has expired; fetch the generation again for a fresh one",

@@ -37,9 +37,23 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        upload_paths: frozenset[str] = frozenset(),
+        max_upload_body_bytes: int | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # Endpoints that take image uploads get their own, larger cap; every other keeps the small one.
+        self.upload_paths = upload_paths
+        self.max_upload_body_bytes = max_upload_body_bytes or max_body_bytes
+
+    def _limit(self, scope: Scope) -> int:
+        path = str(scope.get("path", "")).rstrip("/")
+        return self.max_upload_body_bytes if path in self.upload_paths else self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -86,9 +100,10 @@ class RequestContextMiddleware:
     async def _handle(
         self, scope: Scope, receive: Receive, send: Send, request_id: str, extra: dict[str, str]
     ) -> None:
+        limit = self._limit(scope)
         length = _header(scope, b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-            await self._too_large(send, request_id)
+        if length is not None and length.isdigit() and int(length) > limit:
+            await self._too_large(send, request_id, limit)
             return
 
         received = 0
@@ -99,7 +114,7 @@ class RequestContextMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > limit:
                     too_large = True
                     raise _BodyTooLarge
             return message
@@ -120,12 +135,10 @@ class RequestContextMiddleware:
         with contextlib.suppress(_BodyTooLarge):
             await self.app(scope, capped_receive, send_with_headers)
         if too_large:
-            await self._too_large(send, request_id)
+            await self._too_large(send, request_id, limit)
 
-    async def _too_large(self, send: Send, request_id: str) -> None:
-        error = InvalidRequest(
-            f"request body exceeds {self.max_body_bytes} bytes", code=ErrorCode.PAYLOAD_TOO_LARGE
-        )
+    async def _too_large(self, send: Send, request_id: str, limit: int) -> None:
+        error = InvalidRequest(f"request body exceeds {limit} bytes", code=ErrorCode.PAYLOAD_TOO_LARGE)
         body = json.dumps(error.body(request_id)).encode()
         await send(
             {

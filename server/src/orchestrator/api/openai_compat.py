@@ -10,26 +10,40 @@ error object; invalid requests answer 400 as OpenAI does (see :func:`openai_stat
 from __future__ import annotations
 
 import base64
+import json
 import math
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field, StrictInt
+from starlette.datastructures import UploadFile
 
 from orchestrator.api.deps import GenerateScope, ReadScope, ServicesDep
 from orchestrator.api.disconnect import hang_up
-from orchestrator.api.inputs import SafeText
+from orchestrator.api.inputs import SafeText, text_problem
+from orchestrator.api.operations import read_upload
 from orchestrator.api.presenters import base_url, image_url
 from orchestrator.api.schemas import ErrorEnvelope, Prompt, StrictBody
 from orchestrator.catalog.catalog import ModelSpec
+from orchestrator.container import Services
 from orchestrator.core.states import JobStatus
-from orchestrator.errors import APIError, ErrorCode, ModelNotAvailable
+from orchestrator.db.models import Generation
+from orchestrator.errors import APIError, ErrorCode, InvalidRequest, ModelNotAvailable
 from orchestrator.generation.idempotency import ClientAttempt
-from orchestrator.generation.params import Preferences, SubmitParams
+from orchestrator.generation.params import (
+    GenerationOutcome,
+    InputRef,
+    OutputOptions,
+    Preferences,
+    SubmitParams,
+)
 
 PREFIX = "/v1"
 router = APIRouter(prefix=PREFIX, tags=["openai-compatible"])
+UPLOAD_PATHS = ("/images/edits", "/images/variations")
+"""The multipart endpoints: their body cap is the upload cap, not the JSON one."""
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorEnvelope} for code in (400, 401, 402, 403, 404, 409, 413, 429, 502, 503, 504)
@@ -61,10 +75,24 @@ class ImageGenerationRequest(StrictBody):
         default=None, max_length=256, description="Your end user; kept in metadata."
     )
     safety_identifier: SafeText | None = Field(default=None, max_length=256, description="Kept in metadata.")
-    background: Literal["auto"] | None = Field(default=None, description="Only `auto` is supported.")
-    moderation: Literal["auto"] | None = Field(default=None, description="Only `auto` is supported.")
-    output_format: Literal["png"] | None = Field(default=None, description="Only `png` is supported.")
-    stream: Literal[False] | None = Field(default=None, description="Streaming is not supported.")
+    background: Literal["transparent", "opaque", "auto"] | None = Field(
+        default=None, description="gpt-image models; `auto` is the default everywhere."
+    )
+    moderation: Literal["low", "auto"] | None = Field(
+        default=None, description="gpt-image models; `auto` is the default everywhere."
+    )
+    output_format: Literal["png", "jpeg", "webp"] | None = Field(
+        default=None, description="gpt-image models (png elsewhere)."
+    )
+    output_compression: StrictInt | None = Field(
+        default=None, ge=0, le=100, description="jpeg/webp output on gpt-image models."
+    )
+    stream: bool | None = Field(
+        default=None, description="Answer with Server-Sent Events in OpenAI's image event shapes."
+    )
+    partial_images: StrictInt | None = Field(
+        default=None, ge=0, le=3, description="Partial images to stream, where the provider sends them."
+    )
 
 
 class ImageData(BaseModel):
@@ -93,6 +121,24 @@ class OpenAIModelList(BaseModel):
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
 
 
+def _options(
+    background: str | None, output_format: str | None, compression: int | None, moderation: str | None
+) -> OutputOptions:
+    # `auto` is every model's default, so it is accepted everywhere; other values only where the
+    # model's routes honour them (else 400 naming the field). png is the default format.
+    return OutputOptions(
+        background=None if background in (None, "auto") else background,
+        output_format=None if output_format in (None, "png") and compression is None else output_format,
+        output_compression=compression,
+        moderation=None if moderation in (None, "auto") else moderation,
+    )
+
+
+def default_response_format(model: str) -> str:
+    """OpenAI answers gpt-image models with `b64_json` always; DALL·E with `url` by default."""
+    return "b64_json" if model.startswith("gpt-image") else "url"
+
+
 def _params(body: ImageGenerationRequest) -> SubmitParams:
     metadata = {
         name: value
@@ -109,6 +155,7 @@ def _params(body: ImageGenerationRequest) -> SubmitParams:
         seed=None,
         negative_prompt=None,
         metadata=metadata,
+        options=_options(body.background, body.output_format, body.output_compression, body.moderation),
     )
 
 
@@ -125,8 +172,9 @@ async def create_image(
     principal: GenerateScope,
     services: ServicesDep,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
-    """OpenAI's `POST /v1/images/generations`, answered when the generation has finished.
+) -> Response:
+    """OpenAI's `POST /v1/images/generations`, answered when the generation has finished (or,
+    with `stream: true`, as Server-Sent Events ending with `image_generation.completed`).
 
     The OpenAI SDKs retry a 5xx or a timed-out call without an `Idempotency-Key`; their retries
     (`x-stainless-retry-count` ≥ 1) join the first attempt's generation instead of starting another,
@@ -135,11 +183,20 @@ async def create_image(
         principal,
         _params(body),
         idempotency_key=idempotency_key,
-        preferences=sdk_preferences(request),
-        endpoint="openai",
+        preferences=Preferences(respond_async=True) if body.stream else sdk_preferences(request),
+        endpoint="openai-stream" if body.stream else "openai",
         attempt=sdk_attempt(request),
         abandoned=hang_up(request),
     )
+    response_format = body.response_format or default_response_format(body.model)
+    if body.stream:
+        return await _stream(outcome, services, "image_generation", body.background, body.output_format)
+    return await _answer(outcome, request, services, response_format)
+
+
+async def _answer(
+    outcome: GenerationOutcome, request: Request, services: Services, response_format: str
+) -> JSONResponse:
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
     job = outcome.job
     if job is None:  # a replay of an answer stored before any job existed
@@ -150,19 +207,11 @@ async def create_image(
     if outcome.error is not None:
         raise _with_headers(outcome.error, headers)
     if job.status != JobStatus.SUCCEEDED:
-        raise APIError(
-            f"generation {job.id} is still {job.status} after the server's wait; "
-            f"follow it at /api/v1/generations/{job.id} (a retry of this call joins the same "
-            "generation when it carries the same Idempotency-Key, or is an OpenAI SDK's own retry)",
-            code=ErrorCode.GENERATION_PENDING,
-            status_code=504,
-            headers=headers,
-            extra={"generation_id": job.id},
-        )
+        raise _pending(job, headers)
     base = base_url(request, services)
     data = []
     for image in job.images:
-        if body.response_format == "b64_json":
+        if response_format == "b64_json":
             encoded = base64.b64encode(await services.storage.get(image.storage_key)).decode()
             data.append(ImageData(b64_json=encoded, revised_prompt=job.revised_prompt))
         else:
@@ -172,6 +221,291 @@ async def create_image(
     created = int((job.finished_at or job.created_at).timestamp())
     payload = ImagesResponse(created=created, data=data).model_dump(mode="json", exclude_none=True)
     return JSONResponse(payload, headers=headers)
+
+
+def _pending(job: Generation, headers: dict[str, str]) -> APIError:
+    return APIError(
+        f"generation {job.id} is still {job.status} after the server's wait; "
+        f"follow it at /api/v1/generations/{job.id} (a retry of this call joins the same "
+        "generation when it carries the same Idempotency-Key, or is an OpenAI SDK's own retry)",
+        code=ErrorCode.GENERATION_PENDING,
+        status_code=504,
+        headers=headers,
+        extra={"generation_id": job.id},
+    )
+
+
+async def _stream(
+    outcome: GenerationOutcome,
+    services: Services,
+    kind: str,
+    background: str | None,
+    output_format: str | None,
+) -> Response:
+    """OpenAI's image streaming: `<kind>.completed` for every image, once the job has finished.
+
+    Partial images would come first, where the provider sends them; the providers' contract
+    carries final images only today, so streams have none. A failure is an `error` event.
+    """
+    job = outcome.job
+    if job is None:
+        assert outcome.stored is not None
+        status, stored = outcome.stored
+        return JSONResponse(stored, status_code=openai_status(status))
+
+    async def events() -> AsyncIterator[str]:
+        final = job
+        if final.status in (JobStatus.QUEUED, JobStatus.RUNNING):
+            final = await services.generations.wait(final, services.settings.sync_wait_seconds)
+        if final.status != JobStatus.SUCCEEDED:
+            error = GenerationOutcome(final).error or _pending(final, {})
+            body = {
+                "type": "error",
+                "error": {"message": error.message, "code": str(error.code), "type": "error"},
+            }
+            yield f"event: error\ndata: {json.dumps(body)}\n\n"
+            return
+        created = int((final.finished_at or final.created_at).timestamp())
+        for image in final.images:
+            encoded = base64.b64encode(await services.storage.get(image.storage_key)).decode()
+            event = {
+                "type": f"{kind}.completed",
+                "b64_json": encoded,
+                "created_at": created,
+                "size": f"{image.width}x{image.height}",
+                "quality": final.quality if final.quality in ("low", "medium", "high") else "auto",
+                "background": background or "auto",
+                "output_format": output_format or "png",
+                "usage": {
+                    "input_tokens": 0,
+                    "input_tokens_details": {"image_tokens": 0, "text_tokens": 0},
+                    "output_tokens": 0,
+                    "total_tokens": 0,
+                },
+            }
+            yield f"event: {kind}.completed\ndata: {json.dumps(event)}\n\n"
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "X-Generation-ID": job.id},
+    )
+
+
+_EDIT_FIELDS = frozenset(
+    {
+        "prompt",
+        "model",
+        "n",
+        "size",
+        "quality",
+        "response_format",
+        "user",
+        "safety_identifier",
+        "background",
+        "output_format",
+        "output_compression",
+        "moderation",
+        "stream",
+        "partial_images",
+        "input_fidelity",
+    }
+)
+_VARIATION_FIELDS = frozenset({"model", "n", "size", "response_format", "user"})
+
+
+def _int_field(form: dict[str, str], name: str, low: int, high: int | None = None) -> int | None:
+    value = form.get(name)
+    if value is None:
+        return None
+    if not value.strip().isdigit() or int(value) < low or (high is not None and int(value) > high):
+        bound = f"from {low} to {high}" if high is not None else f"at least {low}"
+        raise InvalidRequest(f"{name} must be an integer {bound}", param=name, code=ErrorCode.INVALID_FIELD)
+    return int(value)
+
+
+def _choice(form: dict[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
+    value = form.get(name)
+    if value is not None and value not in allowed:
+        raise InvalidRequest(
+            f"{name} must be one of {', '.join(allowed)}", param=name, code=ErrorCode.INVALID_FIELD
+        )
+    return value
+
+
+async def _read_form(
+    request: Request, services: Services, allowed: frozenset[str]
+) -> tuple[dict[str, str], list[InputRef], InputRef | None]:
+    """OpenAI's multipart fields: `image` (or several `image[]`), `mask`, and the text fields."""
+    try:
+        form = await request.form(max_files=32, max_fields=64)
+    except Exception as exc:  # malformed multipart: the client's error, never a 500
+        raise InvalidRequest("the multipart body could not be parsed", param="image") from exc
+    limit = services.settings.max_input_image_bytes
+    fields: dict[str, str] = {}
+    images: list[InputRef] = []
+    mask = None
+    for name, value in form.multi_items():
+        if name in ("image", "image[]", "mask"):
+            if not isinstance(value, UploadFile):
+                raise InvalidRequest(f"{name} must be a file", param=name)
+            field = "mask" if name == "mask" else ("image" if name == "image" else f"image[{len(images)}]")
+            ref = InputRef(field, data=await read_upload(value, field, limit))
+            if name == "mask":
+                mask = ref
+            else:
+                images.append(ref)
+        elif isinstance(value, str):
+            if name not in allowed:
+                raise InvalidRequest(
+                    f"unknown field {name!r}", param=name, code=ErrorCode.INVALID_UNKNOWN_FIELD
+                )
+            problem = text_problem(value)
+            if problem is not None:
+                raise InvalidRequest(f"{name}: {problem}", param=name, code=ErrorCode.INVALID_FIELD)
+            fields[name] = value
+    if not images:
+        raise InvalidRequest("image is required: one file, or several as image[]", param="image")
+    return fields, images, mask
+
+
+@router.post(
+    "/images/edits",
+    operation_id="openaiEditImage",
+    response_model=ImagesResponse,
+    responses=ERRORS,
+    summary="Edit images (OpenAI-compatible)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["image", "prompt"],
+                        "properties": {
+                            "image": {"type": "string", "format": "binary"},
+                            "image[]": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                            "mask": {"type": "string", "format": "binary"},
+                            **{name: {"type": "string"} for name in sorted(_EDIT_FIELDS)},
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+async def edit_image(
+    request: Request,
+    principal: GenerateScope,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """OpenAI's `POST /v1/images/edits` (multipart): the same use case as `POST /api/v1/images/edits`."""
+    form, images, mask = await _read_form(request, services, _EDIT_FIELDS)
+    prompt = form.get("prompt", "")
+    if not prompt.strip():
+        raise InvalidRequest("prompt is required", param="prompt")
+    model = form.get("model") or "dall-e-2"
+    stream = _choice(form, "stream", ("true", "false")) == "true"
+    _int_field(form, "partial_images", 0, 3)
+    response_format = _choice(form, "response_format", ("url", "b64_json")) or default_response_format(model)
+    options = _options(
+        _choice(form, "background", ("transparent", "opaque", "auto")),
+        _choice(form, "output_format", ("png", "jpeg", "webp")),
+        _int_field(form, "output_compression", 0, 100),
+        _choice(form, "moderation", ("low", "auto")),
+    )
+    quality = form.get("quality")
+    params = SubmitParams(
+        prompt=prompt,
+        model=model,
+        style=None,
+        size=None if form.get("size") in (None, "auto") else form.get("size"),
+        # OpenAI's dall-e-2 edits send `standard`: the default of a model with one quality.
+        quality=None if quality in (None, "auto", "standard") else quality,
+        n=_int_field(form, "n", 1) or 1,
+        seed=None,
+        negative_prompt=None,
+        metadata=_user_metadata(form),
+        operation="edit",
+        images=tuple(images),
+        mask=mask,
+        options=options,
+    )
+    outcome = await services.generations.operate(
+        principal,
+        params,
+        idempotency_key=idempotency_key,
+        preferences=Preferences(respond_async=True) if stream else sdk_preferences(request),
+        endpoint="openai-edit-stream" if stream else "openai-edit",
+        attempt=sdk_attempt(request),
+    )
+    if stream:
+        return await _stream(outcome, services, "image_edit", options.background, options.output_format)
+    return await _answer(outcome, request, services, response_format)
+
+
+@router.post(
+    "/images/variations",
+    operation_id="openaiCreateImageVariation",
+    response_model=ImagesResponse,
+    responses=ERRORS,
+    summary="Create image variations (OpenAI-compatible)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["image"],
+                        "properties": {
+                            "image": {"type": "string", "format": "binary"},
+                            **{name: {"type": "string"} for name in sorted(_VARIATION_FIELDS)},
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+async def create_variation(
+    request: Request,
+    principal: GenerateScope,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """OpenAI's `POST /v1/images/variations` (multipart, dall-e-2 in OpenAI's catalog)."""
+    form, images, _mask = await _read_form(request, services, _VARIATION_FIELDS)
+    model = form.get("model") or "dall-e-2"
+    response_format = _choice(form, "response_format", ("url", "b64_json")) or default_response_format(model)
+    params = SubmitParams(
+        prompt="",
+        model=model,
+        style=None,
+        size=None if form.get("size") in (None, "auto") else form.get("size"),
+        quality=None,
+        n=_int_field(form, "n", 1) or 1,
+        seed=None,
+        negative_prompt=None,
+        metadata=_user_metadata(form),
+        operation="variation",
+        images=tuple(images),
+    )
+    outcome = await services.generations.operate(
+        principal,
+        params,
+        idempotency_key=idempotency_key,
+        preferences=sdk_preferences(request),
+        endpoint="openai-variation",
+        attempt=sdk_attempt(request),
+    )
+    return await _answer(outcome, request, services, response_format)
+
+
+def _user_metadata(form: dict[str, str]) -> dict[str, Any]:
+    return {name: form[name] for name in ("user", "safety_identifier") if form.get(name)}
 
 
 # Answer this long before the SDK gives up reading, so it gets our 504 (naming the generation)

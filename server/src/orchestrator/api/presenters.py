@@ -6,7 +6,7 @@ from fastapi import Request
 
 from orchestrator.accounting.money import from_micros
 from orchestrator.api.inputs import present_metadata
-from orchestrator.api.schemas import ErrorInfo, FailedAttempt, GenerationResponse, ImageOut
+from orchestrator.api.schemas import ErrorInfo, FailedAttempt, GenerationResponse, ImageOut, SourceOut
 from orchestrator.container import Services
 from orchestrator.core.states import UNSUCCESSFUL, JobStatus
 from orchestrator.db.models import Generation
@@ -23,7 +23,9 @@ def image_url(services: Services, base: str, storage_key: str) -> str:
     return base + services.signer.sign(IMAGE_ROUTE + storage_key)
 
 
-def generation_out(job: Generation, services: Services, base: str) -> GenerationResponse:
+def generation_out(
+    job: Generation, services: Services, base: str, children: list[str] | None = None
+) -> GenerationResponse:
     images = [
         ImageOut(
             url=image_url(services, base, img.storage_key),
@@ -58,6 +60,23 @@ def generation_out(job: Generation, services: Services, base: str) -> Generation
         processing_time=job.processing_time,
         revised_prompt=job.revised_prompt,
         batch_id=job.batch_id,
+        operation=job.operation or "generate",
+        operation_params=dict(job.operation_params or {}),
+        sources=[
+            SourceOut(
+                role="mask" if s.role == "mask" else "image",
+                origin=s.origin if s.origin in ("upload", "url") else "generation",
+                generation_id=s.source_generation_id,
+                index=s.source_index,
+                url=image_url(services, base, s.storage_key),
+                width=s.width,
+                height=s.height,
+                content_type=s.content_type,
+            )
+            for s in job.sources
+        ],
+        parents=list(dict.fromkeys(s.source_generation_id for s in job.sources if s.source_generation_id)),
+        children=children,
         error=ErrorInfo(code=job.error_code, message=job.error_message or "")
         if job.status in UNSUCCESSFUL and job.error_code
         else None,

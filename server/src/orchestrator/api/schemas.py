@@ -107,6 +107,23 @@ class ErrorInfo(BaseModel):
     message: str
 
 
+class SourceOut(BaseModel):
+    """An input image of this job."""
+
+    role: Literal["image", "mask"]
+    origin: Literal["upload", "url", "generation"] = Field(
+        description="Uploaded, fetched from a URL, or an image of another generation (`generation_id`)."
+    )
+    generation_id: str | None = Field(
+        description="The parent generation, when the input was one of its images."
+    )
+    index: int | None = Field(description="Which image of the parent generation.")
+    url: str = Field(description="The stored input; signed and expiring like output URLs.")
+    width: int
+    height: int
+    content_type: str
+
+
 class FailedAttempt(BaseModel):
     """One provider call that failed before the generation's outcome."""
 
@@ -143,6 +160,22 @@ class GenerationResponse(BaseModel):
     processing_time: float | None = Field(description="Seconds from start to finish.")
     revised_prompt: str | None = None
     batch_id: str | None = None
+    operation: str = Field(
+        default="generate",
+        description="`generate`, or the image operation: edit, variation, upscale, "
+        "remove_background, image_to_image.",
+    )
+    operation_params: dict[str, Any] = Field(
+        default_factory=dict, description="The operation's own fields: factor, strength, output options."
+    )
+    sources: list[SourceOut] = Field(default_factory=list, description="The input images, in order.")
+    parents: list[str] = Field(
+        default_factory=list, description="Generations whose images this job took as input."
+    )
+    children: list[str] | None = Field(
+        default=None,
+        description="Generations that took this one's images as input (on `GET /generations/{id}` only).",
+    )
     error: ErrorInfo | None
     failed_attempts: list[FailedAttempt] = Field(
         default_factory=list,

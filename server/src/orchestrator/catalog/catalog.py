@@ -11,7 +11,34 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 PriceTable = dict[str, dict[str, Decimal]]
-"""USD per image: size (or "*") -> quality (or "*") -> price."""
+"""USD per image: size (or "*") -> quality (or "*") -> price. For ``upscale`` the first key is
+the factor (``"2x"``, ``"4x"``, …) instead of the size."""
+
+OPERATIONS = ("generate", "edit", "variation", "upscale", "remove_background", "image_to_image")
+"""The operation names (``providers.base.Operation``'s values), in the catalog's vocabulary."""
+
+OUTPUT_OPTIONS = ("background", "output_format", "output_compression", "moderation")
+"""gpt-image's output options; a model declares the ones its routes honour."""
+
+
+class OperationSpec(BaseModel):
+    """What one image operation accepts on a model, and what it costs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_images: int = Field(default=1, ge=1, le=16)
+    """Input images accepted (``edit`` on gpt-image takes up to 16)."""
+    mask: bool = False
+    """Whether an ``edit`` may carry a mask."""
+    prompt: bool = True
+    """Whether the operation takes a prompt (variation, upscale and remove_background need none)."""
+    factors: list[int] = Field(default_factory=list)
+    """``upscale``: the allowed factors."""
+    strength: tuple[float, float] | None = None
+    """``image_to_image``: the allowed strength range."""
+    default_strength: float | None = None
+    max_n: int = 1
+    pricing: PriceTable = Field(default_factory=dict)
 
 
 class Route(BaseModel):
@@ -26,6 +53,16 @@ class Route(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     pricing: PriceTable | None = None
     """Overrides the model's price table when this route serves."""
+    operations: dict[str, str] = Field(default_factory=dict)
+    """The image operations this route serves, each with the provider's model (or endpoint) for it."""
+    text_to_image: bool = True
+    """False for a route that only serves operations."""
+
+    def supports(self, operation: str) -> bool:
+        return self.text_to_image if operation == "generate" else operation in self.operations
+
+    def provider_model(self, operation: str) -> str:
+        return self.model if operation == "generate" else self.operations.get(operation) or self.model
 
 
 class ModelSpec(BaseModel):
@@ -33,9 +70,15 @@ class ModelSpec(BaseModel):
 
     name: str
     description: str
-    sizes: list[str]
-    qualities: list[str]
-    styles: list[str]
+    sizes: list[str] = Field(default_factory=lambda: ["1024x1024"])
+    qualities: list[str] = Field(default_factory=lambda: ["standard"])
+    styles: list[str] = Field(default_factory=list)
+    text_to_image: bool = True
+    """False for models that only transform images (upscalers, background removers)."""
+    operations: dict[str, OperationSpec] = Field(default_factory=dict)
+    """Image operations beyond text to image, with their parameters and prices."""
+    output_options: list[str] = Field(default_factory=list)
+    """Which of :data:`OUTPUT_OPTIONS` the model's routes honour."""
     default_size: str | None = None
     default_quality: str | None = None
     default_style: str | None = None
@@ -52,6 +95,29 @@ class ModelSpec(BaseModel):
         for size in sizes:
             parse_size(size)
         return sizes
+
+    @field_validator("operations")
+    @classmethod
+    def _known_operations(cls, operations: dict[str, OperationSpec]) -> dict[str, OperationSpec]:
+        for name in operations:
+            if name not in OPERATIONS or name == "generate":
+                raise ValueError(f"unknown operation {name!r}")
+        return operations
+
+    @field_validator("output_options")
+    @classmethod
+    def _known_options(cls, options: list[str]) -> list[str]:
+        for name in options:
+            if name not in OUTPUT_OPTIONS:
+                raise ValueError(f"unknown output option {name!r}")
+        return options
+
+    def supports(self, operation: str) -> bool:
+        return self.text_to_image if operation == "generate" else operation in self.operations
+
+    @property
+    def operation_names(self) -> list[str]:
+        return (["generate"] if self.text_to_image else []) + list(self.operations)
 
     @property
     def size(self) -> str:
@@ -80,6 +146,10 @@ class Catalog(BaseModel):
 
     def get(self, name: str) -> ModelSpec | None:
         return self.models.get(name)
+
+    def models_for(self, operation: str) -> list[str]:
+        """The models that support ``operation``, by name."""
+        return sorted(name for name, spec in self.models.items() if spec.supports(operation))
 
     def styled_prompt(self, prompt: str, style: str | None, route: Route) -> str:
         """The prompt to send: styles without a native parameter on the route become a template."""
@@ -117,6 +187,19 @@ def route_price(model: ModelSpec, route: Route, size: str, quality: str, n: int)
     """Total price of ``n`` images served by ``route``."""
     table = route.pricing if route.pricing is not None else model.pricing
     unit = price_per_image(table, size, quality)
+    return None if unit is None else unit * n
+
+
+def operation_price(
+    model: ModelSpec, operation: str, route: Route, key: str, quality: str, n: int
+) -> Decimal | None:
+    """Total price of ``n`` results of ``operation`` (``key``: the output size, or the factor)."""
+    if operation == "generate":
+        return route_price(model, route, key, quality, n)
+    spec = model.operations.get(operation)
+    if spec is None:
+        return None
+    unit = price_per_image(spec.pricing, key, quality)
     return None if unit is None else unit * n
 
 

@@ -118,9 +118,16 @@ class Generation(Base):
     deadline_at: Mapped[datetime]
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None]
+    operation: Mapped[str] = mapped_column(String(32), default="generate", server_default="generate")
+    """``generate``, or the image operation (``edit``, ``upscale``, …) this job runs."""
+    operation_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """The operation's own fields (``scale``, ``strength``, output options), as submitted."""
 
     images: Mapped[list[Image]] = relationship(
         back_populates="generation", order_by="Image.idx", lazy="selectin", cascade="all, delete-orphan"
+    )
+    sources: Mapped[list[Source]] = relationship(
+        order_by="Source.idx", lazy="selectin", cascade="all, delete-orphan"
     )
 
 
@@ -139,6 +146,31 @@ class Image(Base):
     bytes: Mapped[int] = mapped_column(Integer)
 
     generation: Mapped[Generation] = relationship(back_populates="images")
+
+
+class Source(Base):
+    """An input image of a job: uploaded, fetched from a URL, or another generation's image."""
+
+    __tablename__ = "generation_sources"
+    __table_args__ = (
+        UniqueConstraint("generation_id", "idx"),
+        Index("ix_generation_sources_source", "source_generation_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    generation_id: Mapped[str] = mapped_column(ForeignKey("generations.id", ondelete="CASCADE"))
+    idx: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(16))
+    """``image`` or ``mask``."""
+    origin: Mapped[str] = mapped_column(String(16))
+    """``upload``, ``url`` or ``generation`` (an image we already stored)."""
+    source_generation_id: Mapped[str | None] = mapped_column(String(32))
+    source_index: Mapped[int | None] = mapped_column(Integer)
+    storage_key: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(Integer)
 
 
 class IdempotencyRecord(Base):

@@ -2,13 +2,51 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.core.states import UNSUCCESSFUL, JobStatus
 from orchestrator.db.models import Generation
 from orchestrator.errors import APIError
 from orchestrator.generation.outcome import failure_error
+
+
+@dataclass(frozen=True, slots=True)
+class OutputOptions:
+    """gpt-image's output options; None = the provider's default. Refused where unsupported."""
+
+    background: str | None = None
+    output_format: str | None = None
+    output_compression: int | None = None
+    moderation: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            name: getattr(self, name)
+            for name in ("background", "output_format", "output_compression", "moderation")
+            if getattr(self, name) is not None
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class InputRef:
+    """One input image as the caller gave it: exactly one of ``data`` (an upload), ``url`` (to
+    fetch) or ``generation_id`` (+ ``index``: an image we already store)."""
+
+    field: str
+    """The request field it came in, named in any refusal (``image``, ``image[1]``, ``mask``)."""
+    data: bytes | None = None
+    url: str | None = None
+    generation_id: str | None = None
+    index: int = 0
+
+    def fingerprint(self) -> str:
+        if self.data is not None:
+            return "sha256:" + hashlib.sha256(self.data).hexdigest()
+        if self.url is not None:
+            return "url:" + self.url
+        return f"image:{self.generation_id}:{self.index}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +62,13 @@ class SubmitParams:
     metadata: dict[str, Any]
     batch_id: str | None = None
     batch_index: int | None = None
+    operation: str = "generate"
+    """``generate`` or an image operation (``providers.base.Operation``'s values)."""
+    images: tuple[InputRef, ...] = ()
+    mask: InputRef | None = None
+    strength: float | None = None
+    scale: int | None = None
+    options: OutputOptions = field(default_factory=OutputOptions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,4 +125,16 @@ def fingerprinted(params: SubmitParams) -> dict[str, Any]:
         "seed": params.seed,
         "negative_prompt": params.negative_prompt,
         "metadata": params.metadata,
+        **(
+            {}
+            if params.operation == "generate" and not params.options.as_json()
+            else {
+                "operation": params.operation,
+                "images": [i.fingerprint() for i in params.images],
+                "mask": None if params.mask is None else params.mask.fingerprint(),
+                "strength": params.strength,
+                "scale": params.scale,
+                "options": params.options.as_json(),
+            }
+        ),
     }

@@ -23,6 +23,11 @@ class ReadService:
             )
         return job
 
+    async def children(self, principal: Principal, generation_id: str) -> list[str]:
+        """The jobs that took an image of ``generation_id`` as input (same project)."""
+        async with self.db.read() as session:
+            return await GenerationRepository(session).children(generation_id, project=principal.project)
+
     async def history(
         self, principal: Principal, filters: HistoryFilter, cursor: str | None, limit: int
     ) -> tuple[list[Generation], bool]:

@@ -28,10 +28,13 @@ from orchestrator.generation.routing import (
     RouteExecutor,
     RoutingError,
 )
+from orchestrator.media.provenance import parameters_text, with_provenance
 from orchestrator.providers.base import (
+    Operation,
     ProviderError,
     ProviderErrorKind,
     ProviderImage,
+    ProviderInput,
     ProviderRequest,
 )
 from orchestrator.storage.base import Storage, StorageError
@@ -64,6 +67,8 @@ class JobRunner:
     thumbnails: Executor
     thumbnail_size: int
     deadline_seconds: float
+    provenance: bool = True
+    """Write provenance text chunks into stored PNGs."""
 
     async def run(self, job: Generation, owner: str, plan: ResolvedRequest | None = None) -> None:
         """Run ``job`` to a terminal state. Cancellation propagates (the job was canceled or lost).
@@ -115,8 +120,9 @@ class JobRunner:
         if not plan.routes:
             raise NoRoute(self.planner.router.unavailable_reason(plan.model) or "no route")
         deadline = started + self.deadline_seconds
+        images, mask = await self._inputs(job)
         attempts = [
-            RouteAttempt(p.route, p.provider, self._request(job, plan, p.route, deadline))
+            RouteAttempt(p.route, p.provider, self._request(job, plan, p.route, deadline, images, mask))
             for p in plan.routes
         ]
         last_write = started  # quick jobs never write progress; long ones at most once a second
@@ -139,12 +145,16 @@ class JobRunner:
                 ),
                 outcome.failures,
             )
-        images = [await self._store(job, index, image) for index, image in enumerate(result.images[: job.n])]
+        seed = result.seed if result.seed is not None else job.seed
+        stored = [
+            await self._store(job, index, image, outcome.route.model, seed)
+            for index, image in enumerate(result.images[: job.n])
+        ]
         return Success(
             provider=outcome.route.provider,
             provider_model=outcome.route.model,
             provider_job_id=result.provider_job_id,
-            seed=result.seed if result.seed is not None else job.seed,
+            seed=seed,
             revised_prompt=result.revised_prompt,
             cost_micros=plan.price_of(outcome.route),
             provider_cost_micros=None
@@ -152,12 +162,32 @@ class JobRunner:
             else to_micros(Decimal(str(result.provider_cost))),
             provider_usage=result.usage,
             processing_time=round(time.monotonic() - started, 4),
-            images=images,
+            images=stored,
             trail=tuple(outcome.failures),
         )
 
+    async def _inputs(self, job: Generation) -> tuple[tuple[ProviderInput, ...], ProviderInput | None]:
+        """The job's input images, read back from storage (the same for every route)."""
+        images: list[ProviderInput] = []
+        mask = None
+        for source in job.sources:
+            item = ProviderInput(
+                await self.storage.get(source.storage_key), source.content_type, source.width, source.height
+            )
+            if source.role == "mask":
+                mask = item
+            else:
+                images.append(item)
+        return tuple(images), mask
+
     def _request(
-        self, job: Generation, plan: ResolvedRequest, route: Route, deadline: float
+        self,
+        job: Generation,
+        plan: ResolvedRequest,
+        route: Route,
+        deadline: float,
+        images: tuple[ProviderInput, ...] = (),
+        mask: ProviderInput | None = None,
     ) -> ProviderRequest:
         params = {
             **route.params,
@@ -169,9 +199,10 @@ class JobRunner:
             if route is OFFLINE_ROUTE
             else self.planner.catalog.styled_prompt(job.prompt, plan.style, route)
         )
+        extra = plan.operation_params
         return ProviderRequest(
             prompt=prompt,
-            provider_model=route.model,
+            provider_model=route.provider_model(plan.operation),
             width=plan.width,
             height=plan.height,
             n=plan.n,
@@ -182,14 +213,33 @@ class JobRunner:
             params=params,
             deadline=deadline,
             catalog_model=plan.model.name,
+            operation=Operation(plan.operation),
+            images=images,
+            mask=mask,
+            strength=extra.get("strength"),
+            scale=extra.get("scale"),
+            output_format=extra.get("output_format"),
+            output_compression=extra.get("output_compression"),
+            background=extra.get("background"),
+            moderation=extra.get("moderation"),
         )
 
-    async def _store(self, job: Generation, index: int, image: ProviderImage | bytes) -> Image:
-        """Store the provider's bytes as they are (no re-encode) and a WebP thumbnail."""
+    async def _store(
+        self,
+        job: Generation,
+        index: int,
+        image: ProviderImage | bytes,
+        provider_model: str | None = None,
+        seed: int | None = None,
+    ) -> Image:
+        """Store the provider's bytes (PNGs gain provenance text chunks; pixels are never
+        re-encoded lossily) and a WebP thumbnail."""
         loop = asyncio.get_running_loop()
         if isinstance(image, bytes):  # bytes of unknown type: read the header here
             image = ProviderImage(data=image, content_type="")
         data = image.data
+        if self.provenance and data.startswith(b"\x89PNG"):
+            data = await loop.run_in_executor(self.thumbnails, with_provenance, data, self._chunks(job, seed))
         if image.width and image.height and image.content_type in EXTENSIONS:
             # The adapter already read the header; Pillow opens the image once, for the thumbnail.
             info = ImageInfo(image.width, image.height, image.content_type)
@@ -216,3 +266,22 @@ class JobRunner:
             height=info.height,
             bytes=len(data),
         )
+
+    @staticmethod
+    def _chunks(job: Generation, seed: int | None) -> dict[str, str]:
+        fields: dict[str, object] = {
+            "Seed": seed,
+            "Model": job.model,
+            "Operation": None if job.operation in (None, "generate") else job.operation,
+            "Size": job.size,
+            "Generation id": job.id,
+        }
+        sources = [s.source_generation_id for s in job.sources if s.source_generation_id]
+        if sources:
+            fields["Sources"] = " ".join(dict.fromkeys(sources))
+        return {
+            "parameters": parameters_text(job.prompt, fields),
+            "generation_id": job.id,
+            "model": job.model,
+            **({"seed": str(seed)} if seed is not None else {}),
+        }

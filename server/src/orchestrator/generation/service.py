@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -13,12 +14,15 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from orchestrator.accounting.money import to_micros
 from orchestrator.auth.principal import Principal
+from orchestrator.catalog.catalog import parse_size
 from orchestrator.core.clock import now_utc
 from orchestrator.core.states import ACTIVE, JobStatus
-from orchestrator.db.models import Generation
+from orchestrator.db.models import Generation, Source
+from orchestrator.db.repositories.generations import GenerationRepository
 from orchestrator.db.repositories.idempotency import IdempotencyRepository
 from orchestrator.errors import APIError, ErrorCode, InvalidRequest
 from orchestrator.generation.idempotency import (
@@ -28,11 +32,12 @@ from orchestrator.generation.idempotency import (
     request_fingerprint,
     sdk_scope_key,
 )
+from orchestrator.generation.inputs import CheckedInput, InputService
 from orchestrator.generation.lifecycle import Canceled, JobLifecycle
 from orchestrator.generation.params import GenerationOutcome, Preferences, SubmitParams, fingerprinted
 from orchestrator.generation.reading import ReadService
 from orchestrator.generation.request import Planner, ResolvedRequest
-from orchestrator.generation.validation import resolve
+from orchestrator.generation.validation import check_output_options, resolve, resolve_operation
 from orchestrator.generation.waiting import WaitService
 from orchestrator.ids import new_id
 from orchestrator.limits.budget import BudgetLedger, DatabaseBudgetLedger, budget_exceeded
@@ -67,6 +72,8 @@ class GenerationService:
     reading: ReadService
     idempotency: IdempotencyService
     settings: Settings
+    inputs: InputService | None = None
+    """Reads, checks and stores image operations' inputs (``create_app`` wires it)."""
     budget: BudgetLedger = field(default_factory=DatabaseBudgetLedger)
     # Queues a key's budgeted submissions in this process before they reach the ledger's
     # database lock (which is what serialises them across processes).
@@ -135,6 +142,115 @@ class GenerationService:
         outcome = await self.lifecycle.cancel(job.id, only_queued=True)
         return outcome.job
 
+    async def operate(
+        self,
+        principal: Principal,
+        params: SubmitParams,
+        *,
+        idempotency_key: str | None = None,
+        preferences: Preferences = Preferences(),
+        endpoint: str = "operation",
+        attempt: ClientAttempt | None = None,
+    ) -> GenerationOutcome:
+        """Submit one image operation (edit, variation, upscale, remove_background,
+        image_to_image) and wait for it, exactly like :meth:`generate`.
+
+        The request is validated against the catalog, then every input is read and checked
+        (a bad one is a 4xx with nothing stored or charged), then priced; the inputs are stored
+        just before the job row (and deleted again if the row is not written).
+        """
+        assert self.inputs is not None, "create_app wires the input service"
+        check_idempotency_key(idempotency_key)
+        self.check_input(params.prompt, params.metadata)
+        max_wait = preferences.max_wait(self.settings.sync_wait_seconds)
+        op = resolve_operation(
+            self.planner.catalog,
+            model=params.model,
+            operation=params.operation,
+            n=params.n,
+            prompt=params.prompt,
+            images=len(params.images),
+            mask=params.mask is not None,
+            strength=params.strength,
+            scale=params.scale,
+            max_n=self.settings.max_images_per_request,
+        )
+        if params.negative_prompt is not None and not op.model.supports_negative_prompt:
+            raise InvalidRequest(
+                f"{op.model.name} does not support negative_prompt; remove the field",
+                param="negative_prompt",
+                code=ErrorCode.UNSUPPORTED_VALUE,
+            )
+        options = params.options.as_json()
+        check_output_options(op.model, options)
+        checked = await self.inputs.check(principal, params.images, params.mask)
+        size = self._output_size(params, checked[0], op.scale)
+        operation_params = {
+            **({"scale": op.scale} if op.scale is not None else {}),
+            **({"strength": op.strength} if op.strength is not None else {}),
+            **options,
+        }
+        if params.quality is not None and params.quality not in op.model.qualities:
+            raise InvalidRequest(
+                f"quality {params.quality!r} is not supported by {op.model.name}; "
+                f"allowed: {', '.join(op.model.qualities)}",
+                param="quality",
+                code=ErrorCode.UNSUPPORTED_VALUE,
+            )
+        plan = self.planner.plan_operation(
+            op.model,
+            params.operation,
+            size=size,
+            n=params.n,
+            params=operation_params,
+            livemode=principal.livemode,
+            quality=params.quality,
+        )
+        job = self._job(principal, params, plan, self._reservation(principal, plan))
+        claim: tuple[str, str, str | ClientAttempt] | None = None
+        if idempotency_key is not None:
+            variant = "async" if preferences.respond_async else "sync"
+            claim = (idempotency_key, endpoint, request_fingerprint(endpoint, fingerprinted(params), variant))
+        elif attempt is not None:  # an SDK's own retry joins its first attempt's job
+            fingerprint = request_fingerprint(endpoint, fingerprinted(params), "sdk")
+            claim = (sdk_scope_key(principal.subject, fingerprint), endpoint, attempt)
+        sources = await self.inputs.store(job, checked)
+        set_committed_value(job, "sources", sources)
+        try:
+            replay = await self._submit(principal, job, plan, claim, sources)
+        except BaseException:
+            await self.inputs.discard(sources)
+            raise
+        if replay is not None:
+            await self.inputs.discard(sources)
+            return await self._replay(principal, replay, preferences, max_wait)
+        if not preferences.respond_async:
+            job = await self.waiting.wait(job, max_wait)
+        return GenerationOutcome(job, accepted=preferences.respond_async)
+
+    def _output_size(self, params: SubmitParams, first: CheckedInput, scale: int | None) -> str:
+        width, height = first.image.width, first.image.height
+        if params.operation == "upscale":
+            assert scale is not None
+            width, height = width * scale, height * scale
+            if width * height > self.settings.max_output_pixels:
+                raise InvalidRequest(
+                    f"the upscaled image would be {width}×{height}, over the server's "
+                    f"{self.settings.max_output_pixels} pixels; choose a smaller factor "
+                    "(rule: too_many_pixels)",
+                    param="factor",
+                    code=ErrorCode.UNSUPPORTED_VALUE,
+                    extra={"rule": "too_many_pixels"},
+                )
+        elif params.size not in (None, "auto"):
+            try:
+                width, height = parse_size(params.size or "")
+            except ValueError as exc:
+                raise InvalidRequest(str(exc), param="size", code=ErrorCode.INVALID_FIELD) from exc
+            if width * height > self.settings.max_output_pixels or min(width, height) < 1:
+                raise InvalidRequest("size is out of range", param="size", code=ErrorCode.UNSUPPORTED_VALUE)
+        return f"{width}x{height}"
+
     async def _replay(
         self, principal: Principal, replay: Replay, preferences: Preferences, max_wait: float
     ) -> GenerationOutcome:
@@ -191,7 +307,14 @@ class GenerationService:
     def quote(self, principal: Principal, params: SubmitParams) -> tuple[Generation, ResolvedRequest]:
         """Validate, resolve and price the request; build its job row (not yet saved)."""
         fields = resolve(self.planner.catalog, params, max_n=self.settings.max_images_per_request)
+        options = params.options.as_json()
+        check_output_options(fields.model, options)
         plan = self.planner.plan(fields, livemode=principal.livemode)
+        if options:
+            plan = dataclasses.replace(plan, operation_params=options)
+        return self._job(principal, params, plan, self._reservation(principal, plan)), plan
+
+    def _reservation(self, principal: Principal, plan: ResolvedRequest) -> Decimal | None:
         # A budget reserves the most any route that may serve it would charge (the runner charges
         # the route that served); without a price it cannot be checked, so it is refused.
         reserved = reservation_price([plan.price, *(route.price for route in plan.routes)])
@@ -202,6 +325,11 @@ class GenerationService:
             size=plan.size,
             quality=plan.quality,
         )
+        return reserved
+
+    def _job(
+        self, principal: Principal, params: SubmitParams, plan: ResolvedRequest, reserved: Decimal | None
+    ) -> Generation:
         now = now_utc()
         job = Generation(
             id=new_id("gen"),
@@ -228,8 +356,11 @@ class GenerationService:
             price_version=plan.price_version,
             created_at=now,
             deadline_at=now + timedelta(seconds=self.settings.job_deadline_seconds),
+            operation=plan.operation,
+            operation_params=plan.operation_params or None,
         )
-        return job, plan
+        set_committed_value(job, "sources", [])
+        return job
 
     # ------------------------------------------------------------------ submit
 
@@ -239,6 +370,7 @@ class GenerationService:
         job: Generation,
         plan: ResolvedRequest,
         claim: tuple[str, str, str | ClientAttempt] | None,
+        sources: list[Source] | None = None,
     ) -> Replay | None:
         """One write transaction: claim the idempotency key (or find its replay), check the
         budget, insert the job (already claimed by a local worker when one is free)."""
@@ -261,6 +393,8 @@ class GenerationService:
             return None
 
         async def attach(session: AsyncSession) -> None:
+            if sources:
+                await GenerationRepository(session).add_sources(sources)
             if claim is not None:
                 await IdempotencyRepository(session).attach_generation(principal.project, claim[0], job.id)
 

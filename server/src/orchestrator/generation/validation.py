@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from orchestrator.catalog.catalog import Catalog, ModelSpec
+from orchestrator.catalog.catalog import Catalog, ModelSpec, OperationSpec
 from orchestrator.errors import ErrorCode, InvalidRequest, ModelNotAvailable
 
 
@@ -53,6 +53,13 @@ def resolve(catalog: Catalog, request: RequestedFields, *, max_n: int) -> Resolv
             f"model {model!r} does not exist; available models: {_allowed(sorted(catalog.models))}",
             param="model",
         )
+    if not spec.text_to_image:
+        raise InvalidRequest(
+            f"{model} does not generate images from text (it does {_allowed(list(spec.operations))}); "
+            f"models that do: {_allowed(catalog.models_for('generate'))}",
+            param="model",
+            code=ErrorCode.UNSUPPORTED_VALUE,
+        )
     size = size or spec.size
     if size not in spec.sizes:
         raise InvalidRequest(
@@ -92,3 +99,128 @@ def resolve(catalog: Catalog, request: RequestedFields, *, max_n: int) -> Resolv
             code=ErrorCode.UNSUPPORTED_VALUE,
         )
     return ResolvedParams(spec, size, quality, style, n)
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedOperation:
+    model: ModelSpec
+    spec: OperationSpec
+    strength: float | None
+    scale: int | None
+
+
+OPTION_VALUES = {
+    "background": ("transparent", "opaque", "auto"),
+    "output_format": ("png", "jpeg", "webp"),
+    "moderation": ("low", "auto"),
+}
+
+
+def check_output_options(spec: ModelSpec, options: dict[str, object]) -> None:
+    """Each output option is honoured by the model's routes, with a value they accept."""
+    for name, value in options.items():
+        if name not in spec.output_options:
+            raise InvalidRequest(
+                f"{name} is not supported by {spec.name}; remove the field",
+                param=name,
+                code=ErrorCode.UNSUPPORTED_VALUE,
+            )
+        allowed = OPTION_VALUES.get(name)
+        if allowed is not None and value not in allowed:
+            raise InvalidRequest(
+                f"{name} must be one of {_allowed(list(allowed))}",
+                param=name,
+                code=ErrorCode.UNSUPPORTED_VALUE,
+            )
+    compression = options.get("output_compression")
+    if compression is not None:
+        if not isinstance(compression, int) or not 0 <= compression <= 100:
+            raise InvalidRequest(
+                "output_compression must be an integer from 0 to 100",
+                param="output_compression",
+                code=ErrorCode.UNSUPPORTED_VALUE,
+            )
+        if options.get("output_format") in (None, "png"):
+            raise InvalidRequest(
+                "output_compression applies to jpeg and webp output only",
+                param="output_compression",
+                code=ErrorCode.UNSUPPORTED_VALUE,
+            )
+
+
+def resolve_operation(
+    catalog: Catalog,
+    *,
+    model: str,
+    operation: str,
+    n: int,
+    prompt: str,
+    images: int,
+    mask: bool,
+    strength: float | None,
+    scale: int | None,
+    max_n: int,
+) -> ResolvedOperation:
+    """Validate an image operation against the model's catalog entry (before any input is read
+    or stored); every refusal names the field, and an unsupported operation names the models
+    that have it."""
+    spec = catalog.get(model)
+    having = _allowed(catalog.models_for(operation))
+    if spec is None:
+        raise ModelNotAvailable(
+            f"model {model!r} does not exist; models for {operation}: {having}",
+            param="model",
+        )
+    op = spec.operations.get(operation)
+    if op is None:
+        raise InvalidRequest(
+            f"{model} does not support {operation}; models that do: {having}",
+            param="model",
+            code=ErrorCode.UNSUPPORTED_VALUE,
+        )
+    if images < 1:
+        raise InvalidRequest(f"{operation} needs an input image", param="image")
+    if images > op.max_images:
+        raise InvalidRequest(
+            f"{model} takes at most {op.max_images} input image(s) for {operation}; got {images}",
+            param="image",
+            code=ErrorCode.UNSUPPORTED_VALUE,
+        )
+    if mask and not op.mask:
+        raise InvalidRequest(
+            f"{model} does not take a mask for {operation}; remove the field",
+            param="mask",
+            code=ErrorCode.UNSUPPORTED_VALUE,
+        )
+    if op.prompt and not prompt.strip():
+        raise InvalidRequest(f"{operation} on {model} needs a prompt", param="prompt")
+    limit = min(op.max_n, max_n)
+    if n > limit:
+        raise InvalidRequest(
+            f"n must be at most {limit} for {operation} on {model}",
+            param="n",
+            code=ErrorCode.UNSUPPORTED_VALUE,
+        )
+    if operation == "upscale":
+        if scale is None:
+            scale = op.factors[0] if len(op.factors) == 1 else None
+        if scale not in op.factors:
+            raise InvalidRequest(
+                f"factor must be one of {_allowed([str(f) for f in op.factors])} for {model}",
+                param="factor",
+                code=ErrorCode.UNSUPPORTED_VALUE,
+            )
+    elif scale is not None:
+        raise InvalidRequest("factor applies to upscale only", param="factor")
+    if operation == "image_to_image":
+        low, high = op.strength or (0.0, 1.0)
+        strength = op.default_strength if strength is None else strength
+        if strength is None or not low <= strength <= high:
+            raise InvalidRequest(
+                f"strength must be from {low} to {high} for {model}",
+                param="strength",
+                code=ErrorCode.UNSUPPORTED_VALUE,
+            )
+    elif strength is not None:
+        raise InvalidRequest("strength applies to image_to_image only", param="strength")
+    return ResolvedOperation(spec, op, strength, scale)

@@ -77,13 +77,13 @@ class Metrics:
         self.generations = Counter(
             "orchestrator_generations",
             "Generations that reached a final state in this process.",
-            ["model", "provider", "status", "mode"],
+            ["model", "provider", "status", "mode", "operation"],
             registry=r,
         )
         self.cost = Counter(
             "orchestrator_generation_cost_usd",
             "Charged cost of succeeded generations, in USD.",
-            ["model", "mode"],
+            ["model", "mode", "operation"],
             registry=r,
         )
         self.provider_latency = Histogram(
@@ -113,12 +113,13 @@ class Metrics:
             return
         job = event.generation
         if job is None:  # failed by recovery (worker_lost): the row was not loaded
-            self.generations.labels("unknown", "none", event.status, "unknown").inc()
+            self.generations.labels("unknown", "none", event.status, "unknown", "unknown").inc()
             return
         mode = "live" if job.livemode else "test"
-        self.generations.labels(job.model, job.provider or "none", job.status, mode).inc()
+        operation = job.operation or "generate"
+        self.generations.labels(job.model, job.provider or "none", job.status, mode, operation).inc()
         if job.status == "succeeded" and job.cost_micros:
-            self.cost.labels(job.model, mode).inc(job.cost_micros / 1_000_000)
+            self.cost.labels(job.model, mode, operation).inc(job.cost_micros / 1_000_000)
 
     def on_provider_call(self, provider: str, seconds: float, error_kind: str | None) -> None:
         """Route executor observer: one provider call finished (``error_kind`` None on success)."""

@@ -32,6 +32,7 @@ def generation_event(job: Generation, changes: Mapping[str, Any], now: datetime)
         "object": "generation",
         "status": status,
         "model": job.model,
+        "operation": job.operation or "generate",
         "livemode": job.livemode,
         "provider": field("provider"),
         "cost": from_micros(field("cost_micros")),

@@ -14,10 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.core.states import ACTIVE, JobStatus
 from orchestrator.db.json_values import metadata_value
-from orchestrator.db.models import ApiKey, Generation, Image
+from orchestrator.db.models import ApiKey, Generation, Image, Source
 
 _GENERATIONS: Table = Generation.__table__  # type: ignore[assignment]
 _IMAGES: Table = Image.__table__  # type: ignore[assignment]
+_SOURCES: Table = Source.__table__  # type: ignore[assignment]
 
 
 @functools.cache
@@ -39,6 +40,9 @@ class HistoryFilter:
     query: str | None = None
     metadata: tuple[tuple[str, str], ...] = ()
     batch_id: str | None = None
+    operation: str | None = None
+    source: str | None = None
+    """A generation id: jobs that took one of its images as input (its children)."""
 
 
 class GenerationRepository:
@@ -48,6 +52,24 @@ class GenerationRepository:
     async def add(self, generation: Generation) -> None:
         """Insert a new job row (Core SQL: the object stays a plain, session-free value)."""
         await self.session.execute(_GENERATIONS.insert(), _row(generation))
+
+    async def add_sources(self, sources: Sequence[Source]) -> None:
+        """Insert a job's input images (in the transaction that inserts the job)."""
+        columns = [c.key for c in _SOURCES.columns if c.key != "id"]
+        await self.session.execute(
+            _SOURCES.insert(), [{c: getattr(source, c) for c in columns} for source in sources]
+        )
+
+    async def children(self, generation_id: str, *, project: str) -> list[str]:
+        """Ids of the jobs that took one of ``generation_id``'s images as input, oldest first."""
+        rows = await self.session.execute(
+            select(Source.generation_id)
+            .join(Generation, Generation.id == Source.generation_id)
+            .where(Source.source_generation_id == generation_id, Generation.project == project)
+            .distinct()
+            .order_by(Source.generation_id)
+        )
+        return list(rows.scalars())
 
     async def active_counts(self) -> dict[tuple[str, str], int]:
         """Queued plus running jobs per (project, principal): the parts of ``core.slots``'s key."""
@@ -300,6 +322,14 @@ class GenerationRepository:
             stmt = stmt.where(Generation.created_at < filters.until)
         if filters.batch_id:
             stmt = stmt.where(Generation.batch_id == filters.batch_id)
+        if filters.operation:
+            stmt = stmt.where(Generation.operation == filters.operation)
+        if filters.source:
+            stmt = stmt.where(
+                Generation.id.in_(
+                    select(Source.generation_id).where(Source.source_generation_id == filters.source)
+                )
+            )
         if filters.query:
             escaped = filters.query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             stmt = stmt.where(Generation.prompt.ilike(f"%{escaped}%", escape="\\"))

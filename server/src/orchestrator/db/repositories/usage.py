@@ -19,7 +19,7 @@ GROUP_DIMENSIONS: tuple[str, ...] = (
     "day",
     "key",
     "provider",
-    *(("operation",) if hasattr(Generation, "operation") else ()),
+    "operation",
 )
 """Named ``group_by`` values (besides ``metadata.<name>``); ``operation`` where the column exists."""
 
@@ -116,8 +116,8 @@ class UsageRepository:
     async def grouped(
         self, project: str, livemode: bool, start: datetime, end: datetime, dimension: str
     ) -> list[Bucket]:
-        """Generations of every status grouped by ``model``, ``day``, ``key``, ``provider`` or
-        ``metadata.<name>``; for ``key`` each bucket also carries the key's name."""
+        """Generations of every status grouped by ``model``, ``day``, ``key``, ``provider``,
+        ``operation`` or ``metadata.<name>``; for ``key`` each bucket also carries the key's name."""
         if dimension == "model":
             column: ColumnElement[Any] = Generation.model.expression
         elif dimension == "day":
@@ -126,9 +126,8 @@ class UsageRepository:
             column = Generation.api_key_id.expression
         elif dimension == "provider":
             column = Generation.provider.expression
-        elif dimension == "operation" and "operation" in GROUP_DIMENSIONS:
-            # getattr: the column arrives with image operations; until then this branch is dead.
-            column = getattr(Generation, "operation").expression  # noqa: B009
+        elif dimension == "operation":
+            column = Generation.operation.expression
         elif dimension.startswith("metadata."):
             column = metadata_value(dimension.removeprefix("metadata."), self.session.get_bind().dialect.name)
         else:
