@@ -178,12 +178,33 @@ export interface ModelList {
   data: ModelInfo[];
 }
 
-/** Usage for one group (a model, a day, a key or a metadata value). */
+/** Usage for one group (a model, a day, a key, a provider, an operation or a metadata value).
+ * `generations` counts every status; `images` and `cost` count succeeded jobs only. */
 export interface UsageBucket {
   key: string;
+  /** The key's name, for `groupBy: "key"` buckets. */
+  name: string | null;
   generations: number;
+  succeeded: number;
+  failed: number;
+  canceled: number;
+  /** Still queued or running. */
+  active: number;
   images: number;
   cost: number;
+}
+
+/** This month's budget of the calling key, or of the pool it draws from. */
+export interface BudgetStatus {
+  scope: string;
+  keyId: string;
+  monthlyBudget: number;
+  spent: number;
+  /** Held by queued and running jobs. */
+  reserved: number;
+  remaining: number;
+  /** `YYYY-MM-DD` (UTC). */
+  periodStart: string;
 }
 
 /** Totals for a date range (both ends inclusive). Dates are `YYYY-MM-DD` strings (UTC days). */
@@ -192,7 +213,11 @@ export interface UsageStats {
   startDate: string;
   endDate: string;
   livemode: boolean;
+  /** Every job in the range, whatever its status (the history count). */
   totalGenerations: number;
+  succeededGenerations: number;
+  /** Still queued or running. */
+  activeGenerations: number;
   totalImages: number;
   totalCost: number;
   failedGenerations: number;
@@ -204,6 +229,8 @@ export interface UsageStats {
   byDay: UsageBucket[];
   groupBy: string | null;
   groups: UsageBucket[] | null;
+  /** Budgets of the calling key and its pool, where set. */
+  budget: BudgetStatus[];
 }
 
 /** The error object of a failed batch item (same fields as the error envelope). */

@@ -15,6 +15,7 @@ export type SchemaName =
   | "ImageOut"
   | "ErrorInfo"
   | "FailedAttempt"
+  | "BudgetStatus"
   | "SourceOut"
   | "GenerationPage"
   | "ModelInfo"
@@ -151,9 +152,24 @@ const modelList = { object: f("object", "string"), data: f("data", { array: { re
 
 const usageBucket = {
   key: f("key", "string"),
+  name: f("name", "string", true),
   generations: f("generations", "integer"),
+  succeeded: f("succeeded", "integer"),
+  failed: f("failed", "integer"),
+  canceled: f("canceled", "integer"),
+  active: f("active", "integer"),
   images: f("images", "integer"),
   cost: f("cost", "number"),
+};
+
+const budgetStatus = {
+  scope: f("scope", "string"),
+  key_id: f("keyId", "string"),
+  monthly_budget: f("monthlyBudget", "number"),
+  spent: f("spent", "number"),
+  reserved: f("reserved", "number"),
+  remaining: f("remaining", "number"),
+  period_start: f("periodStart", "date"),
 };
 
 const usageStats = {
@@ -162,6 +178,8 @@ const usageStats = {
   end_date: f("endDate", "date"),
   livemode: f("livemode", "boolean"),
   total_generations: f("totalGenerations", "integer"),
+  succeeded_generations: f("succeededGenerations", "integer"),
+  active_generations: f("activeGenerations", "integer"),
   total_images: f("totalImages", "integer"),
   total_cost: f("totalCost", "number"),
   failed_generations: f("failedGenerations", "integer"),
@@ -172,6 +190,7 @@ const usageStats = {
   by_day: f("byDay", { array: { ref: "UsageBucket" } }),
   group_by: f("groupBy", "string", true),
   groups: f("groups", { array: { ref: "UsageBucket" } }, true),
+  budget: f("budget", { array: { ref: "BudgetStatus" } }),
 };
 
 // The API types a batch item's error as an open object; the client reads it as the envelope's
@@ -318,6 +337,7 @@ export const SCHEMAS = {
   ImageOut: imageOut,
   ErrorInfo: errorInfo,
   FailedAttempt: failedAttempt,
+  BudgetStatus: budgetStatus,
   SourceOut: sourceOut,
   GenerationPage: generationPage,
   ModelInfo: modelInfo,
@@ -424,6 +444,7 @@ export type WireTypeChecks = [
   Same<CamelNames<Schemas["ImageOut"]>, keyof T.ImageInfo>,
   Same<CamelNames<Schemas["ErrorInfo"]>, keyof T.GenerationError>,
   Same<CamelNames<Schemas["FailedAttempt"]>, keyof T.FailedAttempt>,
+  Same<CamelNames<Schemas["BudgetStatus"]>, keyof T.BudgetStatus>,
   Same<CamelNames<Schemas["SourceOut"]>, keyof T.GenerationSource>,
   Same<CamelNames<Schemas["GenerationPage"]>, keyof T.GenerationPageData>,
   Same<CamelNames<Schemas["ModelInfo"]>, keyof T.ModelInfo>,

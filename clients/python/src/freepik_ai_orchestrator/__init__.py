@@ -49,6 +49,7 @@ from .models import (
     GenerationResult,
     ImageInfo,
     ModelInfo,
+    SourceImage,
     UsageBucket,
     UsageStats,
 )
@@ -92,6 +93,7 @@ __all__ = [
     "ProviderError",
     "ProviderTimeoutError",
     "RateLimitError",
+    "SourceImage",
     "SyncPage",
     "UsageBucket",
     "UsageStats",

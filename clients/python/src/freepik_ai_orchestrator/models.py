@@ -84,6 +84,22 @@ class FailedAttempt(ResponseModel):
     message: str
 
 
+class SourceImage(ResponseModel):
+    """An input image of an image operation (``GenerationResponse.sources``)."""
+
+    role: str
+    """``image`` or ``mask``."""
+    origin: str
+    """``upload``, ``url``, or ``generation`` (an image of ``generation_id``)."""
+    generation_id: str | None = None
+    index: int | None = None
+    url: str
+    """The stored input; signed and expiring like output URLs."""
+    width: int
+    height: int
+    content_type: str
+
+
 class GenerationResponse(ResponseModel):
     """A generation, which is also a job: ``status`` is queued, running, succeeded, failed or
     canceled. ``image_url`` is the first image; ``images`` lists all of them."""
@@ -118,6 +134,16 @@ class GenerationResponse(ResponseModel):
     failed_attempts: list[FailedAttempt] = Field(default_factory=list)
     """Provider calls that failed (and were retried elsewhere, or decided the failure) before the
     outcome, oldest first."""
+    operation: str = "generate"
+    """``generate``, or the image operation: edit, variation, upscale, remove_background,
+    image_to_image."""
+    operation_params: dict[str, Any] = Field(default_factory=dict)
+    sources: list[SourceImage] = Field(default_factory=list)
+    """The input images, in order (empty for ``generate``)."""
+    parents: list[str] = Field(default_factory=list)
+    """Generations whose images this job took as input."""
+    children: list[str] | None = None
+    """Generations that took this one's images as input (on ``get_generation`` only)."""
     created_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None

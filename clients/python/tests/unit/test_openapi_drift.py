@@ -27,6 +27,7 @@ MODELLED: dict[str, type[pydantic.BaseModel]] = {
     "ImageOut": models.ImageInfo,
     "ErrorInfo": models.GenerationError,
     "FailedAttempt": models.FailedAttempt,
+    "SourceOut": models.SourceImage,
     "GenerationPage": models.GenerationList,
     "ModelInfo": models.ModelInfo,
     "ModelList": models.ModelList,
@@ -122,6 +123,18 @@ NOT_CALLED = {
             "downloadBoard",
         ),
         "the team gallery (dashboard, plain HTTP)",
+    ),
+    **dict.fromkeys(
+        (
+            "editImage",
+            "createImageVariation",
+            "upscaleImage",
+            "removeImageBackground",
+            "imageToImage",
+            "openaiEditImage",
+            "openaiCreateImageVariation",
+        ),
+        "image operations: SDK support is the next step (plain HTTP and OpenAI's SDKs today)",
     ),
 }
 
