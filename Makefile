@@ -156,7 +156,8 @@ dist-ruby:
 	rm -rf $(DIST)/ruby && mkdir -p $(DIST)/ruby
 	cd clients/ruby && rubocop
 	cd clients/ruby && gem build freepik-ai-orchestrator.gemspec --output $(CURDIR)/$(DIST)/ruby/freepik-ai-orchestrator.gem
-	cd $(DIST)/ruby && mv freepik-ai-orchestrator.gem freepik-ai-orchestrator-$$(ruby -e 'print Gem::Package.new("freepik-ai-orchestrator.gem").spec.version').gem
+	cd $(DIST)/ruby && mv freepik-ai-orchestrator.gem freepik-ai-orchestrator-$$(ruby -rrubygems/package -e 'print Gem::Package.new("freepik-ai-orchestrator.gem").spec.version').gem
+	test -f $(DIST)/ruby/freepik-ai-orchestrator-$$(ruby -r./clients/ruby/lib/freepik/ai_orchestrator/version -e 'print Freepik::AiOrchestrator::VERSION').gem
 	GEM_HOME=$(CURDIR)/$(DIST)/ruby/.smoke gem install --local --no-document $(DIST)/ruby/*.gem >/dev/null
 	GEM_HOME=$(CURDIR)/$(DIST)/ruby/.smoke ruby -e 'gem "freepik-ai-orchestrator"; require "freepik/ai_orchestrator"; raise unless Freepik::AiOrchestrator::OrchestrationError.equal?(Freepik::AiOrchestrator::Error); puts "dist-ruby: installed #{Freepik::AiOrchestrator::VERSION} from the gem"'
 	rm -rf $(DIST)/ruby/.smoke
