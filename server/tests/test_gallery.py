@@ -259,3 +259,21 @@ async def test_openapi_declares_bearer_scheme_and_gallery_operations(server) -> 
         "removeBoardItem",
         "downloadBoard",
     } <= operations
+
+
+async def test_a_board_named_in_any_script_downloads_with_an_ascii_and_a_utf8_file_name(
+    api: httpx.AsyncClient,
+) -> None:
+    board = (await api.post("/api/v1/boards", json={"name": "躝 Ideas ünd more"})).json()
+    answer = await api.get(f"/api/v1/boards/{board['id']}/download")
+    assert answer.status_code == 200
+    disposition = answer.headers["content-disposition"]
+    assert 'filename="--Ideas--nd-more.zip"' in disposition
+    assert "filename*=UTF-8''%E8%BA%9D%20Ideas%20%C3%BCnd%20more.zip" in disposition
+    assert zipfile.ZipFile(io.BytesIO(answer.content)).namelist() == [] or answer.content
+
+
+async def test_the_allow_header_of_a_literal_path_names_only_its_own_methods(api: httpx.AsyncClient) -> None:
+    answer = await api.request("OPTIONS", "/api/v1/gallery/download")
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "POST"  # not GET/DELETE of /gallery/{generation_id}

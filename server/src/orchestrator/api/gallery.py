@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
@@ -112,11 +113,15 @@ def _board_id(value: str) -> str:
 
 
 def _zip(stream_name: str, chunks: object) -> StreamingResponse:
-    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in stream_name)[:60] or "images"
+    # Headers are latin-1: an ASCII fallback name, and the real (UTF-8) one per RFC 6266 / 8187.
+    ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "-" for c in stream_name)
+    fallback = ascii_name[:60] or "images"
+    encoded = quote(f"{stream_name[:60]}.zip", safe="")
+    disposition = f"attachment; filename=\"{fallback}.zip\"; filename*=UTF-8''{encoded}"
     return StreamingResponse(
         chunks,  # type: ignore[arg-type]
         media_type="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="{safe}.zip"', "Cache-Control": "no-store"},
+        headers={"Content-Disposition": disposition, "Cache-Control": "no-store"},
     )
 
 

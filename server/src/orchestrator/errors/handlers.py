@@ -72,9 +72,29 @@ async def _api_error_handler(request: Request, exc: Exception) -> JSONResponse:
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
+def _documented_methods(request: Request) -> list[str] | None:
+    """The methods the API reference gives the path, from its most literal template: a literal
+    path (POST /gallery/download) is not also the templated one beside it (GET /gallery/{id})."""
+    segments = request.url.path.strip("/").split("/")
+    best: tuple[int, list[str]] | None = None
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        parts = template.strip("/").split("/")
+        if len(parts) != len(segments):
+            continue
+        if all(p.startswith("{") or p == s for p, s in zip(parts, segments, strict=True)):
+            literal = sum(not p.startswith("{") for p in parts)
+            if best is None or literal > best[0]:
+                best = (literal, [m.upper() for m in operations])
+    return None if best is None else best[1]
+
+
 def _allowed_methods(request: Request) -> str:
     # Starlette's own `Allow` names only the first route matching the path; a path served by
-    # several routes (GET and POST /keys) allows all of theirs. Ask the routes, method by method.
+    # several routes (GET and POST /keys) allows all of theirs. The API reference decides where it
+    # documents the path; otherwise ask the routes, method by method.
+    documented = _documented_methods(request)
+    if documented is not None:
+        return ", ".join(method for method in _METHODS if method in documented)
     allowed = [
         method
         for method in _METHODS
