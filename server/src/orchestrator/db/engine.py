@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import sqlite3
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,13 +26,43 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 T = TypeVar("T")
 
 
+_BUSY_TIMEOUT_SECONDS = 10.0
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # No journal_mode here: ``ensure_wal`` set it once, and it persists in the file.
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={int(_BUSY_TIMEOUT_SECONDS * 1000)}")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def ensure_wal(path: Path) -> None:
+    """Put the SQLite file at ``path`` in WAL mode, once, before any pool opens it.
+
+    Switching a file into WAL takes an exclusive lock. When several connections switch at once
+    (the writer and the first readers of a new server), SQLite refuses all but one with
+    "database is locked" at once, without waiting out the busy timeout, since waiting could
+    deadlock. One connection, alone, switching first removes the race; the retry covers another
+    process doing the same at the same moment.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT_SECONDS
+    delay = 0.01
+    while True:
+        connection = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_SECONDS)
+        try:
+            mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode != "wal":
+                raise RuntimeError(f"SQLite refused WAL mode for {path} (left in {mode!r} mode)")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                raise
+        finally:
+            connection.close()
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
 
 
 def _sqlite_manual_transactions(dbapi_connection: Any, _record: Any) -> None:
@@ -178,6 +210,9 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self._writer: _WriterThread | None = None
+        self._sqlite_file = _sqlite_file(url) if self.is_sqlite else None
+        if self._sqlite_file is not None:
+            ensure_wal(self._sqlite_file)
         if self.is_sqlite:
             self._writer = _WriterThread(url, echo)
             self.read_engine = create_async_engine(
@@ -199,7 +234,6 @@ class Database:
             )
             self._write_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
-        self._sqlite_file = _sqlite_file(url) if self.is_sqlite else None
         self._sqlite_identity = _identity(self._sqlite_file) if self._sqlite_file else None
 
     async def transaction(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
