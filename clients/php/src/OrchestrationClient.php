@@ -43,7 +43,7 @@ use Freepik\AiOrchestrator\Model\WebhookEndpoint;
  */
 final class OrchestrationClient
 {
-    public const VERSION = '0.3.0';
+    public const VERSION = '0.4.0';
     public const DEFAULT_BASE_URL = 'http://localhost:8000';
     /**
      * Seconds one call may take, retries and the wait for a generation included: the slow
