@@ -47,7 +47,9 @@ final class ImageInput
             return new UploadPart($value->bytes, self::filename($value->filename), $value->contentType ?? self::sniff($value->bytes));
         }
         if ($value instanceof \CURLStringFile) {
-            return new UploadPart($value->data, self::filename($value->postname), $value->mime !== '' ? $value->mime : self::sniff($value->data));
+            // CURLStringFile's default type says nothing: tell it from the bytes then.
+            $known = $value->mime !== '' && $value->mime !== 'application/octet-stream';
+            return new UploadPart($value->data, self::filename($value->postname), $known ? $value->mime : self::sniff($value->data));
         }
         if ($value instanceof \CURLFile) {
             return self::fromPath($value->getFilename(), $field, $value->getPostFilename() ?: null, $value->getMimeType() ?: null);

@@ -202,6 +202,21 @@ final class OperationsTest extends TestCase
         ], self::parts($this->transport->requests[0]));
     }
 
+    public function testCurlFilesAreUploadedWithTheirNamesAndTypes(): void
+    {
+        $path = $this->file('on-disk.png', self::PNG . 'disk');
+        $this->transport->json(200, self::generation());
+        $this->client()->edit(prompt: 'p', images: [
+            new \CURLFile($path, 'image/png', 'kite.png'),
+            new \CURLStringFile("\xff\xd8\xff\xe0jpeg", 'photo.jpg'),
+        ]);
+        self::assertSame([
+            ['prompt', null, null, 'p'],
+            ['images', 'kite.png', 'image/png', self::PNG . 'disk'],
+            ['images', 'photo.jpg', 'image/jpeg', "\xff\xd8\xff\xe0jpeg"],
+        ], self::parts($this->transport->requests[0]));
+    }
+
     public function testAJsonEditSendsOnlyTheFieldsGiven(): void
     {
         $this->transport->json(200, self::generation());
