@@ -18,6 +18,9 @@ use Freepik\AiOrchestrator\Http\StreamingTransport;
 use Freepik\AiOrchestrator\Http\Transport;
 use Freepik\AiOrchestrator\Http\TransportException;
 use Freepik\AiOrchestrator\Internal\CallOptions;
+use Freepik\AiOrchestrator\Internal\ImageInput;
+use Freepik\AiOrchestrator\Internal\Multipart;
+use Freepik\AiOrchestrator\Internal\UploadPart;
 use Freepik\AiOrchestrator\Model\BatchError;
 use Freepik\AiOrchestrator\Model\BatchItem;
 use Freepik\AiOrchestrator\Model\BatchResult;
@@ -40,7 +43,7 @@ use Freepik\AiOrchestrator\Model\WebhookEndpoint;
  */
 final class OrchestrationClient
 {
-    public const VERSION = '0.3.0';
+    public const VERSION = '0.4.0';
     public const DEFAULT_BASE_URL = 'http://localhost:8000';
     /**
      * Seconds one call may take, retries and the wait for a generation included: the slow
@@ -165,8 +168,12 @@ final class OrchestrationClient
         );
     }
 
-    /** @param array<string, mixed> $body */
-    private function createGeneration(array $body, CallOptions $call, bool $wait, ?float $waitTimeout): GenerationResponse
+    /**
+     * POST a job (a generation or an image operation) and, unless `$wait` is false, wait for it.
+     *
+     * @param array<string, mixed>|Multipart $body
+     */
+    private function createGeneration(array|Multipart $body, CallOptions $call, bool $wait, ?float $waitTimeout, string $path = '/generate'): GenerationResponse
     {
         $callTimeout = $call->timeout;
         if (!$wait) {
@@ -177,7 +184,7 @@ final class OrchestrationClient
         } else {
             $prefer = null;
         }
-        $response = $this->post('/generate', $body, $call, $prefer === null ? [] : ['Prefer' => $prefer]);
+        $response = $this->post($path, $body, $call, $prefer === null ? [] : ['Prefer' => $prefer]);
         $generation = $this->generation($response);
         if (!$wait) {
             return $generation;
@@ -492,6 +499,187 @@ final class OrchestrationClient
         return $this->historyPage($params, $cursor, $this->callOptions($options, $timeout));
     }
 
+    // ------------------------------------------------------------------ image operations
+
+    /**
+     * Repaint images from a prompt (with a mask, only its transparent pixels) and return the
+     * finished generation, like generate().
+     *
+     * Every input (`images`, `mask`) is a stored image id (`gen_…`, or `gen_…:N` for a
+     * generation's N-th image), an http(s) URL, a file path, an \SplFileInfo, an open stream,
+     * or an ImageFile (bytes). Ids and URLs alone are sent as JSON; with any file the body is
+     * multipart/form-data. `options:` works as on generate() (wait, waitTimeout, idempotencyKey…).
+     *
+     * @param mixed $images one input, or a list of 1 to 16 inputs
+     * @param mixed $mask an optional input: a PNG with alpha, the first image's size
+     * @param array<string, mixed>|null $metadata
+     */
+    public function edit(
+        string $prompt,
+        mixed $images,
+        mixed $mask = null,
+        ?string $model = null,
+        ?int $n = null,
+        ?string $size = null,
+        ?string $quality = null,
+        ?int $seed = null,
+        ?string $background = null,
+        ?string $outputFormat = null,
+        ?int $outputCompression = null,
+        ?string $moderation = null,
+        ?array $metadata = null,
+        ?RequestOptions $options = null,
+    ): GenerationResponse {
+        self::requirePrompt($prompt);
+        $list = is_array($images) ? array_values($images) : [$images];
+        if ($list === []) {
+            throw new \InvalidArgumentException('images: edit needs at least one image');
+        }
+        $inputs = [];
+        foreach ($list as $i => $image) {
+            $inputs[] = ['images', ImageInput::resolve($image, "images[{$i}]")];
+        }
+        if ($mask !== null) {
+            $inputs[] = ['mask', ImageInput::resolve($mask, 'mask')];
+        }
+        return $this->operate('/images/edits', [
+            'prompt' => $prompt, 'model' => $model, 'n' => $n, 'size' => $size, 'quality' => $quality, 'seed' => $seed,
+            'background' => $background, 'output_format' => $outputFormat, 'output_compression' => $outputCompression,
+            'moderation' => $moderation, 'metadata' => $metadata,
+        ], $inputs, $options);
+    }
+
+    /**
+     * More images like this one (no prompt). `image` is any input edit() takes.
+     *
+     * @param mixed $image a stored image id, an http(s) URL, a file path, an \SplFileInfo, a stream or an ImageFile
+     * @param array<string, mixed>|null $metadata
+     */
+    public function createVariation(
+        mixed $image,
+        ?string $model = null,
+        ?int $n = null,
+        ?string $size = null,
+        ?int $seed = null,
+        ?array $metadata = null,
+        ?RequestOptions $options = null,
+    ): GenerationResponse {
+        return $this->operate('/images/variations', [
+            'model' => $model, 'n' => $n, 'size' => $size, 'seed' => $seed, 'metadata' => $metadata,
+        ], [['image', ImageInput::resolve($image, 'image')]], $options);
+    }
+
+    /**
+     * The image enlarged `factor` times (one of the model's factors). `image` is any input edit() takes.
+     *
+     * @param mixed $image a stored image id, an http(s) URL, a file path, an \SplFileInfo, a stream or an ImageFile
+     * @param array<string, mixed>|null $metadata
+     */
+    public function upscale(
+        mixed $image,
+        ?int $factor = null,
+        ?string $prompt = null,
+        ?string $model = null,
+        ?array $metadata = null,
+        ?RequestOptions $options = null,
+    ): GenerationResponse {
+        return $this->operate('/images/upscale', [
+            'factor' => $factor, 'prompt' => $prompt, 'model' => $model, 'metadata' => $metadata,
+        ], [['image', ImageInput::resolve($image, 'image')]], $options);
+    }
+
+    /**
+     * The subject on a transparent background (PNG). `image` is any input edit() takes.
+     *
+     * @param mixed $image a stored image id, an http(s) URL, a file path, an \SplFileInfo, a stream or an ImageFile
+     * @param array<string, mixed>|null $metadata
+     */
+    public function removeBackground(
+        mixed $image,
+        ?string $model = null,
+        ?array $metadata = null,
+        ?RequestOptions $options = null,
+    ): GenerationResponse {
+        return $this->operate('/images/remove-background', [
+            'model' => $model, 'metadata' => $metadata,
+        ], [['image', ImageInput::resolve($image, 'image')]], $options);
+    }
+
+    /**
+     * A new image from a prompt, guided by `image`; `strength` (0 to 1) says how far from it to
+     * go. `image` is any input edit() takes.
+     *
+     * @param mixed $image a stored image id, an http(s) URL, a file path, an \SplFileInfo, a stream or an ImageFile
+     * @param array<string, mixed>|null $metadata
+     */
+    public function imageToImage(
+        string $prompt,
+        mixed $image,
+        ?float $strength = null,
+        ?string $negativePrompt = null,
+        ?string $model = null,
+        ?int $n = null,
+        ?int $seed = null,
+        ?array $metadata = null,
+        ?RequestOptions $options = null,
+    ): GenerationResponse {
+        self::requirePrompt($prompt);
+        return $this->operate('/images/image-to-image', [
+            'prompt' => $prompt, 'strength' => $strength, 'negative_prompt' => $negativePrompt, 'model' => $model,
+            'n' => $n, 'seed' => $seed, 'metadata' => $metadata,
+        ], [['image', ImageInput::resolve($image, 'image')]], $options);
+    }
+
+    /**
+     * Send an image operation as JSON when every input is an id or URL, else as multipart
+     * (files, with ids and URLs as text parts beside them), and answer as generate() does.
+     *
+     * @param array<string, mixed> $fields the body fields; null ones are left out
+     * @param list<array{0: string, 1: string|UploadPart}> $inputs [field, resolved input], in order
+     */
+    private function operate(string $path, array $fields, array $inputs, ?RequestOptions $options): GenerationResponse
+    {
+        $fields = self::body($fields);
+        $files = array_filter($inputs, static fn (array $input): bool => $input[1] instanceof UploadPart);
+        if ($files === []) {
+            $body = $fields;
+            if (isset($body['metadata'])) {
+                $body['metadata'] = (object) $body['metadata'];
+            }
+            foreach ($inputs as [$name, $value]) {
+                if ($name === 'images') {
+                    $body['images'][] = $value;
+                } else {
+                    $body[$name] = $value;
+                }
+            }
+        } else {
+            $parts = [];
+            foreach ($fields as $name => $value) {
+                $parts[] = [$name, match (true) {
+                    is_string($value) => $value,
+                    is_int($value), is_float($value) => (string) $value,
+                    default => json_encode((object) $value, JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE),
+                }];
+            }
+            $body = new Multipart([...$parts, ...$inputs]);
+        }
+        return $this->createGeneration(
+            $body,
+            $this->callOptions($options),
+            $options?->wait ?? true,
+            self::waitLimit($options, self::DEFAULT_WAIT_TIMEOUT),
+            $path,
+        );
+    }
+
+    private static function requirePrompt(string $prompt): void
+    {
+        if (trim($prompt) === '') {
+            throw new \InvalidArgumentException('prompt: must not be blank');
+        }
+    }
+
     // ------------------------------------------------------------------ catalog and usage
 
     /**
@@ -774,15 +962,19 @@ final class OrchestrationClient
     // ------------------------------------------------------------------ internals: HTTP
 
     /**
-     * @param array<string, mixed>|null $body
+     * @param array<string, mixed>|Multipart|null $body
      * @param array<string, string> $headers
      */
-    private function post(string $path, ?array $body, CallOptions $call, array $headers = []): Response
+    private function post(string $path, array|Multipart|null $body, CallOptions $call, array $headers = []): Response
     {
         // One key per logical call, made here once, so every retry of the call reuses it.
         $headers['Idempotency-Key'] = $call->idempotencyKey ?? self::uuid4();
         if ($body === null) {
             return $this->send('POST', $this->url($path), $headers, '', $call); // Content-Length: 0
+        }
+        if ($body instanceof Multipart) {
+            $headers['Content-Type'] = $body->contentType;
+            return $this->send('POST', $this->url($path), $headers, $body->body, $call);
         }
         $headers['Content-Type'] = 'application/json';
         $json = json_encode($body, JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_PRESERVE_ZERO_FRACTION);

@@ -10,6 +10,10 @@ use Freepik\AiOrchestrator\Internal\Data;
  * A generation, which is also a job: `status` is queued, running, succeeded, failed or canceled.
  * `imageUrl` is the first image; `images` lists all of them. `cost` is in `currency` (USD), null
  * when the price is unknown (never a made-up 0); `processingTime` is in seconds.
+ * `operation` is `generate` or the image operation that made it (edit, variation, upscale,
+ * remove_background, image_to_image); `sources` are its input images, `parents` the generations
+ * they came from, and `children` (on getGeneration() only, else null) the jobs that took this
+ * one's images as input.
  */
 final class GenerationResponse
 {
@@ -20,6 +24,10 @@ final class GenerationResponse
      * @param array<string, mixed> $raw the whole decoded object, including fields newer servers add
      * @param string|null $requestId the X-Request-ID of the response this came from
      * @param bool $idempotentReplayed true when the server answered a retried POST from its record
+     * @param array<string, mixed> $operationParams the operation's own fields (factor, strength, output options)
+     * @param list<SourceImage> $sources
+     * @param list<string> $parents
+     * @param list<string>|null $children
      */
     public function __construct(
         public readonly string $id,
@@ -53,6 +61,11 @@ final class GenerationResponse
         public readonly array $raw = [],
         public readonly ?string $requestId = null,
         public readonly bool $idempotentReplayed = false,
+        public readonly string $operation = 'generate',
+        public readonly array $operationParams = [],
+        public readonly array $sources = [],
+        public readonly array $parents = [],
+        public readonly ?array $children = null,
     ) {
     }
 
@@ -64,6 +77,8 @@ final class GenerationResponse
         $error = Data::map($data, 'error');
         /** @var array<string, mixed> $metadata */
         $metadata = Data::map($data, 'metadata');
+        /** @var array<string, mixed> $operationParams */
+        $operationParams = Data::map($data, 'operation_params');
         /** @var array<string, mixed> $data */
         return new self(
             id: Data::str($data, 'id'),
@@ -98,6 +113,11 @@ final class GenerationResponse
             raw: $data,
             requestId: $requestId,
             idempotentReplayed: $idempotentReplayed,
+            operation: Data::optStr($data, 'operation') ?? 'generate',
+            operationParams: $operationParams,
+            sources: Data::objects($data, 'sources', SourceImage::fromArray(...)),
+            parents: Data::strings($data, 'parents'),
+            children: ($data['children'] ?? null) === null ? null : Data::strings($data, 'children'),
         );
     }
 

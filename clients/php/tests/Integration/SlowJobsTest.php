@@ -7,6 +7,7 @@ namespace Freepik\AiOrchestrator\Tests\Integration;
 use Freepik\AiOrchestrator\Exception\ApiTimeoutException;
 use Freepik\AiOrchestrator\Exception\ConflictException;
 use Freepik\AiOrchestrator\Model\GenerationStatus;
+use Freepik\AiOrchestrator\RequestOptions;
 
 /**
  * Jobs that outlast the server's synchronous wait. Needs a server started with
@@ -23,6 +24,21 @@ final class SlowJobsTest extends IntegrationTestCase
         self::assertSame(GenerationStatus::Succeeded, $response->status);
         self::assertNotNull($response->imageUrl);
         self::assertGreaterThanOrEqual(1.0, $response->processingTime);
+    }
+
+    public function testAnImageOperationIsAJobLikeAGeneration(): void
+    {
+        $client = self::client();
+        $root = $client->generate(prompt: 'Slow kite', model: 'dall-e-2', size: '256x256');
+        $job = $client->upscale(image: $root->id, factor: 2, model: 'magnific-upscaler', options: new RequestOptions(wait: false));
+        self::assertFalse($job->isTerminal(), 'wait: false hands back the queued job');
+        self::assertSame('upscale', $job->operation);
+        self::assertSame(GenerationStatus::Succeeded, $client->waitFor($job->id)->status);
+
+        $cut = $client->removeBackground(image: $job->id); // answered 202, then waited for
+        self::assertSame(GenerationStatus::Succeeded, $cut->status);
+        self::assertSame([$job->id], $cut->parents);
+        self::assertGreaterThanOrEqual(1.0, $cut->processingTime);
     }
 
     public function testSubmitThenPollWithProgress(): void

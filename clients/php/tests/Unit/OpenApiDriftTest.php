@@ -16,9 +16,8 @@ final class OpenApiDriftTest extends TestCase
 {
     /** openapi.json schema => [model class, constructor parameters that are not wire fields, wire fields it leaves out] */
     private const MODELLED = [
-        // The image-operation fields (operation, its params, sources, parents, children) are read
-        // from `raw` until the package gains the operations (the next step for the SDKs).
-        'GenerationResponse' => [Model\GenerationResponse::class, ['raw', 'requestId', 'idempotentReplayed'], ['object', 'operation', 'operation_params', 'sources', 'parents', 'children']],
+        'GenerationResponse' => [Model\GenerationResponse::class, ['raw', 'requestId', 'idempotentReplayed'], ['object']],
+        'SourceOut' => [Model\SourceImage::class, [], []],
         'ImageOut' => [Model\ImageInfo::class, [], []],
         'ErrorInfo' => [Model\GenerationError::class, [], []],
         'FailedAttempt' => [Model\FailedAttempt::class, [], []],
@@ -51,7 +50,6 @@ final class OpenApiDriftTest extends TestCase
         'GalleryItem' => 'team gallery (dashboard)', 'GalleryPage' => 'team gallery', 'Deleted' => 'team gallery',
         'BoardName' => 'team gallery', 'BoardOut' => 'team gallery', 'BoardList' => 'team gallery',
         'GenerationIds' => 'team gallery',
-        'SourceOut' => 'image operations: SDK support is the next step (read from GenerationResponse::$raw)',
         'BudgetStatus' => 'the usage budget block, read from UsageStats::$raw for now',
     ];
 
@@ -70,14 +68,21 @@ final class OpenApiDriftTest extends TestCase
         'listWebhooks' => 'listWebhooks', 'createWebhook' => 'createWebhook', 'getWebhook' => 'getWebhook',
         'updateWebhook' => 'updateWebhook', 'deleteWebhook' => 'deleteWebhook',
         'listWebhookDeliveries' => 'listWebhookDeliveries', 'testWebhook' => 'sendTestWebhook',
+        'editImage' => 'edit', 'createImageVariation' => 'createVariation', 'upscaleImage' => 'upscale',
+        'removeImageBackground' => 'removeBackground', 'imageToImage' => 'imageToImage',
+    ];
+
+    /** Image operations: the JSON body's fields (inline in openapi.json) are the method's parameters. */
+    private const OPERATION_BODIES = [
+        '/api/v1/images/edits' => 'edit', '/api/v1/images/variations' => 'createVariation',
+        '/api/v1/images/upscale' => 'upscale', '/api/v1/images/remove-background' => 'removeBackground',
+        '/api/v1/images/image-to-image' => 'imageToImage',
     ];
     private const NOT_CALLED = [
         'healthz', 'readyz', 'metrics', 'openaiCreateImage', 'openaiListModels', 'openaiGetModel',
         'listKeys', 'createKey', 'revokeKey', 'listBoards', 'createBoard', 'deleteBoard', 'renameBoard',
         'downloadBoard', 'addBoardItems', 'removeBoardItem', 'searchGallery', 'downloadGalleryItems',
         'deleteGalleryItem', 'getGalleryItem', 'restoreGalleryItem', 'unstarGalleryItem', 'starGalleryItem',
-        // Image operations: SDK support is the next step (plain HTTP and OpenAI's SDKs today).
-        'editImage', 'createImageVariation', 'upscaleImage', 'removeImageBackground', 'imageToImage',
         'openaiEditImage', 'openaiCreateImageVariation',
     ];
 
@@ -131,6 +136,19 @@ final class OpenApiDriftTest extends TestCase
             foreach ($fields as $field) {
                 self::assertContains($field, self::parameters(OrchestrationClient::class, $method), "{$method}() takes {$field}");
             }
+        }
+    }
+
+    public function testImageOperationBodiesAreTheMethodsParameters(): void
+    {
+        $paths = self::api()['paths'];
+        foreach (self::OPERATION_BODIES as $path => $method) {
+            $schema = $paths[$path]['post']['requestBody']['content']['application/json']['schema'];
+            $wire = array_map(self::camel(...), array_keys($schema['properties']));
+            $parameters = array_values(array_diff(self::parameters(OrchestrationClient::class, $method), ['options']));
+            sort($wire);
+            sort($parameters);
+            self::assertSame($wire, $parameters, "{$method}() vs {$path}");
         }
     }
 

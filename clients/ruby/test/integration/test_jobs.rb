@@ -30,6 +30,21 @@ class TestJobs < Minitest::Test
     skip "needs a slow server (ORCHESTRATOR_SLOW_SERVER=1, see script/test)" unless ENV["ORCHESTRATOR_SLOW_SERVER"] == "1"
   end
 
+  def test_an_image_operation_is_a_job_like_a_generation
+    transport = RecordingTransport.new(base_url)
+    client = live_client(transport:)
+    root = client.generate(prompt: "Slow kite", model: "dall-e-2", size: "256x256")
+    job = client.upscale(image: root.id, factor: 2, model: "magnific-upscaler", wait: false)
+    refute job.terminal?, "wait: false hands back the queued job"
+    assert_equal "upscale", job.operation
+    assert_equal "succeeded", client.wait_for(job.id).status
+
+    transport.statuses.clear
+    cut = client.remove_background(image: job.id)
+    assert_equal ["succeeded", [job.id]], [cut.status, cut.parents]
+    assert_equal ["POST", 202], transport.statuses.first, "the server handed the job back"
+  end
+
   def test_generate_waits_for_a_job_the_server_hands_back
     transport = RecordingTransport.new(base_url)
     client = live_client(transport:)

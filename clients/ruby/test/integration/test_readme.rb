@@ -22,6 +22,8 @@ class TestReadme < Minitest::Test
     [/^Prompt 1: http/, /^Prompt 3: http/, /^3$/],                             # batches
     [/^\[\d+, (true|false), /, /^page of \d+$/],                               # pagination
     [/-0\.png$/, /-0-thumb\.webp$/, /^kept the existing file$/, %r{/1-0\.png$}], # downloads
+    [%r{^http://\S+\.png}, /^remove_background gen_\w+ from gen_\w+: \$0\.01$/, /^gen_\w+ <- gen_\w+$/,
+     /^upload upload$/], # image operations
     [%r{^https://x/1\.png$}] # testing your code
   ].freeze
 

@@ -16,12 +16,11 @@ class TestOpenapiDrift < Minitest::Test
     "ModelList" => AI::ModelList, "UsageBucket" => AI::UsageBucket, "UsageStats" => AI::UsageStats,
     "BatchItem" => AI::BatchItem, "BatchResponse" => AI::BatchResponse, "WebhookCreated" => AI::WebhookEndpoint,
     "WebhookList" => AI::WebhookEndpointList, "DeliveryOut" => AI::WebhookDelivery,
-    "DeliveryList" => AI::WebhookDeliveryList
+    "DeliveryList" => AI::WebhookDeliveryList, "SourceOut" => AI::SourceImage
   }.freeze
-  # Fields the server sends that a Struct keeps in `extra` for now: the image operations and the
-  # per-status usage counts and budget block (SDK support for them is the next step).
+  # Fields the server sends that a Struct keeps in `extra` for now: the per-status usage counts
+  # and budget block (SDK support for them is the next step).
   LEFT_OUT = {
-    "GenerationResponse" => %w[operation operation_params sources parents children],
     "UsageStats" => %w[succeeded_generations active_generations budget],
     "UsageBucket" => %w[name succeeded failed canceled active]
   }.freeze
@@ -39,7 +38,7 @@ class TestOpenapiDrift < Minitest::Test
     ImageGenerationRequest ImageData ImagesResponse OpenAIModel OpenAIModelList
     KeyCreate KeyCreated KeyDefaults KeyList KeyOut
     GalleryItem GalleryPage Deleted BoardName BoardOut BoardList GenerationIds
-    SourceOut BudgetStatus
+    BudgetStatus
   ].freeze
 
   OPERATIONS = {
@@ -48,13 +47,21 @@ class TestOpenapiDrift < Minitest::Test
     "getImage" => :download, "listModels" => :list_models, "getModel" => :get_model_info, "getUsage" => :get_usage_stats,
     "listWebhooks" => :list_webhooks, "createWebhook" => :create_webhook, "getWebhook" => :get_webhook,
     "updateWebhook" => :update_webhook, "deleteWebhook" => :delete_webhook,
-    "listWebhookDeliveries" => :list_webhook_deliveries, "testWebhook" => :send_test_webhook
+    "listWebhookDeliveries" => :list_webhook_deliveries, "testWebhook" => :send_test_webhook,
+    "editImage" => :edit, "createImageVariation" => :create_variation, "upscaleImage" => :upscale,
+    "removeImageBackground" => :remove_background, "imageToImage" => :image_to_image
   }.freeze
+  # Image operations (bodies inline in openapi.json): the keyword arguments that are body fields.
+  OPERATION_BODIES = {
+    "/api/v1/images/edits" => :edit, "/api/v1/images/variations" => :create_variation,
+    "/api/v1/images/upscale" => :upscale, "/api/v1/images/remove-background" => :remove_background,
+    "/api/v1/images/image-to-image" => :image_to_image
+  }.freeze
+  CALL_KEYWORDS = %w[idempotency_key timeout wait wait_timeout].freeze
   NOT_CALLED = %w[
     healthz readyz metrics openaiCreateImage openaiListModels openaiGetModel listKeys createKey revokeKey
     listBoards createBoard deleteBoard renameBoard downloadBoard addBoardItems removeBoardItem searchGallery
     downloadGalleryItems deleteGalleryItem getGalleryItem restoreGalleryItem unstarGalleryItem starGalleryItem
-    editImage createImageVariation upscaleImage removeImageBackground imageToImage
     openaiEditImage openaiCreateImageVariation
   ].freeze
 
@@ -81,6 +88,14 @@ class TestOpenapiDrift < Minitest::Test
       assert_equal SCHEMAS.fetch(schema).fetch("properties").keys.sort, fields.sort
       keywords = AI::Client.instance_method(method).parameters.map { |_, name| name.to_s }
       fields.each { |field| assert_includes keywords, field, "#{method} takes #{field}" }
+    end
+  end
+
+  OPERATION_BODIES.each do |path, method|
+    define_method("test_#{method}_takes_the_fields_of_#{path.split("/").last}") do
+      schema = API.dig("paths", path, "post", "requestBody", "content", "application/json", "schema")
+      keywords = AI::Client.instance_method(method).parameters.map { |_, name| name.to_s } - CALL_KEYWORDS
+      assert_equal schema.fetch("properties").keys.sort, keywords.sort
     end
   end
 

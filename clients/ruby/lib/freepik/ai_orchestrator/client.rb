@@ -7,6 +7,7 @@ require "uri"
 
 require_relative "clock"
 require_relative "errors"
+require_relative "image_input"
 require_relative "models"
 require_relative "page"
 require_relative "retry_policy"
@@ -112,22 +113,7 @@ module Freepik
                    wait_timeout: DEFAULT_WAIT_TIMEOUT)
         body = compact_body(prompt:, model:, style:, size:, quality:, n:,
                             seed:, negative_prompt:, metadata:)
-        call_timeout = timeout_for(timeout)
-        headers = {}
-        if !wait
-          headers["Prefer"] = "respond-async"
-        elsif call_timeout
-          # RFC 7240: ask the server to hand back the job (202) before our timeout fires,
-          # rather than have the connection cut and the call retried.
-          headers["Prefer"] = "wait=#{[1, call_timeout.floor - 1].max}"
-        end
-        response = request(:post, "/generate", body:, headers:, timeout: call_timeout,
-                                               idempotency_key:)
-        generation = parse(GenerationResponse, response)
-        return generation unless wait
-
-        generation = wait_for(generation.id, timeout: wait_timeout) unless generation.terminal?
-        finished(generation)
+        create_job("/generate", body, idempotency_key:, timeout:, wait:, wait_timeout:)
       end
 
       # Creates a generation job and returns it without waiting (+status+ is queued or
@@ -250,6 +236,62 @@ module Freepik
         history_page(params.freeze, cursor, timeout_for(timeout))
       end
 
+      # ------------------------------------------------------------------ image operations
+
+      # Repaints images from a prompt (with a +mask+, only its transparent pixels) and returns
+      # the finished GenerationResponse, like #generate.
+      #
+      # +images+ (one input or an Array of 1 to 16) and +mask+ are each a stored image id
+      # (<tt>gen_…</tt>, or <tt>gen_…:N</tt> for a generation's N-th image), an http(s) URL, a
+      # file path (String or Pathname), an IO (File, StringIO...) or an ImageFile (bytes). Ids
+      # and URLs alone are sent as JSON; with any file the body is multipart/form-data.
+      # +idempotency_key+, +timeout+, +wait+ and +wait_timeout+ work as on #generate.
+      def edit(prompt:, images:, mask: nil, model: nil, n: nil, size: nil, quality: nil, seed: nil, background: nil,
+               output_format: nil, output_compression: nil, moderation: nil, metadata: nil,
+               idempotency_key: nil, timeout: nil, wait: true, wait_timeout: DEFAULT_WAIT_TIMEOUT)
+        require_prompt(prompt)
+        list = images.is_a?(Array) ? images : [images]
+        raise ArgumentError, "images: edit needs at least one image" if list.empty?
+
+        inputs = list.each_with_index.map { |image, i| ["images", ImageInput.resolve(image, "images[#{i}]")] }
+        inputs << ["mask", ImageInput.resolve(mask, "mask")] unless mask.nil?
+        fields = compact_body(prompt:, model:, n:, size:, quality:, seed:, background:, output_format:,
+                              output_compression:, moderation:, metadata:)
+        operate("/images/edits", fields, inputs, idempotency_key:, timeout:, wait:, wait_timeout:)
+      end
+
+      # More images like +image+ (no prompt); +image+ is any input #edit takes.
+      def create_variation(image:, model: nil, n: nil, size: nil, seed: nil, metadata: nil,
+                           idempotency_key: nil, timeout: nil, wait: true, wait_timeout: DEFAULT_WAIT_TIMEOUT)
+        operate("/images/variations", compact_body(model:, n:, size:, seed:, metadata:),
+                [["image", ImageInput.resolve(image, "image")]], idempotency_key:, timeout:, wait:, wait_timeout:)
+      end
+
+      # +image+ enlarged +factor+ times (one of the model's factors); +image+ is any input #edit takes.
+      def upscale(image:, factor: nil, prompt: nil, model: nil, metadata: nil,
+                  idempotency_key: nil, timeout: nil, wait: true, wait_timeout: DEFAULT_WAIT_TIMEOUT)
+        operate("/images/upscale", compact_body(factor:, prompt:, model:, metadata:),
+                [["image", ImageInput.resolve(image, "image")]], idempotency_key:, timeout:, wait:, wait_timeout:)
+      end
+
+      # The subject of +image+ on a transparent background (PNG); +image+ is any input #edit takes.
+      def remove_background(image:, model: nil, metadata: nil,
+                            idempotency_key: nil, timeout: nil, wait: true, wait_timeout: DEFAULT_WAIT_TIMEOUT)
+        operate("/images/remove-background", compact_body(model:, metadata:),
+                [["image", ImageInput.resolve(image, "image")]], idempotency_key:, timeout:, wait:, wait_timeout:)
+      end
+
+      # A new image from +prompt+, guided by +image+; +strength+ (0 to 1) says how far from it to
+      # go. +image+ is any input #edit takes.
+      def image_to_image(prompt:, image:, strength: nil, negative_prompt: nil, model: nil, n: nil, seed: nil,
+                         metadata: nil, idempotency_key: nil, timeout: nil, wait: true,
+                         wait_timeout: DEFAULT_WAIT_TIMEOUT)
+        require_prompt(prompt)
+        fields = compact_body(prompt:, strength:, negative_prompt:, model:, n:, seed:, metadata:)
+        operate("/images/image-to-image", fields, [["image", ImageInput.resolve(image, "image")]],
+                idempotency_key:, timeout:, wait:, wait_timeout:)
+      end
+
       # ------------------------------------------------------------------ catalog and usage
 
       # Every model in the catalog (an Array of ModelInfo), with capabilities, pricing and
@@ -365,7 +407,7 @@ module Freepik
                   url: nil, authenticated: true, on_retry: nil, read_timeout: nil, &block)
         uri = url || URI("#{@base_url}#{API_PREFIX}#{path}")
         uri.query = URI.encode_www_form(params) if params && !params.empty?
-        payload = body.nil? ? nil : JSON.generate(body)
+        payload, content_type = encode_body(body)
         key = method == :post ? (idempotency_key || SecureRandom.uuid) : nil
         deadline = timeout && (@clock.monotonic + timeout)
         retries = 0
@@ -375,7 +417,7 @@ module Freepik
             raise APITimeoutError, "request timed out: #{where(method, uri)} (#{timeout} s for the call)"
           end
 
-          attempt = build_request(method, uri, payload, headers, key, remaining, retries, authenticated)
+          attempt = build_request(method, uri, [payload, content_type], headers, key, remaining, retries, authenticated)
           attempt.read_timeout = read_timeout if read_timeout
           begin
             response = @transport.call(attempt, &block)
@@ -394,7 +436,16 @@ module Freepik
         end
       end
 
-      def build_request(method, uri, payload, extra_headers, key, remaining, retries, authenticated)
+      # [bytes, Content-Type] of a request body: a Hash as JSON, a multipart body as it is.
+      def encode_body(body)
+        case body
+        when nil then [nil, nil]
+        when ImageInput::MultipartBody then [body.body, body.content_type]
+        else [JSON.generate(body), "application/json"]
+        end
+      end
+
+      def build_request(method, uri, (payload, content_type), extra_headers, key, remaining, retries, authenticated)
         headers = {
           "Accept" => "application/json",
           "User-Agent" => "freepik-ai-orchestrator-ruby/#{VERSION} ruby/#{RUBY_VERSION}",
@@ -404,7 +455,7 @@ module Freepik
         headers["X-Client-Timeout"] = format("%g", remaining.round(3)) if remaining
         headers["Authorization"] = "Bearer #{@token}" if authenticated
         headers["Idempotency-Key"] = key if key
-        headers["Content-Type"] = "application/json" if payload
+        headers["Content-Type"] = content_type if payload
         headers.merge!(@default_headers).merge!(extra_headers)
         Request.new(method: method.to_s.upcase, url: uri, headers:, body: payload,
                     open_timeout: remaining ? [remaining, CONNECT_TIMEOUT].min : CONNECT_TIMEOUT,
@@ -463,6 +514,44 @@ module Freepik
       end
 
       # ------------------------------------------------------------------ helpers
+
+      # POSTs a job (a generation or an image operation) and, unless +wait+ is false, waits
+      # for it. +body+ is a Hash (sent as JSON) or an ImageInput::MultipartBody.
+      def create_job(path, body, idempotency_key:, timeout:, wait:, wait_timeout:)
+        call_timeout = timeout_for(timeout)
+        headers = {}
+        if !wait
+          headers["Prefer"] = "respond-async"
+        elsif call_timeout
+          # RFC 7240: ask the server to hand back the job (202) before our timeout fires,
+          # rather than have the connection cut and the call retried.
+          headers["Prefer"] = "wait=#{[1, call_timeout.floor - 1].max}"
+        end
+        response = request(:post, path, body:, headers:, timeout: call_timeout, idempotency_key:)
+        generation = parse(GenerationResponse, response)
+        return generation unless wait
+
+        generation = wait_for(generation.id, timeout: wait_timeout) unless generation.terminal?
+        finished(generation)
+      end
+
+      # An image operation: JSON when every input is an id or URL, else multipart (files, with
+      # ids and URLs as text parts beside them, and the other fields as text).
+      def operate(path, fields, inputs, **job)
+        body = if inputs.none? { |_, value| value.is_a?(ImageInput::UploadPart) }
+                 inputs.each_with_object(fields.dup) do |(name, value), json|
+                   name == "images" ? (json["images"] ||= []) << value : json[name] = value
+                 end
+               else
+                 ImageInput.multipart(fields.to_a + inputs)
+               end
+        create_job(path, body, **job)
+      end
+
+      def require_prompt(prompt)
+        raise ArgumentError, "prompt: must be a String, not #{prompt.class}" unless prompt.is_a?(String)
+        raise ArgumentError, "prompt: must not be blank" if prompt.strip.empty?
+      end
 
       def history_page(params, cursor, timeout)
         page_params = params + (cursor.nil? ? [] : [["cursor", cursor.to_s]])

@@ -24,22 +24,37 @@ module Freepik
       include Model
     end
 
+    # An input image of an image operation (GenerationResponse#sources): #role is "image" or
+    # "mask"; #origin is "upload", "url", or "generation" (then #generation_id and #index name
+    # the image it was). #url is the stored input, signed and expiring like output URLs.
+    SourceImage = Struct.new(:role, :origin, :generation_id, :index, :url, :width, :height, :content_type, :extra,
+                             keyword_init: true) do
+      include Model
+      required :role, :origin, :url
+    end
+
     # A generation, which is also a job: #status is queued, running, succeeded, failed or
     # canceled. #image_url is the first image; #images lists all of them. #cost is in USD (see
     # #currency) and nil when the price is unknown, never a made-up 0. #processing_time is in
-    # seconds; #created_at, #started_at and #finished_at are Time objects.
+    # seconds; #created_at, #started_at and #finished_at are Time objects. #operation is
+    # "generate" or the image operation that made it (edit, variation, upscale,
+    # remove_background, image_to_image); #sources are its input images, #parents the
+    # generations they came from, and #children (from #get_generation only, else nil) the jobs
+    # that took this one's images as input.
     GenerationResponse = Struct.new(
       :id, :object, :status, :image_url, :thumbnail_url, :images, :prompt, :model, :style, :size,
       :quality, :n, :seed, :negative_prompt, :metadata, :provider, :livemode, :cost, :currency,
       :price_version, :progress, :processing_time, :revised_prompt, :batch_id, :error,
-      :failed_attempts, :created_at, :started_at, :finished_at, :extra,
+      :failed_attempts, :created_at, :started_at, :finished_at, :operation, :operation_params,
+      :sources, :parents, :children, :extra,
       keyword_init: true
     ) do
       include Model
       required :id, :status, :prompt, :model
-      defaults object: "generation", images: [], metadata: {}, failed_attempts: []
+      defaults object: "generation", images: [], metadata: {}, failed_attempts: [], operation: "generate",
+               operation_params: {}, sources: [], parents: []
       types images: [ImageInfo], error: GenerationError, failed_attempts: [FailedAttempt], cost: :float, progress: :float,
-            processing_time: :float, created_at: :time, started_at: :time, finished_at: :time
+            processing_time: :float, created_at: :time, started_at: :time, finished_at: :time, sources: [SourceImage]
 
       # True once the job has succeeded, failed or been canceled.
       def terminal?
