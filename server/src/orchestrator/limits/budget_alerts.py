@@ -65,8 +65,8 @@ async def record_budget_crossings(
     if not budgets:
         return []
     keys = KeyRepository(session)
-    for owner in dict.fromkeys(b.id for _, b in budgets if b.id != key.id):
-        await keys.lock(owner)  # the pool's row before the key's, as the ledger takes them
+    for pool_id in dict.fromkeys(b.id for _, b in budgets if b.id != key.id):
+        await keys.lock(pool_id)  # the pool's row before the key's, as the ledger takes them
     await keys.lock(key.id)
     start, end = month_bounds(job.created_at)
     alerts: list[BudgetAlert] = []
