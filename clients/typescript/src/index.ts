@@ -42,6 +42,11 @@ export {
   type ErrorFields,
 } from "./errors.js";
 export { Page, PagePromise } from "./pagination.js";
-export { DEFAULT_WEBHOOK_TOLERANCE, verifyWebhook, type VerifyWebhookOptions } from "./webhooks.js";
+export {
+  DEFAULT_WEBHOOK_TOLERANCE,
+  WEBHOOK_EVENTS,
+  verifyWebhook,
+  type VerifyWebhookOptions,
+} from "./webhooks.js";
 export type * from "./types.js";
 export { VERSION } from "./version.js";

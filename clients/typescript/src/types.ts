@@ -312,14 +312,22 @@ export interface KeyList {
   defaults: KeyDefaults | null;
 }
 
-/** The events an endpoint can subscribe to (`webhook.test` goes to one endpoint on request). */
-export type WebhookEventType = "generation.succeeded" | "generation.failed" | "generation.canceled";
+/**
+ * The events an endpoint can subscribe to (`webhook.test` goes to one endpoint on request).
+ * `budget.threshold_crossed`: a key's or its pool's monthly budget reached 50, 80 or 100 %
+ * (once each per month), sent only to endpoints that list it.
+ */
+export type WebhookEventType =
+  | "generation.succeeded"
+  | "generation.failed"
+  | "generation.canceled"
+  | "budget.threshold_crossed";
 
 /** What `createWebhook()` takes. */
 export interface WebhookCreateRequest {
   /** The public http(s) URL that receives the events. */
   url: string;
-  /** Default: every event. */
+  /** Default: the three `generation.*` events (see `WEBHOOK_EVENTS` for all). */
   events?: WebhookEventType[];
   description?: string | null;
 }

@@ -3,6 +3,15 @@
  * Node 18+, Bun, Deno and edge runtimes alike.
  */
 import { WebhookVerificationError } from "./errors.js";
+import type { WebhookEventType } from "./types.js";
+
+/** Every event type an endpoint can subscribe to (without a list: the `generation.*` ones). */
+export const WEBHOOK_EVENTS: readonly WebhookEventType[] = [
+  "generation.succeeded",
+  "generation.failed",
+  "generation.canceled",
+  "budget.threshold_crossed",
+];
 
 const SECRET_PREFIX = "whsec_";
 /** Seconds a delivery's timestamp may be from now (replayed or forged deliveries are older). */

@@ -730,9 +730,9 @@ class AsyncOrchestrationClient(BaseClient):
         extra_query: Query | None = None,
         extra_body: Body | None = None,
     ) -> WebhookEndpointCreated:
-        """Register an endpoint for this project's generation events (``events``: some of
-        ``WEBHOOK_EVENTS``, default all). The answer's ``secret`` is shown only here: keep it to
-        check deliveries with :func:`verify_webhook`."""
+        """Register an endpoint for this project's events (``events``: some of
+        ``WEBHOOK_EVENTS``; default the ``generation.*`` ones). The answer's ``secret`` is shown
+        only here: keep it to check deliveries with :func:`verify_webhook`."""
         call = self._call_options(timeout, max_retries, extra_headers, extra_query, extra_body)
         body = self._webhook_create_body(url, events, description)
         options = self._post(call, "/webhooks", body, idempotency_key=idempotency_key)

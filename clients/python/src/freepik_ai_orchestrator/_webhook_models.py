@@ -17,12 +17,20 @@ __all__ = [
     "WebhookEndpointList",
 ]
 
-WEBHOOK_EVENTS = ("generation.succeeded", "generation.failed", "generation.canceled")
-"""The event types an endpoint can subscribe to (all of them by default)."""
+WEBHOOK_EVENTS = (
+    "generation.succeeded",
+    "generation.failed",
+    "generation.canceled",
+    "budget.threshold_crossed",
+)
+"""The event types an endpoint can subscribe to. Without a list an endpoint gets the three
+``generation.*`` events; ``budget.threshold_crossed`` (a key's or its pool's monthly budget
+reached 50, 80 or 100 %, once each per month) only when listed."""
 
 
 class WebhookEndpoint(ResponseModel):
-    """A URL that receives this project's generation events, signed (Standard Webhooks)."""
+    """A URL that receives this project's generation events (and budget alerts, if it lists
+    them), signed (Standard Webhooks)."""
 
     id: str
     object: str = "webhook_endpoint"
@@ -55,7 +63,7 @@ class WebhookDelivery(ResponseModel):
     id: str
     object: str = "webhook_delivery"
     event_type: str
-    """A generation event, or ``webhook.test``."""
+    """A generation event, ``budget.threshold_crossed``, or ``webhook.test``."""
     status: str
     """``pending``, ``retrying`` (see ``next_attempt_at``), ``delivered``, ``dead`` or ``canceled``."""
     attempts: int

@@ -10,7 +10,8 @@ from datetime import datetime, timezone
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from freepik_ai_orchestrator import WebhookVerificationError, verify_webhook
+from freepik_ai_orchestrator import WEBHOOK_EVENTS, WebhookVerificationError, verify_webhook
+from tests.support import REPO_ROOT
 
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 BODY = json.dumps({"type": "generation.succeeded", "data": {"id": "gen_1", "status": "succeeded"}})
@@ -60,3 +61,23 @@ def test_wrong_secret_and_stale_timestamp_are_refused() -> None:
     with pytest.raises(WebhookVerificationError, match="tolerance"):
         verify_webhook(BODY, old, SECRET)
     assert verify_webhook(BODY, old, SECRET, tolerance=900)["type"] == "generation.succeeded"
+
+
+def test_webhook_events_are_the_servers_subscribable_events() -> None:
+    # The server's list (openapi.json) and this client's agree, budget alerts included.
+    api = json.loads((REPO_ROOT / "openapi.json").read_text())
+    events = api["components"]["schemas"]["WebhookCreate"]["properties"]["events"]["items"]["enum"]
+    assert list(WEBHOOK_EVENTS) == events
+    assert "budget.threshold_crossed" in WEBHOOK_EVENTS
+
+
+def test_a_budget_alert_delivery_verifies_like_any_event() -> None:
+    body = json.dumps(
+        {
+            "type": "budget.threshold_crossed",
+            "timestamp": "2026-12-02T20:00:00Z",
+            "data": {"object": "budget_alert", "scope": "key", "key_id": "key_1", "threshold": 80},
+        }
+    )
+    event = verify_webhook(body, _headers(body), SECRET)
+    assert event["type"] == "budget.threshold_crossed" and event["data"]["threshold"] == 80

@@ -5,7 +5,7 @@ import { createHmac } from "node:crypto";
 import { test } from "node:test";
 
 import * as sdk from "../../dist/esm/index.js";
-import { FakeServer, fakeClient, json } from "../support.mjs";
+import { FakeServer, fakeClient, json, loadOpenApi } from "../support.mjs";
 
 const KEY = Buffer.from("0123456789abcdef0123456789abcdef");
 const SECRET = `whsec_${KEY.toString("base64")}`;
@@ -51,4 +51,10 @@ test("pause sends enabled false; update needs a change", async () => {
   const request = server.requests[0];
   assert.deepEqual([request.method, request.url.pathname, request.body], ["PATCH", "/api/v1/webhooks/wh_1", { enabled: false }]);
   await assert.rejects(client.updateWebhook("wh_1", {}), TypeError);
+});
+
+test("WEBHOOK_EVENTS are the server's subscribable events, budget alerts included", () => {
+  const events = loadOpenApi().components.schemas.WebhookCreate.properties.events.items.enum;
+  assert.deepEqual([...sdk.WEBHOOK_EVENTS], events);
+  assert.ok(sdk.WEBHOOK_EVENTS.includes("budget.threshold_crossed"));
 });

@@ -1,4 +1,5 @@
-"""Webhook endpoints of the caller's project (admin scope): generation events, Standard Webhooks."""
+"""Webhook endpoints of the caller's project (admin scope): generation events and budget alerts,
+Standard Webhooks."""
 
 from __future__ import annotations
 
@@ -17,10 +18,13 @@ from orchestrator.webhooks.delivery import ANSWER_CAP
 
 router = APIRouter(tags=["webhooks"])
 
-EventType = Literal["generation.succeeded", "generation.failed", "generation.canceled"]
+EventType = Literal[
+    "generation.succeeded", "generation.failed", "generation.canceled", "budget.threshold_crossed"
+]
 
 
-def _all_events() -> list[EventType]:
+def _generation_events() -> list[EventType]:
+    # Budget alerts carry a different body, so an endpoint receives them only when it asks.
     return ["generation.succeeded", "generation.failed", "generation.canceled"]
 
 
@@ -33,7 +37,11 @@ class WebhookCreate(StrictBody):
         "unless the operator allows private ones. Stored normalised (IDNA host, percent-encoded path).",
     )
     events: list[EventType] = Field(
-        default_factory=_all_events, min_length=1, description="Event types to send."
+        default_factory=_generation_events,
+        min_length=1,
+        description="Event types to send. Default: the three `generation.*` events; "
+        "`budget.threshold_crossed` (a key's or its pool's monthly budget reached 50, 80 or 100 %) "
+        "is sent only to endpoints that list it.",
     )
     description: SafeText | None = Field(default=None, max_length=256)
 
@@ -75,7 +83,7 @@ class WebhookList(BaseModel):
 class DeliveryOut(BaseModel):
     id: str = Field(description="The `webhook-id` header, identical on every retry.")
     object: Literal["webhook_delivery"] = "webhook_delivery"
-    event_type: str = Field(description="A generation event, or `webhook.test`.")
+    event_type: str = Field(description="A generation event, `budget.threshold_crossed`, or `webhook.test`.")
     status: Literal["pending", "retrying", "delivered", "dead", "canceled"] = Field(
         description="`pending`: not attempted yet; `retrying`: an attempt failed, the next is at "
         "`next_attempt_at`; `delivered`: answered 2xx; `dead`: given up (attempts exhausted, 410, "
@@ -137,7 +145,8 @@ def delivery_out(delivery: WebhookDelivery) -> DeliveryOut:
     responses=ERRORS,
 )
 async def create_webhook(body: WebhookCreate, principal: AdminScope, services: ServicesDep) -> WebhookCreated:
-    """Register an endpoint for this project's generation events (test keys: test events only)."""
+    """Register an endpoint for this project's generation events and, if it lists them, budget
+    alerts (test keys: test events only)."""
     endpoint = await services.webhooks.create(
         principal, url=body.url, events=body.events, description=body.description
     )

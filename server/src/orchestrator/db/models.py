@@ -296,3 +296,26 @@ class AuditEvent(Base):
     target: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime]
+
+
+class BudgetAlert(Base):
+    """A monthly budget crossed one of its alert thresholds (50, 80, 100 %): one row per budget,
+    period and threshold, written with the charge that crossed it, so the alert is sent once."""
+
+    __tablename__ = "budget_alerts"
+    __table_args__ = (UniqueConstraint("scope", "scope_id", "period_start", "threshold"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    project: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(String(8))
+    """``key`` (a key's own budget) or ``pool`` (the budget a key's tree draws from)."""
+    scope_id: Mapped[str] = mapped_column(String(32))
+    """The key whose budget it is (for a pool, the key that owns it)."""
+    period_start: Mapped[datetime]
+    threshold: Mapped[int] = mapped_column(Integer)
+    """Percent of the budget: 50, 80 or 100."""
+    spent_micros: Mapped[int] = mapped_column(BigInteger)
+    budget_micros: Mapped[int] = mapped_column(BigInteger)
+    generation_id: Mapped[str] = mapped_column(String(32))
+    """The succeeded job whose charge crossed the threshold."""
+    created_at: Mapped[datetime]

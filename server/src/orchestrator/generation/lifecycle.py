@@ -35,6 +35,7 @@ from orchestrator.errors import ErrorCode
 from orchestrator.generation.events import EventHub, JobEvent
 from orchestrator.generation.request import ResolvedRequest
 from orchestrator.generation.routing import FailedAttempt
+from orchestrator.limits.budget_alerts import record_budget_crossings
 from orchestrator.limits.concurrency import ConcurrencyGate
 from orchestrator.logs import log_submitted
 from orchestrator.webhooks.outbox import enqueue_generation_event
@@ -319,7 +320,10 @@ class JobLifecycle:
                 job.id, owner, values, images, attempt=job.attempts
             ):
                 return False
-            await enqueue_generation_event(session, job, values, now_utc())
+            now = now_utc()
+            await enqueue_generation_event(session, job, values, now)
+            if values["status"] == JobStatus.SUCCEEDED:  # the charge is settled here, with its alerts
+                await record_budget_crossings(session, job, values["cost_micros"], now)
             return True
 
         if not await self.db.transaction(record):

@@ -8,9 +8,12 @@ from datetime import datetime
 from typing import Any
 
 from orchestrator.accounting.money import from_micros
-from orchestrator.db.models import Generation
+from orchestrator.db.models import BudgetAlert, Generation
 
-EVENT_TYPES = ("generation.succeeded", "generation.failed", "generation.canceled")
+GENERATION_EVENTS = ("generation.succeeded", "generation.failed", "generation.canceled")
+BUDGET_THRESHOLD_CROSSED = "budget.threshold_crossed"
+EVENT_TYPES = (*GENERATION_EVENTS, BUDGET_THRESHOLD_CROSSED)
+"""What an endpoint can subscribe to; an endpoint created without a list gets the generation events."""
 TEST_EVENT = "webhook.test"
 """Sent on request to one endpoint only (``POST /webhooks/{id}/test``), never subscribed to."""
 
@@ -44,6 +47,27 @@ def generation_event(job: Generation, changes: Mapping[str, Any], now: datetime)
         "finished_at": _iso(field("finished_at")),
     }
     return _render(f"generation.{status}", data, now)
+
+
+def budget_event(
+    alert: BudgetAlert, *, key_name: str, currency: str, livemode: bool, now: datetime
+) -> tuple[str, str]:
+    """(event type, JSON body) of a monthly budget crossing one of its alert thresholds."""
+    data = {
+        "object": "budget_alert",
+        "id": alert.id,
+        "scope": alert.scope,
+        "key_id": alert.scope_id,
+        "key_name": key_name,
+        "threshold": alert.threshold,
+        "spent": from_micros(alert.spent_micros),
+        "budget": from_micros(alert.budget_micros),
+        "currency": currency,
+        "period_start": alert.period_start.date().isoformat(),
+        "generation_id": alert.generation_id,
+        "livemode": livemode,
+    }
+    return _render(BUDGET_THRESHOLD_CROSSED, data, now)
 
 
 def test_event(endpoint_id: str, livemode: bool, now: datetime) -> tuple[str, str]:

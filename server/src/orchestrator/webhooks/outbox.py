@@ -34,10 +34,19 @@ async def enqueue_generation_event(
     """One outbox row per enabled endpoint that wants this job's terminal event. Call in the
     transaction that records the outcome, so the event exists if and only if the outcome does."""
     event_type, payload = generation_event(job, changes, now)
-    repo = WebhookRepository(session)
-    endpoint_ids = await repo.subscribed_endpoints(
-        project=job.project, livemode=job.livemode, event_type=event_type
+    return await enqueue_event(
+        session, project=job.project, livemode=job.livemode, event=(event_type, payload), now=now
     )
+
+
+async def enqueue_event(
+    session: AsyncSession, *, project: str, livemode: bool, event: tuple[str, str], now: datetime
+) -> int:
+    """One outbox row per enabled endpoint of the project and mode subscribed to ``event`` (its
+    type and JSON body), in the caller's transaction; the number of rows."""
+    event_type, payload = event
+    repo = WebhookRepository(session)
+    endpoint_ids = await repo.subscribed_endpoints(project=project, livemode=livemode, event_type=event_type)
     if endpoint_ids:
         await repo.add_deliveries([delivery(e, event_type, payload, now) for e in endpoint_ids])
     return len(endpoint_ids)

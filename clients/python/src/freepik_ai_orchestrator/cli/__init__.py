@@ -85,7 +85,10 @@ def _parser() -> argparse.ArgumentParser:
     create = actions.add_parser("create", help="register an endpoint; prints its secret once")
     create.add_argument("url")
     create.add_argument(
-        "--event", action="append", dest="events", help="event type (repeatable; default all)"
+        "--event",
+        action="append",
+        dest="events",
+        help="event type (repeatable; default: the generation.* events)",
     )
     create.add_argument("--description")
     create.add_argument("--json", action="store_true")
