@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
+import re
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,7 +25,7 @@ from freepik_ai_orchestrator import (
     OrchestrationClient,
 )
 from tests.integration.conftest import LiveServer
-from tests.support import collect, resolve
+from tests.support import CLIENT_ROOT, collect, resolve
 
 pytestmark = pytest.mark.integration
 
@@ -122,3 +126,24 @@ async def test_wait_false_and_an_unknown_id(live: Any) -> None:
     with pytest.raises(NotFoundError) as info:
         await resolve(live.upscale("gen_doesnotexist0000", factor=2))
     assert info.value.param == "image"
+
+
+def test_readme_chain_example_runs(live_server: LiveServer, tmp_path: Path) -> None:
+    readme = (CLIENT_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Image operations\n", 1)[1]
+    snippet = re.search(r"```python\n(.*?)```", section, re.S)
+    assert snippet, "the README's Image operations section has no python snippet"
+    env = {**os.environ, "ORCHESTRATOR_BASE_URL": live_server.url, "ORCHESTRATOR_API_KEY": live_server.key}
+    done = subprocess.run(
+        [sys.executable, "-c", snippet.group(1)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert " True " in done.stdout, done.stdout  # the cut-out's parent is the second upscale
+    files = [p.name for p in (tmp_path / "cutouts").iterdir()]
+    assert len(files) == 1 and re.fullmatch(r"gen_\w+-0\.png", files[0]), files
