@@ -26,17 +26,22 @@ import type {
   BatchItemData,
   BatchRequest,
   BatchResponseData,
+  EditRequest,
   Generation,
   GenerationPageData,
   GenerationRequest,
   GenerationResponse,
   ImageInfo,
+  ImageToImageRequest,
   KeyCreated,
   KeyCreateRequest,
   KeyList,
   ModelInfo,
   ModelList,
+  RemoveBackgroundRequest,
+  UpscaleRequest,
   UsageStats,
+  VariationRequest,
   WebhookCreateRequest,
   WebhookDelivery,
   WebhookDeliveryList,
@@ -45,6 +50,7 @@ import type {
   WebhookEndpointList,
   WebhookUpdateRequest,
 } from "./types.js";
+import { OPERATIONS, operationBody, type OperationName } from "./operations.js";
 import { VERSION } from "./version.js";
 import { decode, encode, type SchemaName } from "./wire.js";
 
@@ -93,6 +99,17 @@ export interface MutationOptions extends RequestOptions {
   /** Reused on every retry; pass your own to make the call safe to repeat across restarts. */
   idempotencyKey?: string;
 }
+
+/** Options of the image operations: as `generate()`'s, plus `wait`. */
+export interface OperationOptions extends MutationOptions {
+  /** `false`: resolve at once to the queued job (a `Generation`) instead of the finished one. */
+  wait?: boolean;
+  /** Milliseconds between polls of a job the server handed back (default 500; grows to 4x). */
+  pollInterval?: number;
+}
+
+/** `OperationOptions` with `wait` left on: the call resolves to the finished generation. */
+export type WaitingOperationOptions = OperationOptions & { wait?: true };
 
 export interface WaitOptions {
   /** Milliseconds to wait in all (default 600 000). */
@@ -386,19 +403,7 @@ export class OrchestrationClient {
     const call = this.newCall(options);
     try {
       const body = this.requestBody("GenerateRequest", request);
-      const remaining = call.remaining();
-      const headers: Record<string, string> = {};
-      // RFC 7240: have the server hand back the job (202) before our deadline, not be cut off.
-      if (remaining !== null) headers["Prefer"] = `wait=${Math.max(1, Math.floor(remaining / 1000) - 1)}`;
-      let generation = await this.json<Generation>(
-        "GenerationResponse",
-        call,
-        this.post("/generate", body, options, headers),
-      );
-      if (!TERMINAL.has(generation.status)) {
-        generation = await this.waitWithin(generation.id, call, options.pollInterval ?? 500);
-      }
-      return finished(generation);
+      return (await this.runJob("/generate", body, call, { ...options, wait: true })) as GenerationResponse;
     } finally {
       call.close();
     }
@@ -564,6 +569,90 @@ export class OrchestrationClient {
       });
     };
     return new PagePromise(() => load(params.cursor ?? null));
+  }
+
+  // ------------------------------------------------------------------------------ image operations
+
+  /**
+   * Edit images from a prompt (`POST /images/edits`); with `mask`, only its transparent pixels
+   * are repainted. Resolves like `generate()` (with `{ wait: false }`, to the queued job).
+   * Each input is a stored image id (`gen_…`, `gen_…:N`), an http(s) URL, or the image itself
+   * (`Blob`, `Uint8Array`, `ArrayBuffer`): ids and URLs go as JSON, images as multipart. A bad
+   * argument (no image, a blank prompt, a number, another string) throws a `TypeError` naming
+   * the field, before any request.
+   */
+  edit(request: EditRequest, options?: WaitingOperationOptions): Promise<GenerationResponse>;
+  edit(request: EditRequest, options: OperationOptions & { wait: false }): Promise<Generation>;
+  edit(request: EditRequest, options?: OperationOptions): Promise<GenerationResponse | Generation>;
+  edit(request: EditRequest, options: OperationOptions = {}): Promise<GenerationResponse | Generation> {
+    return this.operate("edit", request, options);
+  }
+
+  /** More images like `image` (`POST /images/variations`, no prompt). Inputs and options as in `edit()`. */
+  createVariation(request: VariationRequest, options?: WaitingOperationOptions): Promise<GenerationResponse>;
+  createVariation(request: VariationRequest, options: OperationOptions & { wait: false }): Promise<Generation>;
+  createVariation(request: VariationRequest, options?: OperationOptions): Promise<GenerationResponse | Generation>;
+  createVariation(request: VariationRequest, options: OperationOptions = {}): Promise<GenerationResponse | Generation> {
+    return this.operate("variation", request, options);
+  }
+
+  /** `image` enlarged `factor` times (`POST /images/upscale`). Inputs and options as in `edit()`. */
+  upscale(request: UpscaleRequest, options?: WaitingOperationOptions): Promise<GenerationResponse>;
+  upscale(request: UpscaleRequest, options: OperationOptions & { wait: false }): Promise<Generation>;
+  upscale(request: UpscaleRequest, options?: OperationOptions): Promise<GenerationResponse | Generation>;
+  upscale(request: UpscaleRequest, options: OperationOptions = {}): Promise<GenerationResponse | Generation> {
+    return this.operate("upscale", request, options);
+  }
+
+  /** The subject of `image` on a transparent background, a PNG (`POST /images/remove-background`). */
+  removeBackground(request: RemoveBackgroundRequest, options?: WaitingOperationOptions): Promise<GenerationResponse>;
+  removeBackground(request: RemoveBackgroundRequest, options: OperationOptions & { wait: false }): Promise<Generation>;
+  removeBackground(request: RemoveBackgroundRequest, options?: OperationOptions): Promise<GenerationResponse | Generation>;
+  removeBackground(request: RemoveBackgroundRequest, options: OperationOptions = {}): Promise<GenerationResponse | Generation> {
+    return this.operate("remove_background", request, options);
+  }
+
+  /** A new image from `prompt` guided by `image` (`POST /images/image-to-image`); `strength` 0 to 1. */
+  imageToImage(request: ImageToImageRequest, options?: WaitingOperationOptions): Promise<GenerationResponse>;
+  imageToImage(request: ImageToImageRequest, options: OperationOptions & { wait: false }): Promise<Generation>;
+  imageToImage(request: ImageToImageRequest, options?: OperationOptions): Promise<GenerationResponse | Generation>;
+  imageToImage(request: ImageToImageRequest, options: OperationOptions = {}): Promise<GenerationResponse | Generation> {
+    return this.operate("image_to_image", request, options);
+  }
+
+  private async operate(operation: OperationName, request: unknown, options: OperationOptions): Promise<GenerationResponse | Generation> {
+    const body = operationBody(operation, request); // throws before any request
+    const call = this.newCall(options);
+    try {
+      return await this.runJob(OPERATIONS[operation].path, body, call, options);
+    } finally {
+      call.close();
+    }
+  }
+
+  /**
+   * Post a job-creating request. Waiting (the default), the server holds it within our deadline
+   * and a 202 is followed to the end: resolves to the finished generation or throws its error.
+   * With `wait: false`, resolves at once to the job as answered.
+   */
+  private async runJob(
+    path: string,
+    body: Record<string, unknown> | FormData,
+    call: Call,
+    options: OperationOptions,
+  ): Promise<GenerationResponse | Generation> {
+    const wait = options.wait ?? true;
+    const headers: Record<string, string> = {};
+    const remaining = call.remaining();
+    // RFC 7240: have the server hand back the job (202) before our deadline, not be cut off.
+    if (!wait) headers["Prefer"] = "respond-async";
+    else if (remaining !== null) headers["Prefer"] = `wait=${Math.max(1, Math.floor(remaining / 1000) - 1)}`;
+    let generation = await this.json<Generation>("GenerationResponse", call, this.post(path, body, options, headers));
+    if (!wait) return generation;
+    if (!TERMINAL.has(generation.status)) {
+      generation = await this.waitWithin(generation.id, call, options.pollInterval ?? 500);
+    }
+    return finished(generation);
   }
 
   // ------------------------------------------------------------------------------ catalog
@@ -850,9 +939,15 @@ export class OrchestrationClient {
     const what = `${outgoing.method} ${outgoing.url}`;
     let url = outgoing.url;
     if (outgoing.query && outgoing.query.length > 0) url += `?${new URLSearchParams(outgoing.query).toString()}`;
-    const body = outgoing.body === undefined ? undefined : JSON.stringify(outgoing.body);
+    // FormData is sent as it is (fetch writes the multipart body and its boundary, on every attempt).
+    const body =
+      outgoing.body === undefined
+        ? undefined
+        : typeof FormData !== "undefined" && outgoing.body instanceof FormData
+          ? outgoing.body
+          : JSON.stringify(outgoing.body);
     for (let retries = 0; ; retries++) {
-      const headers = this.headersFor(outgoing, retries, call, body !== undefined);
+      const headers = this.headersFor(outgoing, retries, call, typeof body === "string");
       let response: Response | undefined;
       let failure: unknown;
       try {

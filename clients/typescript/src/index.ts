@@ -15,9 +15,11 @@ export {
   type GenerationEvent,
   type HistoryParams,
   type MutationOptions,
+  type OperationOptions,
   type RequestOptions,
   type UsageParams,
   type WaitOptions,
+  type WaitingOperationOptions,
 } from "./client.js";
 export {
   APIConnectionError,

@@ -34,6 +34,73 @@ export interface BatchRequest extends Omit<GenerationRequest, "prompt"> {
   batchSize?: number;
 }
 
+/**
+ * An input image of an image operation: a stored image id (`gen_…`, or `gen_…:N` for its N-th
+ * image) or an `http(s)://` URL, sent as text; or the image itself (a `Blob`/`File`, a
+ * `Uint8Array`/`Buffer`, an `ArrayBuffer`), uploaded as multipart/form-data. Any other string is
+ * an argument error (read a file yourself and pass its bytes).
+ */
+export type ImageInput = string | Blob | Uint8Array | ArrayBuffer;
+
+/** Fields every image operation takes. */
+export interface OperationRequest {
+  /** A catalog model that supports the operation (default: the server's for it). */
+  model?: string;
+  /** Your own tags; filterable in history. */
+  metadata?: Record<string, unknown>;
+}
+
+/** What `edit()` takes: repaint images from a prompt; with a mask, only its transparent pixels. */
+export interface EditRequest extends OperationRequest {
+  prompt: string;
+  /** One input or several (1 to 16). */
+  images: ImageInput | ImageInput[];
+  /** A PNG with alpha, the first image's size. */
+  mask?: ImageInput;
+  n?: number;
+  /** `WIDTHxHEIGHT`; default: the input's. */
+  size?: string;
+  quality?: string;
+  seed?: number;
+  background?: "transparent" | "opaque" | "auto";
+  outputFormat?: "png" | "jpeg" | "webp";
+  outputCompression?: number;
+  moderation?: "low" | "auto";
+}
+
+/** What `createVariation()` takes: more images like this one (no prompt). */
+export interface VariationRequest extends OperationRequest {
+  image: ImageInput;
+  n?: number;
+  size?: string;
+  seed?: number;
+}
+
+/** What `upscale()` takes: the image enlarged `factor` times. */
+export interface UpscaleRequest extends OperationRequest {
+  image: ImageInput;
+  /** One of the model's factors (e.g. 2, 4). */
+  factor?: number;
+  /** For creative upscalers. */
+  prompt?: string;
+}
+
+/** What `removeBackground()` takes: the subject on a transparent background (PNG). */
+export interface RemoveBackgroundRequest extends OperationRequest {
+  image: ImageInput;
+}
+
+/** What `imageToImage()` takes: a new image from a prompt, guided by the input. */
+export interface ImageToImageRequest extends OperationRequest {
+  prompt: string;
+  image: ImageInput;
+  /** 0 keeps the image, 1 ignores it. */
+  strength?: number;
+  negativePrompt?: string;
+  n?: number;
+  seed?: number;
+}
+
 /** One image of a generation. URLs are absolute, signed, expiring and need no credentials. */
 export interface ImageInfo {
   url: string;

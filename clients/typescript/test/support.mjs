@@ -81,7 +81,9 @@ export class FakeServer {
         url: new URL(url),
         method: init.method ?? "GET",
         headers: new Headers(init.headers),
-        body: init.body === undefined ? undefined : JSON.parse(init.body),
+        // A multipart body stays the FormData the client built (`form`); JSON is parsed.
+        form: init.body instanceof FormData ? init.body : undefined,
+        body: init.body === undefined || init.body instanceof FormData ? undefined : JSON.parse(init.body),
         signal: init.signal,
       };
       this.requests.push(request);

@@ -8,6 +8,7 @@
 from ._async_client import AsyncOrchestrationClient
 from ._base_client import DEFAULT_TIMEOUT
 from ._client import OrchestrationClient
+from ._inputs import ImageInput
 from ._response import APIResponse
 from ._types import NOT_GIVEN, NotGiven
 from ._version import __version__
@@ -81,6 +82,7 @@ __all__ = [
     "GenerationResponse",
     "GenerationResult",
     "ImageInfo",
+    "ImageInput",
     "InternalServerError",
     "InvalidRequestError",
     "ModelInfo",

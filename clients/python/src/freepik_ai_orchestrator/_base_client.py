@@ -27,6 +27,7 @@ import httpx
 import pydantic
 
 from . import _retry
+from ._inputs import Upload, form_text, resolve_input, resolve_inputs
 from ._sse import ServerSentEvent, SSEDecoder
 from ._types import NOT_GIVEN, NotGiven, TimeoutTypes
 from ._version import __version__
@@ -63,6 +64,8 @@ the 202 answer to travel back."""
 API_PREFIX = "/api/v1"
 
 QueryParams = list[tuple[str, str]]
+FormParts = list[tuple[str, tuple[str | None, bytes | str] | tuple[str | None, bytes | str, str]]]
+"""A multipart body in order: ``(field, (filename or None for a text part, content[, type]))``."""
 Headers = Mapping[str, str]
 Query = Mapping[str, object]
 Body = Mapping[str, object]
@@ -97,6 +100,8 @@ class RequestOptions:
     call: CallOptions
     params: QueryParams = field(default_factory=list)
     json_body: Any = None
+    form: FormParts | None = None
+    """A multipart/form-data body (instead of ``json_body``), rebuilt for every attempt."""
     headers: dict[str, str] = field(default_factory=dict)
     idempotency_key: str | None = None
     authenticated: bool = True
@@ -173,6 +178,25 @@ def _query_value(value: Any) -> str:
 def _body(**fields: Any) -> dict[str, Any]:
     """A JSON body with the unset (``None``) fields left out, so server defaults apply."""
     return {key: value for key, value in fields.items() if value is not None}
+
+
+OPERATIONS: dict[str, tuple[str, str]] = {
+    "edit": ("/images/edits", "images"),
+    "variation": ("/images/variations", "image"),
+    "upscale": ("/images/upscale", "image"),
+    "remove_background": ("/images/remove-background", "image"),
+    "image_to_image": ("/images/image-to-image", "image"),
+}
+"""Each image operation's path and the field of its input image(s)."""
+
+
+def _prompt(prompt: object, required: bool) -> None:
+    if prompt is None and not required:
+        return
+    if not isinstance(prompt, str):
+        raise TypeError(f"prompt must be a str, not {type(prompt).__name__}")
+    if required and not prompt.strip():
+        raise ValueError("prompt: must not be blank")
 
 
 class BaseClient:
@@ -380,6 +404,7 @@ class BaseClient:
             params=tuple(params) if params else None,
             headers=headers,
             json=options.json_body,
+            files=options.form,
             extensions={"timeout": timeout.as_dict()},
         )
 
@@ -437,11 +462,67 @@ class BaseClient:
             metadata=dict(metadata) if metadata is not None else None,
         )
         options = self._post(call, "/generate", body, idempotency_key=idempotency_key)
+        return self._job_post(options, wait)
+
+    @staticmethod
+    def _job_post(options: RequestOptions, wait: bool) -> RequestOptions:
+        """A POST that creates a job: the server holds it within our budget (``Prefer: wait``),
+        or answers 202 at once when the caller does not wait."""
         if wait:
             options.prefer_wait = True
         else:
             options.headers["Prefer"] = "respond-async"
         return options
+
+    def _operation_options(
+        self,
+        call: CallOptions,
+        operation: str,
+        *,
+        images: object,
+        mask: object = None,
+        fields: Mapping[str, Any],
+        idempotency_key: str | None,
+        wait: bool,
+    ) -> RequestOptions:
+        """The POST of an image operation: JSON when every input is an id or URL, else
+        multipart/form-data with the texts as text parts in their place beside the files. Every
+        argument is checked (and every file read) before anything is sent."""
+        path, image_field = OPERATIONS[operation]
+        _prompt(fields.get("prompt"), required=operation in ("edit", "image_to_image"))
+        if images is None:
+            raise ValueError(f"{image_field}: an input image is required")
+        if operation == "edit":
+            inputs = resolve_inputs("images", images)
+        else:
+            if isinstance(images, list | tuple):
+                raise TypeError(f"{image_field}: {operation} takes one image, not a {type(images).__name__}")
+            inputs = [resolve_input("image", images)]
+        mask_input = None if mask is None else resolve_input("mask", mask)
+        body = _body(**fields)
+        if "metadata" in body:
+            body["metadata"] = dict(body["metadata"])
+        if call.extra_body is not None:
+            body = {**body, **call.extra_body}
+        sent = [*inputs, *([] if mask_input is None else [mask_input])]
+        if not any(isinstance(item, Upload) for item in sent):
+            body[image_field] = inputs if operation == "edit" else inputs[0]
+            if mask_input is not None:
+                body["mask"] = mask_input
+            options = self._post(call.without_body(), path, body, idempotency_key=idempotency_key)
+            return self._job_post(options, wait)
+        form: FormParts = [(name, (None, form_text(value))) for name, value in body.items()]
+        parts = [(image_field, item) for item in inputs]
+        if mask_input is not None:
+            parts.append(("mask", mask_input))
+        for name, item in parts:
+            if isinstance(item, Upload):
+                form.append((name, (item.filename, item.content, item.content_type)))
+            else:
+                form.append((name, (None, item)))
+        options = self._post(call.without_body(), path, None, idempotency_key=idempotency_key)
+        options.form = form
+        return self._job_post(options, wait)
 
     def _batch_options(
         self,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
@@ -31,6 +31,7 @@ from ._base_client import (
     RequestOptions,
 )
 from ._files import DownloadSource
+from ._inputs import ImageInput
 from ._response import OrchestrationClientWithRawResponse
 from ._retry import DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BACKOFF
 from ._sse import SSEDecoder
@@ -321,6 +322,13 @@ class OrchestrationClient(BaseClient):
             idempotency_key=idempotency_key,
             wait=wait,
         )
+        return self._run_job(call, options, wait)
+
+    def _run_job(
+        self, call: CallOptions, options: RequestOptions, wait: bool
+    ) -> GenerationResponse | GenerationResult:
+        """Send a job-creating POST; with ``wait``, follow a 202 to the end and return the
+        finished generation (or raise its error), else return the job as answered."""
         generation = self._parse(GenerationResponse, self._request(options))
         if not wait:
             return generation
@@ -630,6 +638,555 @@ class OrchestrationClient(BaseClient):
             cursor=cursor,
             fetch=lambda next_cursor: self._history_page(params, next_cursor, new_call),
         )
+
+    # ---------------------------------------------------------------- image operations
+
+    @overload
+    def edit(
+        self,
+        prompt: str,
+        images: ImageInput | Sequence[ImageInput],
+        *,
+        mask: ImageInput | None = None,
+        model: str | None = None,
+        n: int | None = None,
+        size: str | None = None,
+        quality: str | None = None,
+        seed: int | None = None,
+        background: Literal["transparent", "opaque", "auto"] | None = None,
+        output_format: Literal["png", "jpeg", "webp"] | None = None,
+        output_compression: int | None = None,
+        moderation: Literal["low", "auto"] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        wait: Literal[True] = True,
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> GenerationResult: ...
+
+    @overload
+    def edit(
+        self,
+        prompt: str,
+        images: ImageInput | Sequence[ImageInput],
+        *,
+        mask: ImageInput | None = None,
+        model: str | None = None,
+        n: int | None = None,
+        size: str | None = None,
+        quality: str | None = None,
+        seed: int | None = None,
+        background: Literal["transparent", "opaque", "auto"] | None = None,
+        output_format: Literal["png", "jpeg", "webp"] | None = None,
+        output_compression: int | None = None,
+        moderation: Literal["low", "auto"] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        wait: Literal[False],
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> GenerationResponse: ...
+
+    @overload
+    def edit(
+        self,
+        prompt: str,
+        images: ImageInput | Sequence[ImageInput],
+        *,
+        mask: ImageInput | None = None,
+        model: str | None = None,
+        n: int | None = None,
+        size: str | None = None,
+        quality: str | None = None,
+        seed: int | None = None,
+        background: Literal["transparent", "opaque", "auto"] | None = None,
+        output_format: Literal["png", "jpeg", "webp"] | None = None,
+        output_compression: int | None = None,
+        moderation: Literal["low", "auto"] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        wait: bool,
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> GenerationResponse | GenerationResult: ...
+
+    def edit(
+        self,
+        prompt: str,
+        images: ImageInput | Sequence[ImageInput],
+        *,
+        mask: ImageInput | None = None,
+        model: str | None = None,
+        n: int | None = None,
+        size: str | None = None,
+        quality: str | None = None,
+        seed: int | None = None,
+        background: Literal["transparent", "opaque", "auto"] | None = None,
+        output_format: Literal["png", "jpeg", "webp"] | None = None,
+        output_compression: int | None = None,
+        moderation: Literal["low", "auto"] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        wait: bool = True,
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> GenerationResponse | GenerationResult:
+        """Edit images from a prompt (``POST /images/edits``); with ``mask``, only its transparent
+        pixels are repainted. Returns the finished generation like :meth:`generate`.
+
+        ``images`` is one input or a list of them; each input (and ``mask``) is a stored image
+        (``gen_…``, or ``gen_…:N`` for its N-th image), an http(s) URL, a file path (``str`` or
+        ``pathlib.Path``), the image's ``bytes`` or a binary file object. Ids and URLs go as JSON;
+        any file or bytes make the body multipart/form-data. ``model`` defaults to the server's
+        (``gpt-image-1``). Waiting, ``wait=False``, ``idempotency_key`` and the per-call options
+        work as on :meth:`generate`. Bad arguments (no image, a blank prompt, a missing file, a
+        number) raise ``ValueError``/``TypeError`` naming the field, before any request.
+        """
+        call = self._call_options(
+            timeout,
+            max_retries,
+            extra_headers,
+            extra_query,
+            extra_body,
+            wait_timeout=wait_timeout if wait else NOT_GIVEN,
+        )
+        options = self._operation_options(
+            call,
+            "edit",
+            images=images,
+            mask=mask,
+            fields={
+                "prompt": prompt,
+                "model": model,
+                "n": n,
+                "size": size,
+                "quality": quality,
+                "seed": seed,
+                "background": background,
+                "output_format": output_format,
+                "output_compression": output_compression,
+                "moderation": moderation,
+                "metadata": metadata,
+            },
+            idempotency_key=idempotency_key,
+            wait=wait,
+        )
+        return self._run_job(call, options, wait)
+
+    @overload
+    def create_variation(
+        self,
+        image: ImageInput,
+        *,
+        model: str | None = None,
+        n: int | None = None,
+        size: str | None = None,
+        seed: int | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        wait: Literal[True] = True,
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> GenerationResult: ...
+
+    @overload
+    def create_variation(
+        self,
+        image: ImageInput,
+        *,
+        model: str | None = None,
+        n: int | None = None,
+        size: str | None = None,
+        seed: int | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        wait: Literal[False],
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> GenerationResponse: ...
+
+    @overload
+    def create_variation(
+        self,
+        image: ImageInput,
+        *,
+        model: str | None = None,
+        n: int | None = None,
+        size: str | None = None,
+        seed: int | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        wait: bool,
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> GenerationResponse | GenerationResult: ...
+
+    def create_variation(
+        self,
+        image: ImageInput,
+        *,
+        model: str | None = None,
+        n: int | None = None,
+        size: str | None = None,
+        seed: int | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        wait: bool = True,
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> GenerationResponse | GenerationResult:
+        """More images like ``image`` (``POST /images/variations``, no prompt; ``model`` defaults
+        to the server's, ``dall-e-2``). Inputs, waiting and options as in :meth:`edit`.
+        """
+        call = self._call_options(
+            timeout,
+            max_retries,
+            extra_headers,
+            extra_query,
+            extra_body,
+            wait_timeout=wait_timeout if wait else NOT_GIVEN,
+        )
+        options = self._operation_options(
+            call,
+            "variation",
+            images=image,
+            fields={"model": model, "n": n, "size": size, "seed": seed, "metadata": metadata},
+            idempotency_key=idempotency_key,
+            wait=wait,
+        )
+        return self._run_job(call, options, wait)
+
+    @overload
+    def upscale(
+        self,
+        image: ImageInput,
+        *,
+        factor: int | None = None,
+        prompt: str | None = None,
+        model: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        wait: Literal[True] = True,
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> GenerationResult: ...
+
+    @overload
+    def upscale(
+        self,
+        image: ImageInput,
+        *,
+        factor: int | None = None,
+        prompt: str | None = None,
+        model: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        wait: Literal[False],
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> GenerationResponse: ...
+
+    @overload
+    def upscale(
+        self,
+        image: ImageInput,
+        *,
+        factor: int | None = None,
+        prompt: str | None = None,
+        model: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        wait: bool,
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> GenerationResponse | GenerationResult: ...
+
+    def upscale(
+        self,
+        image: ImageInput,
+        *,
+        factor: int | None = None,
+        prompt: str | None = None,
+        model: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        wait: bool = True,
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> GenerationResponse | GenerationResult:
+        """``image`` enlarged ``factor`` times (``POST /images/upscale``; ``model`` defaults to the
+        server's, ``magnific-upscaler``; ``prompt`` is for creative upscalers). Inputs, waiting
+        and options as in :meth:`edit`.
+        """
+        call = self._call_options(
+            timeout,
+            max_retries,
+            extra_headers,
+            extra_query,
+            extra_body,
+            wait_timeout=wait_timeout if wait else NOT_GIVEN,
+        )
+        options = self._operation_options(
+            call,
+            "upscale",
+            images=image,
+            fields={"factor": factor, "prompt": prompt, "model": model, "metadata": metadata},
+            idempotency_key=idempotency_key,
+            wait=wait,
+        )
+        return self._run_job(call, options, wait)
+
+    @overload
+    def remove_background(
+        self,
+        image: ImageInput,
+        *,
+        model: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        wait: Literal[True] = True,
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> GenerationResult: ...
+
+    @overload
+    def remove_background(
+        self,
+        image: ImageInput,
+        *,
+        model: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        wait: Literal[False],
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> GenerationResponse: ...
+
+    @overload
+    def remove_background(
+        self,
+        image: ImageInput,
+        *,
+        model: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        wait: bool,
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> GenerationResponse | GenerationResult: ...
+
+    def remove_background(
+        self,
+        image: ImageInput,
+        *,
+        model: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        wait: bool = True,
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> GenerationResponse | GenerationResult:
+        """The subject of ``image`` on a transparent background, a PNG
+        (``POST /images/remove-background``; ``model`` defaults to the server's,
+        ``freepik-remove-background``). Inputs, waiting and options as in :meth:`edit`.
+        """
+        call = self._call_options(
+            timeout,
+            max_retries,
+            extra_headers,
+            extra_query,
+            extra_body,
+            wait_timeout=wait_timeout if wait else NOT_GIVEN,
+        )
+        options = self._operation_options(
+            call,
+            "remove_background",
+            images=image,
+            fields={"model": model, "metadata": metadata},
+            idempotency_key=idempotency_key,
+            wait=wait,
+        )
+        return self._run_job(call, options, wait)
+
+    @overload
+    def image_to_image(
+        self,
+        prompt: str,
+        image: ImageInput,
+        *,
+        strength: float | None = None,
+        negative_prompt: str | None = None,
+        model: str | None = None,
+        n: int | None = None,
+        seed: int | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        wait: Literal[True] = True,
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> GenerationResult: ...
+
+    @overload
+    def image_to_image(
+        self,
+        prompt: str,
+        image: ImageInput,
+        *,
+        strength: float | None = None,
+        negative_prompt: str | None = None,
+        model: str | None = None,
+        n: int | None = None,
+        seed: int | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        wait: Literal[False],
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> GenerationResponse: ...
+
+    @overload
+    def image_to_image(
+        self,
+        prompt: str,
+        image: ImageInput,
+        *,
+        strength: float | None = None,
+        negative_prompt: str | None = None,
+        model: str | None = None,
+        n: int | None = None,
+        seed: int | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        wait: bool,
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> GenerationResponse | GenerationResult: ...
+
+    def image_to_image(
+        self,
+        prompt: str,
+        image: ImageInput,
+        *,
+        strength: float | None = None,
+        negative_prompt: str | None = None,
+        model: str | None = None,
+        n: int | None = None,
+        seed: int | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        wait: bool = True,
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+    ) -> GenerationResponse | GenerationResult:
+        """A new image from ``prompt`` guided by ``image`` (``POST /images/image-to-image``);
+        ``strength`` from 0 (keep the image) to 1 (ignore it). ``model`` defaults to the
+        server's, ``flux-kontext-pro``. Inputs, waiting and options as in :meth:`edit`.
+        """
+        call = self._call_options(
+            timeout,
+            max_retries,
+            extra_headers,
+            extra_query,
+            extra_body,
+            wait_timeout=wait_timeout if wait else NOT_GIVEN,
+        )
+        options = self._operation_options(
+            call,
+            "image_to_image",
+            images=image,
+            fields={
+                "prompt": prompt,
+                "strength": strength,
+                "negative_prompt": negative_prompt,
+                "model": model,
+                "n": n,
+                "seed": seed,
+                "metadata": metadata,
+            },
+            idempotency_key=idempotency_key,
+            wait=wait,
+        )
+        return self._run_job(call, options, wait)
 
     # ---------------------------------------------------------------- catalog and usage
 

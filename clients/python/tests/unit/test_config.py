@@ -157,6 +157,11 @@ EXTRA_METHODS = [
     "cancel",
     "download",
     "with_options",
+    "edit",
+    "create_variation",
+    "upscale",
+    "remove_background",
+    "image_to_image",
 ]
 
 

@@ -178,3 +178,87 @@ describe("live server", { skip: NO_SERVER }, () => {
     assert.ok((await fromEnv.listModels()).length > 0);
   });
 });
+
+// GET /models reports each model's generation prices, not its operations' (those are in the
+// server's catalog, server/src/orchestrator/catalog/models.yaml): the upscale and cut-out prices
+// are that file's.
+const UPSCALE_2X_PRICE = 0.1; // magnific-upscaler, 2x
+const REMOVE_BACKGROUND_PRICE = 0.01; // freepik-remove-background
+
+describe("image operations on the live server", { skip: NO_SERVER }, () => {
+  test("a chain by id: generate → edit → upscale ×2 → remove background, linked and priced", async () => {
+    const c = client();
+    const metadata = { run: runId() };
+    const dalle2 = await c.getModelInfo("dall-e-2");
+    const root = await c.generate({ prompt: "a red kite", model: "dall-e-2", size: "256x256", metadata });
+    const edited = await c.edit({ prompt: "paint it teal", images: root.id, model: "dall-e-2", metadata });
+    const up1 = await c.upscale({ image: edited.id, factor: 2, metadata });
+    const up2 = await c.upscale({ image: `${up1.id}:0`, factor: 2, metadata });
+    const cut = await c.removeBackground({ image: up2.id, metadata });
+    for (const result of [edited, up1, up2, cut]) assert.equal(result.status, "succeeded");
+    assert.deepEqual([cut.images[0].width, cut.images[0].height, cut.images[0].contentType], [1024, 1024, "image/png"]);
+
+    const history = [];
+    for await (const g of c.getGenerationHistory({ metadata, limit: 2 })) history.push(g);
+    const chain = [root, edited, up1, up2, cut];
+    assert.deepEqual(history.map((g) => g.id), chain.map((g) => g.id).reverse());
+    const generationPrice = dalle2.pricing["256x256"].standard;
+    assert.deepEqual(
+      history.map((g) => [g.operation, g.cost]),
+      [
+        ["remove_background", REMOVE_BACKGROUND_PRICE],
+        ["upscale", UPSCALE_2X_PRICE],
+        ["upscale", UPSCALE_2X_PRICE],
+        ["edit", generationPrice], // dall-e-2 edits cost what its generations of that size do
+        ["generate", generationPrice],
+      ],
+    );
+    const byId = new Map(history.map((g) => [g.id, g]));
+    for (let i = 1; i < chain.length; i++) {
+      const item = byId.get(chain[i].id);
+      assert.deepEqual(item.parents, [chain[i - 1].id]);
+      assert.deepEqual(
+        item.sources.map((s) => [s.role, s.origin, s.generationId, s.index]),
+        [["image", "generation", chain[i - 1].id, 0]],
+      );
+    }
+    assert.deepEqual(byId.get(root.id).parents, []);
+    const middle = await c.getGeneration(up1.id);
+    assert.deepEqual(middle.parents, [edited.id]);
+    assert.deepEqual(middle.children, [up2.id]);
+  });
+
+  test("uploads by Uint8Array and Blob, mixed with an id; wait: false", async () => {
+    const c = client();
+    const metadata = { run: runId() };
+    const source = await c.generate({ prompt: "a blue square", model: "dall-e-2", size: "256x256", metadata });
+    // The bytes of a real PNG to upload (this test's only download).
+    const png = new Uint8Array(await (await fetch(source.imageUrl)).arrayBuffer());
+    const up = await c.upscale({ image: png, factor: 2, metadata });
+    assert.deepEqual(up.sources.map((s) => [s.origin, s.width, s.height]), [["upload", 256, 256]]);
+    assert.deepEqual([up.images[0].width, up.images[0].height], [512, 512]);
+    assert.equal(up.cost, UPSCALE_2X_PRICE);
+    assert.deepEqual(up.parents, []);
+
+    const edited = await c.edit({
+      prompt: "a yellow sun",
+      images: [source.id, new Blob([png], { type: "image/png" })],
+      model: "gpt-image-1",
+      size: "1024x1024",
+      metadata,
+    });
+    assert.deepEqual(edited.sources.map((s) => [s.origin, s.generationId]), [["generation", source.id], ["upload", null]]);
+    assert.deepEqual(edited.parents, [source.id]);
+
+    const job = await c.removeBackground({ image: png.buffer }, { wait: false });
+    assert.ok(["queued", "running", "succeeded"].includes(job.status));
+    const done = await c.waitFor(job.id);
+    assert.equal(done.status, "succeeded");
+    assert.equal(done.operation, "remove_background");
+    await assert.rejects(c.upscale({ image: "gen_doesnotexist0000", factor: 2 }), (err) => {
+      assert.ok(err instanceof sdk.NotFoundError);
+      assert.equal(err.param, "image");
+      return true;
+    });
+  });
+});

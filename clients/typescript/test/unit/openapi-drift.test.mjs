@@ -56,6 +56,11 @@ const OPERATIONS = {
   testWebhook: ["sendTestWebhook"],
   deleteWebhook: ["deleteWebhook"],
   listWebhookDeliveries: ["listWebhookDeliveries"],
+  editImage: ["edit"],
+  createImageVariation: ["createVariation"],
+  upscaleImage: ["upscale"],
+  removeImageBackground: ["removeBackground"],
+  imageToImage: ["imageToImage"],
 };
 const NOT_CALLED = {
   healthz: "operations probe",
@@ -64,11 +69,6 @@ const NOT_CALLED = {
   openaiCreateImage: "OpenAI-compatible surface, for OpenAI's own SDKs",
   openaiListModels: "OpenAI-compatible surface",
   openaiGetModel: "OpenAI-compatible surface",
-  editImage: "image operations: SDK support is the next step",
-  createImageVariation: "image operations: SDK support is the next step",
-  upscaleImage: "image operations: SDK support is the next step",
-  removeImageBackground: "image operations: SDK support is the next step",
-  imageToImage: "image operations: SDK support is the next step",
   openaiEditImage: "OpenAI-compatible surface, for OpenAI's own SDKs",
   openaiCreateImageVariation: "OpenAI-compatible surface, for OpenAI's own SDKs",
   searchGallery: "the team gallery (dashboard, plain HTTP)",
