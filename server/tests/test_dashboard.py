@@ -93,6 +93,14 @@ class Tab:
             ".slice(-3).map(e => e.tagName + '#' + e.id + '.' + e.className)]"
         )
         assert overflow[0] <= overflow[1], f"{name} at {self.width}px scrolls sideways: {overflow}"
+        # An open dialog scrolls on its own: it must not scroll sideways either.
+        inside = await self.page.evaluate(
+            "() => [...document.querySelectorAll('dialog[open]')].map(d => [d.id, d.scrollWidth, d.clientWidth,"
+            " [...d.querySelectorAll('*')].filter(e => e.scrollWidth > e.clientWidth + 1 && e.clientWidth)"
+            ".slice(-3).map(e => e.tagName + '#' + e.id + '.' + e.className + ':' + e.scrollWidth)])"
+            ".filter(([, scroll, client]) => scroll > client)"
+        )
+        assert inside == [], f"{name} at {self.width}px: a dialog scrolls sideways: {inside}"
         await check_axe(self.page, f"{name} at {self.width}px")
 
 
