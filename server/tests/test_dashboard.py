@@ -95,8 +95,9 @@ class Tab:
         assert overflow[0] <= overflow[1], f"{name} at {self.width}px scrolls sideways: {overflow}"
         # An open dialog scrolls on its own: it must not scroll sideways either.
         inside = await self.page.evaluate(
-            "() => [...document.querySelectorAll('dialog[open]')].map(d => [d.id, d.scrollWidth, d.clientWidth,"
-            " [...d.querySelectorAll('*')].filter(e => e.scrollWidth > e.clientWidth + 1 && e.clientWidth)"
+            "() => [...document.querySelectorAll('dialog[open]')]"
+            ".map(d => [d.id, d.scrollWidth, d.clientWidth, [...d.querySelectorAll('*')]"
+            ".filter(e => e.scrollWidth > e.clientWidth + 1 && e.clientWidth)"
             ".slice(-3).map(e => e.tagName + '#' + e.id + '.' + e.className + ':' + e.scrollWidth)])"
             ".filter(([, scroll, client]) => scroll > client)"
         )
@@ -704,6 +705,8 @@ async def test_detail_view_upscales_a_stored_image_and_shows_the_chain(
             )
             assert "Upscale · succeeded" in await page.inner_text("#chain-children")
             assert await page.is_visible("#remix-form")
+            await all_images_loaded(page, "#detail img")
+            await tab.settle("detail-parent", full_page=False)
             await page.keyboard.press("Escape")
             await page.wait_for_selector("#detail", state="hidden")
             await page.wait_for_selector(f"#gallery-grid .tile[data-id='{child_id}']")

@@ -841,8 +841,9 @@ async function runOperation(event) {
     job = await watchJob(job, showProgress);
     loadGallery(false);
     if (job.status === "succeeded") {
-      if ($("#detail").open && detailItem?.id === item.id) await openDetail(job.id);
-      $("#op-status").textContent = `${OPERATIONS[operation].label} done: ${job.id}, from ${item.id}.`;
+      const opened = $("#detail").open && detailItem?.id === item.id;
+      if (opened) await openDetail(job.id);
+      $("#op-status").textContent = `${OPERATIONS[operation].label} done${opened ? ", shown here" : ""}: ${job.id}.`;
     } else {
       showError("#op-error", `${OPERATIONS[operation].label} ${job.status}${job.error ? `: ${job.error.message} (${job.error.code})` : ""}`);
       $("#op-status").textContent = "";
