@@ -758,6 +758,46 @@ async def test_detail_view_edits_with_an_uploaded_mask(start_server, browser, tm
             await page.context.close()
 
 
+async def test_a_slow_action_shows_its_progress_then_opens_the_result(
+    start_server, browser, tmp_path
+) -> None:
+    server = await start_server(offline_latency_seconds=2.0)
+    key = await server.create_key()
+    async with server.client(key) as api:
+        root = await api.post(
+            "/api/v1/generate", json={"prompt": "a slow lantern", "model": "dall-e-2", "size": "256x256"}
+        )
+        assert root.status_code == 200, root.text
+        root_id = root.json()["id"]
+        tab = await open_tab(browser, 390, tmp_path)
+        page = tab.page
+        try:
+            await sign_in(tab, server.url, key)
+            await _open_from_gallery(page, root_id)
+            await page.select_option("#op-kind", "variation")
+            await page.select_option("#op-model", "dall-e-2")
+            await page.click("#op-run")
+            # While the job runs: a progress bar with its state, and the button cannot be pressed twice.
+            await page.wait_for_selector("#op-progress:not([hidden]) progress")
+            assert await page.is_disabled("#op-run")
+            state = await page.inner_text("#op-progress-text")
+            assert "queued" in state or "running" in state, state
+            running = await page.get_attribute("#detail", "data-operating")
+            assert running and (await api.get(f"/api/v1/generations/{running}")).json()["status"] in (
+                "queued",
+                "running",
+            )
+            await tab.settle("detail-progress", full_page=False)
+            await page.wait_for_selector(f"#detail[open][data-id='{running}']", timeout=STEP * 2)
+            assert await page.is_hidden("#op-progress") and await page.is_enabled("#op-run")
+            variation = (await api.get(f"/api/v1/generations/{running}")).json()
+            assert variation["operation"] == "variation" and variation["status"] == "succeeded"
+            assert variation["parents"] == [root_id]
+            assert not tab.problems, tab.problems
+        finally:
+            await page.context.close()
+
+
 async def _models_with_operations(route: Any, operations: dict[str, dict[str, Any]] | None) -> None:
     """/api/v1/models as the server answers it, with each model's `operations` replaced (None: removed)."""
     response = await route.fetch()

@@ -836,7 +836,7 @@ async function runOperation(event) {
     const response = await request(OPERATIONS[operation].path, { method: "POST", body, headers: { Prefer: "respond-async" } });
     let job = await response.json();
     $("#detail").dataset.operating = job.id;
-    $("#op-status").textContent = `${OPERATIONS[operation].label}: ${job.id}`;
+    $("#op-status").textContent = `${OPERATIONS[operation].label}: job ${job.id}`;
     showProgress(job);
     job = await watchJob(job, showProgress);
     loadGallery(false);
