@@ -788,7 +788,7 @@ function priceText(spec) {
 function operationBody(operation, item) {
   const form = $("#op-form");
   const ref = `${item.id}:${Number($("#op-image").value || 0)}`;
-  const fields = { metadata: { made_in: "dashboard" } };
+  const fields = {};
   if ($("#op-model").value) fields.model = $("#op-model").value;
   const prompt = form.prompt.value.trim();
   if (operation === "edit" || operation === "image_to_image") {
@@ -804,7 +804,7 @@ function operationBody(operation, item) {
   const body = new FormData();
   for (const [name, value] of Object.entries(fields)) {
     if (name === "images") for (const image of value) body.append("images", image);
-    else body.append(name, typeof value === "object" ? JSON.stringify(value) : String(value));
+    else body.append(name, String(value));
   }
   body.append("mask", mask, mask.name);
   return body;
