@@ -93,6 +93,15 @@ class Tab:
             ".slice(-3).map(e => e.tagName + '#' + e.id + '.' + e.className)]"
         )
         assert overflow[0] <= overflow[1], f"{name} at {self.width}px scrolls sideways: {overflow}"
+        # An open dialog scrolls on its own: it must not scroll sideways either.
+        inside = await self.page.evaluate(
+            "() => [...document.querySelectorAll('dialog[open]')]"
+            ".map(d => [d.id, d.scrollWidth, d.clientWidth, [...d.querySelectorAll('*')]"
+            ".filter(e => e.scrollWidth > e.clientWidth + 1 && e.clientWidth)"
+            ".slice(-3).map(e => e.tagName + '#' + e.id + '.' + e.className + ':' + e.scrollWidth)])"
+            ".filter(([, scroll, client]) => scroll > client)"
+        )
+        assert inside == [], f"{name} at {self.width}px: a dialog scrolls sideways: {inside}"
         await check_axe(self.page, f"{name} at {self.width}px")
 
 
@@ -611,3 +620,293 @@ async def test_dashboard_assets_are_served_by_the_app(server) -> None:
         assert "http://" not in page.text.replace(server.url, "") and "https://" not in page.text
         assert (await client.get("/dashboard/static/..%2Froutes.py")).status_code == 404
         assert (await client.get("/dashboard/static/secret.key")).status_code == 404
+
+
+OPERATION_WIDTHS = [390, 820, 1440]
+
+
+def _mask_png(size: tuple[int, int]) -> bytes:
+    """A PNG mask: transparent (repaint) on the left half, opaque on the right."""
+    from PIL import Image
+
+    mask = Image.new("RGBA", size, (0, 0, 0, 255))
+    mask.paste((0, 0, 0, 0), (0, 0, size[0] // 2, size[1]))
+    out = io.BytesIO()
+    mask.save(out, format="PNG")
+    return out.getvalue()
+
+
+async def _open_from_gallery(page: Any, generation_id: str) -> None:
+    await page.click(f"#gallery-grid .tile[data-id='{generation_id}'] button.open")
+    await page.wait_for_selector(f"#detail[open][data-id='{generation_id}']")
+    await page.wait_for_selector("#chain-children[data-loaded=true]", state="attached")
+
+
+async def _option_values(page: Any, selector: str) -> list[str]:
+    return list(await page.eval_on_selector_all(f"{selector} option", "os => os.map(o => o.value)"))
+
+
+@pytest.mark.parametrize("width", OPERATION_WIDTHS)
+async def test_detail_view_upscales_a_stored_image_and_shows_the_chain(
+    start_server, browser, tmp_path, width: int
+) -> None:
+    server = await start_server()
+    key = await server.create_key()
+    async with server.client(key) as api:
+        root = await api.post(
+            "/api/v1/generate", json={"prompt": "a red kite", "model": "dall-e-2", "size": "256x256"}
+        )
+        assert root.status_code == 200, root.text
+        root_id = root.json()["id"]
+        tab = await open_tab(browser, width, tmp_path)
+        page = tab.page
+        try:
+            await sign_in(tab, server.url, key)
+            await _open_from_gallery(page, root_id)
+            # A text-to-image generation: made from a prompt, nothing made from it yet.
+            assert "A prompt" in await page.inner_text("#chain-parents")
+            assert "Nothing yet" in await page.inner_text("#chain-children")
+            assert "upscale" in await _option_values(page, "#op-kind")
+
+            # Upscale 2x by stored id, from the detail view; the result opens when it is done.
+            await page.select_option("#op-kind", "upscale")
+            await page.select_option("#op-model", "magnific-upscaler")
+            await page.select_option("#op-factor", "2")
+            await tab.settle("detail-actions", full_page=False)
+            await page.click("#op-run")
+            await page.wait_for_function("() => document.getElementById('detail').dataset.operated")
+            child_id = await page.get_attribute("#detail", "data-operated")
+            assert child_id and child_id != root_id
+            await page.wait_for_selector(f"#detail[open][data-id='{child_id}']")
+            child = (await api.get(f"/api/v1/generations/{child_id}")).json()
+            assert child["operation"] == "upscale" and child["status"] == "succeeded"
+            assert child["parents"] == [root_id] and child["operation_params"]["scale"] == 2
+            assert (child["images"][0]["width"], child["images"][0]["height"]) == (512, 512)
+            assert child["cost"] == pytest.approx(0.10)
+            assert child["sources"][0]["origin"] == "generation"
+            assert child["sources"][0]["generation_id"] == root_id
+
+            # The child's detail: what it did, and its parent (a stored image: a link to it).
+            facts = await page.inner_text("#detail-facts")
+            assert "Upscale" in facts and child_id in facts
+            parent = page.locator(f"#chain-parents li[data-origin=generation][data-id='{root_id}']")
+            await parent.wait_for()
+            await all_images_loaded(page, "#chain-parents img")
+            assert child_id in await page.inner_text("#op-status")
+            assert await page.is_hidden("#remix-form")  # re-run is for text to image only
+            await all_images_loaded(page, "#detail img.full")
+            await tab.settle("detail-chain", full_page=False)
+
+            # Back to the parent through the chain: its children now list the upscale.
+            await parent.locator("button.chain-open").click()
+            await page.wait_for_selector(f"#detail[open][data-id='{root_id}']")
+            await page.wait_for_selector(
+                f"#chain-children[data-loaded=true] li[data-id='{child_id}'][data-operation=upscale]"
+            )
+            assert "Upscale · succeeded" in await page.inner_text("#chain-children")
+            assert await page.is_visible("#remix-form")
+            await all_images_loaded(page, "#detail img")
+            await tab.settle("detail-parent", full_page=False)
+            await page.keyboard.press("Escape")
+            await page.wait_for_selector("#detail", state="hidden")
+            await page.wait_for_selector(f"#gallery-grid .tile[data-id='{child_id}']")
+            assert not tab.problems, tab.problems
+        finally:
+            await page.context.close()
+
+
+async def test_detail_view_edits_with_an_uploaded_mask(start_server, browser, tmp_path) -> None:
+    server = await start_server()
+    key = await server.create_key()
+    async with server.client(key) as api:
+        root = await api.post(
+            "/api/v1/generate", json={"prompt": "a blue door", "model": "dall-e-2", "size": "256x256"}
+        )
+        root_id = root.json()["id"]
+        mask = tmp_path / "mask.png"
+        mask.write_bytes(_mask_png((256, 256)))
+        tab = await open_tab(browser, 1440, tmp_path)
+        page = tab.page
+        try:
+            await sign_in(tab, server.url, key)
+            await _open_from_gallery(page, root_id)
+            await page.select_option("#op-kind", "edit")
+            await page.select_option("#op-model", "dall-e-2")
+            # The prompt is required for an edit: said before anything is sent.
+            await page.click("#op-run")
+            assert "Prompt" in await page.inner_text("#op-error")
+            await page.fill("#op-form textarea[name=prompt]", "paint the door green")
+            await page.set_input_files("#op-form input[name=mask]", str(mask))
+            await page.click("#op-run")
+            await page.wait_for_function("() => document.getElementById('detail').dataset.operated")
+            child_id = await page.get_attribute("#detail", "data-operated")
+            child = (await api.get(f"/api/v1/generations/{child_id}")).json()
+            assert child["operation"] == "edit" and child["status"] == "succeeded", child
+            assert child["prompt"] == "paint the door green" and child["parents"] == [root_id]
+            assert [(s["role"], s["origin"]) for s in child["sources"]] == [
+                ("image", "generation"),
+                ("mask", "upload"),
+            ]
+            # The chain names the stored parent and the uploaded mask as such.
+            await page.wait_for_selector(f"#detail[open][data-id='{child_id}']")
+            await page.wait_for_selector(f"#chain-parents li[data-role=image][data-id='{root_id}']")
+            mask_row = await page.inner_text("#chain-parents li[data-role=mask][data-origin=upload]")
+            assert "Mask" in mask_row and "Uploaded file" in mask_row and "256×256" in mask_row
+            await tab.settle("detail-edit", full_page=False)
+            assert not tab.problems, tab.problems
+        finally:
+            await page.context.close()
+
+
+async def test_a_slow_action_shows_its_progress_then_opens_the_result(
+    start_server, browser, tmp_path
+) -> None:
+    server = await start_server(offline_latency_seconds=2.0)
+    key = await server.create_key()
+    async with server.client(key) as api:
+        root = await api.post(
+            "/api/v1/generate", json={"prompt": "a slow lantern", "model": "dall-e-2", "size": "256x256"}
+        )
+        assert root.status_code == 200, root.text
+        root_id = root.json()["id"]
+        tab = await open_tab(browser, 390, tmp_path)
+        page = tab.page
+        try:
+            await sign_in(tab, server.url, key)
+            await _open_from_gallery(page, root_id)
+            await page.select_option("#op-kind", "variation")
+            await page.select_option("#op-model", "dall-e-2")
+            await page.click("#op-run")
+            # While the job runs: a progress bar with its state, and the button cannot be pressed twice.
+            await page.wait_for_selector("#op-progress:not([hidden]) progress")
+            assert await page.is_disabled("#op-run")
+            state = await page.inner_text("#op-progress-text")
+            assert "queued" in state or "running" in state, state
+            running = await page.get_attribute("#detail", "data-operating")
+            assert running and (await api.get(f"/api/v1/generations/{running}")).json()["status"] in (
+                "queued",
+                "running",
+            )
+            await tab.settle("detail-progress", full_page=False)
+            await page.wait_for_selector(f"#detail[open][data-id='{running}']", timeout=STEP * 2)
+            assert await page.is_hidden("#op-progress") and await page.is_enabled("#op-run")
+            variation = (await api.get(f"/api/v1/generations/{running}")).json()
+            assert variation["operation"] == "variation" and variation["status"] == "succeeded"
+            assert variation["parents"] == [root_id]
+            assert not tab.problems, tab.problems
+        finally:
+            await page.context.close()
+
+
+async def _models_with_operations(route: Any, operations: dict[str, dict[str, Any]] | None) -> None:
+    """/api/v1/models as the server answers it, with each model's `operations` replaced (None: removed)."""
+    response = await route.fetch()
+    body = await response.json()
+    for model in body["data"]:
+        model.pop("operations", None)
+        if operations is not None and model["name"] in operations:
+            model["operations"] = operations[model["name"]]
+    await route.fulfill(response=response, json=body)
+
+
+async def test_actions_follow_the_catalog_and_show_the_servers_422_without_it(
+    start_server, browser, tmp_path
+) -> None:
+    server = await start_server()
+    key = await server.create_key()
+    async with server.client(key) as api:
+        root = await api.post(
+            "/api/v1/generate", json={"prompt": "a green hill", "model": "dall-e-2", "size": "256x256"}
+        )
+        root_id = root.json()["id"]
+    tab = await open_tab(browser, 1440, tmp_path)
+    page = tab.page
+    try:
+        # A catalog that lists operations: only what some model offers, with that model's factors.
+        await page.route(
+            "**/api/v1/models",
+            lambda route: _models_with_operations(
+                route, {"magnific-upscaler": {"upscale": {"factors": [2, 4], "price": 0.1}}}
+            ),
+        )
+        await sign_in(tab, server.url, key)
+        await _open_from_gallery(page, root_id)
+        assert await _option_values(page, "#op-kind") == ["upscale"]
+        assert await _option_values(page, "#op-model") == ["magnific-upscaler"]
+        assert await _option_values(page, "#op-factor") == ["2", "4"]
+        assert "$0.10" in await page.inner_text("#op-price")
+        await page.keyboard.press("Escape")
+        await page.context.close()
+
+        # No `operations` on the models (an older server): every action is offered, and a model
+        # that cannot do it gets the server's 422, shown as it names the models that can.
+        tab = await open_tab(browser, 1440, tmp_path)
+        page = tab.page
+        await page.route("**/api/v1/models", lambda route: _models_with_operations(route, None))
+        await sign_in(tab, server.url, key)
+        await _open_from_gallery(page, root_id)
+        assert await _option_values(page, "#op-kind") == [
+            "edit",
+            "variation",
+            "upscale",
+            "remove_background",
+            "image_to_image",
+        ]
+        await page.select_option("#op-kind", "upscale")
+        assert (await _option_values(page, "#op-model"))[0] == ""  # the server's default model
+        await page.select_option("#op-model", "dall-e-3")
+        await page.click("#op-run")
+        await page.wait_for_selector("#op-error:not(:empty)")
+        error = await page.inner_text("#op-error")
+        assert "magnific-upscaler" in error and "422" in error and "model" in error, error
+        await tab.settle("detail-refused", full_page=False)
+        assert not tab.problems or all("422" in p for p in tab.problems), tab.problems
+    finally:
+        await page.context.close()
+
+
+async def test_usage_shows_spend_per_key_by_name_and_cache_savings_when_reported(
+    start_server, browser, tmp_path
+) -> None:
+    server = await start_server()
+    key = await server.create_key()
+    async with server.client(key) as api:
+        made = await api.post("/api/v1/keys", json={"name": "ci-bot", "scopes": ["generate", "read"]})
+        assert made.status_code in (200, 201), made.text
+        async with server.client(made.json()["key"]) as bot:
+            for prompt in ("one", "two"):
+                answer = await bot.post("/api/v1/generate", json={"prompt": prompt, "model": "dall-e-3"})
+                assert answer.status_code == 200, answer.text
+        await api.post("/api/v1/generate", json={"prompt": "three", "model": "dall-e-2", "size": "256x256"})
+        usage = (await api.get("/api/v1/usage", params={"group_by": "key"})).json()
+    tab = await open_tab(browser, 1440, tmp_path)
+    page = tab.page
+    try:
+        await sign_in(tab, server.url, key)
+        await go(tab, "usage")
+        await page.wait_for_selector("#view-usage[data-loaded=true]", state="attached")
+        # Spend per key, by name, the biggest first.
+        assert json.loads(await page.get_attribute("#chart-cost-key", "data-order") or "") == ["ci-bot", "t"]
+        assert float(await page.get_attribute("#chart-cost-key", "data-total") or "nan") == pytest.approx(
+            usage["total_cost"]
+        )
+        if "cache_savings" not in usage:  # this server reports no cache: nothing is shown
+            assert await page.locator("#usage-cache-savings, #usage-cached").count() == 0
+
+        # A server that reports the cache: its savings and hits are shown.
+        async def with_cache(route: Any) -> None:
+            response = await route.fetch()
+            body = await response.json()
+            body.update(cached_generations=3, cache_savings=0.12)
+            await route.fulfill(response=response, json=body)
+
+        await page.route("**/api/v1/usage?*", with_cache)
+        await page.click("#usage-range button[type=submit]")
+        await page.wait_for_selector("#usage-cache-savings")
+        assert await page.get_attribute("#usage-cache-savings", "data-value") == "0.12"
+        assert "$0.1200" in await page.inner_text("#usage-cache-savings")
+        assert await page.get_attribute("#usage-cached", "data-value") == "3"
+        await tab.settle("usage-cache")
+        assert not tab.problems, tab.problems
+    finally:
+        await page.context.close()

@@ -49,8 +49,10 @@ function apiUrl(path, query) {
 
 async function request(path, { method = "GET", body, query, headers = {} } = {}) {
   const all = { Authorization: `Bearer ${apiKey()}`, ...headers };
-  if (body !== undefined) all["Content-Type"] = "application/json";
-  const response = await fetch(apiUrl(path, query), { method, headers: all, body: body === undefined ? undefined : JSON.stringify(body) });
+  const multipart = body instanceof FormData; // the browser sets the multipart boundary itself
+  if (body !== undefined && !multipart) all["Content-Type"] = "application/json";
+  const payload = body === undefined || multipart ? body : JSON.stringify(body);
+  const response = await fetch(apiUrl(path, query), { method, headers: all, body: payload });
   if (!response.ok) {
     const payload = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
     if (response.status === 401 && path !== "/models") signOut("Your key was refused; sign in again.");
@@ -312,12 +314,29 @@ function galleryQuery() {
   return query;
 }
 
+const OPERATIONS = {
+  edit: { label: "Edit", path: "/images/edits" },
+  variation: { label: "Variations", path: "/images/variations" },
+  upscale: { label: "Upscale", path: "/images/upscale" },
+  remove_background: { label: "Remove background", path: "/images/remove-background" },
+  image_to_image: { label: "Image to image", path: "/images/image-to-image" },
+};
+
+const operationLabel = (operation) => OPERATIONS[operation]?.label ?? operation;
+
+/** What an item shows as its name: its prompt, or for a prompt-less operation what it did. */
+function describe(item) {
+  if (item.prompt) return item.prompt;
+  const parent = item.parents?.[0];
+  return `${operationLabel(item.operation || "generate")}${parent ? ` of ${parent}` : ""}`;
+}
+
 function picture(item, { full = false } = {}) {
   const image = item.images[0];
   if (!image) return h("div", { class: `placeholder ${full ? "large" : ""} ${item.status}` }, item.error ? item.error.code : item.status);
   return h("img", {
     src: full ? image.url : image.thumbnail_url,
-    alt: item.prompt,
+    alt: describe(item),
     width: image.width,
     height: image.height,
     loading: full ? null : "lazy",
@@ -326,13 +345,13 @@ function picture(item, { full = false } = {}) {
 }
 
 function starLabel(item) {
-  return item.starred ? `Unstar "${item.prompt.slice(0, 40)}"` : `Star "${item.prompt.slice(0, 40)}"`;
+  return item.starred ? `Unstar "${describe(item).slice(0, 40)}"` : `Star "${describe(item).slice(0, 40)}"`;
 }
 
 function tile(item) {
   const star = h("button", { type: "button", class: "star", "aria-pressed": String(item.starred), "aria-label": starLabel(item), title: item.starred ? "Starred" : "Star" }, item.starred ? "★" : "☆");
   star.addEventListener("click", () => toggleStar(item.id));
-  const pick = h("input", { type: "checkbox", "aria-label": `Select "${item.prompt.slice(0, 40)}"` });
+  const pick = h("input", { type: "checkbox", "aria-label": `Select "${describe(item).slice(0, 40)}"` });
   pick.checked = gallery.selected.has(item.id);
   pick.addEventListener("change", () => toggleSelected(item.id, pick.checked));
   return h(
@@ -340,7 +359,7 @@ function tile(item) {
     { class: `tile${gallery.selected.has(item.id) ? " selected" : ""}`, dataset: { id: item.id, model: item.model, status: item.status, starred: String(item.starred) } },
     h(
       "button",
-      { type: "button", class: "open", title: item.prompt, "aria-label": `Open "${item.prompt.slice(0, 60)}" (${item.model}, ${item.status})`, onclick: () => openDetail(item.id) },
+      { type: "button", class: "open", title: describe(item), "aria-label": `Open "${describe(item).slice(0, 60)}" (${item.model}, ${item.status})`, onclick: () => openDetail(item.id) },
       h("span", { class: "frame" }, picture(item)),
       h("span", { class: "caption" }, h("strong", {}, item.model), h("span", { class: `status ${item.status}` }, item.status)),
     ),
@@ -497,7 +516,7 @@ function compare(ids) {
   }
   showError("#gallery-error", null);
   $("#compare-grid").replaceChildren(
-    ...items.map((item) => h("figure", { dataset: { id: item.id } }, picture(item, { full: true }), h("figcaption", {}, `${item.model} · seed ${item.seed ?? "—"} · ${item.prompt}`))),
+    ...items.map((item) => h("figure", { dataset: { id: item.id } }, picture(item, { full: true }), h("figcaption", {}, `${item.model} · seed ${item.seed ?? "—"} · ${describe(item)}`))),
   );
   openDialog($("#compare"));
 }
@@ -508,40 +527,58 @@ function fact(name, value) {
   return [h("dt", {}, name), h("dd", {}, value === null || value === undefined || value === "" ? "—" : value)];
 }
 
+let detailItem = null; // the item the detail dialog shows
+let detailLoad = 0; // guards against a slow answer for an item no longer shown
+
 async function openDetail(id) {
+  const load = ++detailLoad;
   let item = gallery.items.get(id);
   try {
     item = await api(`/gallery/${encodeURIComponent(id)}`);
   } catch (error) {
     if (!item) {
-      showError(`#${document.body.dataset.view}-error`, error);
+      if ($("#detail").open) showError("#detail-error", error);
+      else showError(`#${document.body.dataset.view}-error`, error);
       return;
     }
   }
+  if (load !== detailLoad) return;
+  showError("#detail-error", null);
   fillDetail(item);
   const form = $("#remix-form");
   form.prompt.value = item.prompt;
   form.seed_mode.value = "same";
   $("#remix-status").textContent = "";
+  await prepareOperations(item);
   openDialog($("#detail"));
+  loadChildren(item, load);
 }
 
 function fillDetail(item) {
   const dialog = $("#detail");
+  detailItem = item;
   dialog.dataset.id = item.id;
-  $("#detail-title").textContent = item.prompt.length > 60 ? `${item.prompt.slice(0, 60)}…` : item.prompt;
+  const name = describe(item);
+  $("#detail-title").textContent = name.length > 60 ? `${name.slice(0, 60)}…` : name;
   $("#detail-images").replaceChildren(
     ...(item.images.length
-      ? item.images.map((image) => h("a", { href: image.url, target: "_blank", rel: "noopener" }, h("img", { src: image.url, alt: item.prompt, class: "full", width: image.width, height: image.height })))
+      ? item.images.map((image) => h("a", { href: image.url, target: "_blank", rel: "noopener" }, h("img", { src: image.url, alt: name, class: "full", width: image.width, height: image.height })))
       : [picture(item, { full: true })]),
   );
   const star = $("#detail-star");
   star.setAttribute("aria-pressed", String(item.starred));
   star.textContent = item.starred ? "★ Starred" : "☆ Star";
+  // Re-run and remix make a new text-to-image generation: only for those.
+  $("#remix-form").hidden = (item.operation || "generate") !== "generate";
+  fillParents(item);
   const onBoards = boardsCache.filter((b) => item.board_ids.includes(b.id)).map((b) => b.name);
   const error = item.error ? `${item.error.code}: ${item.error.message}` : null;
+  const operation = item.operation || "generate";
+  const params = Object.entries(item.operation_params || {}).map(([key, value]) => `${key} ${value}`);
   $("#detail-facts").replaceChildren(
     ...fact("Id", idWithCopy(item.id)),
+    ...(operation !== "generate" ? fact("Operation", [operationLabel(operation), ...params].join(" · ")) : []),
+    ...(item.cached_from ? fact("Cached from", chainButton(item.cached_from, item.cached_from)) : []),
     ...fact("Prompt", item.prompt),
     ...(item.revised_prompt ? fact("Revised prompt", item.revised_prompt) : []),
     ...fact("Status", item.status),
@@ -562,6 +599,283 @@ function fillDetail(item) {
     ...fact("Error", error),
     ...fact("Metadata", Object.keys(item.metadata || {}).length ? JSON.stringify(item.metadata, null, 2) : null),
   );
+}
+
+// ---------------------------------------------------------------- provenance: parents and children
+
+/** A link-like button that opens another generation in the detail view. */
+function chainButton(id, label, extra = {}) {
+  return h("button", { type: "button", class: "chain-open", "aria-label": `Open ${id}`, dataset: { id }, onclick: () => openDetail(id), ...extra }, label);
+}
+
+function chainThumb(src, alt) {
+  return src ? h("img", { src, alt, class: "chain-thumb", loading: "lazy" }) : h("span", { class: "chain-thumb empty", "aria-hidden": "true" });
+}
+
+const ORIGINS = { upload: "Uploaded file", url: "Fetched from a URL" };
+
+function fillParents(item) {
+  const list = $("#chain-parents");
+  const sources = item.sources || [];
+  list.replaceChildren(
+    ...sources.map((source, index) => {
+      const role = source.role === "mask" ? "Mask" : sources.filter((s) => s.role !== "mask").length > 1 ? `Image ${index + 1}` : "Image";
+      const size = `${source.width}×${source.height}`;
+      const what =
+        source.origin === "generation" && source.generation_id
+          ? [chainButton(source.generation_id, h("code", {}, source.generation_id)), source.index ? ` · its image ${source.index + 1}` : ""]
+          : [ORIGINS[source.origin] ?? source.origin];
+      return h(
+        "li",
+        { class: "chain-item", dataset: { origin: source.origin, role: source.role, id: source.generation_id ?? "" } },
+        chainThumb(source.url, `${role} input (${size})`),
+        h("span", { class: "chain-text" }, h("strong", {}, role), " ", ...what, h("span", { class: "muted" }, ` · ${size}`)),
+      );
+    }),
+  );
+  if (!sources.length) {
+    // Older records may know their parents without their sources.
+    const parents = item.parents || [];
+    list.replaceChildren(
+      ...(parents.length
+        ? parents.map((id) => h("li", { class: "chain-item", dataset: { origin: "generation", id } }, chainButton(id, h("code", {}, id))))
+        : [h("li", { class: "chain-none muted" }, (item.operation || "generate") === "generate" ? "A prompt (text to image)." : "—")]),
+    );
+  }
+}
+
+/** Children are only on GET /generations/{id}; each is read once more for its thumbnail. */
+async function loadChildren(item, load) {
+  const list = $("#chain-children");
+  list.replaceChildren(h("li", { class: "chain-none muted" }, "Loading…"));
+  delete list.dataset.loaded;
+  try {
+    const generation = await api(`/generations/${encodeURIComponent(item.id)}`);
+    const ids = generation.children || [];
+    const shown = ids.slice(0, 24);
+    const children = await Promise.all(shown.map((id) => api(`/generations/${encodeURIComponent(id)}`).catch(() => null)));
+    if (load !== detailLoad) return;
+    list.replaceChildren(
+      ...shown.map((id, index) => {
+        const child = children[index];
+        const label = child ? `${operationLabel(child.operation || "generate")} · ${child.status}` : "";
+        return h(
+          "li",
+          { class: "chain-item", dataset: { id, operation: child?.operation ?? "" } },
+          chainThumb(child?.images?.[0]?.thumbnail_url, child ? describe(child) : id),
+          h("span", { class: "chain-text" }, chainButton(id, h("code", {}, id)), label ? h("span", { class: "muted" }, ` · ${label}`) : null),
+        );
+      }),
+    );
+    if (ids.length > shown.length) list.append(h("li", { class: "chain-none muted" }, `and ${ids.length - shown.length} more`));
+    if (!ids.length) list.append(h("li", { class: "chain-none muted" }, "Nothing yet."));
+    list.dataset.loaded = "true";
+  } catch (error) {
+    if (load !== detailLoad) return;
+    list.replaceChildren(h("li", { class: "chain-none muted" }, "Unknown."));
+    showError("#detail-error", error);
+  }
+}
+
+// ---------------------------------------------------------------- image actions on a stored image
+
+/**
+ * The operations each model offers, from /models when it says (`operations` on a model: an object
+ * by operation, or a list of names). null when no model says: then every action is offered and
+ * the server's 422 tells what fits.
+ */
+function operationSpecs(model) {
+  const ops = model.operations;
+  if (Array.isArray(ops)) return Object.fromEntries(ops.map((op) => (typeof op === "string" ? [op, {}] : [op.name ?? op.operation, op])));
+  return ops && typeof ops === "object" ? ops : null;
+}
+
+async function operationCatalog() {
+  let all = [];
+  try {
+    all = await models();
+  } catch {
+    // No catalog: offer every action with the server's default models.
+  }
+  const known = all.some((model) => operationSpecs(model) !== null);
+  const byOperation = {};
+  for (const operation of Object.keys(OPERATIONS)) {
+    byOperation[operation] = known
+      ? all.filter((model) => operationSpecs(model)?.[operation]).map((model) => ({ model, spec: operationSpecs(model)[operation] }))
+      : all.map((model) => ({ model, spec: null }));
+  }
+  return { known, byOperation };
+}
+
+let opCatalog = null;
+
+async function prepareOperations(item) {
+  const form = $("#op-form");
+  form.hidden = item.status !== "succeeded" || !item.images.length;
+  showError("#op-error", null);
+  $("#op-status").textContent = "";
+  if (form.hidden) return;
+  opCatalog = await operationCatalog();
+  const offered = Object.keys(OPERATIONS).filter((op) => !opCatalog.known || opCatalog.byOperation[op].length);
+  const kind = $("#op-kind");
+  const keep = kind.value;
+  kind.replaceChildren(...offered.map((op) => h("option", { value: op }, OPERATIONS[op].label)));
+  if (offered.includes(keep)) kind.value = keep;
+  $("#op-none").hidden = offered.length > 0;
+  $(".op-fields", form).hidden = !offered.length;
+  $("#op-run").hidden = !offered.length;
+  const images = $("#op-image");
+  images.replaceChildren(...item.images.map((image, index) => h("option", { value: String(index) }, `Image ${index + 1} (${image.width}×${image.height})`)));
+  $("#op-image-field").hidden = item.images.length < 2;
+  form.prompt.value = "";
+  form.mask.value = "";
+  operationChosen();
+}
+
+/** The fields of the chosen action, and the models that offer it. */
+function operationChosen() {
+  const form = $("#op-form");
+  const operation = $("#op-kind").value;
+  const entries = opCatalog?.byOperation[operation] ?? [];
+  const select = $("#op-model");
+  const keep = select.value;
+  const options = entries.map(({ model }) => h("option", { value: model.name }, model.available === false ? `${model.name} (unavailable)` : model.name));
+  // Without a catalog that says, the server picks its default model for the action.
+  select.replaceChildren(...(opCatalog?.known ? options : [h("option", { value: "" }, "server default"), ...options]));
+  if (entries.some(({ model }) => model.name === keep)) select.value = keep;
+  for (const field of $$("[data-ops]", form)) field.hidden = !field.dataset.ops.split(" ").includes(operation);
+  modelChosen();
+}
+
+function currentSpec() {
+  const operation = $("#op-kind").value;
+  return (opCatalog?.byOperation[operation] ?? []).find(({ model }) => model.name === $("#op-model").value)?.spec ?? null;
+}
+
+/** Parameters the chosen model allows: factors, mask, strength, and the price when known. */
+function modelChosen() {
+  const form = $("#op-form");
+  const operation = $("#op-kind").value;
+  const spec = currentSpec();
+  const factors = Array.isArray(spec?.factors) && spec.factors.length ? spec.factors : [2, 4, 8, 16];
+  const factor = $("#op-factor");
+  const keep = factor.value;
+  factor.replaceChildren(...factors.map((f) => h("option", { value: String(f) }, `${f}×`)));
+  if (factors.map(String).includes(keep)) factor.value = keep;
+  $("#op-mask-field").hidden = operation !== "edit" || spec?.mask === false;
+  const strength = spec?.default_strength ?? 0.8;
+  form.strength.value = String(strength);
+  $("#op-strength-value").textContent = Number(strength).toFixed(2);
+  $("#op-price").textContent = priceText(spec);
+}
+
+function priceText(spec) {
+  if (!spec) return "";
+  const price = spec.price ?? spec.price_per_image;
+  if (typeof price === "number") return `Price: ${money(price)} per image.`;
+  if (spec.pricing && typeof spec.pricing === "object") {
+    const prices = Object.values(spec.pricing).flatMap((row) => (row && typeof row === "object" ? Object.values(row) : [row])).filter((p) => typeof p === "number");
+    if (prices.length) {
+      const low = Math.min(...prices);
+      const high = Math.max(...prices);
+      return low === high ? `Price: ${money(low)} per image.` : `Price: ${money(low)}–${money(high)} per image.`;
+    }
+  }
+  return "";
+}
+
+/** The request body: JSON, or multipart when a mask file is uploaded (inputs by stored id). */
+function operationBody(operation, item) {
+  const form = $("#op-form");
+  const ref = `${item.id}:${Number($("#op-image").value || 0)}`;
+  const fields = {};
+  if ($("#op-model").value) fields.model = $("#op-model").value;
+  const prompt = form.prompt.value.trim();
+  if (operation === "edit" || operation === "image_to_image") {
+    if (!prompt) throw new Error("Prompt: required for this action (describe the change).");
+    fields.prompt = prompt;
+  }
+  if (operation === "edit") fields.images = [ref];
+  else fields.image = ref;
+  if (operation === "upscale") fields.factor = Number(form.factor.value);
+  if (operation === "image_to_image") fields.strength = Number(form.strength.value);
+  const mask = operation === "edit" && !$("#op-mask-field").hidden ? form.mask.files[0] : null;
+  if (!mask) return fields;
+  const body = new FormData();
+  for (const [name, value] of Object.entries(fields)) {
+    if (name === "images") for (const image of value) body.append("images", image);
+    else body.append(name, String(value));
+  }
+  body.append("mask", mask, mask.name);
+  return body;
+}
+
+function showProgress(job) {
+  $("#op-progress").hidden = false;
+  $("#op-progress-bar").value = job.progress ?? 0;
+  $("#op-progress-text").textContent = `${job.status} · ${Math.round((job.progress ?? 0) * 100)}%`;
+}
+
+async function runOperation(event) {
+  event.preventDefault();
+  const item = detailItem;
+  const operation = $("#op-kind").value;
+  if (!item || !OPERATIONS[operation]) return;
+  showError("#op-error", null);
+  let body;
+  try {
+    body = operationBody(operation, item);
+  } catch (error) {
+    showError("#op-error", error.message);
+    return;
+  }
+  $("#op-run").disabled = true;
+  $("#op-status").textContent = `${OPERATIONS[operation].label}: submitting…`;
+  try {
+    // respond-async: the job comes back at once, and its events show the progress.
+    const response = await request(OPERATIONS[operation].path, { method: "POST", body, headers: { Prefer: "respond-async" } });
+    let job = await response.json();
+    $("#detail").dataset.operating = job.id;
+    $("#op-status").textContent = `${OPERATIONS[operation].label}: job ${job.id}`;
+    showProgress(job);
+    job = await watchJob(job, showProgress);
+    loadGallery(false);
+    if (job.status === "succeeded") {
+      const opened = $("#detail").open && detailItem?.id === item.id;
+      if (opened) await openDetail(job.id);
+      $("#op-status").textContent = `${OPERATIONS[operation].label} done${opened ? ", shown here" : ""}: ${job.id}.`;
+    } else {
+      showError("#op-error", `${OPERATIONS[operation].label} ${job.status}${job.error ? `: ${job.error.message} (${job.error.code})` : ""}`);
+      $("#op-status").textContent = "";
+    }
+    $("#detail").dataset.operated = job.id;
+  } catch (error) {
+    $("#op-status").textContent = "";
+    showError("#op-error", error instanceof ApiError && error.param ? `${error.message} (${error.status}, field: ${error.param})` : error);
+  } finally {
+    $("#op-run").disabled = false;
+    $("#op-progress").hidden = true;
+  }
+}
+
+/** A job's state until it is terminal: its Server-Sent Events, then polling if the stream ends early. */
+async function watchJob(job, onUpdate) {
+  if (TERMINAL.has(job.status)) return job;
+  let last = job;
+  try {
+    await jobEvents(job.id, new AbortController().signal, (update) => {
+      last = update;
+      onUpdate(update);
+    });
+  } catch (error) {
+    if (error instanceof ApiError) throw error;
+  }
+  for (let wait = 250; !TERMINAL.has(last.status); wait = Math.min(wait * 2, 2000)) {
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    last = await api(`/generations/${encodeURIComponent(job.id)}`);
+    onUpdate(last);
+  }
+  return last;
 }
 
 async function remix(event) {
@@ -652,11 +966,13 @@ function barChart(container, buckets, value, format, label = (bucket) => bucket.
 const byValue = (value) => (a, b) => value(b) - value(a) || a.key.localeCompare(b.key);
 let lastUsage = null;
 
-async function keyNames() {
+/** Key names for servers whose `group_by=key` buckets lack them (needs the admin scope). */
+async function keyNames(groups) {
+  if ((groups || []).every((bucket) => bucket.name)) return new Map();
   try {
     return new Map((await api("/keys")).data.map((k) => [k.id, k.name]));
   } catch {
-    return new Map(); // without the admin scope, keys show by id
+    return new Map(); // without the admin scope, such keys show by id
   }
 }
 
@@ -669,11 +985,13 @@ async function loadUsage() {
   }
   showError("#usage-error", null);
   try {
-    const [usage, names] = await Promise.all([
-      api("/usage", { query: { start_date: form.start_date.value, end_date: form.end_date.value, group_by: "key" } }),
-      keyNames(),
-    ]);
+    const usage = await api("/usage", { query: { start_date: form.start_date.value, end_date: form.end_date.value, group_by: "key" } });
+    const names = await keyNames(usage.groups);
     const stat = (id, name, value, shown) => h("div", { class: "stat", id, dataset: { value } }, h("span", {}, name), h("strong", {}, shown ?? value));
+    // Cache figures only where the server reports them (an older server has neither field).
+    const cache = [];
+    if (typeof usage.cached_generations === "number") cache.push(stat("usage-cached", "Served from cache", usage.cached_generations));
+    if (typeof usage.cache_savings === "number") cache.push(stat("usage-cache-savings", "Cache savings", usage.cache_savings, money(usage.cache_savings)));
     $("#usage-totals").replaceChildren(
       stat("usage-total-cost", "Total cost", usage.total_cost, money(usage.total_cost)),
       stat("usage-total-generations", "Generations", usage.total_generations),
@@ -681,12 +999,13 @@ async function loadUsage() {
       stat("usage-total-images", "Images", usage.total_images),
       stat("usage-failed", "Failed", usage.failed_generations),
       stat("usage-canceled", "Canceled", usage.canceled_generations),
+      ...cache,
       stat("usage-mode", "Mode", usage.livemode ? "live" : "test"),
     );
     const cost = (bucket) => bucket.cost;
     const count = (bucket) => bucket.generations;
     const days = everyDay(usage.start_date, usage.end_date, usage.by_day);
-    const keyLabel = (bucket) => names.get(bucket.key) || bucket.key;
+    const keyLabel = (bucket) => bucket.name || names.get(bucket.key) || bucket.key;
     barChart($("#chart-cost-day"), days, cost, money);
     barChart($("#chart-count-day"), days, count, String);
     barChart($("#chart-cost-model"), [...usage.by_model].sort(byValue(cost)), cost, money);
@@ -715,6 +1034,8 @@ function exportUsage() {
   rows.push(["total", "succeeded", usage.succeeded_generations, usage.total_images, usage.total_cost]);
   rows.push(["total", "failed", usage.failed_generations, 0, 0]);
   rows.push(["total", "canceled", usage.canceled_generations, 0, 0]);
+  if (typeof usage.cached_generations === "number") rows.push(["total", "cached", usage.cached_generations, "", 0]);
+  if (typeof usage.cache_savings === "number") rows.push(["cache_savings", "all", "", "", usage.cache_savings]);
   const text = rows.map((row) => row.map(csvCell).join(",")).join("\n") + "\n";
   saveBlob(new Blob([text], { type: "text/csv" }), `usage-${usage.start_date}-${usage.end_date}.csv`);
 }
@@ -1005,29 +1326,42 @@ async function cancelJob(id) {
   }
 }
 
-/** Follow one job's Server-Sent Events. fetch, not EventSource: it must send the bearer token. */
+/**
+ * A job's Server-Sent Events, each event's generation passed to onJob, until the stream ends
+ * (the job is terminal). fetch, not EventSource: it must send the bearer token.
+ */
+async function jobEvents(id, signal, onJob) {
+  const response = await fetch(`${API}/generations/${encodeURIComponent(id)}/events`, {
+    headers: { Authorization: `Bearer ${apiKey()}`, Accept: "text/event-stream" },
+    signal,
+  });
+  if (!response.ok) throw new ApiError(response.status, response.headers.get("content-type")?.includes("json") ? await response.json() : null);
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const data = block.split("\n").filter((line) => line.startsWith("data:")).map((line) => line.slice(5).trimStart()).join("\n");
+      if (!data) continue;
+      const job = JSON.parse(data);
+      if (job && job.id) onJob(job);
+    }
+  }
+}
+
+/** Follow one live job's events into its row. */
 async function follow(job) {
   const controller = new AbortController();
   streams.set(job.id, controller);
   try {
-    const response = await fetch(`${API}/generations/${encodeURIComponent(job.id)}/events`, {
-      headers: { Authorization: `Bearer ${apiKey()}`, Accept: "text/event-stream" },
-      signal: controller.signal,
+    await jobEvents(job.id, controller.signal, (update) => {
+      if (streams.has(job.id)) liveRow(update);
     });
-    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += value;
-      let end;
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const data = block.split("\n").filter((line) => line.startsWith("data:")).map((line) => line.slice(5).trimStart()).join("\n");
-        if (data && streams.has(job.id)) liveRow(JSON.parse(data));
-      }
-    }
   } catch (error) {
     if (error.name !== "AbortError") showError("#live-error", error);
   } finally {
@@ -1143,6 +1477,10 @@ $("#detail-delete").addEventListener("click", async () => {
   await deleteItems([id]);
 });
 $("#remix-form").addEventListener("submit", remix);
+$("#op-form").addEventListener("submit", runOperation);
+$("#op-kind").addEventListener("change", operationChosen);
+$("#op-model").addEventListener("change", modelChosen);
+$("#op-strength").addEventListener("input", (event) => ($("#op-strength-value").textContent = Number(event.target.value).toFixed(2)));
 $("#remix-form").addEventListener("change", (event) => {
   if (event.target.name === "seed_mode") $("#remix-run").textContent = event.target.value === "new" ? "Remix" : "Re-run";
 });
