@@ -146,6 +146,34 @@ async def test_an_operation_the_model_lacks_is_a_422_naming_the_models_that_have
     assert bad_factor.status_code == 422 and bad_factor.json()["error"]["param"] == "factor"
 
 
+async def test_models_list_their_operations_and_the_422_names_exactly_those_models(server, api) -> None:
+    models = {m["name"]: m for m in (await api.get("/api/v1/models")).json()["data"]}
+    magnific = models["magnific-upscaler"]
+    assert magnific["text_to_image"] is False and list(magnific["operations"]) == ["upscale"]
+    upscale = magnific["operations"]["upscale"]
+    assert upscale["factors"] == [2, 4, 8, 16] and upscale["prompt"] is False
+    assert upscale["price"] == 0.10 and upscale["pricing"]["16x"] == {"*": 0.80}
+    assert upscale["providers"] == ["freepik"] and upscale["max_input_images"] == 1
+    edit = models["gpt-image-1"]["operations"]["edit"]
+    assert edit["max_input_images"] == 16 and edit["mask"] is True and edit["factors"] is None
+    assert edit["price"] == 0.042  # 1024x1024, medium: the model's defaults
+    kontext = models["flux-kontext-pro"]["operations"]["image_to_image"]
+    assert kontext["strength"] == [0.0, 1.0] and kontext["default_strength"] == 0.8
+    assert kontext["providers"] == ["fal", "replicate"]
+    assert models["dall-e-3"]["operations"] == {} and models["dall-e-3"]["text_to_image"] is True
+    single = (await api.get("/api/v1/models/stability-remove-background")).json()
+    assert single["operations"]["remove_background"]["providers"] == ["stability", "freepik"]
+
+    # The 422 for a missing operation names the same models the listing shows with it.
+    first = await api.post("/api/v1/generate", json={"prompt": "x", "model": "dall-e-3"})
+    refused = await api.post(
+        "/api/v1/images/upscale", json={"model": "dall-e-3", "image": first.json()["id"], "factor": 2}
+    )
+    assert refused.status_code == 422
+    named = refused.json()["error"]["message"].split("models that do: ", 1)[1].split(", ")
+    assert sorted(named) == sorted(n for n, m in models.items() if "upscale" in m["operations"])
+
+
 async def test_image_to_image_blends_by_strength_and_variation_derives_from_the_input(server, api) -> None:
     source = png(96, 64, (200, 40, 40))
     keep = await api.post(

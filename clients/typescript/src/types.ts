@@ -150,6 +150,8 @@ export interface GenerationPageData {
 export interface ModelInfo {
   name: string;
   description: string;
+  /** False for models that only transform images (upscalers, background removers). */
+  textToImage: boolean;
   maxResolution: string;
   supportedStyles: string[];
   supportedSizes: string[];
@@ -171,6 +173,12 @@ export interface ModelInfo {
   available: boolean;
   unavailableReason: string | null;
   notes: string | null;
+  /**
+   * Image operations beyond text to image (`edit`, `upscale`, …), each as the server sends it
+   * (snake_case, like `pricing`): `max_input_images`, `mask`, `prompt`, `factors`, `strength`,
+   * `default_strength`, `max_images`, `price`, `pricing`, `providers`.
+   */
+  operations: Record<string, Record<string, unknown>>;
 }
 
 export interface ModelList {

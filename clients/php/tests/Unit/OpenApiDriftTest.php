@@ -22,7 +22,8 @@ final class OpenApiDriftTest extends TestCase
         'ImageOut' => [Model\ImageInfo::class, [], []],
         'ErrorInfo' => [Model\GenerationError::class, [], []],
         'FailedAttempt' => [Model\FailedAttempt::class, [], []],
-        'ModelInfo' => [Model\ModelInfo::class, ['raw'], []],
+        // A model's image operations (and text_to_image) are read from `raw` for now.
+        'ModelInfo' => [Model\ModelInfo::class, ['raw'], ['text_to_image', 'operations']],
         // The per-status counts and the budget block are read from `raw` for now.
         'UsageStats' => [Model\UsageStats::class, ['raw'], ['object', 'succeeded_generations', 'active_generations', 'budget']],
         'UsageBucket' => [Model\UsageBucket::class, [], ['name', 'succeeded', 'failed', 'canceled', 'active']],
@@ -53,6 +54,7 @@ final class OpenApiDriftTest extends TestCase
         'GenerationIds' => 'team gallery',
         'SourceOut' => 'image operations: SDK support is the next step (read from GenerationResponse::$raw)',
         'BudgetStatus' => 'the usage budget block, read from UsageStats::$raw for now',
+        'OperationInfo' => 'image operations of a model, read from ModelInfo::$raw for now',
     ];
 
     /** Request bodies: the method that sends them and its parameters that are body fields. */

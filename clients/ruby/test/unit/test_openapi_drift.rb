@@ -23,7 +23,8 @@ class TestOpenapiDrift < Minitest::Test
   LEFT_OUT = {
     "GenerationResponse" => %w[operation operation_params sources parents children],
     "UsageStats" => %w[succeeded_generations active_generations budget],
-    "UsageBucket" => %w[name succeeded failed canceled active]
+    "UsageBucket" => %w[name succeeded failed canceled active],
+    "ModelInfo" => %w[text_to_image operations]
   }.freeze
   # Read by a Struct that has one more member than the schema (the secret of WebhookCreated).
   SUBSET = { "WebhookOut" => [AI::WebhookEndpoint, %w[secret]] }.freeze
@@ -39,7 +40,7 @@ class TestOpenapiDrift < Minitest::Test
     ImageGenerationRequest ImageData ImagesResponse OpenAIModel OpenAIModelList
     KeyCreate KeyCreated KeyDefaults KeyList KeyOut
     GalleryItem GalleryPage Deleted BoardName BoardOut BoardList GenerationIds
-    SourceOut BudgetStatus
+    SourceOut BudgetStatus OperationInfo
   ].freeze
 
   OPERATIONS = {
