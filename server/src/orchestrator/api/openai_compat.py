@@ -440,6 +440,7 @@ async def edit_image(
         preferences=Preferences(respond_async=True) if stream else sdk_preferences(request),
         endpoint="openai-edit-stream" if stream else "openai-edit",
         attempt=sdk_attempt(request),
+        abandoned=hang_up(request),
     )
     if stream:
         return await _stream(outcome, services, "image_edit", options.background, options.output_format)
@@ -500,6 +501,7 @@ async def create_variation(
         preferences=sdk_preferences(request),
         endpoint="openai-variation",
         attempt=sdk_attempt(request),
+        abandoned=hang_up(request),
     )
     return await _answer(outcome, request, services, response_format)
 
