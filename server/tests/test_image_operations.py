@@ -416,3 +416,32 @@ async def test_provenance_chunks_can_be_turned_off(start_server) -> None:
     async with server.client(key) as api:
         body = (await api.post("/api/v1/generate", json={"prompt": "plain", "model": "dall-e-2"})).json()
     assert "generation_id" not in read_provenance(await _bytes(body["image_url"]))
+
+
+async def test_usage_storage_counts_outputs_and_uploaded_inputs_but_not_reused_images(server, api) -> None:
+    assert (await _usage(api))["storage_bytes"] == 0
+    first = await api.post(
+        "/api/v1/generate", json={"prompt": "a lantern", "model": "dall-e-2", "size": "256x256"}
+    )
+    assert first.status_code == 200, first.text
+    generated = len(await _bytes(first.json()["image_url"]))
+    assert (await _usage(api))["storage_bytes"] == generated
+
+    upload = png(64, 48, (90, 30, 160))
+    uploaded = await api.post(
+        "/api/v1/images/upscale",
+        data={"model": "magnific-upscaler", "factor": "2"},
+        files={"image": ("in.png", upload, "image/png")},
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    enlarged = len(await _bytes(uploaded.json()["image_url"]))
+    assert (await _usage(api))["storage_bytes"] == generated + len(upload) + enlarged
+
+    # An image we already store, used by id, is referenced: only the new output adds bytes.
+    by_id = await api.post(
+        "/api/v1/images/upscale",
+        json={"model": "magnific-upscaler", "image": first.json()["id"], "factor": 2},
+    )
+    assert by_id.status_code == 200, by_id.text
+    again = len(await _bytes(by_id.json()["image_url"]))
+    assert (await _usage(api))["storage_bytes"] == generated + len(upload) + enlarged + again

@@ -232,6 +232,8 @@ export interface UsageStats {
   /** Canceled in the range (never charged). */
   canceledGenerations: number;
   unpricedGenerations: number;
+  /** Bytes stored for the range's generations: their images and stored inputs. */
+  storageBytes: number;
   currency: string;
   byModel: UsageBucket[];
   byDay: UsageBucket[];

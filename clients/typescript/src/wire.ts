@@ -187,6 +187,7 @@ const usageStats = {
   failed_generations: f("failedGenerations", "integer"),
   canceled_generations: f("canceledGenerations", "integer"),
   unpriced_generations: f("unpricedGenerations", "integer"),
+  storage_bytes: f("storageBytes", "integer"),
   currency: f("currency", "string"),
   by_model: f("byModel", { array: { ref: "UsageBucket" } }),
   by_day: f("byDay", { array: { ref: "UsageBucket" } }),

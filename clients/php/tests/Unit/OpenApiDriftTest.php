@@ -25,7 +25,7 @@ final class OpenApiDriftTest extends TestCase
         // A model's image operations (and text_to_image) are read from `raw` for now.
         'ModelInfo' => [Model\ModelInfo::class, ['raw'], ['text_to_image', 'operations']],
         // The per-status counts and the budget block are read from `raw` for now.
-        'UsageStats' => [Model\UsageStats::class, ['raw'], ['object', 'succeeded_generations', 'active_generations', 'budget']],
+        'UsageStats' => [Model\UsageStats::class, ['raw'], ['object', 'succeeded_generations', 'active_generations', 'budget', 'storage_bytes']],
         'UsageBucket' => [Model\UsageBucket::class, [], ['name', 'succeeded', 'failed', 'canceled', 'active']],
         'BatchItem' => [Model\BatchItem::class, [], []],
         // `data` is read into `items`; the list is also iterable.

@@ -299,6 +299,8 @@ class UsageStats(ResponseModel):
     active_generations: int = 0
     """Still queued or running."""
     unpriced_generations: int = 0
+    storage_bytes: int = 0
+    """Bytes stored for the range's generations: their images and stored inputs."""
     currency: str | None = None
     by_model: list[UsageBucket] = Field(default_factory=list)
     by_day: list[UsageBucket] = Field(default_factory=list)

@@ -22,7 +22,7 @@ class TestOpenapiDrift < Minitest::Test
   # per-status usage counts and budget block (SDK support for them is the next step).
   LEFT_OUT = {
     "GenerationResponse" => %w[operation operation_params sources parents children],
-    "UsageStats" => %w[succeeded_generations active_generations budget],
+    "UsageStats" => %w[succeeded_generations active_generations budget storage_bytes],
     "UsageBucket" => %w[name succeeded failed canceled active],
     "ModelInfo" => %w[text_to_image operations]
   }.freeze

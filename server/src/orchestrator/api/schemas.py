@@ -309,6 +309,11 @@ class UsageStats(BaseModel):
     total_images: int = Field(description="Images of succeeded generations.")
     total_cost: float = Field(description="Charged: the sum of the stored costs of succeeded generations.")
     unpriced_generations: int = Field(description="Succeeded generations whose price is unknown.")
+    storage_bytes: int = Field(
+        default=0,
+        description="Bytes stored for the generations created in the range: their images and their "
+        "stored inputs (uploads and fetched URLs; a stored image used as input is not counted twice).",
+    )
     currency: str
     by_model: list[UsageBucket]
     by_day: list[UsageBucket]
