@@ -191,6 +191,7 @@ class GenerationService:
             **({"scale": op.scale} if op.scale is not None else {}),
             **({"strength": op.strength} if op.strength is not None else {}),
             **options,
+            **({"partial_images": params.partial_images} if params.partial_images else {}),
         }
         if params.quality is not None and params.quality not in op.model.qualities:
             raise InvalidRequest(
@@ -312,6 +313,8 @@ class GenerationService:
         options = params.options.as_json()
         check_output_options(fields.model, options)
         plan = self.planner.plan(fields, livemode=principal.livemode)
+        if params.partial_images:
+            options = {**options, "partial_images": params.partial_images}
         if options:
             plan = dataclasses.replace(plan, operation_params=options)
         return self._job(principal, params, plan, self._reservation(principal, plan)), plan
