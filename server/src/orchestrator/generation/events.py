@@ -58,6 +58,8 @@ class EventBus(Protocol):
 
     def work_queued(self) -> None: ...
 
+    def partial_image(self, partial: PartialImage) -> None: ...
+
 
 class EventHub:
     def __init__(self) -> None:
@@ -70,9 +72,8 @@ class EventHub:
         self.queue_may_have_work = True
         self._listeners: list[EventListener] = []
         self._running_here: set[str] = set()
-        # Partial images of jobs running here, kept until the job ends so a stream that
-        # subscribes a moment after the provider sent one still relays it. In-process only:
-        # the bus carries no image bytes (a job run by another process streams none).
+        # Partial images of running jobs (here, or elsewhere over the bus), kept until the job
+        # ends so a stream that subscribes a moment after the provider sent one still relays it.
         self._partials: dict[str, list[PartialImage]] = {}
         self._partial_queues: dict[str, set[asyncio.Queue[PartialImage]]] = defaultdict(set)
 
@@ -118,7 +119,13 @@ class EventHub:
             self._bus.job_event(event)
 
     def publish_partial(self, partial: PartialImage) -> None:
-        """A partial image of a job running here, for the streams relaying it."""
+        """A partial image of a job running here, for the streams relaying it (in every process)."""
+        self.deliver_partial(partial)
+        if self._bus is not None:
+            self._bus.partial_image(partial)
+
+    def deliver_partial(self, partial: PartialImage) -> None:
+        """Deliver to this process's streams only."""
         self._partials.setdefault(partial.generation_id, []).append(partial)
         for queue in self._partial_queues.get(partial.generation_id, ()):
             queue.put_nowait(partial)
