@@ -445,3 +445,29 @@ async def test_usage_storage_counts_outputs_and_uploaded_inputs_but_not_reused_i
     assert by_id.status_code == 200, by_id.text
     again = len(await _bytes(by_id.json()["image_url"]))
     assert (await _usage(api))["storage_bytes"] == generated + len(upload) + enlarged + again
+
+
+def test_every_catalog_route_names_an_operation_its_adapter_performs() -> None:
+    """A route's provider model for an operation must be one its adapter does that operation
+    with; otherwise live requests fail with invalid_request (test keys never reach adapters)."""
+    from orchestrator.catalog.catalog import load_catalog
+    from orchestrator.providers import fal, freepik, openai, replicate, stability
+
+    adapters = {
+        "openai": openai.OpenAIProvider,
+        "stability": stability.StabilityProvider,
+        "replicate": replicate.ReplicateProvider,
+        "fal": fal.FalProvider,
+        "freepik": freepik.FreepikProvider,
+    }
+    wrong = []
+    for name, model in load_catalog().models.items():
+        for route in model.routes:
+            for operation in route.operations:
+                adapter = adapters[route.provider]
+                provider_model = route.provider_model(operation)
+                by_route = getattr(adapter, "route_operations", None)
+                performs = adapter.operations if by_route is None else by_route(provider_model)
+                if operation not in performs:
+                    wrong.append(f"{name}: {route.provider} {provider_model!r} does not {operation}")
+    assert wrong == []
