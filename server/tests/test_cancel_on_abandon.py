@@ -10,6 +10,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
+from image_inputs import png
 from support import eventually
 from webhook_receiver import webhook_receiver
 
@@ -110,3 +112,74 @@ async def test_caller_hanging_up_mid_call_still_gets_one_charged_result(start_se
     assert len(jobs) == 1 and usage["total_cost"] == 0.04  # charged once
     event = json.loads(delivery.body)
     assert event["type"] == "generation.succeeded" and running["id"] in delivery.body.decode()
+
+
+def _multipart(fields: dict[str, str], image: bytes) -> tuple[bytes, str]:
+    boundary = "abandon-boundary-7f3a"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="in.png"\r\n'
+        "Content-Type: image/png\r\n\r\n".encode()
+        + image
+        + b"\r\n"
+    )
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+@pytest.mark.parametrize(
+    ("path", "fields"),
+    [
+        ("/api/v1/images/upscale", {"model": "magnific-upscaler", "factor": "2"}),
+        ("/v1/images/variations", {"model": "dall-e-2", "size": "256x256"}),
+    ],
+    ids=["rest-upscale", "openai-variation"],
+)
+async def test_an_image_operation_abandoned_while_queued_is_canceled_at_zero_cost(
+    start_server, path: str, fields: dict[str, str]
+) -> None:
+    # The same hang-up check as generate: one worker busy with a blocker keeps the operation queued.
+    server = await start_server(worker_concurrency=1, offline_latency_seconds=3.0)
+    key = await server.create_key()
+    body, content_type = _multipart(fields, png(64, 48, (10, 90, 200)))
+    url = urlsplit(server.url)
+    async with server.client(key) as api:
+        blocker = (await api.post("/api/v1/generate", json=BODY, headers={"Prefer": "respond-async"})).json()
+        await eventually(
+            lambda: _jobs(api, status="running"), lambda jobs: len(jobs) == 1, what="blocker running"
+        )
+        reader, writer = await asyncio.open_connection(url.hostname, url.port)
+        writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: {url.netloc}\r\nAuthorization: Bearer {key}\r\n".encode()
+            + f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        await writer.drain()
+        [queued] = await eventually(
+            lambda: _jobs(api, status="queued"), lambda jobs: len(jobs) == 1, what="the operation queued"
+        )
+        assert queued["operation"] in ("upscale", "variation")
+        writer.close()  # the caller hangs up without reading an answer
+        await writer.wait_closed()
+        ended = await eventually(
+            lambda: api.get(f"/api/v1/generations/{queued['id']}"),
+            lambda r: r.json()["status"] != "queued",
+            what="the abandoned operation ending",
+        )
+        await eventually(
+            lambda: api.get(f"/api/v1/generations/{blocker['id']}"),
+            lambda r: r.json()["status"] == "succeeded",
+            what="the blocker finishing",
+        )
+        usage = (await api.get("/api/v1/usage")).json()
+    job = ended.json()
+    assert job["status"] == "canceled" and not job.get("cost")
+    assert job["sources"] and job["sources"][0]["origin"] == "upload"  # its input is still on record
+    async with server.app.state.services.db.read() as session:
+        from orchestrator.db.models import Generation
+
+        row = await session.get(Generation, queued["id"])
+    assert row is not None and row.started_at is None and row.attempts == 0  # never reached a renderer
+    assert usage["canceled_generations"] == 1 and usage["total_cost"] == 0.04  # only the blocker

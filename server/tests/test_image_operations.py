@@ -146,6 +146,34 @@ async def test_an_operation_the_model_lacks_is_a_422_naming_the_models_that_have
     assert bad_factor.status_code == 422 and bad_factor.json()["error"]["param"] == "factor"
 
 
+async def test_models_list_their_operations_and_the_422_names_exactly_those_models(server, api) -> None:
+    models = {m["name"]: m for m in (await api.get("/api/v1/models")).json()["data"]}
+    magnific = models["magnific-upscaler"]
+    assert magnific["text_to_image"] is False and list(magnific["operations"]) == ["upscale"]
+    upscale = magnific["operations"]["upscale"]
+    assert upscale["factors"] == [2, 4, 8, 16] and upscale["prompt"] is False
+    assert upscale["price"] == 0.10 and upscale["pricing"]["16x"] == {"*": 0.80}
+    assert upscale["providers"] == ["freepik"] and upscale["max_input_images"] == 1
+    edit = models["gpt-image-1"]["operations"]["edit"]
+    assert edit["max_input_images"] == 16 and edit["mask"] is True and edit["factors"] is None
+    assert edit["price"] == 0.042  # 1024x1024, medium: the model's defaults
+    kontext = models["flux-kontext-pro"]["operations"]["image_to_image"]
+    assert kontext["strength"] == [0.0, 1.0] and kontext["default_strength"] == 0.8
+    assert kontext["providers"] == ["fal", "replicate"]
+    assert models["dall-e-3"]["operations"] == {} and models["dall-e-3"]["text_to_image"] is True
+    single = (await api.get("/api/v1/models/stability-remove-background")).json()
+    assert single["operations"]["remove_background"]["providers"] == ["stability", "freepik"]
+
+    # The 422 for a missing operation names the same models the listing shows with it.
+    first = await api.post("/api/v1/generate", json={"prompt": "x", "model": "dall-e-3"})
+    refused = await api.post(
+        "/api/v1/images/upscale", json={"model": "dall-e-3", "image": first.json()["id"], "factor": 2}
+    )
+    assert refused.status_code == 422
+    named = refused.json()["error"]["message"].split("models that do: ", 1)[1].split(", ")
+    assert sorted(named) == sorted(n for n, m in models.items() if "upscale" in m["operations"])
+
+
 async def test_image_to_image_blends_by_strength_and_variation_derives_from_the_input(server, api) -> None:
     source = png(96, 64, (200, 40, 40))
     keep = await api.post(
@@ -388,3 +416,58 @@ async def test_provenance_chunks_can_be_turned_off(start_server) -> None:
     async with server.client(key) as api:
         body = (await api.post("/api/v1/generate", json={"prompt": "plain", "model": "dall-e-2"})).json()
     assert "generation_id" not in read_provenance(await _bytes(body["image_url"]))
+
+
+async def test_usage_storage_counts_outputs_and_uploaded_inputs_but_not_reused_images(server, api) -> None:
+    assert (await _usage(api))["storage_bytes"] == 0
+    first = await api.post(
+        "/api/v1/generate", json={"prompt": "a lantern", "model": "dall-e-2", "size": "256x256"}
+    )
+    assert first.status_code == 200, first.text
+    generated = len(await _bytes(first.json()["image_url"]))
+    assert (await _usage(api))["storage_bytes"] == generated
+
+    upload = png(64, 48, (90, 30, 160))
+    uploaded = await api.post(
+        "/api/v1/images/upscale",
+        data={"model": "magnific-upscaler", "factor": "2"},
+        files={"image": ("in.png", upload, "image/png")},
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    enlarged = len(await _bytes(uploaded.json()["image_url"]))
+    assert (await _usage(api))["storage_bytes"] == generated + len(upload) + enlarged
+
+    # An image we already store, used by id, is referenced: only the new output adds bytes.
+    by_id = await api.post(
+        "/api/v1/images/upscale",
+        json={"model": "magnific-upscaler", "image": first.json()["id"], "factor": 2},
+    )
+    assert by_id.status_code == 200, by_id.text
+    again = len(await _bytes(by_id.json()["image_url"]))
+    assert (await _usage(api))["storage_bytes"] == generated + len(upload) + enlarged + again
+
+
+def test_every_catalog_route_names_an_operation_its_adapter_performs() -> None:
+    """A route's provider model for an operation must be one its adapter does that operation
+    with; otherwise live requests fail with invalid_request (test keys never reach adapters)."""
+    from orchestrator.catalog.catalog import load_catalog
+    from orchestrator.providers import fal, freepik, openai, replicate, stability
+
+    adapters = {
+        "openai": openai.OpenAIProvider,
+        "stability": stability.StabilityProvider,
+        "replicate": replicate.ReplicateProvider,
+        "fal": fal.FalProvider,
+        "freepik": freepik.FreepikProvider,
+    }
+    wrong = []
+    for name, model in load_catalog().models.items():
+        for route in model.routes:
+            for operation in route.operations:
+                adapter = adapters[route.provider]
+                provider_model = route.provider_model(operation)
+                by_route = getattr(adapter, "route_operations", None)
+                performs = adapter.operations if by_route is None else by_route(provider_model)
+                if operation not in performs:
+                    wrong.append(f"{name}: {route.provider} {provider_model!r} does not {operation}")
+    assert wrong == []

@@ -217,6 +217,8 @@ export interface GenerationPageData {
 export interface ModelInfo {
   name: string;
   description: string;
+  /** False for models that only transform images (upscalers, background removers). */
+  textToImage: boolean;
   maxResolution: string;
   supportedStyles: string[];
   supportedSizes: string[];
@@ -238,6 +240,12 @@ export interface ModelInfo {
   available: boolean;
   unavailableReason: string | null;
   notes: string | null;
+  /**
+   * Image operations beyond text to image (`edit`, `upscale`, …), each as the server sends it
+   * (snake_case, like `pricing`): `max_input_images`, `mask`, `prompt`, `factors`, `strength`,
+   * `default_strength`, `max_images`, `price`, `pricing`, `providers`.
+   */
+  operations: Record<string, Record<string, unknown>>;
 }
 
 export interface ModelList {
@@ -291,6 +299,8 @@ export interface UsageStats {
   /** Canceled in the range (never charged). */
   canceledGenerations: number;
   unpricedGenerations: number;
+  /** Bytes stored for the range's generations: their images and stored inputs. */
+  storageBytes: number;
   currency: string;
   byModel: UsageBucket[];
   byDay: UsageBucket[];

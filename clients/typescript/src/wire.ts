@@ -128,6 +128,7 @@ const generationPage = {
 const modelInfo = {
   name: f("name", "string"),
   description: f("description", "string"),
+  text_to_image: f("textToImage", "boolean"),
   max_resolution: f("maxResolution", "string"),
   supported_styles: f("supportedStyles", { array: "string" }),
   supported_sizes: f("supportedSizes", { array: "string" }),
@@ -146,6 +147,7 @@ const modelInfo = {
   available: f("available", "boolean"),
   unavailable_reason: f("unavailableReason", "string", true),
   notes: f("notes", "string", true),
+  operations: f("operations", "object"),
 };
 
 const modelList = { object: f("object", "string"), data: f("data", { array: { ref: "ModelInfo" } }) };
@@ -185,6 +187,7 @@ const usageStats = {
   failed_generations: f("failedGenerations", "integer"),
   canceled_generations: f("canceledGenerations", "integer"),
   unpriced_generations: f("unpricedGenerations", "integer"),
+  storage_bytes: f("storageBytes", "integer"),
   currency: f("currency", "string"),
   by_model: f("byModel", { array: { ref: "UsageBucket" } }),
   by_day: f("byDay", { array: { ref: "UsageBucket" } }),

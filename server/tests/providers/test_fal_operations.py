@@ -48,9 +48,10 @@ def provider(emulator: Emulator, client: httpx.AsyncClient) -> FalProvider:
 def req(model: str, operation: Operation, **kwargs: Any) -> ProviderRequest:
     kwargs.setdefault("deadline", time.monotonic() + 10)
     kwargs.setdefault("images", (png(96, 64),))
-    return ProviderRequest(
-        prompt="make it autumn", provider_model=model, width=1024, height=1024, operation=operation, **kwargs
-    )
+    # As the runner plans it: with no size asked, the output size is the first input's.
+    kwargs.setdefault("width", kwargs["images"][0].width)
+    kwargs.setdefault("height", kwargs["images"][0].height)
+    return ProviderRequest(prompt="make it autumn", provider_model=model, operation=operation, **kwargs)
 
 
 async def no_progress(_: float) -> None:
@@ -125,3 +126,17 @@ async def test_unimplemented_operation_is_invalid_request_and_nothing_is_queued(
     assert info.value.kind is ProviderErrorKind.INVALID_REQUEST
     assert info.value.provider_code == "unsupported_operation"
     assert fal_emulator.state.count("/fal-ai/") == 0
+
+
+async def test_kontext_gets_the_nearest_aspect_ratio_only_when_the_size_leaves_the_inputs(
+    fal_emulator: Emulator, http_client: httpx.AsyncClient
+) -> None:
+    source = png(96, 64)  # 3:2
+    adapter = provider(fal_emulator, http_client)
+    await adapter.generate(req("fal-ai/flux-pro/kontext", Operation.EDIT, images=(source,)), no_progress)
+    await adapter.generate(
+        req("fal-ai/flux-pro/kontext", Operation.EDIT, images=(source,), width=768, height=1344), no_progress
+    )
+    following, portrait = (c.json() for c in fal_emulator.state.calls("/fal-ai/flux-pro/kontext", "POST"))
+    assert "aspect_ratio" not in following and "image_size" not in following
+    assert portrait["aspect_ratio"] == "9:16"

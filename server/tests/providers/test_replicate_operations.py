@@ -50,9 +50,10 @@ def provider(emulator: Emulator, client: httpx.AsyncClient) -> ReplicateProvider
 def req(model: str, operation: Operation, **kwargs: Any) -> ProviderRequest:
     kwargs.setdefault("deadline", time.monotonic() + 10)
     kwargs.setdefault("images", (png(120, 80),))
-    return ProviderRequest(
-        prompt="paint it blue", provider_model=model, width=1024, height=1024, operation=operation, **kwargs
-    )
+    # As the runner plans it: with no size asked, the output size is the first input's.
+    kwargs.setdefault("width", kwargs["images"][0].width)
+    kwargs.setdefault("height", kwargs["images"][0].height)
+    return ProviderRequest(prompt="paint it blue", provider_model=model, operation=operation, **kwargs)
 
 
 async def no_progress(_: float) -> None:

@@ -21,9 +21,10 @@ final class OpenApiDriftTest extends TestCase
         'ImageOut' => [Model\ImageInfo::class, [], []],
         'ErrorInfo' => [Model\GenerationError::class, [], []],
         'FailedAttempt' => [Model\FailedAttempt::class, [], []],
-        'ModelInfo' => [Model\ModelInfo::class, ['raw'], []],
+        // A model's image operations (and text_to_image) are read from `raw` for now.
+        'ModelInfo' => [Model\ModelInfo::class, ['raw'], ['text_to_image', 'operations']],
         // The per-status counts and the budget block are read from `raw` for now.
-        'UsageStats' => [Model\UsageStats::class, ['raw'], ['object', 'succeeded_generations', 'active_generations', 'budget']],
+        'UsageStats' => [Model\UsageStats::class, ['raw'], ['object', 'succeeded_generations', 'active_generations', 'budget', 'storage_bytes']],
         'UsageBucket' => [Model\UsageBucket::class, [], ['name', 'succeeded', 'failed', 'canceled', 'active']],
         'BatchItem' => [Model\BatchItem::class, [], []],
         // `data` is read into `items`; the list is also iterable.
@@ -51,6 +52,7 @@ final class OpenApiDriftTest extends TestCase
         'BoardName' => 'team gallery', 'BoardOut' => 'team gallery', 'BoardList' => 'team gallery',
         'GenerationIds' => 'team gallery',
         'BudgetStatus' => 'the usage budget block, read from UsageStats::$raw for now',
+        'OperationInfo' => 'image operations of a model, read from ModelInfo::$raw for now',
     ];
 
     /** Request bodies: the method that sends them and its parameters that are body fields. */

@@ -200,11 +200,30 @@ class GenerationList(ResponseModel):
     next_cursor: str | None = None
 
 
+class OperationInfo(ResponseModel):
+    """One image operation a model offers (``edit``, ``upscale``…): its parameters and prices."""
+
+    max_input_images: int = 1
+    mask: bool = False
+    prompt: bool = True
+    factors: list[int] | None = None
+    """``upscale``: the allowed factors."""
+    strength: list[float] | None = None
+    """``image_to_image``: the allowed strength range, ``[low, high]``."""
+    default_strength: float | None = None
+    max_images: int = 1
+    price: float | None = None
+    """USD for one result at the model's defaults (``upscale``: the smallest factor)."""
+    pricing: dict[str, dict[str, float]] = Field(default_factory=dict)
+    providers: list[str] = Field(default_factory=list)
+
+
 class ModelInfo(ResponseModel):
     """A catalog model: what it accepts, what it costs, and whether it can run now."""
 
     name: str
     description: str = ""
+    text_to_image: bool = True
     max_resolution: str | None = None
     supported_styles: list[str] = Field(default_factory=list)
     supported_sizes: list[str] = Field(default_factory=list)
@@ -223,6 +242,8 @@ class ModelInfo(ResponseModel):
     available: bool = True
     unavailable_reason: str | None = None
     notes: str | None = None
+    operations: dict[str, OperationInfo] = Field(default_factory=dict)
+    """Image operations beyond text to image, by name."""
 
 
 class ModelList(ResponseModel):
@@ -278,6 +299,8 @@ class UsageStats(ResponseModel):
     active_generations: int = 0
     """Still queued or running."""
     unpriced_generations: int = 0
+    storage_bytes: int = 0
+    """Bytes stored for the range's generations: their images and stored inputs."""
     currency: str | None = None
     by_model: list[UsageBucket] = Field(default_factory=list)
     by_day: list[UsageBucket] = Field(default_factory=list)

@@ -30,6 +30,7 @@ MODELLED: dict[str, type[pydantic.BaseModel]] = {
     "SourceOut": models.SourceImage,
     "GenerationPage": models.GenerationList,
     "ModelInfo": models.ModelInfo,
+    "OperationInfo": models.OperationInfo,
     "ModelList": models.ModelList,
     "UsageStats": models.UsageStats,
     "UsageBucket": models.UsageBucket,

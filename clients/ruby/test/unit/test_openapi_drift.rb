@@ -21,8 +21,9 @@ class TestOpenapiDrift < Minitest::Test
   # Fields the server sends that a Struct keeps in `extra` for now: the per-status usage counts
   # and budget block (SDK support for them is the next step).
   LEFT_OUT = {
-    "UsageStats" => %w[succeeded_generations active_generations budget],
-    "UsageBucket" => %w[name succeeded failed canceled active]
+    "UsageStats" => %w[succeeded_generations active_generations budget storage_bytes],
+    "UsageBucket" => %w[name succeeded failed canceled active],
+    "ModelInfo" => %w[text_to_image operations]
   }.freeze
   # Read by a Struct that has one more member than the schema (the secret of WebhookCreated).
   SUBSET = { "WebhookOut" => [AI::WebhookEndpoint, %w[secret]] }.freeze
@@ -38,7 +39,7 @@ class TestOpenapiDrift < Minitest::Test
     ImageGenerationRequest ImageData ImagesResponse OpenAIModel OpenAIModelList
     KeyCreate KeyCreated KeyDefaults KeyList KeyOut
     GalleryItem GalleryPage Deleted BoardName BoardOut BoardList GenerationIds
-    BudgetStatus
+    BudgetStatus OperationInfo
   ].freeze
 
   OPERATIONS = {

@@ -32,6 +32,7 @@ const NOT_DESCRIBED = {
   BoardOut: "the team gallery",
   BoardList: "the team gallery",
   GenerationIds: "the team gallery",
+  OperationInfo: "the values of ModelInfo.operations, kept as the wire sends them (like pricing)",
 };
 
 // Every API operation and the client method that calls it.

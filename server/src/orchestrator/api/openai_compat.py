@@ -9,6 +9,7 @@ error object; invalid requests answer 400 as OpenAI does (see :func:`openai_stat
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import math
@@ -31,6 +32,7 @@ from orchestrator.container import Services
 from orchestrator.core.states import JobStatus
 from orchestrator.db.models import Generation
 from orchestrator.errors import APIError, ErrorCode, InvalidRequest, ModelNotAvailable
+from orchestrator.generation.events import PartialImage
 from orchestrator.generation.idempotency import ClientAttempt
 from orchestrator.generation.params import (
     GenerationOutcome,
@@ -156,6 +158,7 @@ def _params(body: ImageGenerationRequest) -> SubmitParams:
         negative_prompt=None,
         metadata=metadata,
         options=_options(body.background, body.output_format, body.output_compression, body.moderation),
+        partial_images=(body.partial_images or 0) if body.stream else 0,
     )
 
 
@@ -174,7 +177,8 @@ async def create_image(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """OpenAI's `POST /v1/images/generations`, answered when the generation has finished (or,
-    with `stream: true`, as Server-Sent Events ending with `image_generation.completed`).
+    with `stream: true`, as Server-Sent Events: the provider's partial images, where it streams
+    them, as `image_generation.partial_image`, then `image_generation.completed`).
 
     The OpenAI SDKs retry a 5xx or a timed-out call without an `Idempotency-Key`; their retries
     (`x-stainless-retry-count` ≥ 1) join the first attempt's generation instead of starting another,
@@ -242,21 +246,62 @@ async def _stream(
     background: str | None,
     output_format: str | None,
 ) -> Response:
-    """OpenAI's image streaming: `<kind>.completed` for every image, once the job has finished.
-
-    Partial images would come first, where the provider sends them; the providers' contract
-    carries final images only today, so streams have none. A failure is an `error` event.
+    """OpenAI's image streaming: a `<kind>.partial_image` event for each partial image the
+    provider streams (relayed as it arrives, when the job runs in this process), then
+    `<kind>.completed` for every image once the job has finished. A failure is an `error` event.
     """
     job = outcome.job
     if job is None:
         assert outcome.stored is not None
         status, stored = outcome.stored
         return JSONResponse(stored, status_code=openai_status(status))
+    hub = services.hub
+    # Subscribed before the response starts, so no partial image sent meanwhile is missed.
+    backlog, partials = hub.subscribe_partials(job.id)
+
+    def shape(final: Generation, size: str) -> dict[str, Any]:
+        return {
+            "created_at": int((final.finished_at or final.created_at).timestamp()),
+            "size": size,
+            "quality": final.quality if final.quality in ("low", "medium", "high") else "auto",
+            "background": background or "auto",
+            "output_format": output_format or "png",
+        }
+
+    def partial_event(partial: PartialImage) -> str:
+        size = f"{partial.width}x{partial.height}" if partial.width and partial.height else job.size
+        event = {
+            "type": f"{kind}.partial_image",
+            "b64_json": base64.b64encode(partial.data).decode(),
+            **shape(job, size),
+            "partial_image_index": partial.index,
+        }
+        return f"event: {kind}.partial_image\ndata: {json.dumps(event)}\n\n"
 
     async def events() -> AsyncIterator[str]:
-        final = job
-        if final.status in (JobStatus.QUEUED, JobStatus.RUNNING):
-            final = await services.generations.wait(final, services.settings.sync_wait_seconds)
+        try:
+            for partial in backlog:
+                yield partial_event(partial)
+            final = job
+            if final.status in (JobStatus.QUEUED, JobStatus.RUNNING):
+                waiter = asyncio.ensure_future(
+                    services.generations.wait(final, services.settings.sync_wait_seconds)
+                )
+                try:
+                    while True:
+                        getter = asyncio.ensure_future(partials.get())
+                        await asyncio.wait((waiter, getter), return_when=asyncio.FIRST_COMPLETED)
+                        if not getter.done():
+                            getter.cancel()
+                            break
+                        yield partial_event(getter.result())
+                finally:
+                    waiter.cancel()  # a no-op once it has finished; stops it if the caller left
+                final = waiter.result()
+            while not partials.empty():  # any that arrived with the job's end
+                yield partial_event(partials.get_nowait())
+        finally:
+            hub.unsubscribe_partials(job.id, partials)
         if final.status != JobStatus.SUCCEEDED:
             error = GenerationOutcome(final).error or _pending(final, {})
             body = {
@@ -265,17 +310,12 @@ async def _stream(
             }
             yield f"event: error\ndata: {json.dumps(body)}\n\n"
             return
-        created = int((final.finished_at or final.created_at).timestamp())
         for image in final.images:
             encoded = base64.b64encode(await services.storage.get(image.storage_key)).decode()
             event = {
                 "type": f"{kind}.completed",
                 "b64_json": encoded,
-                "created_at": created,
-                "size": f"{image.width}x{image.height}",
-                "quality": final.quality if final.quality in ("low", "medium", "high") else "auto",
-                "background": background or "auto",
-                "output_format": output_format or "png",
+                **shape(final, f"{image.width}x{image.height}"),
                 "usage": {
                     "input_tokens": 0,
                     "input_tokens_details": {"image_tokens": 0, "text_tokens": 0},
@@ -408,7 +448,7 @@ async def edit_image(
         raise InvalidRequest("prompt is required", param="prompt")
     model = form.get("model") or "dall-e-2"
     stream = _choice(form, "stream", ("true", "false")) == "true"
-    _int_field(form, "partial_images", 0, 3)
+    partial_images = _int_field(form, "partial_images", 0, 3) or 0
     response_format = _choice(form, "response_format", ("url", "b64_json")) or default_response_format(model)
     options = _options(
         _choice(form, "background", ("transparent", "opaque", "auto")),
@@ -432,6 +472,7 @@ async def edit_image(
         images=tuple(images),
         mask=mask,
         options=options,
+        partial_images=partial_images if stream else 0,
     )
     outcome = await services.generations.operate(
         principal,
@@ -440,6 +481,7 @@ async def edit_image(
         preferences=Preferences(respond_async=True) if stream else sdk_preferences(request),
         endpoint="openai-edit-stream" if stream else "openai-edit",
         attempt=sdk_attempt(request),
+        abandoned=hang_up(request),
     )
     if stream:
         return await _stream(outcome, services, "image_edit", options.background, options.output_format)
@@ -500,6 +542,7 @@ async def create_variation(
         preferences=sdk_preferences(request),
         endpoint="openai-variation",
         attempt=sdk_attempt(request),
+        abandoned=hang_up(request),
     )
     return await _answer(outcome, request, services, response_format)
 

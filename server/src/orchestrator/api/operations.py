@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import UploadFile
 
 from orchestrator.api.deps import GenerateScope, ServicesDep
+from orchestrator.api.disconnect import hang_up
 from orchestrator.api.generate import (
     ERRORS,
     GENERATION_LINKS,
@@ -308,6 +309,7 @@ def _endpoint(operation: str, operation_id: str, summary: str) -> None:
             idempotency_key=idempotency_key,
             preferences=parse_prefer(prefer),
             endpoint=operation,
+            abandoned=hang_up(request),
         )
         return _job_response(outcome, services, request)
 

@@ -213,9 +213,33 @@ class BatchResponse(BaseModel):
     total_cost: float | None
 
 
+class OperationInfo(BaseModel):
+    """One image operation a model offers: its parameters and prices, from the catalog."""
+
+    max_input_images: int = Field(description="Input images accepted (`image` plus `image[]`).")
+    mask: bool = Field(description="Whether an `edit` may carry a mask.")
+    prompt: bool = Field(description="Whether the operation takes (and needs) a prompt.")
+    factors: list[int] | None = Field(default=None, description="`upscale`: the allowed factors.")
+    strength: list[float] | None = Field(
+        default=None, description="`image_to_image`: the allowed strength range, `[low, high]`."
+    )
+    default_strength: float | None = None
+    max_images: int = Field(description="Most results (`n`) one request may ask for.")
+    price: float | None = Field(
+        description="USD for one result at the model's default size and quality (`upscale`: the "
+        "smallest factor); null when unknown."
+    )
+    pricing: dict[str, dict[str, float]] = Field(
+        description="USD per result by output size (`upscale`: by factor, e.g. `2x`) then quality; "
+        "`*` matches any."
+    )
+    providers: list[str] = Field(description="The providers of the routes that serve this operation.")
+
+
 class ModelInfo(BaseModel):
     name: str
     description: str
+    text_to_image: bool = Field(description="False for models that only transform images.")
     max_resolution: str
     supported_styles: list[str]
     supported_sizes: list[str]
@@ -234,6 +258,11 @@ class ModelInfo(BaseModel):
     available: bool
     unavailable_reason: str | None = None
     notes: str | None = None
+    operations: dict[str, OperationInfo] = Field(
+        default_factory=dict,
+        description="Image operations beyond text to image (`edit`, `variation`, `upscale`, "
+        "`remove_background`, `image_to_image`), with their parameters and prices.",
+    )
 
 
 class ModelList(BaseModel):
@@ -280,6 +309,11 @@ class UsageStats(BaseModel):
     total_images: int = Field(description="Images of succeeded generations.")
     total_cost: float = Field(description="Charged: the sum of the stored costs of succeeded generations.")
     unpriced_generations: int = Field(description="Succeeded generations whose price is unknown.")
+    storage_bytes: int = Field(
+        default=0,
+        description="Bytes stored for the generations created in the range: their images and their "
+        "stored inputs (uploads and fetched URLs; a stored image used as input is not counted twice).",
+    )
     currency: str
     by_model: list[UsageBucket]
     by_day: list[UsageBucket]

@@ -112,7 +112,8 @@ async def get_usage(
     same count as the history for that range); `succeeded_generations`, `failed_generations`,
     `canceled_generations` and `active_generations` split it. Images and costs are exactly the sum
     of the stored per-generation costs of succeeded generations. Test keys see test-mode usage, live
-    keys live usage: the two never mix. Without dates, the current month so far (UTC). `budget`
+    keys live usage: the two never mix. `storage_bytes` is what those generations keep stored
+    (images and stored inputs). Without dates, the current month so far (UTC). `budget`
     shows this month's spend against the calling key's budget (and its pool's), where set."""
     if group_by is not None:
         _check_group_by(group_by)
@@ -137,6 +138,7 @@ async def get_usage(
                 principal.project, principal.livemode, start, end, group_by
             )
         budgets = await _budgets(repo, KeyRepository(session), principal)
+        storage_bytes = await repo.storage_bytes(principal.project, principal.livemode, start, end)
     return UsageStats(
         start_date=start_date,
         end_date=end_date,
@@ -149,6 +151,7 @@ async def get_usage(
         failed_generations=totals.failed,
         canceled_generations=totals.canceled,
         unpriced_generations=totals.unpriced,
+        storage_bytes=storage_bytes,
         currency=services.catalog.currency,
         by_model=[_bucket(b) for b in by_model],
         by_day=[_bucket(b) for b in by_day],

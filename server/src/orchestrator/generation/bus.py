@@ -3,7 +3,8 @@
 Every process publishes its jobs' state changes and "work queued" notices on one channel and
 delivers what the others publish to its own :class:`EventHub`. A waiter in process A for a job
 that process B finished is woken by B's terminal event (and re-reads the row), instead of by its
-next poll; a job queued in A wakes B's idle dispatcher at once.
+next poll; a job queued in A wakes B's idle dispatcher at once. The partial images a provider
+streams for a job ride along too (a few per streamed job), so a stream open in A relays them.
 
 Sending never blocks the caller: events go into a bounded queue that one task drains, coalescing
 progress updates of the same job. If Redis is unreachable, events simply stay local and callers
@@ -13,6 +14,7 @@ fall back to polling (``healthy`` is False); the listener reconnects on its own.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import logging
@@ -22,7 +24,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from orchestrator.generation.events import EventHub, JobEvent
+from orchestrator.generation.events import EventHub, JobEvent, PartialImage
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +61,20 @@ class RedisEventBus:
 
     def work_queued(self) -> None:
         self._offer({"k": "work"})
+
+    def partial_image(self, partial: PartialImage) -> None:
+        # A few per streamed job (OpenAI sends at most 3), so the bytes ride along, base64.
+        self._offer(
+            {
+                "k": "partial",
+                "id": partial.generation_id,
+                "i": partial.index,
+                "d": base64.b64encode(partial.data).decode(),
+                "t": partial.content_type,
+                "w": partial.width,
+                "h": partial.height,
+            }
+        )
 
     def _offer(self, message: dict[str, Any]) -> None:
         if not self.healthy:
@@ -121,6 +137,22 @@ class RedisEventBus:
             self._hub.wake_local_workers()
         elif message.get("k") == "job" and isinstance(message.get("id"), str):
             self._hub.deliver(JobEvent(message["id"], str(message.get("s")), float(message.get("p") or 0)))
+        elif message.get("k") == "partial" and isinstance(message.get("id"), str):
+            try:
+                data = base64.b64decode(str(message.get("d") or ""), validate=True)
+            except ValueError:
+                return
+            width, height = message.get("w"), message.get("h")
+            self._hub.deliver_partial(
+                PartialImage(
+                    message["id"],
+                    int(message.get("i") or 0),
+                    data,
+                    str(message.get("t") or "image/png"),
+                    width if isinstance(width, int) else None,
+                    height if isinstance(height, int) else None,
+                )
+            )
 
 
 def _coalesce(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -132,7 +164,7 @@ def _coalesce(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if message["k"] == "work":
             work = True
             continue
-        if message["s"] == "running":
+        if message["k"] == "job" and message["s"] == "running":
             if message["id"] in latest_progress:
                 out[latest_progress[message["id"]]] = message
                 continue

@@ -33,6 +33,18 @@ class JobEvent:
         return self.status in TERMINAL
 
 
+@dataclass(frozen=True, slots=True)
+class PartialImage:
+    """A partial image a provider streamed for a running job (OpenAI's ``partial_images``)."""
+
+    generation_id: str
+    index: int
+    data: bytes
+    content_type: str
+    width: int | None = None
+    height: int | None = None
+
+
 EventListener = Callable[[JobEvent], None]
 logger = logging.getLogger(__name__)
 
@@ -46,6 +58,8 @@ class EventBus(Protocol):
 
     def work_queued(self) -> None: ...
 
+    def partial_image(self, partial: PartialImage) -> None: ...
+
 
 class EventHub:
     def __init__(self) -> None:
@@ -58,6 +72,10 @@ class EventHub:
         self.queue_may_have_work = True
         self._listeners: list[EventListener] = []
         self._running_here: set[str] = set()
+        # Partial images of running jobs (here, or elsewhere over the bus), kept until the job
+        # ends so a stream that subscribes a moment after the provider sent one still relays it.
+        self._partials: dict[str, list[PartialImage]] = {}
+        self._partial_queues: dict[str, set[asyncio.Queue[PartialImage]]] = defaultdict(set)
 
     def add_listener(self, listener: EventListener) -> None:
         """Call ``listener`` with every event of every job (metrics, logs). It runs inline, so it
@@ -100,6 +118,33 @@ class EventHub:
         if self._bus is not None:
             self._bus.job_event(event)
 
+    def publish_partial(self, partial: PartialImage) -> None:
+        """A partial image of a job running here, for the streams relaying it (in every process)."""
+        self.deliver_partial(partial)
+        if self._bus is not None:
+            self._bus.partial_image(partial)
+
+    def deliver_partial(self, partial: PartialImage) -> None:
+        """Deliver to this process's streams only."""
+        self._partials.setdefault(partial.generation_id, []).append(partial)
+        for queue in self._partial_queues.get(partial.generation_id, ()):
+            queue.put_nowait(partial)
+
+    def subscribe_partials(
+        self, generation_id: str
+    ) -> tuple[list[PartialImage], asyncio.Queue[PartialImage]]:
+        """The partial images already sent for ``generation_id`` and a queue of the next ones."""
+        queue: asyncio.Queue[PartialImage] = asyncio.Queue()
+        self._partial_queues[generation_id].add(queue)
+        return list(self._partials.get(generation_id, ())), queue
+
+    def unsubscribe_partials(self, generation_id: str, queue: asyncio.Queue[PartialImage]) -> None:
+        queues = self._partial_queues.get(generation_id)
+        if queues is not None:
+            queues.discard(queue)
+            if not queues:
+                del self._partial_queues[generation_id]
+
     def on_terminal(self, listener: EventListener) -> None:
         """Call ``listener`` for every job that ends, here or (with a bus) elsewhere."""
         self._terminal_listeners.append(listener)
@@ -107,6 +152,7 @@ class EventHub:
     def deliver(self, event: JobEvent) -> None:
         """Deliver to this process's subscribers only."""
         if event.terminal:
+            self._partials.pop(event.generation_id, None)
             for listener in self._terminal_listeners:
                 try:
                     listener(event)

@@ -32,12 +32,13 @@ from orchestrator.db.engine import Database
 from orchestrator.db.models import Generation, Image
 from orchestrator.db.repositories.generations import GenerationRepository
 from orchestrator.errors import ErrorCode
-from orchestrator.generation.events import EventHub, JobEvent
+from orchestrator.generation.events import EventHub, JobEvent, PartialImage
 from orchestrator.generation.request import ResolvedRequest
 from orchestrator.generation.routing import FailedAttempt
 from orchestrator.limits.budget_alerts import record_budget_crossings
 from orchestrator.limits.concurrency import ConcurrencyGate
 from orchestrator.logs import log_submitted
+from orchestrator.providers.base import ProviderImage
 from orchestrator.webhooks.outbox import enqueue_generation_event
 
 logger = logging.getLogger(__name__)
@@ -273,6 +274,12 @@ class JobLifecycle:
             await self.db.transaction(
                 lambda session: GenerationRepository(session).set_progress(job.id, owner, fraction)
             )
+
+    def partial_image(self, job: Generation, index: int, image: ProviderImage) -> None:
+        """Pass a partial image the provider streamed on to this process's streams (not state)."""
+        self.hub.publish_partial(
+            PartialImage(job.id, index, image.data, image.content_type, image.width, image.height)
+        )
 
     def lost(self, job: Generation) -> None:
         """This process stopped running ``job`` (canceled, or its lease was lost)."""

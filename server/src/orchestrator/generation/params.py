@@ -69,6 +69,9 @@ class SubmitParams:
     strength: float | None = None
     scale: int | None = None
     options: OutputOptions = field(default_factory=OutputOptions)
+    partial_images: int = 0
+    """0-3 partial images to stream, where the route's provider sends them (OpenAI's
+    ``stream``); stored with the job's parameters so whichever worker runs it asks for them."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -200,6 +200,11 @@ class JobRunner:
             else self.planner.catalog.styled_prompt(job.prompt, plan.style, route)
         )
         extra = plan.operation_params
+        partials = int(extra.get("partial_images") or 0)
+
+        async def on_partial_image(index: int, image: ProviderImage) -> None:
+            self.lifecycle.partial_image(job, index, image)
+
         return ProviderRequest(
             prompt=prompt,
             provider_model=route.provider_model(plan.operation),
@@ -222,6 +227,8 @@ class JobRunner:
             output_compression=extra.get("output_compression"),
             background=extra.get("background"),
             moderation=extra.get("moderation"),
+            partial_images=partials,
+            on_partial_image=on_partial_image if partials else None,
         )
 
     async def _store(

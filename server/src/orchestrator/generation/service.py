@@ -151,9 +151,11 @@ class GenerationService:
         preferences: Preferences = Preferences(),
         endpoint: str = "operation",
         attempt: ClientAttempt | None = None,
+        abandoned: Callable[[], Awaitable[None]] | None = None,
     ) -> GenerationOutcome:
         """Submit one image operation (edit, variation, upscale, remove_background,
-        image_to_image) and wait for it, exactly like :meth:`generate`.
+        image_to_image) and wait for it, exactly like :meth:`generate` (a caller that hangs up
+        while the job is still queued gets it canceled at $0: ``abandoned``).
 
         The request is validated against the catalog, then every input is read and checked
         (a bad one is a 4xx with nothing stored or charged), then priced; the inputs are stored
@@ -189,6 +191,7 @@ class GenerationService:
             **({"scale": op.scale} if op.scale is not None else {}),
             **({"strength": op.strength} if op.strength is not None else {}),
             **options,
+            **({"partial_images": params.partial_images} if params.partial_images else {}),
         }
         if params.quality is not None and params.quality not in op.model.qualities:
             raise InvalidRequest(
@@ -225,7 +228,7 @@ class GenerationService:
             await self.inputs.discard(sources)
             return await self._replay(principal, replay, preferences, max_wait)
         if not preferences.respond_async:
-            job = await self.waiting.wait(job, max_wait)
+            job = await self._wait_unless_abandoned(job, max_wait, abandoned)
         return GenerationOutcome(job, accepted=preferences.respond_async)
 
     def _output_size(self, params: SubmitParams, first: CheckedInput, scale: int | None) -> str:
@@ -310,6 +313,8 @@ class GenerationService:
         options = params.options.as_json()
         check_output_options(fields.model, options)
         plan = self.planner.plan(fields, livemode=principal.livemode)
+        if params.partial_images:
+            options = {**options, "partial_images": params.partial_images}
         if options:
             plan = dataclasses.replace(plan, operation_params=options)
         return self._job(principal, params, plan, self._reservation(principal, plan)), plan

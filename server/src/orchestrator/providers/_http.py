@@ -25,7 +25,13 @@ from typing import Any, TypeVar
 import httpx
 from PIL import Image, UnidentifiedImageError
 
-from orchestrator.providers.base import ProgressCallback, ProviderError, ProviderErrorKind, ProviderImage
+from orchestrator.providers.base import (
+    ProgressCallback,
+    ProviderError,
+    ProviderErrorKind,
+    ProviderImage,
+    ProviderInput,
+)
 
 T = TypeVar("T")
 
@@ -392,6 +398,12 @@ def nearest_size(width: int, height: int, choices: Iterable[str]) -> str:
         return (round(abs(math.log(cw / ch) - target_ratio), 6), abs(cw * ch - target_area))
 
     return min(choices, key=distance)
+
+
+def follows_input(width: int, height: int, image: ProviderInput) -> bool:
+    """Whether the requested ``width`` x ``height`` has the input image's aspect ratio (within
+    rounding), so a route whose output follows its input needs no aspect of its own."""
+    return abs(math.log((width / height) / (image.width / image.height))) < 0.01
 
 
 async def pause_for_retry_after(retry_after: float | None, deadline: float | None) -> None:

@@ -15,7 +15,8 @@ flux ignores it and the catalog does not offer it there), then the route's ``par
 ``fal-ai/flux-pro/kontext``, ``fal-ai/flux-pro/kontext/max/multi``…): the input goes in
 ``image_url`` (``image_urls`` for several images), as the input's own URL when it has one, else
 as a base64 ``data:`` URI (fal accepts these wherever it takes a URL); ``strength`` is sent for
-``image_to_image`` and a mask as ``mask_url``. No ``image_size``: these models follow the input.
+``image_to_image`` and a mask as ``mask_url``. No ``image_size``: these models follow the input;
+Kontext gets the nearest ``aspect_ratio`` when the requested size has another aspect.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ from orchestrator.providers.base import (
 )
 from orchestrator.providers.http_adapter import ErrorInfo, HttpAdapter
 from orchestrator.settings import ProviderCredentials
+
+KONTEXT_ASPECTS = ("21:9", "16:9", "4:3", "3:2", "1:1", "2:3", "3:4", "9:16", "9:21")
+"""``aspect_ratio`` values of fal's FLUX Kontext endpoints."""
 
 # Coarse progress milestones: fal's queue reports states, not percentages.
 PROGRESS_QUEUED = 0.05
@@ -157,6 +161,12 @@ def build_input(request: ProviderRequest) -> dict[str, Any]:
             body["image_url"] = urls[0]
         if request.operation is Operation.IMAGE_TO_IMAGE and request.strength is not None:
             body["strength"] = request.strength
+        if "kontext" in request.provider_model and not _http.follows_input(
+            request.width, request.height, request.images[0]
+        ):
+            # Kontext follows its input unless told an aspect: a requested size of another
+            # aspect (or one a fallback brings) becomes the nearest aspect it takes.
+            body["aspect_ratio"] = _http.nearest_aspect_ratio(request.width, request.height, KONTEXT_ASPECTS)
         if request.mask is not None:
             body["mask_url"] = request.mask.url or FalProvider._data_uri(request.mask)
     if request.seed is not None:

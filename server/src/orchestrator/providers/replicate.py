@@ -9,7 +9,9 @@ stops billing.
 
 ``image_to_image`` and ``edit`` run on image-input models: the input image goes in the model's
 file input (``input_image`` for FLUX Kontext, ``image`` otherwise, e.g. flux-dev img2img) and
-``strength`` in ``prompt_strength``; a mask goes in ``mask`` (flux-fill). A file input is the
+``strength`` in ``prompt_strength``; a mask goes in ``mask`` (flux-fill). Kontext's
+``aspect_ratio`` is ``match_input_image`` unless the requested size has another aspect, which
+then gets the nearest of :data:`ASPECT_RATIOS`. A file input is the
 image's own URL when it has one, a ``data:`` URI up to :data:`MAX_DATA_URI_BYTES`, and above that a
 file uploaded with ``POST /v1/files`` (the ``urls.get`` of the answer), as Replicate's clients do.
 """
@@ -83,7 +85,13 @@ class ReplicateProvider(HttpAdapter):
 
             model_input[IMAGE_INPUT_FIELDS.get(model, "image")] = reference(request.images[0])
             if model in MATCH_INPUT:
-                model_input["aspect_ratio"] = "match_input_image"
+                # The input's own aspect unless another size was asked for (or this is a
+                # fallback from a route that had one): then the nearest aspect Replicate takes.
+                model_input["aspect_ratio"] = (
+                    "match_input_image"
+                    if _http.follows_input(request.width, request.height, request.images[0])
+                    else _http.nearest_aspect_ratio(request.width, request.height, ASPECT_RATIOS)
+                )
             if request.operation is Operation.IMAGE_TO_IMAGE and request.strength is not None:
                 model_input["prompt_strength"] = request.strength
             if request.mask is not None:

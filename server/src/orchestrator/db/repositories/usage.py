@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from orchestrator.db.json_values import metadata_value
-from orchestrator.db.models import ApiKey, Generation
+from orchestrator.db.models import ApiKey, Generation, Image, Source
 
 ACTIVE_STATUSES = ("queued", "running")
 GROUP_DIMENSIONS: tuple[str, ...] = (
@@ -112,6 +112,23 @@ class UsageRepository:
             succeeded=int(succeeded or 0),
             active=int(active or 0),
         )
+
+    async def storage_bytes(self, project: str, livemode: bool, start: datetime, end: datetime) -> int:
+        """Bytes stored for the generations created in the range: their images and the inputs
+        stored for them (uploads and fetched URLs; an input that is one of our stored images
+        adds nothing, it is only referenced)."""
+        scope = self._scope(project, livemode, start, end)
+        outputs = await self.session.scalar(
+            select(func.coalesce(func.sum(Image.bytes), 0))
+            .join(Generation, Generation.id == Image.generation_id)
+            .where(*scope)
+        )
+        inputs = await self.session.scalar(
+            select(func.coalesce(func.sum(Source.bytes), 0))
+            .join(Generation, Generation.id == Source.generation_id)
+            .where(*scope, Source.origin != "generation")
+        )
+        return int(outputs or 0) + int(inputs or 0)
 
     async def grouped(
         self, project: str, livemode: bool, start: datetime, end: datetime, dimension: str
