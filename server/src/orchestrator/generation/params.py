@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from orchestrator.core.states import UNSUCCESSFUL, JobStatus
 from orchestrator.db.models import Generation
@@ -69,6 +69,9 @@ class SubmitParams:
     strength: float | None = None
     scale: int | None = None
     options: OutputOptions = field(default_factory=OutputOptions)
+    cache: bool | Literal["always"] | None = None
+    """Result cache: True (seeded requests only), ``"always"`` (also without a seed), False (never),
+    None (the key's default)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +128,7 @@ def fingerprinted(params: SubmitParams) -> dict[str, Any]:
         "seed": params.seed,
         "negative_prompt": params.negative_prompt,
         "metadata": params.metadata,
+        **({} if params.cache is None else {"cache": params.cache}),
         **(
             {}
             if params.operation == "generate" and not params.options.as_json()

@@ -1,0 +1,189 @@
+"""The opt-in result cache: identical seeded requests call the provider once; the hit is a new
+generation at $0, marked cached, sharing the source's files. Off by default, never across
+projects or modes, never for unseeded requests unless asked, and not past its TTL. Counted by
+the provider-call metric of the real app (the offline renderer is the provider in test mode)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from support import sample_value
+
+pytestmark = pytest.mark.asgi
+
+SEEDED = {"prompt": "a red kite over dunes", "model": "stable-image-core", "seed": 7}
+PRICE = 0.03  # stable-image-core, 1024x1024
+
+
+async def _metrics(server: Any) -> dict[str, Any]:
+    async with server.client(await server.create_key(mode="live")) as scraper:
+        text = (await scraper.get("/metrics")).text
+    return {family.name: family for family in text_string_to_metric_families(text)}
+
+
+async def _provider_calls(server: Any) -> float:
+    families = await _metrics(server)
+    return sample_value(families, "orchestrator_provider_request_duration_seconds_count", provider="offline")
+
+
+async def _lookups(server: Any, result: str) -> float:
+    return sample_value(await _metrics(server), "orchestrator_cache_lookups_total", result=result)
+
+
+async def _post(api: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:
+    response = await api.post("/api/v1/generate", json=body)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def test_cache_on_second_identical_seeded_request_is_a_free_hit(server, api) -> None:
+    first = await _post(api, SEEDED | {"cache": True})
+    second = await _post(api, SEEDED | {"cache": True})
+    assert await _provider_calls(server) == 1
+    assert first["cost"] == PRICE and first["cached"] is False and first["cached_from"] is None
+    assert second["id"] != first["id"] and second["status"] == "succeeded"
+    assert second["cost"] == 0 and second["cached"] is True and second["cached_from"] == first["id"]
+    # Shared, not copied: both point at the same stored file.
+    assert len(second["images"]) == 1
+    async with server.app.state.services.db.read() as session:
+        from orchestrator.db.models import Generation
+
+        a = await session.get(Generation, first["id"])
+        b = await session.get(Generation, second["id"])
+        assert a is not None and b is not None
+        assert [i.storage_key for i in a.images] == [i.storage_key for i in b.images]
+    image = await api.get(second["image_url"])
+    assert image.status_code == 200 and image.content == (await api.get(first["image_url"])).content
+    # History shows both; usage counts the hit, its savings, and charges once.
+    got = (await api.get(f"/api/v1/generations/{second['id']}")).json()
+    assert got["cached"] is True and got["cached_from"] == first["id"]
+    usage = (await api.get("/api/v1/usage", params={"group_by": "cache"})).json()
+    assert usage["total_generations"] == 2 and usage["total_cost"] == PRICE
+    assert usage["cached_generations"] == 1 and usage["cache_savings"] == PRICE
+    groups = {g["key"]: g for g in usage["groups"]}
+    assert groups["cached"]["generations"] == 1 and groups["cached"]["cost"] == 0
+    assert groups["uncached"]["generations"] == 1 and groups["uncached"]["cost"] == PRICE
+    assert await _lookups(server, "hit") == 1 and await _lookups(server, "miss") == 1
+
+
+async def test_cache_off_calls_the_provider_each_time(server, api) -> None:
+    for body in (SEEDED, SEEDED, SEEDED | {"cache": False}):
+        assert (await _post(api, body))["cached"] is False
+    assert await _provider_calls(server) == 3
+    assert await _lookups(server, "hit") == 0 and await _lookups(server, "miss") == 0
+
+
+async def test_no_seed_is_cached_only_when_asked_always(server, api) -> None:
+    unseeded = {"prompt": "fog over a harbour", "model": "stable-image-core"}
+    a = await _post(api, unseeded | {"cache": True})
+    b = await _post(api, unseeded | {"cache": True})
+    assert not a["cached"] and not b["cached"]
+    assert await _provider_calls(server) == 2
+    c = await _post(api, unseeded | {"cache": "always"})
+    d = await _post(api, unseeded | {"cache": "always"})
+    assert not c["cached"] and d["cached"] and d["cached_from"] == c["id"]
+    assert await _provider_calls(server) == 3
+
+
+async def test_the_key_default_opts_seeded_requests_in_and_a_request_can_opt_out(server) -> None:
+    key = await server.create_key(cache_default=True)
+    async with server.client(key) as api:
+        first = await _post(api, SEEDED)
+        hit = await _post(api, SEEDED)
+        opted_out = await _post(api, SEEDED | {"cache": False})
+    assert hit["cached_from"] == first["id"] and not opted_out["cached"]
+    assert await _provider_calls(server) == 2
+
+
+async def test_never_across_projects_or_modes(server) -> None:
+    keys = [
+        await server.create_key(project="alpha"),
+        await server.create_key(project="beta"),
+        await server.create_key(project="alpha", mode="live"),
+    ]
+    results = []
+    for key in keys:
+        async with server.client(key) as api:
+            response = await api.post("/api/v1/generate", json=SEEDED | {"cache": True})
+            results.append(response)
+    # Test keys of two projects each paid once; the live key (no provider configured) never got a
+    # test-mode result: it was refused as live requests are, not served from the test cache.
+    assert [r.status_code for r in results[:2]] == [200, 200]
+    assert not any(r.json()["cached"] for r in results[:2])
+    assert results[2].status_code == 503, results[2].text
+    assert await _provider_calls(server) == 2
+
+
+async def test_ttl_expiry_is_a_miss(start_server) -> None:
+    server = await start_server(cache_ttl_seconds=0.5)
+    key = await server.create_key()
+    async with server.client(key) as api:
+        first = await _post(api, SEEDED | {"cache": True})
+        await asyncio.sleep(1.0)  # the TTL itself is what is tested: it must pass
+        second = await _post(api, SEEDED | {"cache": True})
+    assert not second["cached"] and second["id"] != first["id"]
+    assert await _provider_calls(server) == 2
+
+
+async def test_a_project_switched_off_never_caches(start_server) -> None:
+    server = await start_server(cache_disabled_projects=["quiet"])
+    key = await server.create_key(project="quiet")
+    async with server.client(key) as api:
+        await _post(api, SEEDED | {"cache": True})
+        assert not (await _post(api, SEEDED | {"cache": True}))["cached"]
+    assert await _provider_calls(server) == 2
+
+
+async def test_any_other_field_is_a_miss(server, api) -> None:
+    await _post(api, SEEDED | {"cache": True})
+    for change in ({"seed": 8}, {"prompt": "a blue kite"}, {"negative_prompt": "rain"}, {"size": "1344x768"}):
+        assert not (await _post(api, SEEDED | change | {"cache": True}))["cached"], change
+    assert await _provider_calls(server) == 5
+
+
+async def _storage_keys(server: Any, generation_id: str) -> list[str]:
+    from orchestrator.db.models import Generation
+
+    async with server.app.state.services.db.read() as session:
+        row = await session.get(Generation, generation_id)
+        assert row is not None
+        return [k for i in row.images for k in (i.storage_key, i.thumbnail_key)]
+
+
+async def test_deleting_the_source_keeps_the_hit_files(start_server) -> None:
+    server = await start_server(gallery_undo_seconds=0)
+    storage = server.app.state.services.storage
+    key = await server.create_key()
+    async with server.client(key) as api:
+        first = await _post(api, SEEDED | {"cache": True})
+        hit = await _post(api, SEEDED | {"cache": True})
+        files = await _storage_keys(server, first["id"])
+        assert files and files == await _storage_keys(server, hit["id"])  # shared, not copied
+        assert (await api.delete(f"/api/v1/gallery/{first['id']}")).status_code == 200
+        assert await server.app.state.services.gallery.purge_due() == 1
+        again = (await api.get(f"/api/v1/generations/{hit['id']}")).json()
+        assert (await api.get(again["image_url"])).status_code == 200
+        for name in files:
+            await storage.get(name)  # still stored
+        # A deleted source serves no further hits; the living hit still does.
+        assert (await _post(api, SEEDED | {"cache": True}))["cached"]
+        for job in (await api.get("/api/v1/generations")).json()["data"][:2]:  # the two living ones
+            assert (await api.delete(f"/api/v1/gallery/{job['id']}")).status_code == 200, job
+        assert await server.app.state.services.gallery.purge_due() == 2
+        for name in files:  # the last sharer purged removed the files
+            with pytest.raises(Exception):  # noqa: B017 - local and S3 storage raise their own
+                await storage.get(name)
+        fresh = await _post(api, SEEDED | {"cache": True})
+        assert not fresh["cached"] and (await api.get(fresh["image_url"])).status_code == 200
+    assert await _provider_calls(server) == 2
+
+
+async def test_bad_cache_values_are_refused_naming_the_field(api) -> None:
+    for value in ("yes", 1, "true"):
+        response = await api.post("/api/v1/generate", json=SEEDED | {"cache": value})
+        assert response.status_code == 422, response.text
+        assert "cache" in response.text
