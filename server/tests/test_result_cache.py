@@ -187,3 +187,55 @@ async def test_bad_cache_values_are_refused_naming_the_field(api) -> None:
         response = await api.post("/api/v1/generate", json=SEEDED | {"cache": value})
         assert response.status_code == 422, response.text
         assert "cache" in response.text
+
+
+# ---------------------------------------------------------------------------- in-flight dedupe
+
+
+async def test_identical_requests_in_flight_share_one_provider_call(start_server) -> None:
+    server = await start_server(offline_latency_seconds=1.0)
+    key = await server.create_key(max_concurrent=50)
+    async with server.client(key) as api:
+        responses = await asyncio.gather(
+            *(api.post("/api/v1/generate", json=SEEDED | {"cache": True}) for _ in range(10))
+        )
+        usage = (await api.get("/api/v1/usage")).json()
+    assert [r.status_code for r in responses] == [200] * 10, [r.text for r in responses]
+    jobs = [r.json() for r in responses]
+    leaders = [j for j in jobs if not j["cached"]]
+    assert len(leaders) == 1 and leaders[0]["cost"] == PRICE
+    assert all(j["cached_from"] == leaders[0]["id"] and j["cost"] == 0 for j in jobs if j["cached"])
+    assert all(len(j["images"]) == 1 and j["status"] == "succeeded" for j in jobs)
+    assert await _provider_calls(server) == 1
+    assert usage["total_generations"] == 10 and usage["total_cost"] == PRICE
+    assert usage["cached_generations"] == 9 and usage["cache_savings"] == pytest.approx(9 * PRICE)
+
+
+async def test_a_canceled_leader_ends_its_followers_uncharged(start_server) -> None:
+    server = await start_server(offline_latency_seconds=3.0)
+    key = await server.create_key(max_concurrent=50)
+    async with server.client(key, headers={"Prefer": "respond-async"}) as api:
+        leader = (await api.post("/api/v1/generate", json=SEEDED | {"cache": True})).json()
+        follower = (await api.post("/api/v1/generate", json=SEEDED | {"cache": True})).json()
+        assert follower["cached_from"] == leader["id"] and follower["status"] == "queued"
+        assert (await api.post(f"/api/v1/generations/{leader['id']}/cancel")).status_code == 200
+        ended = (await api.get(f"/api/v1/generations/{follower['id']}")).json()
+        usage = (await api.get("/api/v1/usage")).json()
+    assert ended["status"] == "canceled" and ended["cost"] == 0 and ended["error"]["code"] == "canceled"
+    assert usage["total_cost"] == 0 and usage["canceled_generations"] == 2
+
+
+async def test_a_follower_canceled_alone_leaves_its_leader_running(start_server) -> None:
+    server = await start_server(offline_latency_seconds=1.0)
+    key = await server.create_key(max_concurrent=50)
+    async with server.client(key, headers={"Prefer": "respond-async"}) as api:
+        leader = (await api.post("/api/v1/generate", json=SEEDED | {"cache": True})).json()
+        follower = (await api.post("/api/v1/generate", json=SEEDED | {"cache": True})).json()
+        assert (await api.post(f"/api/v1/generations/{follower['id']}/cancel")).status_code == 200
+        done = await api.post(
+            "/api/v1/generate", json=SEEDED | {"cache": True}, headers={"Prefer": "wait=10"}
+        )
+        final = (await api.get(f"/api/v1/generations/{leader['id']}")).json()
+    assert final["status"] == "succeeded" and final["cost"] == PRICE
+    assert done.json()["cached_from"] == leader["id"]
+    assert await _provider_calls(server) == 1
