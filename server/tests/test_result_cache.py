@@ -239,3 +239,62 @@ async def test_a_follower_canceled_alone_leaves_its_leader_running(start_server)
     assert final["status"] == "succeeded" and final["cost"] == PRICE
     assert done.json()["cached_from"] == leader["id"]
     assert await _provider_calls(server) == 1
+
+
+# ---------------------------------------------------------------------------- the other doors
+
+
+async def test_operations_are_keyed_by_input_content_however_sent(server, api) -> None:
+    from image_inputs import png
+
+    source, other = png(96, 64, (200, 40, 40)), png(96, 64, (40, 200, 40))
+
+    async def variation(data: bytes, cache: str = "true") -> dict[str, Any]:
+        response = await api.post(
+            "/api/v1/images/variations",
+            data={"model": "dall-e-2", "seed": "3", "cache": cache},
+            files={"image": ("any-name.png", data, "image/png")},
+        )
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    first = await variation(source)
+    same = await variation(source)
+    different = await variation(other)
+    off = await variation(source, "false")
+    assert same["cached_from"] == first["id"] and same["cost"] == 0
+    assert not different["cached"] and not off["cached"]
+    assert await _provider_calls(server) == 3
+    refused = await api.post(
+        "/api/v1/images/variations",
+        data={"model": "dall-e-2", "seed": "3", "cache": "sometimes"},
+        files={"image": ("a.png", source, "image/png")},
+    )
+    assert refused.status_code == 422 and "cache" in refused.text
+
+
+async def test_openai_door_caches_only_when_asked_always(server, api) -> None:
+    body = {"prompt": "a paper boat", "model": "dall-e-3"}
+    for extra in ({}, {"cache": True}, {"cache": "always"}, {"cache": "always"}):
+        response = await api.post("/v1/images/generations", json=body | extra)
+        assert response.status_code == 200, response.text
+    # No seed at this door: only the second "always" request is a hit.
+    assert await _provider_calls(server) == 3
+    history = (await api.get("/api/v1/generations")).json()["data"]
+    assert [g["cached"] for g in history] == [True, False, False, False]
+
+
+@pytest.mark.timeout(120)
+async def test_cli_and_api_create_keys_with_the_cache_default(server, api, tmp_path) -> None:
+    from support import cli_env, run_cli
+
+    made = await api.post("/api/v1/keys", json={"name": "cached", "cache": True})
+    assert made.status_code == 201 and made.json()["cache"] is True, made.text
+    assert (await api.post("/api/v1/keys", json={"name": "x", "cache": "yes"})).status_code == 422
+    env = cli_env(server.settings.data_dir, server.settings.db_url)
+    created = await asyncio.to_thread(run_cli, ["keys", "create", "--name", "c", "--cache", "--json"], env)
+    plain = await asyncio.to_thread(run_cli, ["keys", "create", "--name", "p", "--json"], env)
+    assert created["cache"] is True and plain["cache"] is False
+    async with server.client(created["key"]) as cached:
+        first = await _post(cached, SEEDED)
+        assert (await _post(cached, SEEDED))["cached_from"] == first["id"]
