@@ -298,3 +298,32 @@ async def test_cli_and_api_create_keys_with_the_cache_default(server, api, tmp_p
     async with server.client(created["key"]) as cached:
         first = await _post(cached, SEEDED)
         assert (await _post(cached, SEEDED))["cached_from"] == first["id"]
+
+
+def test_the_key_never_matches_across_projects_or_modes() -> None:
+    from orchestrator.auth.principal import Principal
+    from orchestrator.catalog.catalog import load_catalog
+    from orchestrator.generation.cache import cache_key
+    from orchestrator.generation.params import SubmitParams
+    from orchestrator.generation.request import Planner
+    from orchestrator.generation.routing import Router
+    from orchestrator.generation.validation import resolve
+    from orchestrator.providers.offline import OfflineRenderer
+
+    catalog = load_catalog(None)
+    planner = Planner(catalog, Router(catalog, {}, OfflineRenderer(0)))
+    params = SubmitParams("a kite", "stable-image-core", None, None, None, 1, 7, None, {}, cache=True)
+    plan = planner.plan(resolve(catalog, params, max_n=4), livemode=False)
+
+    def key(project: str, livemode: bool, **change: Any) -> str:
+        principal = Principal(project=project, livemode=livemode, scopes=frozenset(), subject="s")
+        return cache_key(principal, params.__class__(**{**_fields(params), **change}), plan)
+
+    base = key("a", False)
+    assert base == key("a", False, metadata={"any": "thing"})  # metadata decides no pixels
+    others = [key("b", False), key("a", True), key("a", False, seed=8), key("a", False, prompt="a kit")]
+    assert base not in others and len(set(others)) == len(others)
+
+
+def _fields(params: Any) -> dict[str, Any]:
+    return {name: getattr(params, name) for name in params.__dataclass_fields__}
