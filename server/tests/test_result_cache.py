@@ -327,3 +327,29 @@ def test_the_key_never_matches_across_projects_or_modes() -> None:
 
 def _fields(params: Any) -> dict[str, Any]:
     return {name: getattr(params, name) for name in params.__dataclass_fields__}
+
+
+async def test_a_leader_lost_by_recovery_fails_its_followers_uncharged(start_server) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from orchestrator.db.models import Generation
+
+    server = await start_server(run_workers=False, job_max_attempts=1)
+    key = await server.create_key(max_concurrent=50)
+    services = server.app.state.services
+    async with server.client(key, headers={"Prefer": "respond-async"}) as api:
+        leader = (await api.post("/api/v1/generate", json=SEEDED | {"cache": True})).json()
+        follower = (await api.post("/api/v1/generate", json=SEEDED | {"cache": True})).json()
+        assert follower["cached_from"] == leader["id"]
+        past = datetime.now(UTC) - timedelta(minutes=1)
+
+        async def crash(session: Any) -> None:  # the leader's worker died mid-run
+            row = await session.get(Generation, leader["id"])
+            row.status, row.lease_owner, row.lease_expires_at, row.attempts = "running", "gone", past, 1
+
+        await services.db.transaction(crash)
+        await services.generations.lifecycle.recover(max_attempts=1)
+        ended = (await api.get(f"/api/v1/generations/{follower['id']}")).json()
+        usage = (await api.get("/api/v1/usage")).json()
+    assert ended["status"] == "failed" and ended["error"]["code"] == "worker_lost" and ended["cost"] == 0
+    assert usage["failed_generations"] == 2 and usage["total_cost"] == 0
