@@ -353,3 +353,22 @@ async def test_a_leader_lost_by_recovery_fails_its_followers_uncharged(start_ser
         usage = (await api.get("/api/v1/usage")).json()
     assert ended["status"] == "failed" and ended["error"]["code"] == "worker_lost" and ended["cost"] == 0
     assert usage["failed_generations"] == 2 and usage["total_cost"] == 0
+
+
+async def test_a_hit_and_a_follower_send_their_webhooks(start_server) -> None:
+    import json
+
+    from webhook_receiver import webhook_receiver
+
+    server = await start_server(
+        offline_latency_seconds=1.0, webhook_allow_private_targets=True, webhook_retry_base_seconds=0.2
+    )
+    key = await server.create_key(max_concurrent=50)
+    with webhook_receiver() as receiver:
+        async with server.client(key) as api:
+            assert (await api.post("/api/v1/webhooks", json={"url": receiver.url})).status_code == 201
+            both = await asyncio.gather(*(_post(api, SEEDED | {"cache": True}) for _ in range(2)))
+            hit = await _post(api, SEEDED | {"cache": True})
+            deliveries = await asyncio.to_thread(receiver.wait_for, 3)
+    events = {json.loads(d.body)["data"]["id"]: json.loads(d.body)["type"] for d in deliveries}
+    assert events == {job["id"]: "generation.succeeded" for job in (*both, hit)}
