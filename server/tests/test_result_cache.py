@@ -6,6 +6,7 @@ the provider-call metric of the real app (the offline renderer is the provider i
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -372,3 +373,19 @@ async def test_a_hit_and_a_follower_send_their_webhooks(start_server) -> None:
             deliveries = await asyncio.to_thread(receiver.wait_for, 3)
     events = {json.loads(d.body)["data"]["id"]: json.loads(d.body)["type"] for d in deliveries}
     assert events == {job["id"]: "generation.succeeded" for job in (*both, hit)}
+
+
+async def test_idempotency_comes_before_the_cache_and_a_spent_budget_still_gets_hits(server) -> None:
+    key = await server.create_key(monthly_budget=Decimal(str(PRICE)))
+    async with server.client(key) as api:
+        first = await _post(api, SEEDED | {"cache": True})
+        headers = {"Idempotency-Key": "hit-once"}
+        hit = await api.post("/api/v1/generate", json=SEEDED | {"cache": True}, headers=headers)
+        again = await api.post("/api/v1/generate", json=SEEDED | {"cache": True}, headers=headers)
+        # The budget is spent: a new provider call is refused, a $0 hit is not.
+        refused = await api.post("/api/v1/generate", json=SEEDED | {"seed": 8, "cache": True})
+        history = (await api.get("/api/v1/generations")).json()["data"]
+    assert hit.status_code == 200 and hit.json()["cached_from"] == first["id"]
+    assert again.headers.get("Idempotent-Replayed") == "true" and again.json()["id"] == hit.json()["id"]
+    assert refused.status_code == 402, refused.text
+    assert len(history) == 2 and await _provider_calls(server) == 1
