@@ -444,7 +444,17 @@ async def test_usage_storage_counts_outputs_and_uploaded_inputs_but_not_reused_i
     )
     assert by_id.status_code == 200, by_id.text
     again = len(await _bytes(by_id.json()["image_url"]))
-    assert (await _usage(api))["storage_bytes"] == generated + len(upload) + enlarged + again
+    total = generated + len(upload) + enlarged + again
+    assert (await _usage(api))["storage_bytes"] == total
+
+    # A cache hit shares its source's files: it stores nothing new.
+    seeded = {"prompt": "a lantern", "model": "stable-image-core", "seed": 7, "cache": True}
+    paid = await api.post("/api/v1/generate", json=seeded)
+    hit = await api.post("/api/v1/generate", json=seeded)
+    assert paid.status_code == hit.status_code == 200, hit.text
+    assert hit.json()["cached_from"] == paid.json()["id"]
+    total += len(await _bytes(paid.json()["image_url"]))
+    assert (await _usage(api))["storage_bytes"] == total
 
 
 def test_every_catalog_route_names_an_operation_its_adapter_performs() -> None:

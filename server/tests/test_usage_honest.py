@@ -51,6 +51,9 @@ def _row(project: str, key_id: str, livemode: bool, spec: dict[str, Any]) -> Gen
         # A running row far from expiry, so lease recovery leaves it alone.
         lease_owner="elsewhere" if spec["status"] == "running" else None,
         lease_expires_at=now + timedelta(hours=1) if spec["status"] == "running" else None,
+        # A cached or deduplicated job: $0 itself, saving what its source cost.
+        cached_from="gen_source" if spec.get("cached") else None,
+        saved_micros=spec.get("saved") if spec.get("cached") else None,
     )
 
 
@@ -72,6 +75,8 @@ ROWS = st.lists(
             "cost": st.one_of(st.none(), st.integers(0, 200_000)),
             "key": st.integers(0, 1),
             "live": st.booleans(),
+            "cached": st.booleans(),
+            "saved": st.integers(0, 200_000),
         }
     ),
     max_size=25,
@@ -115,7 +120,7 @@ async def test_usage_totals_equal_history_for_every_status_and_group(start_serve
         async with server.client(str(made[0].secret)) as api:
             history = await _history(api)
             usage: dict[str, Any] = {}
-            for dim in ("model", "key", "provider", "metadata.team"):
+            for dim in ("model", "key", "provider", "metadata.team", "cache"):
                 response = await api.get("/api/v1/usage", params=RANGE | {"group_by": dim})
                 assert response.status_code == 200, response.text
                 usage[dim] = response.json()
@@ -132,10 +137,23 @@ async def test_usage_totals_equal_history_for_every_status_and_group(start_serve
         assert totals["total_images"] == sum(r["n"] for r in ok)
         assert round(totals["total_cost"] * 1_000_000) == sum(r["cost"] or 0 for r in ok)
         assert totals["unpriced_generations"] == sum(1 for r in ok if r["cost"] is None)
-        for dim, field in (("model", "model"), ("provider", "provider"), ("metadata.team", "team")):
+        cached = [g for g in history if g["status"] == "succeeded" and g["cached"]]
+        assert totals["cached_generations"] == len(cached)
+        saved = sum(r["saved"] for r in ok if r["cached"])
+        assert round(totals["cache_savings"] * 1_000_000) == saved
+        assert Counter(bool(g["cached_from"]) for g in history) == Counter(r["cached"] for r in test_rows)
+        for r in test_rows:
+            r["cache"] = "cached" if r["cached"] else "uncached"
+        for dim, field in (
+            ("model", "model"),
+            ("provider", "provider"),
+            ("metadata.team", "team"),
+            ("cache", "cache"),
+        ):
             groups = usage[dim]["groups"]
             for status in ("succeeded", "failed", "canceled"):
                 assert sum(g[status] for g in groups) == statuses[status], (dim, status)
+            assert sum(g["cached"] for g in groups) == len(cached), dim
             expected = Counter(r[field] or "(none)" for r in test_rows)
             assert {g["key"]: g["generations"] for g in groups} == dict(expected), dim
             assert (

@@ -47,6 +47,7 @@ from orchestrator.errors import install_error_handlers
 from orchestrator.gallery.service import GalleryService
 from orchestrator.generation.batch import BatchService
 from orchestrator.generation.bus import RedisEventBus
+from orchestrator.generation.cache import ResultCache
 from orchestrator.generation.events import EventHub
 from orchestrator.generation.idempotency import IdempotencyService
 from orchestrator.generation.inputs import InputService
@@ -209,6 +210,7 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
         idempotency=idempotency,
         settings=settings,
         inputs=InputService(db=db, storage=storage, settings=settings),
+        cache=ResultCache(db=db, lifecycle=lifecycle, settings=settings, observer=metrics.on_cache_lookup),
     )
     webhook_policy = Policy(
         allow_private=settings.webhook_allow_private_targets,

@@ -78,6 +78,18 @@ class Settings(BaseSettings):
         description="Cancel a synchronous caller's job at $0 when it disconnects while the job is "
         "still queued (a running job always completes and is charged once).",
     )
+    cache_enabled: bool = Field(
+        default=True,
+        description="Allow the opt-in result cache and in-flight deduplication at all (requests and "
+        "keys still opt in; false turns both off for every project).",
+    )
+    cache_ttl_seconds: float = Field(
+        default=86400.0, gt=0, description="How long a succeeded result may serve identical requests."
+    )
+    cache_disabled_projects: list[str] = Field(
+        default_factory=list,
+        description="Projects whose requests never use the result cache, whatever they ask for.",
+    )
     job_lease_seconds: float = Field(default=30.0, gt=0)
     job_max_attempts: int = Field(default=2, ge=1, description="Takeovers of a lost job before it fails.")
     job_deadline_seconds: float = Field(default=300.0, gt=0)

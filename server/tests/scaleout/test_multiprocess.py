@@ -260,3 +260,39 @@ def test_webhook_event_survives_the_process_that_queued_it(cluster) -> None:
         "delivery recorded",
     )
     assert log["data"][0]["attempts"] == 2
+
+
+def _offline_calls(url: str, token: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"{url}/metrics", headers=_auth(token), timeout=30).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "orchestrator_provider_request_duration_seconds_count"
+        and sample.labels.get("provider") == "offline"
+    )
+
+
+async def test_ten_identical_requests_over_two_processes_make_one_provider_call(cluster) -> None:
+    # Seeded, opted in, slow enough that all ten arrive while the first is in flight.
+    env = {"ORCHESTRATOR_OFFLINE_LATENCY_SECONDS": "2", "ORCHESTRATOR_METRICS_TOKEN": "scrape-me"}
+    _, a = cluster(**env)
+    _, b = cluster(**env)
+    key = cluster.create_key("--max-concurrent", "50", "--rate-limit", "100000")
+    body = {"prompt": "a lighthouse at dusk", "model": "stable-image-core", "seed": 42, "cache": True}
+    async with httpx.AsyncClient(headers=_auth(key), timeout=60) as client:
+        responses = await asyncio.gather(
+            *(client.post(f"{(a, b)[i % 2]}/api/v1/generate", json=body) for i in range(10))
+        )
+    assert [r.status_code for r in responses] == [200] * 10, [r.text for r in responses]
+    jobs = [r.json() for r in responses]
+    leaders = [j for j in jobs if not j["cached"]]
+    assert len(leaders) == 1, jobs
+    assert all(j["cached_from"] == leaders[0]["id"] and j["cost"] == 0 for j in jobs if j["cached"])
+    assert all(j["status"] == "succeeded" and len(j["images"]) == 1 for j in jobs)
+    assert _offline_calls(a, "scrape-me") + _offline_calls(b, "scrape-me") == 1
+    usage = _usage(b, key)
+    assert usage["total_generations"] == 10 and usage["cached_generations"] == 9
+    assert usage["total_cost"] == pytest.approx(leaders[0]["cost"]) and leaders[0]["cost"] > 0

@@ -130,6 +130,7 @@ async def generate(
         seed=body.seed,
         negative_prompt=body.negative_prompt,
         metadata=body.metadata,
+        cache=body.cache,
     )
     outcome = await services.generations.generate(
         principal,

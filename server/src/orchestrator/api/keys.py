@@ -34,6 +34,7 @@ def key_out(key: ApiKey) -> KeyOut:
         last_used_at=key.last_used_at,
         revoked_at=key.revoked_at,
         expires_at=key.expires_at,
+        cache=bool(key.cache_default),
     )
 
 
@@ -62,6 +63,7 @@ async def create_key(body: KeyCreate, principal: AdminScope, services: ServicesD
         monthly_budget=limits.monthly_budget,
         expires_at=expiry_for_new_key(principal, body.expires_at),
         budget_pool_id=budget_pool_for(principal),
+        cache_default=body.cache or None,
     )
     return KeyCreated(**key_out(new.record).model_dump(), key=new.secret)
 

@@ -26,7 +26,7 @@ from orchestrator.api.disconnect import hang_up
 from orchestrator.api.inputs import SafeText, text_problem
 from orchestrator.api.operations import read_upload
 from orchestrator.api.presenters import base_url, image_url
-from orchestrator.api.schemas import ErrorEnvelope, Prompt, StrictBody
+from orchestrator.api.schemas import CacheChoice, ErrorEnvelope, Prompt, StrictBody
 from orchestrator.catalog.catalog import ModelSpec
 from orchestrator.container import Services
 from orchestrator.core.states import JobStatus
@@ -95,6 +95,11 @@ class ImageGenerationRequest(StrictBody):
     partial_images: StrictInt | None = Field(
         default=None, ge=0, le=3, description="Partial images to stream, where the provider sends them."
     )
+    cache: CacheChoice = Field(
+        default=None,
+        description='Extension: the result cache. This door sends no seed, so only `"always"` (or '
+        "`false`) changes anything: identical requests then share one result at $0.",
+    )
 
 
 class ImageData(BaseModel):
@@ -159,6 +164,7 @@ def _params(body: ImageGenerationRequest) -> SubmitParams:
         metadata=metadata,
         options=_options(body.background, body.output_format, body.output_compression, body.moderation),
         partial_images=(body.partial_images or 0) if body.stream else 0,
+        cache=body.cache,
     )
 
 

@@ -29,7 +29,7 @@ from orchestrator.api.generate import (
     parse_prefer,
 )
 from orchestrator.api.inputs import Metadata, SafeText
-from orchestrator.api.schemas import GenerationResponse, Prompt, StrictBody
+from orchestrator.api.schemas import CacheChoice, GenerationResponse, Prompt, StrictBody
 from orchestrator.errors import ErrorCode, InvalidRequest
 from orchestrator.generation.inputs import parse_image_ref
 from orchestrator.generation.params import InputRef, OutputOptions, SubmitParams
@@ -59,6 +59,7 @@ class _OperationBody(StrictBody):
         min_length=1, max_length=64, description="A catalog model that supports the operation."
     )
     metadata: Metadata = Field(default_factory=dict)
+    cache: CacheChoice = None
 
 
 class _OneImage(_OperationBody):
@@ -208,6 +209,8 @@ async def _parse(
                 if name == "metadata":
                     with contextlib.suppress(ValueError):
                         data[name] = json.loads(value)
+                if name == "cache":
+                    data[name] = {"true": True, "false": False}.get(value.strip().lower(), value)
         # The body model still checks every other field; the inputs came as files or text.
         placeholder = "gen_0"
         if operation == "edit":
@@ -253,6 +256,7 @@ def _params(
         seed=fields.get("seed"),
         negative_prompt=fields.get("negative_prompt"),
         metadata=body.metadata,
+        cache=body.cache,
         operation=operation,
         images=tuple(images),
         mask=mask,

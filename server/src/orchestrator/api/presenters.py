@@ -81,6 +81,8 @@ def generation_out(
         if job.status in UNSUCCESSFUL and job.error_code
         else None,
         failed_attempts=[FailedAttempt.model_validate(a) for a in job.attempt_trail or ()],
+        cached=job.cached_from is not None,
+        cached_from=job.cached_from,
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,

@@ -5,13 +5,24 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
 from orchestrator.api.inputs import MAX_BUDGET_USD, Metadata, SafeText, safe_text
 from orchestrator.errors import ErrorCode, ErrorType, describe_codes
 
 Scope = Literal["generate", "read", "admin"]
 JobStatus = Literal["queued", "running", "succeeded", "failed", "canceled"]
+
+
+CacheChoice = Annotated[
+    StrictBool | Literal["always"] | None,
+    Field(
+        description="Result cache (exact match, per project and mode): `true` serves a seeded request "
+        "from an identical earlier result, or shares an identical request in flight, at $0; "
+        '`"always"` does so even without a seed; `false` never; unset: the key\'s `cache` default '
+        "(seeded requests only).",
+    ),
+]
 
 
 class StrictBody(BaseModel):
@@ -69,6 +80,7 @@ class GenerateRequest(GenerationParams):
     )
 
     prompt: Prompt
+    cache: CacheChoice = None
 
 
 class BatchRequest(GenerationParams):
@@ -176,6 +188,14 @@ class GenerationResponse(BaseModel):
         default=None,
         description="Generations that took this one's images as input (on `GET /generations/{id}` only).",
     )
+    cached: bool = Field(
+        default=False,
+        description="Served from the result cache or shared with an identical request in flight "
+        "(cost 0; the images are those of `cached_from`).",
+    )
+    cached_from: str | None = Field(
+        default=None, description="The generation whose result (and stored images) this one shares."
+    )
     error: ErrorInfo | None
     failed_attempts: list[FailedAttempt] = Field(
         default_factory=list,
@@ -280,6 +300,8 @@ class UsageBucket(BaseModel):
     active: int = Field(default=0, description="Still queued or running.")
     images: int = Field(description="Images of succeeded generations.")
     cost: float = Field(description="Charged: the stored cost of succeeded generations.")
+    cached: int = Field(default=0, description="Succeeded generations served from the result cache.")
+    cache_savings: float = Field(default=0.0, description="What those cached results cost their sources.")
 
 
 class BudgetStatus(BaseModel):
@@ -313,6 +335,14 @@ class UsageStats(BaseModel):
         default=0,
         description="Bytes stored for the generations created in the range: their images and their "
         "stored inputs (uploads and fetched URLs; a stored image used as input is not counted twice).",
+    )
+    cached_generations: int = Field(
+        default=0,
+        description="Succeeded generations that shared another's result (result cache or in-flight "
+        "deduplication) at $0; part of `succeeded_generations`.",
+    )
+    cache_savings: float = Field(
+        default=0.0, description="What the cached generations' results cost their sources: money not spent."
     )
     currency: str
     by_model: list[UsageBucket]
@@ -362,6 +392,11 @@ class KeyCreate(StrictBody):
         description="When the key stops working (ISO 8601, in the future; no offset = UTC). Not after "
         "the creating key's own expiry; unset = the creator's expiry (or never).",
     )
+    cache: StrictBool = Field(
+        default=False,
+        description="Seeded requests of this key use the result cache unless they send `cache: false` "
+        '(unseeded ones only with `cache: "always"`).',
+    )
 
 
 class KeyOut(BaseModel):
@@ -379,6 +414,7 @@ class KeyOut(BaseModel):
     last_used_at: datetime | None
     revoked_at: datetime | None
     expires_at: datetime | None = None
+    cache: bool = Field(default=False, description="Seeded requests use the result cache by default.")
 
 
 class KeyCreated(KeyOut):

@@ -36,6 +36,8 @@ def _bucket(b: Bucket) -> UsageBucket:
         active=b.active,
         images=b.images,
         cost=from_micros(b.cost_micros) or 0.0,
+        cached=b.cached,
+        cache_savings=from_micros(b.saved_micros) or 0.0,
     )
 
 
@@ -152,6 +154,8 @@ async def get_usage(
         canceled_generations=totals.canceled,
         unpriced_generations=totals.unpriced,
         storage_bytes=storage_bytes,
+        cached_generations=totals.cached,
+        cache_savings=from_micros(totals.saved_micros) or 0.0,
         currency=services.catalog.currency,
         by_model=[_bucket(b) for b in by_model],
         by_day=[_bucket(b) for b in by_day],

@@ -24,6 +24,8 @@ class Principal:
     """When the key stops working (None: never)."""
     budget_pool_id: str | None = None
     """The key whose budget this key's spending also draws from (set for keys a budgeted key made)."""
+    cache_default: bool = False
+    """The key opts its seeded requests in to the result cache (a request's ``cache`` overrides it)."""
 
     def has(self, scope: str) -> bool:
         return scope in self.scopes or "admin" in self.scopes

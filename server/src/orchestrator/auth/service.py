@@ -46,6 +46,7 @@ def principal_for(key: ApiKey) -> Principal:
         else Decimal(str(from_micros(key.monthly_budget_micros))),
         expires_at=key.expires_at,
         budget_pool_id=key.budget_pool_id,
+        cache_default=bool(key.cache_default),
     )
 
 
@@ -138,6 +139,7 @@ class KeyService:
         monthly_budget: Decimal | None = None,
         expires_at: datetime | None = None,
         budget_pool_id: str | None = None,
+        cache_default: bool | None = None,
     ) -> NewKey:
         unknown = sorted(set(scopes) - set(SCOPES))
         if unknown:
@@ -157,6 +159,7 @@ class KeyService:
             max_concurrent=max_concurrent,
             monthly_budget_micros=None if monthly_budget is None else to_micros(monthly_budget),
             budget_pool_id=budget_pool_id,
+            cache_default=cache_default,
             created_at=now_utc(),
             expires_at=expires_at,
         )

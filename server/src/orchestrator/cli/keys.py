@@ -52,6 +52,7 @@ _JSON_FIELDS = {
     "monthly_budget",
     "created_at",
     "revoked_at",
+    "cache",
 }
 
 
@@ -73,6 +74,7 @@ _KEY_OPTIONS = {
     "rate_limit_per_minute": "--rate-limit",
     "max_concurrent": "--max-concurrent",
     "monthly_budget": "--monthly-budget",
+    "cache": "--cache",
 }
 
 
@@ -87,6 +89,7 @@ def _validated_key(args: argparse.Namespace) -> Any:
         "rate_limit_per_minute": args.rate_limit,
         "max_concurrent": args.max_concurrent,
         "monthly_budget": args.monthly_budget,
+        "cache": args.cache,
     }
     try:
         body = KeyCreate.model_validate({k: v for k, v in values.items() if v is not None})
@@ -114,6 +117,7 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
             rate_limit_per_minute=body.rate_limit_per_minute,
             max_concurrent=body.max_concurrent,
             monthly_budget=None if body.monthly_budget is None else Decimal(str(body.monthly_budget)),
+            cache_default=body.cache or None,
         )
 
     new = _with_keys(action, may_create=True)

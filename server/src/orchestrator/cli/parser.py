@@ -130,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--monthly-budget", type=_number, metavar="USD", help="spending cap per month (default: none)"
     )
+    create.add_argument(
+        "--cache",
+        action="store_true",
+        default=None,
+        help="seeded requests use the result cache unless they send cache: false (default: off)",
+    )
     create.add_argument("--json", action="store_true", help="print one JSON object")
     create.set_defaults(func=cmd_keys_create)
     listing = command(keys, "list", "list keys (never their secrets)")

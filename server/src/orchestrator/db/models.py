@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -41,6 +42,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_LEADER = "status IN ('queued', 'running') AND cached_from IS NULL AND cache_key IS NOT NULL"
 
 
 class Base(DeclarativeBase):
@@ -67,6 +71,8 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
     """After this instant the key is refused (None: never expires)."""
+    cache_default: Mapped[bool | None] = mapped_column(Boolean)
+    """Seeded requests of this key use the result cache unless they say ``cache: false``."""
 
 
 class Generation(Base):
@@ -76,6 +82,18 @@ class Generation(Base):
         Index("ix_generations_history", "project", "livemode", "id"),
         Index("ix_generations_key_created", "api_key_id", "created_at"),
         Index("ix_generations_batch", "batch_id", "batch_index"),
+        Index("ix_generations_cache", "project", "livemode", "cache_key", "status"),
+        Index("ix_generations_cached_from", "cached_from"),
+        # One active leader per cache key: identical concurrent requests become its followers.
+        Index(
+            "ux_generations_cache_leader",
+            "project",
+            "livemode",
+            "cache_key",
+            unique=True,
+            sqlite_where=text(_LEADER),
+            postgresql_where=text(_LEADER),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -122,6 +140,12 @@ class Generation(Base):
     """``generate``, or the image operation (``edit``, ``upscale``, …) this job runs."""
     operation_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     """The operation's own fields (``scale``, ``strength``, output options), as submitted."""
+    cache_key: Mapped[str | None] = mapped_column(String(64))
+    """Hash of what decides the pixels (``generation.cache``); set only when the request opted in."""
+    cached_from: Mapped[str | None] = mapped_column(String(32))
+    """The generation whose result this one shares (a cache hit, or a deduplicated follower)."""
+    saved_micros: Mapped[int | None] = mapped_column(BigInteger)
+    """What the shared result cost its source: this job's saving (cost_micros is 0)."""
 
     images: Mapped[list[Image]] = relationship(
         back_populates="generation", order_by="Image.idx", lazy="selectin", cascade="all, delete-orphan"

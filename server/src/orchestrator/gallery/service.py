@@ -17,6 +17,7 @@ from orchestrator.core.clock import now_utc
 from orchestrator.core.states import ACTIVE, JobStatus
 from orchestrator.db.engine import Database
 from orchestrator.db.models import AuditEvent, Board, Generation
+from orchestrator.db.repositories.cache import CacheRepository
 from orchestrator.db.repositories.gallery import GalleryRepository, GallerySearch, GalleryState
 from orchestrator.db.repositories.generations import GenerationRepository
 from orchestrator.errors import ErrorCode, InvalidRequest, NotFound
@@ -131,9 +132,15 @@ class GalleryService:
         purged = 0
         for generation_id, project in due:
             keys = [k for image in files[generation_id] for k in (image.storage_key, image.thumbnail_key)]
+            # A cache hit shares its source's files (and the reverse): a file another generation
+            # still shows is kept; only this one's image rows go. Read per generation, after the
+            # previous one's rows are gone, so the last of them to be purged removes the files.
+            async with self.db.read() as session:
+                shared = await CacheRepository(session).shared_keys(keys, besides=generation_id)
             try:
                 for key in keys:
-                    await self.storage.delete(key)
+                    if key not in shared:
+                        await self.storage.delete(key)
             except (StorageError, OSError):
                 logger.warning("gallery purge: storage refused a delete; retried later", exc_info=True)
                 continue

@@ -30,6 +30,7 @@ from orchestrator.core.slots import principal_slot
 from orchestrator.core.states import JobStatus
 from orchestrator.db.engine import Database
 from orchestrator.db.models import Generation, Image
+from orchestrator.db.repositories.cache import CacheRepository
 from orchestrator.db.repositories.generations import GenerationRepository
 from orchestrator.errors import ErrorCode
 from orchestrator.generation.events import EventHub, JobEvent, PartialImage
@@ -126,9 +127,16 @@ class Recovered:
 
     requeued: tuple[str, ...] = ()
     failed: tuple[Generation, ...] = ()
+    followers: tuple[Generation, ...] = ()
+    """Jobs deduplicated onto a failed one, failed with it."""
 
 
 CancelOutcome = Canceled | NotActive
+
+
+class NotLinked(Exception):
+    """A cache hit or follower could not be linked after all (its source or leader is gone):
+    raised to roll the linked submission back; the caller submits the job as a leader instead."""
 
 
 # ---------------------------------------------------------------------------- the lifecycle
@@ -149,6 +157,16 @@ def _trail(failures: Sequence[FailedAttempt]) -> list[dict[str, str]]:
     return [
         {"provider": f.provider, "model": f.model, "code": f.code, "message": f.message} for f in failures
     ]
+
+
+def _for_followers(values: dict[str, Any], leader_cost: int | None) -> dict[str, Any]:
+    """What a leader's ending writes on its followers: the same outcome, never charged; a success
+    records what the shared result cost as the follower's saving."""
+    shared = ("status", "progress", "provider", "provider_model", "provider_job_id", "seed",
+              "revised_prompt", "finished_at", "error_code", "error_message")  # fmt: skip
+    out = {name: values[name] for name in shared if name in values}
+    succeeded = values.get("status") == JobStatus.SUCCEEDED
+    return out | {"cost_micros": 0, "saved_micros": leader_cost if succeeded else None}
 
 
 def job_slot(job: Generation) -> str:
@@ -226,6 +244,42 @@ class JobLifecycle:
             start()
         else:
             self.hub.wake_workers()
+        return None
+
+    async def submit_linked(
+        self,
+        job: Generation,
+        *,
+        checks: Callable[[AsyncSession], Awaitable[T | None]],
+        link: Callable[[AsyncSession], Awaitable[Sequence[Image] | None]],
+        after_insert: Callable[[AsyncSession], Awaitable[None]] | None = None,
+    ) -> T | None:
+        """Write ``job`` linked to another job's result (``generation.cache``): ``link`` turns it
+        into a cache hit (already succeeded, returns the shared images) or a follower of an active
+        leader (queued, returns None), or raises :class:`NotLinked`. No worker, no concurrency slot
+        and no budget are involved: nothing runs for it. A hit's webhook rows are written in the
+        same transaction, and its event published after the commit, as for any success."""
+
+        async def insert(session: AsyncSession) -> T | None:
+            stop = await checks(session)
+            if stop is not None:
+                return stop
+            images = await link(session)
+            await GenerationRepository(session).add(job)
+            if images is not None:
+                await CacheRepository(session).share_images(job.id, images)
+            if after_insert is not None:
+                await after_insert(session)
+            if job.status == JobStatus.SUCCEEDED:
+                await enqueue_generation_event(session, job, {}, now_utc())
+            return None
+
+        stopped = await self.db.transaction(insert)
+        if stopped is not None:
+            return stopped
+        log_submitted(job.id, job.model, job.api_key_id)
+        if job.status == JobStatus.SUCCEEDED:
+            self._announce(job)
         return None
 
     # -------------------------------------------------------------- claim, leases, progress
@@ -322,6 +376,8 @@ class JobLifecycle:
     async def _finish(
         self, job: Generation, owner: str, values: dict[str, Any], images: Sequence[Image]
     ) -> bool:
+        followers: list[Generation] = []
+
         async def record(session: AsyncSession) -> bool:
             if not await GenerationRepository(session).finish(
                 job.id, owner, values, images, attempt=job.attempts
@@ -331,6 +387,7 @@ class JobLifecycle:
             await enqueue_generation_event(session, job, values, now)
             if values["status"] == JobStatus.SUCCEEDED:  # the charge is settled here, with its alerts
                 await record_budget_crossings(session, job, values["cost_micros"], now)
+            followers[:] = await self._end_followers(session, job, values, images)
             return True
 
         if not await self.db.transaction(record):
@@ -340,27 +397,58 @@ class JobLifecycle:
         set_committed_value(job, "images", list(images))  # a detached copy: no lazy load
         job.lease_owner = job.lease_expires_at = None
         await self._ended(job)
+        for follower in followers:
+            self._announce(follower)
         return True
+
+    async def _end_followers(
+        self, session: AsyncSession, leader: Generation, values: dict[str, Any], images: Sequence[Image] = ()
+    ) -> list[Generation]:
+        """End the jobs deduplicated onto ``leader`` as it ends (same transaction), with their
+        webhook rows. Followers never held a worker or a concurrency slot."""
+        if leader.cache_key is None:
+            return []
+        leader_cost = values.get("cost_micros", leader.cost_micros)
+        rows = await CacheRepository(session).end_followers(
+            leader.id, _for_followers(values, leader_cost), images
+        )
+        for row in rows:
+            await enqueue_generation_event(session, row, {}, row.finished_at or now_utc())
+        return rows
 
     async def cancel(self, generation_id: str, *, only_queued: bool = False) -> CancelOutcome:
         """Cancel a queued or running job; a job that already ended is left as it is. With
         ``only_queued`` a job a worker has already taken is left running too (cancel-on-abandon:
         nothing has been paid yet only while it is queued)."""
 
+        followers: list[Generation] = []
+
         async def cancel(session: AsyncSession) -> CancelOutcome:
             repo = GenerationRepository(session)
             values = _unsuccessful(JobStatus.CANCELED, ErrorCode.CANCELED, CANCELED_MESSAGE)
+            if only_queued and await CacheRepository(session).has_active_followers(generation_id):
+                # Other callers wait on this job's result: it is no longer only the leaver's.
+                job = await repo.get(generation_id)
+                assert job is not None, "jobs are never deleted"
+                return NotActive(job)
             canceled = await repo.cancel(generation_id, values, only_queued=only_queued)
             job = await repo.get(generation_id)
             assert job is not None, "jobs are never deleted"
             if not canceled:
                 return NotActive(job)
             await enqueue_generation_event(session, job, {}, values["finished_at"])
+            if job.cached_from is None:
+                followers[:] = await self._end_followers(session, job, values)
             return Canceled(job)
 
         outcome = await self.db.transaction(cancel)
         if isinstance(outcome, Canceled):
-            await self._ended(outcome.job)
+            if outcome.job.cached_from is None:
+                await self._ended(outcome.job)
+            else:
+                self._announce(outcome.job)  # a follower never held a concurrency slot
+            for follower in followers:
+                self._announce(follower)
         return outcome
 
     async def recover(self, *, max_attempts: int) -> Recovered:
@@ -375,9 +463,11 @@ class JobLifecycle:
                 now=now, max_attempts=max_attempts, failed_values=lost
             )
             rows = await repo.get_many(failed)
+            followers: list[Generation] = []
             for job in rows:
                 await enqueue_generation_event(session, job, {}, now)  # with the outcome, atomically
-            return Recovered(tuple(requeued), tuple(rows))
+                followers += await self._end_followers(session, job, lost)
+            return Recovered(tuple(requeued), tuple(rows), tuple(followers))
 
         recovered = await self.db.transaction(work)
         async with self.db.read() as session:
@@ -386,7 +476,7 @@ class JobLifecycle:
         await self.gate.reset(
             {principal_slot(project, subject): n for (project, subject), n in counts.items()}
         )
-        for job in recovered.failed:
+        for job in (*recovered.failed, *recovered.followers):
             self._announce(job)
         if recovered.requeued or recovered.failed:
             logger.warning(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from orchestrator.core.states import UNSUCCESSFUL, JobStatus
 from orchestrator.db.models import Generation
@@ -72,6 +72,9 @@ class SubmitParams:
     partial_images: int = 0
     """0-3 partial images to stream, where the route's provider sends them (OpenAI's
     ``stream``); stored with the job's parameters so whichever worker runs it asks for them."""
+    cache: bool | Literal["always"] | None = None
+    """Result cache: True (seeded requests only), ``"always"`` (also without a seed), False (never),
+    None (the key's default)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +131,7 @@ def fingerprinted(params: SubmitParams) -> dict[str, Any]:
         "seed": params.seed,
         "negative_prompt": params.negative_prompt,
         "metadata": params.metadata,
+        **({} if params.cache is None else {"cache": params.cache}),
         **(
             {}
             if params.operation == "generate" and not params.options.as_json()

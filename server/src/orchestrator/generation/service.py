@@ -25,6 +25,7 @@ from orchestrator.db.models import Generation, Source
 from orchestrator.db.repositories.generations import GenerationRepository
 from orchestrator.db.repositories.idempotency import IdempotencyRepository
 from orchestrator.errors import APIError, ErrorCode, InvalidRequest
+from orchestrator.generation.cache import ResultCache, cache_key
 from orchestrator.generation.idempotency import (
     ClientAttempt,
     IdempotencyService,
@@ -75,6 +76,8 @@ class GenerationService:
     inputs: InputService | None = None
     """Reads, checks and stores image operations' inputs (``create_app`` wires it)."""
     budget: BudgetLedger = field(default_factory=DatabaseBudgetLedger)
+    cache: ResultCache | None = None
+    """The opt-in result cache and in-flight deduplication (``create_app`` wires it)."""
     # Queues a key's budgeted submissions in this process before they reach the ledger's
     # database lock (which is what serialises them across processes).
     _budget_locks: defaultdict[str, asyncio.Lock] = field(
@@ -109,6 +112,7 @@ class GenerationService:
         self.check_input(params.prompt, params.metadata)
         max_wait = preferences.max_wait(self.settings.sync_wait_seconds)
         job, plan = self.quote(principal, params)
+        self._key_for_cache(principal, params, job, plan)
         claim: tuple[str, str, str | ClientAttempt] | None = None
         if idempotency_key is not None:
             variant = "async" if preferences.respond_async else "sync"
@@ -210,6 +214,7 @@ class GenerationService:
             quality=params.quality,
         )
         job = self._job(principal, params, plan, self._reservation(principal, plan))
+        self._key_for_cache(principal, params, job, plan, [(c.role, c.image.data) for c in checked])
         claim: tuple[str, str, str | ClientAttempt] | None = None
         if idempotency_key is not None:
             variant = "async" if preferences.respond_async else "sync"
@@ -367,6 +372,18 @@ class GenerationService:
         set_committed_value(job, "sources", [])
         return job
 
+    def _key_for_cache(
+        self,
+        principal: Principal,
+        params: SubmitParams,
+        job: Generation,
+        plan: ResolvedRequest,
+        inputs: list[tuple[str, bytes]] | None = None,
+    ) -> None:
+        """Set the job's cache key when the request opted in to the result cache."""
+        if self.cache is not None and self.cache.wanted(principal, params):
+            job.cache_key = cache_key(principal, params, plan, inputs or ())
+
     # ------------------------------------------------------------------ submit
 
     async def _submit(
@@ -383,16 +400,20 @@ class GenerationService:
         pool = principal.budget_pool_id or principal.key_id
         lock = self._budget_locks[pool] if budgeted and pool else None
 
+        async def claim_key(session: AsyncSession) -> Replay | None:
+            if claim is None:
+                return None
+            key, endpoint, fingerprint = claim
+            return (
+                await self.idempotency.claim_attempt(session, principal.project, key, fingerprint)
+                if isinstance(fingerprint, ClientAttempt)
+                else await self.idempotency.claim(session, principal.project, key, endpoint, fingerprint)
+            )
+
         async def checks(session: AsyncSession) -> Replay | None:
-            if claim is not None:
-                key, endpoint, fingerprint = claim
-                replay = (
-                    await self.idempotency.claim_attempt(session, principal.project, key, fingerprint)
-                    if isinstance(fingerprint, ClientAttempt)
-                    else await self.idempotency.claim(session, principal.project, key, endpoint, fingerprint)
-                )
-                if replay is not None:
-                    return replay
+            replay = await claim_key(session)
+            if replay is not None:
+                return replay
             if budgeted and job.cost_micros is not None:
                 await self._reserve(session, principal, job)
             return None
@@ -403,14 +424,20 @@ class GenerationService:
             if claim is not None:
                 await IdempotencyRepository(session).attach_generation(principal.project, claim[0], job.id)
 
-        return await self.lifecycle.submit(
-            job,
-            plan,
-            cap=principal.max_concurrent or self.settings.default_max_concurrent,
-            checks=checks,
-            after_insert=attach,
-            lock=lock or contextlib.nullcontext(),
-        )
+        async def lead() -> Replay | None:
+            return await self.lifecycle.submit(
+                job,
+                plan,
+                cap=principal.max_concurrent or self.settings.default_max_concurrent,
+                checks=checks,
+                after_insert=attach,
+                lock=lock or contextlib.nullcontext(),
+            )
+
+        if job.cache_key is None or self.cache is None:
+            return await lead()
+        # A hit or a follower costs $0: the idempotency claim is its only check.
+        return await self.cache.submit(job, checks=claim_key, after_insert=attach, leader=lead)
 
     async def _reserve(self, session: AsyncSession, principal: Principal, job: Generation) -> None:
         """Reserve the job's price against the key's budget (and the pool it draws from)."""

@@ -99,6 +99,15 @@ class Metrics:
             ["provider", "kind"],
             registry=r,
         )
+        self.cache_lookups = Counter(
+            "orchestrator_cache_lookups",
+            "Result-cache lookups of requests that opted in: hit (served from a stored result, or "
+            "joined an identical request in flight) or miss (called the provider).",
+            ["result"],
+            registry=r,
+        )
+        for result in ("hit", "miss"):
+            self.cache_lookups.labels(result)
         self.jobs_queued = Gauge(
             "orchestrator_jobs_queued", "Jobs waiting for a worker (all processes).", registry=r
         )
@@ -126,6 +135,10 @@ class Metrics:
         self.provider_latency.labels(provider).observe(seconds)
         if error_kind is not None:
             self.provider_errors.labels(provider, error_kind).inc()
+
+    def on_cache_lookup(self, result: str) -> None:
+        """Result-cache observer: one lookup, ``hit`` or ``miss``."""
+        self.cache_lookups.labels(result).inc()
 
     def exposition(self) -> bytes:
         return generate_latest(_WithoutCreated(self.registry))

@@ -76,7 +76,8 @@ class GenerationRepository:
         owner = func.coalesce(Generation.subject, Generation.api_key_id)
         rows = await self.session.execute(
             select(Generation.project, owner, func.count())
-            .where(Generation.status.in_(ACTIVE), owner.is_not(None))
+            # A deduplicated follower runs nothing and holds no slot.
+            .where(Generation.status.in_(ACTIVE), owner.is_not(None), Generation.cached_from.is_(None))
             .group_by(Generation.project, owner)
         )
         return {(project, subject): int(n) for project, subject, n in rows.all()}
@@ -138,7 +139,8 @@ class GenerationRepository:
                 running, (running.c.project == Generation.project) & (running.c.principal == principal)
             )
             .outerjoin(ApiKey, ApiKey.id == Generation.api_key_id)
-            .where(Generation.status == JobStatus.QUEUED)
+            # A follower (deduplicated onto another job) waits for its leader, never for a worker.
+            .where(Generation.status == JobStatus.QUEUED, Generation.cached_from.is_(None))
             .subquery()
         )
         ids = list(
@@ -394,4 +396,9 @@ class GenerationRepository:
 
     async def count_queued(self) -> int:
         """Jobs waiting for a worker, across every project and process."""
-        return int(await self.session.scalar(select(func.count()).where(Generation.status == "queued")) or 0)
+        return int(
+            await self.session.scalar(
+                select(func.count()).where(Generation.status == "queued", Generation.cached_from.is_(None))
+            )
+            or 0
+        )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Date, cast, func, or_, select
+from sqlalchemy import Date, case, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -20,8 +20,10 @@ GROUP_DIMENSIONS: tuple[str, ...] = (
     "key",
     "provider",
     "operation",
+    "cache",
 )
-"""Named ``group_by`` values (besides ``metadata.<name>``); ``operation`` where the column exists."""
+"""Named ``group_by`` values (besides ``metadata.<name>``); ``cache`` splits ``cached`` (served from
+the result cache or shared with an identical request in flight) from ``uncached``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,8 @@ class Bucket:
     canceled: int = 0
     active: int = 0
     name: str | None = None
+    cached: int = 0
+    saved_micros: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +54,10 @@ class Totals:
     canceled: int = 0
     succeeded: int = 0
     active: int = 0
+    cached: int = 0
+    """Succeeded generations that shared another's result (a subset of ``succeeded``), at $0."""
+    saved_micros: int = 0
+    """What those shared results cost their sources: the cache's savings."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +78,8 @@ def _counts() -> list[ColumnElement[Any]]:
         func.count().filter(Generation.status == "failed"),
         func.count().filter(Generation.status == "canceled"),
         func.count().filter(Generation.status.in_(ACTIVE_STATUSES)),
+        func.count().filter(ok, Generation.cached_from.is_not(None)),
+        func.coalesce(func.sum(Generation.saved_micros).filter(ok, Generation.cached_from.is_not(None)), 0),
     ]
 
 
@@ -94,7 +104,7 @@ class UsageRepository:
 
     async def totals(self, project: str, livemode: bool, start: datetime, end: datetime) -> Totals:
         scope = self._scope(project, livemode, start, end)
-        generations, images, cost, succeeded, failed, canceled, active = (
+        generations, images, cost, succeeded, failed, canceled, active, cached, saved = (
             await self.session.execute(select(*_counts()).where(*scope))
         ).one()
         unpriced = await self.session.scalar(
@@ -111,17 +121,20 @@ class UsageRepository:
             canceled=int(canceled or 0),
             succeeded=int(succeeded or 0),
             active=int(active or 0),
+            cached=int(cached or 0),
+            saved_micros=int(saved or 0),
         )
 
     async def storage_bytes(self, project: str, livemode: bool, start: datetime, end: datetime) -> int:
         """Bytes stored for the generations created in the range: their images and the inputs
         stored for them (uploads and fetched URLs; an input that is one of our stored images
-        adds nothing, it is only referenced)."""
+        adds nothing, it is only referenced). A cached generation shares its source's files, so
+        its images add nothing either."""
         scope = self._scope(project, livemode, start, end)
         outputs = await self.session.scalar(
             select(func.coalesce(func.sum(Image.bytes), 0))
             .join(Generation, Generation.id == Image.generation_id)
-            .where(*scope)
+            .where(*scope, Generation.cached_from.is_(None))
         )
         inputs = await self.session.scalar(
             select(func.coalesce(func.sum(Source.bytes), 0))
@@ -145,6 +158,8 @@ class UsageRepository:
             column = Generation.provider.expression
         elif dimension == "operation":
             column = Generation.operation.expression
+        elif dimension == "cache":
+            column = case((Generation.cached_from.is_(None), "uncached"), else_="cached")
         elif dimension.startswith("metadata."):
             column = metadata_value(dimension.removeprefix("metadata."), self.session.get_bind().dialect.name)
         else:
@@ -176,8 +191,10 @@ class UsageRepository:
                 canceled=int(x),
                 active=int(a),
                 name=names.get(str(k)) if k is not None else None,
+                cached=int(h),
+                saved_micros=int(v),
             )
-            for k, c, i, s, ok, f, x, a in buckets
+            for k, c, i, s, ok, f, x, a, h, v in buckets
         ]
 
     async def key_spend(self, key_ids: list[str], since: datetime) -> Spend:
