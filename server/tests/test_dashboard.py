@@ -680,7 +680,7 @@ async def test_detail_view_upscales_a_stored_image_and_shows_the_chain(
             await page.wait_for_selector(f"#detail[open][data-id='{child_id}']")
             child = (await api.get(f"/api/v1/generations/{child_id}")).json()
             assert child["operation"] == "upscale" and child["status"] == "succeeded"
-            assert child["parents"] == [root_id] and child["operation_params"]["scale"] == 2
+            assert child["parents"] == [root_id] and child["operation_params"]["factor"] == 2
             assert (child["images"][0]["width"], child["images"][0]["height"]) == (512, 512)
             assert child["cost"] == pytest.approx(0.10)
             assert child["sources"][0]["origin"] == "generation"

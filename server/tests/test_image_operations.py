@@ -63,6 +63,7 @@ async def test_chain_by_id_generate_edit_upscale_twice_remove_background(server,
         "/api/v1/images/upscale", json={"model": "magnific-upscaler", "image": edited["id"], "factor": 2}
     )
     assert up1.status_code == 200, up1.text
+    assert up1.json()["operation_params"] == {"factor": 2}  # under the request's own name
     up2 = await api.post(
         "/api/v1/images/upscale", json={"model": "magnific-upscaler", "image": up1.json()["id"], "factor": 2}
     )

@@ -29,7 +29,7 @@ final class OperationsTest extends IntegrationTestCase
         self::assertSame('generation', $edited->sources[0]->origin);
         self::assertSame($root->id, $edited->sources[0]->generationId);
         self::assertSame([$edited->id], $up1->parents);
-        self::assertSame(2, $up1->operationParams['scale'] ?? null); // the server records the factor as `scale`
+        self::assertSame(2, $up1->operationParams['factor'] ?? null);
         self::assertSame([$up2->id], $cut->parents);
         self::assertSame([1024, 1024], [$up2->images[0]->width, $up2->images[0]->height]);
 

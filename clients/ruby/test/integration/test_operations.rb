@@ -20,7 +20,7 @@ class TestOperations < Minitest::Test
     assert_equal ["edit", [root.id]], [edited.operation, edited.parents]
     assert_equal %w[generation] + [root.id], [edited.sources.first.origin, edited.sources.first.generation_id]
     assert_equal [edited.id], up1.parents
-    assert_equal 2, up1.operation_params["scale"] # the server records the factor as `scale`
+    assert_equal 2, up1.operation_params["factor"]
     assert_equal [up2.id], cut.parents
     assert_equal [1024, 1024], [up2.images.first.width, up2.images.first.height]
 

@@ -196,10 +196,10 @@ class TestOperations < Minitest::Test
     source = { "role" => "image", "origin" => "generation", "generation_id" => "gen_up", "index" => 0,
                "url" => "http://api.test/api/v1/images/in.png?sig=s", "width" => 64, "height" => 32,
                "content_type" => "image/png" }
-    @transport.json(TestSupport.generation("gen_cut", "operation" => "remove_background", "operation_params" => { "scale" => 2 },
+    @transport.json(TestSupport.generation("gen_cut", "operation" => "remove_background", "operation_params" => { "factor" => 2 },
                                                       "parents" => ["gen_up"], "children" => [], "sources" => [source]))
     job = client.get_generation("gen_cut")
-    assert_equal ["remove_background", { "scale" => 2 }, ["gen_up"], []],
+    assert_equal ["remove_background", { "factor" => 2 }, ["gen_up"], []],
                  [job.operation, job.operation_params, job.parents, job.children]
     assert_equal AI::SourceImage.from_hash(source), job.sources.first
     assert_equal ["generation", "gen_up", 0, 64], [job.sources.first.origin, job.sources.first.generation_id,

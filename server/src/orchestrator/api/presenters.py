@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Request
 
 from orchestrator.accounting.money import from_micros
@@ -21,6 +23,15 @@ def base_url(request: Request, services: Services) -> str:
 
 def image_url(services: Services, base: str, storage_key: str) -> str:
     return base + services.signer.sign(IMAGE_ROUTE + storage_key)
+
+
+def _operation_params(stored: dict[str, Any] | None) -> dict[str, Any]:
+    """The job's operation parameters under the request's own names (``factor`` was once stored
+    as ``scale``)."""
+    params = dict(stored or {})
+    if "scale" in params:
+        params.setdefault("factor", params.pop("scale"))
+    return params
 
 
 def generation_out(
@@ -61,7 +72,7 @@ def generation_out(
         revised_prompt=job.revised_prompt,
         batch_id=job.batch_id,
         operation=job.operation or "generate",
-        operation_params=dict(job.operation_params or {}),
+        operation_params=_operation_params(job.operation_params),
         sources=[
             SourceOut(
                 role="mask" if s.role == "mask" else "image",

@@ -41,7 +41,8 @@ class ResolvedRequest(ResolvedParams):
     price_version: str
     operation: str = "generate"
     operation_params: dict[str, Any] = field(default_factory=dict)
-    """``scale``, ``strength`` and the output options, as stored on the job."""
+    """``factor``, ``strength`` and the output options, as stored on the job (``scale`` in jobs
+    stored before ``factor`` took the request's name)."""
 
     @property
     def price_micros(self) -> int | None:
@@ -124,7 +125,7 @@ class Planner:
         model, size, quality, n = fields.model, fields.size, fields.quality, fields.n
         params = params or {}
         # Upscales are priced by factor; every other operation by its output size.
-        key = f"{params.get('scale')}x" if operation == "upscale" else size
+        key = f"{params.get('factor', params.get('scale'))}x" if operation == "upscale" else size
         # Fallback only moves between routes that serve the operation (test mode: the renderer).
         routes = tuple(
             PricedRoute(c.route, c.provider, operation_price(model, operation, c.route, key, quality, n))

@@ -222,7 +222,7 @@ class JobRunner:
             images=images,
             mask=mask,
             strength=extra.get("strength"),
-            scale=extra.get("scale"),
+            scale=extra.get("factor", extra.get("scale")),  # "scale": jobs stored before the rename
             output_format=extra.get("output_format"),
             output_compression=extra.get("output_compression"),
             background=extra.get("background"),

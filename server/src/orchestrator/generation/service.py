@@ -192,7 +192,7 @@ class GenerationService:
         checked = await self.inputs.check(principal, params.images, params.mask)
         size = self._output_size(params, checked[0], op.scale)
         operation_params = {
-            **({"scale": op.scale} if op.scale is not None else {}),
+            **({"factor": op.scale} if op.scale is not None else {}),
             **({"strength": op.strength} if op.strength is not None else {}),
             **options,
             **({"partial_images": params.partial_images} if params.partial_images else {}),
