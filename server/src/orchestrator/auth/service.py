@@ -7,11 +7,11 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.accounting.money import from_micros, to_micros
-from orchestrator.auth.jwt import JWTError, JWTVerifier
 from orchestrator.auth.keys import ParsedKey, generate_key, hash_key, key_prefix, parse_key
 from orchestrator.auth.principal import SCOPES, Principal
 from orchestrator.core.clock import now_utc
@@ -20,6 +20,9 @@ from orchestrator.db.models import ApiKey
 from orchestrator.db.repositories.keys import KeyRepository
 from orchestrator.errors import AuthenticationFailed, ErrorCode, InvalidRequest, NotFound
 from orchestrator.ids import new_id
+
+if TYPE_CHECKING:  # the JWT library (and cryptography) loads only where a verifier is built
+    from orchestrator.auth.jwt import JWTVerifier
 
 # How long a key lookup is reused. Another process's revocation takes effect here within this
 # time; at one lookup per key per second the database stays off the hot path all the same.
@@ -90,6 +93,8 @@ class KeyService:
             self._used.add(principal.subject)
             return principal
         if self.jwt is not None and self.jwt.enabled and token.count(".") == 2:
+            from orchestrator.auth.jwt import JWTError  # loaded already: it built self.jwt
+
             try:
                 return await self.jwt.verify(token)
             except JWTError as exc:

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from orchestrator import __version__
 from orchestrator.cli.errors import USER_ERROR
-from orchestrator.cli.keys import cmd_keys_create, cmd_keys_list, cmd_keys_revoke
-from orchestrator.cli.models import cmd_models
-from orchestrator.cli.openapi import cmd_openapi
-from orchestrator.cli.serve import cmd_migrate, cmd_serve
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _lazy(module: str, name: str) -> Command:
+    """``orchestrator.cli.<module>.<name>``, imported only when that command runs: parsing (and
+    ``--help``) imports no command module, and each command only what it needs."""
+
+    def run(args: argparse.Namespace) -> int:
+        command: Command = getattr(importlib.import_module(f"orchestrator.cli.{module}"), name)
+        return command(args)
+
+    run.__name__ = run.__qualname__ = name
+    return run
 
 
 def _positive_int(text: str) -> int:
@@ -94,10 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: one per core on PostgreSQL with Redis, otherwise 1; more than 1 without Redis "
         "needs ORCHESTRATOR_PER_PROCESS_LIMITS=true)",
     )
-    serve.set_defaults(func=cmd_serve)
+    serve.set_defaults(func=_lazy("serve", "cmd_serve"))
 
     migrate = command(sub, "migrate", "bring the database schema up to date")
-    migrate.set_defaults(func=cmd_migrate)
+    migrate.set_defaults(func=_lazy("serve", "cmd_migrate"))
 
     keys = command(sub, "keys", "manage API keys").add_subparsers(
         dest="keys_command", required=True, metavar="ACTION"
@@ -137,22 +149,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="seeded requests use the result cache unless they send cache: false (default: off)",
     )
     create.add_argument("--json", action="store_true", help="print one JSON object")
-    create.set_defaults(func=cmd_keys_create)
+    create.set_defaults(func=_lazy("keys", "cmd_keys_create"))
     listing = command(keys, "list", "list keys (never their secrets)")
     listing.add_argument("--project", help="only this project's keys (default: all)")
     listing.add_argument("--json", action="store_true", help="print a JSON array")
-    listing.set_defaults(func=cmd_keys_list)
+    listing.set_defaults(func=_lazy("keys", "cmd_keys_list"))
     revoke = command(keys, "revoke", "revoke a key by id")
     revoke.add_argument("id", help="the key's id (key_…), as `keys list` shows it")
-    revoke.set_defaults(func=cmd_keys_revoke)
+    revoke.set_defaults(func=_lazy("keys", "cmd_keys_revoke"))
 
     models = command(sub, "models", "list the model catalog and what live mode needs")
     models.add_argument("--json", action="store_true", help="print a JSON array")
-    models.set_defaults(func=cmd_models)
+    models.set_defaults(func=_lazy("models", "cmd_models"))
     openapi = command(sub, "openapi", "print the OpenAPI document")
     openapi.add_argument("--output", "-o", help="write to this file instead of stdout")
     openapi.add_argument(
         "--markdown", action="store_true", help="print the human reference (docs/api.md) instead"
     )
-    openapi.set_defaults(func=cmd_openapi)
+    openapi.set_defaults(func=_lazy("openapi", "cmd_openapi"))
     return parser

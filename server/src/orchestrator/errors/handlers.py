@@ -72,20 +72,35 @@ async def _api_error_handler(request: Request, exc: Exception) -> JSONResponse:
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
+# A documented path template: its segments (None where the template has a parameter), how many
+# are literal, and the methods documented for it.
+_Template = tuple[tuple[str | None, ...], int, list[str]]
+
+
+def _documented_paths(app: Any) -> dict[int, list[_Template]]:
+    """The API reference's path templates by segment count, most literal first (document order
+    among equals). Built once per app, at its first 405: the document does not change after."""
+    table: dict[int, list[_Template]] | None = getattr(app.state, "documented_paths", None)
+    if table is None:
+        table = {}
+        for template, operations in app.openapi().get("paths", {}).items():
+            parts = tuple(None if p.startswith("{") else p for p in template.strip("/").split("/"))
+            literal = sum(p is not None for p in parts)
+            table.setdefault(len(parts), []).append((parts, literal, [m.upper() for m in operations]))
+        for templates in table.values():
+            templates.sort(key=lambda entry: -entry[1])  # stable: keeps document order among ties
+        app.state.documented_paths = table
+    return table
+
+
 def _documented_methods(request: Request) -> list[str] | None:
     """The methods the API reference gives the path, from its most literal template: a literal
     path (POST /gallery/download) is not also the templated one beside it (GET /gallery/{id})."""
     segments = request.url.path.strip("/").split("/")
-    best: tuple[int, list[str]] | None = None
-    for template, operations in request.app.openapi().get("paths", {}).items():
-        parts = template.strip("/").split("/")
-        if len(parts) != len(segments):
-            continue
-        if all(p.startswith("{") or p == s for p, s in zip(parts, segments, strict=True)):
-            literal = sum(not p.startswith("{") for p in parts)
-            if best is None or literal > best[0]:
-                best = (literal, [m.upper() for m in operations])
-    return None if best is None else best[1]
+    for parts, _literal, methods in _documented_paths(request.app).get(len(segments), ()):
+        if all(p is None or p == s for p, s in zip(parts, segments, strict=True)):
+            return methods
+    return None
 
 
 def _allowed_methods(request: Request) -> str:
