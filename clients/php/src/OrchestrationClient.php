@@ -132,6 +132,8 @@ final class OrchestrationClient
      * @param bool $wait deprecated: use `options: new RequestOptions(wait: …)`
      * @param float|null $waitTimeout deprecated: use `options: new RequestOptions(waitTimeout: …)`
      * @param RequestOptions|null $options how this call is made; its fields win over the deprecated arguments
+     * @param bool|string|null $cache the result cache: true serves a seeded request from an identical earlier
+     *     result (or shares one in flight) at $0, 'always' unseeded requests too, false never; null: the key's default
      */
     public function generate(
         string $prompt,
@@ -147,6 +149,7 @@ final class OrchestrationClient
         ?float $timeout = null,
         bool $wait = true,
         ?float $waitTimeout = self::DEFAULT_WAIT_TIMEOUT,
+        bool|string|null $cache = null,
         ?RequestOptions $options = null,
     ): GenerationResponse {
         $body = self::body([
@@ -159,6 +162,7 @@ final class OrchestrationClient
             'seed' => $seed,
             'negative_prompt' => $negativePrompt,
             'metadata' => $metadata === null ? null : (object) $metadata,
+            'cache' => self::cacheOption($cache),
         ]);
         return $this->createGeneration(
             $body,
@@ -202,6 +206,7 @@ final class OrchestrationClient
      * @param array<string, mixed>|null $metadata
      * @param string|null $idempotencyKey deprecated: use `options: new RequestOptions(idempotencyKey: …)`
      * @param float|null $timeout deprecated: use `options: new RequestOptions(timeout: …)`
+     * @param bool|string|null $cache the result cache, as on generate()
      */
     public function submit(
         string $prompt,
@@ -215,6 +220,7 @@ final class OrchestrationClient
         ?string $negativePrompt = null,
         ?string $idempotencyKey = null,
         ?float $timeout = null,
+        bool|string|null $cache = null,
         ?RequestOptions $options = null,
     ): GenerationResponse {
         $body = self::body([
@@ -227,6 +233,7 @@ final class OrchestrationClient
             'seed' => $seed,
             'negative_prompt' => $negativePrompt,
             'metadata' => $metadata === null ? null : (object) $metadata,
+            'cache' => self::cacheOption($cache),
         ]);
         return $this->createGeneration($body, $this->callOptions($options, $timeout, $idempotencyKey), false, null);
     }
@@ -528,6 +535,7 @@ final class OrchestrationClient
         ?int $outputCompression = null,
         ?string $moderation = null,
         ?array $metadata = null,
+        bool|string|null $cache = null,
         ?RequestOptions $options = null,
     ): GenerationResponse {
         self::requirePrompt($prompt);
@@ -545,7 +553,7 @@ final class OrchestrationClient
         return $this->operate('/images/edits', [
             'prompt' => $prompt, 'model' => $model, 'n' => $n, 'size' => $size, 'quality' => $quality, 'seed' => $seed,
             'background' => $background, 'output_format' => $outputFormat, 'output_compression' => $outputCompression,
-            'moderation' => $moderation, 'metadata' => $metadata,
+            'moderation' => $moderation, 'metadata' => $metadata, 'cache' => self::cacheOption($cache),
         ], $inputs, $options);
     }
 
@@ -562,10 +570,12 @@ final class OrchestrationClient
         ?string $size = null,
         ?int $seed = null,
         ?array $metadata = null,
+        bool|string|null $cache = null,
         ?RequestOptions $options = null,
     ): GenerationResponse {
         return $this->operate('/images/variations', [
             'model' => $model, 'n' => $n, 'size' => $size, 'seed' => $seed, 'metadata' => $metadata,
+            'cache' => self::cacheOption($cache),
         ], [['image', ImageInput::resolve($image, 'image')]], $options);
     }
 
@@ -581,10 +591,12 @@ final class OrchestrationClient
         ?string $prompt = null,
         ?string $model = null,
         ?array $metadata = null,
+        bool|string|null $cache = null,
         ?RequestOptions $options = null,
     ): GenerationResponse {
         return $this->operate('/images/upscale', [
             'factor' => $factor, 'prompt' => $prompt, 'model' => $model, 'metadata' => $metadata,
+            'cache' => self::cacheOption($cache),
         ], [['image', ImageInput::resolve($image, 'image')]], $options);
     }
 
@@ -598,10 +610,11 @@ final class OrchestrationClient
         mixed $image,
         ?string $model = null,
         ?array $metadata = null,
+        bool|string|null $cache = null,
         ?RequestOptions $options = null,
     ): GenerationResponse {
         return $this->operate('/images/remove-background', [
-            'model' => $model, 'metadata' => $metadata,
+            'model' => $model, 'metadata' => $metadata, 'cache' => self::cacheOption($cache),
         ], [['image', ImageInput::resolve($image, 'image')]], $options);
     }
 
@@ -621,12 +634,13 @@ final class OrchestrationClient
         ?int $n = null,
         ?int $seed = null,
         ?array $metadata = null,
+        bool|string|null $cache = null,
         ?RequestOptions $options = null,
     ): GenerationResponse {
         self::requirePrompt($prompt);
         return $this->operate('/images/image-to-image', [
             'prompt' => $prompt, 'strength' => $strength, 'negative_prompt' => $negativePrompt, 'model' => $model,
-            'n' => $n, 'seed' => $seed, 'metadata' => $metadata,
+            'n' => $n, 'seed' => $seed, 'metadata' => $metadata, 'cache' => self::cacheOption($cache),
         ], [['image', ImageInput::resolve($image, 'image')]], $options);
     }
 
@@ -658,6 +672,7 @@ final class OrchestrationClient
             foreach ($fields as $name => $value) {
                 $parts[] = [$name, match (true) {
                     is_string($value) => $value,
+                    is_bool($value) => $value ? 'true' : 'false',
                     is_int($value), is_float($value) => (string) $value,
                     default => json_encode((object) $value, JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE),
                 }];
@@ -671,6 +686,18 @@ final class OrchestrationClient
             self::waitLimit($options, self::DEFAULT_WAIT_TIMEOUT),
             $path,
         );
+    }
+
+    /**
+     * The `cache` option checked before anything is sent: true, false, 'always' or null (left
+     * out: the key's default).
+     */
+    private static function cacheOption(bool|string|null $cache): bool|string|null
+    {
+        if (is_string($cache) && $cache !== 'always') {
+            throw new \InvalidArgumentException("cache: must be true, false or 'always', not '{$cache}'");
+        }
+        return $cache;
     }
 
     private static function requirePrompt(string $prompt): void

@@ -50,7 +50,7 @@ import type {
   WebhookEndpointList,
   WebhookUpdateRequest,
 } from "./types.js";
-import { OPERATIONS, operationBody, type OperationName } from "./operations.js";
+import { OPERATIONS, checkCache, operationBody, type OperationName } from "./operations.js";
 import { VERSION } from "./version.js";
 import { decode, encode, type SchemaName } from "./wire.js";
 
@@ -848,7 +848,10 @@ export class OrchestrationClient {
 
   private requestBody(schema: SchemaName, request: GenerationRequest): Record<string, unknown> {
     if (!isRecord(request)) throw new TypeError("pass the request as an object: { prompt, model, ... }");
-    return encode(schema, request);
+    checkCache(request.cache);
+    const body = encode(schema, request);
+    if (body["cache"] === null) delete body["cache"]; // null, like undefined: the key's default
+    return body;
   }
 
   private post(

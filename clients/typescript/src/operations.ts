@@ -73,6 +73,12 @@ export function resolveInput(field: string, value: unknown): Resolved {
   );
 }
 
+/** `cache` is `true`, `false`, `"always"`, or left out (`undefined`/`null`: the key's default). */
+export function checkCache(value: unknown): void {
+  if (value === undefined || value === null || typeof value === "boolean" || value === "always") return;
+  throw new TypeError(`cache: must be true, false or "always", not ${JSON.stringify(value)}`);
+}
+
 function formText(value: unknown): string {
   if (typeof value === "string") return value;
   if (typeof value === "number" || typeof value === "boolean") return String(value);
@@ -98,11 +104,13 @@ export function operationBody(operation: OperationName, request: unknown): Recor
     if (Array.isArray(given)) throw new TypeError(`image: this operation takes one image, not an array`);
     inputs = [resolveInput("image", given)];
   }
+  checkCache(request["cache"]);
   const mask = request["mask"] === undefined || request["mask"] === null ? null : resolveInput("mask", request["mask"]);
 
   const fields: Array<[string, unknown]> = [];
   for (const [key, value] of Object.entries(request)) {
     if (value === undefined || key === field || key === "mask") continue;
+    if (key === "cache" && value === null) continue; // null, like undefined: the key's default
     fields.push([snakeize(key), value]);
   }
   const all = mask === null ? inputs : [...inputs, mask];

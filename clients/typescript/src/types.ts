@@ -7,6 +7,13 @@
 /** A job's status; `succeeded`, `failed` and `canceled` are terminal. */
 export type GenerationStatus = "queued" | "running" | "succeeded" | "failed" | "canceled";
 
+/**
+ * The result cache option: `true` serves a seeded request from an identical earlier result (or
+ * shares an identical request in flight) at $0, `"always"` unseeded requests too, `false` never.
+ * Left out, the API key's default applies.
+ */
+export type CacheOption = boolean | "always";
+
 /** What `generate()` and `submit()` take (the seed's fields, plus `n`, `seed`, `negativePrompt`). */
 export interface GenerationRequest {
   /** What to draw. */
@@ -25,10 +32,12 @@ export interface GenerationRequest {
   n?: number;
   seed?: number | null;
   negativePrompt?: string | null;
+  /** The result cache (see `CacheOption`); left out: the key's default. */
+  cache?: CacheOption | null;
 }
 
 /** What `generateBatch()` takes: one generation per prompt, answered in order. */
-export interface BatchRequest extends Omit<GenerationRequest, "prompt"> {
+export interface BatchRequest extends Omit<GenerationRequest, "prompt" | "cache"> {
   prompts: string[];
   /** How many prompts run at once on the server. */
   batchSize?: number;
@@ -48,6 +57,8 @@ export interface OperationRequest {
   model?: string;
   /** Your own tags; filterable in history. */
   metadata?: Record<string, unknown>;
+  /** The result cache (see `CacheOption`); left out: the key's default. */
+  cache?: CacheOption;
 }
 
 /** What `edit()` takes: repaint images from a prompt; with a mask, only its transparent pixels. */
@@ -173,6 +184,11 @@ export interface Generation {
   /** `generate`, or the image operation (edit, variation, upscale, remove_background, image_to_image). */
   operation: string;
   operationParams: Record<string, unknown>;
+  /** Served from the result cache, or shared with an identical request in flight: `cost` is 0
+   * and the images are those of `cachedFrom`. */
+  cached: boolean;
+  /** The generation whose result (and stored images) this one shares. */
+  cachedFrom: string | null;
   sources: GenerationSource[];
   /** Generations whose images this one took as input. */
   parents: string[];
@@ -267,6 +283,10 @@ export interface UsageBucket {
   active: number;
   images: number;
   cost: number;
+  /** Succeeded generations served from the result cache. */
+  cached: number;
+  /** What those cached results cost their sources. */
+  cacheSavings: number;
 }
 
 /** This month's budget of the calling key, or of the pool it draws from. */
@@ -301,6 +321,10 @@ export interface UsageStats {
   unpricedGenerations: number;
   /** Bytes stored for the range's generations: their images and stored inputs. */
   storageBytes: number;
+  /** Succeeded generations that shared another's result at $0 (part of `succeededGenerations`). */
+  cachedGenerations: number;
+  /** What the cached generations' results cost their sources: money not spent. */
+  cacheSavings: number;
   currency: string;
   byModel: UsageBucket[];
   byDay: UsageBucket[];
@@ -350,6 +374,8 @@ export interface KeyCreateRequest {
   monthlyBudget?: number | null;
   /** When the key stops working (not after the creating key's own expiry). */
   expiresAt?: Date | null;
+  /** The key's result cache default: its seeded requests use the cache unless they send `cache: false`. */
+  cache?: boolean;
 }
 
 /** An API key (never its secret, except in `KeyCreated.key`). */
@@ -364,6 +390,8 @@ export interface ApiKey {
   rateLimitPerMinute: number | null;
   maxConcurrent: number | null;
   monthlyBudget: number | null;
+  /** Whether the key's seeded requests use the result cache by default. */
+  cache: boolean;
   createdAt: Date;
   lastUsedAt: Date | null;
   revokedAt: Date | null;

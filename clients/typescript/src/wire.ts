@@ -41,16 +41,23 @@ export type SchemaName =
   | "WebhookUpdate";
 
 type Scalar = "string" | "number" | "integer" | "boolean" | "object" | "date" | "datetime";
-export type FieldKind = Scalar | { ref: SchemaName } | { array: Scalar | { ref: SchemaName } };
+/** A value of one kind, a list of them, or (`oneOf`) a value of any of several scalar kinds. */
+export type FieldKind =
+  | Scalar
+  | { ref: SchemaName }
+  | { array: Scalar | { ref: SchemaName } }
+  | { oneOf: readonly Scalar[] };
 
 export interface FieldSpec<N extends string = string> {
   readonly name: N;
   readonly kind: FieldKind;
   readonly nullable: boolean;
+  /** What `decode` gives when an older server leaves the field out (else `null`, `[]` or `{}`). */
+  readonly absent?: unknown;
 }
 
-function f<N extends string>(name: N, kind: FieldKind, nullable = false): FieldSpec<N> {
-  return { name, kind, nullable };
+function f<N extends string>(name: N, kind: FieldKind, nullable = false, absent?: unknown): FieldSpec<N> {
+  return absent === undefined ? { name, kind, nullable } : { name, kind, nullable, absent };
 }
 
 const generation = {
@@ -80,6 +87,8 @@ const generation = {
   batch_id: f("batchId", "string", true),
   operation: f("operation", "string"),
   operation_params: f("operationParams", "object"),
+  cached: f("cached", "boolean", false, false),
+  cached_from: f("cachedFrom", "string", true),
   sources: f("sources", { array: { ref: "SourceOut" } }),
   parents: f("parents", { array: "string" }),
   children: f("children", { array: "string" }, true),
@@ -162,6 +171,8 @@ const usageBucket = {
   active: f("active", "integer"),
   images: f("images", "integer"),
   cost: f("cost", "number"),
+  cached: f("cached", "integer", false, 0),
+  cache_savings: f("cacheSavings", "number", false, 0),
 };
 
 const budgetStatus = {
@@ -188,6 +199,8 @@ const usageStats = {
   canceled_generations: f("canceledGenerations", "integer"),
   unpriced_generations: f("unpricedGenerations", "integer"),
   storage_bytes: f("storageBytes", "integer"),
+  cached_generations: f("cachedGenerations", "integer", false, 0),
+  cache_savings: f("cacheSavings", "number", false, 0),
   currency: f("currency", "string"),
   by_model: f("byModel", { array: { ref: "UsageBucket" } }),
   by_day: f("byDay", { array: { ref: "UsageBucket" } }),
@@ -235,6 +248,7 @@ const keyOut = {
   rate_limit_per_minute: f("rateLimitPerMinute", "integer", true),
   max_concurrent: f("maxConcurrent", "integer", true),
   monthly_budget: f("monthlyBudget", "number", true),
+  cache: f("cache", "boolean", false, false),
   created_at: f("createdAt", "datetime"),
   last_used_at: f("lastUsedAt", "datetime", true),
   revoked_at: f("revokedAt", "datetime", true),
@@ -265,6 +279,7 @@ const generateRequest = {
   n: f("n", "integer"),
   seed: f("seed", "integer", true),
   negative_prompt: f("negativePrompt", "string", true),
+  cache: f("cache", { oneOf: ["boolean", "string"] }, true),
 };
 
 const batchRequest = {
@@ -288,6 +303,7 @@ const keyCreate = {
   max_concurrent: f("maxConcurrent", "integer", true),
   monthly_budget: f("monthlyBudget", "number", true),
   expires_at: f("expiresAt", "datetime", true),
+  cache: f("cache", "boolean"),
 };
 
 const webhookOut = {
@@ -388,6 +404,7 @@ function decodeValue(kind: FieldKind, value: unknown): unknown {
     }
     return value;
   }
+  if ("oneOf" in kind) return value;
   if ("ref" in kind) return decode(kind.ref, value);
   if (!Array.isArray(value)) return value;
   const item = kind.array;
@@ -395,6 +412,7 @@ function decodeValue(kind: FieldKind, value: unknown): unknown {
 }
 
 function emptyFor(spec: FieldSpec): unknown {
+  if (spec.absent !== undefined) return spec.absent;
   if (spec.nullable) return null;
   if (typeof spec.kind === "object" && "array" in spec.kind) return [];
   if (spec.kind === "object") return {};

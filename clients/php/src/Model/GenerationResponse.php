@@ -28,6 +28,8 @@ final class GenerationResponse
      * @param list<SourceImage> $sources
      * @param list<string> $parents
      * @param list<string>|null $children
+     * @param bool $cached served from the result cache, or shared with an identical request in flight: cost 0, the images those of `cachedFrom`
+     * @param string|null $cachedFrom the generation whose result (and stored images) this one shares
      */
     public function __construct(
         public readonly string $id,
@@ -66,6 +68,8 @@ final class GenerationResponse
         public readonly array $sources = [],
         public readonly array $parents = [],
         public readonly ?array $children = null,
+        public readonly bool $cached = false,
+        public readonly ?string $cachedFrom = null,
     ) {
     }
 
@@ -118,6 +122,8 @@ final class GenerationResponse
             sources: Data::objects($data, 'sources', SourceImage::fromArray(...)),
             parents: Data::strings($data, 'parents'),
             children: ($data['children'] ?? null) === null ? null : Data::strings($data, 'children'),
+            cached: Data::optBool($data, 'cached') ?? false,
+            cachedFrom: Data::optStr($data, 'cached_from'),
         );
     }
 

@@ -16,6 +16,7 @@ final class ModelInfo
      * @param array<string, array<string, float>> $pricing price per image by size, then quality
      * @param list<string> $providers
      * @param array<string, mixed> $raw
+     * @param array<string, OperationInfo> $operations image operations beyond text to image (edit, variation, upscale, remove_background, image_to_image)
      */
     public function __construct(
         public readonly string $name,
@@ -39,6 +40,9 @@ final class ModelInfo
         public readonly ?string $unavailableReason = null,
         public readonly ?string $notes = null,
         public readonly array $raw = [],
+        /** False for models that only transform images. */
+        public readonly bool $textToImage = true,
+        public readonly array $operations = [],
     ) {
     }
 
@@ -56,6 +60,13 @@ final class ModelInfo
                 }
                 $pricing[(string) $size][(string) $quality] = (float) $price;
             }
+        }
+        $operations = [];
+        foreach (Data::map($data, 'operations') as $operation => $info) {
+            if (!is_array($info)) {
+                throw new \UnexpectedValueException("field 'operations' must map operation names to objects");
+            }
+            $operations[(string) $operation] = OperationInfo::fromArray($info);
         }
         /** @var array<string, mixed> $data */
         return new self(
@@ -80,6 +91,8 @@ final class ModelInfo
             unavailableReason: Data::optStr($data, 'unavailable_reason'),
             notes: Data::optStr($data, 'notes'),
             raw: $data,
+            textToImage: Data::optBool($data, 'text_to_image') ?? true,
+            operations: $operations,
         );
     }
 }

@@ -14,6 +14,7 @@ final class UsageStats
      * @param list<UsageBucket> $byDay
      * @param list<UsageBucket>|null $groups present when the call asked for `groupBy`
      * @param array<string, mixed> $raw
+     * @param list<BudgetStatus> $budget this month's budgets of the calling key and of its pool, where set
      */
     public function __construct(
         public readonly \DateTimeImmutable $startDate,
@@ -32,6 +33,16 @@ final class UsageStats
         public readonly ?string $groupBy = null,
         public readonly ?array $groups = null,
         public readonly array $raw = [],
+        public readonly int $succeededGenerations = 0,
+        /** Still queued or running. */
+        public readonly int $activeGenerations = 0,
+        /** Bytes stored for the range's generations: their images and stored inputs. */
+        public readonly int $storageBytes = 0,
+        /** Succeeded generations that shared another's result at $0 (part of succeededGenerations). */
+        public readonly int $cachedGenerations = 0,
+        /** What the cached generations' results cost their sources: money not spent. */
+        public readonly float $cacheSavings = 0.0,
+        public readonly array $budget = [],
     ) {
     }
 
@@ -55,6 +66,12 @@ final class UsageStats
             groupBy: Data::optStr($data, 'group_by'),
             groups: ($data['groups'] ?? null) === null ? null : Data::objects($data, 'groups', UsageBucket::fromArray(...)),
             raw: $data,
+            succeededGenerations: Data::optInt($data, 'succeeded_generations') ?? 0,
+            activeGenerations: Data::optInt($data, 'active_generations') ?? 0,
+            storageBytes: Data::optInt($data, 'storage_bytes') ?? 0,
+            cachedGenerations: Data::optInt($data, 'cached_generations') ?? 0,
+            cacheSavings: Data::optFloat($data, 'cache_savings') ?? 0.0,
+            budget: Data::objects($data, 'budget', BudgetStatus::fromArray(...)),
         );
     }
 }

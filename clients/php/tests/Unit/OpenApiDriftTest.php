@@ -21,11 +21,11 @@ final class OpenApiDriftTest extends TestCase
         'ImageOut' => [Model\ImageInfo::class, [], []],
         'ErrorInfo' => [Model\GenerationError::class, [], []],
         'FailedAttempt' => [Model\FailedAttempt::class, [], []],
-        // A model's image operations (and text_to_image) are read from `raw` for now.
-        'ModelInfo' => [Model\ModelInfo::class, ['raw'], ['text_to_image', 'operations']],
-        // The per-status counts and the budget block are read from `raw` for now.
-        'UsageStats' => [Model\UsageStats::class, ['raw'], ['object', 'succeeded_generations', 'active_generations', 'budget', 'storage_bytes']],
-        'UsageBucket' => [Model\UsageBucket::class, [], ['name', 'succeeded', 'failed', 'canceled', 'active']],
+        'ModelInfo' => [Model\ModelInfo::class, ['raw'], []],
+        'OperationInfo' => [Model\OperationInfo::class, [], []],
+        'UsageStats' => [Model\UsageStats::class, ['raw'], ['object']],
+        'UsageBucket' => [Model\UsageBucket::class, [], []],
+        'BudgetStatus' => [Model\BudgetStatus::class, [], []],
         'BatchItem' => [Model\BatchItem::class, [], []],
         // `data` is read into `items`; the list is also iterable.
         'BatchResponse' => [Model\BatchResult::class, ['items', 'requestId'], ['data', 'object']],
@@ -51,13 +51,11 @@ final class OpenApiDriftTest extends TestCase
         'GalleryItem' => 'team gallery (dashboard)', 'GalleryPage' => 'team gallery', 'Deleted' => 'team gallery',
         'BoardName' => 'team gallery', 'BoardOut' => 'team gallery', 'BoardList' => 'team gallery',
         'GenerationIds' => 'team gallery',
-        'BudgetStatus' => 'the usage budget block, read from UsageStats::$raw for now',
-        'OperationInfo' => 'image operations of a model, read from ModelInfo::$raw for now',
     ];
 
     /** Request bodies: the method that sends them and its parameters that are body fields. */
     private const REQUESTS = [
-        'GenerateRequest' => ['generate', ['prompt', 'model', 'style', 'size', 'quality', 'metadata', 'n', 'seed', 'negativePrompt']],
+        'GenerateRequest' => ['generate', ['prompt', 'model', 'style', 'size', 'quality', 'metadata', 'n', 'seed', 'negativePrompt', 'cache']],
         'BatchRequest' => ['generateBatch', ['prompts', 'model', 'batchSize', 'style', 'size', 'quality', 'metadata', 'n', 'seed', 'negativePrompt']],
         'WebhookCreate' => ['createWebhook', ['url', 'events', 'description']],
         'WebhookUpdate' => ['updateWebhook', ['enabled', 'events', 'description']],

@@ -10,7 +10,7 @@ from ._base_client import DEFAULT_TIMEOUT
 from ._client import OrchestrationClient
 from ._inputs import ImageInput
 from ._response import APIResponse
-from ._types import NOT_GIVEN, NotGiven
+from ._types import NOT_GIVEN, CacheOption, NotGiven
 from ._version import __version__
 from ._webhook_models import (
     WEBHOOK_EVENTS,
@@ -74,6 +74,7 @@ __all__ = [
     "BatchResult",
     "BudgetExceededError",
     "BudgetStatus",
+    "CacheOption",
     "ConflictError",
     "ContentPolicyError",
     "DestinationExistsError",

@@ -29,7 +29,7 @@ import pydantic
 from . import _retry
 from ._inputs import Upload, form_text, resolve_input, resolve_inputs
 from ._sse import ServerSentEvent, SSEDecoder
-from ._types import NOT_GIVEN, NotGiven, TimeoutTypes
+from ._types import NOT_GIVEN, CacheOption, NotGiven, TimeoutTypes
 from ._version import __version__
 from .exceptions import (
     APIConnectionError,
@@ -173,6 +173,12 @@ def _query_value(value: Any) -> str:
     if isinstance(value, int | float):
         return str(value)
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def _check_cache(cache: object) -> None:
+    """``cache`` is ``True``, ``False``, ``"always"`` or ``None`` (the key's default)."""
+    if cache is not None and not isinstance(cache, bool) and cache != "always":
+        raise ValueError(f'cache: must be true, false or "always", not {cache!r}')
 
 
 def _body(**fields: Any) -> dict[str, Any]:
@@ -447,9 +453,11 @@ class BaseClient:
         n: int | None,
         seed: int | None,
         negative_prompt: str | None,
+        cache: CacheOption | None,
         idempotency_key: str | None,
         wait: bool,
     ) -> RequestOptions:
+        _check_cache(cache)
         body = _body(
             prompt=prompt,
             model=model,
@@ -460,6 +468,7 @@ class BaseClient:
             seed=seed,
             negative_prompt=negative_prompt,
             metadata=dict(metadata) if metadata is not None else None,
+            cache=cache,
         )
         options = self._post(call, "/generate", body, idempotency_key=idempotency_key)
         return self._job_post(options, wait)
@@ -499,6 +508,7 @@ class BaseClient:
                 raise TypeError(f"{image_field}: {operation} takes one image, not a {type(images).__name__}")
             inputs = [resolve_input("image", images)]
         mask_input = None if mask is None else resolve_input("mask", mask)
+        _check_cache(fields.get("cache"))
         body = _body(**fields)
         if "metadata" in body:
             body["metadata"] = dict(body["metadata"])

@@ -6,7 +6,7 @@ from typing import Literal
 
 import httpx
 
-__all__ = ["NOT_GIVEN", "NotGiven", "TimeoutTypes"]
+__all__ = ["NOT_GIVEN", "CacheOption", "NotGiven", "TimeoutTypes"]
 
 
 class NotGiven:
@@ -33,3 +33,8 @@ NOT_GIVEN = NotGiven()
 TimeoutTypes = float | httpx.Timeout | None
 """Seconds for the whole call, an ``httpx.Timeout`` (its ``read`` value bounds the whole call,
 the other parts cap each HTTP request's phases), or ``None`` for no limit."""
+
+CacheOption = bool | Literal["always"]
+"""The ``cache`` option of a generation or image operation: ``True`` serves a seeded request from
+an identical earlier result (or shares an identical one in flight) at $0, ``"always"`` does so
+without a seed too, ``False`` never; ``None`` (left out) uses the API key's default."""

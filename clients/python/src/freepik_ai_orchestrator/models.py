@@ -138,6 +138,11 @@ class GenerationResponse(ResponseModel):
     """``generate``, or the image operation: edit, variation, upscale, remove_background,
     image_to_image."""
     operation_params: dict[str, Any] = Field(default_factory=dict)
+    cached: bool = False
+    """Served from the result cache, or shared with an identical request in flight: ``cost`` is
+    0 and the images are those of ``cached_from``."""
+    cached_from: str | None = None
+    """The generation whose result (and stored images) this one shares."""
     sources: list[SourceImage] = Field(default_factory=list)
     """The input images, in order (empty for ``generate``)."""
     parents: list[str] = Field(default_factory=list)
@@ -266,6 +271,10 @@ class UsageBucket(ResponseModel):
     """Still queued or running."""
     images: int = 0
     cost: float = 0.0
+    cached: int = 0
+    """Succeeded generations served from the result cache."""
+    cache_savings: float = 0.0
+    """What those cached results cost their sources."""
 
 
 class BudgetStatus(ResponseModel):
@@ -301,6 +310,11 @@ class UsageStats(ResponseModel):
     unpriced_generations: int = 0
     storage_bytes: int = 0
     """Bytes stored for the range's generations: their images and stored inputs."""
+    cached_generations: int = 0
+    """Succeeded generations that shared another's result at $0 (part of
+    ``succeeded_generations``)."""
+    cache_savings: float = 0.0
+    """What the cached generations' results cost their sources: money not spent."""
     currency: str | None = None
     by_model: list[UsageBucket] = Field(default_factory=list)
     by_day: list[UsageBucket] = Field(default_factory=list)

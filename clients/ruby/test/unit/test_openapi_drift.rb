@@ -16,20 +16,16 @@ class TestOpenapiDrift < Minitest::Test
     "ModelList" => AI::ModelList, "UsageBucket" => AI::UsageBucket, "UsageStats" => AI::UsageStats,
     "BatchItem" => AI::BatchItem, "BatchResponse" => AI::BatchResponse, "WebhookCreated" => AI::WebhookEndpoint,
     "WebhookList" => AI::WebhookEndpointList, "DeliveryOut" => AI::WebhookDelivery,
-    "DeliveryList" => AI::WebhookDeliveryList, "SourceOut" => AI::SourceImage
+    "DeliveryList" => AI::WebhookDeliveryList, "SourceOut" => AI::SourceImage,
+    "BudgetStatus" => AI::BudgetStatus, "OperationInfo" => AI::OperationInfo
   }.freeze
-  # Fields the server sends that a Struct keeps in `extra` for now: the per-status usage counts
-  # and budget block (SDK support for them is the next step).
-  LEFT_OUT = {
-    "UsageStats" => %w[succeeded_generations active_generations budget storage_bytes],
-    "UsageBucket" => %w[name succeeded failed canceled active],
-    "ModelInfo" => %w[text_to_image operations]
-  }.freeze
+  # Fields the server sends that a Struct keeps in `extra` for now (none).
+  LEFT_OUT = {}.freeze
   # Read by a Struct that has one more member than the schema (the secret of WebhookCreated).
   SUBSET = { "WebhookOut" => [AI::WebhookEndpoint, %w[secret]] }.freeze
   # Request bodies: the keyword arguments of the method that sends them.
   REQUESTS = {
-    "GenerateRequest" => [:generate, %w[prompt model style size quality metadata n seed negative_prompt]],
+    "GenerateRequest" => [:generate, %w[prompt model style size quality metadata n seed negative_prompt cache]],
     "BatchRequest" => [:generate_batch, %w[prompts model batch_size style size quality metadata n seed negative_prompt]],
     "WebhookCreate" => [:create_webhook, %w[url events description]],
     "WebhookUpdate" => [:update_webhook, %w[enabled events description]]
@@ -39,7 +35,6 @@ class TestOpenapiDrift < Minitest::Test
     ImageGenerationRequest ImageData ImagesResponse OpenAIModel OpenAIModelList
     KeyCreate KeyCreated KeyDefaults KeyList KeyOut
     GalleryItem GalleryPage Deleted BoardName BoardOut BoardList GenerationIds
-    BudgetStatus OperationInfo
   ].freeze
 
   OPERATIONS = {

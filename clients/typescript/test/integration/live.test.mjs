@@ -156,6 +156,26 @@ describe("live server", { skip: NO_SERVER }, () => {
     await assert.rejects(reader.listModels(), sdk.AuthenticationError);
   });
 
+  test("result cache: a second identical seeded request is served from the first at $0", async () => {
+    // A key of its own (created with the cache on), so its usage counts only this test.
+    const created = await client().createKey({ name: `ts-cache-${runId()}`, scopes: ["generate", "read"], cache: true });
+    assert.equal(created.cache, true);
+    const c = client({ apiKey: created.key });
+    const request = { prompt: `a lighthouse at dusk ${runId()}`, model: "stable-image-core", seed: 42, cache: true };
+    const first = await c.generate(request);
+    assert.equal(first.cached, false);
+    assert.equal(first.cachedFrom, null);
+    const second = await c.generate(request);
+    assert.notEqual(second.id, first.id);
+    assert.equal(second.cached, true);
+    assert.equal(second.cachedFrom, first.id);
+    assert.equal(second.cost, 0);
+    const today = new Date().toISOString().slice(0, 10); // the server's days are UTC
+    const usage = await c.getUsageStats({ startDate: `${today.slice(0, 8)}01`, endDate: today, groupBy: "cache" });
+    assert.ok(usage.cachedGenerations >= 1, JSON.stringify(usage));
+    assert.ok(usage.groups.reduce((sum, bucket) => sum + bucket.cached, 0) >= 1);
+  });
+
   test("cancel after the end is a ConflictError; a missing job is NotFoundError", async () => {
     const c = client();
     const done = await c.generate({ prompt: "done", model: "dall-e-2" });

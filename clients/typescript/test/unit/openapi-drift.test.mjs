@@ -94,6 +94,10 @@ function expectedKind(prop) {
   if (p.anyOf) {
     const others = p.anyOf.filter((x) => x.type !== "null");
     nullable = others.length < p.anyOf.length;
+    // A union of scalars (the `cache` option: a boolean or "always").
+    if (others.length > 1 && others.every((x) => ["string", "number", "integer", "boolean"].includes(x.type))) {
+      return { kind: { oneOf: others.map((x) => x.type) }, nullable };
+    }
     assert.equal(others.length, 1, `a union the client cannot describe: ${JSON.stringify(prop)}`);
     p = others[0];
   }

@@ -108,20 +108,24 @@ module Freepik
       # +wait_timeout+ seconds). A failed generation raises the mapped error (e.g.
       # ProviderError, ContentPolicyError) with +generation_id+ set. With <tt>wait: false</tt>
       # the queued job is returned at once (see #submit).
+      #
+      # +cache+ is the result cache: +true+ serves a seeded request from an identical earlier
+      # result (or shares an identical request in flight) at cost 0, <tt>"always"</tt> (or
+      # <tt>:always</tt>) unseeded requests too, +false+ never; +nil+ (left out) the key's default.
       def generate(prompt:, model:, style: nil, size: nil, quality: nil, metadata: nil, n: nil, seed: nil,
-                   negative_prompt: nil, idempotency_key: nil, timeout: nil, wait: true,
+                   negative_prompt: nil, cache: nil, idempotency_key: nil, timeout: nil, wait: true,
                    wait_timeout: DEFAULT_WAIT_TIMEOUT)
         body = compact_body(prompt:, model:, style:, size:, quality:, n:,
-                            seed:, negative_prompt:, metadata:)
+                            seed:, negative_prompt:, metadata:, cache: cache_option(cache))
         create_job("/generate", body, idempotency_key:, timeout:, wait:, wait_timeout:)
       end
 
       # Creates a generation job and returns it without waiting (+status+ is queued or
       # running). Follow it with #wait_for, #stream_events or #get_generation.
       def submit(prompt:, model:, style: nil, size: nil, quality: nil, metadata: nil, n: nil, seed: nil,
-                 negative_prompt: nil, idempotency_key: nil, timeout: nil)
+                 negative_prompt: nil, cache: nil, idempotency_key: nil, timeout: nil)
         generate(prompt:, model:, style:, size:, quality:, metadata:,
-                 n:, seed:, negative_prompt:, idempotency_key:,
+                 n:, seed:, negative_prompt:, cache:, idempotency_key:,
                  timeout:, wait: false)
       end
 
@@ -245,9 +249,9 @@ module Freepik
       # (<tt>gen_…</tt>, or <tt>gen_…:N</tt> for a generation's N-th image), an http(s) URL, a
       # file path (String or Pathname), an IO (File, StringIO...) or an ImageFile (bytes). Ids
       # and URLs alone are sent as JSON; with any file the body is multipart/form-data.
-      # +idempotency_key+, +timeout+, +wait+ and +wait_timeout+ work as on #generate.
+      # +cache+, +idempotency_key+, +timeout+, +wait+ and +wait_timeout+ work as on #generate.
       def edit(prompt:, images:, mask: nil, model: nil, n: nil, size: nil, quality: nil, seed: nil, background: nil,
-               output_format: nil, output_compression: nil, moderation: nil, metadata: nil,
+               output_format: nil, output_compression: nil, moderation: nil, metadata: nil, cache: nil,
                idempotency_key: nil, timeout: nil, wait: true, wait_timeout: DEFAULT_WAIT_TIMEOUT)
         require_prompt(prompt)
         list = images.is_a?(Array) ? images : [images]
@@ -256,38 +260,39 @@ module Freepik
         inputs = list.each_with_index.map { |image, i| ["images", ImageInput.resolve(image, "images[#{i}]")] }
         inputs << ["mask", ImageInput.resolve(mask, "mask")] unless mask.nil?
         fields = compact_body(prompt:, model:, n:, size:, quality:, seed:, background:, output_format:,
-                              output_compression:, moderation:, metadata:)
+                              output_compression:, moderation:, metadata:, cache: cache_option(cache))
         operate("/images/edits", fields, inputs, idempotency_key:, timeout:, wait:, wait_timeout:)
       end
 
       # More images like +image+ (no prompt); +image+ is any input #edit takes.
-      def create_variation(image:, model: nil, n: nil, size: nil, seed: nil, metadata: nil,
+      def create_variation(image:, model: nil, n: nil, size: nil, seed: nil, metadata: nil, cache: nil,
                            idempotency_key: nil, timeout: nil, wait: true, wait_timeout: DEFAULT_WAIT_TIMEOUT)
-        operate("/images/variations", compact_body(model:, n:, size:, seed:, metadata:),
+        operate("/images/variations", compact_body(model:, n:, size:, seed:, metadata:, cache: cache_option(cache)),
                 [["image", ImageInput.resolve(image, "image")]], idempotency_key:, timeout:, wait:, wait_timeout:)
       end
 
       # +image+ enlarged +factor+ times (one of the model's factors); +image+ is any input #edit takes.
-      def upscale(image:, factor: nil, prompt: nil, model: nil, metadata: nil,
+      def upscale(image:, factor: nil, prompt: nil, model: nil, metadata: nil, cache: nil,
                   idempotency_key: nil, timeout: nil, wait: true, wait_timeout: DEFAULT_WAIT_TIMEOUT)
-        operate("/images/upscale", compact_body(factor:, prompt:, model:, metadata:),
+        operate("/images/upscale", compact_body(factor:, prompt:, model:, metadata:, cache: cache_option(cache)),
                 [["image", ImageInput.resolve(image, "image")]], idempotency_key:, timeout:, wait:, wait_timeout:)
       end
 
       # The subject of +image+ on a transparent background (PNG); +image+ is any input #edit takes.
-      def remove_background(image:, model: nil, metadata: nil,
+      def remove_background(image:, model: nil, metadata: nil, cache: nil,
                             idempotency_key: nil, timeout: nil, wait: true, wait_timeout: DEFAULT_WAIT_TIMEOUT)
-        operate("/images/remove-background", compact_body(model:, metadata:),
+        operate("/images/remove-background", compact_body(model:, metadata:, cache: cache_option(cache)),
                 [["image", ImageInput.resolve(image, "image")]], idempotency_key:, timeout:, wait:, wait_timeout:)
       end
 
       # A new image from +prompt+, guided by +image+; +strength+ (0 to 1) says how far from it to
       # go. +image+ is any input #edit takes.
       def image_to_image(prompt:, image:, strength: nil, negative_prompt: nil, model: nil, n: nil, seed: nil,
-                         metadata: nil, idempotency_key: nil, timeout: nil, wait: true,
+                         metadata: nil, cache: nil, idempotency_key: nil, timeout: nil, wait: true,
                          wait_timeout: DEFAULT_WAIT_TIMEOUT)
         require_prompt(prompt)
-        fields = compact_body(prompt:, strength:, negative_prompt:, model:, n:, seed:, metadata:)
+        fields = compact_body(prompt:, strength:, negative_prompt:, model:, n:, seed:, metadata:,
+                              cache: cache_option(cache))
         operate("/images/image-to-image", fields, [["image", ImageInput.resolve(image, "image")]],
                 idempotency_key:, timeout:, wait:, wait_timeout:)
       end
@@ -546,6 +551,15 @@ module Freepik
                  ImageInput.multipart(fields.to_a + inputs)
                end
         create_job(path, body, **job)
+      end
+
+      # The +cache+ option checked before anything is sent: true, false, "always" (or :always), or
+      # nil (left out: the key's default).
+      def cache_option(cache)
+        return cache if cache.nil? || cache == true || cache == false
+        return "always" if cache.to_s == "always" && (cache.is_a?(String) || cache.is_a?(Symbol))
+
+        raise ArgumentError, "cache: must be true, false or \"always\", not #{cache.inspect}"
       end
 
       def require_prompt(prompt)

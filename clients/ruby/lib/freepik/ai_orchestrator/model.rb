@@ -100,8 +100,8 @@ module Freepik
         end
       end
 
-      # +type+: nil (any JSON value), :time, :date, :float, a Model class, or [ModelClass]
-      # for a list of objects.
+      # +type+: nil (any JSON value), :time, :date, :float, a Model class, [ModelClass] for a
+      # list of objects, or { String => ModelClass } for an object of them by name.
       def self.coerce(type, value, where)
         return nil if value.nil?
 
@@ -117,6 +117,10 @@ module Freepik
           raise ArgumentError, "#{where} must be a list" unless value.is_a?(Array)
 
           value.map { |item| type.first.from_hash(item) }.freeze
+        when Hash
+          raise ArgumentError, "#{where} must be an object" unless value.is_a?(Hash)
+
+          value.to_h { |key, item| [key.to_s.freeze, type.values.first.from_hash(item)] }.freeze
         else type.from_hash(value)
         end
       rescue ArgumentError, TypeError => e

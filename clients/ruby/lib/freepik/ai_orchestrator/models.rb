@@ -40,19 +40,20 @@ module Freepik
     # "generate" or the image operation that made it (edit, variation, upscale,
     # remove_background, image_to_image); #sources are its input images, #parents the
     # generations they came from, and #children (from #get_generation only, else nil) the jobs
-    # that took this one's images as input.
+    # that took this one's images as input. #cached is true when the result cache (or an
+    # identical request in flight) served it at cost 0, with the images of #cached_from.
     GenerationResponse = Struct.new(
       :id, :object, :status, :image_url, :thumbnail_url, :images, :prompt, :model, :style, :size,
       :quality, :n, :seed, :negative_prompt, :metadata, :provider, :livemode, :cost, :currency,
       :price_version, :progress, :processing_time, :revised_prompt, :batch_id, :error,
       :failed_attempts, :created_at, :started_at, :finished_at, :operation, :operation_params,
-      :sources, :parents, :children, :extra,
+      :sources, :parents, :children, :cached, :cached_from, :extra,
       keyword_init: true
     ) do
       include Model
       required :id, :status, :prompt, :model
       defaults object: "generation", images: [], metadata: {}, failed_attempts: [], operation: "generate",
-               operation_params: {}, sources: [], parents: []
+               operation_params: {}, sources: [], parents: [], cached: false
       types images: [ImageInfo], error: GenerationError, failed_attempts: [FailedAttempt], cost: :float, progress: :float,
             processing_time: :float, created_at: :time, started_at: :time, finished_at: :time, sources: [SourceImage]
 
@@ -73,19 +74,36 @@ module Freepik
       types data: [GenerationResponse]
     end
 
+    # One image operation a catalog model offers (ModelInfo#operations): its limits and prices.
+    # #pricing is USD per result by output size (upscale: by factor, e.g. "2x"), then quality
+    # ("*" matches any); #factors (upscale) and #strength (image_to_image, [low, high]) are nil
+    # for the other operations.
+    OperationInfo = Struct.new(
+      :max_input_images, :mask, :prompt, :max_images, :price, :pricing, :providers, :factors,
+      :strength, :default_strength, :extra,
+      keyword_init: true
+    ) do
+      include Model
+      defaults max_input_images: 1, mask: false, prompt: false, max_images: 1, pricing: {}, providers: []
+      types price: :float, default_strength: :float
+    end
+
     # A catalog model: what it accepts, what it costs, and whether it can run now.
+    # #text_to_image is false for models that only transform images; #operations maps each
+    # image operation it offers (edit, variation, upscale, remove_background, image_to_image) to
+    # an OperationInfo.
     ModelInfo = Struct.new(
       :name, :description, :max_resolution, :supported_styles, :supported_sizes,
       :supported_qualities, :default_size, :default_quality, :default_style, :pricing_per_image,
       :pricing, :currency, :average_time, :max_images, :supports_seed, :supports_negative_prompt,
-      :providers, :available, :unavailable_reason, :notes, :extra,
+      :providers, :available, :unavailable_reason, :notes, :text_to_image, :operations, :extra,
       keyword_init: true
     ) do
       include Model
       required :name
       defaults description: "", supported_styles: [], supported_sizes: [], supported_qualities: [],
-               pricing: {}, providers: [], available: true
-      types pricing_per_image: :float, average_time: :float
+               pricing: {}, providers: [], available: true, text_to_image: true, operations: {}
+      types pricing_per_image: :float, average_time: :float, operations: { String => OperationInfo }
 
       def available?
         available == true
@@ -99,28 +117,49 @@ module Freepik
       types data: [ModelInfo]
     end
 
-    # Usage for one group (a model, a day, a key or a metadata value).
-    UsageBucket = Struct.new(:key, :generations, :images, :cost, :extra, keyword_init: true) do
+    # Usage for one group (a model, a day, a key, a provider, an operation, cached or not, or a
+    # metadata value). #generations counts every status; #images and #cost count succeeded jobs;
+    # #name is the key's name for group_by "key"; #active is still queued or running; #cached
+    # counts results served from the result cache and #cache_savings what they cost their sources.
+    UsageBucket = Struct.new(:key, :name, :generations, :succeeded, :failed, :canceled, :active, :images, :cost,
+                             :cached, :cache_savings, :extra, keyword_init: true) do
       include Model
       required :key
-      defaults generations: 0, images: 0, cost: 0.0
-      types cost: :float
+      defaults generations: 0, succeeded: 0, failed: 0, canceled: 0, active: 0, images: 0, cost: 0.0,
+               cached: 0, cache_savings: 0.0
+      types cost: :float, cache_savings: :float
+    end
+
+    # This month's spend against a budget: the calling key's own (#scope "key") or that of the
+    # pool it draws from ("pool"). USD; #reserved is held by queued or running jobs;
+    # #period_start is a Date.
+    BudgetStatus = Struct.new(:scope, :key_id, :monthly_budget, :spent, :reserved, :remaining, :period_start, :extra,
+                              keyword_init: true) do
+      include Model
+      required :scope, :key_id
+      defaults spent: 0.0, reserved: 0.0, remaining: 0.0
+      types monthly_budget: :float, spent: :float, reserved: :float, remaining: :float, period_start: :date
     end
 
     # Totals for a date range (both ends inclusive); #start_date and #end_date are Dates.
+    # #active_generations are still queued or running; #storage_bytes is what the range's
+    # generations store (images and inputs); #cached_generations shared another's result at $0
+    # (part of #succeeded_generations) and #cache_savings is what those results cost their
+    # sources; #budget lists this month's BudgetStatus of the calling key and its pool, where set.
     UsageStats = Struct.new(
-      :object, :start_date, :end_date, :livemode, :total_generations, :total_images, :total_cost,
-      :failed_generations, :canceled_generations, :unpriced_generations, :currency, :by_model,
-      :by_day, :group_by, :groups, :extra,
+      :object, :start_date, :end_date, :livemode, :total_generations, :succeeded_generations,
+      :total_images, :total_cost, :failed_generations, :canceled_generations, :active_generations,
+      :unpriced_generations, :storage_bytes, :cached_generations, :cache_savings, :currency, :by_model,
+      :by_day, :group_by, :groups, :budget, :extra,
       keyword_init: true
     ) do
       include Model
       required :start_date, :end_date
-      defaults object: "usage", total_generations: 0, total_images: 0, total_cost: 0.0,
-               failed_generations: 0, canceled_generations: 0, unpriced_generations: 0, by_model: [],
-               by_day: []
-      types start_date: :date, end_date: :date, total_cost: :float, by_model: [UsageBucket],
-            by_day: [UsageBucket], groups: [UsageBucket]
+      defaults object: "usage", total_generations: 0, succeeded_generations: 0, total_images: 0, total_cost: 0.0,
+               failed_generations: 0, canceled_generations: 0, active_generations: 0, unpriced_generations: 0,
+               storage_bytes: 0, cached_generations: 0, cache_savings: 0.0, by_model: [], by_day: [], budget: []
+      types start_date: :date, end_date: :date, total_cost: :float, cache_savings: :float, by_model: [UsageBucket],
+            by_day: [UsageBucket], groups: [UsageBucket], budget: [BudgetStatus]
     end
 
     # The error object of a failed batch item (the same fields as the error envelope).
