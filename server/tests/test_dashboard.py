@@ -865,9 +865,7 @@ async def test_actions_follow_the_catalog_and_show_the_servers_422_without_it(
         await page.context.close()
 
 
-async def test_usage_shows_spend_per_key_by_name_and_cache_savings_when_reported(
-    start_server, browser, tmp_path
-) -> None:
+async def test_usage_shows_spend_per_key_by_name_and_cache_savings(start_server, browser, tmp_path) -> None:
     server = await start_server()
     key = await server.create_key()
     async with server.client(key) as api:
@@ -878,7 +876,13 @@ async def test_usage_shows_spend_per_key_by_name_and_cache_savings_when_reported
                 answer = await bot.post("/api/v1/generate", json={"prompt": prompt, "model": "dall-e-3"})
                 assert answer.status_code == 200, answer.text
         await api.post("/api/v1/generate", json={"prompt": "three", "model": "dall-e-2", "size": "256x256"})
+        # The same seeded request twice with the cache on: the second is a $0 hit.
+        seeded = {"prompt": "four", "model": "stable-image-core", "seed": 4, "cache": True}
+        paid = (await api.post("/api/v1/generate", json=seeded)).json()
+        hit = (await api.post("/api/v1/generate", json=seeded)).json()
+        assert hit["cached_from"] == paid["id"] and hit["cost"] == 0, hit
         usage = (await api.get("/api/v1/usage", params={"group_by": "key"})).json()
+    assert usage["cached_generations"] == 1 and usage["cache_savings"] == pytest.approx(paid["cost"])
     tab = await open_tab(browser, 1440, tmp_path)
     page = tab.page
     try:
@@ -890,22 +894,12 @@ async def test_usage_shows_spend_per_key_by_name_and_cache_savings_when_reported
         assert float(await page.get_attribute("#chart-cost-key", "data-total") or "nan") == pytest.approx(
             usage["total_cost"]
         )
-        if "cache_savings" not in usage:  # this server reports no cache: nothing is shown
-            assert await page.locator("#usage-cache-savings, #usage-cached").count() == 0
-
-        # A server that reports the cache: its savings and hits are shown.
-        async def with_cache(route: Any) -> None:
-            response = await route.fetch()
-            body = await response.json()
-            body.update(cached_generations=3, cache_savings=0.12)
-            await route.fulfill(response=response, json=body)
-
-        await page.route("**/api/v1/usage?*", with_cache)
-        await page.click("#usage-range button[type=submit]")
+        # The cache's hits and what they saved.
         await page.wait_for_selector("#usage-cache-savings")
-        assert await page.get_attribute("#usage-cache-savings", "data-value") == "0.12"
-        assert "$0.1200" in await page.inner_text("#usage-cache-savings")
-        assert await page.get_attribute("#usage-cached", "data-value") == "3"
+        saved = float(await page.get_attribute("#usage-cache-savings", "data-value") or "nan")
+        assert saved == pytest.approx(paid["cost"])
+        assert f"${paid['cost']:.4f}" in await page.inner_text("#usage-cache-savings")
+        assert await page.get_attribute("#usage-cached", "data-value") == "1"
         await tab.settle("usage-cache")
         assert not tab.problems, tab.problems
     finally:

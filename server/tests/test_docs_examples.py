@@ -36,6 +36,7 @@ KEY_PLACEHOLDERS = ("sk-test-...", "sk-test-…")
 FRAGMENTS = {
     "other_job": "cancels a job the reader made elsewhere",
     "…signed-url…": "stands for a URL from a real response",
+    'mask=open("mask.png", "rb")': "lists the kinds of input, with files and ids of the reader's own",
     "response.images[1]": "needs an n>1 generation",
     "await executor.execute(attempts": "sketches the executor's interface",
     "state.faults.update(server_errors=2)": "sketches an emulator test",
