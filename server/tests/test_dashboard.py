@@ -622,9 +622,6 @@ async def test_dashboard_assets_are_served_by_the_app(server) -> None:
         assert (await client.get("/dashboard/static/secret.key")).status_code == 404
 
 
-OPERATION_WIDTHS = [390, 820, 1440]
-
-
 def _mask_png(size: tuple[int, int]) -> bytes:
     """A PNG mask: transparent (repaint) on the left half, opaque on the right."""
     from PIL import Image
@@ -646,7 +643,7 @@ async def _option_values(page: Any, selector: str) -> list[str]:
     return list(await page.eval_on_selector_all(f"{selector} option", "os => os.map(o => o.value)"))
 
 
-@pytest.mark.parametrize("width", OPERATION_WIDTHS)
+@pytest.mark.parametrize("width", WIDTHS)
 async def test_detail_view_upscales_a_stored_image_and_shows_the_chain(
     start_server, browser, tmp_path, width: int
 ) -> None:
