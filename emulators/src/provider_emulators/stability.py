@@ -26,6 +26,7 @@ import io
 import math
 import secrets
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -368,22 +369,29 @@ def _transparent_cutout(width: int, height: int, seed: int, fmt: str) -> bytes:
     return out.getvalue()
 
 
+Form = dict[str, str | bytes]
+
+
 def create_app(state: StabilityState | None = None) -> Starlette:
     """The Stability v2beta emulator; its state (knobs, request log) is ``app.state.emulator``."""
     state = state or StabilityState(api_key=DEFAULT_API_KEY)
 
-    async def generate(request: Request) -> Response:
-        endpoint = request.path_params["endpoint"]
+    async def admit(
+        request: Request, endpoint: str, known: Mapping[str, Any], validate: Callable[[str, Form], list[str]]
+    ) -> Response | tuple[Form, str]:
+        """The checks every POST passes, in Stability's order: the endpoint, the form, its
+        parameters, then the key and moderation. The form and the ``accept`` asked for, or the
+        error answer."""
         body = await record_request(state, request)
         fault = await apply_faults(state, FAULTS)
         if fault is not None:
             return fault
-        if endpoint not in FIELDS:
+        if endpoint not in known:
             return _error(404, "not_found", f"endpoint: {endpoint} does not exist")
         form = parse_multipart(body, request.headers.get("content-type", ""))
         if form is None:
             return _error(400, "bad_request", "content-type: must be multipart/form-data")
-        problems = _validate(endpoint, form)
+        problems = validate(endpoint, form)
         if problems:  # Stability validates parameters before it looks at the key
             return _error(400, "bad_request", *problems)
         accept = request.headers.get("accept", "image/*")
@@ -391,14 +399,21 @@ def create_app(state: StabilityState | None = None) -> Starlette:
             return _error(400, "bad_request", "accept: must be image/* or application/json")
         if not state.key_ok(bearer(request)):
             return _error(401, "unauthorized", "authorization: invalid or missing api key")
-        faults: StabilityFaults = state.faults
-        if faults.take("refuse"):
+        if state.faults.take("refuse"):
             return _error(
                 403,
                 "content_moderation",
                 "Your request was flagged by our content moderation system, as a result your request was "
                 "denied and you were not charged.",
             )
+        return form, accept
+
+    async def generate(request: Request) -> Response:
+        endpoint = request.path_params["endpoint"]
+        admitted = await admit(request, endpoint, FIELDS, _validate)
+        if isinstance(admitted, Response):
+            return admitted
+        form, accept = admitted
         aspect = str(form.get("aspect_ratio", "1:1"))
         width, height = SIZES_1MP[aspect]
         if endpoint == "core":  # 1.5 MP output
@@ -411,55 +426,14 @@ def create_app(state: StabilityState | None = None) -> Starlette:
                 % 4294967294
             )
         fmt = str(form.get("output_format", "png")).upper()
-        finish = "CONTENT_FILTERED" if faults.take("content_filtered") else "SUCCESS"
-        image = make_image(width, height, seed, fmt)
-        request_id = secrets.token_hex(16)
-        if faults.take("malformed"):
-            return Response(image[:40], media_type=MIME[fmt], headers={"x-request-id": request_id})
-        if accept == "application/json":
-            payload: dict[str, Any] = {
-                "image": base64.b64encode(image).decode(),
-                "finish_reason": finish,
-                "seed": seed,
-            }
-            return JSONResponse(
-                payload,
-                headers={"x-request-id": request_id},
-                media_type=f"application/json; type={MIME[fmt]}",
-            )
-        return Response(
-            image,
-            media_type=MIME[fmt],
-            headers={"x-request-id": request_id, "finish-reason": finish, "seed": str(seed)},
-        )
+        return _image_response(make_image(width, height, seed, fmt), MIME[fmt], seed, accept, state.faults)
 
     async def edit(request: Request) -> Response:
         endpoint = f"{request.path_params['group']}/{request.path_params['endpoint']}"
-        body = await record_request(state, request)
-        fault = await apply_faults(state, FAULTS)
-        if fault is not None:
-            return fault
-        if endpoint not in EDIT_FIELDS:
-            return _error(404, "not_found", f"endpoint: {endpoint} does not exist")
-        form = parse_multipart(body, request.headers.get("content-type", ""))
-        if form is None:
-            return _error(400, "bad_request", "content-type: must be multipart/form-data")
-        problems = _validate_edit(endpoint, form)
-        if problems:  # parameters first, then the key, as on the real service
-            return _error(400, "bad_request", *problems)
-        accept = request.headers.get("accept", "image/*")
-        if accept not in ("image/*", "application/json", "*/*"):
-            return _error(400, "bad_request", "accept: must be image/* or application/json")
-        if not state.key_ok(bearer(request)):
-            return _error(401, "unauthorized", "authorization: invalid or missing api key")
-        faults: StabilityFaults = state.faults
-        if faults.take("refuse"):
-            return _error(
-                403,
-                "content_moderation",
-                "Your request was flagged by our content moderation system, as a result your request was "
-                "denied and you were not charged.",
-            )
+        admitted = await admit(request, endpoint, EDIT_FIELDS, _validate_edit)
+        if isinstance(admitted, Response):
+            return admitted
+        form, accept = admitted
         width, height = _edit_output_size(endpoint, form)
         seed_field = str(form.get("seed", "0"))
         image_bytes = form["image"] if isinstance(form["image"], bytes) else b""
@@ -482,7 +456,7 @@ def create_app(state: StabilityState | None = None) -> Starlette:
                 image, MIME[fmt], seed, time.monotonic() + state.result_seconds
             )
             return JSONResponse({"id": result_id})
-        return _image_response(image, MIME[fmt], seed, accept, faults)
+        return _image_response(image, MIME[fmt], seed, accept, state.faults)
 
     async def result(request: Request) -> Response:
         await record_request(state, request)
