@@ -63,6 +63,25 @@ def month_start(now: datetime) -> datetime:
     return now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
+def _claim(
+    principal: Principal,
+    params: SubmitParams,
+    endpoint: str,
+    preferences: Preferences,
+    idempotency_key: str | None,
+    attempt: ClientAttempt | None,
+) -> tuple[str, str, str | ClientAttempt] | None:
+    """What the submit claims: the ``Idempotency-Key`` with the request's fingerprint, or, for an
+    SDK's own retry, its first attempt's job; ``None`` when the request has neither."""
+    if idempotency_key is not None:
+        variant = "async" if preferences.respond_async else "sync"
+        return (idempotency_key, endpoint, request_fingerprint(endpoint, fingerprinted(params), variant))
+    if attempt is not None:
+        fingerprint = request_fingerprint(endpoint, fingerprinted(params), "sdk")
+        return (sdk_scope_key(principal.subject, fingerprint), endpoint, attempt)
+    return None
+
+
 @dataclass(kw_only=True)
 class GenerationService:
     """Submitting a generation and waiting for it; canceling one."""
@@ -113,13 +132,7 @@ class GenerationService:
         max_wait = preferences.max_wait(self.settings.sync_wait_seconds)
         job, plan = self.quote(principal, params)
         self._key_for_cache(principal, params, job, plan)
-        claim: tuple[str, str, str | ClientAttempt] | None = None
-        if idempotency_key is not None:
-            variant = "async" if preferences.respond_async else "sync"
-            claim = (idempotency_key, endpoint, request_fingerprint(endpoint, fingerprinted(params), variant))
-        elif attempt is not None:
-            fingerprint = request_fingerprint(endpoint, fingerprinted(params), "sdk")
-            claim = (sdk_scope_key(principal.subject, fingerprint), endpoint, attempt)
+        claim = _claim(principal, params, endpoint, preferences, idempotency_key, attempt)
         replay = await self._submit(principal, job, plan, claim)
         if replay is not None:
             return await self._replay(principal, replay, preferences, max_wait)
@@ -215,13 +228,7 @@ class GenerationService:
         )
         job = self._job(principal, params, plan, self._reservation(principal, plan))
         self._key_for_cache(principal, params, job, plan, [(c.role, c.image.data) for c in checked])
-        claim: tuple[str, str, str | ClientAttempt] | None = None
-        if idempotency_key is not None:
-            variant = "async" if preferences.respond_async else "sync"
-            claim = (idempotency_key, endpoint, request_fingerprint(endpoint, fingerprinted(params), variant))
-        elif attempt is not None:  # an SDK's own retry joins its first attempt's job
-            fingerprint = request_fingerprint(endpoint, fingerprinted(params), "sdk")
-            claim = (sdk_scope_key(principal.subject, fingerprint), endpoint, attempt)
+        claim = _claim(principal, params, endpoint, preferences, idempotency_key, attempt)
         sources = await self.inputs.store(job, checked)
         set_committed_value(job, "sources", sources)
         try:
