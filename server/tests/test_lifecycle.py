@@ -34,6 +34,21 @@ def _counted(families: dict[str, Any], model: str, provider: str, status: str) -
     )
 
 
+def _count_dispatcher_wakes(services: Any) -> list[None]:
+    """One entry per commit that woke the webhook dispatcher (it had queued webhook rows)."""
+    lifecycle = services.pool.lifecycle
+    wake = lifecycle.webhooks_queued
+    assert wake is not None
+    woken: list[None] = []
+
+    def counted() -> None:
+        woken.append(None)
+        wake()
+
+    lifecycle.webhooks_queued = counted
+    return woken
+
+
 async def test_every_ending_writes_the_row_one_outbox_event_a_released_slot_and_one_event(
     start_server,
 ) -> None:
@@ -43,6 +58,7 @@ async def test_every_ending_writes_the_row_one_outbox_event_a_released_slot_and_
     services = server.app.state.services
     published: list[JobEvent] = []
     services.hub.add_listener(lambda event: published.append(event) if event.terminal else None)
+    wakes = _count_dispatcher_wakes(services)
     key = await server.create_key()
     scraper_key = await server.create_key(mode="live")
 
@@ -65,6 +81,8 @@ async def test_every_ending_writes_the_row_one_outbox_event_a_released_slot_and_
         ends = [e for e in published if e.generation_id == job_id]
         assert len(ends) == 1 and ends[0].status == status  # one published event, with the row
         assert ends[0].generation is not None and ends[0].generation.model == "dall-e-3"
+        assert len(wakes) == 1  # the dispatcher is woken once, for the outbox row
+        wakes.clear()
 
     async with asyncio.timeout(90):
         with webhook_receiver() as receiver:
@@ -119,3 +137,15 @@ async def test_every_ending_writes_the_row_one_outbox_event_a_released_slot_and_
     assert moved("none", "failed") == 2  # the storage failure and the lost job
     assert moved("none", "canceled") == 1
     assert _counted(after, "unknown", "none", "failed") == 0  # every ending names its model
+
+
+async def test_a_job_ending_with_no_webhook_endpoint_leaves_the_dispatcher_asleep(start_server) -> None:
+    """Waking the dispatcher costs it a database read: only an ending that queued rows does."""
+    server = await start_server()
+    services = server.app.state.services
+    wakes = _count_dispatcher_wakes(services)
+    key = await server.create_key()
+    async with asyncio.timeout(30), server.client(key) as api:
+        answer = await api.post("/api/v1/generate", json=GEN)
+        assert answer.status_code == 200 and answer.json()["status"] == "succeeded", answer.text
+    assert wakes == []

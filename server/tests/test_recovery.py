@@ -99,7 +99,7 @@ async def test_a_late_worker_cleans_up_only_its_own_files(server, api) -> None:
     stale.attempts = 7  # as if this worker had claimed an earlier attempt and then stalled
     async with _httpx.AsyncClient() as anonymous:
         png = (await anonymous.get(made["image_url"])).content
-    from orchestrator.generation.lifecycle import Success
+    from orchestrator.generation.outcomes import Success
     from orchestrator.providers.base import ProviderImage
 
     image = await runner._store(stale, 0, ProviderImage(data=png, content_type="image/png"))

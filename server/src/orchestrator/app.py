@@ -230,7 +230,7 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
         else None
     )
     if dispatcher is not None:
-        hub.on_terminal(lambda _event: dispatcher.wake())
+        lifecycle.webhooks_queued = dispatcher.wake
     return Services(
         settings=settings,
         db=db,

@@ -34,7 +34,8 @@ from orchestrator.core.states import JobStatus
 from orchestrator.db.engine import Database
 from orchestrator.db.models import Generation, Image
 from orchestrator.db.repositories.cache import CacheRepository
-from orchestrator.generation.lifecycle import JobLifecycle, NotLinked
+from orchestrator.generation.lifecycle import JobLifecycle
+from orchestrator.generation.outcomes import NotLinked
 from orchestrator.generation.params import SubmitParams
 from orchestrator.generation.request import ResolvedRequest
 from orchestrator.settings import Settings

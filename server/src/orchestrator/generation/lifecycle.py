@@ -34,8 +34,19 @@ from orchestrator.db.repositories.cache import CacheRepository
 from orchestrator.db.repositories.generations import GenerationRepository
 from orchestrator.errors import ErrorCode
 from orchestrator.generation.events import EventHub, JobEvent, PartialImage
+from orchestrator.generation.outcomes import (
+    Canceled,
+    CancelOutcome,
+    Failed,
+    Failure,
+    NotActive,
+    Recovered,
+    Succeeded,
+    Success,
+    Superseded,
+    trail_rows,
+)
 from orchestrator.generation.request import ResolvedRequest
-from orchestrator.generation.routing import FailedAttempt
 from orchestrator.limits.budget_alerts import record_budget_crossings
 from orchestrator.limits.concurrency import ConcurrencyGate
 from orchestrator.logs import log_submitted
@@ -52,93 +63,6 @@ WORKER_LOST_MESSAGE = (
 )
 
 
-# ---------------------------------------------------------------------------- what a worker reports
-
-
-@dataclass(frozen=True, slots=True)
-class Success:
-    """A provider served the job and its images are stored."""
-
-    provider: str
-    provider_model: str
-    provider_job_id: str | None
-    seed: int | None
-    revised_prompt: str | None
-    cost_micros: int | None
-    provider_cost_micros: int | None
-    provider_usage: dict[str, Any] | None
-    processing_time: float
-    images: Sequence[Image]
-    trail: Sequence[FailedAttempt] = ()
-    """Failed provider calls before the outcome (the attempt trail)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """The job cannot succeed; it is never charged."""
-
-    code: str
-    message: str
-    provider: str | None
-    processing_time: float
-    trail: Sequence[FailedAttempt] = ()
-    """Failed provider calls before the outcome (the attempt trail)."""
-
-
-# ---------------------------------------------------------------------------- outcomes
-
-
-@dataclass(frozen=True, slots=True)
-class Ended:
-    """The job reached a terminal state; ``job`` is its final row."""
-
-    job: Generation
-
-
-class Succeeded(Ended):
-    __slots__ = ()
-
-
-class Failed(Ended):
-    __slots__ = ()
-
-
-class Canceled(Ended):
-    __slots__ = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Superseded:
-    """The worker's result was refused: the job was canceled or taken over meanwhile."""
-
-    generation_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class NotActive:
-    """A cancel came too late: the job had already ended."""
-
-    job: Generation
-
-
-@dataclass(frozen=True, slots=True)
-class Recovered:
-    """One recovery pass: jobs whose lease expired were requeued, or failed with ``worker_lost``."""
-
-    requeued: tuple[str, ...] = ()
-    failed: tuple[Generation, ...] = ()
-    followers: tuple[Generation, ...] = ()
-    """Jobs deduplicated onto a failed one, failed with it."""
-
-
-CancelOutcome = Canceled | NotActive
-
-
-class NotLinked(Exception):
-    """A cache hit or follower could not be linked after all (its source or leader is gone):
-    raised to roll the linked submission back; the caller submits the job as a leader instead."""
-
-
 # ---------------------------------------------------------------------------- the lifecycle
 
 
@@ -153,12 +77,6 @@ def _unsuccessful(status: str, code: str, message: str, now: datetime | None = N
     }
 
 
-def _trail(failures: Sequence[FailedAttempt]) -> list[dict[str, str]]:
-    return [
-        {"provider": f.provider, "model": f.model, "code": f.code, "message": f.message} for f in failures
-    ]
-
-
 def _for_followers(values: dict[str, Any], leader_cost: int | None) -> dict[str, Any]:
     """What a leader's ending writes on its followers: the same outcome, never charged; a success
     records what the shared result cost as the follower's saving."""
@@ -167,6 +85,19 @@ def _for_followers(values: dict[str, Any], leader_cost: int | None) -> dict[str,
     out = {name: values[name] for name in shared if name in values}
     succeeded = values.get("status") == JobStatus.SUCCEEDED
     return out | {"cost_micros": 0, "saved_micros": leader_cost if succeeded else None}
+
+
+@dataclass(slots=True)
+class _Outbox:
+    """The webhook rows one transaction queued: the dispatcher is woken only when there are some
+    (most deployments have no endpoint, and a wake costs the dispatcher a database read)."""
+
+    rows: int = 0
+
+    async def add(
+        self, session: AsyncSession, job: Generation, changes: dict[str, Any], now: datetime
+    ) -> None:
+        self.rows += await enqueue_generation_event(session, job, changes, now)
 
 
 def job_slot(job: Generation) -> str:
@@ -192,6 +123,8 @@ class JobLifecycle:
         self.hub = hub
         self.gate = gate
         self.dispatcher: JobDispatcher | None = None
+        self.webhooks_queued: Callable[[], None] | None = None
+        """Called after a commit that queued webhook rows (the webhook dispatcher's wake)."""
 
     # -------------------------------------------------------------- submit
 
@@ -260,6 +193,8 @@ class JobLifecycle:
         and no budget are involved: nothing runs for it. A hit's webhook rows are written in the
         same transaction, and its event published after the commit, as for any success."""
 
+        outbox = _Outbox()
+
         async def insert(session: AsyncSession) -> T | None:
             stop = await checks(session)
             if stop is not None:
@@ -271,7 +206,7 @@ class JobLifecycle:
             if after_insert is not None:
                 await after_insert(session)
             if job.status == JobStatus.SUCCEEDED:
-                await enqueue_generation_event(session, job, {}, now_utc())
+                await outbox.add(session, job, {}, now_utc())
             return None
 
         stopped = await self.db.transaction(insert)
@@ -279,6 +214,7 @@ class JobLifecycle:
             return stopped
         log_submitted(job.id, job.model, job.api_key_id)
         if job.status == JobStatus.SUCCEEDED:
+            self._delivered(outbox)
             self._announce(job)
         return None
 
@@ -353,7 +289,7 @@ class JobLifecycle:
             "cost_micros": success.cost_micros,
             "provider_cost_micros": success.provider_cost_micros,
             "provider_usage": success.provider_usage,
-            "attempt_trail": _trail(success.trail),
+            "attempt_trail": trail_rows(success.trail),
             "finished_at": now_utc(),
             "processing_time": success.processing_time,
             "error_code": None,
@@ -366,7 +302,7 @@ class JobLifecycle:
     async def fail(self, job: Generation, owner: str, failure: Failure) -> Failed | Superseded:
         values = _unsuccessful(JobStatus.FAILED, failure.code, failure.message) | {
             "provider": failure.provider,
-            "attempt_trail": _trail(failure.trail),
+            "attempt_trail": trail_rows(failure.trail),
             "processing_time": failure.processing_time,
         }
         if await self._finish(job, owner, values, ()):
@@ -377,6 +313,7 @@ class JobLifecycle:
         self, job: Generation, owner: str, values: dict[str, Any], images: Sequence[Image]
     ) -> bool:
         followers: list[Generation] = []
+        outbox = _Outbox()
 
         async def record(session: AsyncSession) -> bool:
             if not await GenerationRepository(session).finish(
@@ -384,14 +321,15 @@ class JobLifecycle:
             ):
                 return False
             now = now_utc()
-            await enqueue_generation_event(session, job, values, now)
+            await outbox.add(session, job, values, now)
             if values["status"] == JobStatus.SUCCEEDED:  # the charge is settled here, with its alerts
-                await record_budget_crossings(session, job, values["cost_micros"], now)
-            followers[:] = await self._end_followers(session, job, values, images)
+                outbox.rows += len(await record_budget_crossings(session, job, values["cost_micros"], now))
+            followers[:] = await self._end_followers(session, outbox, job, values, images)
             return True
 
         if not await self.db.transaction(record):
             return False
+        self._delivered(outbox)
         for name, value in values.items():
             setattr(job, name, value)
         set_committed_value(job, "images", list(images))  # a detached copy: no lazy load
@@ -402,7 +340,12 @@ class JobLifecycle:
         return True
 
     async def _end_followers(
-        self, session: AsyncSession, leader: Generation, values: dict[str, Any], images: Sequence[Image] = ()
+        self,
+        session: AsyncSession,
+        outbox: _Outbox,
+        leader: Generation,
+        values: dict[str, Any],
+        images: Sequence[Image] = (),
     ) -> list[Generation]:
         """End the jobs deduplicated onto ``leader`` as it ends (same transaction), with their
         webhook rows. Followers never held a worker or a concurrency slot."""
@@ -413,7 +356,7 @@ class JobLifecycle:
             leader.id, _for_followers(values, leader_cost), images
         )
         for row in rows:
-            await enqueue_generation_event(session, row, {}, row.finished_at or now_utc())
+            await outbox.add(session, row, {}, row.finished_at or now_utc())
         return rows
 
     async def cancel(self, generation_id: str, *, only_queued: bool = False) -> CancelOutcome:
@@ -422,6 +365,7 @@ class JobLifecycle:
         nothing has been paid yet only while it is queued)."""
 
         followers: list[Generation] = []
+        outbox = _Outbox()
 
         async def cancel(session: AsyncSession) -> CancelOutcome:
             repo = GenerationRepository(session)
@@ -436,12 +380,13 @@ class JobLifecycle:
             assert job is not None, "jobs are never deleted"
             if not canceled:
                 return NotActive(job)
-            await enqueue_generation_event(session, job, {}, values["finished_at"])
+            await outbox.add(session, job, {}, values["finished_at"])
             if job.cached_from is None:
-                followers[:] = await self._end_followers(session, job, values)
+                followers[:] = await self._end_followers(session, outbox, job, values)
             return Canceled(job)
 
         outcome = await self.db.transaction(cancel)
+        self._delivered(outbox)
         if isinstance(outcome, Canceled):
             if outcome.job.cached_from is None:
                 await self._ended(outcome.job)
@@ -455,6 +400,8 @@ class JobLifecycle:
         """Requeue or fail jobs whose lease expired (their worker crashed or was killed), then
         recount every principal's active jobs (this also sees jobs other processes ended)."""
 
+        outbox = _Outbox()
+
         async def work(session: AsyncSession) -> Recovered:
             now = now_utc()
             repo = GenerationRepository(session)
@@ -465,11 +412,12 @@ class JobLifecycle:
             rows = await repo.get_many(failed)
             followers: list[Generation] = []
             for job in rows:
-                await enqueue_generation_event(session, job, {}, now)  # with the outcome, atomically
-                followers += await self._end_followers(session, job, lost)
+                await outbox.add(session, job, {}, now)  # with the outcome, atomically
+                followers += await self._end_followers(session, outbox, job, lost)
             return Recovered(tuple(requeued), tuple(rows), tuple(followers))
 
         recovered = await self.db.transaction(work)
+        self._delivered(outbox)
         async with self.db.read() as session:
             counts = await GenerationRepository(session).active_counts()
         # The recount is what gives back the slots of jobs whose process died.
@@ -484,6 +432,10 @@ class JobLifecycle:
             )
             self.hub.wake_workers()
         return recovered
+
+    def _delivered(self, outbox: _Outbox) -> None:
+        if outbox.rows and self.webhooks_queued is not None:
+            self.webhooks_queued()
 
     async def _ended(self, job: Generation) -> None:
         await self.gate.release(job_slot(job))

@@ -19,7 +19,8 @@ from orchestrator.accounting.money import to_micros
 from orchestrator.catalog.catalog import Route
 from orchestrator.db.models import Generation, Image
 from orchestrator.errors import ErrorCode
-from orchestrator.generation.lifecycle import Failure, JobLifecycle, Success, Superseded
+from orchestrator.generation.lifecycle import JobLifecycle
+from orchestrator.generation.outcomes import Failure, Success, Superseded
 from orchestrator.generation.request import NoRoute, Planner, ResolvedRequest
 from orchestrator.generation.routing import (
     OFFLINE_ROUTE,

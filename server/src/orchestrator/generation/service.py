@@ -34,7 +34,8 @@ from orchestrator.generation.idempotency import (
     sdk_scope_key,
 )
 from orchestrator.generation.inputs import CheckedInput, InputService
-from orchestrator.generation.lifecycle import Canceled, JobLifecycle
+from orchestrator.generation.lifecycle import JobLifecycle
+from orchestrator.generation.outcomes import Canceled
 from orchestrator.generation.params import GenerationOutcome, Preferences, SubmitParams, fingerprinted
 from orchestrator.generation.reading import ReadService
 from orchestrator.generation.request import Planner, ResolvedRequest
