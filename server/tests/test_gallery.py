@@ -143,6 +143,8 @@ async def test_delete_hides_undo_restores_then_purge_removes_files_but_keeps_spe
         assert restored.status_code == 200 and restored.json()["board_ids"] == [board["id"]]
         assert fox["id"] in await _ids(api)
 
+        for image in fox["images"]:  # thumbnails are stored once asked for; the purge removes them too
+            assert (await api.get(image["thumbnail_url"])).status_code == 200
         await api.delete(f"/api/v1/gallery/{fox['id']}")
         image_keys = [
             httpx.URL(image[field]).path.removeprefix("/api/v1/images/")

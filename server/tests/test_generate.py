@@ -6,6 +6,7 @@ import io
 import json
 
 import httpx
+import pytest
 from PIL import Image
 from support import eventually
 
@@ -77,6 +78,27 @@ async def test_image_url_downloads_png_of_requested_size_and_thumbnail(api: http
         assert png.format == "PNG" and png.size == (1792, 1024)
     with Image.open(io.BytesIO(thumb.content)) as webp:
         assert webp.format == "WEBP" and max(webp.size) == 256 and webp.size == (256, 146)
+
+
+async def test_a_thumbnail_is_made_when_first_asked_for_then_kept(server, api: httpx.AsyncClient) -> None:
+    """The job stores only its image; the WebP is made on the first request and stored."""
+    body = (await api.post("/api/v1/generate", json=SEED_GENERATE)).json()
+    storage = server.app.state.services.storage
+    image_key = body["image_url"].split("/api/v1/images/", 1)[1].split("?", 1)[0]
+    thumb_key = body["thumbnail_url"].split("/api/v1/images/", 1)[1].split("?", 1)[0]
+    assert thumb_key == image_key + ".thumb.webp"
+    with pytest.raises(FileNotFoundError):
+        await storage.get(thumb_key)
+    async with httpx.AsyncClient() as anonymous:
+        first = await anonymous.get(body["thumbnail_url"])
+        assert first.status_code == 200 and first.headers["content-type"] == "image/webp"
+        assert await storage.get(thumb_key) == first.content  # stored for next time
+        await storage.put(thumb_key, b"kept", "image/webp")  # the stored copy is what is served now
+        assert (await anonymous.get(body["thumbnail_url"])).content == b"kept"
+        # With its image gone, a missing thumbnail is a 404, not an error.
+        await storage.delete(thumb_key)
+        await storage.delete(image_key)
+        assert (await anonymous.get(body["thumbnail_url"])).status_code == 404
 
 
 async def test_same_input_gives_same_pixels(api: httpx.AsyncClient) -> None:

@@ -164,6 +164,7 @@ async def test_deleting_the_source_keeps_the_hit_files(start_server) -> None:
         hit = await _post(api, SEEDED | {"cache": True})
         files = await _storage_keys(server, first["id"])
         assert files and files == await _storage_keys(server, hit["id"])  # shared, not copied
+        assert (await api.get(hit["thumbnail_url"])).status_code == 200  # made on first request
         assert (await api.delete(f"/api/v1/gallery/{first['id']}")).status_code == 200
         assert await server.app.state.services.gallery.purge_due() == 1
         again = (await api.get(f"/api/v1/generations/{hit['id']}")).json()

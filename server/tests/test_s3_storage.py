@@ -27,7 +27,8 @@ async def test_images_land_in_s3_and_download_through_response_urls(
         job = (await api.post("/api/v1/generate", json=GEN)).json()
         assert job.get("status") == "succeeded", job
         stored = {o["Key"] for o in s3.list_objects_v2(Bucket=s3_bucket)["Contents"]}
-        assert len(stored) == 4 and all(k.startswith("imgs/") and job["id"] in k for k in stored)
+        # The two images; their thumbnails are made when first asked for (below).
+        assert len(stored) == 2 and all(k.startswith("imgs/") and job["id"] in k for k in stored)
         assert not (server.settings.data_dir / "images").exists()  # nothing went to local disk
         for image in job["images"]:
             full = await api.get(image["url"])
@@ -40,6 +41,8 @@ async def test_images_land_in_s3_and_download_through_response_urls(
             assert key_in_bucket.endswith(".png")
             with Image.open(io.BytesIO(thumb.content)) as img:
                 assert max(img.size) <= 256
+        objects = {o["Key"] for o in s3.list_objects_v2(Bucket=s3_bucket)["Contents"]}
+        assert objects == stored | {k + ".thumb.webp" for k in stored}  # now stored, next to their image
         ready = await api.get("/readyz")
         assert ready.json()["checks"]["storage"] == "ok"
         # A forged signature is refused before storage is asked.

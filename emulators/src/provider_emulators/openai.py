@@ -61,6 +61,9 @@ class OpenAIFaults(Faults):
     refuse_output: int = 0
     """Next N streamed requests send their partial images, then an ``error`` event
     ``moderation_blocked`` instead of the completed image (output moderation)."""
+    truncate_images: int = 0
+    """Next N successful generations deliver their images cut off halfway through the file (a
+    transfer that broke off upstream), inside an otherwise well-formed answer."""
 
 
 @dataclass
@@ -549,6 +552,8 @@ def create_app(state: OpenAIState | None = None) -> Starlette:
                 "total_tokens": tokens + output,
                 "output_tokens_details": {"image_tokens": output, "text_tokens": 0},
             }
+        if state.faults.take("truncate_images"):
+            images = [image[: len(image) // 2] for image in images]
         if gpt and body.get("stream") is True:
             return _stream(
                 event_prefix,

@@ -8,7 +8,6 @@ import functools
 import gc
 import logging
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
@@ -77,6 +76,7 @@ from orchestrator.storage.local import LocalStorage
 from orchestrator.storage.permissions import private_dir, private_sqlite_files
 from orchestrator.storage.s3 import S3Storage
 from orchestrator.storage.signing import UrlSigner
+from orchestrator.storage.thumbnails import Thumbnails
 from orchestrator.webhooks.delivery import Deliverer
 from orchestrator.webhooks.dispatcher import WebhookDispatcher
 from orchestrator.webhooks.service import WebhookService
@@ -166,6 +166,7 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
     hub.add_listener(metrics.on_job_event)
     executor = _executor(settings, metrics)
     storage = _storage(settings)
+    thumbnails = Thumbnails(storage, size=settings.thumbnail_size, workers=settings.thumbnail_workers)
     lifecycle = JobLifecycle(db=db, hub=hub, gate=gate)
     planner = Planner(catalog, router)
     runner = JobRunner(
@@ -173,8 +174,7 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
         planner=planner,
         executor=executor,
         storage=storage,
-        thumbnails=ThreadPoolExecutor(settings.thumbnail_workers, thread_name_prefix="thumbnails"),
-        thumbnail_size=settings.thumbnail_size,
+        images=thumbnails.executor,
         deadline_seconds=settings.job_deadline_seconds,
         provenance=settings.provenance_chunks,
     )
@@ -250,6 +250,7 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
         waiting=waiting,
         pool=pool,
         storage=storage,
+        thumbnails=thumbnails,
         signer=UrlSigner(settings.signing_key(), settings.image_url_ttl_seconds),
         rate_limiter=rate_limiter,
         http=http,
@@ -287,6 +288,7 @@ async def _start_components(stack: contextlib.AsyncExitStack, services: Services
         stack.push_async_callback(services.redis.aclose)
     await services.storage.start()
     stack.push_async_callback(services.storage.aclose)
+    stack.push_async_callback(services.thumbnails.aclose)
     stack.push_async_callback(services.rate_limiter.aclose)
     stack.push_async_callback(services.http.aclose)
     for provider in services.router.providers.values():

@@ -26,6 +26,7 @@ from orchestrator.observability.metrics import Metrics
 from orchestrator.settings import Settings
 from orchestrator.storage.base import Storage
 from orchestrator.storage.signing import UrlSigner
+from orchestrator.storage.thumbnails import Thumbnails
 from orchestrator.webhooks.dispatcher import WebhookDispatcher
 from orchestrator.webhooks.service import WebhookService
 
@@ -44,6 +45,7 @@ class Services:
     waiting: WaitService
     pool: WorkerPool | None
     storage: Storage
+    thumbnails: Thumbnails
     signer: UrlSigner
     rate_limiter: RateLimiter
     http: httpx.AsyncClient

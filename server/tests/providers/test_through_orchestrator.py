@@ -171,6 +171,25 @@ async def test_refusal_is_final_not_retried_not_fallen_back(
     assert fal_emulator.state.count() == 0
 
 
+@pytest.mark.parametrize("model", ["gpt-image-1", "dall-e-3"])  # b64_json, and a URL we download
+async def test_an_image_cut_short_on_its_way_fails_the_job_uncharged(
+    start_server, openai_emulator, model
+) -> None:
+    openai_emulator.state.faults.update(truncate_images=1)
+    server, key = await live_server(start_server, openai=openai_emulator)
+    async with server.client(key) as api:
+        response = await api.post("/api/v1/generate", json={"prompt": "cut short", "model": model})
+        assert response.status_code == 502, response.text
+        error = response.json()["error"]
+        assert error["code"] == "provider_error" and "unusable result" in error["message"]
+        job = (await api.get(f"/api/v1/generations/{error['generation_id']}")).json()
+        assert job["status"] == "failed" and job["cost"] == 0 and job["images"] == []
+        usage = (await api.get("/api/v1/usage", params=RANGE)).json()
+        assert usage["total_cost"] == 0
+        again = await api.post("/api/v1/generate", json={"prompt": "whole", "model": model})
+        assert again.status_code == 200 and again.json()["status"] == "succeeded", again.text
+
+
 async def test_fallback_to_second_route_when_first_is_down(
     start_server, replicate_emulator, fal_emulator
 ) -> None:

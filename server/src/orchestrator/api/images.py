@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -48,14 +49,16 @@ async def get_image(
     # nosniff: browsers must not second-guess the type of a file a provider produced.
     headers = {"Cache-Control": "private, max-age=3600, immutable", "X-Content-Type-Options": "nosniff"}
     path = services.storage.local_path(key)
-    if path is not None:
-        if not path.is_file():
-            raise NotFound("no such image")
-        return FileResponse(path, media_type=media_type, headers=headers)
     try:
-        data = await services.storage.get(key)
-    except FileNotFoundError as exc:
-        raise NotFound("no such image") from exc
+        if path is not None and path.is_file():
+            return FileResponse(path, media_type=media_type, headers=headers)
+        if path is None:
+            with contextlib.suppress(FileNotFoundError):
+                return Response(await services.storage.get(key), media_type=media_type, headers=headers)
+        # Thumbnails are made the first time they are asked for.
+        thumbnail = await services.thumbnails.make(key)
     except StorageError as exc:
         raise StorageUnavailable(str(exc)) from exc
-    return Response(data, media_type=media_type, headers=headers)
+    if thumbnail is None:
+        raise NotFound("no such image")
+    return Response(thumbnail, media_type=media_type, headers=headers)

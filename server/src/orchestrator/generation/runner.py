@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 
 from orchestrator.accounting.money import to_micros
 from orchestrator.catalog.catalog import Route
@@ -29,7 +30,13 @@ from orchestrator.generation.routing import (
     RouteExecutor,
     RoutingError,
 )
-from orchestrator.media.provenance import parameters_text, with_provenance
+from orchestrator.media.provenance import (
+    PNG_SIGNATURE,
+    CorruptImage,
+    check_png,
+    parameters_text,
+    with_provenance,
+)
 from orchestrator.providers.base import (
     Operation,
     ProviderError,
@@ -39,15 +46,20 @@ from orchestrator.providers.base import (
     ProviderRequest,
 )
 from orchestrator.storage.base import Storage, StorageError
-from orchestrator.storage.images import (
-    EXTENSIONS,
-    ImageInfo,
-    InvalidImage,
-    inspect_and_thumbnail,
-    make_thumbnail,
-)
+from orchestrator.storage.images import EXTENSIONS, ImageInfo, InvalidImage, inspect, inspect_decoded
+from orchestrator.storage.thumbnails import thumbnail_key
 
 logger = logging.getLogger(__name__)
+
+_INLINE_PNG_BYTES = 1 << 20
+"""PNGs up to this size are checked on the event loop (well under a millisecond); larger ones on a
+thread, so one huge file cannot stall every other request."""
+
+
+def _checked(png: bytes) -> bytes:
+    check_png(png)
+    return png
+
 
 # How each provider failure is reported: (error code, HTTP status on the synchronous endpoint).
 FAILURE_CODES: Mapping[ProviderErrorKind, ErrorCode] = {
@@ -65,8 +77,8 @@ class JobRunner:
     planner: Planner
     executor: RouteExecutor
     storage: Storage
-    thumbnails: Executor
-    thumbnail_size: int
+    images: Executor
+    """Threads for image work that may take long (a large PNG's check, decoding other formats)."""
     deadline_seconds: float
     provenance: bool = True
     """Write provenance text chunks into stored PNGs."""
@@ -98,7 +110,7 @@ class JobRunner:
         except StorageError as exc:
             logger.warning("job %s: could not store the result: %s", job.id, exc)
             await fail(ErrorCode.STORAGE_ERROR, str(exc))
-        except (InvalidImage, OSError) as exc:
+        except (InvalidImage, CorruptImage, OSError) as exc:
             logger.warning("job %s: could not store the result: %s", job.id, exc)
             await fail(ErrorCode.PROVIDER_ERROR, f"unusable result: {exc}")
         except asyncio.CancelledError:
@@ -240,35 +252,34 @@ class JobRunner:
         provider_model: str | None = None,
         seed: int | None = None,
     ) -> Image:
-        """Store the provider's bytes (PNGs gain provenance text chunks; pixels are never
-        re-encoded lossily) and a WebP thumbnail."""
-        loop = asyncio.get_running_loop()
+        """Check and store the provider's bytes (PNGs gain provenance text chunks; pixels are
+        never re-encoded). The thumbnail is made when first asked for (``storage.thumbnails``)."""
         if isinstance(image, bytes):  # bytes of unknown type: read the header here
             image = ProviderImage(data=image, content_type="")
         data = image.data
-        if self.provenance and data.startswith(b"\x89PNG"):
-            data = await loop.run_in_executor(self.thumbnails, with_provenance, data, self._chunks(job, seed))
-        if image.width and image.height and image.content_type in EXTENSIONS:
-            # The adapter already read the header; Pillow opens the image once, for the thumbnail.
-            info = ImageInfo(image.width, image.height, image.content_type)
-            thumbnail = await loop.run_in_executor(self.thumbnails, make_thumbnail, data, self.thumbnail_size)
+        if data.startswith(PNG_SIGNATURE):
+            # Walking the chunks checks every CRC, so a file cut short or damaged on its way here
+            # fails the job, uncharged, without decoding a pixel. Large files leave the loop.
+            stamp = partial(with_provenance, chunks=self._chunks(job, seed)) if self.provenance else _checked
+            if len(data) > _INLINE_PNG_BYTES:
+                data = await asyncio.get_running_loop().run_in_executor(self.images, stamp, data)
+            else:
+                data = stamp(data)
+            if image.width and image.height and image.content_type in EXTENSIONS:
+                info = ImageInfo(image.width, image.height, image.content_type)  # the adapter read it
+            else:
+                info = inspect(data)  # the header only
         else:
-            info, thumbnail = await loop.run_in_executor(
-                self.thumbnails, inspect_and_thumbnail, data, self.thumbnail_size
-            )
+            # Other formats carry no checksums: decoding them whole is the only check.
+            info = await asyncio.get_running_loop().run_in_executor(self.images, inspect_decoded, data)
         # No tenant name (URLs get shared); the attempt keeps a worker that lost its lease from
         # ever deleting the files of the worker that took the job over.
-        base = f"{job.id[-2:]}/{job.id}/{job.attempts}-{index}"
-        key = f"{base}.{EXTENSIONS[info.content_type]}"
-        thumb_key = f"{base}.thumb.webp"
-        await asyncio.gather(
-            self.storage.put(key, data, info.content_type),
-            self.storage.put(thumb_key, thumbnail, "image/webp"),
-        )
+        key = f"{job.id[-2:]}/{job.id}/{job.attempts}-{index}.{EXTENSIONS[info.content_type]}"
+        await self.storage.put(key, data, info.content_type)
         return Image(
             idx=index,
             storage_key=key,
-            thumbnail_key=thumb_key,
+            thumbnail_key=thumbnail_key(key),
             content_type=info.content_type,
             width=info.width,
             height=info.height,
