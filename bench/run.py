@@ -3,10 +3,11 @@
 One command (``make bench``) starts a fast loopback fake of OpenAI's Images API
 (``bench/upstream.py``), our server with a live key routed to ``dall-e-3`` through the OpenAI
 adapter, and Portkey's open-source gateway from npm (``@portkey-ai/gateway``, installed into
-``bench/.cache/``; skipped with a note when npm is absent). Gateways are pinned to CPU 0, the
-upstream and ``wrk`` to CPU 1. Every scenario is driven by ``wrk`` and prints one table: requests
-per second, p50, p99, server CPU milliseconds per request, peak RSS and errors, with the ratio
-of our throughput to Portkey's.
+``bench/.cache/``; skipped with a note when npm is absent). Gateways are pinned to CPU 0 (but
+for ``workers``), the upstream and ``wrk`` to CPU 1. Every scenario is driven by ``wrk`` and prints
+one table: requests per second, p50, p99, server CPU milliseconds per request (all processes of
+a server), peak RSS (summed over them) and errors, with the ratio of our throughput to Portkey's
+(or, for ``workers``, of 2 processes to 1).
 
 Our numbers include durability: each 200 is sent after the job row, the image file and its
 thumbnail are written (the finish transaction commits first). After the 2,000-in-flight run
@@ -16,6 +17,14 @@ every succeeded job's image and thumbnail are fetched back over HTTP.
     .venv/bin/python bench/run.py --scenarios c1,c500 --duration 10 --no-portkey
     .venv/bin/python bench/run.py --database-url postgresql+asyncpg://postgres@127.0.0.1/bench
     .venv/bin/python bench/run.py --smoke               # seconds: our server only, every image back
+    .venv/bin/python bench/run.py --scenarios edit,cache,workers --duration 5 --no-portkey
+
+Beyond generation: ``edit`` uploads a 1 MB PNG as multipart to ``POST /api/v1/images/edits`` on
+every request (no Portkey row: see the scenario); ``cache`` sends one request with
+``"cache": "always"`` over and over, so every measured request must be a $0 hit (checked on
+``/metrics`` and on the upstream's own count); ``workers`` runs ``serve --workers 1`` and then
+``--workers 2``, each on a fresh PostgreSQL database and its own Redis key prefix, and reports
+their ratio. The smoke also sends a small edit and a cache hit, so those paths cannot rot.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import io
 import json
 import os
 import re
@@ -33,7 +43,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,11 +52,34 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from upstream import tiny_png  # (the bench is scripts, not a package)
+
 BIN = Path(sys.executable).parent
 CACHE = ROOT / "bench" / ".cache"
 PORTKEY_VERSION = "1.15.2"
 GATEWAY_CPU, LOAD_CPU = "0", "1"
+METRICS_TOKEN = "bench-metrics-token"
 TICK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What each request of a run is: ``generate`` (JSON), ``edit`` (a multipart upload of a PNG
+    of about ``upload_bytes``) or ``cache`` (one identical generation with ``cache: "always"``, repeated)."""
+
+    kind: str = "generate"
+    upload_bytes: int = 0
+    label: str = ""
+    max_seconds: int | None = (
+        None  # caps the run's duration (the smoke's extra workloads)
+    )
+
+
+GENERATE = Workload()
+EDIT_1MB = Workload("edit", 1_000_000)
+CACHE_HIT = Workload("cache")
 
 
 @dataclass(frozen=True)
@@ -54,6 +88,11 @@ class Scenario:
     connections: int
     latency: float
     min_duration: int = 0
+    workloads: tuple[Workload, ...] = (GENERATE,)
+    # Non-empty: our server alone with these `serve --workers` counts in turn, on PostgreSQL + Redis.
+    workers: tuple[int, ...] = ()
+    portkey: bool = True
+    why_no_portkey: str = ""
 
 
 SCENARIOS = {
@@ -61,13 +100,55 @@ SCENARIOS = {
     "c50": Scenario("c=50, 200 ms upstream", 50, 0.2),
     "c500": Scenario("c=500, 200 ms upstream", 500, 0.2),
     "c2000": Scenario("2,000 in flight, 5 s upstream", 2000, 5.0, min_duration=20),
+    # A 1 MB PNG uploaded (multipart) with every request; the "upstream alone" row takes the same
+    # body, so it shows the upstream absorbs the uploads at that rate.
+    "edit": Scenario(
+        "edit, 1 MB upload, c=50, 200 ms upstream",
+        50,
+        0.2,
+        workloads=(EDIT_1MB,),
+        portkey=False,
+        why_no_portkey="Portkey 1.15.2 (Node 20) answers every multipart edit 500 after the "
+        "upstream's 200: it appends headers to the upstream's fetch Response, whose headers are "
+        "immutable (TypeError: immutable), so there is no pass-through to compare",
+    ),
+    # Every measured request is a hit answered from stored results ($0, the upstream never sees it).
+    "cache": Scenario(
+        "cache hit, c=50 (200 ms upstream, unused)",
+        50,
+        0.2,
+        workloads=(CACHE_HIT,),
+        portkey=False,
+        why_no_portkey="Portkey's open-source gateway has no result cache (nothing in its build "
+        "sets the cache lookup its request handler reads; caching is a hosted feature): its row "
+        "would be the c=50 pass-through again",
+    ),
+    # serve --workers 1 vs 2 on PostgreSQL + Redis; see run_workers for CPU placement.
+    "workers": Scenario(
+        "c=500, 200 ms upstream, PostgreSQL + Redis",
+        500,
+        0.2,
+        workers=(1, 2),
+        portkey=False,
+        why_no_portkey="compares our process counts with each other (Portkey is one Node process)",
+    ),
     # `make test` runs this one (--smoke) so the bench cannot break unseen; no timing is judged.
-    "smoke": Scenario("smoke: c=4, 0 ms upstream", 4, 0.0),
+    # A small edit and a cache hit ride along on the same server so those paths cannot rot either.
+    "smoke": Scenario(
+        "smoke: c=4, 0 ms upstream",
+        4,
+        0.0,
+        workloads=(
+            GENERATE,
+            Workload("edit", 20_000, "edit, small upload", max_seconds=1),
+            Workload("cache", label="cache hit", max_seconds=1),
+        ),
+    ),
 }
 
 LUA = """
 wrk.method = "POST"
-wrk.body = '{body}'
+{body}
 {headers}
 """
 
@@ -75,6 +156,9 @@ wrk.body = '{body}'
 @dataclass
 class Result:
     gateway: str
+    baseline: str = (
+        ""  # the row this one's throughput is divided by in the ratio column
+    )
     rps: float = 0.0
     p50_ms: float | None = None
     p99_ms: float | None = None
@@ -116,14 +200,38 @@ def parse_wrk(output: str, result: Result) -> None:
             setattr(result, attr, _ms(m.group(1)))
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (``serve --workers N`` runs N children under one supervisor)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            parents[int(stat.parent.name)] = int(
+                stat.read_text().rsplit(")", 1)[1].split()[1]
+            )
+    tree = [pid]
+    for member in tree:
+        tree += [child for child, parent in parents.items() if parent == member]
+    return tree
+
+
 def cpu_ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime, all threads
+    """utime + stime of all threads of ``pid`` and of its live descendants."""
+    total = 0
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total
 
 
 def peak_rss_mib(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(status.split("VmHWM:")[1].split()[0]) / 1024
+    """The sum of each process's peak RSS (``VmHWM``) over ``pid`` and its descendants."""
+    total = 0
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError, IndexError):
+            status = Path(f"/proc/{member}/status").read_text()
+            total += int(status.split("VmHWM:")[1].split()[0])
+    return total / 1024
 
 
 def wait_http(url: str, proc: subprocess.Popen[bytes], what: str) -> None:
@@ -200,7 +308,9 @@ def measure(
     duration: int,
     result: Result,
     warm: bool = True,
+    at_start: Callable[[], None] | None = None,
 ) -> None:
+    """Warm up (unless ``warm`` is false), wait for idle, call ``at_start``, then measure."""
     if warm:
         wrk(
             url,
@@ -210,6 +320,8 @@ def measure(
             scenario.latency,
         )
         settle(pid)
+    if at_start is not None:
+        at_start()
     before = cpu_ticks(pid)
     output = wrk(url, script, scenario.connections, duration, scenario.latency)
     spent = cpu_ticks(pid) - before
@@ -232,10 +344,100 @@ def settle(pid: int, limit: float = 90.0) -> None:
         last = now
 
 
-def write_script(path: Path, body: dict[str, Any], headers: dict[str, str]) -> Path:
+def write_script(
+    path: Path, body: dict[str, Any] | bytes, headers: dict[str, str]
+) -> Path:
+    """A wrk script posting ``body``: JSON inline, raw bytes from a file next to the script."""
     lines = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items())
-    path.write_text(LUA.format(body=json.dumps(body), headers=lines))
+    if isinstance(body, bytes):
+        data = path.with_suffix(".body")
+        data.write_bytes(body)
+        # wrk's LuaJIT reads the file once when the script loads, in binary.
+        line = f'local f = assert(io.open("{data}", "rb"))\nwrk.body = f:read("*a")\nf:close()'
+    else:
+        line = f"wrk.body = '{json.dumps(body)}'"
+    path.write_text(LUA.format(body=line, headers=lines))
     return path
+
+
+def upload_png(target_bytes: int) -> bytes:
+    """A real 1024x1024 PNG of about ``target_bytes``: rows of noise (incompressible) over a flat
+    background, so the gateway decodes a full-size image, not a trick one."""
+    import random
+
+    from PIL import Image
+
+    side = 1024
+    rows = max(1, min(side, target_bytes // (side * 3)))
+    noise = random.Random(0).randbytes(side * rows * 3)
+    image = Image.new("RGB", (side, side), (30, 90, 160))
+    image.paste(Image.frombytes("RGB", (side, rows), noise), (0, 0))
+    out = io.BytesIO()
+    image.save(out, "PNG", compress_level=1)
+    return out.getvalue()
+
+
+def multipart(
+    fields: dict[str, str], files: list[tuple[str, str, bytes]]
+) -> tuple[bytes, str]:
+    """``(body, content type)`` of a multipart/form-data request; files are (field, name, PNG)."""
+    boundary = f"bench-{uuid.uuid4().hex}"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in fields.items()
+    ]
+    for field_name, filename, data in files:
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{field_name}"; '
+            f'filename="{filename}"\r\nContent-Type: image/png\r\n\r\n'
+        )
+        parts.append(head.encode() + data + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+EDIT_PROMPT = "benchmark: the lighthouse at night"
+
+
+def edit_body(workload: Workload) -> tuple[bytes, str]:
+    """The one multipart edit every request of ``workload`` sends: OpenAI's edit form (``model``,
+    ``prompt``, one ``image``), which our endpoint and Portkey's both take."""
+    image = (
+        upload_png(workload.upload_bytes)
+        if workload.upload_bytes >= 100_000
+        else tiny_png()
+    )
+    return multipart(
+        {"model": "gpt-image-1", "prompt": EDIT_PROMPT}, [("image", "input.png", image)]
+    )
+
+
+def generate_request(workload: Workload) -> dict[str, Any]:
+    """The JSON body of a ``generate`` or ``cache`` workload's every request."""
+    request: dict[str, Any] = {"prompt": "benchmark: a lighthouse", "model": "dall-e-3"}
+    if workload.kind == "cache":
+        # After the first, every request is a stored result. "always", not a seed with `true`:
+        # the upstream speaks OpenAI, and its models take no seed (the catalog refuses one).
+        request["cache"] = "always"
+    return request
+
+
+def our_script(tmp: Path, workload: Workload, key: str) -> tuple[str, Path]:
+    """``(path, wrk script)`` of one workload against our server."""
+    auth = {"Authorization": f"Bearer {key}"}
+    if workload.kind == "edit":
+        body, content_type = edit_body(workload)
+        script = write_script(
+            tmp / "edit.lua", body, {"Content-Type": content_type, **auth}
+        )
+        return "/api/v1/images/edits", script
+    request = generate_request(workload)
+    script = write_script(
+        tmp / f"{workload.kind}.lua",
+        request,
+        {"Content-Type": "application/json", **auth},
+    )
+    return "/api/v1/generate", script
 
 
 # --------------------------------------------------------------------------- gateways
@@ -283,6 +485,8 @@ def our_env(data_dir: Path, upstream: str, database_url: str | None) -> dict[str
             "ORCHESTRATOR_DEFAULT_RATE_LIMIT_PER_MINUTE": "100000000",
             "ORCHESTRATOR_OPENAI_API_KEY": "sk-bench-upstream",
             "ORCHESTRATOR_OPENAI_BASE_URL": upstream + "/v1",
+            # The cache row reads its hits on /metrics.
+            "ORCHESTRATOR_METRICS_TOKEN": METRICS_TOKEN,
         }
     )
     if database_url:
@@ -352,60 +556,241 @@ async def check_retrievable(url: str, key: str) -> tuple[int, int]:
     return len(urls), sum(not good for good in ok)
 
 
+def upstream_counts(upstream: str) -> dict[str, int]:
+    """Requests per path the fake upstream has answered (its ``GET /stats``)."""
+    return {
+        k: int(v) for k, v in httpx.get(upstream + "/stats", timeout=10).json().items()
+    }
+
+
+def provider_calls(upstream: str, route: str) -> int:
+    return sum(
+        n for path, n in upstream_counts(upstream).items() if path.endswith(route)
+    )
+
+
+def cache_lookups(url: str) -> dict[str, float]:
+    """``orchestrator_cache_lookups_total`` by result (hit, miss) from our ``/metrics``."""
+    text = httpx.get(
+        url + "/metrics",
+        headers={"Authorization": f"Bearer {METRICS_TOKEN}"},
+        timeout=30,
+    ).text
+    pattern = r'^orchestrator_cache_lookups_total\{result="(\w+)"\} (\S+)$'
+    return {m[1]: float(m[2]) for m in re.finditer(pattern, text, re.MULTILINE)}
+
+
+def run_workload(
+    url: str,
+    server: subprocess.Popen[bytes],
+    tmp: Path,
+    key: str,
+    workload: Workload,
+    scenario: Scenario,
+    duration: int,
+    upstream: str,
+    args: argparse.Namespace,
+    result: Result,
+) -> None:
+    """One workload against a running server of ours, with the checks that its requests did what
+    the row claims: each answered edit reached the upstream's edit endpoint; each cache request
+    was a hit, and the upstream saw none of them."""
+    path, script = our_script(tmp, workload, key)
+    route = "/images/edits" if workload.kind == "edit" else "/images/generations"
+    start: dict[str, Any] = {}
+
+    def snapshot() -> None:
+        if workload.kind == "cache" and args.smoke:
+            # No warm-up in the smoke: one request stores the result, so every measured request
+            # must be a hit (a cold start's concurrent first requests are not what is checked).
+            first = httpx.post(
+                url + path,
+                json=generate_request(workload),
+                headers={"Authorization": f"Bearer {key}"},
+                timeout=60,
+            )
+            first.raise_for_status()
+        start["calls"] = provider_calls(upstream, route)
+        if workload.kind == "cache":
+            start["lookups"] = cache_lookups(url)
+
+    measure(
+        server.pid,
+        url + path,
+        script,
+        scenario,
+        min(duration, workload.max_seconds or duration),
+        result,
+        warm=not args.smoke,
+        at_start=snapshot,
+    )
+    if not result.requests:
+        result.notes.append("no request was answered")
+        result.errors += 1
+        return
+    # An edit is answered only after its provider call, so no wait is needed for the count.
+    calls = provider_calls(upstream, route) - start["calls"]
+    if workload.kind == "edit":
+        result.notes.append(
+            f"{result.requests} edits answered, {calls} reached the upstream's {route}"
+        )
+        if calls < result.requests - result.errors:
+            result.errors += 1
+    elif workload.kind == "cache":
+        after = cache_lookups(url)
+        hits = after.get("hit", 0) - start["lookups"].get("hit", 0)
+        misses = after.get("miss", 0) - start["lookups"].get("miss", 0)
+        # The result is stored before the measured run (warm-up, or the smoke's first request).
+        result.notes.append(
+            f"cache lookups during the run: {hits:.0f} hits, {misses:.0f} misses; "
+            f"{calls} requests reached the upstream"
+        )
+        if misses or calls or hits < result.requests:
+            result.errors += 1
+            result.notes.append("not every request was a cache hit")
+
+
 def run_ours(
-    scenario: Scenario, duration: int, upstream: str, args: argparse.Namespace
-) -> Result:
-    result = Result("orchestrator")
+    scenario: Scenario,
+    duration: int,
+    upstream: str,
+    args: argparse.Namespace,
+    *,
+    workers: int | None = None,
+    database_url: str | None = None,
+    redis: tuple[str, str] | None = None,
+) -> list[Result]:
+    """One server of ours with a fresh live key (SQLite in a temp dir unless ``database_url`` or
+    ``--database-url``), each of the scenario's workloads against it in turn: one row each.
+    ``workers``: ``serve --workers N``, not pinned (N processes need the cores); ``redis``: the
+    URL and a key prefix of this run's own."""
+    label = "orchestrator"
+    if workers is not None:
+        label += f", {workers} worker{'s' if workers > 1 else ''}"
+    results = [
+        Result(f"{label}: {w.label}" if w.label else label) for w in scenario.workloads
+    ]
     with tempfile.TemporaryDirectory(prefix="bench-orch-") as tmp:
-        env = our_env(Path(tmp), upstream, args.database_url)
+        env = our_env(Path(tmp), upstream, database_url or args.database_url)
+        if redis is not None:
+            env["ORCHESTRATOR_REDIS_URL"], env["ORCHESTRATOR_REDIS_KEY_PREFIX"] = redis
         key = create_live_key(env)
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        argv = pinned(
-            GATEWAY_CPU, [str(BIN / "orchestrator"), "serve", "--port", str(port)]
-        )
+        argv = [str(BIN / "orchestrator"), "serve", "--port", str(port)]
+        if workers is not None:
+            argv += ["--workers", str(workers)]
+        else:
+            argv = pinned(GATEWAY_CPU, argv)
         with process(argv, env=env) as server:
             wait_http(url + "/healthz", server, "orchestrator")
-            script = write_script(
-                Path(tmp) / "generate.lua",
-                {"prompt": "benchmark: a lighthouse", "model": "dall-e-3"},
-                {"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
-            )
-            measure(
-                server.pid,
-                url + "/api/v1/generate",
-                script,
-                scenario,
-                duration,
-                result,
-                warm=not args.smoke,
-            )
-            if not result.requests:
-                result.notes.append("no request was answered")
-                result.errors += 1
-            if scenario.connections >= 2000 or args.verify_all:
-                # wrk's closed connections leave jobs running: let them finish first.
-                time.sleep(scenario.latency + 2)
-                try:
-                    succeeded, missing = asyncio.run(check_retrievable(url, key))
-                except httpx.HTTPError as exc:
-                    alive = (
-                        "alive"
-                        if server.poll() is None
-                        else f"exited {server.returncode}"
-                    )
-                    result.notes.append(
-                        f"could not list jobs back ({exc!r}; server {alive})"
-                    )
-                    result.errors += 1
-                    return result
-                result.notes.append(
-                    f"{succeeded} succeeded jobs; image + thumbnail fetched back for "
-                    f"{succeeded - missing}, missing {missing}"
+            for workload, result in zip(scenario.workloads, results, strict=True):
+                run_workload(
+                    url,
+                    server,
+                    Path(tmp),
+                    key,
+                    workload,
+                    scenario,
+                    duration,
+                    upstream,
+                    args,
+                    result,
                 )
-                if missing:
-                    result.errors += missing
-    return result
+            if scenario.connections >= 2000 or args.verify_all:
+                verify_all(url, key, server, scenario, results[0])
+    return results
+
+
+def verify_all(
+    url: str,
+    key: str,
+    server: subprocess.Popen[bytes],
+    scenario: Scenario,
+    result: Result,
+) -> None:
+    """Every succeeded job's image and thumbnail fetched back over HTTP (noted on ``result``)."""
+    # wrk's closed connections leave jobs running: let them finish first.
+    time.sleep(scenario.latency + 2)
+    try:
+        succeeded, missing = asyncio.run(check_retrievable(url, key))
+    except httpx.HTTPError as exc:
+        alive = "alive" if server.poll() is None else f"exited {server.returncode}"
+        result.notes.append(f"could not list jobs back ({exc!r}; server {alive})")
+        result.errors += 1
+        return
+    result.notes.append(
+        f"{succeeded} succeeded jobs; image + thumbnail fetched back for "
+        f"{succeeded - missing}, missing {missing}"
+    )
+    result.errors += missing
+
+
+@contextlib.contextmanager
+def fresh_database(admin_url: str, name: str) -> Iterator[str]:
+    """A new PostgreSQL database for one run (its SQLAlchemy URL), dropped afterwards."""
+    import asyncpg
+
+    async def run(statement: str) -> None:
+        conn = await asyncpg.connect(admin_url)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    try:
+        base = admin_url.split("://", 1)[1].rsplit("/", 1)[0]
+        yield f"postgresql+asyncpg://{base}/{name}"
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def clear_redis(url: str, prefix: str) -> None:
+    """Delete this run's keys (and only them: the Redis may be shared)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        for name in client.scan_iter(match=prefix + "*", count=1000):
+            client.delete(name)
+    finally:
+        client.close()
+
+
+def run_workers(
+    scenario: Scenario, duration: int, upstream: str, args: argparse.Namespace
+) -> list[Result]:
+    """``serve --workers N`` for each N of the scenario, each on its own fresh PostgreSQL database
+    and its own Redis key prefix, one after the other against the same upstream.
+
+    Placement: here the gateway is not pinned, so N processes may use every core; the upstream and
+    wrk stay on CPU 1 as in every row. On a 2-core machine the second worker therefore shares
+    CPU 1 with the load generator and the upstream, so the 2-worker row gets less than two cores
+    and its ratio to the 1-worker row understates what a second core adds (the 1-worker row,
+    also unpinned, may use whatever CPU 1 leaves too). Compare the ratio, not the absolute
+    numbers with the pinned rows."""
+    results: list[Result] = []
+    for n in scenario.workers:
+        name = f"bench_{os.getpid()}_w{n}"
+        prefix = f"orchestrator-{name}:"
+        try:
+            with fresh_database(args.postgres_url, name) as database_url:
+                rows = run_ours(
+                    scenario,
+                    duration,
+                    upstream,
+                    args,
+                    workers=n,
+                    database_url=database_url,
+                    redis=(args.redis_url, prefix),
+                )
+        finally:
+            clear_redis(args.redis_url, prefix)
+        if results:
+            rows[0].baseline = results[0].gateway
+        results += rows
+    return results
 
 
 def run_portkey(
@@ -415,6 +800,11 @@ def run_portkey(
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     argv = pinned(GATEWAY_CPU, ["node", str(entry), f"--port={port}", "--headless"])
+    headers = {
+        "Authorization": "Bearer sk-bench-upstream",
+        "x-portkey-provider": "openai",
+        "x-portkey-custom-host": upstream + "/v1",
+    }
     with (
         tempfile.TemporaryDirectory(prefix="bench-portkey-") as tmp,
         process(argv, cwd=entry.parent) as gw,
@@ -427,32 +817,32 @@ def run_portkey(
                 "prompt": "benchmark: a lighthouse",
                 "response_format": "b64_json",
             },
-            {
-                "Content-Type": "application/json",
-                "Authorization": "Bearer sk-bench-upstream",
-                "x-portkey-provider": "openai",
-                "x-portkey-custom-host": upstream + "/v1",
-            },
+            {"Content-Type": "application/json", **headers},
         )
         measure(
             gw.pid, url + "/v1/images/generations", script, scenario, duration, result
         )
+    if not result.requests:
+        result.notes.append("no request was answered")
+        result.errors += 1
     return result
 
 
 def run_upstream_alone(scenario: Scenario, upstream: str, pid: int) -> Result:
     result = Result("upstream alone")
     with tempfile.TemporaryDirectory(prefix="bench-up-") as tmp:
-        script = write_script(
-            Path(tmp) / "up.lua", {"model": "dall-e-3", "prompt": "x"}, {}
-        )
-        output = wrk(
-            upstream + "/v1/images/generations",
-            script,
-            scenario.connections,
-            5,
-            scenario.latency,
-        )
+        if scenario.workloads[0].kind == "edit":  # the same upload the gateways forward
+            body, content_type = edit_body(scenario.workloads[0])
+            script = write_script(
+                Path(tmp) / "up.lua", body, {"Content-Type": content_type}
+            )
+            path = "/v1/images/edits"
+        else:
+            script = write_script(
+                Path(tmp) / "up.lua", {"model": "dall-e-3", "prompt": "x"}, {}
+            )
+            path = "/v1/images/generations"
+        output = wrk(upstream + path, script, scenario.connections, 5, scenario.latency)
         parse_wrk(output, result)
         result.rss_mib = peak_rss_mib(pid)
     return result
@@ -466,17 +856,18 @@ def _fmt(value: float | None, digits: int = 1) -> str:
 
 
 def table(rows: list[tuple[Scenario, list[Result]]]) -> str:
+    """The markdown table; ratio = a row's throughput over its baseline row's (Portkey's for
+    ours, the 1-worker row's for 2 workers)."""
     out = [
-        "| scenario | gateway | req/s | p50 ms | p99 ms | CPU ms/req | peak RSS MiB | errors | us/Portkey |",
+        "| scenario | gateway | req/s | p50 ms | p99 ms | CPU ms/req | peak RSS MiB | errors | ratio |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for scenario, results in rows:
-        ours = next((r for r in results if r.gateway == "orchestrator"), None)
-        portkey = next((r for r in results if r.gateway.startswith("Portkey")), None)
         for r in results:
             ratio = ""
-            if r is ours and portkey and portkey.rps:
-                ratio = f"{ours.rps / portkey.rps:.2f}"
+            base = next((b for b in results if b.gateway == r.baseline), None)
+            if r.baseline and base is not None and base.rps:
+                ratio = f"{r.rps / base.rps:.2f} vs {base.gateway}"
             out.append(
                 f"| {scenario.name} | {r.gateway} | {_fmt(r.rps, 0)} | {_fmt(r.p50_ms, 2)} | "
                 f"{_fmt(r.p99_ms, 2)} | {_fmt(r.cpu_ms, 2)} | {_fmt(r.rss_mib, 0)} | {r.errors} | {ratio} |"
@@ -484,12 +875,30 @@ def table(rows: list[tuple[Scenario, list[Result]]]) -> str:
     return "\n".join(out)
 
 
+def answers(url: str) -> bool:
+    """Whether something accepts TCP connections at ``url``'s host and port."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    with (
+        contextlib.suppress(OSError),
+        socket.create_connection((parts.hostname, parts.port), timeout=2),
+    ):
+        return True
+    return False
+
+
+DEFAULT_SCENARIOS = "c1,c50,c500,c2000,edit,cache,workers"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--scenarios", default="c1,c50,c500,c2000", help=f"any of {','.join(SCENARIOS)}"
+        "--scenarios",
+        help=f"any of {','.join(SCENARIOS)} (default: {DEFAULT_SCENARIOS}; workers is skipped "
+        "when PostgreSQL or Redis does not answer)",
     )
     parser.add_argument(
         "--duration", type=int, default=15, help="seconds of measured load per run"
@@ -498,6 +907,16 @@ def main() -> int:
         "--no-portkey", action="store_true", help="measure the orchestrator alone"
     )
     parser.add_argument("--database-url", help="default: SQLite in a temp dir")
+    parser.add_argument(
+        "--postgres-url",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="where the workers scenario creates (and drops) a database per run",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default="redis://127.0.0.1:6379/0",
+        help="the Redis of the workers scenario (each run under its own key prefix)",
+    )
     parser.add_argument(
         "--verify-all", action="store_true", help="fetch images back after every run"
     )
@@ -508,6 +927,7 @@ def main() -> int:
         help="a few seconds of the smoke scenario, our server only, images fetched back",
     )
     args = parser.parse_args()
+    explicit = args.scenarios is not None
     if args.smoke:
         args.scenarios, args.duration, args.no_portkey, args.verify_all = (
             "smoke",
@@ -515,8 +935,23 @@ def main() -> int:
             True,
             True,
         )
+        explicit = True
     if shutil.which("wrk") is None:
         sys.exit("bench needs wrk (apt-get install wrk)")
+    names = (args.scenarios or DEFAULT_SCENARIOS).split(",")
+    for name in names:
+        if name not in SCENARIOS:
+            sys.exit(f"--scenarios: unknown {name!r}; use any of {','.join(SCENARIOS)}")
+    services = answers(args.postgres_url) and answers(args.redis_url)
+    if "workers" in names and not services:
+        if explicit:
+            sys.exit(
+                f"workers needs PostgreSQL ({args.postgres_url}) and Redis ({args.redis_url})"
+            )
+        print(
+            "note: PostgreSQL or Redis does not answer; the workers scenario is skipped"
+        )
+        names.remove("workers")
     # 2,000 connections in and 2,000 out, per process.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     with contextlib.suppress(ValueError, OSError):
@@ -525,9 +960,7 @@ def main() -> int:
     if entry is None and not args.no_portkey:
         print("note: npm/node not found; Portkey skipped (our numbers only)")
     rows: list[tuple[Scenario, list[Result]]] = []
-    for name in args.scenarios.split(","):
-        if name not in SCENARIOS:
-            sys.exit(f"--scenarios: unknown {name!r}; use any of {','.join(SCENARIOS)}")
+    for name in names:
         scenario = SCENARIOS[name]
         duration = max(args.duration, scenario.min_duration)
         print(f"== {scenario.name}: {duration} s per gateway", flush=True)
@@ -541,11 +974,21 @@ def main() -> int:
         with process(up_argv) as up:
             wait_port(port, up)
             results = (
-                [] if args.smoke else [run_upstream_alone(scenario, upstream, up.pid)]
+                []
+                if args.smoke
+                or scenario.workloads == (CACHE_HIT,)  # a hit never reaches it
+                else [run_upstream_alone(scenario, upstream, up.pid)]
             )
-            results.append(run_ours(scenario, duration, upstream, args))
-            if entry is not None:
-                results.append(run_portkey(entry, scenario, duration, upstream))
+            if scenario.workers:
+                results += run_workers(scenario, duration, upstream, args)
+            else:
+                results += run_ours(scenario, duration, upstream, args)
+            if entry is not None and scenario.portkey:
+                portkey = run_portkey(entry, scenario, duration, upstream)
+                results[-1].baseline = portkey.gateway
+                results.append(portkey)
+            elif entry is not None:
+                results[-1].notes.append(f"no Portkey row: {scenario.why_no_portkey}")
         rows.append((scenario, results))
         print("\n".join(table([rows[-1]]).splitlines()[2:]), flush=True)
         for r in results:
@@ -553,12 +996,18 @@ def main() -> int:
                 print(f"   {r.gateway}: {note}", flush=True)
     print()
     print(table(rows))
+    notes = [
+        f"- {s.name}, {r.gateway}: {n}" for s, rs in rows for r in rs for n in r.notes
+    ]
+    if notes:
+        print("\n" + "\n".join(notes))
     cpu = {
-        s.connections: next(r for r in rs if r.gateway == "orchestrator").cpu_ms
+        s: next((r.cpu_ms for r in rs if r.gateway == "orchestrator"), None)
         for s, rs in rows
     }
-    if cpu.get(1) and cpu.get(500):
-        print(f"\nour CPU per request, c=500 vs c=1: {cpu[500] / cpu[1]:.2f}x")
+    c1, c500 = cpu.get(SCENARIOS["c1"]), cpu.get(SCENARIOS["c500"])
+    if c1 and c500:
+        print(f"\nour CPU per request, c=500 vs c=1: {c500 / c1:.2f}x")
     if args.json:
         args.json.write_text(
             json.dumps(
@@ -569,13 +1018,8 @@ def main() -> int:
                 indent=2,
             )
         )
-    return (
-        0
-        if all(
-            r.errors == 0 for _, rs in rows for r in rs if r.gateway == "orchestrator"
-        )
-        else 1
-    )
+    ours = [r for _, rs in rows for r in rs if r.gateway.startswith("orchestrator")]
+    return 0 if all(r.errors == 0 for r in ours) else 1
 
 
 if __name__ == "__main__":

@@ -1,8 +1,12 @@
 """A fast loopback stand-in for OpenAI's Images API, for benchmarks only.
 
-Answers every ``POST …/images/generations`` with one tiny base64 PNG after a fixed delay. It is a
-bare asyncio protocol (keep-alive HTTP/1.1, no framework), so it serves tens of thousands of
-requests per second on one core and never is the bottleneck of what it measures.
+Answers ``POST …/images/generations`` (JSON in) and ``POST …/images/edits`` (multipart in, as
+OpenAI's edit endpoint takes it; anything else is a 400) with OpenAI's response,
+``{"created": …, "data": [{"b64_json": <one tiny PNG>}]}``, after a fixed delay. Other paths are
+404. ``GET /stats`` answers how many requests each path got, so a run can check what reached the
+provider (a cache hit must not). It is a bare asyncio protocol (keep-alive HTTP/1.1, no
+framework), so it serves tens of thousands of requests per second on one core and never is the
+bottleneck of what it measures.
 
     python bench/upstream.py --port 9100 --latency 0.2
 """
@@ -45,11 +49,31 @@ def canned_response() -> bytes:
     return head + body
 
 
+def _plain(status: str, body: bytes) -> bytes:
+    head = (
+        f"HTTP/1.1 {status}\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\n\r\n"
+    ).encode()
+    return head + body
+
+
+def _error(status: str, message: str) -> bytes:
+    """OpenAI's error envelope."""
+    body = {
+        "error": {"message": message, "type": "invalid_request_error", "code": None}
+    }
+    return _plain(status, json.dumps(body).encode())
+
+
+ROUTES = (b"/images/generations", b"/images/edits")
+COUNTS: dict[str, int] = {}
+
+
 class _Protocol(asyncio.Protocol):
     def __init__(self, response: bytes, latency: float) -> None:
         self.response = response
         self.latency = latency
-        self.buffer = b""
+        self.buffer = bytearray()  # grows in place: a 1 MB upload arrives in many reads
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -61,7 +85,7 @@ class _Protocol(asyncio.Protocol):
             end = self.buffer.find(b"\r\n\r\n")
             if end < 0:
                 return
-            head = self.buffer[:end].lower()
+            head = bytes(self.buffer[:end]).lower()
             length = 0
             marker = head.find(b"content-length:")
             if marker >= 0:
@@ -69,15 +93,35 @@ class _Protocol(asyncio.Protocol):
             total = end + 4 + length
             if len(self.buffer) < total:
                 return
-            self.buffer = self.buffer[total:]
+            del self.buffer[:total]
+            method, _, path = head.split(b"\r\n", 1)[0].partition(b" ")
+            path = path.rsplit(b" ", 1)[0].split(b"?", 1)[0]
+            key = path.decode(errors="replace")
+            COUNTS[key] = COUNTS.get(key, 0) + 1
+            if method == b"get" and path == b"/stats":
+                self._answer(_plain("200 OK", json.dumps(COUNTS).encode()))
+                continue
+            if method != b"post" or not path.endswith(ROUTES):
+                self._answer(_error("404 Not Found", f"no route {key}"))
+                continue
+            if (
+                path.endswith(b"/images/edits")
+                and b"content-type: multipart/form-data" not in head
+            ):
+                self._answer(
+                    _error("400 Bad Request", "edits take multipart/form-data")
+                )
+                continue
             if self.latency > 0:
-                asyncio.get_running_loop().call_later(self.latency, self._answer)
+                asyncio.get_running_loop().call_later(
+                    self.latency, self._answer, self.response
+                )
             else:
-                self._answer()
+                self._answer(self.response)
 
-    def _answer(self) -> None:
+    def _answer(self, response: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(self.response)
+            self.transport.write(response)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
