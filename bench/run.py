@@ -482,6 +482,8 @@ def our_env(data_dir: Path, upstream: str, database_url: str | None) -> dict[str
             "ORCHESTRATOR_LOG_LEVEL": "warning",
             "ORCHESTRATOR_WORKER_CONCURRENCY": "4096",
             "ORCHESTRATOR_PROVIDER_MAX_CONNECTIONS": "4096",
+            # The default (1,000 per process) answers the 2,000-in-flight row's second half with 503.
+            "ORCHESTRATOR_HTTP_MAX_CONNECTIONS": "4096",
             "ORCHESTRATOR_DEFAULT_RATE_LIMIT_PER_MINUTE": "100000000",
             "ORCHESTRATOR_OPENAI_API_KEY": "sk-bench-upstream",
             "ORCHESTRATOR_OPENAI_BASE_URL": upstream + "/v1",
