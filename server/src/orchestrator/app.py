@@ -10,9 +10,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator import __version__
@@ -32,7 +32,6 @@ from orchestrator.api import (
 from orchestrator.api import metrics as metrics_api
 from orchestrator.api.docs import install_docs
 from orchestrator.api.middleware import RequestContextMiddleware
-from orchestrator.auth.jwt import JWTVerifier
 from orchestrator.auth.service import KeyService
 from orchestrator.catalog.catalog import load_catalog
 from orchestrator.container import Services
@@ -45,7 +44,6 @@ from orchestrator.db.repositories.webhooks import WebhookRepository
 from orchestrator.errors import install_error_handlers
 from orchestrator.gallery.service import GalleryService
 from orchestrator.generation.batch import BatchService
-from orchestrator.generation.bus import RedisEventBus
 from orchestrator.generation.cache import ResultCache
 from orchestrator.generation.events import EventHub
 from orchestrator.generation.idempotency import IdempotencyService
@@ -61,8 +59,6 @@ from orchestrator.generation.worker import WorkerPool
 from orchestrator.limits.concurrency import ConcurrencyGate, InProcessConcurrencyGate
 from orchestrator.limits.deployment import per_process_share
 from orchestrator.limits.rate import InProcessRateLimiter, RateLimiter
-from orchestrator.limits.redis_concurrency import RedisConcurrencyGate
-from orchestrator.limits.redis_rate import RedisRateLimiter
 from orchestrator.limits.streams import StreamSlots
 from orchestrator.logs import JobLifecycleLog
 from orchestrator.observability.metrics import Metrics, MetricsMiddleware
@@ -74,7 +70,6 @@ from orchestrator.settings import Settings
 from orchestrator.storage.base import Storage
 from orchestrator.storage.local import LocalStorage
 from orchestrator.storage.permissions import private_dir, private_sqlite_files
-from orchestrator.storage.s3 import S3Storage
 from orchestrator.storage.signing import UrlSigner
 from orchestrator.storage.thumbnails import Thumbnails
 from orchestrator.webhooks.delivery import Deliverer
@@ -83,11 +78,25 @@ from orchestrator.webhooks.service import WebhookService
 
 logger = logging.getLogger(__name__)
 
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from orchestrator.auth.jwt import JWTVerifier
+    from orchestrator.generation.bus import RedisEventBus
+
 API_PREFIX = "/api/v1"
 WEBHOOK_LOG_RETENTION = timedelta(days=30)
 
 
-def _jwt_verifier(settings: Settings) -> JWTVerifier:
+# The optional parts (JWT, Redis, S3) import their libraries only when configured: together they
+# are about 27 MiB of every process's memory, and most deployments use none or one of them.
+
+
+def _jwt_verifier(settings: Settings) -> JWTVerifier | None:
+    if not (settings.jwt_secret or settings.jwt_jwks_file or settings.jwt_jwks_url):
+        return None
+    from orchestrator.auth.jwt import JWTVerifier
+
     return JWTVerifier(
         secret=settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,
         jwks_file=settings.jwt_jwks_file,
@@ -115,6 +124,8 @@ def _redis(settings: Settings) -> Redis | None:
     if not settings.redis_url:
         return None
     # Short timeouts: a dead Redis must cost a request milliseconds (then the fallback), not seconds.
+    from redis.asyncio import Redis
+
     timeout = settings.redis_timeout_seconds
     return Redis.from_url(
         settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=30
@@ -124,6 +135,8 @@ def _redis(settings: Settings) -> Redis | None:
 def _storage(settings: Settings) -> Storage:
     if settings.storage_backend == "s3":
         assert settings.s3_bucket is not None  # checked by Settings
+        from orchestrator.storage.s3 import S3Storage
+
         return S3Storage(
             bucket=settings.s3_bucket,
             prefix=settings.s3_prefix,
@@ -136,6 +149,8 @@ def _storage(settings: Settings) -> Storage:
 def _rate_limiter(settings: Settings, redis: Redis | None) -> RateLimiter:
     if redis is None:
         return InProcessRateLimiter(share=per_process_share(settings))
+    from orchestrator.limits.redis_rate import RedisRateLimiter
+
     return RedisRateLimiter(
         redis, prefix=settings.redis_key_prefix, fallback_processes=settings.rate_limit_fallback_processes
     )
@@ -144,7 +159,17 @@ def _rate_limiter(settings: Settings, redis: Redis | None) -> RateLimiter:
 def _concurrency_gate(settings: Settings, redis: Redis | None) -> ConcurrencyGate:
     if redis is None:
         return InProcessConcurrencyGate(processes=per_process_share(settings))
+    from orchestrator.limits.redis_concurrency import RedisConcurrencyGate
+
     return RedisConcurrencyGate(redis, prefix=settings.redis_key_prefix)
+
+
+def _bus(settings: Settings, redis: Redis | None, hub: EventHub) -> RedisEventBus | None:
+    if redis is None:
+        return None
+    from orchestrator.generation.bus import RedisEventBus
+
+    return RedisEventBus(redis, hub, channel=f"{settings.redis_key_prefix}events")
 
 
 async def build_services(settings: Settings, metrics: Metrics | None = None) -> Services:
@@ -265,9 +290,7 @@ async def build_services(settings: Settings, metrics: Metrics | None = None) -> 
         redis=redis,
         concurrency=gate,
         streams=StreamSlots(settings.max_streams_per_key),
-        bus=None
-        if redis is None
-        else RedisEventBus(redis, hub, channel=f"{settings.redis_key_prefix}events"),
+        bus=_bus(settings, redis, hub),
         metrics=metrics,
     )
 

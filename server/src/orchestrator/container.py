@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
-from redis.asyncio import Redis
 
 from orchestrator.auth.service import KeyService
 from orchestrator.catalog.catalog import Catalog
 from orchestrator.db.engine import Database
 from orchestrator.gallery.service import GalleryService
 from orchestrator.generation.batch import BatchService
-from orchestrator.generation.bus import RedisEventBus
 from orchestrator.generation.events import EventHub
 from orchestrator.generation.reading import ReadService
 from orchestrator.generation.routing import Router
@@ -29,6 +28,11 @@ from orchestrator.storage.signing import UrlSigner
 from orchestrator.storage.thumbnails import Thumbnails
 from orchestrator.webhooks.dispatcher import WebhookDispatcher
 from orchestrator.webhooks.service import WebhookService
+
+if TYPE_CHECKING:  # loaded only where Redis is configured
+    from redis.asyncio import Redis
+
+    from orchestrator.generation.bus import RedisEventBus
 
 
 @dataclass
