@@ -93,6 +93,8 @@ class Scenario:
     workers: tuple[int, ...] = ()
     portkey: bool = True
     why_no_portkey: str = ""
+    image_side: int = 0
+    """Non-zero: the upstream answers a photo-like PNG this many pixels square (else 64 px, flat)."""
 
 
 SCENARIOS = {
@@ -100,6 +102,11 @@ SCENARIOS = {
     "c50": Scenario("c=50, 200 ms upstream", 50, 0.2),
     "c500": Scenario("c=500, 200 ms upstream", 500, 0.2),
     "c2000": Scenario("2,000 in flight, 5 s upstream", 2000, 5.0, min_duration=20),
+    # The image of a real generation (1024 px, about 1.8 MB of PNG) instead of the tiny one: what
+    # we do with each image's bytes (check, provenance, store) is measured at its real size.
+    "photo": Scenario(
+        "c=50, 200 ms upstream, 1024 px PNG (1.8 MB)", 50, 0.2, image_side=1024
+    ),
     # A 1 MB PNG uploaded (multipart) with every request; the "upstream alone" row takes the same
     # body, so it shows the upstream absorbs the uploads at that rate.
     "edit": Scenario(
@@ -971,7 +978,12 @@ def main() -> int:
         up_argv = pinned(
             LOAD_CPU,
             [sys.executable, str(ROOT / "bench" / "upstream.py"), "--port", str(port)]
-            + ["--latency", str(scenario.latency)],
+            + [
+                "--latency",
+                str(scenario.latency),
+                "--image-side",
+                str(scenario.image_side),
+            ],
         )
         with process(up_argv) as up:
             wait_port(port, up)

@@ -18,9 +18,10 @@ import asyncio
 import base64
 import io
 import json
+import random
 import time
 
-from PIL import Image
+from PIL import Image, ImageFilter
 
 
 def tiny_png(side: int = 64) -> bytes:
@@ -30,13 +31,30 @@ def tiny_png(side: int = 64) -> bytes:
     return out.getvalue()
 
 
-def canned_response() -> bytes:
+def photo_png(side: int) -> bytes:
+    """A PNG the size and weight of a real generation (1024 px: about 1.8 MB): smooth noise,
+    which compresses like a photograph rather than like a flat colour. Seeded: the same every run."""
+    rng = random.Random(side)
+    coarse = Image.frombytes(
+        "RGB", (side // 4, side // 4), rng.randbytes((side // 4) ** 2 * 3)
+    )
+    photo = coarse.resize((side, side), Image.Resampling.BICUBIC).filter(
+        ImageFilter.GaussianBlur(2)
+    )
+    out = io.BytesIO()
+    photo.save(out, "PNG")
+    return out.getvalue()
+
+
+def canned_response(image_side: int = 0) -> bytes:
     body = json.dumps(
         {
             "created": int(time.time()),
             "data": [
                 {
-                    "b64_json": base64.b64encode(tiny_png()).decode(),
+                    "b64_json": base64.b64encode(
+                        photo_png(image_side) if image_side else tiny_png()
+                    ).decode(),
                     "revised_prompt": "bench",
                 }
             ],
@@ -127,8 +145,8 @@ class _Protocol(asyncio.Protocol):
         self.transport = None
 
 
-async def serve(port: int, latency: float) -> None:
-    response = canned_response()
+async def serve(port: int, latency: float, image_side: int = 0) -> None:
+    response = canned_response(image_side)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         lambda: _Protocol(response, latency),
@@ -147,13 +165,19 @@ def main() -> None:
     parser.add_argument(
         "--latency", type=float, default=0.0, help="seconds before each answer"
     )
+    parser.add_argument(
+        "--image-side",
+        type=int,
+        default=0,
+        help="answer a photo-like PNG this many pixels square (default: a tiny 64 px one)",
+    )
     args = parser.parse_args()
     try:
         import uvloop
 
-        uvloop.run(serve(args.port, args.latency))
+        uvloop.run(serve(args.port, args.latency, args.image_side))
     except ImportError:
-        asyncio.run(serve(args.port, args.latency))
+        asyncio.run(serve(args.port, args.latency, args.image_side))
 
 
 if __name__ == "__main__":

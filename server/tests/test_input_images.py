@@ -10,7 +10,13 @@ import pytest
 from PIL import Image
 
 from orchestrator.media.input_images import InputImageRejected, check_input_image
-from orchestrator.media.provenance import parameters_text, read_provenance, with_provenance
+from orchestrator.media.provenance import (
+    CorruptImage,
+    check_png,
+    parameters_text,
+    read_provenance,
+    with_provenance,
+)
 
 LIMITS = {"max_bytes": 20_000_000, "max_pixels": 40_000_000}
 
@@ -94,6 +100,30 @@ def test_provenance_is_written_as_png_text_chunks_and_keeps_the_pixels() -> None
     }
     with Image.open(io.BytesIO(stamped)) as again:
         assert again.tobytes() == original.tobytes()
+
+
+def test_provenance_replaces_its_own_chunks_and_keeps_the_rest_byte_for_byte() -> None:
+    png = _encode(Image.effect_noise((32, 32), 50).convert("RGB"), "PNG")
+    once = with_provenance(png, {"generation_id": "gen_1", "note": "kept"})
+    twice = with_provenance(once, {"generation_id": "gen_2"})
+    assert read_provenance(twice) == {"note": "kept", "generation_id": "gen_2"}
+    image_data = png[png.index(b"IDAT") - 4 : png.index(b"IEND") - 4]  # the IDAT chunks, whole
+    assert image_data in twice  # copied, not decoded and re-encoded
+
+
+@pytest.mark.parametrize("damage", ["cut in half", "cut before IEND", "one bit flipped"])
+def test_a_damaged_png_is_caught_by_its_chunk_crcs(damage: str) -> None:
+    png = _encode(Image.effect_noise((64, 64), 50).convert("RGB"), "PNG")
+    broken = {
+        "cut in half": png[: len(png) // 2],
+        "cut before IEND": png[:-12],
+        "one bit flipped": png[:60] + bytes([png[60] ^ 1]) + png[61:],
+    }[damage]
+    check_png(png)  # whole
+    with pytest.raises(CorruptImage):
+        check_png(broken)
+    with pytest.raises(CorruptImage):
+        with_provenance(broken, {"generation_id": "gen_1"})
 
 
 def test_provenance_leaves_other_formats_untouched() -> None:

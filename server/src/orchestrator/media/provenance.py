@@ -81,7 +81,8 @@ def with_provenance(png: bytes, chunks: Mapping[str, str]) -> bytes:
     if not png.startswith(PNG_SIGNATURE):
         return png
     replaced = {keyword.encode("latin-1") for keyword in chunks}
-    out = [PNG_SIGNATURE]
+    view = memoryview(png)  # slices of a view are not copies: the file is copied once, by join
+    out: list[bytes | memoryview] = [PNG_SIGNATURE]
     ours = [_itxt(keyword, text) for keyword, text in chunks.items()]
     for kind, data, where in png_chunks(png):
         if kind in _TEXT_CHUNKS and data.split(b"\0", 1)[0] in replaced:
@@ -89,7 +90,7 @@ def with_provenance(png: bytes, chunks: Mapping[str, str]) -> bytes:
         if ours and kind in (b"IDAT", b"IEND"):
             out += ours
             ours = []
-        out.append(png[where])
+        out.append(view[where])
     return b"".join(out)
 
 
