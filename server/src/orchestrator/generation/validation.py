@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 from orchestrator.catalog.catalog import Catalog, ModelSpec, OperationSpec
 from orchestrator.errors import ErrorCode, InvalidRequest, ModelNotAvailable
@@ -43,6 +43,25 @@ def _allowed(values: list[str]) -> str:
     return ", ".join(values)
 
 
+def check_allowed(model: str, param: str, value: str, allowed: list[str]) -> None:
+    """``value`` is one of the model's ``allowed`` values for ``param`` (else 422 naming them)."""
+    if value not in allowed:
+        raise InvalidRequest(
+            f"{param} {value!r} is not supported by {model}; allowed: {_allowed(allowed)}",
+            param=param,
+            code=ErrorCode.UNSUPPORTED_VALUE,
+        )
+
+
+def refuse_unsupported(model: str, param: str, what: str | None = None) -> NoReturn:
+    """A field the model does not take at all: 422, asking to remove it."""
+    raise InvalidRequest(
+        f"{model} does not support {what or param}; remove the field",
+        param=param,
+        code=ErrorCode.UNSUPPORTED_VALUE,
+    )
+
+
 def resolve(catalog: Catalog, request: RequestedFields, *, max_n: int) -> ResolvedParams:
     """Validate against the model's capabilities; every refusal names the field and what is allowed."""
     model, size, quality, style, n = request.model, request.size, request.quality, request.style, request.n
@@ -61,43 +80,21 @@ def resolve(catalog: Catalog, request: RequestedFields, *, max_n: int) -> Resolv
             code=ErrorCode.UNSUPPORTED_VALUE,
         )
     size = size or spec.size
-    if size not in spec.sizes:
-        raise InvalidRequest(
-            f"size {size!r} is not supported by {model}; allowed: {_allowed(spec.sizes)}",
-            param="size",
-            code=ErrorCode.UNSUPPORTED_VALUE,
-        )
+    check_allowed(model, "size", size, spec.sizes)
     quality = quality or spec.quality
-    if quality not in spec.qualities:
-        raise InvalidRequest(
-            f"quality {quality!r} is not supported by {model}; allowed: {_allowed(spec.qualities)}",
-            param="quality",
-            code=ErrorCode.UNSUPPORTED_VALUE,
-        )
+    check_allowed(model, "quality", quality, spec.qualities)
     style = style or spec.default_style
-    if style is not None and style not in spec.styles:
-        raise InvalidRequest(
-            f"style {style!r} is not supported by {model}; allowed: {_allowed(spec.styles)}",
-            param="style",
-            code=ErrorCode.UNSUPPORTED_VALUE,
-        )
+    if style is not None:
+        check_allowed(model, "style", style, spec.styles)
     limit = min(spec.max_n, max_n)
     if n > limit:
         raise InvalidRequest(
             f"n must be at most {limit} for {model}", param="n", code=ErrorCode.UNSUPPORTED_VALUE
         )
     if seed is not None and not spec.supports_seed:
-        raise InvalidRequest(
-            f"{model} does not support a seed; remove the field",
-            param="seed",
-            code=ErrorCode.UNSUPPORTED_VALUE,
-        )
+        refuse_unsupported(model, "seed", "a seed")
     if negative_prompt is not None and not spec.supports_negative_prompt:
-        raise InvalidRequest(
-            f"{model} does not support negative_prompt; remove the field",
-            param="negative_prompt",
-            code=ErrorCode.UNSUPPORTED_VALUE,
-        )
+        refuse_unsupported(model, "negative_prompt")
     return ResolvedParams(spec, size, quality, style, n)
 
 
