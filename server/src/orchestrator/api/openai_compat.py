@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
@@ -116,31 +116,27 @@ async def _respond(
     return await answer(outcome, request, services, call.response_format)
 
 
+_BINARY = {"type": "string", "format": "binary"}
+
+
+def _form_body(required: list[str], files: dict[str, Any], fields: frozenset[str]) -> dict[str, Any]:
+    """The OpenAPI request body of a multipart door (FastAPI cannot see the form it reads)."""
+    properties = {**files, **{name: {"type": "string"} for name in sorted(fields)}}
+    schema = {"type": "object", "required": required, "properties": properties}
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
+
+
 @router.post(
     "/images/edits",
     operation_id="openaiEditImage",
     response_model=ImagesResponse,
     responses=ERRORS,
     summary="Edit images (OpenAI-compatible)",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["image", "prompt"],
-                        "properties": {
-                            "image": {"type": "string", "format": "binary"},
-                            "image[]": {"type": "array", "items": {"type": "string", "format": "binary"}},
-                            "mask": {"type": "string", "format": "binary"},
-                            **{name: {"type": "string"} for name in sorted(EDIT_FIELDS)},
-                        },
-                    }
-                }
-            },
-        }
-    },
+    openapi_extra=_form_body(
+        ["image", "prompt"],
+        {"image": _BINARY, "image[]": {"type": "array", "items": _BINARY}, "mask": _BINARY},
+        EDIT_FIELDS,
+    ),
 )
 async def edit_image(
     request: Request,
@@ -149,12 +145,7 @@ async def edit_image(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """OpenAI's `POST /v1/images/edits` (multipart): the same use case as `POST /api/v1/images/edits`."""
-    form, images, mask = await read_form(request, services, EDIT_FIELDS)
-    call = form_call("edit", form, images, mask)
-    submit = services.generations.operate
-    return await _respond(
-        submit, call, "openai-edit", "image_edit", request, principal, services, idempotency_key
-    )
+    return await _form_door("edit", request, principal, services, idempotency_key)
 
 
 @router.post(
@@ -163,23 +154,7 @@ async def edit_image(
     response_model=ImagesResponse,
     responses=ERRORS,
     summary="Create image variations (OpenAI-compatible)",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["image"],
-                        "properties": {
-                            "image": {"type": "string", "format": "binary"},
-                            **{name: {"type": "string"} for name in sorted(VARIATION_FIELDS)},
-                        },
-                    }
-                }
-            },
-        }
-    },
+    openapi_extra=_form_body(["image"], {"image": _BINARY}, VARIATION_FIELDS),
 )
 async def create_variation(
     request: Request,
@@ -188,12 +163,30 @@ async def create_variation(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """OpenAI's `POST /v1/images/variations` (multipart, dall-e-2 in OpenAI's catalog)."""
-    # A `mask` file is read (and checked) with the form, but a variation has none.
-    form, images, _mask = await read_form(request, services, VARIATION_FIELDS)
-    call = form_call("variation", form, images, None)
-    submit = services.generations.operate
+    return await _form_door("variation", request, principal, services, idempotency_key)
+
+
+async def _form_door(
+    operation: Literal["edit", "variation"],
+    request: Request,
+    principal: Principal,
+    services: Services,
+    idempotency_key: str | None,
+) -> Response:
+    form, images, mask = await read_form(
+        request, services, EDIT_FIELDS if operation == "edit" else VARIATION_FIELDS
+    )
+    # A variation takes no mask (one sent is read and checked with the form, then unused).
+    call = form_call(operation, form, images, mask if operation == "edit" else None)
     return await _respond(
-        submit, call, "openai-variation", "image_variation", request, principal, services, idempotency_key
+        services.generations.operate,
+        call,
+        f"openai-{operation}",
+        f"image_{operation}",
+        request,
+        principal,
+        services,
+        idempotency_key,
     )
 
 
