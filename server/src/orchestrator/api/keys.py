@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from fastapi import APIRouter
@@ -13,6 +14,7 @@ from orchestrator.api.inputs import safe_id
 from orchestrator.api.schemas import KeyCreate, KeyCreated, KeyDefaults, KeyList, KeyOut
 from orchestrator.auth.delegation import KeyLimits, budget_pool_for, expiry_for_new_key, limits_for_new_key
 from orchestrator.auth.principal import Principal
+from orchestrator.auth.service import KeyService, NewKey
 from orchestrator.db.models import ApiKey
 from orchestrator.errors import ErrorCode, NotFound
 
@@ -38,32 +40,53 @@ def key_out(key: ApiKey) -> KeyOut:
     )
 
 
-@router.post("/keys", operation_id="createKey", response_model=KeyCreated, status_code=201, responses=ERRORS)
-async def create_key(body: KeyCreate, principal: AdminScope, services: ServicesDep) -> KeyCreated:
-    """Create a key in the caller's project. The secret is in this response only.
-
-    A test key creates test keys only, and no key creates one with a higher budget, rate limit or
-    concurrency cap than its own (unset limits are inherited) — except a live admin key."""
-    limits = limits_for_new_key(
-        principal,
-        body.mode,
-        KeyLimits(
-            rate_limit_per_minute=body.rate_limit_per_minute,
-            max_concurrent=body.max_concurrent,
-            monthly_budget=None if body.monthly_budget is None else Decimal(str(body.monthly_budget)),
-        ),
+def requested_limits(body: KeyCreate) -> KeyLimits:
+    """The limits a create request asks for (the creating key may cap them: ``limits_for_new_key``)."""
+    return KeyLimits(
+        rate_limit_per_minute=body.rate_limit_per_minute,
+        max_concurrent=body.max_concurrent,
+        monthly_budget=None if body.monthly_budget is None else Decimal(str(body.monthly_budget)),
     )
-    new = await services.keys.create(
-        project=principal.project,
+
+
+async def create_from_request(
+    keys: KeyService,
+    body: KeyCreate,
+    *,
+    project: str,
+    limits: KeyLimits,
+    expires_at: datetime | None = None,
+    budget_pool_id: str | None = None,
+) -> NewKey:
+    """Create the key ``body`` describes, with ``limits``: one path for ``POST /api/v1/keys`` and
+    ``orchestrator keys create``."""
+    return await keys.create(
+        project=project,
         name=body.name,
         mode=body.mode,
         scopes=list(body.scopes),
         rate_limit_per_minute=limits.rate_limit_per_minute,
         max_concurrent=limits.max_concurrent,
         monthly_budget=limits.monthly_budget,
+        expires_at=expires_at,
+        budget_pool_id=budget_pool_id,
+        cache_default=body.cache or None,
+    )
+
+
+@router.post("/keys", operation_id="createKey", response_model=KeyCreated, status_code=201, responses=ERRORS)
+async def create_key(body: KeyCreate, principal: AdminScope, services: ServicesDep) -> KeyCreated:
+    """Create a key in the caller's project. The secret is in this response only.
+
+    A test key creates test keys only, and no key creates one with a higher budget, rate limit or
+    concurrency cap than its own (unset limits are inherited) — except a live admin key."""
+    new = await create_from_request(
+        services.keys,
+        body,
+        project=principal.project,
+        limits=limits_for_new_key(principal, body.mode, requested_limits(body)),
         expires_at=expiry_for_new_key(principal, body.expires_at),
         budget_pool_id=budget_pool_for(principal),
-        cache_default=body.cache or None,
     )
     return KeyCreated(**key_out(new.record).model_dump(), key=new.secret)
 
