@@ -16,6 +16,7 @@ from orchestrator.generation.validation import (
     check_output_options,
     refuse_unsupported,
     resolve_operation,
+    unsupported,
 )
 
 
@@ -83,12 +84,11 @@ def output_size(params: SubmitParams, first: CheckedInput, scale: int | None, ma
         assert scale is not None
         width, height = width * scale, height * scale
         if width * height > max_output_pixels:
-            raise InvalidRequest(
+            raise unsupported(
                 f"the upscaled image would be {width}×{height}, over the server's "
                 f"{max_output_pixels} pixels; choose a smaller factor "
                 "(rule: too_many_pixels)",
                 param="factor",
-                code=ErrorCode.UNSUPPORTED_VALUE,
                 extra={"rule": "too_many_pixels"},
             )
     elif params.size not in (None, "auto"):
@@ -97,5 +97,5 @@ def output_size(params: SubmitParams, first: CheckedInput, scale: int | None, ma
         except ValueError as exc:
             raise InvalidRequest(str(exc), param="size", code=ErrorCode.INVALID_FIELD) from exc
         if width * height > max_output_pixels or min(width, height) < 1:
-            raise InvalidRequest("size is out of range", param="size", code=ErrorCode.UNSUPPORTED_VALUE)
+            raise unsupported("size is out of range", param="size")
     return f"{width}x{height}"
