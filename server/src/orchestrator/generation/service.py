@@ -134,6 +134,19 @@ class GenerationService:
         self._key_for_cache(principal, params, job, plan)
         claim = _claim(principal, params, endpoint, preferences, idempotency_key, attempt)
         replay = await self._submit(principal, job, plan, claim)
+        return await self._outcome(principal, job, replay, preferences, max_wait, abandoned)
+
+    async def _outcome(
+        self,
+        principal: Principal,
+        job: Generation,
+        replay: Replay | None,
+        preferences: Preferences,
+        max_wait: float,
+        abandoned: Callable[[], Awaitable[None]] | None,
+    ) -> GenerationOutcome:
+        """After the submit: the replay of an earlier attempt, or the new job (waited for,
+        unless the caller asked for ``respond_async``)."""
         if replay is not None:
             return await self._replay(principal, replay, preferences, max_wait)
         if not preferences.respond_async:
@@ -204,11 +217,8 @@ class GenerationService:
             await self.inputs.discard(sources)
             raise
         if replay is not None:
-            await self.inputs.discard(sources)
-            return await self._replay(principal, replay, preferences, max_wait)
-        if not preferences.respond_async:
-            job = await self._wait_unless_abandoned(job, max_wait, abandoned)
-        return GenerationOutcome(job, accepted=preferences.respond_async)
+            await self.inputs.discard(sources)  # the replayed job has its own
+        return await self._outcome(principal, job, replay, preferences, max_wait, abandoned)
 
     async def _replay(
         self, principal: Principal, replay: Replay, preferences: Preferences, max_wait: float
