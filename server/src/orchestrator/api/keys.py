@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
-
 from fastapi import APIRouter
 
 from orchestrator.accounting.money import from_micros
 from orchestrator.api.deps import AdminScope, ServicesDep
 from orchestrator.api.generate import ERRORS
 from orchestrator.api.inputs import safe_id
+from orchestrator.api.key_requests import create_from_request, requested_limits
 from orchestrator.api.schemas import KeyCreate, KeyCreated, KeyDefaults, KeyList, KeyOut
-from orchestrator.auth.delegation import KeyLimits, budget_pool_for, expiry_for_new_key, limits_for_new_key
+from orchestrator.auth.delegation import budget_pool_for, expiry_for_new_key, limits_for_new_key
 from orchestrator.auth.principal import Principal
-from orchestrator.auth.service import KeyService, NewKey
 from orchestrator.db.models import ApiKey
 from orchestrator.errors import ErrorCode, NotFound
 
@@ -37,40 +34,6 @@ def key_out(key: ApiKey) -> KeyOut:
         revoked_at=key.revoked_at,
         expires_at=key.expires_at,
         cache=bool(key.cache_default),
-    )
-
-
-def requested_limits(body: KeyCreate) -> KeyLimits:
-    """The limits a create request asks for (the creating key may cap them: ``limits_for_new_key``)."""
-    return KeyLimits(
-        rate_limit_per_minute=body.rate_limit_per_minute,
-        max_concurrent=body.max_concurrent,
-        monthly_budget=None if body.monthly_budget is None else Decimal(str(body.monthly_budget)),
-    )
-
-
-async def create_from_request(
-    keys: KeyService,
-    body: KeyCreate,
-    *,
-    project: str,
-    limits: KeyLimits,
-    expires_at: datetime | None = None,
-    budget_pool_id: str | None = None,
-) -> NewKey:
-    """Create the key ``body`` describes, with ``limits``: one path for ``POST /api/v1/keys`` and
-    ``orchestrator keys create``."""
-    return await keys.create(
-        project=project,
-        name=body.name,
-        mode=body.mode,
-        scopes=list(body.scopes),
-        rate_limit_per_minute=limits.rate_limit_per_minute,
-        max_concurrent=limits.max_concurrent,
-        monthly_budget=limits.monthly_budget,
-        expires_at=expires_at,
-        budget_pool_id=budget_pool_id,
-        cache_default=body.cache or None,
     )
 
 

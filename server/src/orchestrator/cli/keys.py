@@ -108,7 +108,7 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
     body = _validated_key(args)
 
     async def action(keys: Any) -> Any:
-        from orchestrator.api.keys import create_from_request, requested_limits
+        from orchestrator.api.key_requests import create_from_request, requested_limits
 
         return await create_from_request(keys, body, project=args.project, limits=requested_limits(body))
 
