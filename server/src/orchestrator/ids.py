@@ -8,12 +8,17 @@ import time
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32
 
 
-def _encode(value: int, length: int) -> str:
-    chars = []
+def fixed_width(value: int, length: int, alphabet: str) -> str:
+    """The last ``length`` digits of ``value`` in base ``len(alphabet)``, most significant first."""
+    digits = []
     for _ in range(length):
-        value, rem = divmod(value, 32)
-        chars.append(_ALPHABET[rem])
-    return "".join(reversed(chars))
+        value, rem = divmod(value, len(alphabet))
+        digits.append(alphabet[rem])
+    return "".join(reversed(digits))
+
+
+def _encode(value: int, length: int) -> str:
+    return fixed_width(value, length, _ALPHABET)
 
 
 def new_id(prefix: str) -> str:

@@ -8,7 +8,8 @@ from fastapi import Depends, Request
 
 from orchestrator.auth.principal import Principal
 from orchestrator.container import Services
-from orchestrator.errors import AuthenticationFailed, ErrorCode, PermissionDenied, RateLimited
+from orchestrator.errors import AuthenticationFailed, ErrorCode, PermissionDenied
+from orchestrator.limits.rate import admit
 
 
 async def get_services(request: Request) -> Services:
@@ -48,13 +49,12 @@ def _authorizer(scope: str):  # type: ignore[no-untyped-def]
         if not principal.has(scope):
             raise PermissionDenied(f"this key lacks the {scope!r} scope", scope=scope)
         per_minute = principal.rate_limit_per_minute or services.settings.default_rate_limit_per_minute
-        decision = await services.rate_limiter.check(principal.subject, per_minute)
-        if not decision.allowed:
-            raise RateLimited(
-                f"rate limit of {per_minute} requests per minute exceeded; retry after "
-                f"{decision.headers()['Retry-After']} s",
-                headers=decision.headers(),
-            )
+        decision = await admit(
+            services.rate_limiter,
+            principal.subject,
+            per_minute,
+            "rate limit of {per_minute} requests per minute exceeded; retry after {retry_after} s",
+        )
         request.state.response_headers.update(decision.headers())
         return principal
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from orchestrator.api.deps import GenerateScope, ReadScope, ServicesDep
 from orchestrator.api.generate import ERRORS
 from orchestrator.api.generations import metadata_filters
-from orchestrator.api.inputs import SafeText, safe_id
+from orchestrator.api.inputs import SafeText, known_generation_id, safe_id
 from orchestrator.api.listing import ListQuery, PageSize, check_page_size
 from orchestrator.api.presenters import base_url, generation_out
 from orchestrator.api.schemas import GenerationResponse, StrictBody
@@ -100,12 +100,6 @@ def _board_out(board: Board, count: int) -> BoardOut:
     )
 
 
-def _generation_id(value: str) -> str:
-    if not safe_id(value):
-        raise NotFound("no such generation", param="id", code=ErrorCode.GENERATION_NOT_FOUND)
-    return value
-
-
 def _board_id(value: str) -> str:
     if not safe_id(value):
         raise NotFound("no such board", param="board_id", code=ErrorCode.NOT_FOUND)
@@ -139,8 +133,8 @@ async def search_gallery(
     starred: Annotated[bool | None, Query(description="Only starred (true) or unstarred (false).")] = None,
 ) -> GalleryPage:
     """Newest first, deleted generations left out. `metadata.<key>=<value>` filters on metadata."""
-    if board_id is not None and not safe_id(board_id):
-        raise NotFound("no such board", param="board_id", code=ErrorCode.NOT_FOUND)
+    if board_id is not None:
+        _board_id(board_id)
     check_page_size(limit, services)
     search = GallerySearch(
         query=filters.query,
@@ -184,7 +178,7 @@ async def _current_item(
 async def get_item(
     generation_id: str, request: Request, principal: ReadScope, services: ServicesDep
 ) -> GalleryItem:
-    return await _current_item(principal, _generation_id(generation_id), request, services)
+    return await _current_item(principal, known_generation_id(generation_id), request, services)
 
 
 @router.put(
@@ -197,7 +191,7 @@ async def star(
     generation_id: str, request: Request, principal: GenerateScope, services: ServicesDep
 ) -> GalleryItem:
     """Star (pin) a generation; starring twice is harmless."""
-    await services.gallery.star(principal, _generation_id(generation_id), starred=True)
+    await services.gallery.star(principal, known_generation_id(generation_id), starred=True)
     return await _current_item(principal, generation_id, request, services)
 
 
@@ -210,7 +204,7 @@ async def star(
 async def unstar(
     generation_id: str, request: Request, principal: GenerateScope, services: ServicesDep
 ) -> GalleryItem:
-    await services.gallery.star(principal, _generation_id(generation_id), starred=False)
+    await services.gallery.star(principal, known_generation_id(generation_id), starred=False)
     return await _current_item(principal, generation_id, request, services)
 
 
@@ -220,7 +214,7 @@ async def unstar(
 async def delete_item(generation_id: str, principal: GenerateScope, services: ServicesDep) -> Deleted:
     """Soft delete: hidden at once, restorable until `restorable_until`, then its files are
     removed. Audited. A queued or running job must be canceled first (422)."""
-    until = await services.gallery.delete(principal, _generation_id(generation_id))
+    until = await services.gallery.delete(principal, known_generation_id(generation_id))
     return Deleted(id=generation_id, restorable_until=until)
 
 
@@ -234,7 +228,7 @@ async def restore_item(
     generation_id: str, request: Request, principal: GenerateScope, services: ServicesDep
 ) -> GalleryItem:
     """Undo a delete within its window (404 once the files are removed)."""
-    await services.gallery.restore(principal, _generation_id(generation_id))
+    await services.gallery.restore(principal, known_generation_id(generation_id))
     return await _current_item(principal, generation_id, request, services)
 
 
@@ -287,7 +281,9 @@ async def remove_item(
     board_id: str, generation_id: str, principal: GenerateScope, services: ServicesDep
 ) -> BoardOut:
     """Take a generation off a board (it stays in the gallery)."""
-    await services.gallery.remove_from_board(principal, _board_id(board_id), _generation_id(generation_id))
+    await services.gallery.remove_from_board(
+        principal, _board_id(board_id), known_generation_id(generation_id)
+    )
     return await _one_board(services, principal, board_id)
 
 

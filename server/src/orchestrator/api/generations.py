@@ -17,7 +17,7 @@ from orchestrator.api.generate import ERRORS
 from orchestrator.api.inputs import (
     METADATA_FILTER_KEY,
     SafeText,
-    safe_id,
+    known_generation_id,
     text_problem,
 )
 from orchestrator.api.listing import ListQuery, PageSize, check_page_size
@@ -27,7 +27,7 @@ from orchestrator.auth.principal import Principal
 from orchestrator.container import Services
 from orchestrator.db.models import Generation
 from orchestrator.db.repositories.generations import HistoryFilter
-from orchestrator.errors import ErrorCode, InvalidRequest, NotFound, RateLimited
+from orchestrator.errors import ErrorCode, InvalidRequest, RateLimited
 from orchestrator.ids import is_id
 
 router = APIRouter(tags=["generations"])
@@ -94,13 +94,6 @@ def metadata_filters(params: Iterable[tuple[str, str]]) -> tuple[tuple[str, str]
     return tuple(pairs)
 
 
-def _known_id(generation_id: str) -> str:
-    # Not one of our ids (too long, NUL, ...): simply not found, without asking the database.
-    if not safe_id(generation_id):
-        raise NotFound("no such generation", param="id", code=ErrorCode.GENERATION_NOT_FOUND)
-    return generation_id
-
-
 @router.get(
     "/generations/{generation_id}",
     operation_id="getGeneration",
@@ -112,7 +105,7 @@ async def get_generation(
 ) -> GenerationResponse:
     """One generation: also the status of a job submitted with `Prefer: respond-async`. Shows its
     chain: `sources` and `parents` (what it was made from) and `children` (what was made from it)."""
-    job = await services.reading.get(principal, _known_id(generation_id))
+    job = await services.reading.get(principal, known_generation_id(generation_id))
     children = await services.reading.children(principal, job.id)
     return generation_out(job, services, base_url(request, services), children)
 
@@ -135,7 +128,7 @@ async def generation_events(
 
     A key holds at most `ORCHESTRATOR_MAX_STREAMS_PER_KEY` streams open (429 beyond), and its
     streams end within about a second of its revocation."""
-    await services.reading.get(principal, _known_id(generation_id))  # 404 before the stream starts
+    await services.reading.get(principal, known_generation_id(generation_id))  # 404 before the stream starts
     lease = services.streams.acquire(principal.subject)
     if lease is None:
         raise RateLimited(
@@ -219,5 +212,5 @@ async def cancel_generation(
     generation_id: str, request: Request, principal: GenerateScope, services: ServicesDep
 ) -> GenerationResponse:
     """Cancel a job that has not finished (409 if it has). A canceled job is never charged."""
-    job = await services.generations.cancel(principal, _known_id(generation_id))
+    job = await services.generations.cancel(principal, known_generation_id(generation_id))
     return generation_out(job, services, base_url(request, services))

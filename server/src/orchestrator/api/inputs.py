@@ -15,6 +15,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
+from orchestrator.errors import ErrorCode, NotFound
+
 METADATA_MAX_DEPTH = 5
 METADATA_MAX_BYTES = 16 * 1024
 METADATA_KEY_MAX_LENGTH = 64
@@ -150,6 +152,14 @@ def present_metadata(stored: Any) -> dict[str, Any]:
 def safe_id(value: str) -> bool:
     """Whether ``value`` could be one of our ids; anything else is simply not found."""
     return 0 < len(value) <= 64 and text_problem(value) is None
+
+
+def known_generation_id(value: str) -> str:
+    """A generation id from a path; one that cannot be ours (too long, NUL, ...) is simply not
+    found, without asking the database."""
+    if not safe_id(value):
+        raise NotFound("no such generation", param="id", code=ErrorCode.GENERATION_NOT_FOUND)
+    return value
 
 
 # Dates the database can compare against. An instant beyond these (after converting to UTC)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from fastapi import APIRouter
 
 from orchestrator.accounting.money import from_micros
 from orchestrator.api.deps import AdminScope, ServicesDep
 from orchestrator.api.generate import ERRORS
 from orchestrator.api.inputs import safe_id
+from orchestrator.api.key_requests import create_from_request, requested_limits
 from orchestrator.api.schemas import KeyCreate, KeyCreated, KeyDefaults, KeyList, KeyOut
-from orchestrator.auth.delegation import KeyLimits, budget_pool_for, expiry_for_new_key, limits_for_new_key
+from orchestrator.auth.delegation import budget_pool_for, expiry_for_new_key, limits_for_new_key
 from orchestrator.auth.principal import Principal
 from orchestrator.db.models import ApiKey
 from orchestrator.errors import ErrorCode, NotFound
@@ -44,26 +43,13 @@ async def create_key(body: KeyCreate, principal: AdminScope, services: ServicesD
 
     A test key creates test keys only, and no key creates one with a higher budget, rate limit or
     concurrency cap than its own (unset limits are inherited) — except a live admin key."""
-    limits = limits_for_new_key(
-        principal,
-        body.mode,
-        KeyLimits(
-            rate_limit_per_minute=body.rate_limit_per_minute,
-            max_concurrent=body.max_concurrent,
-            monthly_budget=None if body.monthly_budget is None else Decimal(str(body.monthly_budget)),
-        ),
-    )
-    new = await services.keys.create(
+    new = await create_from_request(
+        services.keys,
+        body,
         project=principal.project,
-        name=body.name,
-        mode=body.mode,
-        scopes=list(body.scopes),
-        rate_limit_per_minute=limits.rate_limit_per_minute,
-        max_concurrent=limits.max_concurrent,
-        monthly_budget=limits.monthly_budget,
+        limits=limits_for_new_key(principal, body.mode, requested_limits(body)),
         expires_at=expiry_for_new_key(principal, body.expires_at),
         budget_pool_id=budget_pool_for(principal),
-        cache_default=body.cache or None,
     )
     return KeyCreated(**key_out(new.record).model_dump(), key=new.secret)
 

@@ -12,6 +12,8 @@ import string
 import zlib
 from dataclasses import dataclass
 
+from orchestrator.ids import fixed_width
+
 _BASE62 = string.digits + string.ascii_letters
 _BODY_LEN = 32
 _CHECK_LEN = 6
@@ -19,11 +21,7 @@ MODES = ("test", "live")
 
 
 def _base62(value: int, length: int) -> str:
-    out = []
-    for _ in range(length):
-        value, rem = divmod(value, 62)
-        out.append(_BASE62[rem])
-    return "".join(reversed(out))
+    return fixed_width(value, length, _BASE62)
 
 
 def _checksum(head: str) -> str:

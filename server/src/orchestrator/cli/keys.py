@@ -6,7 +6,6 @@ import argparse
 import json
 from collections.abc import Callable
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
@@ -109,16 +108,9 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
     body = _validated_key(args)
 
     async def action(keys: Any) -> Any:
-        return await keys.create(
-            project=args.project,
-            name=body.name,
-            mode=body.mode,
-            scopes=list(body.scopes),
-            rate_limit_per_minute=body.rate_limit_per_minute,
-            max_concurrent=body.max_concurrent,
-            monthly_budget=None if body.monthly_budget is None else Decimal(str(body.monthly_budget)),
-            cache_default=body.cache or None,
-        )
+        from orchestrator.api.key_requests import create_from_request, requested_limits
+
+        return await create_from_request(keys, body, project=args.project, limits=requested_limits(body))
 
     new = _with_keys(action, may_create=True)
     if args.json:

@@ -15,14 +15,14 @@ from typing import Any
 from orchestrator.auth.principal import Principal
 from orchestrator.core.states import UNSUCCESSFUL, JobStatus
 from orchestrator.db.models import Generation
-from orchestrator.errors import APIError, ErrorCode, InvalidRequest, RateLimited
+from orchestrator.errors import APIError, ErrorCode, InvalidRequest
 from orchestrator.generation.idempotency import IdempotencyService, request_fingerprint
 from orchestrator.generation.outcome import failure_error
 from orchestrator.generation.params import SubmitParams
 from orchestrator.generation.reading import ReadService
 from orchestrator.generation.service import GenerationService, check_idempotency_key
 from orchestrator.ids import new_id
-from orchestrator.limits.rate import RateLimiter
+from orchestrator.limits.rate import RateLimiter, admit
 from orchestrator.settings import Settings
 
 
@@ -164,13 +164,13 @@ class BatchService:
         if index == 0 or self.rate_limiter is None:
             return
         per_minute = principal.rate_limit_per_minute or self.settings.default_rate_limit_per_minute
-        decision = await self.rate_limiter.check(principal.subject, per_minute)
-        if not decision.allowed:
-            raise RateLimited(
-                f"rate limit of {per_minute} requests per minute reached at this prompt (each prompt "
-                f"of a batch counts as one request); retry it after {decision.headers()['Retry-After']} s",
-                headers=decision.headers(),
-            )
+        await admit(
+            self.rate_limiter,
+            principal.subject,
+            per_minute,
+            "rate limit of {per_minute} requests per minute reached at this prompt (each prompt "
+            "of a batch counts as one request); retry it after {retry_after} s",
+        )
 
     async def _replay(self, principal: Principal, stored: dict[str, Any]) -> BatchOutcome:
         """The first answer, rebuilt from the stored outcome and the jobs' current state."""

@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from orchestrator.core.states import TERMINAL
 
 if TYPE_CHECKING:
     from orchestrator.db.models import Generation
+
+_Q = TypeVar("_Q")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,11 +141,7 @@ class EventHub:
         return list(self._partials.get(generation_id, ())), queue
 
     def unsubscribe_partials(self, generation_id: str, queue: asyncio.Queue[PartialImage]) -> None:
-        queues = self._partial_queues.get(generation_id)
-        if queues is not None:
-            queues.discard(queue)
-            if not queues:
-                del self._partial_queues[generation_id]
+        _forget(self._partial_queues, generation_id, queue)
 
     def on_terminal(self, listener: EventListener) -> None:
         """Call ``listener`` for every job that ends, here or (with a bus) elsewhere."""
@@ -167,11 +165,7 @@ class EventHub:
         return queue
 
     def unsubscribe(self, generation_id: str, queue: asyncio.Queue[JobEvent]) -> None:
-        subscribers = self._subscribers.get(generation_id)
-        if subscribers is not None:
-            subscribers.discard(queue)
-            if not subscribers:
-                del self._subscribers[generation_id]
+        _forget(self._subscribers, generation_id, queue)
 
     def wake_workers(self) -> None:
         """Queued work exists: wake this process's dispatcher and the other processes'."""
@@ -185,3 +179,12 @@ class EventHub:
 
     def queue_drained(self) -> None:
         self.queue_may_have_work = False
+
+
+def _forget(queues: MutableMapping[str, set[_Q]], generation_id: str, queue: _Q) -> None:
+    """Drop ``queue`` from a job's subscribers, and the job's entry with its last one."""
+    subscribers = queues.get(generation_id)
+    if subscribers is not None:
+        subscribers.discard(queue)
+        if not subscribers:
+            del queues[generation_id]

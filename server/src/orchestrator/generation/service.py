@@ -18,7 +18,6 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from orchestrator.accounting.money import to_micros
 from orchestrator.auth.principal import Principal
-from orchestrator.catalog.catalog import parse_size
 from orchestrator.core.clock import now_utc
 from orchestrator.core.states import ACTIVE, JobStatus
 from orchestrator.db.models import Generation, Source
@@ -33,13 +32,14 @@ from orchestrator.generation.idempotency import (
     request_fingerprint,
     sdk_scope_key,
 )
-from orchestrator.generation.inputs import CheckedInput, InputService
+from orchestrator.generation.inputs import InputService
 from orchestrator.generation.lifecycle import JobLifecycle
+from orchestrator.generation.operation_plan import check_operation, plan_operation
 from orchestrator.generation.outcomes import Canceled
 from orchestrator.generation.params import GenerationOutcome, Preferences, SubmitParams, fingerprinted
 from orchestrator.generation.reading import ReadService
 from orchestrator.generation.request import Planner, ResolvedRequest
-from orchestrator.generation.validation import check_output_options, resolve, resolve_operation
+from orchestrator.generation.validation import check_output_options, resolve
 from orchestrator.generation.waiting import WaitService
 from orchestrator.ids import new_id
 from orchestrator.limits.budget import BudgetLedger, DatabaseBudgetLedger, budget_exceeded
@@ -135,6 +135,19 @@ class GenerationService:
         self._key_for_cache(principal, params, job, plan)
         claim = _claim(principal, params, endpoint, preferences, idempotency_key, attempt)
         replay = await self._submit(principal, job, plan, claim)
+        return await self._outcome(principal, job, replay, preferences, max_wait, abandoned)
+
+    async def _outcome(
+        self,
+        principal: Principal,
+        job: Generation,
+        replay: Replay | None,
+        preferences: Preferences,
+        max_wait: float,
+        abandoned: Callable[[], Awaitable[None]] | None,
+    ) -> GenerationOutcome:
+        """After the submit: the replay of an earlier attempt, or the new job (waited for,
+        unless the caller asked for ``respond_async``)."""
         if replay is not None:
             return await self._replay(principal, replay, preferences, max_wait)
         if not preferences.respond_async:
@@ -183,49 +196,16 @@ class GenerationService:
         check_idempotency_key(idempotency_key)
         self.check_input(params.prompt, params.metadata)
         max_wait = preferences.max_wait(self.settings.sync_wait_seconds)
-        op = resolve_operation(
-            self.planner.catalog,
-            model=params.model,
-            operation=params.operation,
-            n=params.n,
-            prompt=params.prompt,
-            images=len(params.images),
-            mask=params.mask is not None,
-            strength=params.strength,
-            scale=params.scale,
-            max_n=self.settings.max_images_per_request,
-        )
-        if params.negative_prompt is not None and not op.model.supports_negative_prompt:
-            raise InvalidRequest(
-                f"{op.model.name} does not support negative_prompt; remove the field",
-                param="negative_prompt",
-                code=ErrorCode.UNSUPPORTED_VALUE,
-            )
-        options = params.options.as_json()
-        check_output_options(op.model, options)
+        op, options = check_operation(self.planner, params, max_n=self.settings.max_images_per_request)
         checked = await self.inputs.check(principal, params.images, params.mask)
-        size = self._output_size(params, checked[0], op.scale)
-        operation_params = {
-            **({"factor": op.scale} if op.scale is not None else {}),
-            **({"strength": op.strength} if op.strength is not None else {}),
-            **options,
-            **({"partial_images": params.partial_images} if params.partial_images else {}),
-        }
-        if params.quality is not None and params.quality not in op.model.qualities:
-            raise InvalidRequest(
-                f"quality {params.quality!r} is not supported by {op.model.name}; "
-                f"allowed: {', '.join(op.model.qualities)}",
-                param="quality",
-                code=ErrorCode.UNSUPPORTED_VALUE,
-            )
-        plan = self.planner.plan_operation(
-            op.model,
-            params.operation,
-            size=size,
-            n=params.n,
-            params=operation_params,
+        plan = plan_operation(
+            self.planner,
+            params,
+            op,
+            options,
+            checked[0],
             livemode=principal.livemode,
-            quality=params.quality,
+            max_output_pixels=self.settings.max_output_pixels,
         )
         job = self._job(principal, params, plan, self._reservation(principal, plan))
         self._key_for_cache(principal, params, job, plan, [(c.role, c.image.data) for c in checked])
@@ -238,34 +218,8 @@ class GenerationService:
             await self.inputs.discard(sources)
             raise
         if replay is not None:
-            await self.inputs.discard(sources)
-            return await self._replay(principal, replay, preferences, max_wait)
-        if not preferences.respond_async:
-            job = await self._wait_unless_abandoned(job, max_wait, abandoned)
-        return GenerationOutcome(job, accepted=preferences.respond_async)
-
-    def _output_size(self, params: SubmitParams, first: CheckedInput, scale: int | None) -> str:
-        width, height = first.image.width, first.image.height
-        if params.operation == "upscale":
-            assert scale is not None
-            width, height = width * scale, height * scale
-            if width * height > self.settings.max_output_pixels:
-                raise InvalidRequest(
-                    f"the upscaled image would be {width}×{height}, over the server's "
-                    f"{self.settings.max_output_pixels} pixels; choose a smaller factor "
-                    "(rule: too_many_pixels)",
-                    param="factor",
-                    code=ErrorCode.UNSUPPORTED_VALUE,
-                    extra={"rule": "too_many_pixels"},
-                )
-        elif params.size not in (None, "auto"):
-            try:
-                width, height = parse_size(params.size or "")
-            except ValueError as exc:
-                raise InvalidRequest(str(exc), param="size", code=ErrorCode.INVALID_FIELD) from exc
-            if width * height > self.settings.max_output_pixels or min(width, height) < 1:
-                raise InvalidRequest("size is out of range", param="size", code=ErrorCode.UNSUPPORTED_VALUE)
-        return f"{width}x{height}"
+            await self.inputs.discard(sources)  # the replayed job has its own
+        return await self._outcome(principal, job, replay, preferences, max_wait, abandoned)
 
     async def _replay(
         self, principal: Principal, replay: Replay, preferences: Preferences, max_wait: float

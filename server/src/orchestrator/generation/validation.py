@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, NoReturn, Protocol
 
 from orchestrator.catalog.catalog import Catalog, ModelSpec, OperationSpec
 from orchestrator.errors import ErrorCode, InvalidRequest, ModelNotAvailable
@@ -43,6 +43,24 @@ def _allowed(values: list[str]) -> str:
     return ", ".join(values)
 
 
+def unsupported(message: str, *, param: str, extra: dict[str, Any] | None = None) -> InvalidRequest:
+    """The refusal of a value (or field) the model or the server does not support: 422."""
+    return InvalidRequest(message, param=param, code=ErrorCode.UNSUPPORTED_VALUE, extra=extra)
+
+
+def check_allowed(model: str, param: str, value: str, allowed: list[str]) -> None:
+    """``value`` is one of the model's ``allowed`` values for ``param`` (else 422 naming them)."""
+    if value not in allowed:
+        raise unsupported(
+            f"{param} {value!r} is not supported by {model}; allowed: {_allowed(allowed)}", param=param
+        )
+
+
+def refuse_unsupported(model: str, param: str, what: str | None = None) -> NoReturn:
+    """A field the model does not take at all: 422, asking to remove it."""
+    raise unsupported(f"{model} does not support {what or param}; remove the field", param=param)
+
+
 def resolve(catalog: Catalog, request: RequestedFields, *, max_n: int) -> ResolvedParams:
     """Validate against the model's capabilities; every refusal names the field and what is allowed."""
     model, size, quality, style, n = request.model, request.size, request.quality, request.style, request.n
@@ -54,50 +72,25 @@ def resolve(catalog: Catalog, request: RequestedFields, *, max_n: int) -> Resolv
             param="model",
         )
     if not spec.text_to_image:
-        raise InvalidRequest(
+        raise unsupported(
             f"{model} does not generate images from text (it does {_allowed(list(spec.operations))}); "
             f"models that do: {_allowed(catalog.models_for('generate'))}",
             param="model",
-            code=ErrorCode.UNSUPPORTED_VALUE,
         )
     size = size or spec.size
-    if size not in spec.sizes:
-        raise InvalidRequest(
-            f"size {size!r} is not supported by {model}; allowed: {_allowed(spec.sizes)}",
-            param="size",
-            code=ErrorCode.UNSUPPORTED_VALUE,
-        )
+    check_allowed(model, "size", size, spec.sizes)
     quality = quality or spec.quality
-    if quality not in spec.qualities:
-        raise InvalidRequest(
-            f"quality {quality!r} is not supported by {model}; allowed: {_allowed(spec.qualities)}",
-            param="quality",
-            code=ErrorCode.UNSUPPORTED_VALUE,
-        )
+    check_allowed(model, "quality", quality, spec.qualities)
     style = style or spec.default_style
-    if style is not None and style not in spec.styles:
-        raise InvalidRequest(
-            f"style {style!r} is not supported by {model}; allowed: {_allowed(spec.styles)}",
-            param="style",
-            code=ErrorCode.UNSUPPORTED_VALUE,
-        )
+    if style is not None:
+        check_allowed(model, "style", style, spec.styles)
     limit = min(spec.max_n, max_n)
     if n > limit:
-        raise InvalidRequest(
-            f"n must be at most {limit} for {model}", param="n", code=ErrorCode.UNSUPPORTED_VALUE
-        )
+        raise unsupported(f"n must be at most {limit} for {model}", param="n")
     if seed is not None and not spec.supports_seed:
-        raise InvalidRequest(
-            f"{model} does not support a seed; remove the field",
-            param="seed",
-            code=ErrorCode.UNSUPPORTED_VALUE,
-        )
+        refuse_unsupported(model, "seed", "a seed")
     if negative_prompt is not None and not spec.supports_negative_prompt:
-        raise InvalidRequest(
-            f"{model} does not support negative_prompt; remove the field",
-            param="negative_prompt",
-            code=ErrorCode.UNSUPPORTED_VALUE,
-        )
+        refuse_unsupported(model, "negative_prompt")
     return ResolvedParams(spec, size, quality, style, n)
 
 
@@ -120,31 +113,19 @@ def check_output_options(spec: ModelSpec, options: dict[str, object]) -> None:
     """Each output option is honoured by the model's routes, with a value they accept."""
     for name, value in options.items():
         if name not in spec.output_options:
-            raise InvalidRequest(
-                f"{name} is not supported by {spec.name}; remove the field",
-                param=name,
-                code=ErrorCode.UNSUPPORTED_VALUE,
-            )
+            raise unsupported(f"{name} is not supported by {spec.name}; remove the field", param=name)
         allowed = OPTION_VALUES.get(name)
         if allowed is not None and value not in allowed:
-            raise InvalidRequest(
-                f"{name} must be one of {_allowed(list(allowed))}",
-                param=name,
-                code=ErrorCode.UNSUPPORTED_VALUE,
-            )
+            raise unsupported(f"{name} must be one of {_allowed(list(allowed))}", param=name)
     compression = options.get("output_compression")
     if compression is not None:
         if not isinstance(compression, int) or not 0 <= compression <= 100:
-            raise InvalidRequest(
-                "output_compression must be an integer from 0 to 100",
-                param="output_compression",
-                code=ErrorCode.UNSUPPORTED_VALUE,
+            raise unsupported(
+                "output_compression must be an integer from 0 to 100", param="output_compression"
             )
         if options.get("output_format") in (None, "png"):
-            raise InvalidRequest(
-                "output_compression applies to jpeg and webp output only",
-                param="output_compression",
-                code=ErrorCode.UNSUPPORTED_VALUE,
+            raise unsupported(
+                "output_compression applies to jpeg and webp output only", param="output_compression"
             )
 
 
@@ -173,42 +154,27 @@ def resolve_operation(
         )
     op = spec.operations.get(operation)
     if op is None:
-        raise InvalidRequest(
-            f"{model} does not support {operation}; models that do: {having}",
-            param="model",
-            code=ErrorCode.UNSUPPORTED_VALUE,
-        )
+        raise unsupported(f"{model} does not support {operation}; models that do: {having}", param="model")
     if images < 1:
         raise InvalidRequest(f"{operation} needs an input image", param="image")
     if images > op.max_images:
-        raise InvalidRequest(
+        raise unsupported(
             f"{model} takes at most {op.max_images} input image(s) for {operation}; got {images}",
             param="image",
-            code=ErrorCode.UNSUPPORTED_VALUE,
         )
     if mask and not op.mask:
-        raise InvalidRequest(
-            f"{model} does not take a mask for {operation}; remove the field",
-            param="mask",
-            code=ErrorCode.UNSUPPORTED_VALUE,
-        )
+        raise unsupported(f"{model} does not take a mask for {operation}; remove the field", param="mask")
     if op.prompt and not prompt.strip():
         raise InvalidRequest(f"{operation} on {model} needs a prompt", param="prompt")
     limit = min(op.max_n, max_n)
     if n > limit:
-        raise InvalidRequest(
-            f"n must be at most {limit} for {operation} on {model}",
-            param="n",
-            code=ErrorCode.UNSUPPORTED_VALUE,
-        )
+        raise unsupported(f"n must be at most {limit} for {operation} on {model}", param="n")
     if operation == "upscale":
         if scale is None:
             scale = op.factors[0] if len(op.factors) == 1 else None
         if scale not in op.factors:
-            raise InvalidRequest(
-                f"factor must be one of {_allowed([str(f) for f in op.factors])} for {model}",
-                param="factor",
-                code=ErrorCode.UNSUPPORTED_VALUE,
+            raise unsupported(
+                f"factor must be one of {_allowed([str(f) for f in op.factors])} for {model}", param="factor"
             )
     elif scale is not None:
         raise InvalidRequest("factor applies to upscale only", param="factor")
@@ -216,11 +182,7 @@ def resolve_operation(
         low, high = op.strength or (0.0, 1.0)
         strength = op.default_strength if strength is None else strength
         if strength is None or not low <= strength <= high:
-            raise InvalidRequest(
-                f"strength must be from {low} to {high} for {model}",
-                param="strength",
-                code=ErrorCode.UNSUPPORTED_VALUE,
-            )
+            raise unsupported(f"strength must be from {low} to {high} for {model}", param="strength")
     elif strength is not None:
         raise InvalidRequest("strength applies to image_to_image only", param="strength")
     return ResolvedOperation(spec, op, strength, scale)

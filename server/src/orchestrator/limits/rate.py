@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from orchestrator.errors import RateLimited
+
 
 @dataclass(frozen=True, slots=True)
 class RateDecision:
@@ -46,6 +48,18 @@ class RateLimiter(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+async def admit(limiter: RateLimiter, subject: str, per_minute: int, refusal: str) -> RateDecision:
+    """Count one request of ``subject`` against ``per_minute``; over it, 429 with the rate limit
+    headers, saying ``refusal`` (its ``{per_minute}`` and ``{retry_after}`` filled in)."""
+    decision = await limiter.check(subject, per_minute)
+    if not decision.allowed:
+        retry_after = decision.headers()["Retry-After"]
+        raise RateLimited(
+            refusal.format(per_minute=per_minute, retry_after=retry_after), headers=decision.headers()
+        )
+    return decision
 
 
 class InProcessRateLimiter:

@@ -1118,15 +1118,22 @@ async function createKey(event) {
   for (const name of ["rate_limit_per_minute", "max_concurrent"]) if (data.get(name)) body[name] = Number(data.get(name));
   if (data.get("monthly_budget")) body.monthly_budget = Number(data.get("monthly_budget"));
   if (data.get("expires_at")) body.expires_at = new Date(data.get("expires_at")).toISOString();
-  showError("#keys-error", null);
+  const where = { error: "#keys-error", secret: "#key-secret", field: "key", reload: loadKeys };
+  await createShowingSecret(form, "/keys", body, where);
+}
+
+/** POST a new key or webhook endpoint, show its secret (this is the only time it is sent), and
+ *  reload the list; a refusal is shown in the form's error line. */
+async function createShowingSecret(form, path, body, { error: errorId, secret, field, reload }) {
+  showError(errorId, null);
   try {
-    const created = await api("/keys", { method: "POST", body });
-    $("#key-secret-value").textContent = created.key;
-    $("#key-secret").hidden = false;
+    const created = await api(path, { method: "POST", body });
+    $(`${secret}-value`).textContent = created[field];
+    $(secret).hidden = false;
     form.reset();
-    await loadKeys();
+    await reload();
   } catch (error) {
-    showError("#keys-error", error);
+    showError(errorId, error);
   }
 }
 
@@ -1204,16 +1211,8 @@ async function createWebhook(event) {
   const data = new FormData(form);
   const body = { url: data.get("url").trim(), events: data.getAll("events") };
   if (data.get("description").trim()) body.description = data.get("description").trim();
-  showError("#webhooks-error", null);
-  try {
-    const created = await api("/webhooks", { method: "POST", body });
-    $("#webhook-secret-value").textContent = created.secret;
-    $("#webhook-secret").hidden = false;
-    form.reset();
-    await loadWebhooks();
-  } catch (error) {
-    showError("#webhooks-error", error);
-  }
+  const where = { error: "#webhooks-error", secret: "#webhook-secret", field: "secret", reload: loadWebhooks };
+  await createShowingSecret(form, "/webhooks", body, where);
 }
 
 async function deleteWebhook(endpoint) {

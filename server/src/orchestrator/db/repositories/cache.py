@@ -12,25 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.core.states import ACTIVE, JobStatus
 from orchestrator.db.models import GalleryMark, Generation, Image
+from orchestrator.db.repositories.generations import image_rows
 
 _IMAGES: Table = Image.__table__  # type: ignore[assignment]
-
-
-def image_rows(generation_id: str, images: Sequence[Image]) -> list[dict[str, Any]]:
-    """Rows pointing at the same stored files (shared, not copied) for ``generation_id``."""
-    return [
-        {
-            "generation_id": generation_id,
-            "idx": image.idx,
-            "storage_key": image.storage_key,
-            "thumbnail_key": image.thumbnail_key,
-            "content_type": image.content_type,
-            "width": image.width,
-            "height": image.height,
-            "bytes": image.bytes,
-        }
-        for image in images
-    ]
 
 
 class CacheRepository:

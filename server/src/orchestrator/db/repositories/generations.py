@@ -21,6 +21,24 @@ _IMAGES: Table = Image.__table__  # type: ignore[assignment]
 _SOURCES: Table = Source.__table__  # type: ignore[assignment]
 
 
+def image_rows(generation_id: str, images: Sequence[Image]) -> list[dict[str, Any]]:
+    """Image rows of ``generation_id`` for ``images`` (a cache hit's point at the same stored
+    files: shared, not copied)."""
+    return [
+        {
+            "generation_id": generation_id,
+            "idx": image.idx,
+            "storage_key": image.storage_key,
+            "thumbnail_key": image.thumbnail_key,
+            "content_type": image.content_type,
+            "width": image.width,
+            "height": image.height,
+            "bytes": image.bytes,
+        }
+        for image in images
+    ]
+
+
 @functools.cache
 def _columns() -> tuple[tuple[str, str], ...]:
     """(attribute, column) pairs: the ``meta`` attribute is the ``metadata`` column."""
@@ -244,22 +262,7 @@ class GenerationRepository:
         if result.rowcount != 1:  # type: ignore[attr-defined]
             return False
         if images:
-            await self.session.execute(
-                _IMAGES.insert(),
-                [
-                    {
-                        "generation_id": generation_id,
-                        "idx": image.idx,
-                        "storage_key": image.storage_key,
-                        "thumbnail_key": image.thumbnail_key,
-                        "content_type": image.content_type,
-                        "width": image.width,
-                        "height": image.height,
-                        "bytes": image.bytes,
-                    }
-                    for image in images
-                ],
-            )
+            await self.session.execute(_IMAGES.insert(), image_rows(generation_id, images))
         return True
 
     async def cancel(
