@@ -142,6 +142,28 @@ async def test_one_charge_over_two_thresholds_sends_both(start_server) -> None:
     assert all(d["generation_id"] == job["id"] and d["spent"] == 0.04 for d in data)
 
 
+async def test_only_a_budgeted_key_s_charge_looks_for_crossings(start_server, monkeypatch) -> None:
+    """The lookup is a query in the finish transaction: a key without a budget skips it."""
+    from orchestrator.generation import lifecycle
+
+    looked: list[str] = []
+    real = lifecycle.record_budget_crossings
+
+    async def counted(session: Any, job: Any, cost: int | None, now: datetime) -> Any:
+        looked.append(job.id)
+        return await real(session, job, cost, now)
+
+    monkeypatch.setattr(lifecycle, "record_budget_crossings", counted)
+    server = await start_server(**SETTINGS)
+    free, budgeted = await server.create_key(), await server.create_key(monthly_budget=Decimal("1"))
+    async with server.client(free) as api:
+        await _generate(api, STANDARD)
+    assert looked == []
+    async with server.client(budgeted) as api:
+        job = await _generate(api, STANDARD)
+    assert looked == [job["id"]]
+
+
 async def test_pool_and_key_budgets_alert_apart_and_only_subscribers_hear(start_server) -> None:
     server = await start_server(**SETTINGS)
     root = await server.app.state.services.keys.create(

@@ -45,6 +45,7 @@ from orchestrator.generation.outcomes import (
     Success,
     Superseded,
     trail_rows,
+    unsuccessful_values,
 )
 from orchestrator.generation.request import ResolvedRequest
 from orchestrator.limits.budget_alerts import record_budget_crossings
@@ -64,17 +65,6 @@ WORKER_LOST_MESSAGE = (
 
 
 # ---------------------------------------------------------------------------- the lifecycle
-
-
-def _unsuccessful(status: str, code: str, message: str, now: datetime | None = None) -> dict[str, Any]:
-    """The values every failed or canceled ending writes: unsuccessful jobs are never charged."""
-    return {
-        "status": status,
-        "error_code": code,
-        "error_message": message,
-        "cost_micros": 0,
-        "finished_at": now or now_utc(),
-    }
 
 
 def _for_followers(values: dict[str, Any], leader_cost: int | None) -> dict[str, Any]:
@@ -295,12 +285,12 @@ class JobLifecycle:
             "error_code": None,
             "error_message": None,
         }
-        if await self._finish(job, owner, values, success.images):
+        if await self._finish(job, owner, values, success.images, budgeted=success.budgeted):
             return Succeeded(job)
         return Superseded(job.id)
 
     async def fail(self, job: Generation, owner: str, failure: Failure) -> Failed | Superseded:
-        values = _unsuccessful(JobStatus.FAILED, failure.code, failure.message) | {
+        values = unsuccessful_values(JobStatus.FAILED, failure.code, failure.message) | {
             "provider": failure.provider,
             "attempt_trail": trail_rows(failure.trail),
             "processing_time": failure.processing_time,
@@ -310,7 +300,13 @@ class JobLifecycle:
         return Superseded(job.id)
 
     async def _finish(
-        self, job: Generation, owner: str, values: dict[str, Any], images: Sequence[Image]
+        self,
+        job: Generation,
+        owner: str,
+        values: dict[str, Any],
+        images: Sequence[Image],
+        *,
+        budgeted: bool = False,
     ) -> bool:
         followers: list[Generation] = []
         outbox = _Outbox()
@@ -322,7 +318,7 @@ class JobLifecycle:
                 return False
             now = now_utc()
             await outbox.add(session, job, values, now)
-            if values["status"] == JobStatus.SUCCEEDED:  # the charge is settled here, with its alerts
+            if budgeted:  # the charge is settled here, with its alerts
                 outbox.rows += len(await record_budget_crossings(session, job, values["cost_micros"], now))
             followers[:] = await self._end_followers(session, outbox, job, values, images)
             return True
@@ -369,7 +365,7 @@ class JobLifecycle:
 
         async def cancel(session: AsyncSession) -> CancelOutcome:
             repo = GenerationRepository(session)
-            values = _unsuccessful(JobStatus.CANCELED, ErrorCode.CANCELED, CANCELED_MESSAGE)
+            values = unsuccessful_values(JobStatus.CANCELED, ErrorCode.CANCELED, CANCELED_MESSAGE)
             if only_queued and await CacheRepository(session).has_active_followers(generation_id):
                 # Other callers wait on this job's result: it is no longer only the leaver's.
                 job = await repo.get(generation_id)
@@ -405,7 +401,7 @@ class JobLifecycle:
         async def work(session: AsyncSession) -> Recovered:
             now = now_utc()
             repo = GenerationRepository(session)
-            lost = _unsuccessful(JobStatus.FAILED, ErrorCode.WORKER_LOST, WORKER_LOST_MESSAGE, now)
+            lost = unsuccessful_values(JobStatus.FAILED, ErrorCode.WORKER_LOST, WORKER_LOST_MESSAGE, now)
             requeued, failed = await repo.recover_expired(
                 now=now, max_attempts=max_attempts, failed_values=lost
             )

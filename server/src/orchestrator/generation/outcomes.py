@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from orchestrator.core.clock import now_utc
 from orchestrator.db.models import Generation, Image
 from orchestrator.generation.routing import FailedAttempt
 
@@ -28,6 +30,8 @@ class Success:
     images: Sequence[Image]
     trail: Sequence[FailedAttempt] = ()
     """Failed provider calls before the outcome (the attempt trail)."""
+    budgeted: bool = True
+    """Whether the charge may cross a budget threshold (see ``ResolvedRequest.budgeted``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,3 +105,14 @@ def trail_rows(failures: Sequence[FailedAttempt]) -> list[dict[str, str]]:
     return [
         {"provider": f.provider, "model": f.model, "code": f.code, "message": f.message} for f in failures
     ]
+
+
+def unsuccessful_values(status: str, code: str, message: str, now: datetime | None = None) -> dict[str, Any]:
+    """The values every failed or canceled ending writes: unsuccessful jobs are never charged."""
+    return {
+        "status": status,
+        "error_code": code,
+        "error_message": message,
+        "cost_micros": 0,
+        "finished_at": now or now_utc(),
+    }

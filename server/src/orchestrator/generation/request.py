@@ -43,6 +43,10 @@ class ResolvedRequest(ResolvedParams):
     operation_params: dict[str, Any] = field(default_factory=dict)
     """``factor``, ``strength`` and the output options, as stored on the job (``scale`` in jobs
     stored before ``factor`` took the request's name)."""
+    budgeted: bool = True
+    """False when the submitting key has no budget and draws on no pool's: settling the job's
+    charge can cross no budget threshold, so the finish skips looking the key up. A job planned
+    from its stored row (claimed from the queue) does not know, and looks."""
 
     @property
     def price_micros(self) -> int | None:

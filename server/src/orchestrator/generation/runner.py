@@ -177,6 +177,7 @@ class JobRunner:
             processing_time=round(time.monotonic() - started, 4),
             images=stored,
             trail=tuple(outcome.failures),
+            budgeted=plan.budgeted,
         )
 
     async def _inputs(self, job: Generation) -> tuple[tuple[ProviderInput, ...], ProviderInput | None]:

@@ -386,10 +386,12 @@ class GenerationService:
             if claim is not None:
                 await IdempotencyRepository(session).attach_generation(principal.project, claim[0], job.id)
 
+        alerts = principal.monthly_budget is not None or principal.budget_pool_id is not None
+
         async def lead() -> Replay | None:
             return await self.lifecycle.submit(
                 job,
-                plan,
+                dataclasses.replace(plan, budgeted=alerts),
                 cap=principal.max_concurrent or self.settings.default_max_concurrent,
                 checks=checks,
                 after_insert=attach,
