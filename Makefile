@@ -15,7 +15,7 @@ WITH_SERVICES := $(BIN)/python scripts/with_test_services.py
 XDIST ?= -n 2 --dist worksteal
 SERVER_SUITE := --ignore=tests/providers/test_diffusers_local.py --ignore=tests/scaleout --ignore=tests/fuzz
 
-.PHONY: serve test test-tools test-lane-server test-lane-clients php-tools ruby-tools diffusers-tools check lint dist dist-python dist-typescript dist-php dist-ruby test-typescript-runtimes test-python-versions openapi test-server test-postgres test-scaleout test-fuzz test-clients test-typescript test-diffusers test-php test-ruby test-bench-smoke bench clean
+.PHONY: serve test test-tools test-services test-fuzz-sqlite test-fuzz-postgres test-lane-server test-lane-clients php-tools ruby-tools diffusers-tools check lint dist dist-python dist-typescript dist-php dist-ruby test-typescript-runtimes test-python-versions openapi test-server test-postgres test-scaleout test-fuzz test-clients test-typescript test-diffusers test-php test-ruby test-bench-smoke bench clean
 
 # Runtime only (what `make serve` needs); the dev tools come on top for the test targets.
 $(STAMP): requirements.lock server/pyproject.toml clients/python/pyproject.toml emulators/pyproject.toml
@@ -55,13 +55,16 @@ serve: $(STAMP)
 
 ## Run every test: lint and types, the server on SQLite and on PostgreSQL, providers, clients.
 # After lint and the tools every suite needs (installed first, one at a time: apt-get takes a lock),
-# two lanes run at once: the server's suites, CPU-bound, one after another (output live), and the
-# clients', runtimes' and benchmark's suites, which mostly wait on their own servers, subprocesses
-# and installs, one after another (output in $(CLIENT_LANE_LOG), printed whole when the lane ends).
+# two lanes run at once: the server's suites, one after another (output live), and the clients',
+# runtimes', benchmark's and SQLite fuzz suites, which mostly wait on their own servers,
+# subprocesses and installs, one after another (output in $(CLIENT_LANE_LOG), printed whole when
+# the lane ends).
 # A lane stops at its first failure; the other runs to its end (-k); then `make test` fails.
 # `make test-lane-server` / `make test-lane-clients` run one lane alone.
-SERVER_LANE := test-server test-postgres test-scaleout test-fuzz test-diffusers
-CLIENT_LANE := test-clients test-python-versions test-typescript test-typescript-runtimes test-php test-ruby test-bench-smoke
+# Every PostgreSQL suite stays in the server lane (one at a time: a CI database's connection cap);
+# the SQLite fuzz run rides in the client lane, the shorter one.
+SERVER_LANE := test-server test-postgres test-scaleout test-fuzz-postgres test-diffusers
+CLIENT_LANE := test-clients test-python-versions test-typescript test-typescript-runtimes test-php test-ruby test-fuzz-sqlite test-bench-smoke
 CLIENT_LANE_LOG := .cache/test-lane-clients.log
 test: lint test-tools
 	$(MAKE) --no-print-directory -j2 -k test-lane-server test-lane-clients
@@ -102,8 +105,12 @@ test-scaleout: $(DEV_STAMP)
 # Fuzzing on both databases: hypothesis over request bodies and query parameters, then schemathesis
 # over every operation of a served app. Derandomized with fixed seeds and bounded (about a minute
 # per database); ORCHESTRATOR_FUZZ_EXAMPLES / ORCHESTRATOR_SCHEMATHESIS_EXAMPLES raise the budget.
-test-fuzz: $(DEV_STAMP)
+test-fuzz: test-fuzz-sqlite test-fuzz-postgres
+
+test-fuzz-sqlite: $(DEV_STAMP)
 	cd server && ORCHESTRATOR_TEST_DATABASE=sqlite ../$(PYTEST) -q -rA --durations=0 tests/fuzz
+
+test-fuzz-postgres: $(DEV_STAMP)
 	$(WITH_SERVICES) --postgres -- sh -c 'cd server && ORCHESTRATOR_TEST_DATABASE=postgresql ../$(PYTEST) -q -rA --durations=0 tests/fuzz'
 
 test-clients: $(DEV_STAMP)
@@ -304,7 +311,12 @@ test-bench-smoke: $(DEV_STAMP) $(WRK)
 # Every tool the lanes of `make test` install on first use, installed before they start so that no
 # two installs (apt-get takes a lock; pip writes the virtualenv every suite imports from) overlap.
 # Here, after the variables it names are defined.
-test-tools: $(DEV_STAMP) $(CHROMIUM) $(AXE_STAMP) $(TS_STAMP) $(WRK) php-tools ruby-tools diffusers-tools
+test-tools: $(DEV_STAMP) $(CHROMIUM) $(AXE_STAMP) $(TS_STAMP) $(WRK) php-tools ruby-tools diffusers-tools test-services
+
+# PostgreSQL and Redis answer (or their binaries get installed, for the throwaway ones both lanes
+# may start): checked once, before the lanes.
+test-services: $(DEV_STAMP)
+	$(WITH_SERVICES) --postgres --redis -- true
 
 clean:
 	rm -rf $(VENV) .venv-py* data $(DIST) $(TS)/node_modules $(TS)/dist $(BROWSER_TOOLS)/node_modules
