@@ -59,7 +59,7 @@ serve: $(STAMP)
 # runtimes', benchmark's and SQLite fuzz suites, which mostly wait on their own servers,
 # subprocesses and installs, one after another (output in $(CLIENT_LANE_LOG), printed whole when
 # the lane ends).
-# A lane stops at its first failure; the other runs to its end (-k); then `make test` fails.
+# A lane stops at its first failure; the other runs to its end; then `make test` fails.
 # `make test-lane-server` / `make test-lane-clients` run one lane alone.
 # Every PostgreSQL suite stays in the server lane (one at a time: a CI database's connection cap);
 # the SQLite fuzz run rides in the client lane, the shorter one.
@@ -67,7 +67,12 @@ SERVER_LANE := test-server test-postgres test-scaleout test-fuzz-postgres test-d
 CLIENT_LANE := test-clients test-python-versions test-typescript test-typescript-runtimes test-php test-ruby test-fuzz-sqlite test-bench-smoke
 CLIENT_LANE_LOG := .cache/test-lane-clients.log
 test: lint test-tools
-	$(MAKE) --no-print-directory -j2 -k test-lane-server test-lane-clients
+	@status=0; \
+	$(MAKE) --no-print-directory test-lane-clients & clients=$$!; \
+	$(MAKE) --no-print-directory test-lane-server || status=$$?; \
+	wait $$clients || status=$$?; \
+	if [ $$status -ne 0 ]; then echo "make test: FAILED (see the lane output above)"; fi; \
+	exit $$status
 
 test-lane-server:
 	$(MAKE) --no-print-directory -j1 $(SERVER_LANE)
