@@ -56,21 +56,22 @@ serve: $(STAMP)
 ## Run every test: lint and types, the server on SQLite and on PostgreSQL, providers, clients.
 # After lint and the tools every suite needs (installed first, one at a time: apt-get takes a lock),
 # two lanes run at once: the server's suites, one after another (output live), and the clients',
-# runtimes', benchmark's and SQLite fuzz suites, which mostly wait on their own servers,
-# subprocesses and installs, one after another (output in $(CLIENT_LANE_LOG), printed whole when
-# the lane ends).
-# A lane stops at its first failure; the other runs to its end; then `make test` fails.
+# runtimes' and SQLite fuzz suites, which mostly wait on their own servers, subprocesses and
+# installs, one after another (output in $(CLIENT_LANE_LOG), printed whole when the lane ends).
+# A lane stops at its first failure; the other runs to its end; then `make test` fails. The
+# benchmark's smoke run (a load generator at full tilt) comes last, alone.
 # `make test-lane-server` / `make test-lane-clients` run one lane alone.
 # Every PostgreSQL suite stays in the server lane (one at a time: a CI database's connection cap);
 # the SQLite fuzz run rides in the client lane, the shorter one.
 SERVER_LANE := test-server test-postgres test-scaleout test-fuzz-postgres test-diffusers
-CLIENT_LANE := test-clients test-python-versions test-typescript test-typescript-runtimes test-php test-ruby test-fuzz-sqlite test-bench-smoke
+CLIENT_LANE := test-clients test-python-versions test-typescript test-typescript-runtimes test-php test-ruby test-fuzz-sqlite
 CLIENT_LANE_LOG := .cache/test-lane-clients.log
 test: lint test-tools
 	@status=0; \
 	$(MAKE) --no-print-directory test-lane-clients & clients=$$!; \
 	$(MAKE) --no-print-directory test-lane-server || status=$$?; \
 	wait $$clients || status=$$?; \
+	$(MAKE) --no-print-directory test-bench-smoke || status=$$?; \
 	if [ $$status -ne 0 ]; then echo "make test: FAILED (see the lane output above)"; fi; \
 	exit $$status
 
