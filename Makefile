@@ -79,9 +79,8 @@ test-lane-server:
 	$(MAKE) --no-print-directory -j1 $(SERVER_LANE)
 
 test-lane-clients:
-	@mkdir -p $(dir $(CLIENT_LANE_LOG))
 	@echo "test-lane-clients: $(CLIENT_LANE) running alongside; output in $(CLIENT_LANE_LOG)"
-	@status=0; $(MAKE) --no-print-directory -j1 $(CLIENT_LANE) >$(CLIENT_LANE_LOG) 2>&1 || status=$$?; \
+	@mkdir -p $(dir $(CLIENT_LANE_LOG)); status=0; $(MAKE) --no-print-directory -j1 $(CLIENT_LANE) >$(CLIENT_LANE_LOG) 2>&1 || status=$$?; \
 		echo "==================== test-lane-clients (exit status $$status) ===================="; \
 		cat $(CLIENT_LANE_LOG); \
 		echo "==================== end of test-lane-clients (exit status $$status) ===================="; \
