@@ -15,7 +15,7 @@ WITH_SERVICES := $(BIN)/python scripts/with_test_services.py
 XDIST ?= -n 2 --dist worksteal
 SERVER_SUITE := --ignore=tests/providers/test_diffusers_local.py --ignore=tests/scaleout --ignore=tests/fuzz
 
-.PHONY: serve test check lint dist dist-python dist-typescript dist-php dist-ruby test-typescript-runtimes test-python-versions openapi test-server test-postgres test-scaleout test-fuzz test-clients test-typescript test-diffusers test-php test-ruby test-bench-smoke bench clean
+.PHONY: serve test test-tools test-services test-fuzz-sqlite test-fuzz-postgres test-lane-server test-lane-clients php-tools ruby-tools diffusers-tools check lint dist dist-python dist-typescript dist-php dist-ruby test-typescript-runtimes test-python-versions openapi test-server test-postgres test-scaleout test-fuzz test-clients test-typescript test-diffusers test-php test-ruby test-bench-smoke bench clean
 
 # Runtime only (what `make serve` needs); the dev tools come on top for the test targets.
 $(STAMP): requirements.lock server/pyproject.toml clients/python/pyproject.toml emulators/pyproject.toml
@@ -54,7 +54,37 @@ serve: $(STAMP)
 	$(BIN)/orchestrator serve
 
 ## Run every test: lint and types, the server on SQLite and on PostgreSQL, providers, clients.
-test: lint test-server test-postgres test-scaleout test-fuzz test-clients test-python-versions test-typescript test-typescript-runtimes test-diffusers test-php test-ruby test-bench-smoke
+# After lint and the tools every suite needs (installed first, one at a time: apt-get takes a lock),
+# two lanes run at once: the server's suites, one after another (output live), and the clients',
+# runtimes' and SQLite fuzz suites, which mostly wait on their own servers, subprocesses and
+# installs, one after another (output in $(CLIENT_LANE_LOG), printed whole when the lane ends).
+# A lane stops at its first failure; the other runs to its end; then `make test` fails. The
+# benchmark's smoke run (a load generator at full tilt) comes last, alone.
+# `make test-lane-server` / `make test-lane-clients` run one lane alone.
+# Every PostgreSQL suite stays in the server lane (one at a time: a CI database's connection cap);
+# the SQLite fuzz run rides in the client lane, the shorter one.
+SERVER_LANE := test-server test-postgres test-scaleout test-fuzz-postgres test-diffusers
+CLIENT_LANE := test-clients test-python-versions test-typescript test-typescript-runtimes test-php test-ruby test-fuzz-sqlite
+CLIENT_LANE_LOG := .cache/test-lane-clients.log
+test: lint test-tools
+	@status=0; \
+	$(MAKE) --no-print-directory test-lane-clients & clients=$$!; \
+	$(MAKE) --no-print-directory test-lane-server || status=$$?; \
+	wait $$clients || status=$$?; \
+	$(MAKE) --no-print-directory test-bench-smoke || status=$$?; \
+	if [ $$status -ne 0 ]; then echo "make test: FAILED (see the lane output above)"; fi; \
+	exit $$status
+
+test-lane-server:
+	$(MAKE) --no-print-directory -j1 $(SERVER_LANE)
+
+test-lane-clients:
+	@echo "test-lane-clients: $(CLIENT_LANE) running alongside; output in $(CLIENT_LANE_LOG)"
+	@mkdir -p $(dir $(CLIENT_LANE_LOG)); status=0; $(MAKE) --no-print-directory -j1 $(CLIENT_LANE) >$(CLIENT_LANE_LOG) 2>&1 || status=$$?; \
+		echo "==================== test-lane-clients (exit status $$status) ===================="; \
+		cat $(CLIENT_LANE_LOG); \
+		echo "==================== end of test-lane-clients (exit status $$status) ===================="; \
+		exit $$status
 
 ## The inner loop (about 3 minutes on a quiet machine): lint, then the server suite on SQLite.
 check: lint test-server
@@ -80,8 +110,12 @@ test-scaleout: $(DEV_STAMP)
 # Fuzzing on both databases: hypothesis over request bodies and query parameters, then schemathesis
 # over every operation of a served app. Derandomized with fixed seeds and bounded (about a minute
 # per database); ORCHESTRATOR_FUZZ_EXAMPLES / ORCHESTRATOR_SCHEMATHESIS_EXAMPLES raise the budget.
-test-fuzz: $(DEV_STAMP)
+test-fuzz: test-fuzz-sqlite test-fuzz-postgres
+
+test-fuzz-sqlite: $(DEV_STAMP)
 	cd server && ORCHESTRATOR_TEST_DATABASE=sqlite ../$(PYTEST) -q -rA --durations=0 tests/fuzz
+
+test-fuzz-postgres: $(DEV_STAMP)
 	$(WITH_SERVICES) --postgres -- sh -c 'cd server && ORCHESTRATOR_TEST_DATABASE=postgresql ../$(PYTEST) -q -rA --durations=0 tests/fuzz'
 
 test-clients: $(DEV_STAMP)
@@ -209,12 +243,14 @@ test-typescript-runtimes: $(TS_STAMP)
 
 # Ruby client: ruby and ruby-minitest come from apt when missing; then lint (ruby -wc), unit tests,
 # the built gem installed into a temporary GEM_HOME, and integration tests against real servers.
-test-ruby: $(STAMP)
+ruby-tools:
 	@if ! command -v ruby >/dev/null 2>&1 || ! command -v gem >/dev/null 2>&1 \
 		|| ! ruby -e 'require "minitest"' >/dev/null 2>&1; then \
 		echo "test-ruby: ruby or ruby-minitest is missing; installing them with apt-get"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ruby ruby-minitest; \
 	fi
+
+test-ruby: $(STAMP) ruby-tools
 	@ruby -rminitest -e 'puts "test-ruby: ruby #{RUBY_VERSION}, gem #{Gem::VERSION}, minitest #{Minitest::VERSION}"'
 	bash clients/ruby/script/lint
 	ORCHESTRATOR_PYTHON=$(CURDIR)/$(BIN)/python bash clients/ruby/script/test
@@ -225,11 +261,13 @@ test-ruby: $(STAMP)
 PHP_PACKAGES := php-cli php-curl phpunit
 PHP_TEST_SERVER := $(BIN)/python scripts/with_test_server.py
 PHPUNIT_PHP := phpunit -c clients/php/phpunit.xml.dist
-test-php: $(STAMP)
+php-tools:
 	@if ! command -v php >/dev/null || ! php -r 'exit(extension_loaded("curl") ? 0 : 1);' || ! command -v phpunit >/dev/null; then \
 		echo "test-php: installing $(PHP_PACKAGES) with apt-get"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PHP_PACKAGES) >/dev/null; \
 	fi
+
+test-php: $(STAMP) php-tools
 	@n=0; for f in $$(find clients/php -name '*.php' -not -path '*/vendor/*'); do \
 		out=$$(php -l "$$f" 2>&1) || { echo "$$out"; exit 1; }; \
 		grep -q 'declare(strict_types=1);' "$$f" || { echo "$$f: missing declare(strict_types=1)"; exit 1; }; \
@@ -242,12 +280,18 @@ test-php: $(STAMP)
 
 # The local-diffusers extra (torch) is big: CI (CI=true) or WITH_DIFFUSERS=1 installs it and
 # requires its tests to run; a plain local `make test` runs them only if it is already installed.
-test-diffusers: $(DEV_STAMP)
+test-diffusers: $(DEV_STAMP) diffusers-tools
 ifneq ($(filter true 1,$(CI) $(WITH_DIFFUSERS)),)
-	bash scripts/install-diffusers.sh $(BIN)
 	cd server && ORCHESTRATOR_REQUIRE_DIFFUSERS=1 ../$(PYTEST) -q tests/providers/test_diffusers_local.py
 else
 	cd server && ../$(PYTEST) -q -rs tests/providers/test_diffusers_local.py
+endif
+
+# The extra's install (when CI or WITH_DIFFUSERS asks for its tests): pip into the one virtualenv
+# every suite imports from, so it is done before the lanes start.
+diffusers-tools: $(DEV_STAMP)
+ifneq ($(filter true 1,$(CI) $(WITH_DIFFUSERS)),)
+	bash scripts/install-diffusers.sh $(BIN)
 endif
 
 openapi: $(STAMP)
@@ -268,6 +312,16 @@ bench: $(DEV_STAMP) $(WRK)
 # A few seconds of the benchmark (our server only, no timing judged), so `make bench` cannot rot.
 test-bench-smoke: $(DEV_STAMP) $(WRK)
 	$(BIN)/python bench/run.py --smoke
+
+# Every tool the lanes of `make test` install on first use, installed before they start so that no
+# two installs (apt-get takes a lock; pip writes the virtualenv every suite imports from) overlap.
+# Here, after the variables it names are defined.
+test-tools: $(DEV_STAMP) $(CHROMIUM) $(AXE_STAMP) $(TS_STAMP) $(WRK) php-tools ruby-tools diffusers-tools test-services
+
+# PostgreSQL and Redis answer (or their binaries get installed, for the throwaway ones both lanes
+# may start): checked once, before the lanes.
+test-services: $(DEV_STAMP)
+	$(WITH_SERVICES) --postgres --redis -- true
 
 clean:
 	rm -rf $(VENV) .venv-py* data $(DIST) $(TS)/node_modules $(TS)/dist $(BROWSER_TOOLS)/node_modules

@@ -15,6 +15,7 @@ as a server runs it): use that wherever a socket adds nothing, and reach the app
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import json
 import logging
@@ -203,6 +204,26 @@ async def database_url(
     """
     if sqlite_template is not None:
         path = tmp_path / "orchestrator.db"
+        shutil.copyfile(sqlite_template, path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    assert pg_database is not None and _pg_cleaner is not None
+    await _empty_pg_database(_pg_cleaner)
+    yield pg_database
+
+
+@pytest.fixture(scope="module")
+async def module_database_url(
+    sqlite_template: Path | None,
+    pg_database: str | None,
+    _pg_cleaner: AsyncEngine | None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[str]:
+    """A database shared by the tests of one module (a server they share runs on it), fresh when
+    the module starts. On PostgreSQL it is the session's database, so a module using it must not
+    also use ``database_url`` (which empties that database before its test)."""
+    if sqlite_template is not None:
+        path = tmp_path_factory.mktemp("module-db") / "orchestrator.db"
         shutil.copyfile(sqlite_template, path)
         yield f"sqlite+aiosqlite:///{path}"
         return
@@ -404,11 +425,21 @@ async def api(server: RunningServer, test_key: str) -> AsyncIterator[httpx.Async
         yield client
 
 
-@pytest.fixture
-def serve_process(
-    tmp_path: Path, database_url: str
-) -> Iterator[Callable[..., tuple[subprocess.Popen[bytes], str]]]:
-    """Run ``orchestrator serve`` as a real process (for crash and CLI tests)."""
+class ServeProcess:
+    """Starts ``orchestrator serve`` processes on one database, their data in ``data_dir``:
+    ``start(**env)`` answers the process and its URL once it is healthy."""
+
+    def __init__(self, start: Callable[..., tuple[subprocess.Popen[bytes], str]], data_dir: Path) -> None:
+        self._start = start
+        self.data_dir = data_dir
+
+    def __call__(self, **extra: str) -> tuple[subprocess.Popen[bytes], str]:
+        return self._start(**extra)
+
+
+@contextlib.contextmanager
+def _serve_processes(tmp_path: Path, database_url: str) -> Iterator[ServeProcess]:
+    """Starts ``orchestrator serve`` processes on ``database_url``; kills the ones left at the end."""
     procs: list[subprocess.Popen[bytes]] = []
 
     def start(**extra: str) -> tuple[subprocess.Popen[bytes], str]:
@@ -448,8 +479,27 @@ def serve_process(
                 raise RuntimeError(f"server exited during start-up; see {log_path}")
         raise RuntimeError("no free port for the server")
 
-    yield start
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
+    try:
+        yield ServeProcess(start, tmp_path / "data")
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def serve_process(tmp_path: Path, database_url: str) -> Iterator[ServeProcess]:
+    """Run ``orchestrator serve`` as a real process (for crash and CLI tests)."""
+    with _serve_processes(tmp_path, database_url) as start:
+        yield start
+
+
+@pytest.fixture(scope="module")
+def module_serve_process(
+    tmp_path_factory: pytest.TempPathFactory, module_database_url: str
+) -> Iterator[ServeProcess]:
+    """``serve_process`` for a server the tests of one module share (on ``module_database_url``):
+    one start-up instead of one a test, where the tests need the process but not a fresh one."""
+    with _serve_processes(tmp_path_factory.mktemp("served"), module_database_url) as start:
+        yield start

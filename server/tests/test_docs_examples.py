@@ -81,14 +81,16 @@ def check_fragment(block: str) -> None:
     exec(compile(ast.Module(body=imports, type_ignores=[]), "<doc imports>", "exec"), {})
 
 
-@pytest.fixture
-def live(serve_process, tmp_path, database_url) -> tuple[str, str, dict[str, str]]:
-    env = cli_env(tmp_path / "data", database_url)
+@pytest.fixture(scope="module")
+def live(module_serve_process, module_database_url) -> tuple[str, str, dict[str, str]]:
+    """One `orchestrator serve` and one key for the module's doc runs: each run starts from what
+    a reader has (a server and a key) and asserts only on what it made itself."""
+    env = cli_env(module_serve_process.data_dir, module_database_url)
     key = run_cli(
         ["keys", "create", "--name", "docs", "--scopes", "generate", "read", "admin", "--json"], env
     )
     # The client README registers a webhook; here it points at a closed loopback port.
-    _, url = serve_process(ORCHESTRATOR_WEBHOOK_ALLOW_PRIVATE_TARGETS="true")
+    _, url = module_serve_process(ORCHESTRATOR_WEBHOOK_ALLOW_PRIVATE_TARGETS="true")
     return url, key["key"], env
 
 

@@ -63,9 +63,11 @@ def rss_kb(pid: int) -> int:
     raise AssertionError("no VmRSS")
 
 
-@pytest.fixture
-def served(serve_process):
-    return serve_process(**LIMITS)
+@pytest.fixture(scope="module")
+def served(module_serve_process):
+    """One server for the tests that each hold their own connections and close them; the
+    connection-cap test, which counts every open connection, has a server of its own."""
+    return module_serve_process(**LIMITS)
 
 
 def test_a_1mb_header_is_refused_with_431_before_it_is_all_sent(served) -> None:
@@ -169,8 +171,8 @@ def test_unfinished_40mb_headers_do_not_grow_the_server(served) -> None:
     assert grown_mb < 20, f"RSS grew by {grown_mb:.0f} MB"
 
 
-def test_connections_past_the_cap_shed_an_idle_one_then_are_refused(served) -> None:
-    _, url = served
+def test_connections_past_the_cap_shed_an_idle_one_then_are_refused(serve_process) -> None:
+    _, url = serve_process(**LIMITS)
     idle = connect(url)
     idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
     assert (answered(idle, 5) or b"").startswith(b"HTTP/1.1 200")  # now kept alive, idle

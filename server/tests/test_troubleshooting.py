@@ -21,6 +21,8 @@ import httpx
 import pytest
 from support import cli_env
 
+pytestmark = pytest.mark.asgi  # the app served in process: the messages come from the app, not HTTP
+
 REPO = Path(__file__).resolve().parents[2]
 GUIDE = REPO / "docs" / "troubleshooting.md"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gzip
 from collections.abc import AsyncIterator
 
@@ -30,10 +32,12 @@ async def upstream(unused_tcp_port: int) -> AsyncIterator[str]:
     async def moved(request: web.Request) -> web.Response:
         raise web.HTTPFound("/echo?q=%20a")
 
-    async def slow(request: web.Request) -> web.Response:
-        import asyncio
+    # Answers late: at the end of the test (so the shutdown need not wait it out) or after 5 s.
+    released = asyncio.Event()
 
-        await asyncio.sleep(5)
+    async def slow(request: web.Request) -> web.Response:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(released.wait(), 5)
         return web.Response(text="late")
 
     app = web.Application()
@@ -47,6 +51,7 @@ async def upstream(unused_tcp_port: int) -> AsyncIterator[str]:
     try:
         yield f"http://127.0.0.1:{unused_tcp_port}"
     finally:
+        released.set()
         await runner.cleanup()
 
 
