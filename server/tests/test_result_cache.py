@@ -139,6 +139,27 @@ async def test_a_project_switched_off_never_caches(start_server) -> None:
     assert await _provider_calls(server) == 2
 
 
+async def test_a_result_stored_after_the_peek_still_makes_a_hit(server, api, monkeypatch) -> None:
+    """A leader can start and succeed between a request's first look and its insert (then no
+    index entry shows it): the insert transaction looks for the result again."""
+    first = await _post(api, SEEDED | {"cache": True})
+    from orchestrator.generation.cache import ResultCache
+
+    peeks: list[bool] = []
+    real_peek = ResultCache._peek
+
+    async def late_peek(self: ResultCache, job: Any) -> bool:
+        seen = await real_peek(self, job)
+        peeks.append(seen)
+        return seen if len(peeks) > 1 else False  # the first look came before the result
+
+    monkeypatch.setattr(ResultCache, "_peek", late_peek)
+    again = await _post(api, SEEDED | {"cache": True})
+    assert again["cached"] is True and again["cached_from"] == first["id"] and again["cost"] == 0
+    assert peeks == [True, True]
+    assert await _provider_calls(server) == 1
+
+
 async def test_any_other_field_is_a_miss(server, api) -> None:
     await _post(api, SEEDED | {"cache": True})
     for change in ({"seed": 8}, {"prompt": "a blue kite"}, {"negative_prompt": "rain"}, {"size": "1344x768"}):

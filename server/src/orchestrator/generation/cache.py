@@ -42,6 +42,9 @@ from orchestrator.settings import Settings
 
 T = TypeVar("T")
 
+Check = Callable[[AsyncSession], Awaitable[None]]
+"""A check run first in a transaction; raises to roll it back."""
+
 LookupObserver = Callable[[str], None]
 """Told ``hit`` (served from a stored result or joined an active leader) or ``miss`` per lookup."""
 
@@ -103,12 +106,13 @@ class ResultCache:
         *,
         checks: Callable[[AsyncSession], Awaitable[T | None]],
         after_insert: Callable[[AsyncSession], Awaitable[None]] | None,
-        leader: Callable[[], Awaitable[T | None]],
+        leader: Callable[[Check | None], Awaitable[T | None]],
     ) -> T | None:
         """Submit ``job`` (its ``cache_key`` set) as a hit, a follower, or the key's leader.
 
         ``checks`` is the idempotency claim (a hit or follower reserves no budget); ``leader``
-        submits the job normally (budget, worker, queue).
+        submits the job normally (budget, worker, queue), running the check it is given first in
+        its transaction.
         """
         assert job.cache_key is not None
         quoted = job.cost_micros
@@ -129,13 +133,17 @@ class ResultCache:
                     return stopped
             _reset(job)
             job.cost_micros = quoted
+            # The last attempt leads whatever appeared: a cache in flux never refuses a request.
+            recheck = self._no_result_yet(job) if attempt < 2 else None
             try:
-                stopped = await leader()
+                stopped = await leader(recheck)
             except IntegrityError:
                 # Another process's identical request became the leader first: join it.
                 if attempt == 2:
                     raise
                 continue
+            except _ResultAppeared:
+                continue  # a leader started and succeeded since the peek: this is a hit
             if stopped is None:
                 self._observe("miss")
             return stopped
@@ -154,6 +162,19 @@ class ResultCache:
             if await repo.find_source(*scope, since=self._since()) is not None:
                 return True
             return await repo.find_leader(*scope, lock=False) is not None
+
+    def _no_result_yet(self, job: Generation) -> Check:
+        """Checked in the leader's insert transaction: a leader that both started and succeeded
+        between the peek and this insert holds no index entry any more, so only its result shows
+        that the provider need not be called again."""
+        assert job.cache_key is not None
+        scope = (job.project, job.livemode, job.cache_key)
+
+        async def check(session: AsyncSession) -> None:
+            if await CacheRepository(session).find_source(*scope, since=self._since()) is not None:
+                raise _ResultAppeared(job.id)
+
+        return check
 
     def _since(self) -> datetime:
         return now_utc() - timedelta(seconds=self.settings.cache_ttl_seconds)
@@ -176,6 +197,10 @@ class ResultCache:
             raise NotLinked(job.id)
         _hit(job, source)
         return list(source.images)
+
+
+class _ResultAppeared(Exception):
+    """Rolls a leader's insert back: the result it would compute is stored already."""
 
 
 def _reset(job: Generation) -> None:

@@ -24,7 +24,7 @@ from orchestrator.db.models import Generation, Source
 from orchestrator.db.repositories.generations import GenerationRepository
 from orchestrator.db.repositories.idempotency import IdempotencyRepository
 from orchestrator.errors import APIError, ErrorCode, InvalidRequest
-from orchestrator.generation.cache import ResultCache, cache_key
+from orchestrator.generation.cache import Check, ResultCache, cache_key
 from orchestrator.generation.idempotency import (
     ClientAttempt,
     IdempotencyService,
@@ -388,12 +388,17 @@ class GenerationService:
 
         alerts = principal.monthly_budget is not None or principal.budget_pool_id is not None
 
-        async def lead() -> Replay | None:
+        async def lead(first: Check | None = None) -> Replay | None:
+            async def leader_checks(session: AsyncSession) -> Replay | None:
+                if first is not None:
+                    await first(session)
+                return await checks(session)
+
             return await self.lifecycle.submit(
                 job,
                 dataclasses.replace(plan, budgeted=alerts),
                 cap=principal.max_concurrent or self.settings.default_max_concurrent,
-                checks=checks,
+                checks=leader_checks,
                 after_insert=attach,
                 lock=lock or contextlib.nullcontext(),
             )
