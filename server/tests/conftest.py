@@ -194,6 +194,20 @@ async def _empty_pg_database(engine: AsyncEngine) -> None:
             await conn.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
 
 
+async def _fresh_database(
+    sqlite_template: Path | None, pg_database: str | None, cleaner: AsyncEngine | None, folder: Path
+) -> str:
+    """An empty database at the newest schema: a copy of the migrated SQLite file in ``folder``,
+    or the session's PostgreSQL database, emptied."""
+    if sqlite_template is not None:
+        path = folder / "orchestrator.db"
+        shutil.copyfile(sqlite_template, path)
+        return f"sqlite+aiosqlite:///{path}"
+    assert pg_database is not None and cleaner is not None
+    await _empty_pg_database(cleaner)
+    return pg_database
+
+
 @pytest.fixture
 async def database_url(
     sqlite_template: Path | None, pg_database: str | None, _pg_cleaner: AsyncEngine | None, tmp_path: Path
@@ -202,14 +216,7 @@ async def database_url(
 
     SQLite: a copy of the session's migrated file. PostgreSQL: the session's database, emptied.
     """
-    if sqlite_template is not None:
-        path = tmp_path / "orchestrator.db"
-        shutil.copyfile(sqlite_template, path)
-        yield f"sqlite+aiosqlite:///{path}"
-        return
-    assert pg_database is not None and _pg_cleaner is not None
-    await _empty_pg_database(_pg_cleaner)
-    yield pg_database
+    yield await _fresh_database(sqlite_template, pg_database, _pg_cleaner, tmp_path)
 
 
 @pytest.fixture(scope="module")
@@ -222,14 +229,9 @@ async def module_database_url(
     """A database shared by the tests of one module (a server they share runs on it), fresh when
     the module starts. On PostgreSQL it is the session's database, so a module using it must not
     also use ``database_url`` (which empties that database before its test)."""
-    if sqlite_template is not None:
-        path = tmp_path_factory.mktemp("module-db") / "orchestrator.db"
-        shutil.copyfile(sqlite_template, path)
-        yield f"sqlite+aiosqlite:///{path}"
-        return
-    assert pg_database is not None and _pg_cleaner is not None
-    await _empty_pg_database(_pg_cleaner)
-    yield pg_database
+    yield await _fresh_database(
+        sqlite_template, pg_database, _pg_cleaner, tmp_path_factory.mktemp("module-db")
+    )
 
 
 @pytest.fixture
