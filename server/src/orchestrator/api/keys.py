@@ -9,6 +9,7 @@ from orchestrator.api.deps import AdminScope, ServicesDep
 from orchestrator.api.generate import ERRORS
 from orchestrator.api.inputs import safe_id
 from orchestrator.api.key_requests import create_from_request, requested_limits
+from orchestrator.api.presenters import from_attributes
 from orchestrator.api.schemas import KeyCreate, KeyCreated, KeyDefaults, KeyList, KeyOut
 from orchestrator.auth.delegation import budget_pool_for, expiry_for_new_key, limits_for_new_key
 from orchestrator.auth.principal import Principal
@@ -19,21 +20,8 @@ router = APIRouter(tags=["keys"])
 
 
 def key_out(key: ApiKey) -> KeyOut:
-    return KeyOut(
-        id=key.id,
-        name=key.name,
-        project=key.project,
-        mode=key.mode,
-        prefix=key.prefix,
-        scopes=key.scopes,
-        rate_limit_per_minute=key.rate_limit_per_minute,
-        max_concurrent=key.max_concurrent,
-        monthly_budget=from_micros(key.monthly_budget_micros),
-        created_at=key.created_at,
-        last_used_at=key.last_used_at,
-        revoked_at=key.revoked_at,
-        expires_at=key.expires_at,
-        cache=bool(key.cache_default),
+    return from_attributes(
+        KeyOut, key, monthly_budget=from_micros(key.monthly_budget_micros), cache=bool(key.cache_default)
     )
 
 

@@ -12,6 +12,7 @@ from orchestrator.accounting.money import from_micros, to_micros
 from orchestrator.api.deps import ReadScope, ServicesDep
 from orchestrator.api.generate import ERRORS
 from orchestrator.api.inputs import MAX_USAGE_DAYS, day_end
+from orchestrator.api.presenters import from_attributes
 from orchestrator.api.schemas import BudgetStatus, UsageBucket, UsageStats
 from orchestrator.auth.principal import Principal
 from orchestrator.db.repositories.keys import KeyRepository
@@ -26,17 +27,10 @@ _METADATA_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 def _bucket(b: Bucket) -> UsageBucket:
-    return UsageBucket(
-        key=b.key,
-        name=b.name,
-        generations=b.generations,
-        succeeded=b.succeeded,
-        failed=b.failed,
-        canceled=b.canceled,
-        active=b.active,
-        images=b.images,
+    return from_attributes(
+        UsageBucket,
+        b,
         cost=from_micros(b.cost_micros) or 0.0,
-        cached=b.cached,
         cache_savings=from_micros(b.saved_micros) or 0.0,
     )
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from orchestrator.api.deps import AdminScope, ServicesDep
 from orchestrator.api.generate import ERRORS
 from orchestrator.api.inputs import SafeText
+from orchestrator.api.presenters import from_attributes
 from orchestrator.api.schemas import StrictBody
 from orchestrator.db.models import WebhookDelivery, WebhookEndpoint
 from orchestrator.webhooks.delivery import ANSWER_CAP
@@ -107,15 +108,8 @@ class DeliveryList(BaseModel):
 
 
 def webhook_out(endpoint: WebhookEndpoint) -> WebhookOut:
-    return WebhookOut(
-        id=endpoint.id,
-        url=endpoint.url,
-        events=endpoint.events,
-        description=endpoint.description,
-        status="enabled" if endpoint.status == "enabled" else "disabled",
-        disabled_reason=endpoint.disabled_reason,
-        livemode=endpoint.livemode,
-        created_at=endpoint.created_at,
+    return from_attributes(
+        WebhookOut, endpoint, status="enabled" if endpoint.status == "enabled" else "disabled"
     )
 
 
@@ -123,17 +117,11 @@ def delivery_out(delivery: WebhookDelivery) -> DeliveryOut:
     status = delivery.status
     if status not in ("pending", "retrying", "delivered", "dead", "canceled"):
         status = "dead"  # a state this version does not know of is final for it
-    return DeliveryOut(
-        id=delivery.id,
-        event_type=delivery.event_type,
+    return from_attributes(
+        DeliveryOut,
+        delivery,
         status=status,
-        attempts=delivery.attempts,
-        last_status_code=delivery.last_status_code,
-        last_error=delivery.last_error,
-        created_at=delivery.created_at,
-        last_attempt_at=delivery.last_attempt_at,
         next_attempt_at=delivery.next_attempt_at if status in ("pending", "retrying") else None,
-        delivered_at=delivery.delivered_at,
     )
 
 
