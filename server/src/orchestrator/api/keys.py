@@ -16,7 +16,7 @@ from orchestrator.auth.principal import Principal
 from orchestrator.db.models import ApiKey
 from orchestrator.errors import ErrorCode, NotFound
 
-router = APIRouter(tags=["keys"])
+router = APIRouter(tags=["keys"], responses=ERRORS)
 
 
 def key_out(key: ApiKey) -> KeyOut:
@@ -25,7 +25,7 @@ def key_out(key: ApiKey) -> KeyOut:
     )
 
 
-@router.post("/keys", operation_id="createKey", response_model=KeyCreated, status_code=201, responses=ERRORS)
+@router.post("/keys", operation_id="createKey", response_model=KeyCreated, status_code=201)
 async def create_key(body: KeyCreate, principal: AdminScope, services: ServicesDep) -> KeyCreated:
     """Create a key in the caller's project. The secret is in this response only.
 
@@ -48,7 +48,7 @@ def visible_mode(principal: Principal) -> str | None:
     return None if principal.livemode else "test"
 
 
-@router.get("/keys", operation_id="listKeys", response_model=KeyList, responses=ERRORS)
+@router.get("/keys", operation_id="listKeys", response_model=KeyList)
 async def list_keys(principal: AdminScope, services: ServicesDep) -> KeyList:
     """The project's keys (a test key lists test keys only), with the server's default limits."""
     settings = services.settings
@@ -62,7 +62,7 @@ async def list_keys(principal: AdminScope, services: ServicesDep) -> KeyList:
     )
 
 
-@router.delete("/keys/{key_id}", operation_id="revokeKey", response_model=KeyOut, responses=ERRORS)
+@router.delete("/keys/{key_id}", operation_id="revokeKey", response_model=KeyOut)
 async def revoke_key(key_id: str, principal: AdminScope, services: ServicesDep) -> KeyOut:
     """Revoke a key: it stops working at once here, and within seconds in other processes.
     A test key can revoke test keys only (a live key is a 404 to it)."""

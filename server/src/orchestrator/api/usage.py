@@ -20,7 +20,7 @@ from orchestrator.db.repositories.usage import GROUP_DIMENSIONS, Bucket, Spend, 
 from orchestrator.errors import InvalidRequest
 from orchestrator.generation.service import month_start
 
-router = APIRouter(tags=["usage"])
+router = APIRouter(tags=["usage"], responses=ERRORS)
 
 
 _METADATA_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -80,7 +80,7 @@ async def _budgets(repo: UsageRepository, keys: KeyRepository, principal: Princi
     return out
 
 
-@router.get("/usage", operation_id="getUsage", response_model=UsageStats, responses=ERRORS)
+@router.get("/usage", operation_id="getUsage", response_model=UsageStats)
 async def get_usage(
     principal: ReadScope,
     services: ServicesDep,
