@@ -330,8 +330,7 @@ def _event(principal: Principal, action: str, target: str, detail: dict[str, obj
 def _new_board(principal: Principal, name: str, *, is_default: bool) -> Board:
     return Board(
         id=new_id("brd"),
-        project=principal.project,
-        livemode=principal.livemode,
+        **_tenant(principal),
         name=name,
         is_default=is_default,
         created_at=now_utc(),
