@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, exists, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.db.json_values import metadata_value
 from orchestrator.db.models import AuditEvent, Board, BoardItem, GalleryMark, Generation, Image
+from orchestrator.db.repositories.base import Repository
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +42,7 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-class GalleryRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class GalleryRepository(Repository):
     # ------------------------------------------------------------------ search
 
     async def search(
@@ -181,10 +178,6 @@ class GalleryRepository:
         stmt = select(Board).where(Board.name == name, Board.project == project, Board.livemode == livemode)
         return (await self.session.execute(stmt)).scalars().first()
 
-    async def add_board(self, board: Board) -> None:
-        self.session.add(board)
-        await self.session.flush()
-
     async def rename_board(self, board_id: str, name: str) -> None:
         await self.session.execute(
             update(Board)
@@ -200,8 +193,7 @@ class GalleryRepository:
     async def add_item(self, board_id: str, generation_id: str, now: datetime) -> None:
         present = await self.session.get(BoardItem, (board_id, generation_id))
         if present is None:
-            self.session.add(BoardItem(board_id=board_id, generation_id=generation_id, added_at=now))
-            await self.session.flush()
+            await self.insert(BoardItem(board_id=board_id, generation_id=generation_id, added_at=now))
 
     async def remove_item(self, board_id: str, generation_id: str) -> bool:
         result = await self.session.execute(
@@ -234,10 +226,6 @@ class GalleryRepository:
         return list(rows.scalars())
 
     # ------------------------------------------------------------------ audit
-
-    async def audit(self, event: AuditEvent) -> None:
-        self.session.add(event)
-        await self.session.flush()
 
     async def audit_trail(self, *, project: str, target: str) -> list[AuditEvent]:
         rows = await self.session.execute(

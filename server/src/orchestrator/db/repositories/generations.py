@@ -10,11 +10,11 @@ from typing import Any
 
 from sqlalchemy import Table, func, or_, select, update
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.core.states import ACTIVE, JobStatus
 from orchestrator.db.json_values import metadata_value
 from orchestrator.db.models import ApiKey, Generation, Image, Source
+from orchestrator.db.repositories.base import Repository
 
 _GENERATIONS: Table = Generation.__table__  # type: ignore[assignment]
 _IMAGES: Table = Image.__table__  # type: ignore[assignment]
@@ -63,10 +63,7 @@ class HistoryFilter:
     """A generation id: jobs that took one of its images as input (its children)."""
 
 
-class GenerationRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class GenerationRepository(Repository):
     async def add(self, generation: Generation) -> None:
         """Insert a new job row (Core SQL: the object stays a plain, session-free value)."""
         await self.session.execute(_GENERATIONS.insert(), _row(generation))
