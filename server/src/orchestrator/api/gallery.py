@@ -179,21 +179,27 @@ async def get_item(
     return await _current_item(principal, known_generation_id(generation_id), request, services)
 
 
+async def _starred(
+    starred: bool, generation_id: str, request: Request, principal: Principal, services: Services
+) -> GalleryItem:
+    """Star or unstar a generation, then the item as it is now (either twice is harmless)."""
+    await services.gallery.star(principal, known_generation_id(generation_id), starred=starred)
+    return await _current_item(principal, generation_id, request, services)
+
+
 @router.put("/gallery/{generation_id}/star", operation_id="starGalleryItem", response_model=GalleryItem)
 async def star(
     generation_id: str, request: Request, principal: GenerateScope, services: ServicesDep
 ) -> GalleryItem:
     """Star (pin) a generation; starring twice is harmless."""
-    await services.gallery.star(principal, known_generation_id(generation_id), starred=True)
-    return await _current_item(principal, generation_id, request, services)
+    return await _starred(True, generation_id, request, principal, services)
 
 
 @router.delete("/gallery/{generation_id}/star", operation_id="unstarGalleryItem", response_model=GalleryItem)
 async def unstar(
     generation_id: str, request: Request, principal: GenerateScope, services: ServicesDep
 ) -> GalleryItem:
-    await services.gallery.star(principal, known_generation_id(generation_id), starred=False)
-    return await _current_item(principal, generation_id, request, services)
+    return await _starred(False, generation_id, request, principal, services)
 
 
 @router.delete("/gallery/{generation_id}", operation_id="deleteGalleryItem", response_model=Deleted)
