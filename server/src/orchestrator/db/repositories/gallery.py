@@ -9,22 +9,16 @@ from typing import Any
 
 from sqlalchemy import delete, exists, func, select, update
 
-from orchestrator.db.json_values import metadata_value
 from orchestrator.db.models import AuditEvent, Board, BoardItem, GalleryMark, Generation, Image
 from orchestrator.db.repositories.base import Repository
+from orchestrator.db.repositories.listing import GenerationFilter, filtered, newest_first
 
 
 @dataclass(frozen=True, slots=True)
-class GallerySearch:
+class GallerySearch(GenerationFilter):
     """What the gallery shows: a project's generations, minus the deleted ones, filtered."""
 
-    query: str | None = None
-    model: str | None = None
-    status: str | None = None
     seed: int | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    metadata: tuple[tuple[str, str], ...] = ()
     board_id: str | None = None
     starred: bool | None = None
 
@@ -35,11 +29,6 @@ class GalleryState:
 
     starred: bool = False
     board_ids: tuple[str, ...] = ()
-
-
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 class GalleryRepository(Repository):
@@ -55,20 +44,9 @@ class GalleryRepository(Repository):
         stmt = select(Generation).where(
             Generation.project == project, Generation.livemode == livemode, ~deleted
         )
-        if cursor:
-            stmt = stmt.where(Generation.id < cursor)
-        if search.query:
-            stmt = stmt.where(Generation.prompt.ilike(_like(search.query), escape="\\"))
-        if search.model:
-            stmt = stmt.where(Generation.model == search.model)
-        if search.status:
-            stmt = stmt.where(Generation.status == search.status)
+        stmt = filtered(stmt, search, self.session)
         if search.seed is not None:
             stmt = stmt.where(Generation.seed == search.seed)
-        if search.since:
-            stmt = stmt.where(Generation.created_at >= search.since)
-        if search.until:
-            stmt = stmt.where(Generation.created_at < search.until)
         if search.board_id:
             stmt = stmt.where(
                 exists().where(
@@ -80,13 +58,7 @@ class GalleryRepository(Repository):
                 GalleryMark.generation_id == Generation.id, GalleryMark.starred_at.is_not(None)
             )
             stmt = stmt.where(starred if search.starred else ~starred)
-        dialect = self.session.get_bind().dialect.name
-        for key, value in search.metadata:
-            stmt = stmt.where(metadata_value(key, dialect) == value)
-        rows = list(
-            (await self.session.execute(stmt.order_by(Generation.id.desc()).limit(limit + 1))).scalars()
-        )
-        return rows[:limit], len(rows) > limit
+        return await newest_first(self.session, stmt, cursor, limit)
 
     async def states(self, generation_ids: Sequence[str]) -> dict[str, GalleryState]:
         """Stars and board memberships of these generations (absent ids: no marks)."""
