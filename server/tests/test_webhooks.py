@@ -241,9 +241,9 @@ async def test_database_errors_never_carry_bound_parameters(server, session_logs
         )
 
     db = server.app.state.services.db
-    await db.transaction(lambda session: WebhookRepository(session).add_endpoint(row()))
+    await db.transaction(lambda session: WebhookRepository(session).insert(row()))
     with pytest.raises(Exception) as refused:  # noqa: B017 - the driver's own IntegrityError class
-        await db.transaction(lambda session: WebhookRepository(session).add_endpoint(row()))
+        await db.transaction(lambda session: WebhookRepository(session).insert(row()))
     exc = refused.value
     assert "IntegrityError" in type(exc).__name__ or "Integrity" in str(exc), exc
     assert secret not in str(exc) and "whsec_" not in str(exc)

@@ -27,7 +27,7 @@ from orchestrator.db.repositories.gallery import GallerySearch, GalleryState
 from orchestrator.errors import ErrorCode, NotFound
 from orchestrator.gallery.service import MAX_ARCHIVE_GENERATIONS
 
-router = APIRouter(tags=["gallery"])
+router = APIRouter(tags=["gallery"], responses=ERRORS)
 
 _ZIP: dict[int | str, dict[str, Any]] = {
     200: {"content": {"application/zip": {}}, "description": "A zip of the images, streamed."}
@@ -119,7 +119,7 @@ def _zip(stream_name: str, chunks: object) -> StreamingResponse:
     )
 
 
-@router.get("/gallery", operation_id="searchGallery", response_model=GalleryPage, responses=ERRORS)
+@router.get("/gallery", operation_id="searchGallery", response_model=GalleryPage)
 async def search_gallery(
     request: Request,
     principal: ReadScope,
@@ -156,7 +156,7 @@ async def search_gallery(
     )
 
 
-@router.post("/gallery/download", operation_id="downloadGalleryItems", responses={**_ZIP, **ERRORS})
+@router.post("/gallery/download", operation_id="downloadGalleryItems", responses=_ZIP)
 async def download_selection(
     body: GenerationIds, principal: ReadScope, services: ServicesDep
 ) -> StreamingResponse:
@@ -172,45 +172,37 @@ async def _current_item(
     return _item(generation, state, services, base_url(request, services))
 
 
-@router.get(
-    "/gallery/{generation_id}", operation_id="getGalleryItem", response_model=GalleryItem, responses=ERRORS
-)
+@router.get("/gallery/{generation_id}", operation_id="getGalleryItem", response_model=GalleryItem)
 async def get_item(
     generation_id: str, request: Request, principal: ReadScope, services: ServicesDep
 ) -> GalleryItem:
     return await _current_item(principal, known_generation_id(generation_id), request, services)
 
 
-@router.put(
-    "/gallery/{generation_id}/star",
-    operation_id="starGalleryItem",
-    response_model=GalleryItem,
-    responses=ERRORS,
-)
+async def _starred(
+    starred: bool, generation_id: str, request: Request, principal: Principal, services: Services
+) -> GalleryItem:
+    """Star or unstar a generation, then the item as it is now (either twice is harmless)."""
+    await services.gallery.star(principal, known_generation_id(generation_id), starred=starred)
+    return await _current_item(principal, generation_id, request, services)
+
+
+@router.put("/gallery/{generation_id}/star", operation_id="starGalleryItem", response_model=GalleryItem)
 async def star(
     generation_id: str, request: Request, principal: GenerateScope, services: ServicesDep
 ) -> GalleryItem:
     """Star (pin) a generation; starring twice is harmless."""
-    await services.gallery.star(principal, known_generation_id(generation_id), starred=True)
-    return await _current_item(principal, generation_id, request, services)
+    return await _starred(True, generation_id, request, principal, services)
 
 
-@router.delete(
-    "/gallery/{generation_id}/star",
-    operation_id="unstarGalleryItem",
-    response_model=GalleryItem,
-    responses=ERRORS,
-)
+@router.delete("/gallery/{generation_id}/star", operation_id="unstarGalleryItem", response_model=GalleryItem)
 async def unstar(
     generation_id: str, request: Request, principal: GenerateScope, services: ServicesDep
 ) -> GalleryItem:
-    await services.gallery.star(principal, known_generation_id(generation_id), starred=False)
-    return await _current_item(principal, generation_id, request, services)
+    return await _starred(False, generation_id, request, principal, services)
 
 
-@router.delete(
-    "/gallery/{generation_id}", operation_id="deleteGalleryItem", response_model=Deleted, responses=ERRORS
-)
+@router.delete("/gallery/{generation_id}", operation_id="deleteGalleryItem", response_model=Deleted)
 async def delete_item(generation_id: str, principal: GenerateScope, services: ServicesDep) -> Deleted:
     """Soft delete: hidden at once, restorable until `restorable_until`, then its files are
     removed. Audited. A queued or running job must be canceled first (422)."""
@@ -219,10 +211,7 @@ async def delete_item(generation_id: str, principal: GenerateScope, services: Se
 
 
 @router.post(
-    "/gallery/{generation_id}/restore",
-    operation_id="restoreGalleryItem",
-    response_model=GalleryItem,
-    responses=ERRORS,
+    "/gallery/{generation_id}/restore", operation_id="restoreGalleryItem", response_model=GalleryItem
 )
 async def restore_item(
     generation_id: str, request: Request, principal: GenerateScope, services: ServicesDep
@@ -232,21 +221,19 @@ async def restore_item(
     return await _current_item(principal, generation_id, request, services)
 
 
-@router.get("/boards", operation_id="listBoards", response_model=BoardList, responses=ERRORS)
+@router.get("/boards", operation_id="listBoards", response_model=BoardList)
 async def list_boards(principal: ReadScope, services: ServicesDep) -> BoardList:
     """The project's boards, the default board first (it always exists)."""
     return BoardList(data=[_board_out(b, n) for b, n in await services.gallery.boards(principal)])
 
 
-@router.post(
-    "/boards", operation_id="createBoard", response_model=BoardOut, status_code=201, responses=ERRORS
-)
+@router.post("/boards", operation_id="createBoard", response_model=BoardOut, status_code=201)
 async def create_board(body: BoardName, principal: GenerateScope, services: ServicesDep) -> BoardOut:
     """A new, empty board (422 if the name is taken)."""
     return _board_out(await services.gallery.create_board(principal, body.name.strip()), 0)
 
 
-@router.patch("/boards/{board_id}", operation_id="renameBoard", response_model=BoardOut, responses=ERRORS)
+@router.patch("/boards/{board_id}", operation_id="renameBoard", response_model=BoardOut)
 async def rename_board(
     board_id: str, body: BoardName, principal: GenerateScope, services: ServicesDep
 ) -> BoardOut:
@@ -254,15 +241,13 @@ async def rename_board(
     return await _one_board(services, principal, board.id)
 
 
-@router.delete("/boards/{board_id}", operation_id="deleteBoard", response_model=BoardOut, responses=ERRORS)
+@router.delete("/boards/{board_id}", operation_id="deleteBoard", response_model=BoardOut)
 async def delete_board(board_id: str, principal: GenerateScope, services: ServicesDep) -> BoardOut:
     """Remove a board; its images stay in the gallery. The default board cannot be deleted (422)."""
     return _board_out(await services.gallery.delete_board(principal, _board_id(board_id)), 0)
 
 
-@router.post(
-    "/boards/{board_id}/items", operation_id="addBoardItems", response_model=BoardOut, responses=ERRORS
-)
+@router.post("/boards/{board_id}/items", operation_id="addBoardItems", response_model=BoardOut)
 async def add_items(
     board_id: str, body: GenerationIds, principal: GenerateScope, services: ServicesDep
 ) -> BoardOut:
@@ -272,10 +257,7 @@ async def add_items(
 
 
 @router.delete(
-    "/boards/{board_id}/items/{generation_id}",
-    operation_id="removeBoardItem",
-    response_model=BoardOut,
-    responses=ERRORS,
+    "/boards/{board_id}/items/{generation_id}", operation_id="removeBoardItem", response_model=BoardOut
 )
 async def remove_item(
     board_id: str, generation_id: str, principal: GenerateScope, services: ServicesDep
@@ -287,7 +269,7 @@ async def remove_item(
     return await _one_board(services, principal, board_id)
 
 
-@router.get("/boards/{board_id}/download", operation_id="downloadBoard", responses={**_ZIP, **ERRORS})
+@router.get("/boards/{board_id}/download", operation_id="downloadBoard", responses=_ZIP)
 async def download_board(board_id: str, principal: ReadScope, services: ServicesDep) -> StreamingResponse:
     """A zip of the board's images, streamed as it is written."""
     name, chunks = await services.gallery.board_archive(principal, _board_id(board_id))

@@ -22,7 +22,12 @@ from orchestrator.container import Services
 from orchestrator.generation.batch import BatchEntry, BatchOutcome, BatchParams
 from orchestrator.generation.params import GenerationOutcome, Preferences, SubmitParams
 
-router = APIRouter(tags=["generation"])
+# Every route may answer with the error envelope: declared once per router (``responses=ERRORS``).
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorEnvelope} for code in (400, 401, 402, 403, 404, 409, 413, 422, 429, 502, 503, 504)
+}
+
+router = APIRouter(tags=["generation"], responses=ERRORS)
 
 IdempotencyKey = Annotated[
     str | None,
@@ -54,11 +59,6 @@ def parse_prefer(header: str | None) -> Preferences:
         elif name == "wait" and value.strip().isascii() and value.strip().isdigit():  # not "²"
             wait = float(value.strip())
     return Preferences(respond_async, wait)
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorEnvelope} for code in (400, 401, 402, 403, 404, 409, 413, 422, 429, 502, 503, 504)
-}
 
 
 # OpenAPI links: what a client (or a stateful test) can do next with the generation it got.
@@ -103,7 +103,6 @@ def _job_response(outcome: GenerationOutcome, services: Services, request: Reque
             "description": "Queued (async or still running)",
             "links": GENERATION_LINKS,
         },
-        **ERRORS,
     },
     summary="Generate images",
 )
@@ -146,7 +145,6 @@ async def generate(
     "/generate/batch",
     operation_id="generateBatch",
     response_model=BatchResponse,
-    responses=ERRORS,
     summary="Generate one result per prompt",
 )
 async def generate_batch(

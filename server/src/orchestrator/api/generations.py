@@ -30,10 +30,10 @@ from orchestrator.db.repositories.generations import HistoryFilter
 from orchestrator.errors import ErrorCode, InvalidRequest, RateLimited
 from orchestrator.ids import is_id
 
-router = APIRouter(tags=["generations"])
+router = APIRouter(tags=["generations"], responses=ERRORS)
 
 
-@router.get("/generations", operation_id="listGenerations", response_model=GenerationPage, responses=ERRORS)
+@router.get("/generations", operation_id="listGenerations", response_model=GenerationPage)
 async def list_generations(
     request: Request,
     principal: ReadScope,
@@ -94,12 +94,7 @@ def metadata_filters(params: Iterable[tuple[str, str]]) -> tuple[tuple[str, str]
     return tuple(pairs)
 
 
-@router.get(
-    "/generations/{generation_id}",
-    operation_id="getGeneration",
-    response_model=GenerationResponse,
-    responses=ERRORS,
-)
+@router.get("/generations/{generation_id}", operation_id="getGeneration", response_model=GenerationResponse)
 async def get_generation(
     generation_id: str, request: Request, principal: ReadScope, services: ServicesDep
 ) -> GenerationResponse:
@@ -118,7 +113,6 @@ async def get_generation(
             "content": {"text/event-stream": {}},
             "description": "`event: queued|running|succeeded|failed|canceled`, data = the generation",
         },
-        **ERRORS,
     },
 )
 async def generation_events(
@@ -203,10 +197,7 @@ async def _until_revoked(
 
 
 @router.post(
-    "/generations/{generation_id}/cancel",
-    operation_id="cancelGeneration",
-    response_model=GenerationResponse,
-    responses=ERRORS,
+    "/generations/{generation_id}/cancel", operation_id="cancelGeneration", response_model=GenerationResponse
 )
 async def cancel_generation(
     generation_id: str, request: Request, principal: GenerateScope, services: ServicesDep

@@ -9,35 +9,23 @@ from orchestrator.api.deps import AdminScope, ServicesDep
 from orchestrator.api.generate import ERRORS
 from orchestrator.api.inputs import safe_id
 from orchestrator.api.key_requests import create_from_request, requested_limits
+from orchestrator.api.presenters import from_attributes
 from orchestrator.api.schemas import KeyCreate, KeyCreated, KeyDefaults, KeyList, KeyOut
 from orchestrator.auth.delegation import budget_pool_for, expiry_for_new_key, limits_for_new_key
 from orchestrator.auth.principal import Principal
 from orchestrator.db.models import ApiKey
 from orchestrator.errors import ErrorCode, NotFound
 
-router = APIRouter(tags=["keys"])
+router = APIRouter(tags=["keys"], responses=ERRORS)
 
 
 def key_out(key: ApiKey) -> KeyOut:
-    return KeyOut(
-        id=key.id,
-        name=key.name,
-        project=key.project,
-        mode=key.mode,
-        prefix=key.prefix,
-        scopes=key.scopes,
-        rate_limit_per_minute=key.rate_limit_per_minute,
-        max_concurrent=key.max_concurrent,
-        monthly_budget=from_micros(key.monthly_budget_micros),
-        created_at=key.created_at,
-        last_used_at=key.last_used_at,
-        revoked_at=key.revoked_at,
-        expires_at=key.expires_at,
-        cache=bool(key.cache_default),
+    return from_attributes(
+        KeyOut, key, monthly_budget=from_micros(key.monthly_budget_micros), cache=bool(key.cache_default)
     )
 
 
-@router.post("/keys", operation_id="createKey", response_model=KeyCreated, status_code=201, responses=ERRORS)
+@router.post("/keys", operation_id="createKey", response_model=KeyCreated, status_code=201)
 async def create_key(body: KeyCreate, principal: AdminScope, services: ServicesDep) -> KeyCreated:
     """Create a key in the caller's project. The secret is in this response only.
 
@@ -60,7 +48,7 @@ def visible_mode(principal: Principal) -> str | None:
     return None if principal.livemode else "test"
 
 
-@router.get("/keys", operation_id="listKeys", response_model=KeyList, responses=ERRORS)
+@router.get("/keys", operation_id="listKeys", response_model=KeyList)
 async def list_keys(principal: AdminScope, services: ServicesDep) -> KeyList:
     """The project's keys (a test key lists test keys only), with the server's default limits."""
     settings = services.settings
@@ -74,7 +62,7 @@ async def list_keys(principal: AdminScope, services: ServicesDep) -> KeyList:
     )
 
 
-@router.delete("/keys/{key_id}", operation_id="revokeKey", response_model=KeyOut, responses=ERRORS)
+@router.delete("/keys/{key_id}", operation_id="revokeKey", response_model=KeyOut)
 async def revoke_key(key_id: str, principal: AdminScope, services: ServicesDep) -> KeyOut:
     """Revoke a key: it stops working at once here, and within seconds in other processes.
     A test key can revoke test keys only (a live key is a 404 to it)."""

@@ -13,7 +13,7 @@ from orchestrator.catalog.catalog import ModelSpec, PriceTable, price_per_image
 from orchestrator.container import Services
 from orchestrator.errors import ModelNotAvailable
 
-router = APIRouter(tags=["models"])
+router = APIRouter(tags=["models"], responses=ERRORS)
 
 
 def model_info(spec: ModelSpec, services: Services, average: float | None, livemode: bool) -> ModelInfo:
@@ -78,7 +78,7 @@ async def _averages(services: Services, names: list[str], livemode: bool) -> dic
     return await services.reading.average_times(names, livemode=livemode)
 
 
-@router.get("/models", operation_id="listModels", response_model=ModelList, responses=ERRORS)
+@router.get("/models", operation_id="listModels", response_model=ModelList)
 async def list_models(principal: ReadScope, services: ServicesDep) -> ModelList:
     """Every catalog model. `available` says whether this key can use it now (test keys: always);
     `operations` lists the image operations it offers, with their parameters and prices."""
@@ -92,7 +92,7 @@ async def list_models(principal: ReadScope, services: ServicesDep) -> ModelList:
     )
 
 
-@router.get("/models/{name}", operation_id="getModel", response_model=ModelInfo, responses=ERRORS)
+@router.get("/models/{name}", operation_id="getModel", response_model=ModelInfo)
 async def get_model(
     name: Annotated[str, Path(examples=["dall-e-3"])], principal: ReadScope, services: ServicesDep
 ) -> ModelInfo:

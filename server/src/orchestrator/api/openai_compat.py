@@ -47,13 +47,12 @@ from orchestrator.generation.params import GenerationOutcome, Preferences
 __all__ = ["PREFIX", "UPLOAD_PATHS", "openai_status", "router", "sdk_attempt", "sdk_preferences"]
 
 PREFIX = "/v1"
-router = APIRouter(prefix=PREFIX, tags=["openai-compatible"])
-UPLOAD_PATHS = ("/images/edits", "/images/variations")
-"""The multipart endpoints: their body cap is the upload cap, not the JSON one."""
-
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorEnvelope} for code in (400, 401, 402, 403, 404, 409, 413, 429, 502, 503, 504)
 }
+router = APIRouter(prefix=PREFIX, tags=["openai-compatible"], responses=ERRORS)
+UPLOAD_PATHS = ("/images/edits", "/images/variations")
+"""The multipart endpoints: their body cap is the upload cap, not the JSON one."""
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
 
@@ -62,7 +61,6 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
     "/images/generations",
     operation_id="openaiCreateImage",
     response_model=ImagesResponse,
-    responses=ERRORS,
     summary="Create images (OpenAI-compatible)",
 )
 async def create_image(
@@ -130,7 +128,6 @@ def _form_body(required: list[str], files: dict[str, Any], fields: frozenset[str
     "/images/edits",
     operation_id="openaiEditImage",
     response_model=ImagesResponse,
-    responses=ERRORS,
     summary="Edit images (OpenAI-compatible)",
     openapi_extra=_form_body(
         ["image", "prompt"],
@@ -152,7 +149,6 @@ async def edit_image(
     "/images/variations",
     operation_id="openaiCreateImageVariation",
     response_model=ImagesResponse,
-    responses=ERRORS,
     summary="Create image variations (OpenAI-compatible)",
     openapi_extra=_form_body(["image"], {"image": _BINARY}, VARIATION_FIELDS),
 )
@@ -215,13 +211,13 @@ def sdk_preferences(request: Request) -> Preferences:
     return Preferences(wait=max(timeout - _READ_TIMEOUT_MARGIN, timeout / 2))
 
 
-@router.get("/models", operation_id="openaiListModels", response_model=OpenAIModelList, responses=ERRORS)
+@router.get("/models", operation_id="openaiListModels", response_model=OpenAIModelList)
 async def list_models(_principal: ReadScope, services: ServicesDep) -> OpenAIModelList:
     """The catalog in OpenAI's list shape; `owned_by` is the model's first provider."""
     return OpenAIModelList(data=[_model(spec) for spec in services.catalog.models.values()])
 
 
-@router.get("/models/{model}", operation_id="openaiGetModel", response_model=OpenAIModel, responses=ERRORS)
+@router.get("/models/{model}", operation_id="openaiGetModel", response_model=OpenAIModel)
 async def get_model(model: str, _principal: ReadScope, services: ServicesDep) -> OpenAIModel:
     spec = services.catalog.models.get(model)
     if spec is None:

@@ -34,7 +34,7 @@ from orchestrator.errors import ErrorCode, InvalidRequest
 from orchestrator.generation.inputs import parse_image_ref
 from orchestrator.generation.params import InputRef, OutputOptions, SubmitParams
 
-router = APIRouter(tags=["image operations"])
+router = APIRouter(tags=["image operations"], responses=ERRORS)
 
 PATHS = {
     "edit": "/images/edits",
@@ -331,7 +331,6 @@ def _endpoint(operation: str, operation_id: str, summary: str) -> None:
         responses={
             200: {"links": GENERATION_LINKS},
             202: {"model": GenerationResponse, "description": "Queued (async or still running)"},
-            **ERRORS,
         },
         openapi_extra=_openapi(operation),
     )

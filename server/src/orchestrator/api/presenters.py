@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
+from pydantic import BaseModel
 
 from orchestrator.accounting.money import from_micros
 from orchestrator.api.inputs import present_metadata
@@ -14,6 +15,20 @@ from orchestrator.core.states import UNSUCCESSFUL, JobStatus
 from orchestrator.db.models import Generation
 
 IMAGE_ROUTE = "/api/v1/images/"
+
+Schema = TypeVar("Schema", bound=BaseModel)
+
+
+def from_attributes(schema: type[Schema], source: object, **differing: Any) -> Schema:
+    """A ``schema`` response whose fields take ``source``'s attributes of the same names, but for
+    ``differing``: the fields whose value is converted, renamed or derived. A field ``source`` has
+    no attribute for keeps its default (``object``, for one)."""
+    same = {
+        name: getattr(source, name)
+        for name in schema.model_fields
+        if name not in differing and hasattr(source, name)
+    }
+    return schema(**same, **differing)
 
 
 def base_url(request: Request, services: Services) -> str:
@@ -47,30 +62,14 @@ def generation_out(
         )
         for img in (job.images if job.status == JobStatus.SUCCEEDED else [])
     ]
-    return GenerationResponse(
-        id=job.id,
-        status=job.status,
+    return from_attributes(
+        GenerationResponse,
+        job,
         image_url=images[0].url if images else None,
         thumbnail_url=images[0].thumbnail_url if images else None,
         images=images,
-        prompt=job.prompt,
-        model=job.model,
-        style=job.style,
-        size=job.size,
-        quality=job.quality,
-        n=job.n,
-        seed=job.seed,
-        negative_prompt=job.negative_prompt,
         metadata=present_metadata(job.meta),
-        provider=job.provider,
-        livemode=job.livemode,
         cost=from_micros(job.cost_micros),
-        currency=job.currency,
-        price_version=job.price_version,
-        progress=job.progress,
-        processing_time=job.processing_time,
-        revised_prompt=job.revised_prompt,
-        batch_id=job.batch_id,
         operation=job.operation or "generate",
         operation_params=_operation_params(job.operation_params),
         sources=[
@@ -93,8 +92,4 @@ def generation_out(
         else None,
         failed_attempts=[FailedAttempt.model_validate(a) for a in job.attempt_trail or ()],
         cached=job.cached_from is not None,
-        cached_from=job.cached_from,
-        created_at=job.created_at,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
     )

@@ -12,6 +12,7 @@ from orchestrator.accounting.money import from_micros, to_micros
 from orchestrator.api.deps import ReadScope, ServicesDep
 from orchestrator.api.generate import ERRORS
 from orchestrator.api.inputs import MAX_USAGE_DAYS, day_end
+from orchestrator.api.presenters import from_attributes
 from orchestrator.api.schemas import BudgetStatus, UsageBucket, UsageStats
 from orchestrator.auth.principal import Principal
 from orchestrator.db.repositories.keys import KeyRepository
@@ -19,24 +20,17 @@ from orchestrator.db.repositories.usage import GROUP_DIMENSIONS, Bucket, Spend, 
 from orchestrator.errors import InvalidRequest
 from orchestrator.generation.service import month_start
 
-router = APIRouter(tags=["usage"])
+router = APIRouter(tags=["usage"], responses=ERRORS)
 
 
 _METADATA_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 def _bucket(b: Bucket) -> UsageBucket:
-    return UsageBucket(
-        key=b.key,
-        name=b.name,
-        generations=b.generations,
-        succeeded=b.succeeded,
-        failed=b.failed,
-        canceled=b.canceled,
-        active=b.active,
-        images=b.images,
+    return from_attributes(
+        UsageBucket,
+        b,
         cost=from_micros(b.cost_micros) or 0.0,
-        cached=b.cached,
         cache_savings=from_micros(b.saved_micros) or 0.0,
     )
 
@@ -86,7 +80,7 @@ async def _budgets(repo: UsageRepository, keys: KeyRepository, principal: Princi
     return out
 
 
-@router.get("/usage", operation_id="getUsage", response_model=UsageStats, responses=ERRORS)
+@router.get("/usage", operation_id="getUsage", response_model=UsageStats)
 async def get_usage(
     principal: ReadScope,
     services: ServicesDep,

@@ -12,11 +12,12 @@ from pydantic import BaseModel, Field
 from orchestrator.api.deps import AdminScope, ServicesDep
 from orchestrator.api.generate import ERRORS
 from orchestrator.api.inputs import SafeText
+from orchestrator.api.presenters import from_attributes
 from orchestrator.api.schemas import StrictBody
 from orchestrator.db.models import WebhookDelivery, WebhookEndpoint
 from orchestrator.webhooks.delivery import ANSWER_CAP
 
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(tags=["webhooks"], responses=ERRORS)
 
 EventType = Literal[
     "generation.succeeded", "generation.failed", "generation.canceled", "budget.threshold_crossed"
@@ -107,15 +108,8 @@ class DeliveryList(BaseModel):
 
 
 def webhook_out(endpoint: WebhookEndpoint) -> WebhookOut:
-    return WebhookOut(
-        id=endpoint.id,
-        url=endpoint.url,
-        events=endpoint.events,
-        description=endpoint.description,
-        status="enabled" if endpoint.status == "enabled" else "disabled",
-        disabled_reason=endpoint.disabled_reason,
-        livemode=endpoint.livemode,
-        created_at=endpoint.created_at,
+    return from_attributes(
+        WebhookOut, endpoint, status="enabled" if endpoint.status == "enabled" else "disabled"
     )
 
 
@@ -123,27 +117,15 @@ def delivery_out(delivery: WebhookDelivery) -> DeliveryOut:
     status = delivery.status
     if status not in ("pending", "retrying", "delivered", "dead", "canceled"):
         status = "dead"  # a state this version does not know of is final for it
-    return DeliveryOut(
-        id=delivery.id,
-        event_type=delivery.event_type,
+    return from_attributes(
+        DeliveryOut,
+        delivery,
         status=status,
-        attempts=delivery.attempts,
-        last_status_code=delivery.last_status_code,
-        last_error=delivery.last_error,
-        created_at=delivery.created_at,
-        last_attempt_at=delivery.last_attempt_at,
         next_attempt_at=delivery.next_attempt_at if status in ("pending", "retrying") else None,
-        delivered_at=delivery.delivered_at,
     )
 
 
-@router.post(
-    "/webhooks",
-    operation_id="createWebhook",
-    response_model=WebhookCreated,
-    status_code=201,
-    responses=ERRORS,
-)
+@router.post("/webhooks", operation_id="createWebhook", response_model=WebhookCreated, status_code=201)
 async def create_webhook(body: WebhookCreate, principal: AdminScope, services: ServicesDep) -> WebhookCreated:
     """Register an endpoint for this project's generation events and, if it lists them, budget
     alerts (test keys: test events only)."""
@@ -153,19 +135,17 @@ async def create_webhook(body: WebhookCreate, principal: AdminScope, services: S
     return WebhookCreated(**webhook_out(endpoint).model_dump(), secret=endpoint.secret)
 
 
-@router.get("/webhooks", operation_id="listWebhooks", response_model=WebhookList, responses=ERRORS)
+@router.get("/webhooks", operation_id="listWebhooks", response_model=WebhookList)
 async def list_webhooks(principal: AdminScope, services: ServicesDep) -> WebhookList:
     return WebhookList(data=[webhook_out(e) for e in await services.webhooks.list_endpoints(principal)])
 
 
-@router.get("/webhooks/{webhook_id}", operation_id="getWebhook", response_model=WebhookOut, responses=ERRORS)
+@router.get("/webhooks/{webhook_id}", operation_id="getWebhook", response_model=WebhookOut)
 async def get_webhook(webhook_id: str, principal: AdminScope, services: ServicesDep) -> WebhookOut:
     return webhook_out(await services.webhooks.get(principal, webhook_id))
 
 
-@router.patch(
-    "/webhooks/{webhook_id}", operation_id="updateWebhook", response_model=WebhookOut, responses=ERRORS
-)
+@router.patch("/webhooks/{webhook_id}", operation_id="updateWebhook", response_model=WebhookOut)
 async def update_webhook(
     webhook_id: str, body: WebhookUpdate, principal: AdminScope, services: ServicesDep
 ) -> WebhookOut:
@@ -182,30 +162,21 @@ async def update_webhook(
 
 
 @router.post(
-    "/webhooks/{webhook_id}/test",
-    operation_id="testWebhook",
-    response_model=DeliveryOut,
-    status_code=202,
-    responses=ERRORS,
+    "/webhooks/{webhook_id}/test", operation_id="testWebhook", response_model=DeliveryOut, status_code=202
 )
 async def test_webhook(webhook_id: str, principal: AdminScope, services: ServicesDep) -> DeliveryOut:
     """Queue a signed `webhook.test` event for this endpoint; follow it in its deliveries."""
     return delivery_out(await services.webhooks.send_test(principal, webhook_id))
 
 
-@router.delete(
-    "/webhooks/{webhook_id}", operation_id="deleteWebhook", response_model=WebhookOut, responses=ERRORS
-)
+@router.delete("/webhooks/{webhook_id}", operation_id="deleteWebhook", response_model=WebhookOut)
 async def delete_webhook(webhook_id: str, principal: AdminScope, services: ServicesDep) -> WebhookOut:
     """Remove an endpoint; its pending deliveries are dropped."""
     return webhook_out(await services.webhooks.delete(principal, webhook_id))
 
 
 @router.get(
-    "/webhooks/{webhook_id}/deliveries",
-    operation_id="listWebhookDeliveries",
-    response_model=DeliveryList,
-    responses=ERRORS,
+    "/webhooks/{webhook_id}/deliveries", operation_id="listWebhookDeliveries", response_model=DeliveryList
 )
 async def list_deliveries(webhook_id: str, principal: AdminScope, services: ServicesDep) -> DeliveryList:
     """The endpoint's 50 most recent deliveries, newest first, with their state, attempts and

@@ -168,7 +168,7 @@ class KeyService:
             created_at=now_utc(),
             expires_at=expires_at,
         )
-        await self.db.transaction(lambda session: KeyRepository(session).add(record))
+        await self.db.transaction(lambda session: KeyRepository(session).insert(record))
         return NewKey(record, secret)
 
     async def list(self, *, project: str | None, mode: str | None = None) -> list[ApiKey]:

@@ -97,7 +97,9 @@ class GalleryService:
             purge_after = now + self.undo
             repo = GalleryRepository(session)
             await repo.upsert_mark(generation.id, generation.project, deleted_at=now, purge_after=purge_after)
-            await repo.audit(_event(principal, "gallery.delete", generation.id, {"purge_after": purge_after}))
+            await repo.insert(
+                _event(principal, "gallery.delete", generation.id, {"purge_after": purge_after})
+            )
             return purge_after
 
         return await self.db.transaction(work)
@@ -118,7 +120,7 @@ class GalleryService:
                     code=ErrorCode.GENERATION_NOT_FOUND,
                 )
             await repo.upsert_mark(generation.id, generation.project, deleted_at=None, purge_after=None)
-            await repo.audit(_event(principal, "gallery.restore", generation.id, {}))
+            await repo.insert(_event(principal, "gallery.restore", generation.id, {}))
 
         await self.db.transaction(work)
 
@@ -154,7 +156,7 @@ class GalleryService:
                     return  # restored meanwhile: the files are gone all the same, the row stays
                 await repo.forget_images(gid)
                 mark.purged_at = now_utc()
-                await repo.audit(
+                await repo.insert(
                     AuditEvent(
                         id=new_id("aud"),
                         project=proj,
@@ -191,7 +193,7 @@ class GalleryService:
         async def create_default(session: AsyncSession) -> None:
             repo = GalleryRepository(session)  # checked again inside the write: one default only
             if not any(b.is_default for b in await repo.boards(**_tenant(principal))):
-                await repo.add_board(_new_board(principal, DEFAULT_BOARD_NAME, is_default=True))
+                await repo.insert(_new_board(principal, DEFAULT_BOARD_NAME, is_default=True))
 
         async with self.db.read() as session:
             found = await listing(session)
@@ -207,7 +209,7 @@ class GalleryService:
             repo = GalleryRepository(session)
             await _unique_name(repo, principal, name)
             board = _new_board(principal, name, is_default=False)
-            await repo.add_board(board)
+            await repo.insert(board)
             return board
 
         return await _named(self.db.transaction(work), name)
@@ -330,8 +332,7 @@ def _event(principal: Principal, action: str, target: str, detail: dict[str, obj
 def _new_board(principal: Principal, name: str, *, is_default: bool) -> Board:
     return Board(
         id=new_id("brd"),
-        project=principal.project,
-        livemode=principal.livemode,
+        **_tenant(principal),
         name=name,
         is_default=is_default,
         created_at=now_utc(),

@@ -42,7 +42,7 @@ from orchestrator.generation.request import Planner, ResolvedRequest
 from orchestrator.generation.validation import check_output_options, resolve
 from orchestrator.generation.waiting import WaitService
 from orchestrator.ids import new_id
-from orchestrator.limits.budget import BudgetLedger, DatabaseBudgetLedger, budget_exceeded
+from orchestrator.limits.budget import DatabaseBudgetLedger, budget_exceeded
 from orchestrator.limits.pricing import require_known_price, reservation_price
 from orchestrator.settings import Settings
 
@@ -95,7 +95,7 @@ class GenerationService:
     settings: Settings
     inputs: InputService | None = None
     """Reads, checks and stores image operations' inputs (``create_app`` wires it)."""
-    budget: BudgetLedger = field(default_factory=DatabaseBudgetLedger)
+    budget: DatabaseBudgetLedger = field(default_factory=DatabaseBudgetLedger)
     cache: ResultCache | None = None
     """The opt-in result cache and in-flight deduplication (``create_app`` wires it)."""
     # Queues a key's budgeted submissions in this process before they reach the ledger's

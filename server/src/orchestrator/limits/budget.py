@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,21 +32,6 @@ class BudgetCheck:
     """The refusal came from the budget of the key this one draws from."""
 
 
-class BudgetLedger(Protocol):
-    async def reserve(
-        self,
-        session: AsyncSession,
-        *,
-        api_key_id: str,
-        cost_micros: int,
-        budget_micros: int,
-        since: datetime,
-        pool_id: str | None = None,
-    ) -> BudgetCheck:
-        """Admit ``cost_micros`` against the budget inside the transaction that writes the job."""
-        ...
-
-
 class DatabaseBudgetLedger:
     """Checks the key's own budget and, for a key made by a budgeted key, the pool it draws from
     (its root creator's budget, shared by every key in that tree)."""
@@ -62,6 +46,7 @@ class DatabaseBudgetLedger:
         since: datetime,
         pool_id: str | None = None,
     ) -> BudgetCheck:
+        """Admit ``cost_micros`` against the budget inside the transaction that writes the job."""
         keys, jobs = KeyRepository(session), GenerationRepository(session)
         # Every key of a pool locks the pool's row first: one order, so no deadlock, and the
         # pool's members are serialised with each other across processes.

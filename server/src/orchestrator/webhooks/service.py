@@ -79,7 +79,7 @@ class WebhookService:
                     "the limit (ORCHESTRATOR_WEBHOOK_MAX_ENDPOINTS); delete one first",
                     code=ErrorCode.WEBHOOK_LIMIT_REACHED,
                 )
-            await repo.add_endpoint(endpoint)
+            await repo.insert(endpoint)
 
         await self.db.transaction(add)
         return endpoint

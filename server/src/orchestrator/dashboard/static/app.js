@@ -1067,6 +1067,20 @@ async function loadModels() {
 
 // ---------------------------------------------------------------- keys
 
+/**
+ * Load an admin-only table (keys, webhooks): `fill` renders `#<what>-table`; a failure shows in
+ * `#<what>-error`, a 403 as what it means here (the key lacks the admin scope).
+ */
+async function loadAdminTable(what, fill) {
+  showError(`#${what}-error`, null);
+  try {
+    await fill();
+    $(`#${what}-table`).dataset.loaded = "true";
+  } catch (error) {
+    showError(`#${what}-error`, error.status === 403 ? `This key lacks the admin scope: it cannot manage ${what}.` : error);
+  }
+}
+
 function limitsText(key, defaults) {
   const rate = key.rate_limit_per_minute ?? defaults?.rate_limit_per_minute;
   const concurrent = key.max_concurrent ?? defaults?.max_concurrent;
@@ -1078,9 +1092,8 @@ function limitsText(key, defaults) {
   ].join(" · ");
 }
 
-async function loadKeys() {
-  showError("#keys-error", null);
-  try {
+function loadKeys() {
+  return loadAdminTable("keys", async () => {
     const [list, spend] = await Promise.all([api("/keys"), api("/usage", { query: { group_by: "key" } })]);
     const spent = new Map((spend.groups || []).map((b) => [b.key, b.cost]));
     const now = Date.now();
@@ -1104,10 +1117,7 @@ async function loadKeys() {
         );
       }),
     );
-    $("#keys-table").dataset.loaded = "true";
-  } catch (error) {
-    showError("#keys-error", error.status === 403 ? "This key lacks the admin scope: it cannot manage keys." : error);
-  }
+  });
 }
 
 async function createKey(event) {
@@ -1163,9 +1173,8 @@ async function webhookFeatures() {
   return { pause: webhookOperations.has("updateWebhook"), test: webhookOperations.has("testWebhook") };
 }
 
-async function loadWebhooks() {
-  showError("#webhooks-error", null);
-  try {
+function loadWebhooks() {
+  return loadAdminTable("webhooks", async () => {
     const [list, features] = await Promise.all([api("/webhooks"), webhookFeatures()]);
     const endpoints = list.data;
     $("#webhooks-table tbody").replaceChildren(
@@ -1199,10 +1208,7 @@ async function loadWebhooks() {
       ),
     );
     $("#webhooks-empty").hidden = endpoints.length > 0;
-    $("#webhooks-table").dataset.loaded = "true";
-  } catch (error) {
-    showError("#webhooks-error", error.status === 403 ? "This key lacks the admin scope: it cannot manage webhooks." : error);
-  }
+  });
 }
 
 async function createWebhook(event) {

@@ -8,10 +8,10 @@ from datetime import datetime
 
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.core.states import JobStatus
 from orchestrator.db.models import ApiKey, BudgetAlert, Generation
+from orchestrator.db.repositories.base import Repository
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,10 +24,7 @@ class KeyBudget:
     pool_id: str | None
 
 
-class BudgetRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class BudgetRepository(Repository):
     async def key(self, key_id: str) -> KeyBudget | None:
         row = (
             await self.session.execute(

@@ -8,19 +8,16 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, exists, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.core.states import ACTIVE, JobStatus
 from orchestrator.db.models import GalleryMark, Generation, Image
+from orchestrator.db.repositories.base import Repository
 from orchestrator.db.repositories.generations import image_rows
 
 _IMAGES: Table = Image.__table__  # type: ignore[assignment]
 
 
-class CacheRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class CacheRepository(Repository):
     async def find_source(self, project: str, livemode: bool, key: str, since: datetime) -> Generation | None:
         """The newest succeeded job with ``key`` that finished since ``since`` and is not deleted
         from the gallery (its files may be purged)."""

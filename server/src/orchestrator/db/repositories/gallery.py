@@ -8,23 +8,17 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, exists, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from orchestrator.db.json_values import metadata_value
 from orchestrator.db.models import AuditEvent, Board, BoardItem, GalleryMark, Generation, Image
+from orchestrator.db.repositories.base import Repository
+from orchestrator.db.repositories.listing import GenerationFilter, filtered, newest_first
 
 
 @dataclass(frozen=True, slots=True)
-class GallerySearch:
+class GallerySearch(GenerationFilter):
     """What the gallery shows: a project's generations, minus the deleted ones, filtered."""
 
-    query: str | None = None
-    model: str | None = None
-    status: str | None = None
     seed: int | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    metadata: tuple[tuple[str, str], ...] = ()
     board_id: str | None = None
     starred: bool | None = None
 
@@ -37,15 +31,7 @@ class GalleryState:
     board_ids: tuple[str, ...] = ()
 
 
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-class GalleryRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class GalleryRepository(Repository):
     # ------------------------------------------------------------------ search
 
     async def search(
@@ -58,20 +44,9 @@ class GalleryRepository:
         stmt = select(Generation).where(
             Generation.project == project, Generation.livemode == livemode, ~deleted
         )
-        if cursor:
-            stmt = stmt.where(Generation.id < cursor)
-        if search.query:
-            stmt = stmt.where(Generation.prompt.ilike(_like(search.query), escape="\\"))
-        if search.model:
-            stmt = stmt.where(Generation.model == search.model)
-        if search.status:
-            stmt = stmt.where(Generation.status == search.status)
+        stmt = filtered(stmt, search, self.session)
         if search.seed is not None:
             stmt = stmt.where(Generation.seed == search.seed)
-        if search.since:
-            stmt = stmt.where(Generation.created_at >= search.since)
-        if search.until:
-            stmt = stmt.where(Generation.created_at < search.until)
         if search.board_id:
             stmt = stmt.where(
                 exists().where(
@@ -83,13 +58,7 @@ class GalleryRepository:
                 GalleryMark.generation_id == Generation.id, GalleryMark.starred_at.is_not(None)
             )
             stmt = stmt.where(starred if search.starred else ~starred)
-        dialect = self.session.get_bind().dialect.name
-        for key, value in search.metadata:
-            stmt = stmt.where(metadata_value(key, dialect) == value)
-        rows = list(
-            (await self.session.execute(stmt.order_by(Generation.id.desc()).limit(limit + 1))).scalars()
-        )
-        return rows[:limit], len(rows) > limit
+        return await newest_first(self.session, stmt, cursor, limit)
 
     async def states(self, generation_ids: Sequence[str]) -> dict[str, GalleryState]:
         """Stars and board memberships of these generations (absent ids: no marks)."""
@@ -181,10 +150,6 @@ class GalleryRepository:
         stmt = select(Board).where(Board.name == name, Board.project == project, Board.livemode == livemode)
         return (await self.session.execute(stmt)).scalars().first()
 
-    async def add_board(self, board: Board) -> None:
-        self.session.add(board)
-        await self.session.flush()
-
     async def rename_board(self, board_id: str, name: str) -> None:
         await self.session.execute(
             update(Board)
@@ -200,8 +165,7 @@ class GalleryRepository:
     async def add_item(self, board_id: str, generation_id: str, now: datetime) -> None:
         present = await self.session.get(BoardItem, (board_id, generation_id))
         if present is None:
-            self.session.add(BoardItem(board_id=board_id, generation_id=generation_id, added_at=now))
-            await self.session.flush()
+            await self.insert(BoardItem(board_id=board_id, generation_id=generation_id, added_at=now))
 
     async def remove_item(self, board_id: str, generation_id: str) -> bool:
         result = await self.session.execute(
@@ -234,10 +198,6 @@ class GalleryRepository:
         return list(rows.scalars())
 
     # ------------------------------------------------------------------ audit
-
-    async def audit(self, event: AuditEvent) -> None:
-        self.session.add(event)
-        await self.session.flush()
 
     async def audit_trail(self, *, project: str, target: str) -> list[AuditEvent]:
         rows = await self.session.execute(

@@ -10,11 +10,11 @@ from typing import Any
 
 from sqlalchemy import Table, func, or_, select, update
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.core.states import ACTIVE, JobStatus
-from orchestrator.db.json_values import metadata_value
 from orchestrator.db.models import ApiKey, Generation, Image, Source
+from orchestrator.db.repositories.base import Repository
+from orchestrator.db.repositories.listing import GenerationFilter, filtered, newest_first
 
 _GENERATIONS: Table = Generation.__table__  # type: ignore[assignment]
 _IMAGES: Table = Image.__table__  # type: ignore[assignment]
@@ -50,23 +50,16 @@ def _row(generation: Generation) -> dict[str, Any]:
 
 
 @dataclass(frozen=True, slots=True)
-class HistoryFilter:
-    model: str | None = None
-    status: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    query: str | None = None
-    metadata: tuple[tuple[str, str], ...] = ()
+class HistoryFilter(GenerationFilter):
+    """What the history lists: a project's generations, filtered."""
+
     batch_id: str | None = None
     operation: str | None = None
     source: str | None = None
     """A generation id: jobs that took one of its images as input (its children)."""
 
 
-class GenerationRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class GenerationRepository(Repository):
     async def add(self, generation: Generation) -> None:
         """Insert a new job row (Core SQL: the object stays a plain, session-free value)."""
         await self.session.execute(_GENERATIONS.insert(), _row(generation))
@@ -315,16 +308,7 @@ class GenerationRepository:
     ) -> tuple[list[Generation], bool]:
         """Newest first. Ids are time-ordered, so the cursor is simply the last id seen."""
         stmt = select(Generation).where(Generation.project == project, Generation.livemode == livemode)
-        if cursor:
-            stmt = stmt.where(Generation.id < cursor)
-        if filters.model:
-            stmt = stmt.where(Generation.model == filters.model)
-        if filters.status:
-            stmt = stmt.where(Generation.status == filters.status)
-        if filters.since:
-            stmt = stmt.where(Generation.created_at >= filters.since)
-        if filters.until:
-            stmt = stmt.where(Generation.created_at < filters.until)
+        stmt = filtered(stmt, filters, self.session)
         if filters.batch_id:
             stmt = stmt.where(Generation.batch_id == filters.batch_id)
         if filters.operation:
@@ -335,16 +319,7 @@ class GenerationRepository:
                     select(Source.generation_id).where(Source.source_generation_id == filters.source)
                 )
             )
-        if filters.query:
-            escaped = filters.query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            stmt = stmt.where(Generation.prompt.ilike(f"%{escaped}%", escape="\\"))
-        dialect = self.session.get_bind().dialect.name
-        for key, value in filters.metadata:
-            stmt = stmt.where(metadata_value(key, dialect) == value)
-        rows = list(
-            (await self.session.execute(stmt.order_by(Generation.id.desc()).limit(limit + 1))).scalars()
-        )
-        return rows[:limit], len(rows) > limit
+        return await newest_first(self.session, stmt, cursor, limit)
 
     async def average_times(
         self, *, models: Sequence[str], livemode: bool, sample: int = 50

@@ -6,15 +6,12 @@ from datetime import datetime
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.db.models import IdempotencyRecord
+from orchestrator.db.repositories.base import Repository
 
 
-class IdempotencyRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class IdempotencyRepository(Repository):
     async def get(self, project: str, key: str) -> IdempotencyRecord | None:
         stmt = select(IdempotencyRecord).where(
             IdempotencyRecord.project == project, IdempotencyRecord.key == key
@@ -25,8 +22,7 @@ class IdempotencyRepository:
         """Claim the key. False if another request already holds it (unique constraint)."""
         try:
             async with self.session.begin_nested():
-                self.session.add(record)
-                await self.session.flush()
+                await self.insert(record)
         except IntegrityError:
             return False
         return True

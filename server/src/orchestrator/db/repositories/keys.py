@@ -5,19 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.db.models import ApiKey
+from orchestrator.db.repositories.base import Repository
 
 
-class KeyRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def add(self, key: ApiKey) -> None:
-        self.session.add(key)
-        await self.session.flush()
-
+class KeyRepository(Repository):
     async def by_hash(self, key_hash: str) -> ApiKey | None:
         return (
             await self.session.execute(select(ApiKey).where(ApiKey.key_hash == key_hash))

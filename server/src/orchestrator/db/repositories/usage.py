@@ -7,11 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Date, case, cast, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from orchestrator.db.json_values import metadata_value
 from orchestrator.db.models import ApiKey, Generation, Image, Source
+from orchestrator.db.repositories.base import Repository
 
 ACTIVE_STATUSES = ("queued", "running")
 GROUP_DIMENSIONS: tuple[str, ...] = (
@@ -83,10 +83,7 @@ def _counts() -> list[ColumnElement[Any]]:
     ]
 
 
-class UsageRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class UsageRepository(Repository):
     def _scope(
         self, project: str, livemode: bool, start: datetime, end: datetime
     ) -> list[ColumnElement[bool]]:

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from orchestrator.db.models import WebhookDelivery, WebhookEndpoint
+from orchestrator.db.repositories.base import Repository
 
 DUE_STATUSES = ("pending", "retrying")
 """Deliveries still to be attempted; ``delivered``, ``dead`` and ``canceled`` are final."""
@@ -26,10 +26,7 @@ class DueDelivery:
     created_at: datetime
 
 
-class WebhookRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class WebhookRepository(Repository):
     async def lock_project(self, project: str, livemode: bool) -> None:
         """Serialise endpoint registration per project (PostgreSQL; SQLite has one writer)."""
         if self.session.get_bind().dialect.name == "postgresql":
@@ -45,10 +42,6 @@ class WebhookRepository:
             .where(WebhookEndpoint.project == project, WebhookEndpoint.livemode == livemode)
         )
         return int(value or 0)
-
-    async def add_endpoint(self, endpoint: WebhookEndpoint) -> None:
-        self.session.add(endpoint)
-        await self.session.flush()
 
     async def endpoints(self, *, project: str, livemode: bool) -> list[WebhookEndpoint]:
         rows = await self.session.execute(

@@ -3,8 +3,6 @@
 The per-key concurrency check counts a key's queued and running jobs on every submission; without
 this index that count scans all of the key's history.
 
-Revision ID: 0002
-Revises: 0001
 Create Date: 2026-11-24
 """
 
@@ -14,8 +12,6 @@ from alembic import op
 
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -7,8 +7,6 @@ insert and finish; lease recovery reads the few running jobs through ``ix_genera
 (status first), so ``ix_generations_lease`` goes too. History, usage, budgets and batches keep
 theirs.
 
-Revision ID: 0003
-Revises: 0002
 Create Date: 2026-12-02
 """
 
@@ -19,8 +17,6 @@ from alembic import op
 
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

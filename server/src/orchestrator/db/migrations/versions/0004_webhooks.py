@@ -1,7 +1,5 @@
 """webhook endpoints and their delivery outbox
 
-Revision ID: 0004
-Revises: 0003
 Create Date: 2026-12-02
 """
 
@@ -10,36 +8,31 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from orchestrator.db.migrations.ddl import created_at, livemode, owned_by, project, public_id
+
 revision = "0004"
 down_revision = "0003"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     op.create_table(
         "webhook_endpoints",
-        sa.Column("id", sa.String(32), primary_key=True),
-        sa.Column("project", sa.String(64), nullable=False),
-        sa.Column("livemode", sa.Boolean(), nullable=False),
+        public_id(),
+        project(),
+        livemode(),
         sa.Column("url", sa.String(2048), nullable=False),
         sa.Column("description", sa.String(256), nullable=True),
         sa.Column("events", sa.JSON(), nullable=False),
         sa.Column("secret", sa.String(128), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("disabled_reason", sa.String(256), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        created_at(),
     )
     op.create_index("ix_webhook_endpoints_project", "webhook_endpoints", ["project", "livemode", "status"])
     op.create_table(
         "webhook_deliveries",
-        sa.Column("id", sa.String(32), primary_key=True),
-        sa.Column(
-            "endpoint_id",
-            sa.String(32),
-            sa.ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
-            nullable=False,
-        ),
+        public_id(),
+        owned_by("endpoint_id", "webhook_endpoints.id"),
         sa.Column("event_type", sa.String(64), nullable=False),
         sa.Column("payload", sa.Text(), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
@@ -47,7 +40,7 @@ def upgrade() -> None:
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_status_code", sa.Integer(), nullable=True),
         sa.Column("last_error", sa.String(256), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        created_at(),
         sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index("ix_webhook_deliveries_due", "webhook_deliveries", ["status", "next_attempt_at"])

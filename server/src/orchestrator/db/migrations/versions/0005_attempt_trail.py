@@ -3,27 +3,22 @@
 Which providers were tried before the outcome, and why each failed: a JSON list written with the
 job's ending, shown on the generation so an operator can see why a request fell back or failed.
 
-Revision ID: 0005
-Revises: 0004
 Create Date: 2026-12-02
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from orchestrator.db.migrations.ddl import add_columns, drop_columns
 
 revision = "0005"
 down_revision = "0004"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("generations", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("attempt_trail", sa.JSON(), nullable=True))
+    add_columns("generations", sa.Column("attempt_trail", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("generations", schema=None) as batch_op:
-        batch_op.drop_column("attempt_trail")
+    drop_columns("generations", "attempt_trail")

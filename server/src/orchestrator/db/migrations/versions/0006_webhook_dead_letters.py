@@ -3,8 +3,6 @@
 A delivery whose attempt failed is ``retrying`` until it is delivered or given up; given up is
 ``dead`` (the dead letter), which is what ``failed`` meant before.
 
-Revision ID: 0006
-Revises: 0005
 Create Date: 2026-12-02
 """
 
@@ -13,15 +11,14 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from orchestrator.db.migrations.ddl import add_columns, drop_columns
+
 revision = "0006"
 down_revision = "0005"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("last_attempt_at", sa.DateTime(timezone=True), nullable=True))
+    add_columns("webhook_deliveries", sa.Column("last_attempt_at", sa.DateTime(timezone=True), nullable=True))
     op.execute("UPDATE webhook_deliveries SET status = 'dead' WHERE status = 'failed'")
     op.execute("UPDATE webhook_deliveries SET status = 'retrying' WHERE status = 'pending' AND attempts > 0")
 
@@ -29,5 +26,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("UPDATE webhook_deliveries SET status = 'pending' WHERE status = 'retrying'")
     op.execute("UPDATE webhook_deliveries SET status = 'failed' WHERE status = 'dead'")
-    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
-        batch_op.drop_column("last_attempt_at")
+    drop_columns("webhook_deliveries", "last_attempt_at")

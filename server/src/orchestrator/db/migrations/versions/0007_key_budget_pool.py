@@ -1,7 +1,5 @@
 """keys created by a budgeted key draw from its budget (budget_pool_id)
 
-Revision ID: 0007
-Revises: 0006
 Create Date: 2026-12-02
 """
 
@@ -12,8 +10,6 @@ from alembic import op
 
 revision = "0007"
 down_revision = "0006"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

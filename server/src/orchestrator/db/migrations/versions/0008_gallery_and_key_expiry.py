@@ -1,7 +1,5 @@
 """gallery (boards, stars, soft delete, audit) and API key expiry
 
-Revision ID: 0008
-Revises: 0007
 Create Date: 2026-12-02
 """
 
@@ -10,50 +8,45 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from orchestrator.db.migrations.ddl import (
+    add_columns,
+    created_at,
+    drop_columns,
+    livemode,
+    owned_by,
+    project,
+    public_id,
+)
+
 revision = "0008"
 down_revision = "0007"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("api_keys", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
+    add_columns("api_keys", sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
     op.create_table(
         "boards",
-        sa.Column("id", sa.String(32), primary_key=True),
-        sa.Column("project", sa.String(64), nullable=False),
-        sa.Column("livemode", sa.Boolean(), nullable=False),
+        public_id(),
+        project(),
+        livemode(),
         sa.Column("name", sa.String(128), nullable=False),
         sa.Column("is_default", sa.Boolean(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        created_at(),
     )
     op.create_index("ix_boards_project", "boards", ["project", "livemode"])
     # Two requests racing to create the same name (or the default board) cannot both win.
     op.create_index("ux_boards_name", "boards", ["project", "livemode", "name"], unique=True)
     op.create_table(
         "board_items",
-        sa.Column(
-            "board_id", sa.String(32), sa.ForeignKey("boards.id", ondelete="CASCADE"), primary_key=True
-        ),
-        sa.Column(
-            "generation_id",
-            sa.String(32),
-            sa.ForeignKey("generations.id", ondelete="CASCADE"),
-            primary_key=True,
-        ),
+        owned_by("board_id", "boards.id", primary_key=True),
+        owned_by("generation_id", "generations.id", primary_key=True),
         sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_board_items_generation", "board_items", ["generation_id"])
     op.create_table(
         "gallery_marks",
-        sa.Column(
-            "generation_id",
-            sa.String(32),
-            sa.ForeignKey("generations.id", ondelete="CASCADE"),
-            primary_key=True,
-        ),
-        sa.Column("project", sa.String(64), nullable=False),
+        owned_by("generation_id", "generations.id", primary_key=True),
+        project(),
         sa.Column("starred_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("purge_after", sa.DateTime(timezone=True), nullable=True),
@@ -62,13 +55,13 @@ def upgrade() -> None:
     op.create_index("ix_gallery_marks_purge", "gallery_marks", ["purged_at", "purge_after"])
     op.create_table(
         "audit_events",
-        sa.Column("id", sa.String(32), primary_key=True),
-        sa.Column("project", sa.String(64), nullable=False),
+        public_id(),
+        project(),
         sa.Column("actor", sa.String(128), nullable=False),
         sa.Column("action", sa.String(64), nullable=False),
         sa.Column("target", sa.String(64), nullable=False),
         sa.Column("detail", sa.JSON(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        created_at(),
     )
     op.create_index("ix_audit_events_project", "audit_events", ["project", "created_at"])
 
@@ -83,5 +76,4 @@ def downgrade() -> None:
     op.drop_index("ux_boards_name", table_name="boards")
     op.drop_index("ix_boards_project", table_name="boards")
     op.drop_table("boards")
-    with op.batch_alter_table("api_keys", schema=None) as batch_op:
-        batch_op.drop_column("expires_at")
+    drop_columns("api_keys", "expires_at")

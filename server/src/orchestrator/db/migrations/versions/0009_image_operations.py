@@ -5,8 +5,6 @@ and ``operation_params`` (scale, strength, output options); ``generation_sources
 job's input images (uploaded, fetched, or another generation's image), so a result's chain of
 parents and children can be shown and searched.
 
-Revision ID: 0009
-Revises: 0008
 Create Date: 2026-12-02
 """
 
@@ -15,25 +13,22 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from orchestrator.db.migrations.ddl import add_columns, drop_columns, owned_by
+
 revision = "0009"
 down_revision = "0008"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("generations", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("operation", sa.String(32), nullable=False, server_default="generate"))
-        batch_op.add_column(sa.Column("operation_params", sa.JSON(), nullable=True))
+    add_columns(
+        "generations",
+        sa.Column("operation", sa.String(32), nullable=False, server_default="generate"),
+        sa.Column("operation_params", sa.JSON(), nullable=True),
+    )
     op.create_table(
         "generation_sources",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column(
-            "generation_id",
-            sa.String(32),
-            sa.ForeignKey("generations.id", ondelete="CASCADE"),
-            nullable=False,
-        ),
+        owned_by("generation_id", "generations.id"),
         sa.Column("idx", sa.Integer(), nullable=False),
         sa.Column("role", sa.String(16), nullable=False),
         sa.Column("origin", sa.String(16), nullable=False),
@@ -52,6 +47,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_generation_sources_source", table_name="generation_sources")
     op.drop_table("generation_sources")
-    with op.batch_alter_table("generations", schema=None) as batch_op:
-        batch_op.drop_column("operation_params")
-        batch_op.drop_column("operation")
+    drop_columns("generations", "operation_params", "operation")

@@ -3,8 +3,6 @@
 Written in the transaction that settles the charge crossing it, with its webhook outbox rows;
 the unique constraint is what makes each alert happen once, across restarts and processes.
 
-Revision ID: 0010
-Revises: 0009
 Create Date: 2026-12-02
 """
 
@@ -13,17 +11,17 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from orchestrator.db.migrations.ddl import created_at, project, public_id
+
 revision = "0010"
 down_revision = "0009"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     op.create_table(
         "budget_alerts",
-        sa.Column("id", sa.String(32), primary_key=True),
-        sa.Column("project", sa.String(64), nullable=False),
+        public_id(),
+        project(),
         sa.Column("scope", sa.String(8), nullable=False),
         sa.Column("scope_id", sa.String(32), nullable=False),
         sa.Column("period_start", sa.DateTime(timezone=True), nullable=False),
@@ -31,7 +29,7 @@ def upgrade() -> None:
         sa.Column("spent_micros", sa.BigInteger(), nullable=False),
         sa.Column("budget_micros", sa.BigInteger(), nullable=False),
         sa.Column("generation_id", sa.String(32), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        created_at(),
         sa.UniqueConstraint("scope", "scope_id", "period_start", "threshold"),
     )
 

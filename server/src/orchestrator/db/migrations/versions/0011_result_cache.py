@@ -7,8 +7,6 @@ index allows one active leader per (project, mode, cache_key): the database, not
 which of several identical concurrent requests calls the provider. ``api_keys.cache_default``
 opts a key's seeded requests in by default.
 
-Revision ID: 0011
-Revises: 0010
 Create Date: 2026-12-02
 """
 
@@ -17,21 +15,22 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from orchestrator.db.migrations.ddl import add_columns, drop_columns
+
 revision = "0011"
 down_revision = "0010"
-branch_labels = None
-depends_on = None
 
 _LEADER = "status IN ('queued', 'running') AND cached_from IS NULL AND cache_key IS NOT NULL"
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("generations", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("cache_key", sa.String(64), nullable=True))
-        batch_op.add_column(sa.Column("cached_from", sa.String(32), nullable=True))
-        batch_op.add_column(sa.Column("saved_micros", sa.BigInteger(), nullable=True))
-    with op.batch_alter_table("api_keys", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("cache_default", sa.Boolean(), nullable=True))
+    add_columns(
+        "generations",
+        sa.Column("cache_key", sa.String(64), nullable=True),
+        sa.Column("cached_from", sa.String(32), nullable=True),
+        sa.Column("saved_micros", sa.BigInteger(), nullable=True),
+    )
+    add_columns("api_keys", sa.Column("cache_default", sa.Boolean(), nullable=True))
     op.create_index("ix_generations_cache", "generations", ["project", "livemode", "cache_key", "status"])
     op.create_index("ix_generations_cached_from", "generations", ["cached_from"])
     op.create_index(
@@ -48,9 +47,5 @@ def downgrade() -> None:
     op.drop_index("ux_generations_cache_leader", table_name="generations")
     op.drop_index("ix_generations_cached_from", table_name="generations")
     op.drop_index("ix_generations_cache", table_name="generations")
-    with op.batch_alter_table("api_keys", schema=None) as batch_op:
-        batch_op.drop_column("cache_default")
-    with op.batch_alter_table("generations", schema=None) as batch_op:
-        batch_op.drop_column("saved_micros")
-        batch_op.drop_column("cached_from")
-        batch_op.drop_column("cache_key")
+    drop_columns("api_keys", "cache_default")
+    drop_columns("generations", "saved_micros", "cached_from", "cache_key")
