@@ -21,6 +21,7 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import event, make_url
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 T = TypeVar("T")
@@ -203,6 +204,36 @@ async def _settle_other_tasks() -> None:
         await asyncio.wait(others, timeout=5.0)
 
 
+PING_AFTER_IDLE_SECONDS = 5.0
+"""A pooled PostgreSQL connection idle this long is pinged when checked out (see below)."""
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Check a pooled connection before use only when it sat idle for a while.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout, which with asyncpg is three round
+    trips (BEGIN, an empty query, ROLLBACK) and a server transaction before each of ours. A
+    connection handed back a moment ago is alive; one idle for seconds may not be (the server
+    restarted, a proxy dropped it): that one is pinged, and replaced when the ping fails
+    (``DisconnectionError`` makes the pool discard it and connect afresh). A connection that dies
+    while in use fails its statement and invalidates the pool, as with ``pool_pre_ping``.
+    """
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            dbapi_connection.ping()
+        except Exception as exc:
+            raise DisconnectionError("pooled connection failed its ping") from exc
+
+
 class Database:
     """Owns the engines; runs write transactions and hands out read sessions."""
 
@@ -229,9 +260,9 @@ class Database:
                 hide_parameters=True,  # bound values hold secrets (webhook signing secrets, …)
                 pool_size=pool_size,
                 max_overflow=pool_size,
-                pool_pre_ping=True,
                 connect_args={"server_settings": {"timezone": "UTC"}},
             )
+            _ping_when_idle(self.read_engine)
             self._write_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self._sqlite_identity = _identity(self._sqlite_file) if self._sqlite_file else None
