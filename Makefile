@@ -87,7 +87,11 @@ test-lane-clients:
 		exit $$status
 
 ## The inner loop (about 3 minutes on a quiet machine): lint, then the server suite on SQLite.
-check: lint test-server
+# It runs alone, so the suite takes four processes (its tests wait on sockets, subprocesses and a
+# browser as much as they compute); inside `make test` the lanes share the cores, two each.
+CHECK_XDIST := -n 4 --dist worksteal
+check: lint
+	$(MAKE) --no-print-directory test-server XDIST="$(CHECK_XDIST)"
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check server clients/python bench emulators
