@@ -15,9 +15,8 @@ from pydantic import BaseModel, Field
 
 from orchestrator.api.deps import GenerateScope, ReadScope, ServicesDep
 from orchestrator.api.generate import ERRORS
-from orchestrator.api.generations import metadata_filters
 from orchestrator.api.inputs import SafeText, known_generation_id, safe_id
-from orchestrator.api.listing import ListQuery, PageSize, check_page_size
+from orchestrator.api.listing import ListQuery, PageSize, check_page_size, generation_filter
 from orchestrator.api.presenters import base_url, generation_out
 from orchestrator.api.schemas import GenerationResponse, StrictBody
 from orchestrator.auth.principal import Principal
@@ -136,17 +135,7 @@ async def search_gallery(
     if board_id is not None:
         _board_id(board_id)
     check_page_size(limit, services)
-    search = GallerySearch(
-        query=filters.query,
-        model=filters.model,
-        status=filters.status,
-        seed=seed,
-        since=filters.since,
-        until=filters.until,
-        metadata=metadata_filters(request.query_params.multi_items()),
-        board_id=board_id,
-        starred=starred,
-    )
+    search = generation_filter(GallerySearch, filters, request, seed=seed, board_id=board_id, starred=starred)
     rows, has_more = await services.gallery.search(principal, search, filters.cursor, limit)
     base = base_url(request, services)
     return GalleryPage(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -15,19 +15,17 @@ from starlette.background import BackgroundTask
 from orchestrator.api.deps import GenerateScope, ReadScope, ServicesDep
 from orchestrator.api.generate import ERRORS
 from orchestrator.api.inputs import (
-    METADATA_FILTER_KEY,
     SafeText,
     known_generation_id,
-    text_problem,
 )
-from orchestrator.api.listing import ListQuery, PageSize, check_page_size
+from orchestrator.api.listing import ListQuery, PageSize, check_page_size, generation_filter
 from orchestrator.api.presenters import base_url, generation_out
 from orchestrator.api.schemas import GenerationPage, GenerationResponse
 from orchestrator.auth.principal import Principal
 from orchestrator.container import Services
 from orchestrator.db.models import Generation
 from orchestrator.db.repositories.generations import HistoryFilter
-from orchestrator.errors import ErrorCode, InvalidRequest, RateLimited
+from orchestrator.errors import InvalidRequest, RateLimited
 from orchestrator.ids import is_id
 
 router = APIRouter(tags=["generations"], responses=ERRORS)
@@ -56,13 +54,10 @@ async def list_generations(
         raise InvalidRequest(
             "cursor must be the `next_cursor` of a previous page (a generation id)", param="cursor"
         )
-    history = HistoryFilter(
-        model=filters.model,
-        status=filters.status,
-        since=filters.since,
-        until=filters.until,
-        query=filters.query,
-        metadata=metadata_filters(request.query_params.multi_items()),
+    history = generation_filter(
+        HistoryFilter,
+        filters,
+        request,
         batch_id=batch_id,
         operation=operation,
         source=None if source is None else source.split(":", 1)[0],
@@ -74,24 +69,6 @@ async def list_generations(
         has_more=has_more,
         next_cursor=rows[-1].id if has_more and rows else None,
     )
-
-
-def metadata_filters(params: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-    """``metadata.<key>=<value>`` query parameters as (key, value) pairs, each checked."""
-    pairs = []
-    for name, value in params:
-        if not name.startswith("metadata.") or len(name) == len("metadata."):
-            continue
-        key = name.removeprefix("metadata.")
-        problem = text_problem(name) or text_problem(value)
-        if problem is None and not METADATA_FILTER_KEY.fullmatch(key):
-            problem = f"key must match {METADATA_FILTER_KEY.pattern}"
-        if problem is None and len(value) > 1000:
-            problem = "value must be at most 1000 characters"
-        if problem is not None:
-            raise InvalidRequest(f"{name}: {problem}", param=name, code=ErrorCode.INVALID_FIELD)
-        pairs.append((key, value))
-    return tuple(pairs)
 
 
 @router.get("/generations/{generation_id}", operation_id="getGeneration", response_model=GenerationResponse)

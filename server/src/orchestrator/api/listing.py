@@ -3,15 +3,17 @@ validate and document alike."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
 
-from orchestrator.api.inputs import MAX_PAGE_SIZE, SafeText, clamp_instant
+from orchestrator.api.inputs import MAX_PAGE_SIZE, METADATA_FILTER_KEY, SafeText, clamp_instant, text_problem
 from orchestrator.container import Services
-from orchestrator.errors import InvalidRequest
+from orchestrator.db.repositories.listing import GenerationFilter
+from orchestrator.errors import ErrorCode, InvalidRequest
 
 PageSize = Annotated[
     int,
@@ -75,3 +77,37 @@ def list_filters(
 
 
 ListQuery = Annotated[ListFilters, Depends(list_filters)]
+
+Filter = TypeVar("Filter", bound=GenerationFilter)
+
+
+def generation_filter(kind: type[Filter], filters: ListFilters, request: Request, **own: Any) -> Filter:
+    """``kind`` (the history's or the gallery's filter) from the parameters every list shares,
+    the request's ``metadata.<key>`` pairs and the list's ``own`` ones."""
+    return kind(
+        query=filters.query,
+        model=filters.model,
+        status=filters.status,
+        since=filters.since,
+        until=filters.until,
+        metadata=metadata_filters(request.query_params.multi_items()),
+        **own,
+    )
+
+
+def metadata_filters(params: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """``metadata.<key>=<value>`` query parameters as (key, value) pairs, each checked."""
+    pairs = []
+    for name, value in params:
+        if not name.startswith("metadata.") or len(name) == len("metadata."):
+            continue
+        key = name.removeprefix("metadata.")
+        problem = text_problem(name) or text_problem(value)
+        if problem is None and not METADATA_FILTER_KEY.fullmatch(key):
+            problem = f"key must match {METADATA_FILTER_KEY.pattern}"
+        if problem is None and len(value) > 1000:
+            problem = "value must be at most 1000 characters"
+        if problem is not None:
+            raise InvalidRequest(f"{name}: {problem}", param=name, code=ErrorCode.INVALID_FIELD)
+        pairs.append((key, value))
+    return tuple(pairs)
